@@ -1,0 +1,761 @@
+"""The ``filterQuery`` language of every list endpoint: parser, AST and SQL compiler.
+
+Grammar (keywords are case-insensitive)::
+
+    or    := and ("OR" and)*
+    and   := term ("AND" term)*
+    term  := "(" or ")" | prop OP value
+    OP    := "=" | "!=" | "<>" | "<" | "<=" | ">" | ">=" | LIKE | ILIKE | IN
+    prop  := `quoted name` ["." suffix] | ident ("." ident)* ["." suffix]
+    suffix:= string_value | double_value | int_value | bool_value
+    value := 'str' | "str" | int | float | true | false | "(" value ("," value)* ")"
+
+:func:`parse_filter` turns text into an immutable AST (:class:`Comparison`, :class:`And`,
+:class:`Or`); :func:`compile_filter` turns the AST into a SQLAlchemy boolean expression through a
+:class:`PropertyResolver` the store supplies, binding every literal as a parameter.
+:func:`build_filter` does both. Every problem is a :class:`FilterError` (a ``ValueError``) whose
+message names the offending token and its 1-based column, so the REST layer can answer 400.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeAlias
+
+from sqlalchemy import Boolean, and_, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+
+__all__ = [
+    "MAX_COMPARISONS",
+    "MAX_DEPTH",
+    "MAX_FILTER_LENGTH",
+    "VALUE_TYPES",
+    "And",
+    "Comparison",
+    "FieldKind",
+    "FilterError",
+    "KnownField",
+    "Node",
+    "Op",
+    "Or",
+    "PropertyRef",
+    "PropertyResolver",
+    "Scalar",
+    "Value",
+    "ValueType",
+    "build_filter",
+    "compile_filter",
+    "parse_filter",
+    "render_filter",
+]
+
+#: Longest filter text accepted; longer input is refused before tokenizing.
+MAX_FILTER_LENGTH = 4096
+#: Deepest parenthesis nesting accepted (bounds parser recursion and SQL expression depth).
+MAX_DEPTH = 32
+#: Most comparisons in one filter (SQLite refuses expression trees deeper than 1000).
+MAX_COMPARISONS = 200
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+ValueType = Literal["string_value", "int_value", "double_value", "bool_value"]
+VALUE_TYPES: tuple[ValueType, ...] = ("string_value", "int_value", "double_value", "bool_value")
+
+FieldKind = Literal["int", "str", "enum", "bool", "double", "time"]
+Op = Literal["=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN"]
+Scalar: TypeAlias = str | int | float | bool
+Value: TypeAlias = Scalar | tuple[Scalar, ...]
+
+
+class FilterError(ValueError):
+    """A ``filterQuery`` that cannot be parsed or compiled (answered as 400 Bad Request)."""
+
+
+# --------------------------------------------------------------------------------------------
+# AST
+
+
+@dataclass(frozen=True)
+class PropertyRef:
+    """A property named in a filter.
+
+    Attributes:
+        name: Field or custom-property name (``"a.b"`` for a dotted name without a type suffix).
+        value_type: The explicit ``.xxx_value`` suffix, or ``None`` when the name had none.
+    """
+
+    name: str
+    value_type: ValueType | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``prop OP value``.
+
+    Attributes:
+        prop: The property compared.
+        op: Normalised operator (``<>`` becomes ``!=``; keywords upper case).
+        value: A typed literal, or a tuple of literals for ``IN``.
+        column: 1-based column of the property in the source text (0 when built by hand);
+            used only in error messages, so it takes no part in equality.
+    """
+
+    prop: PropertyRef
+    op: Op
+    value: Value
+    column: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class And:
+    """Conjunction of two or more nodes."""
+
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    """Disjunction of two or more nodes."""
+
+    items: tuple[Node, ...]
+
+
+Node: TypeAlias = Comparison | And | Or
+
+
+# --------------------------------------------------------------------------------------------
+# Tokenizer
+
+_TokKind = Literal["(", ")", ",", ".", "OP", "WORD", "NAME", "STRING", "NUMBER", "EOF"]
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: _TokKind
+    text: str  # source text, for messages
+    column: int  # 1-based
+    value: Any = None
+
+
+_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NUMBER_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+_OP_CHARS = "<>=!"
+_OPERATORS: dict[str, Op] = {
+    "=": "=",
+    "!=": "!=",
+    "<>": "!=",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+}
+_KEYWORD_OPS: dict[str, Op] = {"LIKE": "LIKE", "ILIKE": "ILIKE", "IN": "IN"}
+# Words that cannot start a bare property name (backquote them to use them as names).
+_RESERVED = frozenset({"AND", "OR", "LIKE", "ILIKE", "IN"})
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+
+
+def _error(message: str) -> FilterError:
+    return FilterError(f"filterQuery: {message}")
+
+
+def _show(text: str) -> str:
+    """Quote a token for an error message, keeping the message short."""
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return '"' + text.replace('"', '\\"') + '"'
+
+
+def _read_string(text: str, start: int) -> tuple[str, int]:
+    """Read a quoted string starting at ``start``; returns (value, index after closing quote)."""
+    quote = text[start]
+    out: list[str] = []
+    i = start + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == quote:
+            return "".join(out), i + 1
+        if ch == "\\":
+            if i + 1 >= len(text):
+                break
+            nxt = text[i + 1]
+            out.append(_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    raise _error(f"unterminated string starting at column {start + 1}")
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        col = i + 1
+        if ch.isspace():
+            i += 1
+        elif ch in "(),.":
+            tokens.append(_Token(ch, ch, col))  # type: ignore[arg-type]
+            i += 1
+        elif ch in "'\"":
+            value, end = _read_string(text, i)
+            tokens.append(_Token("STRING", text[i:end], col, value))
+            i = end
+        elif ch == "`":
+            end = text.find("`", i + 1)
+            if end < 0:
+                raise _error(f"unterminated quoted name starting at column {col}")
+            name = text[i + 1 : end]
+            if not name.strip():
+                raise _error(f"empty quoted name at column {col}")
+            tokens.append(_Token("NAME", text[i : end + 1], col, name))
+            i = end + 1
+        elif ch in _OP_CHARS:
+            j = i
+            while j < n and text[j] in _OP_CHARS:
+                j += 1
+            op_text = text[i:j]
+            if op_text not in _OPERATORS:
+                raise _error(f"unknown operator {_show(op_text)} at column {col}")
+            tokens.append(_Token("OP", op_text, col, _OPERATORS[op_text]))
+            i = j
+        elif ch.isdigit() or (ch == "-" and i + 1 < n and text[i + 1].isdigit()):
+            m = _NUMBER_RE.match(text, i)
+            assert m is not None  # the first character is a digit or "-digit"
+            j = m.end()
+            # "12abc" or "1.2.3" is one bad token, not a number followed by something.
+            while j < n and (text[j].isalnum() or text[j] in "._"):
+                j += 1
+            raw = text[i:j]
+            if j != m.end():
+                raise _error(f"invalid number {_show(raw)} at column {col}")
+            tokens.append(_Token("NUMBER", raw, col, _number(raw, col)))
+            i = j
+        elif ch.isalpha() or ch == "_":
+            m = _WORD_RE.match(text, i)
+            if m is None:  # a non-ASCII letter: not part of the identifier alphabet
+                raise _error(f"unexpected character {_show(ch)} at column {col}")
+            tokens.append(_Token("WORD", m.group(), col, m.group()))
+            i = m.end()
+        else:
+            raise _error(f"unexpected character {_show(ch)} at column {col}")
+    tokens.append(_Token("EOF", "", n + 1))
+    return tokens
+
+
+def _number(raw: str, column: int) -> int | float:
+    if "." in raw or "e" in raw or "E" in raw:
+        value = float(raw)
+        if not math.isfinite(value):
+            raise _error(f"number {_show(raw)} out of range at column {column}")
+        return value
+    if len(raw) > 20:  # cheap guard before int() on a long digit run
+        raise _error(f"integer {_show(raw)} out of range at column {column}")
+    ivalue = int(raw)
+    if not _INT64_MIN <= ivalue <= _INT64_MAX:
+        raise _error(f"integer {_show(raw)} out of range at column {column}")
+    return ivalue
+
+
+# --------------------------------------------------------------------------------------------
+# Parser
+
+
+class _Parser:
+    def __init__(self, tokens: list[_Token]) -> None:
+        self._tokens = tokens
+        self._pos = 0
+        self._comparisons = 0
+
+    def _peek(self) -> _Token:
+        return self._tokens[self._pos]
+
+    def _next(self) -> _Token:
+        tok = self._tokens[self._pos]
+        if tok.kind != "EOF":
+            self._pos += 1
+        return tok
+
+    @staticmethod
+    def _unexpected(tok: _Token) -> FilterError:
+        if tok.kind == "EOF":
+            return _error(f"unexpected end of input at column {tok.column}")
+        return _error(f"unexpected token {_show(tok.text)} at column {tok.column}")
+
+    def _expect(self, kind: _TokKind) -> _Token:
+        tok = self._next()
+        if tok.kind != kind:
+            raise self._unexpected(tok)
+        return tok
+
+    def _at_keyword(self, word: str) -> bool:
+        tok = self._peek()
+        return tok.kind == "WORD" and tok.text.upper() == word
+
+    def parse(self) -> Node:
+        node = self._or(0)
+        tok = self._peek()
+        if tok.kind != "EOF":
+            raise self._unexpected(tok)
+        return node
+
+    def _or(self, depth: int) -> Node:
+        items = [self._and(depth)]
+        while self._at_keyword("OR"):
+            self._next()
+            items.append(self._and(depth))
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def _and(self, depth: int) -> Node:
+        items = [self._term(depth)]
+        while self._at_keyword("AND"):
+            self._next()
+            items.append(self._term(depth))
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def _term(self, depth: int) -> Node:
+        tok = self._peek()
+        if tok.kind == "(":
+            if depth >= MAX_DEPTH:
+                raise _error(f"nesting deeper than {MAX_DEPTH} at column {tok.column}")
+            self._next()
+            node = self._or(depth + 1)
+            self._expect(")")
+            return node
+        prop = self._prop()
+        op = self._op()
+        value = self._in_list() if op == "IN" else self._scalar()
+        self._comparisons += 1
+        if self._comparisons > MAX_COMPARISONS:
+            raise _error(f"more than {MAX_COMPARISONS} comparisons at column {tok.column}")
+        return Comparison(prop, op, value, tok.column)
+
+    def _prop(self) -> PropertyRef:
+        tok = self._next()
+        if tok.kind == "NAME":
+            name: str = tok.value
+        elif tok.kind == "WORD" and tok.text.upper() not in _RESERVED:
+            parts = [tok.text]
+            while self._peek().kind == "." and self._tokens[self._pos + 1].kind == "WORD":
+                if self._tokens[self._pos + 1].text in VALUE_TYPES:
+                    break  # the type suffix, read below
+                self._next()
+                parts.append(self._next().text)
+            name = ".".join(parts)
+        else:
+            raise self._unexpected(tok)
+        value_type: ValueType | None = None
+        if self._peek().kind == ".":
+            self._next()
+            suffix = self._next()
+            if suffix.kind != "WORD" or suffix.text not in VALUE_TYPES:
+                raise self._unexpected(suffix)
+            value_type = _as_value_type(suffix.text)
+        return PropertyRef(name, value_type)
+
+    def _op(self) -> Op:
+        tok = self._next()
+        if tok.kind == "OP":
+            op: Op = tok.value
+            return op
+        if tok.kind == "WORD":
+            keyword = _KEYWORD_OPS.get(tok.text.upper())
+            if keyword is None:
+                raise _error(f"unknown operator {_show(tok.text)} at column {tok.column}")
+            return keyword
+        raise self._unexpected(tok)
+
+    def _scalar(self) -> Scalar:
+        tok = self._next()
+        if tok.kind in ("STRING", "NUMBER"):
+            value: Scalar = tok.value
+            return value
+        if tok.kind == "WORD" and tok.text.upper() in ("TRUE", "FALSE"):
+            return tok.text.upper() == "TRUE"
+        if tok.kind == "(":
+            raise _error(f"a list value needs the IN operator at column {tok.column}")
+        raise self._unexpected(tok)
+
+    def _in_list(self) -> tuple[Scalar, ...]:
+        self._expect("(")
+        if self._peek().kind == ")":
+            raise _error(f"empty IN list at column {self._peek().column}")
+        values = [self._scalar()]
+        while self._peek().kind == ",":
+            self._next()
+            values.append(self._scalar())
+        self._expect(")")
+        return tuple(values)
+
+
+def _as_value_type(text: str) -> ValueType:
+    for vt in VALUE_TYPES:
+        if vt == text:
+            return vt
+    raise _error(f"unknown value type {_show(text)}")
+
+
+def parse_filter(text: str) -> Node:
+    """Parse a ``filterQuery`` into its AST.
+
+    Args:
+        text: The filter text.
+
+    Returns:
+        The root node; a single comparison is returned as a bare :class:`Comparison`.
+
+    Raises:
+        FilterError: Empty or over-long input, bad syntax, unknown operator, unterminated
+            string, empty ``IN`` list, trailing input, nesting deeper than :data:`MAX_DEPTH`.
+    """
+    if len(text) > MAX_FILTER_LENGTH:
+        raise _error(f"longer than {MAX_FILTER_LENGTH} characters")
+    if not text.strip():
+        raise _error("empty filter")
+    return _Parser(_tokenize(text)).parse()
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering (AST back to text; parse_filter(render_filter(n)) == n)
+
+_PLAIN_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _render_name(prop: PropertyRef) -> str:
+    segments = prop.name.split(".")
+    plain = (
+        _PLAIN_NAME_RE.fullmatch(prop.name) is not None
+        and segments[0].upper() not in _RESERVED
+        and not any(s in VALUE_TYPES for s in segments[1:])
+    )
+    text = prop.name if plain else f"`{prop.name}`"
+    if prop.value_type is not None:
+        text += "." + prop.value_type
+    return text
+
+
+def _render_scalar(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)  # always has "." or "e", so it reads back as a float
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escaped.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+def render_filter(node: Node) -> str:
+    """Render an AST as ``filterQuery`` text that parses back to an equal AST.
+
+    Args:
+        node: The root node.
+
+    Returns:
+        Canonical filter text (compound children are parenthesised).
+
+    Raises:
+        FilterError: A property name cannot be written (it contains a backquote).
+    """
+    if isinstance(node, Comparison):
+        if "`" in node.prop.name:
+            raise _error(f"property name {_show(node.prop.name)} cannot be written")
+        if isinstance(node.value, tuple):
+            value = "(" + ", ".join(_render_scalar(v) for v in node.value) + ")"
+        else:
+            value = _render_scalar(node.value)
+        return f"{_render_name(node.prop)} {node.op} {value}"
+    joiner = " AND " if isinstance(node, And) else " OR "
+    return joiner.join(
+        render_filter(item) if isinstance(item, Comparison) else f"({render_filter(item)})"
+        for item in node.items
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Compiler
+
+
+@dataclass(frozen=True)
+class KnownField:
+    """An entity's own field that a filter may name.
+
+    Attributes:
+        column: The column (or column expression) holding the field.
+        kind: How literals are coerced: ``int`` (ids), ``time`` (epoch milliseconds, integers),
+            ``str``, ``enum`` (a string with a closed set of values), ``bool``, ``double``.
+        values: For ``enum``: the allowed values; a literal outside them is a FilterError.
+    """
+
+    column: ColumnElement[Any]
+    kind: FieldKind
+    values: tuple[str, ...] | None = None
+
+
+class PropertyResolver(Protocol):
+    """What the store tells the compiler about one entity kind."""
+
+    def known(self, name: str) -> KnownField | None:
+        """Return the field called ``name``, or ``None`` when it is a custom property."""
+        ...
+
+    def custom(
+        self,
+        name: str,
+        value_type: ValueType,
+        condition: Callable[[ColumnElement[Any]], ColumnElement[bool]],
+    ) -> ColumnElement[bool]:
+        """Return EXISTS(custom property ``name`` whose ``value_type`` column meets condition)."""
+        ...
+
+
+_KIND_OF_VALUE_TYPE: dict[ValueType, FieldKind] = {
+    "string_value": "str",
+    "int_value": "int",
+    "double_value": "double",
+    "bool_value": "bool",
+}
+_INT_RE = re.compile(r"-?[0-9]{1,19}")
+
+
+class _CaseSensitiveLike(ColumnElement[bool]):
+    """``column LIKE pattern`` that is case-sensitive on every backend.
+
+    PostgreSQL's LIKE is case-sensitive; SQLite's is not (for ASCII), so on SQLite the pattern
+    is translated to an equivalent GLOB, which is. ``\\`` escapes ``%``/``_`` on both.
+    """
+
+    # Statements holding this element are not cached; correctness over a cache hit.
+    inherit_cache = False
+    type = Boolean()
+
+    def __init__(self, column: ColumnElement[Any], pattern: str) -> None:
+        self.column = column
+        self.pattern = pattern
+
+    @property
+    def _from_objects(self) -> Any:
+        return self.column._from_objects
+
+
+@compiles(_CaseSensitiveLike)
+def _compile_like_default(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.like(element.pattern, escape="\\"), **kw)
+
+
+@compiles(_CaseSensitiveLike, "sqlite")
+def _compile_like_sqlite(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+    glob = element.column.op("GLOB", is_comparison=True)(_like_to_glob(element.pattern))
+    return compiler.process(glob, **kw)
+
+
+def _like_to_glob(pattern: str) -> str:
+    """Translate a LIKE pattern (escape ``\\``) into the SQLite GLOB pattern matching the same."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            literal = pattern[i + 1]
+            out.append(f"[{literal}]" if literal in "*?[" else literal)
+            i += 2
+            continue
+        if ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _where(c: Comparison) -> str:
+    return f" at column {c.column}" if c.column else ""
+
+
+def _coerce(c: Comparison, value: Scalar, kind: FieldKind, what: str) -> Scalar:
+    """Coerce one literal to the Python type matching ``kind``."""
+    bad = _error(f"{what} cannot be compared with {_render_scalar(value)}{_where(c)}")
+    if kind in ("int", "time"):
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise bad
+            value = int(value)
+        elif _INT_RE.fullmatch(value.strip()):
+            value = int(value.strip())
+        else:
+            raise bad
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise bad
+        return value
+    if kind == "double":
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            result = float(value)
+        except ValueError:
+            raise bad from None
+        if not math.isfinite(result):
+            raise bad
+        return result
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise bad
+    # str / enum
+    if isinstance(value, (bool, float)):
+        raise bad
+    return str(value)
+
+
+_ORDERING_OPS = frozenset({"<", "<=", ">", ">="})
+_LIKE_OPS = frozenset({"LIKE", "ILIKE"})
+
+
+def _check_op(c: Comparison, kind: FieldKind, what: str) -> None:
+    if c.op in _LIKE_OPS and kind not in ("str", "enum"):
+        raise _error(f"{c.op} needs a string property, {what} is not{_where(c)}")
+    if c.op in _ORDERING_OPS and kind in ("bool", "enum"):
+        raise _error(f"operator {c.op} does not apply to {what}{_where(c)}")
+
+
+def _coerced(c: Comparison, kind: FieldKind, what: str) -> Value:
+    _check_op(c, kind, what)
+    if isinstance(c.value, tuple):
+        return tuple(_coerce(c, v, kind, what) for v in c.value)
+    if c.op in _LIKE_OPS:
+        if not isinstance(c.value, str):
+            raise _error(f"{c.op} needs a string pattern{_where(c)}")
+        if re.search(r"(?<!\\)(\\\\)*\\$", c.value):
+            raise _error(f"{c.op} pattern ends with an escape character{_where(c)}")
+    return _coerce(c, c.value, kind, what)
+
+
+def _condition(op: Op, value: Value) -> Callable[[ColumnElement[Any]], ColumnElement[bool]]:
+    """The comparison as a function of the column it applies to; every value is bound."""
+
+    def apply(col: ColumnElement[Any]) -> ColumnElement[bool]:
+        if isinstance(value, tuple):
+            return col.in_(list(value))
+        if op == "=":
+            return col == value
+        if op == "!=":
+            return col != value
+        if op == "<":
+            return col < value
+        if op == "<=":
+            return col <= value
+        if op == ">":
+            return col > value
+        if op == ">=":
+            return col >= value
+        if op == "LIKE":
+            return _CaseSensitiveLike(col, str(value))
+        if op == "ILIKE":
+            return col.ilike(str(value), escape="\\")
+        raise AssertionError(op)  # pragma: no cover - the parser admits no other operator
+
+    return apply
+
+
+def _inferred_types(c: Comparison) -> tuple[ValueType, ...]:
+    """Value types a custom property is matched on when the filter gave no suffix."""
+    values = c.value if isinstance(c.value, tuple) else (c.value,)
+    if all(isinstance(v, str) for v in values):
+        return ("string_value",)
+    if all(isinstance(v, bool) for v in values):
+        return ("bool_value",)
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        # An integer literal matches an int property or a double property of that value.
+        return ("int_value", "double_value")
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return ("double_value",)
+    raise _error(f"IN list mixes literal types{_where(c)}")
+
+
+def _compile_comparison(c: Comparison, resolver: PropertyResolver) -> ColumnElement[bool]:
+    prop = c.prop
+    if prop.value_type is None:
+        known = resolver.known(prop.name)
+        if known is not None:
+            value = _coerced(c, known.kind, prop.name)
+            if known.kind == "enum" and known.values is not None:
+                for v in value if isinstance(value, tuple) else (value,):
+                    if c.op not in _LIKE_OPS and v not in known.values:
+                        allowed = ", ".join(known.values)
+                        raise _error(
+                            f"{prop.name} is one of {allowed}, not {_render_scalar(v)}{_where(c)}"
+                        )
+            return _condition(c.op, value)(known.column)
+        types = _inferred_types(c)
+    else:
+        types = (prop.value_type,)
+    conditions = [
+        resolver.custom(
+            prop.name,
+            vt,
+            _condition(c.op, _coerced(c, _KIND_OF_VALUE_TYPE[vt], f"{prop.name}.{vt}")),
+        )
+        for vt in types
+    ]
+    return conditions[0] if len(conditions) == 1 else or_(*conditions)
+
+
+def compile_filter(node: Node, resolver: PropertyResolver) -> ColumnElement[bool]:
+    """Compile an AST into a SQLAlchemy boolean expression.
+
+    Known fields compare on their column with the literal coerced to the field kind; any other
+    name is a custom property matched through ``resolver.custom``.
+
+    Args:
+        node: The root node from :func:`parse_filter`.
+        resolver: Maps property names to columns / custom-property conditions.
+
+    Returns:
+        The WHERE condition; every literal is a bound parameter.
+
+    Raises:
+        FilterError: A literal that does not fit the property or operator.
+    """
+    if isinstance(node, Comparison):
+        return _compile_comparison(node, resolver)
+    parts = [compile_filter(item, resolver) for item in node.items]
+    return and_(*parts) if isinstance(node, And) else or_(*parts)
+
+
+def build_filter(text: str | None, resolver: PropertyResolver) -> ColumnElement[bool] | None:
+    """Parse and compile ``text``; ``None`` when there is no filter.
+
+    Args:
+        text: The raw ``filterQuery`` parameter (``None``, empty or blank means no filter).
+        resolver: Maps property names to columns / custom-property conditions.
+
+    Returns:
+        The WHERE condition, or ``None``.
+
+    Raises:
+        FilterError: Any parse or compile error.
+    """
+    if text is None or not text.strip():
+        return None
+    return compile_filter(parse_filter(text), resolver)

@@ -1,0 +1,286 @@
+"""Keyset paging for list endpoints: page requests, page tokens and the page query.
+
+A page token is an opaque cursor over (order value, id) of the last row on the page. It is
+deterministic (the same position always gives the same token, which the reference client's pager
+relies on to stop) and bound to the ordering it was made for, so a token replayed with another
+``orderBy``/``sortOrder`` is refused instead of silently paging from a meaningless position.
+
+Token layout: URL-safe base64 (no padding) of the ASCII text ``1.<o><d>.<value>.<id>`` where
+``1`` is the format version, ``<o>`` is ``I``/``C``/``U`` (ID, CREATE_TIME, LAST_UPDATE_TIME),
+``<d>`` is ``A``/``D`` (ASC, DESC), and both numbers are canonical decimals. Decoding accepts only
+the exact canonical encoding, so every position has exactly one token.
+
+Page sizes: ``pageSize`` absent (or empty) means every row, as the reference server does; a value
+above :data:`MAX_PAGE_SIZE` is clamped to it (the client then simply pages on).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import and_, or_
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Select
+
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "MAX_TOKEN_LENGTH",
+    "ORDER_BY_FIELDS",
+    "OrderBy",
+    "PageRequest",
+    "PageRequestError",
+    "PageTokenError",
+    "apply_page",
+    "decode_token",
+    "encode_token",
+    "finish_page",
+]
+
+#: Largest page served; a larger ``pageSize`` is clamped to this.
+MAX_PAGE_SIZE = 10_000
+#: Longest token text accepted by :func:`decode_token`.
+MAX_TOKEN_LENGTH = 512
+
+OrderBy = Literal["ID", "CREATE_TIME", "LAST_UPDATE_TIME"]
+ORDER_BY_FIELDS: tuple[OrderBy, ...] = ("ID", "CREATE_TIME", "LAST_UPDATE_TIME")
+
+_VERSION = "1"
+_ORDER_CODES: dict[OrderBy, str] = {"ID": "I", "CREATE_TIME": "C", "LAST_UPDATE_TIME": "U"}
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+_PAYLOAD_RE = re.compile(r"1\.([ICU])([AD])\.(-?(?:0|[1-9][0-9]{0,18}))\.([1-9][0-9]{0,18})")
+_BASE64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
+_DIGITS_RE = re.compile(r"[0-9]+")
+
+_T = TypeVar("_T")
+_S = TypeVar("_S", bound=Select[Any])
+
+
+class PageRequestError(ValueError):
+    """A bad paging parameter (``pageSize``, ``orderBy``, ``sortOrder``); answered as 400."""
+
+
+class PageTokenError(PageRequestError):
+    """A malformed, foreign or mismatched ``nextPageToken``; answered as 400."""
+
+
+def _check_int64(value: int, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise ValueError(f"{what} {value} is outside the 64-bit range")
+
+
+def encode_token(order_value: int, id: int, *, order_by: OrderBy = "ID", desc: bool = False) -> str:
+    """Encode the cursor after the row (``order_value``, ``id``).
+
+    Args:
+        order_value: The row's value of the ordering column (an integer: ids and times are).
+        id: The row's id (positive).
+        order_by: The ordering the token is valid for.
+        desc: Whether that ordering is descending.
+
+    Returns:
+        The token: URL-safe base64 text, the same for the same arguments.
+
+    Raises:
+        ValueError: ``id`` not positive, or either number outside the 64-bit range.
+        TypeError: A number that is not an ``int``.
+    """
+    _check_int64(order_value, "order value")
+    _check_int64(id, "id")
+    if id <= 0:
+        raise ValueError(f"id must be positive, not {id}")
+    payload = f"{_VERSION}.{_ORDER_CODES[order_by]}{'D' if desc else 'A'}.{order_value}.{id}"
+    return base64.urlsafe_b64encode(payload.encode("ascii")).decode("ascii").rstrip("=")
+
+
+def _decode_full(token: str) -> tuple[OrderBy, bool, int, int]:
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise PageTokenError("invalid nextPageToken: too long")
+    if not token or _BASE64URL_RE.fullmatch(token) is None or len(token) % 4 == 1:
+        raise PageTokenError("invalid nextPageToken")
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        text = raw.decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise PageTokenError("invalid nextPageToken") from None
+    m = _PAYLOAD_RE.fullmatch(text)
+    if m is None:
+        if text[:1].isdigit() and not text.startswith(_VERSION + "."):
+            raise PageTokenError("invalid nextPageToken: unsupported version")
+        raise PageTokenError("invalid nextPageToken")
+    order_by = next(k for k, v in _ORDER_CODES.items() if v == m.group(1))
+    desc = m.group(2) == "D"
+    order_value, id_ = int(m.group(3)), int(m.group(4))
+    if not (_INT64_MIN <= order_value <= _INT64_MAX and id_ <= _INT64_MAX):
+        raise PageTokenError("invalid nextPageToken")
+    # Only the canonical text is accepted (no stray bits in the last base64 character), so a
+    # position has exactly one token and a token exactly one position.
+    if encode_token(order_value, id_, order_by=order_by, desc=desc) != token:
+        raise PageTokenError("invalid nextPageToken")
+    return order_by, desc, order_value, id_
+
+
+def decode_token(
+    token: str, *, order_by: OrderBy | None = None, desc: bool | None = None
+) -> tuple[int, int]:
+    """Decode a token made by :func:`encode_token`.
+
+    Args:
+        token: The token text.
+        order_by: When given, the ordering the token must have been made for.
+        desc: When given, the direction the token must have been made for.
+
+    Returns:
+        ``(order_value, id)`` of the last row of the previous page.
+
+    Raises:
+        PageTokenError: Anything malformed (bad base64 or payload, unknown version, longer than
+            :data:`MAX_TOKEN_LENGTH`) or made for another ordering than the one given.
+    """
+    tok_order, tok_desc, order_value, id_ = _decode_full(token)
+    if (order_by is not None and order_by != tok_order) or (desc is not None and desc != tok_desc):
+        raise PageTokenError("nextPageToken was issued for another orderBy/sortOrder")
+    return order_value, id_
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Paging parameters of one list request.
+
+    Attributes:
+        page_size: Rows per page, or ``None`` for every row.
+        order_by: The ordering field.
+        desc: Descending order when true.
+        token: The ``nextPageToken`` received, or ``None`` for the first page.
+    """
+
+    page_size: int | None = None
+    order_by: OrderBy = "ID"
+    desc: bool = False
+    token: str | None = None
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> PageRequest:
+        """Build a request from query parameters, validating every one.
+
+        Args:
+            params: Query parameters (``pageSize``, ``orderBy``, ``sortOrder``,
+                ``nextPageToken``); other keys are ignored. Empty values count as absent.
+
+        Returns:
+            The validated request; ``pageSize`` above :data:`MAX_PAGE_SIZE` is clamped.
+
+        Raises:
+            PageRequestError: ``pageSize`` not a positive integer, unknown ``orderBy`` or
+                ``sortOrder``.
+            PageTokenError: A malformed token or one made for another ordering.
+        """
+        page_size: int | None = None
+        raw_size = params.get("pageSize", "")
+        if raw_size != "":
+            digits = raw_size.lstrip("0")
+            if _DIGITS_RE.fullmatch(raw_size) is None or not digits:
+                raise PageRequestError(
+                    f"invalid pageSize {raw_size[:40]!r}: must be a positive integer"
+                )
+            # Compare lengths first so a run of a million digits never reaches int().
+            too_big = len(digits) > len(str(MAX_PAGE_SIZE)) or int(digits) > MAX_PAGE_SIZE
+            page_size = MAX_PAGE_SIZE if too_big else int(digits)
+        raw_order = params.get("orderBy", "") or "ID"
+        order_by = next((f for f in ORDER_BY_FIELDS if f == raw_order.upper()), None)
+        if order_by is None:
+            raise PageRequestError(
+                f"invalid orderBy {raw_order[:40]!r}: must be one of {', '.join(ORDER_BY_FIELDS)}"
+            )
+        raw_sort = (params.get("sortOrder", "") or "ASC").upper()
+        if raw_sort not in ("ASC", "DESC"):
+            raise PageRequestError(
+                f"invalid sortOrder {params.get('sortOrder', '')[:40]!r}: must be ASC or DESC"
+            )
+        desc = raw_sort == "DESC"
+        token = params.get("nextPageToken", "") or None
+        if token is not None:
+            decode_token(token, order_by=order_by, desc=desc)  # refuse bad tokens up front
+        return cls(page_size=page_size, order_by=order_by, desc=desc, token=token)
+
+    def cursor(self) -> tuple[int, int] | None:
+        """The decoded token: ``(order_value, id)`` after which this page starts, or ``None``.
+
+        Raises:
+            PageTokenError: The token is malformed or made for another ordering.
+        """
+        if self.token is None:
+            return None
+        return decode_token(self.token, order_by=self.order_by, desc=self.desc)
+
+
+def apply_page(
+    select: _S, order_col: ColumnElement[Any], id_col: ColumnElement[Any], req: PageRequest
+) -> _S:
+    """Add the keyset condition, the ordering and the limit of ``req`` to ``select``.
+
+    Rows come ordered by (``order_col``, ``id_col``) in the request direction, start strictly
+    after the token's position, and number at most ``page_size + 1`` (the extra row tells
+    :func:`finish_page` that another page follows). With ``order_by == "ID"`` only ``id_col`` is
+    used.
+
+    Args:
+        select: The query selecting the candidate rows (filters already applied).
+        order_col: The column of ``req.order_by``.
+        id_col: The id column (the tie breaker).
+        req: The page request.
+
+    Returns:
+        The paged query.
+
+    Raises:
+        PageTokenError: The request's token is malformed or made for another ordering.
+    """
+    by_id = req.order_by == "ID"
+    cursor = req.cursor()
+    if cursor is not None:
+        value, last_id = cursor
+        if by_id:
+            cond = id_col < last_id if req.desc else id_col > last_id
+        elif req.desc:
+            cond = or_(order_col < value, and_(order_col == value, id_col < last_id))
+        else:
+            cond = or_(order_col > value, and_(order_col == value, id_col > last_id))
+        select = select.where(cond)
+    columns = [id_col] if by_id else [order_col, id_col]
+    select = select.order_by(*(c.desc() if req.desc else c.asc() for c in columns))
+    if req.page_size is not None:
+        select = select.limit(req.page_size + 1)
+    return select
+
+
+def finish_page(
+    rows: Sequence[_T],
+    req: PageRequest,
+    order_value_of: Callable[[_T], int],
+    id_of: Callable[[_T], int],
+) -> tuple[list[_T], str]:
+    """Cut the rows of an :func:`apply_page` query into the page and the next token.
+
+    Args:
+        rows: The rows the paged query returned (at most ``page_size + 1``).
+        req: The page request.
+        order_value_of: Gives a row's order value (the id itself for ``ID`` ordering).
+        id_of: Gives a row's id.
+
+    Returns:
+        ``(rows_on_page, next_token)``; the token is ``""`` on the last page.
+    """
+    if req.page_size is None or len(rows) <= req.page_size:
+        return list(rows), ""
+    page = list(rows[: req.page_size])
+    last = page[-1]
+    token = encode_token(order_value_of(last), id_of(last), order_by=req.order_by, desc=req.desc)
+    return page, token

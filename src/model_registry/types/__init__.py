@@ -1,0 +1,74 @@
+"""Domain types of the registry, ``ListOptions`` and ``Pager``.
+
+These types know nothing about the wire: converting them to and from REST or gRPC messages is
+the transports' job (``model_registry._convert`` and ``model_registry._convert_grpc``).
+"""
+
+from model_registry.types.artifacts import (
+    Artifact,
+    DataSet,
+    DocArtifact,
+    Metric,
+    ModelArtifact,
+    Parameter,
+)
+from model_registry.types.base import BaseResource
+from model_registry.types.contexts import (
+    Experiment,
+    ExperimentRun,
+    InferenceService,
+    ModelVersion,
+    RegisteredModel,
+    ServeModel,
+    ServingEnvironment,
+)
+from model_registry.types.custom_properties import CustomValue
+from model_registry.types.enums import (
+    ArtifactState,
+    ArtifactType,
+    ExecutionState,
+    ExperimentRunState,
+    ExperimentRunStatus,
+    ExperimentState,
+    InferenceServiceState,
+    ModelVersionState,
+    OrderByField,
+    ParameterType,
+    RegisteredModelState,
+    SortOrder,
+)
+from model_registry.types.options import ListOptions, Page
+from model_registry.types.pager import Pager
+
+__all__ = [
+    "Artifact",
+    "ArtifactState",
+    "ArtifactType",
+    "BaseResource",
+    "CustomValue",
+    "DataSet",
+    "DocArtifact",
+    "ExecutionState",
+    "Experiment",
+    "ExperimentRun",
+    "ExperimentRunState",
+    "ExperimentRunStatus",
+    "ExperimentState",
+    "InferenceService",
+    "InferenceServiceState",
+    "ListOptions",
+    "Metric",
+    "ModelArtifact",
+    "ModelVersion",
+    "ModelVersionState",
+    "OrderByField",
+    "Page",
+    "Pager",
+    "Parameter",
+    "ParameterType",
+    "RegisteredModel",
+    "RegisteredModelState",
+    "ServeModel",
+    "ServingEnvironment",
+    "SortOrder",
+]

@@ -1,0 +1,212 @@
+"""``Pager``: walk every page of a listing, sync or async by how it is iterated."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import Any, Generic, TypeVar
+
+from model_registry.exceptions import PagerLoopError
+from model_registry.types.enums import OrderByField
+from model_registry.types.options import ListOptions, Page
+
+__all__ = ["Pager"]
+
+T = TypeVar("T")
+
+#: A page function: takes the options of the page to read, returns its items (a ``Page`` or a
+#: list; when it is a plain list, the next token is read from ``options.next_page_token``),
+#: or an awaitable of them.
+PageFn = Callable[[ListOptions], Any]
+
+
+class _Walk:
+    """Paging state of one walk: the token to send, tokens seen, items given out."""
+
+    def __init__(self, start_token: str | None) -> None:
+        self.token = start_token or None
+        self.seen: set[str] = {start_token} if start_token else set()
+        self.count = 0
+        self.done = False
+
+    def accept(self, result: Iterable[T], sent: ListOptions, max_items: int | None) -> Page[T]:
+        """Take one page's result, advance the state, and return the items to hand out."""
+        token = getattr(result, "next_page_token", None)
+        if token is None:
+            # A plain list: the page function updated the options it was given (as list
+            # methods do), or said nothing, which means there is no next page.
+            token = sent.next_page_token if sent.next_page_token != self.token else None
+        items = list(result)
+        if max_items is not None:
+            items = items[: max(0, max_items - self.count)]
+        self.count += len(items)
+        if token and token in self.seen:
+            raise PagerLoopError(
+                f"the server returned next page token {token!r} twice: it is looping; "
+                f"stopped after {self.count} items"
+            )
+        if not token or (max_items is not None and self.count >= max_items):
+            self.done = True
+            self.token = None
+        else:
+            self.seen.add(token)
+            self.token = token
+        return Page(items, next_page_token=self.token or "")
+
+
+class Pager(Generic[T]):
+    """Iterate over every item of a paged listing.
+
+    The pager is sync or async by how it is iterated: ``for`` calls ``page_fn`` directly;
+    ``async for`` awaits what ``page_fn`` returns when it is awaitable, so
+    ``Pager(lambda o: client.get_model_versions(model_id, o))`` works with ``async for``.
+    A plain ``for`` over an async page function raises ``TypeError``.
+
+    Each ``for``/``async for`` walks from the first page. The walk stops when a page comes with
+    an empty or absent next-page token (the first page is never read again to find the end)
+    and raises :class:`~model_registry.exceptions.PagerLoopError` when a token repeats.
+    ``next_page()`` is a separate manual cursor, reset by ``restart()``.
+
+    The setters return the pager, so they chain:
+    ``Pager(fn).order_by_creation_time().descending().limit(100)``.
+
+    Args:
+        page_fn: Called with the ``ListOptions`` of each page; returns a ``Page`` (or list),
+            or an awaitable of one.
+        options: Starting options (copied); defaults to ``ListOptions()``.
+    """
+
+    def __init__(self, page_fn: PageFn, options: ListOptions | None = None) -> None:
+        if not callable(page_fn):
+            raise TypeError(f"page_fn must be callable, got {type(page_fn).__name__}")
+        self._page_fn = page_fn
+        self._options = options.copy() if options is not None else ListOptions()
+        self._max_items: int | None = None
+        self._cursor = _Walk(self._options.next_page_token)
+        self._is_async: bool | None = None
+
+    # -- options -------------------------------------------------------------------------
+
+    @property
+    def options(self) -> ListOptions:
+        """A copy of the options every page is read with (without the page token)."""
+        return self._options.copy()
+
+    def _set(self, **changes: Any) -> Pager[T]:
+        self._options = self._options.copy(**changes)
+        self.restart()
+        return self
+
+    def limit(self, n: int) -> Pager[T]:
+        """Set the page size (same as :meth:`page_size`)."""
+        return self._set(limit=n)
+
+    def page_size(self, n: int) -> Pager[T]:
+        """Set the page size."""
+        return self._set(limit=n)
+
+    def max_items(self, n: int | None) -> Pager[T]:
+        """Stop after ``n`` items in total (``None``: no cap)."""
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+            raise ValueError(f"max_items must be a non-negative int or None, got {n!r}")
+        self._max_items = n
+        self.restart()
+        return self
+
+    def order_by_creation_time(self) -> Pager[T]:
+        """Order by creation time."""
+        return self._set(order_by=OrderByField.CREATE_TIME)
+
+    def order_by_update_time(self) -> Pager[T]:
+        """Order by last update time."""
+        return self._set(order_by=OrderByField.LAST_UPDATE_TIME)
+
+    def order_by_id(self) -> Pager[T]:
+        """Order by id."""
+        return self._set(order_by=OrderByField.ID)
+
+    def ascending(self) -> Pager[T]:
+        """Ascending order."""
+        return self._set(is_asc=True)
+
+    def descending(self) -> Pager[T]:
+        """Descending order."""
+        return self._set(is_asc=False)
+
+    def filter(self, query: str | None) -> Pager[T]:
+        """Set the filter query (``None`` removes it)."""
+        return self._set(filter_query=query)
+
+    def restart(self) -> Pager[T]:
+        """Reset the :meth:`next_page` cursor to the first page."""
+        self._cursor = _Walk(self._options.next_page_token)
+        return self
+
+    # -- pages ---------------------------------------------------------------------------
+
+    def _options_for(self, walk: _Walk) -> ListOptions:
+        return self._options.copy(next_page_token=walk.token)
+
+    def _call(self, walk: _Walk) -> tuple[ListOptions, Any]:
+        sent = self._options_for(walk)
+        return sent, self._page_fn(sent)
+
+    def next_page(self) -> Any:
+        """Read the next page of the manual cursor.
+
+        Returns:
+            The next ``Page`` (empty once the listing is exhausted) for a sync page function,
+            or an awaitable of it for an async one (``await pager.next_page()``).
+        """
+        walk = self._cursor
+        if walk.done:
+            empty: Page[T] = Page()
+            if self._is_async:
+
+                async def _empty() -> Page[T]:
+                    return empty
+
+                return _empty()
+            return empty
+        sent, result = self._call(walk)
+        if inspect.isawaitable(result):
+            self._is_async = True
+
+            async def _finish(awaitable: Awaitable[Any]) -> Page[T]:
+                return walk.accept(await awaitable, sent, self._max_items)
+
+            return _finish(result)
+        self._is_async = False
+        return walk.accept(result, sent, self._max_items)
+
+    def __iter__(self) -> Iterator[T]:
+        walk = _Walk(self._options.next_page_token)
+        while not walk.done:
+            if self._max_items is not None and walk.count >= self._max_items:
+                return
+            sent, result = self._call(walk)
+            if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()  # never awaited: close it to avoid a "never awaited" warning
+                raise TypeError(
+                    "this Pager's page function is async (it returned an awaitable): "
+                    "iterate it with `async for`, not `for`"
+                )
+            yield from walk.accept(result, sent, self._max_items)
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._aiter()
+
+    async def _aiter(self) -> AsyncIterator[T]:
+        walk = _Walk(self._options.next_page_token)
+        while not walk.done:
+            if self._max_items is not None and walk.count >= self._max_items:
+                return
+            sent, result = self._call(walk)
+            if inspect.isawaitable(result):
+                result = await result
+            for item in walk.accept(result, sent, self._max_items):
+                yield item
+
+    def __repr__(self) -> str:
+        return f"Pager({self._page_fn!r}, {self._options!r}, max_items={self._max_items!r})"

@@ -38,7 +38,9 @@ class BaseResource:
         # Only fields that differ from their default: a fresh RegisteredModel("x") reads as
         # RegisteredModel(name='x') rather than a wall of Nones.
         parts = []
-        for f in dataclasses.fields(self):
+        # Positional fields (the name) first, then the keyword ones in declaration order.
+        ordered = sorted(dataclasses.fields(self), key=lambda f: bool(f.kw_only))
+        for f in ordered:
             value = getattr(self, f.name)
             if f.default is not dataclasses.MISSING:
                 default: Any = f.default

@@ -1,0 +1,360 @@
+"""Domain types <-> REST wire dicts <-> generated attrs models. No I/O.
+
+One table per entity kind says, for every domain attribute, its camelCase wire key, its value
+kind and when it is sent:
+
+* ``create`` bodies carry every settable field that is not ``None``;
+* ``update`` (PATCH) bodies leave out what cannot change (``name``, parent ids, ...): the server
+  merges the fields present and refuses unknown ones;
+* ``full`` bodies (an artifact posted to a model version or a run) also carry the ``id``.
+
+``customProperties`` go through :mod:`model_registry.types.custom_properties`. Read-only fields
+(times set by the server, an artifact's experiment ids) are only ever read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal, TypeVar, cast
+
+from model_registry.exceptions import InvalidResponse
+from model_registry.types import (
+    Artifact,
+    ArtifactState,
+    BaseResource,
+    DataSet,
+    DocArtifact,
+    ExecutionState,
+    Experiment,
+    ExperimentRun,
+    ExperimentRunState,
+    ExperimentRunStatus,
+    ExperimentState,
+    InferenceService,
+    InferenceServiceState,
+    Metric,
+    ModelArtifact,
+    ModelVersion,
+    ModelVersionState,
+    Page,
+    Parameter,
+    ParameterType,
+    RegisteredModel,
+    RegisteredModelState,
+    ServeModel,
+    ServingEnvironment,
+)
+from model_registry.types.custom_properties import (
+    decode_custom_properties,
+    encode_custom_properties,
+)
+
+__all__ = [
+    "Mode",
+    "artifact_from_wire",
+    "from_model",
+    "from_wire",
+    "page_from_wire",
+    "to_model",
+    "to_wire",
+]
+
+Mode = Literal["create", "update", "full"]
+E = TypeVar("E", bound=BaseResource)
+
+# When a field is sent: always (settable), on create only (cannot change), or never (read-only).
+_SET, _CREATE, _RO = "set", "create", "ro"
+
+
+@dataclass(frozen=True)
+class _Field:
+    attr: str
+    wire: str
+    kind: str  # "str", "ms" (int as decimal string), "int", "float", "list", or "enum"
+    send: str = _SET
+    enum: type[Enum] | None = None
+
+
+def _f(attr: str, wire: str, kind: str = "str", send: str = _SET) -> _Field:
+    return _Field(attr, wire, kind, send)
+
+
+def _e(attr: str, wire: str, enum: type[Enum], send: str = _SET) -> _Field:
+    return _Field(attr, wire, "enum", send, enum)
+
+
+_BASE = (
+    _f("description", "description"),
+    _f("external_id", "externalId"),
+    _f("create_time_since_epoch", "createTimeSinceEpoch", "ms", _RO),
+    _f("last_update_time_since_epoch", "lastUpdateTimeSinceEpoch", "ms", _RO),
+)
+_ARTIFACT = (
+    *_BASE,
+    _f("name", "name", send=_CREATE),
+    _f("uri", "uri"),
+    _e("state", "state", ArtifactState),
+    _f("experiment_id", "experimentId", send=_RO),
+    _f("experiment_run_id", "experimentRunId", send=_RO),
+)
+
+_FIELDS: dict[type[BaseResource], tuple[_Field, ...]] = {
+    RegisteredModel: (
+        *_BASE,
+        _f("name", "name", send=_CREATE),
+        _f("owner", "owner"),
+        _e("state", "state", RegisteredModelState),
+        _f("readme", "readme"),
+        _f("maturity", "maturity"),
+        _f("language", "language", "list"),
+        _f("tasks", "tasks", "list"),
+        _f("provider", "provider"),
+        _f("logo", "logo"),
+        _f("license", "license"),
+        _f("license_link", "licenseLink"),
+        _f("library_name", "libraryName"),
+    ),
+    ModelVersion: (
+        *_BASE,
+        _f("name", "name", send=_CREATE),
+        _f("author", "author"),
+        _e("state", "state", ModelVersionState),
+        _f("registered_model_id", "registeredModelId", send=_CREATE),
+    ),
+    Experiment: (
+        *_BASE,
+        _f("name", "name", send=_CREATE),
+        _f("owner", "owner"),
+        _e("state", "state", ExperimentState),
+    ),
+    ExperimentRun: (
+        *_BASE,
+        _f("name", "name", send=_CREATE),
+        _f("experiment_id", "experimentId", send=_CREATE),
+        _f("owner", "owner"),
+        _e("status", "status", ExperimentRunStatus),
+        _e("state", "state", ExperimentRunState),
+        _f("start_time_since_epoch", "startTimeSinceEpoch", "ms", _CREATE),
+        _f("end_time_since_epoch", "endTimeSinceEpoch", "ms"),
+    ),
+    ServingEnvironment: (*_BASE, _f("name", "name", send=_CREATE)),
+    InferenceService: (
+        *_BASE,
+        _f("name", "name", send=_CREATE),
+        _f("registered_model_id", "registeredModelId", send=_CREATE),
+        _f("serving_environment_id", "servingEnvironmentId", send=_CREATE),
+        _f("model_version_id", "modelVersionId"),
+        _f("runtime", "runtime"),
+        _e("desired_state", "desiredState", InferenceServiceState),
+    ),
+    ServeModel: (
+        *_BASE,
+        _f("name", "name", send=_CREATE),
+        _f("model_version_id", "modelVersionId", send=_CREATE),
+        _e("last_known_state", "lastKnownState", ExecutionState),
+    ),
+    ModelArtifact: (
+        *_ARTIFACT,
+        _f("model_format_name", "modelFormatName"),
+        _f("model_format_version", "modelFormatVersion"),
+        _f("storage_key", "storageKey"),
+        _f("storage_path", "storagePath"),
+        _f("service_account_name", "serviceAccountName"),
+        _f("model_source_kind", "modelSourceKind"),
+        _f("model_source_class", "modelSourceClass"),
+        _f("model_source_group", "modelSourceGroup"),
+        _f("model_source_id", "modelSourceId"),
+        _f("model_source_name", "modelSourceName"),
+    ),
+    DocArtifact: _ARTIFACT,
+    DataSet: (
+        *_ARTIFACT,
+        _f("digest", "digest"),
+        _f("source_type", "sourceType"),
+        _f("source", "source"),
+        _f("schema", "schema"),
+        _f("profile", "profile"),
+    ),
+    Metric: (
+        *_ARTIFACT,
+        _f("value", "value", "float"),
+        _f("timestamp", "timestamp", "ms"),
+        _f("step", "step", "int"),
+    ),
+    Parameter: (
+        *_ARTIFACT,
+        _f("value", "value"),
+        _e("parameter_type", "parameterType", ParameterType),
+    ),
+}
+
+#: Artifact class by its wire ``artifactType``.
+ARTIFACT_CLASSES: dict[str, type[Artifact]] = {
+    cls.artifact_type.value: cls for cls in (ModelArtifact, DocArtifact, DataSet, Metric, Parameter)
+}
+
+
+def _fields_of(cls: type[BaseResource]) -> tuple[_Field, ...]:
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        for base, fields in _FIELDS.items():
+            if issubclass(cls, base):
+                return fields
+        raise TypeError(f"{cls.__name__} is not a registry entity type") from None
+
+
+def _encode(field: _Field, value: Any) -> Any:
+    if field.kind == "ms":
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"{field.attr} must be an int (ms since epoch), got {value!r}")
+        return str(int(value))
+    if field.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{field.attr} must be an int, got {value!r}")
+        return value
+    if field.kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{field.attr} must be a number, got {value!r}")
+        return float(value)
+    if field.kind == "enum":
+        assert field.enum is not None
+        try:
+            return field.enum(value).value
+        except ValueError:
+            choices = ", ".join(str(m.value) for m in field.enum)
+            raise ValueError(f"{field.attr} must be one of {choices}, got {value!r}") from None
+    if field.kind == "list":
+        return [str(item) for item in value]
+    return str(value)
+
+
+def to_wire(entity: BaseResource, mode: Mode = "create") -> dict[str, Any]:
+    """Build the REST JSON body for ``entity``.
+
+    Args:
+        entity: A domain entity.
+        mode: ``"create"``, ``"update"`` (PATCH: no name or parent ids) or ``"full"`` (an
+            artifact posted to a parent: with its ``id``).
+
+    Returns:
+        A JSON-ready dict with camelCase keys.
+
+    Raises:
+        ValueError: A value has no wire form (e.g. an int custom property out of range).
+    """
+    body: dict[str, Any] = {}
+    if isinstance(entity, Artifact):
+        body["artifactType"] = entity.artifact_type.value
+    if mode == "full" and entity.id is not None:
+        body["id"] = str(entity.id)
+    for field in _fields_of(type(entity)):
+        if field.send == _RO or (field.send == _CREATE and mode == "update"):
+            continue
+        value = getattr(entity, field.attr)
+        if value is None:
+            continue
+        body[field.wire] = _encode(field, value)
+    props = encode_custom_properties(entity.custom_properties)
+    # On update the map is always sent: it replaces the stored one, so {} clears it.
+    if props or mode != "create":
+        body["customProperties"] = props
+    return body
+
+
+def _decode(field: _Field, value: Any, where: str) -> Any:
+    try:
+        if field.kind in ("ms", "int"):
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if field.kind == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if field.kind == "enum":
+            assert field.enum is not None
+            return field.enum(value)
+        if field.kind == "list":
+            if not isinstance(value, list):
+                raise ValueError
+            return [str(item) for item in value]
+        return value if isinstance(value, str) else str(value)
+    except (TypeError, ValueError):
+        raise InvalidResponse(
+            f"{where}: malformed {field.wire} {value!r} from the server"
+        ) from None
+
+
+def from_wire(cls: type[E], data: Any) -> E:
+    """Build a domain entity of class ``cls`` from a REST JSON object.
+
+    Unknown wire keys are ignored (a newer server may add fields).
+
+    Raises:
+        InvalidResponse: The object or one of its values is malformed (the message names it).
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidResponse(f"expected a {cls.__name__} object, got {type(data).__name__}")
+    kwargs: dict[str, Any] = {}
+    where = cls.__name__
+    raw_id = data.get("id")
+    if raw_id is not None:
+        kwargs["id"] = str(raw_id)
+        where = f"{cls.__name__} {raw_id}"
+    for field in _fields_of(cls):
+        value = data.get(field.wire)
+        if value is not None:
+            kwargs[field.attr] = _decode(field, value, where)
+    try:
+        kwargs["custom_properties"] = decode_custom_properties(data.get("customProperties"))
+    except InvalidResponse as exc:
+        raise InvalidResponse(f"{where}: {exc}") from None
+    if "name" not in kwargs and not issubclass(
+        cls, Artifact | ExperimentRun | InferenceService | ServeModel
+    ):
+        raise InvalidResponse(f"{where}: the server sent no name")
+    return cls(**kwargs)
+
+
+def artifact_from_wire(data: Any) -> Artifact:
+    """Build the artifact subclass named by ``artifactType`` from a REST JSON object."""
+    if not isinstance(data, Mapping):
+        raise InvalidResponse(f"expected an artifact object, got {type(data).__name__}")
+    kind = data.get("artifactType")
+    cls = ARTIFACT_CLASSES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise InvalidResponse(f"artifact {data.get('id')}: unknown artifactType {kind!r}")
+    return from_wire(cls, data)
+
+
+def decoder_for(cls: type[E]) -> Callable[[Any], E]:
+    """The wire decoder for entity class ``cls`` (artifact base class: by ``artifactType``)."""
+    if cls is Artifact:
+        return cast(Callable[[Any], E], artifact_from_wire)
+    return lambda data: from_wire(cls, data)
+
+
+def page_from_wire(data: Any, decode: Callable[[Any], E]) -> Page[E]:
+    """Build a :class:`Page` from a REST list object (``items``, ``nextPageToken``, ...)."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("items", []), list):
+        raise InvalidResponse("expected a list object with an items array from the server")
+    page_size = data.get("pageSize")
+    return Page(
+        [decode(item) for item in data.get("items") or []],
+        next_page_token=str(data.get("nextPageToken") or ""),
+        page_size=int(page_size) if isinstance(page_size, int | str) and page_size != "" else None,
+    )
+
+
+def to_model(model_cls: Any, entity: BaseResource, mode: Mode = "create") -> Any:
+    """Build the generated attrs model ``model_cls`` (e.g. ``RegisteredModelCreate``) for
+    ``entity``."""
+    return model_cls.from_dict(to_wire(entity, mode))
+
+
+def from_model(cls: type[E], model: Any) -> E:
+    """Build a domain entity from a generated attrs model (``cls=Artifact``: by kind)."""
+    return decoder_for(cls)(model.to_dict())

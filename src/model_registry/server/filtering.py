@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, TypeAlias
 
 from sqlalchemy import Boolean, and_, or_
@@ -146,6 +146,7 @@ class _Token:
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _OP_CHARS = "<>=!"
+_DIGITS = "0123456789"  # ASCII only: str.isdigit() also accepts "²" and other scripts
 _OPERATORS: dict[str, Op] = {
     "=": "=",
     "!=": "!=",
@@ -185,7 +186,13 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
             if i + 1 >= len(text):
                 break
             nxt = text[i + 1]
-            out.append(_ESCAPES.get(nxt, nxt))
+            if nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+            elif nxt in "\\'\"":
+                out.append(nxt)
+            else:
+                # Unknown escapes keep their backslash, so LIKE "50\%" escapes the "%".
+                out.append("\\" + nxt)
             i += 2
             continue
         out.append(ch)
@@ -227,7 +234,7 @@ def _tokenize(text: str) -> list[_Token]:
                 raise _error(f"unknown operator {_show(op_text)} at column {col}")
             tokens.append(_Token("OP", op_text, col, _OPERATORS[op_text]))
             i = j
-        elif ch.isdigit() or (ch == "-" and i + 1 < n and text[i + 1].isdigit()):
+        elif ch in _DIGITS or (ch == "-" and i + 1 < n and text[i + 1] in _DIGITS):
             m = _NUMBER_RE.match(text, i)
             assert m is not None  # the first character is a digit or "-digit"
             j = m.end()
@@ -678,18 +685,26 @@ def _condition(op: Op, value: Value) -> Callable[[ColumnElement[Any]], ColumnEle
     return apply
 
 
-def _inferred_types(c: Comparison) -> tuple[ValueType, ...]:
-    """Value types a custom property is matched on when the filter gave no suffix."""
+def _inferred(c: Comparison) -> list[tuple[ValueType, Comparison]]:
+    """The (value type, comparison) pairs a custom property without a suffix is matched on.
+
+    A string literal means ``string_value``, a float ``double_value``, a bool ``bool_value``;
+    an integer literal matches an ``int_value`` or a ``double_value`` of that value. In an ``IN``
+    list mixing integers and floats, ``int_value`` is matched against the integers only.
+    """
     values = c.value if isinstance(c.value, tuple) else (c.value,)
     if all(isinstance(v, str) for v in values):
-        return ("string_value",)
+        return [("string_value", c)]
     if all(isinstance(v, bool) for v in values):
-        return ("bool_value",)
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        # An integer literal matches an int property or a double property of that value.
-        return ("int_value", "double_value")
+        return [("bool_value", c)]
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return ("double_value",)
+        ints = tuple(v for v in values if isinstance(v, int))
+        pairs: list[tuple[ValueType, Comparison]] = []
+        if ints:
+            int_value: Value = ints if isinstance(c.value, tuple) else ints[0]
+            pairs.append(("int_value", replace(c, value=int_value)))
+        pairs.append(("double_value", c))
+        return pairs
     raise _error(f"IN list mixes literal types{_where(c)}")
 
 
@@ -707,16 +722,16 @@ def _compile_comparison(c: Comparison, resolver: PropertyResolver) -> ColumnElem
                             f"{prop.name} is one of {allowed}, not {_render_scalar(v)}{_where(c)}"
                         )
             return _condition(c.op, value)(known.column)
-        types = _inferred_types(c)
+        pairs = _inferred(c)
     else:
-        types = (prop.value_type,)
+        pairs = [(prop.value_type, c)]
     conditions = [
         resolver.custom(
             prop.name,
             vt,
-            _condition(c.op, _coerced(c, _KIND_OF_VALUE_TYPE[vt], f"{prop.name}.{vt}")),
+            _condition(cc.op, _coerced(cc, _KIND_OF_VALUE_TYPE[vt], f"{prop.name}.{vt}")),
         )
-        for vt in types
+        for vt, cc in pairs
     ]
     return conditions[0] if len(conditions) == 1 else or_(*conditions)
 

@@ -1,8 +1,628 @@
-"""The ``model-registry`` command line."""
+"""The ``model-registry`` command line.
+
+``model-registry serve`` runs the embedded server (``model_registry.server.cli.serve_main``).
+Every other command talks to a registry at ``--url`` (or ``$MODEL_REGISTRY_URL``, default
+``http://127.0.0.1:8080``) through the sync ``ModelRegistry`` facade, with the bearer token from
+``$MODEL_REGISTRY_TOKEN`` or ``--token-file``:
+
+* ``models list``, ``versions list MODEL``, ``artifacts list [--version V] MODEL``,
+  ``datasets list``: tables (or ``--json``), with ``--filter``, ``--order-by``, ``--desc``,
+  ``--limit`` (total items) and ``--page-size``, read page by page through the ``Pager``;
+* ``register model``, ``register dataset``, ``register predictions``: print the new id.
+
+Errors are one line on stderr, no traceback, with the exit code telling what went wrong:
+2 bad input, 3 not found, 4 conflict, 5 server unreachable (or unavailable, or timed out),
+6 refused credentials, 1 anything else the server reported.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import click
+
+from model_registry.exceptions import (
+    BadRequest,
+    Conflict,
+    ConnectionFailed,
+    Forbidden,
+    ModelRegistryError,
+    NotFound,
+    Timeout,
+    Unauthorized,
+    Unavailable,
+    UnprocessableEntity,
+)
+
+__all__ = ["EXIT_CODES", "cli", "main"]
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+T = TypeVar("T")
+
+#: Exit code per error class, most specific first.
+EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
+    (NotFound, 3, "not found"),
+    (Conflict, 4, "conflict"),
+    (ConnectionFailed, 5, "server unreachable"),
+    (Timeout, 5, "timed out"),
+    (Unavailable, 5, "server unavailable"),
+    (Unauthorized, 6, "unauthorized"),
+    (Forbidden, 6, "forbidden"),
+    (BadRequest, 2, "bad request"),
+    (UnprocessableEntity, 2, "refused"),
+    (ValueError, 2, "bad input"),
+    (ModelRegistryError, 1, "error"),
+)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return " ".join(str(text).split())
+
+
+class _Group(click.Group):
+    """The top-level group: turns registry errors into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (ModelRegistryError, ValueError) as exc:
+            for cls, code, label in EXIT_CODES:
+                if isinstance(exc, cls):
+                    click.echo(f"error: {label}: {_one_line(exc)}", err=True)
+                    raise click.exceptions.Exit(code) from None
+            raise  # pragma: no cover - ModelRegistryError is the last entry
+
+
+@dataclasses.dataclass
+class _Settings:
+    url: str
+    token_file: Path | None
+    author: str
+    transport: str
+    timeout: float | None
+    _registry: Any = None
+
+    def registry(self) -> Any:
+        """Build (once) the sync client for ``url``."""
+        if self._registry is None:
+            from model_registry.client import ModelRegistry
+
+            parts = urlsplit(self.url if "://" in self.url else f"http://{self.url}")
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise click.BadParameter(f"not an http(s) URL: {self.url!r}", param_hint="--url")
+            secure = parts.scheme == "https"
+            port = parts.port or (443 if secure else 80)
+            token: Any = self.token_file or os.environ.get("MODEL_REGISTRY_TOKEN") or None
+            self._registry = ModelRegistry(
+                f"{parts.scheme}://{parts.hostname}",
+                port,
+                author=self.author,
+                is_secure=secure,
+                user_token=token,
+                transport=self.transport,  # type: ignore[arg-type]
+                timeout=self.timeout,
+            )
+        return self._registry
+
+    def close(self) -> None:
+        if self._registry is not None:
+            self._registry.close()
+
+
+pass_settings = click.make_pass_decorator(_Settings)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--url",
+    envvar="MODEL_REGISTRY_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="Registry base URL (or $MODEL_REGISTRY_URL).",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the bearer token (default: $MODEL_REGISTRY_TOKEN).",
+)
+@click.option(
+    "--author",
+    default=lambda: os.environ.get("USER") or "model-registry-cli",
+    help="Author of what is registered (default: $USER).",
+)
+@click.option("--grpc", "transport", flag_value="grpc", help="Use the gRPC transport.")
+@click.option("--rest", "transport", flag_value="rest", default=True, help="Use REST (default).")
+@click.option("--timeout", type=float, default=None, help="Timeout of each call in seconds.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    url: str,
+    token_file: Path | None,
+    author: str,
+    transport: str,
+    timeout: float | None,
+) -> None:
+    """Inspect and fill a model registry."""
+    settings = _Settings(url, token_file, author, transport, timeout)
+    ctx.obj = settings
+    ctx.call_on_close(settings.close)
+
+
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def serve(args: tuple[str, ...]) -> None:
+    """Run the embedded registry server (see `model-registry serve --help`)."""
+    from model_registry.server.cli import serve_main
+
+    raise click.exceptions.Exit(serve_main(list(args)))
+
+
+# -- listings --------------------------------------------------------------------------------
+
+
+def _list_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--filter", "filter_query", default=None, help="filterQuery expression."),
+        click.option(
+            "--order-by",
+            type=click.Choice(["id", "create_time", "update_time"], case_sensitive=False),
+            default="id",
+            show_default=True,
+        ),
+        click.option("--desc", is_flag=True, help="Descending order."),
+        click.option("--limit", type=click.IntRange(min=1), default=None, help="Items at most."),
+        click.option("--page-size", type=click.IntRange(min=1), default=100, show_default=True),
+        click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _configure(
+    pager: Any,
+    *,
+    filter_query: str | None,
+    order_by: str,
+    desc: bool,
+    limit: int | None,
+    page_size: int,
+) -> Any:
+    pager.page_size(page_size)
+    {
+        "id": pager.order_by_id,
+        "create_time": pager.order_by_creation_time,
+        "update_time": pager.order_by_update_time,
+    }[order_by.lower()]()
+    if desc:
+        pager.descending()
+    if filter_query:
+        pager.filter(filter_query)
+    if limit is not None:
+        pager.max_items(limit)
+    return pager
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _as_dict(entity: Any) -> dict[str, Any]:
+    data = {field.name: _plain(getattr(entity, field.name)) for field in dataclasses.fields(entity)}
+    artifact_type = getattr(type(entity), "artifact_type", None)
+    if artifact_type is not None:
+        data["artifact_type"] = _plain(artifact_type)
+    return data
+
+
+def _when(millis: Any) -> str:
+    if millis is None:
+        return ""
+    moment = datetime.fromtimestamp(int(millis) / 1000, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _collect(items: Iterable[T], *, label: str) -> list[T]:
+    """Read every item, showing a live counter on a terminal while pages arrive."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return list(items)
+    collected: list[T] = []
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+    ) as progress:
+        task = progress.add_task(f"reading {label}: 0", total=None)
+        for item in items:
+            collected.append(item)
+            progress.update(task, description=f"reading {label}: {len(collected)}")
+    return collected
+
+
+def _emit(
+    items: Sequence[Any],
+    *,
+    as_json: bool,
+    title: str,
+    columns: Sequence[tuple[str, Callable[[Any], Any]]],
+) -> None:
+    if as_json:
+        click.echo(json.dumps([_as_dict(item) for item in items], indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{title} ({len(items)})")
+    for header, _ in columns:
+        table.add_column(header, overflow="fold")
+    for item in items:
+        table.add_row(*("" if (cell := get(item)) is None else str(cell) for _, get in columns))
+    Console(width=max(100, Console().width)).print(table)
+
+
+_ENTITY_COLUMNS: list[tuple[str, Callable[[Any], Any]]] = [
+    ("id", lambda e: e.id),
+    ("name", lambda e: e.name),
+]
+
+
+def _listing(
+    settings: _Settings,
+    /,
+    pager_of: Callable[[Any], Any],
+    *,
+    label: str,
+    columns: Sequence[tuple[str, Callable[[Any], Any]]],
+    as_json: bool,
+    **paging: Any,
+) -> None:
+    pager = _configure(pager_of(settings.registry()), **paging)
+    items = _collect(pager, label=label)
+    _emit(items, as_json=as_json, title=label, columns=columns)
+
+
+@cli.group()
+def models() -> None:
+    """Registered models."""
+
+
+@models.command("list")
+@_list_options
+@pass_settings
+def models_list(settings: _Settings, /, as_json: bool, **paging: Any) -> None:
+    """List registered models."""
+    _listing(
+        settings,
+        lambda registry: registry.get_registered_models(),
+        label="models",
+        as_json=as_json,
+        columns=[
+            *_ENTITY_COLUMNS,
+            ("owner", lambda e: e.owner),
+            ("state", lambda e: e.state),
+            ("created", lambda e: _when(e.create_time_since_epoch)),
+            ("description", lambda e: e.description),
+        ],
+        **paging,
+    )
+
+
+@cli.group()
+def versions() -> None:
+    """Model versions."""
+
+
+@versions.command("list")
+@click.argument("model")
+@_list_options
+@pass_settings
+def versions_list(settings: _Settings, /, model: str, as_json: bool, **paging: Any) -> None:
+    """List the versions of MODEL."""
+    _listing(
+        settings,
+        lambda registry: registry.get_model_versions(model),
+        label=f"versions of {model}",
+        as_json=as_json,
+        columns=[
+            *_ENTITY_COLUMNS,
+            ("author", lambda e: e.author),
+            ("state", lambda e: e.state),
+            ("created", lambda e: _when(e.create_time_since_epoch)),
+            ("description", lambda e: e.description),
+        ],
+        **paging,
+    )
+
+
+@cli.group()
+def artifacts() -> None:
+    """Artifacts of model versions."""
+
+
+@artifacts.command("list")
+@click.argument("model")
+@click.option("--version", "version", default=None, help="Version name (default: the latest).")
+@_list_options
+@pass_settings
+def artifacts_list(
+    settings: _Settings, /, model: str, version: str | None, as_json: bool, **paging: Any
+) -> None:
+    """List the artifacts of one version of MODEL."""
+    _listing(
+        settings,
+        lambda registry: registry.get_model_artifacts(model, version),
+        label=f"artifacts of {model}" + (f" {version}" if version else ""),
+        as_json=as_json,
+        columns=[
+            *_ENTITY_COLUMNS,
+            ("type", lambda e: getattr(type(e), "artifact_type", "")),
+            ("uri", lambda e: e.uri),
+            ("format", lambda e: getattr(e, "model_format_name", None)),
+            ("created", lambda e: _when(e.create_time_since_epoch)),
+        ],
+        **paging,
+    )
+
+
+def _params_text(artifact: Any) -> str:
+    from model_registry.workflows.params import decode_params
+
+    params = decode_params(artifact.custom_properties)
+    return ", ".join(f"{key}={json.dumps(value)}" for key, value in params.items())
+
+
+@cli.group()
+def datasets() -> None:
+    """Registered datasets."""
+
+
+@datasets.command("list")
+@_list_options
+@pass_settings
+def datasets_list(settings: _Settings, /, as_json: bool, **paging: Any) -> None:
+    """List registered datasets."""
+    _listing(
+        settings,
+        lambda registry: registry.get_datasets(),
+        label="datasets",
+        as_json=as_json,
+        columns=[
+            *_ENTITY_COLUMNS,
+            ("uri", lambda e: e.uri),
+            ("params", _params_text),
+            ("created", lambda e: _when(e.create_time_since_epoch)),
+        ],
+        **paging,
+    )
+
+
+# -- registration ----------------------------------------------------------------------------
+
+
+def _pairs(values: Iterable[str], option: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for value in values:
+        key, sep, item = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint=option)
+        result[key] = item
+    return result
+
+
+def _json_object(text: str | None, option: str) -> dict[str, Any]:
+    if text is None:
+        return {}
+    source = text
+    if text.startswith("@"):
+        try:
+            source = Path(text[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            why = exc.strerror or exc
+            raise click.BadParameter(
+                f"cannot read {text[1:]!r}: {why}", param_hint=option
+            ) from None
+    try:
+        value = json.loads(source)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc.msg}", param_hint=option) from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("expected a JSON object", param_hint=option)
+    return value
+
+
+def _done(as_json: bool, kind: str, entity_id: str, **extra: Any) -> None:
+    if as_json:
+        click.echo(json.dumps({"kind": kind, "id": entity_id, **extra}))
+    else:
+        click.echo(entity_id)
+
+
+@cli.group()
+def register() -> None:
+    """Register models, datasets and predictions (each prints the new id)."""
+
+
+@register.command("model")
+@click.argument("name")
+@click.argument("uri", required=False)
+@click.option("--version", "version", required=True, help="Version name (must be new).")
+@click.option("--format-name", default=None, help="Model format name, e.g. onnx.")
+@click.option("--format-version", default=None, help="Model format version, e.g. 1.")
+@click.option(
+    "--config",
+    "config_text",
+    default=None,
+    help='Model config as JSON, or @FILE: {"hugging_face": {...}} or {"model_path": {...}}.',
+)
+@click.option("--description", default=None)
+@click.option("--metadata", multiple=True, help="KEY=VALUE custom property of the version.")
+@click.option("--storage-key", default=None)
+@click.option("--storage-path", default=None)
+@click.option("--skip-validation", is_flag=True, help="Don't check a local model path.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def register_model(
+    settings: _Settings,
+    /,
+    name: str,
+    uri: str | None,
+    version: str,
+    format_name: str | None,
+    format_version: str | None,
+    config_text: str | None,
+    description: str | None,
+    metadata: tuple[str, ...],
+    storage_key: str | None,
+    storage_path: str | None,
+    skip_validation: bool,
+    as_json: bool,
+) -> None:
+    """Register version VERSION of model NAME stored at URI (or described by --config)."""
+    properties = _pairs(metadata, "--metadata")
+    registry = settings.registry()
+    if config_text is not None:
+        if uri is not None:
+            raise click.UsageError("give either URI or --config, not both")
+        model_id = registry.register_model_from_config(
+            name,
+            _json_object(config_text, "--config"),
+            version=version,
+            description=description,
+            metadata=properties,
+            skip_validation=skip_validation,
+        )
+    else:
+        if uri is None:
+            raise click.UsageError("URI is required (or --config)")
+        if not format_name or not format_version:
+            raise click.UsageError("--format-name and --format-version are required with URI")
+        model = registry.register_model(
+            name,
+            uri,
+            version=version,
+            model_format_name=format_name,
+            model_format_version=format_version,
+            description=description,
+            metadata=properties,
+            storage_key=storage_key,
+            storage_path=storage_path,
+        )
+        model_id = model.id
+    _done(as_json, "model", model_id, name=name, version=version)
+
+
+@register.command("dataset")
+@click.argument("name")
+@click.argument("uri")
+@click.option("--label-col", default=None)
+@click.option("--timestamp-col", default=None)
+@click.option("--text-feature", "text_features", multiple=True, help="Repeat for each column.")
+@click.option("--class-name", "class_names", multiple=True, help="Repeat for each class.")
+@click.option("--params", "params_text", default=None, help="More data_params as JSON or @FILE.")
+@click.option("--description", default=None)
+@click.option("--skip-validation", is_flag=True, help="Don't open a local file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def register_dataset(
+    settings: _Settings,
+    /,
+    name: str,
+    uri: str,
+    label_col: str | None,
+    timestamp_col: str | None,
+    text_features: tuple[str, ...],
+    class_names: tuple[str, ...],
+    params_text: str | None,
+    description: str | None,
+    skip_validation: bool,
+    as_json: bool,
+) -> None:
+    """Register dataset NAME at URI (a local file is checked for the named columns)."""
+    params = _json_object(params_text, "--params")
+    given: dict[str, Any] = {
+        "label_col": label_col,
+        "timestamp_col": timestamp_col,
+        "text_features": list(text_features) or None,
+        "class_names": list(class_names) or None,
+    }
+    params.update({key: value for key, value in given.items() if value is not None})
+    dataset_id = settings.registry().register_dataset(
+        name,
+        uri,
+        data_params=params,
+        description=description,
+        skip_validation=skip_validation,
+    )
+    _done(as_json, "dataset", dataset_id, name=name)
+
+
+@register.command("predictions")
+@click.argument("dataset")
+@click.argument("model")
+@click.argument("uri")
+@click.option("--pred-col", required=True, help="Column holding the predictions.")
+@click.option("--version", "version", default=None, help="Model version (default: the latest).")
+@click.option("--description", default=None)
+@click.option("--skip-validation", is_flag=True, help="Don't open a local file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def register_predictions(
+    settings: _Settings,
+    /,
+    dataset: str,
+    model: str,
+    uri: str,
+    pred_col: str,
+    version: str | None,
+    description: str | None,
+    skip_validation: bool,
+    as_json: bool,
+) -> None:
+    """Register predictions at URI made by MODEL on DATASET (names)."""
+    registry = settings.registry()
+    found = registry.get_dataset(dataset)
+    if found is None:
+        raise NotFound(f"dataset {dataset!r} does not exist")
+    mv = registry.get_model_version(model, version) if version else registry.latest_version(model)
+    if mv is None:
+        raise NotFound(f"model {model!r} has no version {version or '(none)'}")
+    predictions_id = registry.register_predictions(
+        found,
+        mv,
+        uri,
+        pred_col=pred_col,
+        description=description,
+        skip_validation=skip_validation,
+    )
+    _done(as_json, "predictions", predictions_id, dataset_id=found.id, model_version_id=mv.id)
+
+
+def _exit_code(result: Any) -> int:
+    return result if isinstance(result, int) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,11 +636,20 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "serve":
+        # Straight to the server's own parser: its options and --help are its own.
         from model_registry.server.cli import serve_main
 
         return serve_main(args[1:])
-    print("usage: model-registry serve [options]", file=sys.stderr)
-    return 2
+    try:
+        return _exit_code(cli.main(args=args, prog_name="model-registry", standalone_mode=False))
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        return 1
 
 
 if __name__ == "__main__":

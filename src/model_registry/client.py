@@ -1,0 +1,597 @@
+"""``ModelRegistry``: the sync facade for scripts, notebooks and tools.
+
+Every call is a coroutine of the async client (``model_registry.core.ModelRegistryAPIClient``)
+submitted to an event loop that the facade owns and runs on a private daemon thread. The
+caller's thread only waits for the result, so the facade never patches, nests or even looks at
+the caller's event loop: it works from plain scripts, inside a running asyncio loop (Jupyter,
+an async service), under uvloop, and from several threads at once (the private loop serialises
+nothing but the socket I/O; calls from different threads run concurrently on it).
+
+The loop thread starts on the first call and stops in :meth:`ModelRegistry.close` (or when the
+facade is garbage collected). ``__init__`` makes no network call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import threading
+import weakref
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from model_registry.exceptions import ClientClosed, NotFound
+from model_registry.types import (
+    Artifact,
+    DataSet,
+    ListOptions,
+    ModelArtifact,
+    ModelVersion,
+    ModelVersionState,
+    Page,
+    Pager,
+    RegisteredModel,
+    RegisteredModelState,
+)
+from model_registry.workflows import registration as wf
+from model_registry.workflows.params import decode_params
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from model_registry.core import ModelRegistryAPIClient
+
+__all__ = ["ModelRegistry"]
+
+T = TypeVar("T")
+E = TypeVar("E", RegisteredModel, ModelVersion, Artifact)
+
+
+class _LoopThread:
+    """An event loop running forever on a daemon thread, fed from other threads."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def _ensure(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._stopped:
+                raise ClientClosed("the ModelRegistry client is closed")
+            if self._loop is None:
+                # A plain asyncio loop of our own: never the caller's, whatever policy
+                # (uvloop, Jupyter's) is installed in the calling thread.
+                loop = asyncio.SelectorEventLoop()
+                ready = threading.Event()
+
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                thread = threading.Thread(target=run, name=self._name, daemon=True)
+                thread.start()
+                ready.wait()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def in_loop_thread(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the private loop and wait for its result."""
+        if self.in_loop_thread():
+            coro.close()
+            raise RuntimeError("ModelRegistry methods cannot be called from its own event loop")
+        try:
+            loop = self._ensure()
+        except BaseException:
+            coro.close()
+            raise
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            return future.result()
+        except BaseException:
+            # KeyboardInterrupt or the like in the waiting thread: don't leave the call running.
+            future.cancel()
+            raise
+
+    def stop(self, final: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
+        """Run ``final`` on the loop, then stop and close it (idempotent)."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if final is not None and threading.current_thread() is not thread:
+            # Best effort: closing must not fail because the pool did not close cleanly.
+            with contextlib.suppress(concurrent.futures.TimeoutError, Exception):
+                asyncio.run_coroutine_threadsafe(final(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        if threading.current_thread() is not thread:
+            thread.join(timeout=10)
+            if not loop.is_running():
+                loop.close()
+
+
+class ModelRegistry:
+    """Sync client of a model registry, built as the reference client is.
+
+    Args:
+        server_address: ``"https://registry.example"``, ``"http://localhost"`` (the scheme is
+            kept and passed on) or a bare host name.
+        port: Server port (443 by default).
+        author: Default author of versions registered through this client, and default owner
+            of the models it creates.
+        is_secure: Use TLS (the default) and a token; ``False`` for plain HTTP (or gRPC).
+        user_token: Bearer token: a string, bytes, a path to a token file, or a callable.
+        custom_ca: Path to a PEM bundle of CA certificates for TLS.
+        transport: ``"rest"`` (default) or ``"grpc"``.
+        timeout: Default timeout of each call in seconds (the async client's default if None).
+
+    Example:
+        >>> registry = ModelRegistry("http://localhost", 8080, author="me", is_secure=False)
+        >>> model = registry.register_model(
+        ...     "HAL", "s3://bucket/hal.onnx", version="9000",
+        ...     model_format_name="onnx", model_format_version="1")
+    """
+
+    def __init__(
+        self,
+        server_address: str,
+        port: int = 443,
+        *,
+        author: str,
+        is_secure: bool = True,
+        user_token: Any = None,
+        custom_ca: str | None = None,
+        transport: Literal["rest", "grpc"] = "rest",
+        timeout: float | None = None,
+    ) -> None:
+        if transport not in ("rest", "grpc"):
+            raise ValueError(f"transport must be 'rest' or 'grpc', not {transport!r}")
+        self._author = author
+        self._server_address = server_address
+        self._port = port
+        self._is_secure = is_secure
+        self._user_token = user_token
+        self._custom_ca = custom_ca
+        self._transport = transport
+        self._timeout = timeout
+        self._api: ModelRegistryAPIClient | None = None
+        self._runner = _LoopThread(f"model-registry-{server_address}:{port}")
+        # Stop the loop thread if the facade is dropped without close(); the callback must not
+        # hold a reference to self, so it gets the runner and a getter of the client only.
+        self._finalizer = weakref.finalize(self, self._runner.stop)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @property
+    def author(self) -> str:
+        """The default author (and owner) of what this client registers."""
+        return self._author
+
+    def _make_api(self) -> ModelRegistryAPIClient:
+        from model_registry.core import ModelRegistryAPIClient
+
+        extra: dict[str, Any] = {"transport": self._transport}
+        if self._timeout is not None:
+            extra["timeout"] = self._timeout
+        if self._is_secure:
+            return ModelRegistryAPIClient.secure_connection(
+                self._server_address,
+                self._port,
+                user_token=self._user_token,
+                custom_ca=self._custom_ca,
+                **extra,
+            )
+        return ModelRegistryAPIClient.insecure_connection(
+            self._server_address, self._port, self._user_token, **extra
+        )
+
+    async def _client(self) -> ModelRegistryAPIClient:
+        # Built on the private loop, so every asyncio object it makes belongs to that loop.
+        if self._api is None:
+            self._api = self._make_api()
+        return self._api
+
+    def _call(self, fn: Callable[[ModelRegistryAPIClient], Coroutine[Any, Any, T]]) -> T:
+        async def step() -> T:
+            return await fn(await self._client())
+
+        return self._runner.run(step())
+
+    def run(self, fn: Callable[[ModelRegistryAPIClient], Coroutine[Any, Any, T]]) -> T:
+        """Run ``fn(async_client)`` on the private loop and return its result.
+
+        The escape hatch to every method of the async client:
+        ``registry.run(lambda api: api.get_artifact_by_id("3"))``.
+        """
+        return self._call(fn)
+
+    def close(self) -> None:
+        """Close the connection pool and stop the private loop (idempotent)."""
+
+        async def final() -> None:
+            if self._api is not None:
+                await self._api.aclose()
+
+        self._finalizer.detach()
+        self._runner.stop(final)
+
+    def __enter__(self) -> ModelRegistry:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _pager(
+        self,
+        page: Callable[[ModelRegistryAPIClient, ListOptions], Coroutine[Any, Any, Page[T]]],
+    ) -> Pager[T]:
+        def page_fn(options: ListOptions) -> Page[T]:
+            return self._call(lambda api: page(api, options))
+
+        return Pager(page_fn)
+
+    # -- models --------------------------------------------------------------------------
+
+    def register_model(
+        self,
+        name: str,
+        uri: str,
+        *,
+        version: str,
+        model_format_name: str,
+        model_format_version: str,
+        author: str | None = None,
+        owner: str | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        storage_key: str | None = None,
+        storage_path: str | None = None,
+        service_account_name: str | None = None,
+    ) -> RegisteredModel:
+        """Register a model version and its artifact, creating the model when needed.
+
+        Args:
+            name: Model name (also the artifact's name).
+            uri: Where the model files are (see ``model_registry.utils.s3_uri_from``).
+            version: Version name; must not exist yet.
+            model_format_name: E.g. ``"onnx"``.
+            model_format_version: E.g. ``"1"``.
+            author: Version author; the client's author by default.
+            owner: Owner of a newly created model; the client's author by default.
+            description: Version description.
+            metadata: Custom properties of the version.
+            storage_key: Storage credentials key.
+            storage_path: Storage path.
+            service_account_name: Service account to read the model with.
+
+        Returns:
+            The registered model.
+
+        Raises:
+            Conflict: The version exists already; nothing was written.
+        """
+        parts = self._call(
+            lambda api: wf.register_model(
+                api,
+                name,
+                uri,
+                version=version,
+                author=author or self._author,
+                owner=owner or self._author,
+                description=description,
+                metadata=metadata,
+                model_format_name=model_format_name,
+                model_format_version=model_format_version,
+                storage_key=storage_key,
+                storage_path=storage_path,
+                service_account_name=service_account_name,
+            )
+        )
+        return parts.model
+
+    def get_registered_model(self, name: str) -> RegisteredModel | None:
+        """Return the model called ``name``, or None."""
+        return self._call(lambda api: api.get_registered_model_by_params(name=name))
+
+    def get_registered_model_by_id(self, model_id: str) -> RegisteredModel | None:
+        """Return the model with id ``model_id``, or None."""
+        return self._call(lambda api: api.get_registered_model_by_id(model_id))
+
+    def _require_model(self, name: str) -> RegisteredModel:
+        model = self.get_registered_model(name)
+        if model is None or model.id is None:
+            raise NotFound(f"model {name!r} does not exist")
+        return model
+
+    def get_model_version(self, name: str, version: str) -> ModelVersion | None:
+        """Return version ``version`` of model ``name``, or None when the version is absent.
+
+        Raises:
+            NotFound: The model does not exist.
+        """
+        model_id = self._require_model(name).id
+        return self._call(
+            lambda api: api.get_model_version_by_params(
+                registered_model_id=model_id, version=version
+            )
+        )
+
+    def get_model_version_by_id(self, version_id: str) -> ModelVersion | None:
+        """Return the model version with id ``version_id``, or None."""
+        return self._call(lambda api: api.get_model_version_by_id(version_id))
+
+    def get_model_artifact(self, name: str, version: str) -> ModelArtifact | None:
+        """Return the model artifact of version ``version`` of model ``name``, or None.
+
+        Raises:
+            NotFound: The model or the version does not exist.
+        """
+        mv = self.get_model_version(name, version)
+        if mv is None or mv.id is None:
+            raise NotFound(f"model {name!r} has no version {version!r}")
+        version_id = mv.id
+        return self._call(
+            lambda api: api.get_model_artifact_by_params(name=name, model_version_id=version_id)
+        )
+
+    def latest_version(self, name: str) -> ModelVersion | None:
+        """Return the most recently created version of model ``name`` (None if it has none).
+
+        Raises:
+            NotFound: The model does not exist.
+        """
+        return self._call(lambda api: wf.latest_version(api, name))
+
+    def update(self, entity: E) -> E:
+        """Store the changes made to a fetched model, version or artifact.
+
+        Args:
+            entity: A ``RegisteredModel``, ``ModelVersion`` or artifact with an ``id``.
+
+        Returns:
+            The entity as stored.
+        """
+        if entity.id is None:
+            raise ValueError(f"{type(entity).__name__} has no id: register it first")
+        return self._call(lambda api: _upsert(api, entity))
+
+    def archive(self, entity: E) -> E:
+        """Mark a registered model or a model version ``ARCHIVED`` and store it.
+
+        Returns:
+            The entity as stored (the argument is not changed).
+        """
+        if isinstance(entity, RegisteredModel):
+            state: Any = RegisteredModelState.ARCHIVED
+        elif isinstance(entity, ModelVersion):
+            state = ModelVersionState.ARCHIVED
+        else:
+            raise TypeError(f"only models and versions can be archived, not {type(entity)}")
+        return self.update(dataclasses.replace(entity, state=state))
+
+    def get_registered_models(self) -> Pager[RegisteredModel]:
+        """Return a pager over every registered model."""
+        return self._pager(lambda api, options: api.get_registered_models(options))
+
+    def get_model_versions(self, name: str) -> Pager[ModelVersion]:
+        """Return a pager over the versions of model ``name``.
+
+        Raises:
+            NotFound: The model does not exist.
+        """
+        model_id = self._require_model(name).id
+        assert model_id is not None
+        return self._pager(lambda api, options: api.get_model_versions(model_id, options))
+
+    def get_model_artifacts(self, name: str, version: str | None = None) -> Pager[Artifact]:
+        """Return a pager over the artifacts of one version (or of the latest version).
+
+        Raises:
+            NotFound: The model or the version does not exist.
+        """
+        mv = self.get_model_version(name, version) if version else self.latest_version(name)
+        if mv is None or mv.id is None:
+            raise NotFound(f"model {name!r} has no version {version!r}")
+        version_id = mv.id
+        return self._pager(
+            lambda api, options: api.get_model_version_artifacts(version_id, options)
+        )
+
+    # -- workflows -----------------------------------------------------------------------
+
+    def register_model_from_config(
+        self,
+        name: str,
+        model_config: Mapping[str, Any],
+        *,
+        version: str = "1",
+        author: str | None = None,
+        owner: str | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        skip_validation: bool = False,
+    ) -> str:
+        """Register a model from a configuration (``hugging_face`` or ``model_path``).
+
+        See :mod:`model_registry.workflows.model_config` for the accepted forms.
+
+        Returns:
+            The registered model's id (find it again with :meth:`get_registered_model` or
+            :meth:`get_registered_model_by_id`, its configuration with
+            :meth:`get_model_config`).
+        """
+        parts = self._call(
+            lambda api: wf.register_model_from_config(
+                api,
+                name,
+                model_config,
+                version=version,
+                author=author or self._author,
+                owner=owner or self._author,
+                description=description,
+                metadata=metadata,
+                skip_validation=skip_validation,
+            )
+        )
+        assert parts.model.id is not None
+        return parts.model.id
+
+    def register_model_from_path(
+        self,
+        name: str,
+        remote_path: str,
+        *,
+        version: str = "1",
+        author: str | None = None,
+        owner: str | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        skip_validation: bool = False,
+    ) -> str:
+        """Register a model file by its path (``{"model_path": {"path": remote_path}}``).
+
+        A local path must be a readable file unless ``skip_validation``; remote URIs are not
+        checked.
+
+        Returns:
+            The registered model's id.
+        """
+        return self.register_model_from_config(
+            name,
+            {"model_path": {"path": remote_path}},
+            version=version,
+            author=author,
+            owner=owner,
+            description=description,
+            metadata=metadata,
+            skip_validation=skip_validation,
+        )
+
+    def get_model_config(self, name: str, version: str | None = None) -> dict[str, Any] | None:
+        """Return the configuration a version (the latest by default) was registered with."""
+        return self._call(lambda api: wf.get_model_config(api, name, version))
+
+    def register_dataset(
+        self,
+        name: str,
+        uri: str,
+        *,
+        data_params: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        skip_validation: bool = False,
+    ) -> str:
+        """Register a dataset and its parameters; a local file is validated first.
+
+        Args:
+            name: Dataset name, unique among datasets.
+            uri: Where the data is (csv, parquet, jsonl, jsonl.gz, json.gz when local).
+            data_params: ``{"label_col", "timestamp_col", "text_features", "class_names"}``.
+            description: Free text.
+            metadata: Extra custom properties.
+            skip_validation: Do not open a local file.
+
+        Returns:
+            The dataset's id.
+        """
+        stored = self._call(
+            lambda api: wf.register_dataset(
+                api,
+                name,
+                uri,
+                data_params=data_params,
+                description=description,
+                metadata=metadata,
+                skip_validation=skip_validation,
+            )
+        )
+        assert stored.id is not None
+        return stored.id
+
+    def get_dataset(self, name: str) -> DataSet | None:
+        """Return the dataset called ``name``, or None."""
+        return self._call(lambda api: wf.find_dataset(api, name))
+
+    def get_dataset_by_id(self, dataset_id: str) -> DataSet | None:
+        """Return the dataset with id ``dataset_id``, or None."""
+        return self._call(lambda api: wf.get_dataset_by_id(api, dataset_id))
+
+    @staticmethod
+    def get_params(artifact: DataSet) -> dict[str, Any]:
+        """Return the parameters stored on a dataset or predictions artifact."""
+        return decode_params(artifact.custom_properties)
+
+    def get_datasets(self) -> Pager[DataSet]:
+        """Return a pager over the registered datasets."""
+        return self._pager(wf.list_datasets)
+
+    def register_predictions(
+        self,
+        dataset: DataSet | str,
+        model_version: ModelVersion | str,
+        uri: str,
+        *,
+        pred_col: str,
+        description: str | None = None,
+        skip_validation: bool = False,
+    ) -> str:
+        """Register predictions of a model version on a dataset (objects or their ids).
+
+        The predictions are a ``DataSet`` artifact of the model version whose custom properties
+        ``dataset_id`` and ``model_version_id`` link it to both.
+
+        Returns:
+            The predictions' id.
+        """
+        stored = self._call(
+            lambda api: wf.register_predictions(
+                api,
+                dataset,
+                model_version,
+                uri,
+                pred_col=pred_col,
+                description=description,
+                skip_validation=skip_validation,
+            )
+        )
+        assert stored.id is not None
+        return stored.id
+
+    def get_predictions(
+        self, dataset: DataSet | str, model_version: ModelVersion | str
+    ) -> DataSet | None:
+        """Return the predictions of a model version on a dataset, or None."""
+        return self._call(lambda api: wf.find_predictions(api, dataset, model_version))
+
+    def get_predictions_by_id(self, predictions_id: str) -> DataSet | None:
+        """Return the predictions with id ``predictions_id``, or None."""
+        return self._call(lambda api: wf.get_predictions_by_id(api, predictions_id))
+
+
+async def _upsert(api: ModelRegistryAPIClient, entity: E) -> E:
+    result: Any
+    if isinstance(entity, RegisteredModel):
+        result = await api.upsert_registered_model(entity)
+    elif isinstance(entity, ModelVersion):
+        result = await api.upsert_model_version(entity, entity.registered_model_id)
+    elif isinstance(entity, ModelArtifact):
+        result = await api.upsert_model_artifact(entity)
+    else:
+        result = await api.upsert_artifact(entity)
+    return result  # type: ignore[no-any-return]

@@ -1,0 +1,112 @@
+"""Errors raised by the registry service, shared by the REST and gRPC front doors.
+
+Each error knows its HTTP status, the status text used as the ``code`` of the REST error body
+(``{"code": "Bad Request", "message": "..."}``) and the name of the matching gRPC status code, so
+each front door maps errors at one place without a table of its own.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+
+class ServiceError(Exception):
+    """A failure the client can act on, carrying the HTTP status and a message.
+
+    Attributes:
+        http_status: The HTTP status code of the REST answer.
+        code: The ``code`` of the REST error body (the HTTP status text).
+        message: The human readable detail.
+        grpc_code: The name of the ``grpc.StatusCode`` member that stands for this error.
+    """
+
+    http_status: int = 500
+    grpc_code: str = "INTERNAL"
+
+    def __init__(self, *args: int | str, code: str | None = None) -> None:
+        """Build the error as ``Subclass(message)`` or ``ServiceError(status, message)``."""
+        if len(args) == 2 and isinstance(args[0], int):
+            self.http_status = args[0]
+            message = str(args[1])
+        elif len(args) == 1:
+            message = str(args[0])
+        else:
+            raise TypeError("ServiceError(message) or ServiceError(status, message)")
+        super().__init__(message)
+        self.message = message
+        self.code = code if code is not None else HTTPStatus(self.http_status).phrase
+
+    @property
+    def status(self) -> int:
+        """The HTTP status code (alias of ``http_status``)."""
+        return self.http_status
+
+    def to_body(self) -> dict[str, str]:
+        """Return the REST error body."""
+        return {"code": self.code, "message": self.message}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class BadRequest(ServiceError):
+    """The request is malformed (400)."""
+
+    http_status = 400
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class Unauthorized(ServiceError):
+    """No or a bad bearer token (401)."""
+
+    http_status = 401
+    grpc_code = "UNAUTHENTICATED"
+
+
+class NotFound(ServiceError):
+    """The entity does not exist (404)."""
+
+    http_status = 404
+    grpc_code = "NOT_FOUND"
+
+
+class Conflict(ServiceError):
+    """A name or external id clashes with a stored entity (409)."""
+
+    http_status = 409
+    grpc_code = "ALREADY_EXISTS"
+
+
+class UnprocessableEntity(ServiceError):
+    """A required field is missing (422).
+
+    The reference server answers these with the body code ``"Bad Request"``, so that is the
+    default code here.
+    """
+
+    http_status = 422
+    grpc_code = "INVALID_ARGUMENT"
+
+    def __init__(self, *args: int | str, code: str | None = None) -> None:
+        super().__init__(*args, code="Bad Request" if code is None else code)
+
+
+class PayloadTooLarge(ServiceError):
+    """The request body is too large (413)."""
+
+    http_status = 413
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
+class Unavailable(ServiceError):
+    """The store cannot answer right now (503)."""
+
+    http_status = 503
+    grpc_code = "UNAVAILABLE"
+
+
+class InternalError(ServiceError):
+    """An unexpected failure (500); raised only for bugs, never for client input."""
+
+    http_status = 500
+    grpc_code = "INTERNAL"

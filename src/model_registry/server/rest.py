@@ -1,0 +1,248 @@
+"""The REST front door: translates HTTP to :class:`RegistryService` calls and back.
+
+No rule lives here: handlers parse the path, query and body, call the service and write its
+answer. Errors become ``{"code", "message"}`` bodies at one place (the error middleware).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from model_registry.server.errors import BadRequest, ServiceError, Unauthorized
+from model_registry.server.service import RegistryService
+
+log = logging.getLogger("model_registry.server")
+
+BASE_PATH = "/api/model_registry/v1alpha3"
+
+SERVICE_KEY: web.AppKey[RegistryService] = web.AppKey("registry_service", RegistryService)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(status: int, message: str, *, code: str | None = None) -> web.Response:
+    """Build the JSON error body ``{"code", "message"}``."""
+    body = {"code": code or HTTPStatus(status).phrase, "message": message}
+    return web.json_response(body, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into the JSON error body; log the unexpected ones as 500."""
+    try:
+        return await handler(request)
+    except ServiceError as exc:
+        return error_response(exc.http_status, exc.message, code=exc.code)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = error_response(exc.status, exc.reason or HTTPStatus(exc.status).phrase)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+        return error_response(503, "database unavailable")
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(500, "internal server error")
+
+
+def auth_middleware(tokens: Collection[str]) -> Any:
+    """Require ``Authorization: Bearer <token>`` with one of ``tokens`` on API paths."""
+    accepted = [t.encode() for t in tokens]
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(BASE_PATH):
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            given = token.strip().encode()
+            if scheme.lower() != "bearer" or not any(
+                hmac.compare_digest(given, t) for t in accepted
+            ):
+                raise Unauthorized("missing or invalid bearer token")
+        return await handler(request)
+
+    return middleware
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """Decode the body strictly: UTF-8 JSON whose top level is an object.
+
+    Raises:
+        BadRequest: Empty body, invalid UTF-8, invalid JSON (NaN/Infinity included), or a
+            top-level value that is not an object.
+    """
+    raw = await request.read()
+    if not raw.strip():
+        raise BadRequest("request body must be a JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("request body is not valid UTF-8") from None
+    try:
+        body = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"invalid JSON body: {str(exc)[:200]}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return body
+
+
+def _params(request: web.Request) -> dict[str, str]:
+    return dict(request.rel_url.query.items())
+
+
+def _service(request: web.Request) -> RegistryService:
+    return request.app[SERVICE_KEY]
+
+
+def _ok(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status)
+
+
+def _collection(kind: str) -> tuple[Handler, Handler]:
+    async def list_(request: web.Request) -> web.Response:
+        return _ok(await _service(request).list(kind, _params(request)))
+
+    async def create(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        return _ok(await _service(request).create(kind, body), 201)
+
+    return list_, create
+
+
+def _item(kind: str) -> tuple[Handler, Handler]:
+    async def get(request: web.Request) -> web.Response:
+        return _ok(await _service(request).get(kind, request.match_info["id"]))
+
+    async def patch(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        return _ok(await _service(request).update(kind, request.match_info["id"], body))
+
+    return get, patch
+
+
+def _find(kind: str) -> Handler:
+    async def find(request: web.Request) -> web.Response:
+        return _ok(await _service(request).find(kind, _params(request)))
+
+    return find
+
+
+def _children(kind: str) -> tuple[Handler, Handler]:
+    async def list_(request: web.Request) -> web.Response:
+        service = _service(request)
+        return _ok(await service.list(kind, _params(request), parent_id=request.match_info["id"]))
+
+    async def create(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        service = _service(request)
+        created = await service.create(kind, body, parent_id=request.match_info["id"], full=True)
+        return _ok(created, 201)
+
+    return list_, create
+
+
+def _context_artifacts(context_kind: str) -> tuple[Handler, Handler]:
+    async def list_(request: web.Request) -> web.Response:
+        service = _service(request)
+        page = await service.list_context_artifacts(
+            context_kind, request.match_info["id"], _params(request)
+        )
+        return _ok(page)
+
+    async def upsert(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        service = _service(request)
+        artifact, created = await service.upsert_context_artifact(
+            context_kind, request.match_info["id"], body
+        )
+        return _ok(artifact, 201 if created else 200)
+
+    return list_, upsert
+
+
+async def _metric_history_all(request: web.Request) -> web.Response:
+    return _ok(await _service(request).list_metric_history(_params(request)))
+
+
+async def _metric_history_run(request: web.Request) -> web.Response:
+    service = _service(request)
+    return _ok(await service.list_metric_history(_params(request), run_id=request.match_info["id"]))
+
+
+async def _inference_service_model(request: web.Request) -> web.Response:
+    service = _service(request)
+    return _ok(await service.get_inference_service_model(request.match_info["id"]))
+
+
+async def _inference_service_version(request: web.Request) -> web.Response:
+    service = _service(request)
+    return _ok(await service.get_inference_service_version(request.match_info["id"]))
+
+
+# (collection path, find path, entity kind) of every top-level entity collection.
+_COLLECTIONS = (
+    ("registered_models", "registered_model", "registered-model"),
+    ("model_versions", "model_version", "model-version"),
+    ("model_artifacts", "model_artifact", "model-artifact"),
+    ("artifacts", "artifact", "artifact"),
+    ("experiments", "experiment", "experiment"),
+    ("experiment_runs", "experiment_run", "experiment-run"),
+    ("serving_environments", "serving_environment", "serving-environment"),
+    ("inference_services", "inference_service", "inference-service"),
+)
+
+# (parent collection, child segment, child kind) of the nested create/list endpoints.
+_NESTED = (
+    ("registered_models", "versions", "model-version"),
+    ("experiments", "experiment_runs", "experiment-run"),
+    ("serving_environments", "inference_services", "inference-service"),
+    ("inference_services", "serves", "serve-model"),
+)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register every operation of the REST API (56 in all)."""
+    r = app.router
+    b = BASE_PATH
+    # Static segments first: /experiment_runs/metric_history must win over /{id}.
+    r.add_get(f"{b}/experiment_runs/metric_history", _metric_history_all, allow_head=False)
+    for collection, find_path, kind in _COLLECTIONS:
+        list_, create = _collection(kind)
+        get, patch = _item(kind)
+        r.add_get(f"{b}/{collection}", list_, allow_head=False)
+        r.add_post(f"{b}/{collection}", create)
+        r.add_get(f"{b}/{collection}/{{id}}", get, allow_head=False)
+        r.add_patch(f"{b}/{collection}/{{id}}", patch)
+        r.add_get(f"{b}/{find_path}", _find(kind), allow_head=False)
+    for parent, segment, kind in _NESTED:
+        list_, create = _children(kind)
+        r.add_get(f"{b}/{parent}/{{id}}/{segment}", list_, allow_head=False)
+        r.add_post(f"{b}/{parent}/{{id}}/{segment}", create)
+    for parent, context_kind in (
+        ("model_versions", "model-version"),
+        ("experiment_runs", "experiment-run"),
+    ):
+        list_, upsert = _context_artifacts(context_kind)
+        r.add_get(f"{b}/{parent}/{{id}}/artifacts", list_, allow_head=False)
+        r.add_post(f"{b}/{parent}/{{id}}/artifacts", upsert)
+    r.add_get(f"{b}/experiment_runs/{{id}}/metric_history", _metric_history_run, allow_head=False)
+    r.add_get(f"{b}/inference_services/{{id}}/model", _inference_service_model, allow_head=False)
+    r.add_get(
+        f"{b}/inference_services/{{id}}/version", _inference_service_version, allow_head=False
+    )

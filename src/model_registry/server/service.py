@@ -1,0 +1,657 @@
+"""The registry service: every rule of the API, transport-neutral.
+
+Both front doors (REST in ``server/rest.py``, gRPC in ``server/grpc.py``) call only this class.
+Inputs and outputs are wire-format dicts: the REST JSON shapes with camelCase keys, ids and
+int64 times as strings, ``customProperties`` as tagged MetadataValue objects. Query parameters
+are a mapping of wire parameter names to strings (``filterQuery``, ``pageSize``, ``orderBy``,
+``sortOrder``, ``nextPageToken``, ``name``, ``externalId``, ``parentResourceId``,
+``artifactType``, ``stepIds``); unknown keys are ignored. Failures are
+:class:`~model_registry.server.errors.ServiceError` subclasses.
+
+Entity kinds are named as in :mod:`model_registry.server.entities`: ``"registered-model"``,
+``"model-version"``, ``"experiment"``, ``"experiment-run"``, ``"serving-environment"``,
+``"inference-service"``, ``"serve-model"``, the artifact kinds ``"model-artifact"``,
+``"doc-artifact"``, ``"dataset-artifact"``, ``"metric"``, ``"parameter"``, and ``"artifact"``
+for the generic artifact endpoints (any artifact kind, chosen by ``artifactType``).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from model_registry.server.entities import (
+    ANY_ARTIFACT,
+    ARTIFACT_KINDS,
+    EXPERIMENT_RUN,
+    INFERENCE_SERVICE,
+    KINDS,
+    METRIC,
+    METRIC_HISTORY,
+    MODEL_VERSION,
+    PARAMETER,
+    REGISTERED_MODEL,
+    EntityKind,
+)
+from model_registry.server.errors import BadRequest, NotFound, UnprocessableEntity
+from model_registry.server.paging import PageRequest
+from model_registry.server.store.repository import Record, Scope, Store, Tx
+from model_registry.server.wire import (
+    check_name,
+    check_text,
+    column_to_field,
+    custom_properties_to_rows,
+    field_to_column,
+    parse_id,
+    rows_to_custom_properties,
+)
+
+Body = Mapping[str, Any]
+"""A decoded JSON request body (a JSON object)."""
+Params = Mapping[str, str]
+"""Query parameters by wire name."""
+
+_COMMON_CREATE = ("name", "externalId", "description", "customProperties")
+_READ_ONLY = ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch")
+_STEP_IDS_RE = re.compile(r"[0-9]{1,9}(,[0-9]{1,9})*")
+
+# Context kinds whose artifacts are reached through /{context}/{id}/artifacts.
+_ARTIFACT_OWNERS = ("model-version", "experiment-run")
+
+
+def _kinds(kind: str) -> tuple[EntityKind, ...]:
+    if kind == ANY_ARTIFACT:
+        return tuple(ARTIFACT_KINDS.values())
+    found = KINDS.get(kind)
+    if found is None:
+        raise ValueError(f"unknown entity kind {kind!r}")
+    return (found,)
+
+
+def _unknown_field(key: str) -> BadRequest:
+    return BadRequest(f'json: unknown field "{key}"')
+
+
+def _missing(wire: str) -> UnprocessableEntity:
+    return UnprocessableEntity(f"required field '{wire}' is zero value.")
+
+
+def _present(body: Body, key: str) -> bool:
+    """A field counts as given when present and not null (null means "leave as is")."""
+    return body.get(key) is not None
+
+
+def to_wire(kind: EntityKind, record: Record) -> dict[str, Any]:
+    """Format a stored record as its wire-format dict."""
+    v = record.values
+    out: dict[str, Any] = {"id": str(v["id"])}
+    if kind.artifact_type is not None:
+        out["artifactType"] = kind.artifact_type
+    if v.get("name") is not None:
+        out["name"] = v["name"]
+    if v.get("external_id") is not None:
+        out["externalId"] = v["external_id"]
+    if v.get("description") is not None:
+        out["description"] = v["description"]
+    for f in kind.fields:
+        value = v.get(f.column)
+        if value is not None:
+            out[f.wire] = column_to_field(f, value)
+    out["customProperties"] = rows_to_custom_properties(record.properties)
+    out["createTimeSinceEpoch"] = str(v["create_time"])
+    out["lastUpdateTimeSinceEpoch"] = str(v["update_time"])
+    return out
+
+
+def _record_kind(record: Record) -> EntityKind:
+    return KINDS[str(record.values["kind"])]
+
+
+def _page_request(params: Params) -> PageRequest:
+    try:
+        return PageRequest.from_query(params)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def _query_text(params: Params, key: str) -> str | None:
+    value = params.get(key)
+    if value is None or value == "":
+        return None
+    return check_text(value, key)
+
+
+class RegistryService:
+    """The registry's rules over a :class:`~model_registry.server.store.Store`.
+
+    Args:
+        store: The opened store.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> Store:
+        """The store behind the service."""
+        return self._store
+
+    async def ready(self) -> bool:
+        """Whether the database answers (for ``/readyz`` and gRPC health)."""
+        return await self._store.ping()
+
+    # ---------------------------------------------------------------------------------------
+    # create / get / update
+
+    async def create(
+        self, kind: str, body: Body, *, parent_id: str | None = None, full: bool = False
+    ) -> dict[str, Any]:
+        """Create an entity and return it as stored.
+
+        Args:
+            kind: The entity kind, or ``"artifact"`` to take the kind from ``artifactType``.
+            body: The Create body (or, with ``full``, the full entity schema whose read-only
+                fields are accepted and ignored).
+            parent_id: The parent id from the path (``/registered_models/{id}/versions``,
+                ``/inference_services/{id}/serves``...); it wins over the body's parent field.
+            full: Accept the full entity schema (nested POST endpoints).
+
+        Returns:
+            The stored entity.
+
+        Raises:
+            BadRequest: Unknown field, wrong type, name too long, bad id.
+            UnprocessableEntity: A required field is missing.
+            NotFound: The parent or a referenced entity does not exist.
+            Conflict: The name (within the parent) or the externalId is taken.
+        """
+        desc = self._create_kind(kind, body)
+        values, props = self._create_values(desc, body, full=full)
+        async with self._store.transaction(write=True) as tx:
+            record = await self._insert(tx, desc, values, props, path_parent=parent_id)
+        return to_wire(desc, record)
+
+    def _create_kind(self, kind: str, body: Body) -> EntityKind:
+        if not isinstance(body, Mapping):
+            raise BadRequest("request body must be a JSON object")
+        if kind != ANY_ARTIFACT:
+            desc = _kinds(kind)[0]
+            if desc.is_artifact and _present(body, "artifactType"):
+                self._check_artifact_type(desc, body["artifactType"])
+            return desc
+        artifact_type = body.get("artifactType")
+        if artifact_type is None or artifact_type == "":
+            raise _missing("artifactType")
+        if not isinstance(artifact_type, str) or artifact_type not in ARTIFACT_KINDS:
+            raise BadRequest(
+                f"invalid artifactType {artifact_type!r}: must be one of "
+                + ", ".join(ARTIFACT_KINDS)
+            )
+        return ARTIFACT_KINDS[artifact_type]
+
+    @staticmethod
+    def _check_artifact_type(desc: EntityKind, given: object) -> None:
+        if given != desc.artifact_type:
+            raise BadRequest(
+                f"artifactType cannot change: the artifact is a {desc.artifact_type!r}, "
+                f"the request says {given!r}"
+            )
+
+    def _create_values(
+        self, desc: EntityKind, body: Body, *, full: bool
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Validate a create body; return column values and property rows."""
+        allowed = set(_COMMON_CREATE)
+        if desc.is_artifact:
+            allowed.add("artifactType")
+        if full:
+            allowed.update(_READ_ONLY)
+        for f in desc.fields:
+            if f.mode != "ro" or full:
+                allowed.add(f.wire)
+        for key in body:
+            if key not in allowed:
+                raise _unknown_field(key)
+        values: dict[str, Any] = {}
+        for f in desc.fields:
+            if f.mode == "ro":
+                continue
+            if _present(body, f.wire):
+                values[f.column] = field_to_column(f, body[f.wire])
+            elif f.default is not None:
+                values[f.column] = f.default
+        if _present(body, "externalId"):
+            values["external_id"] = check_name(body["externalId"], "externalId")
+        if _present(body, "description"):
+            values["description"] = check_text(_string(body, "description"), "description")
+        if _present(body, "name"):
+            values["name"] = _string(body, "name")
+        props = (
+            custom_properties_to_rows(body["customProperties"])
+            if _present(body, "customProperties")
+            else []
+        )
+        return values, props
+
+    async def _insert(
+        self,
+        tx: Tx,
+        desc: EntityKind,
+        values: dict[str, Any],
+        props: list[dict[str, Any]],
+        *,
+        path_parent: str | None = None,
+        context: Record | None = None,
+    ) -> Record:
+        """Check parent, references and name, insert, and return the stored record."""
+        parent_field = desc.parent_field
+        if path_parent is not None:
+            parent = parse_id(path_parent, "parent id")
+            if parent_field is not None:
+                values[parent_field.column] = parent
+            else:
+                values["parent_id"] = parent
+        elif context is not None:
+            values["parent_id"] = context.id
+        for f in desc.fields:
+            if f.required and values.get(f.column) is None:
+                raise _missing(f.wire)
+        if desc.parent is not None and path_parent is not None:
+            await self._require(tx, KINDS[desc.parent.kind], values["parent_id"])
+        for f in desc.fields:
+            if f.ref is not None and values.get(f.column) is not None:
+                await self._require(tx, KINDS[f.ref], values[f.column])
+        name = values.get("name")
+        if name is None or name == "":
+            if desc.name_required:
+                raise _missing("name")
+            values["name"] = str(uuid.uuid4()) if desc.generate_name else None
+        elif values.get("parent_id"):
+            check_name(name, "name", prefix_len=len(f"{values['parent_id']}:"))
+        else:
+            check_name(name, "name")
+        new_id = await tx.insert(desc, values, props)
+        record = await tx.get((desc,), new_id)
+        assert record is not None  # just inserted in this transaction
+        return record
+
+    async def _require(self, tx: Tx, desc: EntityKind, entity_id: int) -> None:
+        if not await tx.exists(desc, entity_id):
+            raise NotFound(f"{desc.label} with id {entity_id} not found")
+
+    async def get(self, kind: str, entity_id: str) -> dict[str, Any]:
+        """Return one entity by id.
+
+        Raises:
+            BadRequest: The id is not an id string.
+            NotFound: No entity of this kind has the id.
+        """
+        kinds = _kinds(kind)
+        ident = parse_id(entity_id)
+        async with self._store.transaction() as tx:
+            record = await self._get_record(tx, kinds, ident)
+        return to_wire(_record_kind(record), record)
+
+    async def _get_record(self, tx: Tx, kinds: tuple[EntityKind, ...], ident: int) -> Record:
+        record = await tx.get(kinds, ident)
+        if record is None:
+            label = "artifact" if len(kinds) > 1 else kinds[0].label
+            raise NotFound(f"{label} with id {ident} not found")
+        return record
+
+    async def update(self, kind: str, entity_id: str, body: Body) -> dict[str, Any]:
+        """Apply a PATCH: present non-null fields replace, absent ones stay.
+
+        ``customProperties``, when present, replaces the whole map (``{}`` clears it).
+        ``name``, the parent id fields and ``artifactType`` may be repeated but not changed.
+
+        Raises:
+            BadRequest: Unknown field, wrong type, an attempt to change an immutable field.
+            NotFound: No entity of this kind has the id.
+            Conflict: The new externalId is taken.
+        """
+        kinds = _kinds(kind)
+        ident = parse_id(entity_id)
+        if not isinstance(body, Mapping):
+            raise BadRequest("request body must be a JSON object")
+        async with self._store.transaction(write=True) as tx:
+            record = await self._get_record(tx, kinds, ident)
+            record = await self._apply_update(tx, record, body, ignore=())
+        return to_wire(_record_kind(record), record)
+
+    async def _apply_update(
+        self, tx: Tx, record: Record, body: Body, *, ignore: tuple[str, ...]
+    ) -> Record:
+        desc = _record_kind(record)
+        if desc.is_artifact and _present(body, "artifactType"):
+            self._check_artifact_type(desc, body["artifactType"])
+        allowed = {"externalId", "description", "customProperties", "name", *ignore}
+        if desc.is_artifact:
+            allowed.add("artifactType")
+        allowed.update(f.wire for f in desc.fields if f.mode != "ro" or f.wire in ignore)
+        for key in body:
+            if key not in allowed:
+                raise _unknown_field(key)
+        values: dict[str, Any] = {}
+        for f in desc.fields:
+            if f.mode == "ro" or not _present(body, f.wire):
+                continue
+            value = field_to_column(f, body[f.wire])
+            if f.mode == "create":
+                if value != record.values[f.column]:
+                    raise BadRequest(f"{f.wire} cannot change")
+                continue
+            if f.ref is not None:
+                await self._require(tx, KINDS[f.ref], value)
+            values[f.column] = value
+        if _present(body, "name") and _string(body, "name") != record.values["name"]:
+            raise BadRequest("name cannot change")
+        if _present(body, "externalId"):
+            values["external_id"] = check_name(body["externalId"], "externalId")
+        if _present(body, "description"):
+            values["description"] = check_text(_string(body, "description"), "description")
+        props = (
+            custom_properties_to_rows(body["customProperties"])
+            if _present(body, "customProperties")
+            else None
+        )
+        await tx.update(desc, record.id, values, props)
+        updated = await tx.get((desc,), record.id)
+        assert updated is not None  # updated in this transaction
+        return updated
+
+    # ---------------------------------------------------------------------------------------
+    # list / find
+
+    async def list(
+        self, kind: str, params: Params, *, parent_id: str | None = None
+    ) -> dict[str, Any]:
+        """List entities, one page at a time.
+
+        Args:
+            kind: The entity kind (``"artifact"`` for any artifact; ``artifactType`` narrows).
+            params: Query parameters: ``filterQuery``, paging, and for nested lists ``name``
+                and ``externalId``.
+            parent_id: The parent id from the path (versions of a model, runs of an experiment,
+                inference services of an environment, serve models of an inference service).
+
+        Returns:
+            ``{"items", "nextPageToken", "pageSize", "size"}``.
+
+        Raises:
+            BadRequest: Bad filter, paging parameter, token or id.
+            NotFound: The parent does not exist.
+        """
+        kinds = self._list_kinds(kind, params)
+        page = _page_request(params)
+        async with self._store.transaction() as tx:
+            parent: int | None = None
+            if parent_id is not None:
+                parent = parse_id(parent_id, "parent id")
+                parent_kind = kinds[0].parent
+                assert parent_kind is not None, f"{kind} has no parent"
+                await self._require(tx, KINDS[parent_kind.kind], parent)
+            scope = Scope(
+                tuple(k.kind for k in kinds),
+                parent_id=parent,
+                name=_query_text(params, "name") if parent is not None else None,
+                external_id=_query_text(params, "externalId") if parent is not None else None,
+            )
+            return await self._page(tx, kinds, scope, params, page)
+
+    def _list_kinds(self, kind: str, params: Params) -> tuple[EntityKind, ...]:
+        kinds = _kinds(kind)
+        if kind == ANY_ARTIFACT:
+            artifact_type = params.get("artifactType")
+            if artifact_type:
+                if artifact_type not in ARTIFACT_KINDS:
+                    raise BadRequest(
+                        f"invalid artifactType {artifact_type[:40]!r}: must be one of "
+                        + ", ".join(ARTIFACT_KINDS)
+                    )
+                kinds = (ARTIFACT_KINDS[artifact_type],)
+        return kinds
+
+    async def _page(
+        self,
+        tx: Tx,
+        kinds: tuple[EntityKind, ...],
+        scope: Scope,
+        params: Params,
+        page: PageRequest,
+    ) -> dict[str, Any]:
+        filter_query = params.get("filterQuery") or None
+        if filter_query is not None:
+            check_text(filter_query, "filterQuery")
+        try:
+            records, token = await tx.list_page(kinds, scope, filter_query, page)
+        except ValueError as exc:  # FilterError, PageTokenError
+            raise BadRequest(str(exc)) from None
+        items = [to_wire(_record_kind(r), r) for r in records]
+        return {
+            "items": items,
+            "nextPageToken": token,
+            "pageSize": page.page_size if page.page_size is not None else len(items),
+            "size": len(items),
+        }
+
+    async def find(self, kind: str, params: Params) -> dict[str, Any]:
+        """Find one entity by ``name`` (+ ``parentResourceId`` for children) or ``externalId``.
+
+        Raises:
+            BadRequest: Neither a name nor an externalId; a child's name without
+                ``parentResourceId``; a bad id.
+            NotFound: Nothing matches.
+        """
+        kinds = _kinds(kind)
+        name = _query_text(params, "name")
+        external_id = _query_text(params, "externalId")
+        parent_raw = params.get("parentResourceId") or None
+        parent = parse_id(parent_raw, "parentResourceId") if parent_raw is not None else None
+        is_child = kinds[0].parent is not None or kinds[0].is_artifact
+        if external_id is None:
+            if name is None:
+                raise BadRequest("give name or externalId to find an entity")
+            if is_child and parent is None:
+                raise BadRequest("a name needs parentResourceId to find this entity")
+        if parent is not None and not is_child:
+            raise BadRequest("parentResourceId does not apply to this entity")
+        scope = Scope(
+            tuple(k.kind for k in kinds),
+            parent_id=parent if parent is not None and not kinds[0].is_artifact else None,
+            context_id=parent if parent is not None and kinds[0].is_artifact else None,
+            name=name,
+            external_id=external_id,
+        )
+        async with self._store.transaction() as tx:
+            record = await tx.find(kinds, scope)
+        if record is None:
+            label = "artifact" if len(kinds) > 1 else kinds[0].label
+            raise NotFound(f"no {label} matches the search parameters")
+        return to_wire(_record_kind(record), record)
+
+    # ---------------------------------------------------------------------------------------
+    # artifacts of versions and runs
+
+    async def list_context_artifacts(
+        self, context_kind: str, context_id: str, params: Params
+    ) -> dict[str, Any]:
+        """List the artifacts linked to a model version or an experiment run.
+
+        Args:
+            context_kind: ``"model-version"`` or ``"experiment-run"``.
+            context_id: The version or run id.
+            params: ``filterQuery``, ``name``, ``externalId``, ``artifactType`` and paging.
+
+        Raises:
+            BadRequest: Bad parameter.
+            NotFound: The version or run does not exist.
+        """
+        assert context_kind in _ARTIFACT_OWNERS
+        kinds = self._list_kinds(ANY_ARTIFACT, params)
+        page = _page_request(params)
+        ident = parse_id(context_id)
+        async with self._store.transaction() as tx:
+            await self._require(tx, KINDS[context_kind], ident)
+            scope = Scope(
+                tuple(k.kind for k in kinds),
+                context_id=ident,
+                name=_query_text(params, "name"),
+                external_id=_query_text(params, "externalId"),
+            )
+            return await self._page(tx, kinds, scope, params, page)
+
+    async def upsert_context_artifact(
+        self, context_kind: str, context_id: str, body: Body
+    ) -> tuple[dict[str, Any], bool]:
+        """Create an artifact in a model version or run, or link an existing one.
+
+        A body with the ``id`` of an existing artifact links that artifact (applying the other
+        fields as a PATCH). In a run, a metric or parameter named like one already there
+        updates it. A metric posted to a run is also appended to the run's metric history.
+
+        Args:
+            context_kind: ``"model-version"`` or ``"experiment-run"``.
+            context_id: The version or run id.
+            body: A full Artifact (``artifactType`` required).
+
+        Returns:
+            The artifact, and whether it was created (201) rather than linked/updated (200).
+
+        Raises:
+            BadRequest, UnprocessableEntity, NotFound, Conflict: As for create and update.
+        """
+        assert context_kind in _ARTIFACT_OWNERS
+        ident = parse_id(context_id)
+        desc = self._create_kind(ANY_ARTIFACT, body)
+        in_run = context_kind == EXPERIMENT_RUN.kind
+        async with self._store.transaction(write=True) as tx:
+            context = await tx.get((KINDS[context_kind],), ident)
+            if context is None:
+                raise NotFound(f"{KINDS[context_kind].label} with id {ident} not found")
+            existing: Record | None = None
+            if _present(body, "id"):
+                existing = await self._get_record(
+                    tx, tuple(ARTIFACT_KINDS.values()), parse_id(body["id"])
+                )
+            elif in_run and desc in (METRIC, PARAMETER) and _present(body, "name"):
+                existing = await tx.find(
+                    (desc,), Scope((desc.kind,), context_id=ident, name=_string(body, "name"))
+                )
+            if existing is not None:
+                record = await self._apply_update(
+                    tx, existing, body, ignore=(*_READ_ONLY, "experimentId", "experimentRunId")
+                )
+                created = False
+            else:
+                values, props = self._create_values(desc, body, full=True)
+                if in_run:
+                    values["experiment_id"] = context.values["parent_id"]
+                    values["experiment_run_id"] = ident
+                record = await self._insert(tx, desc, values, props, context=context)
+                created = True
+            await tx.link(ident, record.id)
+            if in_run and _record_kind(record) is METRIC:
+                await self._append_history(tx, record, ident)
+        return to_wire(_record_kind(record), record), created
+
+    async def _append_history(self, tx: Tx, metric: Record, run_id: int) -> None:
+        v = metric.values
+        values = {
+            "parent_id": run_id,
+            **{
+                f.column: v[f.column]
+                for f in METRIC_HISTORY.fields
+                if f.column in v and v[f.column] is not None
+            },
+            "name": v["name"],
+            "external_id": None,
+            "description": v["description"],
+            "experiment_run_id": run_id,
+        }
+        props = [{k: p[k] for k in p if k != "owner_id"} for p in metric.properties]
+        await tx.insert(METRIC_HISTORY, values, props)
+
+    async def list_metric_history(
+        self, params: Params, *, run_id: str | None = None
+    ) -> dict[str, Any]:
+        """List recorded metric values of one run, or of all runs.
+
+        Args:
+            params: ``name``, ``stepIds`` (``"1,2,3"``), ``filterQuery`` and paging.
+            run_id: The run id, or None for every run.
+
+        Raises:
+            BadRequest: Bad parameter.
+            NotFound: The run does not exist.
+        """
+        page = _page_request(params)
+        steps: tuple[int, ...] | None = None
+        raw_steps = params.get("stepIds") or None
+        if raw_steps is not None:
+            if _STEP_IDS_RE.fullmatch(raw_steps) is None:
+                raise BadRequest(
+                    f"invalid stepIds {raw_steps[:40]!r}: must be comma separated step numbers"
+                )
+            steps = tuple(int(s) for s in raw_steps.split(","))
+        async with self._store.transaction() as tx:
+            parent: int | None = None
+            if run_id is not None:
+                parent = parse_id(run_id)
+                await self._require(tx, EXPERIMENT_RUN, parent)
+            scope = Scope(
+                (METRIC_HISTORY.kind,),
+                parent_id=parent,
+                name=_query_text(params, "name"),
+                steps=steps,
+            )
+            return await self._page(tx, (METRIC_HISTORY,), scope, params, page)
+
+    # ---------------------------------------------------------------------------------------
+    # inference services
+
+    async def get_inference_service_model(self, inference_service_id: str) -> dict[str, Any]:
+        """Return the registered model an inference service serves.
+
+        Raises:
+            BadRequest: Bad id.
+            NotFound: The inference service or its model does not exist.
+        """
+        ident = parse_id(inference_service_id)
+        async with self._store.transaction() as tx:
+            service = await self._get_record(tx, (INFERENCE_SERVICE,), ident)
+            model = await self._get_record(
+                tx, (REGISTERED_MODEL,), int(service.values["registered_model_id"])
+            )
+        return to_wire(REGISTERED_MODEL, model)
+
+    async def get_inference_service_version(self, inference_service_id: str) -> dict[str, Any]:
+        """Return the served version: ``modelVersionId``, else the model's newest version.
+
+        Raises:
+            BadRequest: Bad id.
+            NotFound: The inference service does not exist or there is no version to serve.
+        """
+        ident = parse_id(inference_service_id)
+        async with self._store.transaction() as tx:
+            service = await self._get_record(tx, (INFERENCE_SERVICE,), ident)
+            version_id = service.values["model_version_id"]
+            if version_id is not None:
+                version = await self._get_record(tx, (MODEL_VERSION,), int(version_id))
+            else:
+                newest = await tx.newest_child(
+                    MODEL_VERSION, int(service.values["registered_model_id"])
+                )
+                if newest is None:
+                    raise NotFound(f"inference service {ident} has no model version to serve")
+                version = newest
+        return to_wire(MODEL_VERSION, version)
+
+
+def _string(body: Body, key: str) -> str:
+    value = body[key]
+    if not isinstance(value, str):
+        raise BadRequest(f"json: cannot unmarshal into field {key} of type string")
+    return value

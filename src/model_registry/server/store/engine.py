@@ -1,0 +1,126 @@
+"""Database engines: URL handling, SQLite/PostgreSQL connection set-up, migrations at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# Any constant works: it only has to be the same in every server process, so that two replicas
+# starting at once on one PostgreSQL database migrate one after the other.
+_MIGRATION_LOCK_KEY = 0x6D6F64656C
+
+
+def normalize_database_url(url: str) -> URL:
+    """Turn a user-facing database URL into an async SQLAlchemy URL.
+
+    ``sqlite:///path`` becomes ``sqlite+aiosqlite:///path`` and ``postgresql://`` (or
+    ``postgres://``) becomes ``postgresql+asyncpg://``. Explicit async drivers pass unchanged.
+
+    Args:
+        url: The database URL given by the user.
+
+    Returns:
+        The SQLAlchemy URL to build the engine from.
+
+    Raises:
+        ValueError: The URL names a database this server does not support.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    """Whether the engine talks to SQLite."""
+    return engine.dialect.name == "sqlite"
+
+
+def create_engine_from_url(url: str) -> AsyncEngine:
+    """Create the async engine for a database URL.
+
+    SQLite connections get WAL, a busy timeout and foreign keys; the store opens write
+    transactions with ``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout
+    instead of failing on a lock upgrade. A PostgreSQL URL may carry ``?search_path=schema``
+    (used by the tests to give each test its own schema); it is passed as a server setting.
+
+    Args:
+        url: A ``sqlite:///`` or ``postgresql://`` URL.
+
+    Returns:
+        A new engine; the caller disposes it.
+    """
+    sa_url = normalize_database_url(url)
+    kwargs: dict[str, Any] = {}
+    if sa_url.get_backend_name() == "postgresql":
+        query = dict(sa_url.query)
+        search_path = query.pop("search_path", None)
+        sa_url = sa_url.set(query=query)
+        if search_path:
+            kwargs["connect_args"] = {"server_settings": {"search_path": str(search_path)}}
+        kwargs["pool_size"] = 10
+        kwargs["max_overflow"] = 10
+        kwargs["pool_pre_ping"] = True
+    engine = create_async_engine(sa_url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Let the store, not the driver, decide when a transaction begins (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A write transaction takes the write lock up front: a deferred one that reads first
+        # and writes later fails at once with SQLITE_BUSY when another writer got in between.
+        write = conn.get_execution_options().get("sqlite_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def run_migrations(engine: AsyncEngine) -> None:
+    """Bring the database schema up to the newest migration.
+
+    On PostgreSQL the upgrade holds a transaction-scoped advisory lock, so replicas starting
+    together do not race each other.
+
+    Args:
+        engine: The engine of the database to upgrade.
+    """
+    async with engine.connect() as conn:
+        if is_sqlite(engine):
+            conn = await conn.execution_options(sqlite_write=True)
+        async with conn.begin():
+            if not is_sqlite(engine):
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            await conn.run_sync(_upgrade)

@@ -1,0 +1,450 @@
+"""Every query of the registry: generic row operations driven by the entity descriptors.
+
+The service opens a transaction with :meth:`Store.transaction` and works through the
+:class:`Tx` methods; rows come back as :class:`Record` (column values plus custom-property rows).
+A unique-constraint violation becomes :class:`~model_registry.server.errors.Conflict`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    Table,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
+
+from model_registry.server.entities import ARTIFACT_UNION_FIELDS, EntityKind, Field
+from model_registry.server.errors import Conflict, Unavailable
+from model_registry.server.filtering import FieldKind, KnownField, ValueType, build_filter
+from model_registry.server.paging import PageRequest, apply_page, finish_page
+from model_registry.server.store.engine import (
+    create_engine_from_url,
+    is_sqlite,
+    run_migrations,
+)
+from model_registry.server.store.schema import PROPERTY_TABLES, TABLES, attributions
+
+
+def now_ms() -> int:
+    """The current time in milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class Record:
+    """One stored entity.
+
+    Attributes:
+        values: Column name to value for the entity row.
+        properties: Custom-property rows (column name to value), in name order.
+    """
+
+    values: dict[str, Any]
+    properties: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        """The entity id."""
+        return int(self.values["id"])
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which rows of a table a list or find looks at.
+
+    Attributes:
+        kinds: The entity kinds (several for the generic artifact endpoints).
+        parent_id: Only rows whose ``parent_id`` is this.
+        context_id: Only artifacts linked to this context (through attributions).
+        name: Only rows with this exact name.
+        external_id: Only rows with this external id.
+        steps: Only metric-history rows with one of these steps.
+    """
+
+    kinds: tuple[str, ...]
+    parent_id: int | None = None
+    context_id: int | None = None
+    name: str | None = None
+    external_id: str | None = None
+    steps: tuple[int, ...] | None = None
+
+
+_FIELD_KIND: dict[str, FieldKind] = {
+    "str": "str",
+    "enum": "enum",
+    "id": "int",
+    "int64str": "time",
+    "int": "int",
+    "double": "double",
+}
+
+
+class _Resolver:
+    """Maps filter property names to the columns and custom properties of one table."""
+
+    def __init__(self, table: Table, fields: Mapping[str, Field], *, artifact: bool) -> None:
+        self._table = table
+        self._props = PROPERTY_TABLES[str(table.name)]
+        c = table.c
+        self._known: dict[str, KnownField] = {
+            "id": KnownField(c.id, "int"),
+            "name": KnownField(c.name, "str"),
+            "externalId": KnownField(c.external_id, "str"),
+            "description": KnownField(c.description, "str"),
+            "createTimeSinceEpoch": KnownField(c.create_time, "time"),
+            "lastUpdateTimeSinceEpoch": KnownField(c.update_time, "time"),
+        }
+        if artifact:
+            self._known["artifactType"] = KnownField(c.kind, "str")
+        for wire, f in fields.items():
+            kind = _FIELD_KIND.get(f.type)
+            if kind is not None and f.column in c:
+                values = f.enum if f.type == "enum" else None
+                self._known[wire] = KnownField(c[f.column], kind, values)
+
+    def known(self, name: str) -> KnownField | None:
+        return self._known.get(name)
+
+    def custom(
+        self,
+        name: str,
+        value_type: ValueType,
+        condition: Any,
+    ) -> ColumnElement[bool]:
+        p = self._props
+        return exists(
+            select(literal(1)).where(
+                p.c.owner_id == self._table.c.id,
+                p.c.name == name,
+                condition(p.c[value_type]),
+            )
+        )
+
+
+_RESOLVERS: dict[tuple[str, tuple[str, ...]], _Resolver] = {}
+
+
+def _resolver(table: Table, kinds: Sequence[EntityKind]) -> _Resolver:
+    key = (str(table.name), tuple(k.kind for k in kinds))
+    found = _RESOLVERS.get(key)
+    if found is None:
+        fields = kinds[0].by_wire if len(kinds) == 1 else ARTIFACT_UNION_FIELDS
+        found = _Resolver(table, fields, artifact=kinds[0].is_artifact)
+        _RESOLVERS[key] = found
+    return found
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    # Foreign-key and not-null failures are bugs, not conflicts: only unique clashes map to 409.
+    text_ = str(exc.orig).lower()
+    return "unique" in text_ or "duplicate" in text_
+
+
+class Tx:
+    """Queries inside one transaction."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _execute(self, stmt: Any) -> Any:
+        try:
+            return await self._conn.execute(stmt)
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise Conflict(_conflict_message(exc)) from None
+            raise
+
+    async def insert(
+        self, kind: EntityKind, values: Mapping[str, Any], props: Iterable[Mapping[str, Any]]
+    ) -> int:
+        """Insert an entity row and its custom properties; return the new id.
+
+        Raises:
+            Conflict: The name or external id is taken.
+        """
+        table = TABLES[kind.table]
+        stamp = now_ms()
+        row = {"parent_id": 0, **values, "kind": kind.kind}
+        row.setdefault("create_time", stamp)
+        row.setdefault("update_time", row["create_time"])
+        result = await self._execute(insert(table).values(row).returning(table.c.id))
+        new_id = int(result.scalar_one())
+        await self._write_props(kind, new_id, props)
+        return new_id
+
+    async def _write_props(
+        self, kind: EntityKind, owner_id: int, props: Iterable[Mapping[str, Any]]
+    ) -> None:
+        rows = [{**p, "owner_id": owner_id} for p in props]
+        if rows:
+            await self._conn.execute(insert(PROPERTY_TABLES[kind.table]), rows)
+
+    async def update(
+        self,
+        kind: EntityKind,
+        entity_id: int,
+        values: Mapping[str, Any],
+        props: Iterable[Mapping[str, Any]] | None,
+    ) -> None:
+        """Update columns and, when ``props`` is not None, replace all custom properties.
+
+        ``update_time`` becomes ``max(now, previous + 1)`` in the same statement, so it strictly
+        increases on every update even within one millisecond and under concurrency.
+
+        Raises:
+            Conflict: The new external id is taken.
+        """
+        table = TABLES[kind.table]
+        stamp = now_ms()
+        new_time = case((table.c.update_time < stamp, stamp), else_=table.c.update_time + 1)
+        await self._execute(
+            update(table).where(table.c.id == entity_id).values({**values, "update_time": new_time})
+        )
+        if props is not None:
+            ptable = PROPERTY_TABLES[kind.table]
+            await self._conn.execute(delete(ptable).where(ptable.c.owner_id == entity_id))
+            await self._write_props(kind, entity_id, props)
+
+    async def get(self, kinds: Sequence[EntityKind], entity_id: int) -> Record | None:
+        """Return the entity with this id if it is of one of ``kinds``."""
+        table = TABLES[kinds[0].table]
+        stmt = select(table).where(
+            table.c.id == entity_id, table.c.kind.in_([k.kind for k in kinds])
+        )
+        row = (await self._conn.execute(stmt)).mappings().first()
+        if row is None:
+            return None
+        return (await self._with_props(kinds[0], [dict(row)]))[0]
+
+    async def exists(self, kind: EntityKind, entity_id: int) -> bool:
+        """Whether an entity of ``kind`` has this id."""
+        table = TABLES[kind.table]
+        stmt = select(table.c.id).where(table.c.id == entity_id, table.c.kind == kind.kind)
+        return (await self._conn.execute(stmt)).first() is not None
+
+    def _scoped(self, kinds: Sequence[EntityKind], scope: Scope) -> Select[Any]:
+        table = TABLES[kinds[0].table]
+        stmt = select(table)
+        kind_names = [k.kind for k in kinds]
+        stmt = stmt.where(
+            table.c.kind == kind_names[0] if len(kind_names) == 1 else table.c.kind.in_(kind_names)
+        )
+        if scope.parent_id is not None:
+            stmt = stmt.where(table.c.parent_id == scope.parent_id)
+        if scope.context_id is not None:
+            stmt = stmt.where(
+                exists(
+                    select(literal(1)).where(
+                        attributions.c.context_id == scope.context_id,
+                        attributions.c.artifact_id == table.c.id,
+                    )
+                )
+            )
+        if scope.name is not None:
+            stmt = stmt.where(table.c.name == scope.name)
+        if scope.external_id is not None:
+            stmt = stmt.where(table.c.external_id == scope.external_id)
+        if scope.steps is not None:
+            stmt = stmt.where(table.c.step.in_(scope.steps))
+        return stmt
+
+    async def find(self, kinds: Sequence[EntityKind], scope: Scope) -> Record | None:
+        """Return the first entity (lowest id) in ``scope``, or None."""
+        table = TABLES[kinds[0].table]
+        stmt = self._scoped(kinds, scope).order_by(table.c.id).limit(1)
+        row = (await self._conn.execute(stmt)).mappings().first()
+        if row is None:
+            return None
+        return (await self._with_props(kinds[0], [dict(row)]))[0]
+
+    async def list_page(
+        self,
+        kinds: Sequence[EntityKind],
+        scope: Scope,
+        filter_query: str | None,
+        page: PageRequest,
+    ) -> tuple[list[Record], str]:
+        """Return one page of entities in ``scope`` matching ``filter_query``.
+
+        Returns:
+            The records on the page and the next page token (``""`` on the last page).
+
+        Raises:
+            FilterError: The filter does not parse or names a field with a wrong literal.
+            PageTokenError: The page token is malformed.
+        """
+        table = TABLES[kinds[0].table]
+        stmt = self._scoped(kinds, scope)
+        condition = build_filter(filter_query, _resolver(table, kinds))
+        if condition is not None:
+            stmt = stmt.where(condition)
+        order_col = {
+            "ID": table.c.id,
+            "CREATE_TIME": table.c.create_time,
+            "LAST_UPDATE_TIME": table.c.update_time,
+        }[page.order_by]
+        stmt = apply_page(stmt, order_col, table.c.id, page)
+        rows = [dict(r) for r in (await self._conn.execute(stmt)).mappings().all()]
+        order_key = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "update_time"}[
+            page.order_by
+        ]
+        on_page, token = finish_page(rows, page, lambda r: int(r[order_key]), lambda r: r["id"])
+        return await self._with_props(kinds[0], on_page), token
+
+    async def _with_props(self, kind: EntityKind, rows: list[dict[str, Any]]) -> list[Record]:
+        """Attach custom properties to rows with ONE query for the whole page."""
+        if not rows:
+            return []
+        ptable = PROPERTY_TABLES[kind.table]
+        ids = [r["id"] for r in rows]
+        stmt = (
+            select(ptable)
+            .where(ptable.c.owner_id.in_(ids))
+            .order_by(ptable.c.owner_id, ptable.c.name)
+        )
+        by_owner: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        for p in (await self._conn.execute(stmt)).mappings():
+            by_owner[p["owner_id"]].append(dict(p))
+        return [Record(r, by_owner[r["id"]]) for r in rows]
+
+    async def link(self, context_id: int, artifact_id: int) -> None:
+        """Attribute an artifact to a context (no-op when already linked)."""
+        already = await self._conn.execute(
+            select(attributions.c.context_id).where(
+                attributions.c.context_id == context_id,
+                attributions.c.artifact_id == artifact_id,
+            )
+        )
+        if already.first() is None:
+            try:
+                async with self._conn.begin_nested():
+                    await self._conn.execute(
+                        insert(attributions).values(context_id=context_id, artifact_id=artifact_id)
+                    )
+            except IntegrityError:
+                # A concurrent request linked the same pair first: the link exists, as wanted.
+                pass
+
+    async def newest_child(self, kind: EntityKind, parent_id: int) -> Record | None:
+        """The child of ``kind`` under ``parent_id`` created last (ties: highest id)."""
+        table = TABLES[kind.table]
+        stmt = (
+            select(table)
+            .where(table.c.kind == kind.kind, table.c.parent_id == parent_id)
+            .order_by(table.c.create_time.desc(), table.c.id.desc())
+            .limit(1)
+        )
+        row = (await self._conn.execute(stmt)).mappings().first()
+        if row is None:
+            return None
+        return (await self._with_props(kind, [dict(row)]))[0]
+
+    async def count(self, kind: EntityKind) -> int:
+        """How many entities of ``kind`` exist (for tests and diagnostics)."""
+        table = TABLES[kind.table]
+        stmt = select(func.count()).select_from(table).where(table.c.kind == kind.kind)
+        return int((await self._conn.execute(stmt)).scalar_one())
+
+
+def _conflict_message(exc: IntegrityError) -> str:
+    detail = str(exc.orig).lower()
+    if "external_id" in detail:
+        return "an entity with this externalId already exists"
+    return "an entity with this name already exists"
+
+
+class Store:
+    """The database behind the registry: engine, migrations, transactions."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sqlite = is_sqlite(engine)
+        # SQLite allows one writer at a time; queueing writers of this process on a lock keeps
+        # them off the busy-timeout polling loop (other processes still queue on the timeout).
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, database_url: str) -> Store:
+        """Connect to ``database_url`` and migrate its schema to the newest version.
+
+        Args:
+            database_url: A ``sqlite:///`` or ``postgresql://`` URL.
+
+        Returns:
+            The ready store; close it with :meth:`close`.
+        """
+        engine = create_engine_from_url(database_url)
+        try:
+            await run_migrations(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The SQLAlchemy engine."""
+        return self._engine
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = False) -> AsyncIterator[Tx]:
+        """Run a block in one transaction, committed when the block ends without error.
+
+        Args:
+            write: The block writes (on SQLite it then takes the write lock at once).
+
+        Raises:
+            Unavailable: The database cannot be reached.
+        """
+        if write and self._sqlite:
+            async with self._write_lock, self._begin(write=True) as tx:
+                yield tx
+        else:
+            async with self._begin(write=write) as tx:
+                yield tx
+
+    @asynccontextmanager
+    async def _begin(self, *, write: bool) -> AsyncIterator[Tx]:
+        try:
+            conn_cm = self._engine.connect()
+            conn = await conn_cm.__aenter__()
+        except (DBAPIError, OSError) as exc:
+            raise Unavailable(f"database unavailable: {type(exc).__name__}") from None
+        try:
+            if self._sqlite and write:
+                conn = await conn.execution_options(sqlite_write=True)
+            async with conn.begin():
+                yield Tx(conn)
+        finally:
+            await conn_cm.__aexit__(None, None, None)
+
+    async def ping(self) -> bool:
+        """Whether the database answers a trivial query."""
+        try:
+            async with self._engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True

@@ -1,0 +1,203 @@
+"""The tables of the store (SQLAlchemy Core), as the migrations leave them.
+
+MLMD-like layout: ``contexts`` holds registered models, versions, experiments, runs, serving
+environments and inference services; ``artifacts`` every artifact kind; ``executions`` serve
+models; ``metric_history`` the metrics recorded on runs. Each has a ``*_properties`` table for
+custom properties, and ``attributions`` links artifacts to contexts. Each entity table carries a
+superset of nullable columns for its kinds' fields.
+
+Uniqueness lives in the database: names are unique per (kind, parent_id), with ``parent_id`` 0
+for top-level rows so the index covers them; ``external_id`` is unique per table.
+
+The migrations under ``migrations/versions`` are the source of the schema; a test checks that
+this module and the migrated database agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+NAME_LENGTH = 255
+"""Names and external ids are at most this long (the reference's column size)."""
+
+
+def _entity_table(name: str, *columns: Column[object], unique: bool = True) -> Table:
+    """Build an entity table with the common columns and the paging indexes."""
+    table = Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("kind", String(64), nullable=False),
+        Column("parent_id", Integer, nullable=False, server_default="0"),
+        Column("name", String(NAME_LENGTH), nullable=True),
+        Column("external_id", String(NAME_LENGTH), nullable=True),
+        Column("description", Text, nullable=True),
+        Column("create_time", BigInteger, nullable=False),
+        Column("update_time", BigInteger, nullable=False),
+        *columns,
+        sqlite_autoincrement=True,
+    )
+    if unique:
+        table.append_constraint(
+            UniqueConstraint("kind", "parent_id", "name", name=f"uq_{name}_name")
+        )
+        Index(f"uq_{name}_external_id", table.c.external_id, unique=True)
+    # Keyset paging indexes: (kind, [parent,] order column, id) so a page costs the same
+    # however many rows the parent has.
+    Index(f"ix_{name}_kind_id", table.c.kind, table.c.id)
+    Index(f"ix_{name}_kind_parent_id", table.c.kind, table.c.parent_id, table.c.id)
+    for col in ("create_time", "update_time"):
+        Index(f"ix_{name}_kind_{col}", table.c.kind, table.c[col], table.c.id)
+        Index(
+            f"ix_{name}_kind_parent_{col}",
+            table.c.kind,
+            table.c.parent_id,
+            table.c[col],
+            table.c.id,
+        )
+    return table
+
+
+def _properties_table(owner: Table) -> Table:
+    """Build the custom-property table of an entity table."""
+    return Table(
+        f"{owner.name}_properties",
+        metadata,
+        Column(
+            "owner_id",
+            Integer,
+            ForeignKey(f"{owner.name}.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column("name", String(NAME_LENGTH), primary_key=True),
+        Column("value_type", String(32), nullable=False),
+        Column("string_value", Text, nullable=True),
+        Column("int_value", BigInteger, nullable=True),
+        Column("double_value", Float, nullable=True),
+        Column("bool_value", Boolean, nullable=True),
+        Column("bytes_value", Text, nullable=True),
+        Column("proto_type", Text, nullable=True),
+    )
+
+
+contexts = _entity_table(
+    "contexts",
+    Column("owner", Text),
+    Column("state", String(32)),
+    Column("author", Text),
+    Column("readme", Text),
+    Column("maturity", Text),
+    Column("language", Text),
+    Column("tasks", Text),
+    Column("provider", Text),
+    Column("logo", Text),
+    Column("license", Text),
+    Column("license_link", Text),
+    Column("library_name", Text),
+    Column("start_time", BigInteger),
+    Column("end_time", BigInteger),
+    Column("status", String(32)),
+    Column("runtime", Text),
+    Column("desired_state", String(32)),
+    Column("registered_model_id", Integer),
+    Column("model_version_id", Integer),
+)
+
+_ARTIFACT_COLUMNS = (
+    "uri",
+    "model_format_name",
+    "model_format_version",
+    "storage_key",
+    "storage_path",
+    "service_account_name",
+    "model_source_kind",
+    "model_source_class",
+    "model_source_group",
+    "model_source_id",
+    "model_source_name",
+    "digest",
+    "source_type",
+    "source",
+    "dataset_schema",
+    "profile",
+    "param_value",
+)
+
+artifacts = _entity_table(
+    "artifacts",
+    Column("state", String(32)),
+    *(Column(c, Text) for c in _ARTIFACT_COLUMNS),
+    Column("parameter_type", String(32)),
+    Column("metric_value", Float),
+    Column("metric_timestamp", BigInteger),
+    Column("step", BigInteger),
+    Column("experiment_id", Integer),
+    Column("experiment_run_id", Integer),
+)
+
+executions = _entity_table(
+    "executions",
+    Column("model_version_id", Integer),
+    Column("last_known_state", String(32)),
+)
+
+metric_history = _entity_table(
+    "metric_history",
+    Column("uri", Text),
+    Column("state", String(32)),
+    Column("metric_value", Float),
+    Column("metric_timestamp", BigInteger),
+    Column("step", BigInteger),
+    Column("experiment_id", Integer),
+    Column("experiment_run_id", Integer),
+    unique=False,
+)
+Index(
+    "ix_metric_history_run_name_step",
+    metric_history.c.parent_id,
+    metric_history.c.name,
+    metric_history.c.step,
+)
+
+contexts_properties = _properties_table(contexts)
+artifacts_properties = _properties_table(artifacts)
+executions_properties = _properties_table(executions)
+metric_history_properties = _properties_table(metric_history)
+
+attributions = Table(
+    "attributions",
+    metadata,
+    Column("context_id", Integer, ForeignKey("contexts.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True
+    ),
+)
+Index("ix_attributions_artifact", attributions.c.artifact_id, attributions.c.context_id)
+
+TABLES: dict[str, Table] = {
+    "contexts": contexts,
+    "artifacts": artifacts,
+    "executions": executions,
+    "metric_history": metric_history,
+}
+PROPERTY_TABLES: dict[str, Table] = {
+    "contexts": contexts_properties,
+    "artifacts": artifacts_properties,
+    "executions": executions_properties,
+    "metric_history": metric_history_properties,
+}

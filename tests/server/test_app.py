@@ -1,0 +1,105 @@
+"""The server process: health endpoints, error bodies for unknown paths/methods, start and stop."""
+
+from __future__ import annotations
+
+import socket
+
+import aiohttp
+import pytest
+
+from model_registry.server import RunningServer, run_server
+from model_registry.server.rest import BASE_PATH
+
+
+async def _json(resp: aiohttp.ClientResponse) -> object:
+    assert resp.content_type == "application/json"
+    return await resp.json()
+
+
+async def test_healthz_answers_ok(server: RunningServer, http: aiohttp.ClientSession) -> None:
+    async with http.get(server.url + "/healthz") as resp:
+        assert resp.status == 200
+        assert await _json(resp) == {"status": "ok"}
+
+
+async def test_readyz_is_ready_when_the_database_answers(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(server.url + "/readyz") as resp:
+        assert resp.status == 200
+        assert await _json(resp) == {"status": "ready"}
+
+
+async def test_root_is_404_with_error_body(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(server.url + "/") as resp:
+        assert resp.status == 404
+        assert await _json(resp) == {"code": "Not Found", "message": "not found"}
+
+
+@pytest.mark.parametrize("path", ["/nope", BASE_PATH + "/registered_modelz", BASE_PATH])
+async def test_unknown_path_is_404_with_error_body(
+    server: RunningServer, http: aiohttp.ClientSession, path: str
+) -> None:
+    async with http.get(server.url + path) as resp:
+        assert resp.status == 404
+        body = await _json(resp)
+        assert isinstance(body, dict)
+        assert body["code"] == "Not Found"
+        assert isinstance(body["message"], str)
+
+
+@pytest.mark.parametrize("method", ["DELETE", "PUT", "HEAD", "OPTIONS"])
+async def test_undefined_method_is_405_with_error_body(
+    server: RunningServer, http: aiohttp.ClientSession, method: str
+) -> None:
+    async with http.request(method, server.url + BASE_PATH + "/registered_models") as resp:
+        assert resp.status == 405
+        assert "GET" in resp.headers["Allow"] and "POST" in resp.headers["Allow"]
+        if method != "HEAD":  # a HEAD answer has no body by definition
+            assert await _json(resp) == {
+                "code": "Method Not Allowed",
+                "message": "Method Not Allowed",
+            }
+
+
+async def test_run_server_binds_a_free_port_and_releases_it(database_url: str) -> None:
+    async with run_server(database_url) as srv:
+        assert srv.port > 0
+        assert srv.url == f"http://127.0.0.1:{srv.port}"
+        assert srv.grpc_port is None
+        async with aiohttp.ClientSession() as http, http.get(srv.url + "/healthz") as resp:
+            assert resp.status == 200
+        port = srv.port
+    # After the block the port is free again: a plain bind succeeds.
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+
+
+async def test_run_server_without_url_uses_a_temporary_sqlite_file() -> None:
+    async with run_server() as srv:
+        assert srv.database_url.startswith("sqlite:///")
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(srv.url + BASE_PATH + "/registered_models", json={"name": "m"}) as resp,
+        ):
+            assert resp.status == 201
+
+
+async def test_data_survives_a_restart_on_the_same_database(database_url: str) -> None:
+    async with (
+        run_server(database_url) as srv,
+        aiohttp.ClientSession() as http,
+        http.post(srv.url + BASE_PATH + "/registered_models", json={"name": "kept"}) as resp,
+    ):
+        created = await resp.json()
+    path = f"{BASE_PATH}/registered_models/{created['id']}"
+    async with (
+        run_server(database_url) as srv,
+        aiohttp.ClientSession() as http,
+        http.get(srv.url + path) as resp,
+    ):
+        assert resp.status == 200
+        assert (await resp.json())["name"] == "kept"

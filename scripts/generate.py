@@ -15,10 +15,11 @@ succeeded. Any generator warning is an error: the script exits non-zero and says
 
 Usage::
 
-    python scripts/generate.py [--out DIR]
+    python scripts/generate.py [--out DIR] [--spec FILE]
 
 ``--out DIR`` writes under ``DIR/src/model_registry/_generated/`` instead of the repository,
-which lets a test compare a fresh generation with the committed one.
+which lets a test compare a fresh generation with the committed one; ``--spec FILE`` reads
+another OpenAPI document (tests use it to check that warnings fail the run).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def _run(cmd: Sequence[str], *, what: str, cwd: Path | None = None) -> str:
     return proc.stderr
 
 
-def generate_openapi(target: Path) -> None:
+def generate_openapi(target: Path, spec: Path = SPEC) -> None:
     """Build the REST stubs package into ``target`` (a directory that must not exist yet)."""
     # Imported here so that `--help` works without the dev extra installed.
     from openapi_python_client import generate
@@ -82,7 +83,7 @@ def generate_openapi(target: Path) -> None:
     config = Config.from_sources(
         config_file=ConfigFile.load_from_path(CONFIG),
         meta_type=MetaType("none"),
-        document_source=SPEC,
+        document_source=spec,
         file_encoding="utf-8",
         overwrite=False,
         output_path=target,
@@ -92,7 +93,7 @@ def generate_openapi(target: Path) -> None:
         warnings.simplefilter("always")
         problems = generate(config=config, custom_template_path=TEMPLATES)
     messages = [
-        f"{problem.level.value}: {problem.header}\n{problem.detail or ''}".rstrip()
+        f"[{problem.level.value}] {problem.header}\n{problem.detail or ''}".rstrip()
         for problem in problems
     ]
     messages += [
@@ -102,8 +103,7 @@ def generate_openapi(target: Path) -> None:
     ]
     if messages:
         raise GenerationError(
-            "openapi-python-client reported problems with openapi/model-registry.yaml:\n\n"
-            + "\n\n".join(messages)
+            f"openapi-python-client reported problems with {spec}:\n\n" + "\n\n".join(messages)
         )
     if not (target / "client.py").is_file():
         raise GenerationError(f"openapi-python-client wrote nothing to {target}")
@@ -176,7 +176,7 @@ def generate_grpc(src_root: Path) -> list[Path]:
     return protos
 
 
-def generate_all(out_root: Path) -> None:
+def generate_all(out_root: Path, spec: Path = SPEC) -> None:
     """Regenerate both stub packages under ``out_root/src/model_registry/_generated``."""
     final = out_root / GENERATED
     with tempfile.TemporaryDirectory(prefix="mr-generate-") as scratch_name:
@@ -184,7 +184,7 @@ def generate_all(out_root: Path) -> None:
         src_root = scratch / "src"
         staged = src_root / "model_registry" / "_generated"
         staged.mkdir(parents=True)
-        generate_openapi(staged / "openapi")
+        generate_openapi(staged / "openapi", spec)
         protos = generate_grpc(src_root)
 
         final.mkdir(parents=True, exist_ok=True)
@@ -208,9 +208,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=REPO,
         help="root standing in for the repository root (default: the repository)",
     )
+    parser.add_argument(
+        "--spec",
+        type=Path,
+        default=SPEC,
+        help="OpenAPI document to generate from (default: openapi/model-registry.yaml)",
+    )
     args = parser.parse_args(argv)
     try:
-        generate_all(args.out.resolve())
+        generate_all(args.out.resolve(), args.spec.resolve())
     except GenerationError as exc:
         print(f"generate: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,340 @@
+"""The generated stubs: fresh, warning-free, complete, and free of httpx.
+
+These tests run scripts/generate.py (the code behind `make generate`) into a temporary
+directory and compare the result with what is committed under src/model_registry/_generated.
+"""
+
+from __future__ import annotations
+
+import difflib
+import filecmp
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml  # type: ignore[import-untyped]
+from aiohttp import web
+
+REPO = Path(__file__).resolve().parent.parent
+GENERATED = Path("src") / "model_registry" / "_generated"
+SPEC = REPO / "openapi" / "model-registry.yaml"
+REFERENCE_SPEC = Path("/work/shared/reference/kubeflow-model-registry-v1alpha3.yaml")
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _run_generate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "generate.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
+    )
+
+
+@pytest.fixture(scope="module")
+def fresh_generation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """Run the generator once into a temp root; yield (generated dir, stderr)."""
+    root = tmp_path_factory.mktemp("generated-root")
+    proc = _run_generate("--out", str(root))
+    assert proc.returncode == 0, f"scripts/generate.py failed:\n{proc.stdout}\n{proc.stderr}"
+    yield root / GENERATED, proc.stderr
+
+
+def _files(top: Path) -> dict[str, Path]:
+    return {
+        p.relative_to(top).as_posix(): p
+        for p in sorted(top.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def _diff_summary(committed: Path, fresh: Path) -> list[str]:
+    """Human-readable differences between two generated trees (empty when identical)."""
+    old, new = _files(committed), _files(fresh)
+    problems = [f"missing from the commit: {name}" for name in sorted(new.keys() - old.keys())]
+    problems += [f"stale file (no longer generated): {name}" for name in sorted(old.keys() - new)]
+    for name in sorted(old.keys() & new.keys()):
+        if filecmp.cmp(old[name], new[name], shallow=False):
+            continue
+        diff = list(
+            difflib.unified_diff(
+                old[name].read_text(encoding="utf-8", errors="replace").splitlines(),
+                new[name].read_text(encoding="utf-8", errors="replace").splitlines(),
+                fromfile=f"committed/{name}",
+                tofile=f"generated/{name}",
+                lineterm="",
+                n=1,
+            )
+        )
+        problems.append(f"differs: {name}\n" + "\n".join(diff[:20]))
+    return problems
+
+
+def test_committed_generated_code_matches_a_fresh_generation(
+    fresh_generation: tuple[Path, str],
+) -> None:
+    fresh, _ = fresh_generation
+    problems = _diff_summary(REPO / GENERATED, fresh)
+    assert not problems, (
+        "src/model_registry/_generated is stale; run `make generate` and commit it:\n\n"
+        + "\n\n".join(problems[:15])
+        + (f"\n\n... and {len(problems) - 15} more" if len(problems) > 15 else "")
+    )
+
+
+def test_fresh_generation_covers_both_openapi_and_grpc_stubs(
+    fresh_generation: tuple[Path, str],
+) -> None:
+    fresh, _ = fresh_generation
+    names = _files(fresh)
+    assert "openapi/client.py" in names
+    assert "openapi/api/model_registry_service/get_registered_models.py" in names
+    protos = sorted((REPO / "proto").rglob("*.proto"))
+    for proto in protos:
+        stem = proto.relative_to(REPO / "proto").with_suffix("").as_posix()
+        for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi"):
+            assert f"grpc/{stem}{suffix}" in names
+
+
+def test_generation_emits_no_warnings(fresh_generation: tuple[Path, str]) -> None:
+    _, stderr = fresh_generation
+    assert stderr.strip() == ""
+
+
+def test_openapi_generator_itself_reports_no_problems_for_the_spec(tmp_path: Path) -> None:
+    from openapi_python_client import generate
+    from openapi_python_client.config import Config, ConfigFile, MetaType
+
+    config = Config.from_sources(
+        config_file=ConfigFile.load_from_path(REPO / "openapi" / "config.yaml"),
+        meta_type=MetaType("none"),
+        document_source=SPEC,
+        file_encoding="utf-8",
+        overwrite=False,
+        output_path=tmp_path / "pkg",
+    )
+    problems = generate(config=config, custom_template_path=REPO / "openapi" / "templates")
+    assert [f"{p.level}: {p.header} {p.detail}" for p in problems] == []
+
+
+def test_generation_fails_loudly_when_the_spec_makes_the_generator_warn(tmp_path: Path) -> None:
+    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    # A response schema that points nowhere: the generator skips the operation with a warning.
+    get = spec["paths"]["/api/model_registry/v1alpha3/registered_models"]["get"]
+    get["responses"]["200"] = {
+        "description": "broken",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Nowhere"}}},
+    }
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(spec), encoding="utf-8")
+
+    proc = _run_generate("--out", str(tmp_path / "out"), "--spec", str(broken))
+
+    assert proc.returncode != 0
+    assert "openapi-python-client reported problems" in proc.stderr
+    assert "GET /api/model_registry/v1alpha3/registered_models" in proc.stderr
+    assert not (tmp_path / "out" / GENERATED / "openapi").exists()
+
+
+def _operations(spec: dict[str, Any]) -> dict[str, tuple[str, str, frozenset[str]]]:
+    """operationId -> (path, method, names of its parameters, path-level ones included)."""
+
+    def resolve(param: dict[str, Any]) -> dict[str, Any]:
+        if "$ref" in param:
+            resolved: dict[str, Any] = spec["components"]["parameters"][
+                param["$ref"].split("/")[-1]
+            ]
+            return resolved
+        return param
+
+    ops = {}
+    for path, item in spec["paths"].items():
+        shared = [resolve(p) for p in item.get("parameters", [])]
+        for method in METHODS:
+            if method in item:
+                op = item[method]
+                params = shared + [resolve(p) for p in op.get("parameters", [])]
+                names = frozenset(f"{p['in']}:{p['name']}" for p in params)
+                ops[op["operationId"]] = (path, method, names)
+    return ops
+
+
+def test_spec_has_every_reference_operation_with_the_same_path_method_and_parameters() -> None:
+    ours = _operations(yaml.safe_load(SPEC.read_text(encoding="utf-8")))
+    reference = _operations(yaml.safe_load(REFERENCE_SPEC.read_text(encoding="utf-8")))
+
+    assert len(reference) == 56
+    assert ours == reference
+
+
+def test_spec_keeps_every_reference_schema_name_and_declares_custom_properties_once() -> None:
+    ours = yaml.safe_load(SPEC.read_text(encoding="utf-8"))["components"]["schemas"]
+    reference = yaml.safe_load(REFERENCE_SPEC.read_text(encoding="utf-8"))["components"]["schemas"]
+
+    assert set(reference) <= set(ours)
+    assert ours["CustomProperties"]["additionalProperties"] == {
+        "$ref": "#/components/schemas/MetadataValue"
+    }
+    for name, schema in ours.items():
+        props = schema.get("properties", {})
+        if "customProperties" in props:
+            assert props["customProperties"] == {"$ref": "#/components/schemas/CustomProperties"}, (
+                name
+            )
+
+
+def test_create_and_update_request_bodies_refuse_unknown_fields() -> None:
+    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    schemas = spec["components"]["schemas"]
+
+    def leaves(name: str) -> list[str]:
+        schema = schemas[name]
+        if "oneOf" in schema:
+            return [ref["$ref"].split("/")[-1] for ref in schema["oneOf"]]
+        return [name]
+
+    checked = set()
+    for item in spec["paths"].values():
+        for method in METHODS:
+            body = item.get(method, {}).get("requestBody")
+            if body is None:
+                continue
+            name = body["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+            for leaf in leaves(name):
+                if leaf.endswith(("Create", "Update")):
+                    assert schemas[leaf].get("additionalProperties") is False, leaf
+                    checked.add(leaf)
+    strict = {
+        name
+        for name in schemas
+        if name.endswith(("Create", "Update"))
+        and not name.startswith(("Base", "ArtifactCreate", "ArtifactUpdate"))
+    }
+    assert all(schemas[name].get("additionalProperties") is False for name in strict)
+    # v1alpha3 has no PATCH for serve records, so ServeModelUpdate is never a body.
+    assert checked == strict - {"ServeModelUpdate"}
+
+
+def _import_everything_script() -> str:
+    return (
+        "import importlib, json, pkgutil, sys\n"
+        "import model_registry._generated as root\n"
+        "names = [m.name for m in pkgutil.walk_packages(root.__path__, root.__name__ + '.')]\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps({'modules': names, 'httpx': sorted(\n"
+        "    m for m in sys.modules if m == 'httpx' or m.startswith('httpx.'))}))\n"
+    )
+
+
+def test_importing_every_generated_module_does_not_import_httpx() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", _import_everything_script()],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    result = json.loads(proc.stdout)
+
+    assert result["httpx"] == []
+    assert "model_registry._generated.openapi.client" in result["modules"]
+    assert any(m.endswith("_pb2_grpc") for m in result["modules"])
+
+
+def test_every_endpoint_module_is_async_only_and_goes_through_client_send() -> None:
+    import importlib
+    import inspect
+    import pkgutil
+
+    import model_registry._generated.openapi.api.model_registry_service as endpoints
+
+    modules = [m.name for m in pkgutil.iter_modules(endpoints.__path__)]
+    assert len(modules) == 56
+    for name in modules:
+        module = importlib.import_module(f"{endpoints.__name__}.{name}")
+        assert inspect.iscoroutinefunction(module.asyncio_detailed), name
+        assert inspect.iscoroutinefunction(module.asyncio), name
+        assert not hasattr(module, "sync") and not hasattr(module, "sync_detailed"), name
+        assert "client.send(" in inspect.getsource(module), name
+
+
+async def test_client_send_carries_method_path_query_and_json_over_a_real_socket() -> None:
+    from model_registry._generated.openapi import Client, RawResponse
+    from model_registry._generated.openapi.api.model_registry_service import (
+        create_registered_model,
+        get_registered_models,
+    )
+    from model_registry._generated.openapi.models import (
+        CustomProperties,
+        MetadataIntValue,
+        OrderByField,
+        RegisteredModel,
+        RegisteredModelCreate,
+        RegisteredModelList,
+    )
+
+    seen: list[tuple[str, str, str]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        body = await request.text()
+        seen.append((request.method, request.path_qs, body))
+        if request.method == "POST":
+            stored = {**json.loads(body), "id": "1", "createTimeSinceEpoch": "5"}
+            return web.json_response(stored, status=201)
+        page = {"items": [], "nextPageToken": "", "pageSize": 10, "size": 0}
+        return web.json_response(page, headers={"X-Probe": "yes"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = Client(f"http://127.0.0.1:{port}/", session)
+            props = CustomProperties()
+            props["runs"] = MetadataIntValue(int_value="3")
+
+            created = await create_registered_model.asyncio_detailed(
+                client=client, body=RegisteredModelCreate(name="m", custom_properties=props)
+            )
+            listed = await get_registered_models.asyncio_detailed(
+                client=client, page_size="10", order_by=OrderByField.CREATE_TIME
+            )
+            raw = await client.send("GET", "/api/model_registry/v1alpha3/registered_models")
+    finally:
+        await runner.cleanup()
+
+    assert created.status_code == 201
+    assert isinstance(created.parsed, RegisteredModel)
+    assert created.parsed.id == "1"
+    assert created.parsed.custom_properties["runs"] == MetadataIntValue(int_value="3")
+    assert isinstance(listed.parsed, RegisteredModelList)
+    assert listed.headers["x-probe"] == "yes"
+    assert isinstance(raw, RawResponse) and raw.json()["pageSize"] == 10
+    assert seen[0] == (
+        "POST",
+        "/api/model_registry/v1alpha3/registered_models",
+        json.dumps(
+            {
+                "name": "m",
+                "customProperties": {
+                    "runs": {"metadataType": "MetadataIntValue", "int_value": "3"}
+                },
+            }
+        ),
+    )
+    assert seen[1][:2] == (
+        "GET",
+        "/api/model_registry/v1alpha3/registered_models?pageSize=10&orderBy=CREATE_TIME",
+    )

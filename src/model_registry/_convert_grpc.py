@@ -1,0 +1,538 @@
+"""Protobuf messages of the gRPC API <-> REST wire dicts and domain types, in one module.
+
+The proto (``proto/model_registry/v1alpha3/model_registry.proto``) mirrors the REST schemas
+field for field: a proto field ``license_link`` is the REST key ``licenseLink`` (the proto
+JSON name) and the domain attribute ``license_link``. So both conversions here are driven by
+the message descriptors, with a handful of typed rules:
+
+- int64 fields are decimal strings on the REST wire (times), except ``step``, a JSON number;
+- enum values drop their type prefix (``ARTIFACT_STATE_LIVE`` -> ``LIVE``); ``ArtifactType`` is
+  kebab case (``model-artifact``) and ``ParameterType`` lower case (``string``); the
+  ``_UNSPECIFIED`` zero value means "absent";
+- ``CustomProperties`` is the REST ``customProperties`` object of tagged ``MetadataValue``s;
+- ``StringList`` is a JSON array of strings;
+- ``Artifact`` is the REST artifact union, its set member named by ``artifactType``.
+
+The server front door uses :func:`message_to_wire` / :func:`wire_to_message` to hand the
+service the same dicts REST hands it; the client transport uses :func:`domain_to_message` /
+:func:`message_to_domain`, with custom property values encoded by the same rules as REST
+(:mod:`model_registry.types.custom_properties`).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
+from model_registry.types import artifacts as domain_artifacts
+from model_registry.types import contexts as domain_contexts
+from model_registry.types import enums as domain_enums
+from model_registry.types.base import BaseResource
+from model_registry.types.custom_properties import decode_value, encode_value
+
+__all__ = [
+    "ARTIFACT_MEMBERS",
+    "ERROR_MARK",
+    "artifact_member",
+    "domain_to_artifact",
+    "domain_to_message",
+    "enum_from_wire",
+    "enum_to_wire",
+    "message_to_domain",
+    "message_to_wire",
+    "metadata_from_wire",
+    "metadata_to_wire",
+    "query_params",
+    "wire_to_message",
+]
+
+M = TypeVar("M", bound=Message)
+
+#: Trailing metadata key the registry's gRPC server sets on every error it answers with (the
+#: value is the REST error ``code``, e.g. ``"Not Found"``). The client uses it to tell a
+#: registry answer (say UNAVAILABLE: the database is not ready) from a channel failure.
+ERROR_MARK = "mr-error-code"
+
+#: Wire ``artifactType`` -> the member of the ``Artifact`` oneof that holds that kind.
+ARTIFACT_MEMBERS: Mapping[str, str] = {
+    "model-artifact": "model_artifact",
+    "doc-artifact": "doc_artifact",
+    "dataset-artifact": "dataset_artifact",
+    "metric": "metric",
+    "parameter": "parameter",
+}
+_ARTIFACT_TYPE_OF_MEMBER = {member: kind for kind, member in ARTIFACT_MEMBERS.items()}
+_ARTIFACT_DESCRIPTOR: Any = pb.Artifact.DESCRIPTOR
+_ARTIFACT_TYPE_OF_MESSAGE = {
+    _ARTIFACT_DESCRIPTOR.fields_by_name[member].message_type.full_name: kind
+    for kind, member in ARTIFACT_MEMBERS.items()
+}
+
+# int64 fields that REST writes as JSON numbers rather than decimal strings.
+_INT64_AS_NUMBER = frozenset({"step"})
+
+# How an enum value name (without its prefix) becomes the REST value, for the enums whose REST
+# values are not the upper-case names themselves.
+_ENUM_STYLE: Mapping[str, Callable[[str], str]] = {
+    "ArtifactType": lambda name: name.lower().replace("_", "-"),
+    "ParameterType": str.lower,
+}
+
+
+def _upper_snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
+
+
+def _same(name: str) -> str:
+    return name
+
+
+class _EnumCodec:
+    """Proto enum numbers <-> REST strings for one enum type."""
+
+    def __init__(self, desc: Any) -> None:
+        prefix = _upper_snake(desc.name) + "_"
+        style = _ENUM_STYLE.get(desc.name, _same)
+        self.name = desc.name
+        self.to_wire: dict[int, str] = {}
+        self.from_wire: dict[str, int] = {}
+        for value in desc.values:
+            if value.number == 0:
+                continue  # UNSPECIFIED: "absent", never a wire value
+            wire = style(value.name.removeprefix(prefix))
+            self.to_wire[value.number] = wire
+            self.from_wire[wire] = value.number
+
+
+_ENUMS: dict[str, _EnumCodec] = {
+    desc.name: _EnumCodec(desc) for desc in pb.DESCRIPTOR.enum_types_by_name.values()
+}
+
+
+def enum_to_wire(enum_name: str, number: int) -> str | None:
+    """Return the REST value of a proto enum number (``None`` for UNSPECIFIED or unknown).
+
+    Args:
+        enum_name: The proto enum type name, e.g. ``"ArtifactState"``.
+        number: The enum number.
+    """
+    return _ENUMS[enum_name].to_wire.get(number)
+
+
+def enum_from_wire(enum_name: str, value: str) -> int:
+    """Return the proto enum number of a REST value.
+
+    Raises:
+        ValueError: The value is not one of the enum's REST values.
+    """
+    try:
+        return _ENUMS[enum_name].from_wire[value]
+    except KeyError:
+        raise ValueError(f"{value!r} is not a valid {enum_name}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Custom property values
+
+
+def metadata_to_wire(value: pb.MetadataValue) -> dict[str, Any]:
+    """Return the tagged REST form of a ``MetadataValue`` (``{}`` when no member is set)."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return {"metadataType": "MetadataStringValue", "string_value": value.string_value}
+    if kind == "int_value":
+        return {"metadataType": "MetadataIntValue", "int_value": str(value.int_value)}
+    if kind == "double_value":
+        return {"metadataType": "MetadataDoubleValue", "double_value": value.double_value}
+    if kind == "bool_value":
+        return {"metadataType": "MetadataBoolValue", "bool_value": value.bool_value}
+    if kind == "struct_value":
+        return {
+            "metadataType": "MetadataStructValue",
+            "struct_value": base64.b64encode(value.struct_value).decode("ascii"),
+        }
+    if kind == "proto_value":
+        return {
+            "metadataType": "MetadataProtoValue",
+            "type": value.proto_value.type,
+            "proto_value": base64.b64encode(value.proto_value.proto_value).decode("ascii"),
+        }
+    # No member set: an untagged value, which the service refuses like any malformed one.
+    return {}
+
+
+def metadata_from_wire(wire: Mapping[str, Any]) -> pb.MetadataValue:
+    """Return the ``MetadataValue`` of a tagged REST value.
+
+    Raises:
+        ValueError: The value is not one of the tagged forms.
+    """
+    kind = wire.get("metadataType")
+    if kind == "MetadataStringValue":
+        return pb.MetadataValue(string_value=wire["string_value"])
+    if kind == "MetadataIntValue":
+        return pb.MetadataValue(int_value=int(wire["int_value"]))
+    if kind == "MetadataDoubleValue":
+        return pb.MetadataValue(double_value=wire["double_value"])
+    if kind == "MetadataBoolValue":
+        return pb.MetadataValue(bool_value=wire["bool_value"])
+    if kind == "MetadataStructValue":
+        return pb.MetadataValue(struct_value=base64.b64decode(wire["struct_value"]))
+    if kind == "MetadataProtoValue":
+        return pb.MetadataValue(
+            proto_value=pb.MetadataProtoValue(
+                type=wire.get("type", ""), proto_value=base64.b64decode(wire["proto_value"])
+            )
+        )
+    raise ValueError(f"unknown metadataType {kind!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages <-> REST wire dicts
+
+
+def _custom_to_wire(value: pb.CustomProperties) -> dict[str, Any]:
+    return {key: metadata_to_wire(v) for key, v in value.properties.items()}
+
+
+def _custom_from_wire(wire: Mapping[str, Any]) -> pb.CustomProperties:
+    return pb.CustomProperties(properties={key: metadata_from_wire(v) for key, v in wire.items()})
+
+
+def _strlist_to_wire(value: pb.StringList) -> list[str]:
+    return list(value.values)
+
+
+def _strlist_from_wire(wire: list[str]) -> pb.StringList:
+    return pb.StringList(values=wire)
+
+
+def _artifact_to_wire(value: pb.Artifact) -> dict[str, Any]:
+    member = value.WhichOneof("kind")
+    if member is None:
+        return {}
+    out = message_to_wire(getattr(value, member))
+    out["artifactType"] = _ARTIFACT_TYPE_OF_MEMBER[member]
+    return out
+
+
+def _artifact_from_wire(wire: Mapping[str, Any]) -> pb.Artifact:
+    kind = wire.get("artifactType")
+    member = ARTIFACT_MEMBERS.get(kind) if isinstance(kind, str) else None
+    if member is None:
+        raise ValueError(f"unknown artifactType {kind!r}")
+    inner_cls = type(getattr(pb.Artifact(), member))
+    return pb.Artifact(**{member: wire_to_message(wire, inner_cls)})
+
+
+_SPECIAL_TO_WIRE: dict[str, Callable[[Any], Any]] = {
+    pb.CustomProperties.DESCRIPTOR.full_name: _custom_to_wire,
+    pb.StringList.DESCRIPTOR.full_name: _strlist_to_wire,
+    pb.Artifact.DESCRIPTOR.full_name: _artifact_to_wire,
+    pb.MetadataValue.DESCRIPTOR.full_name: metadata_to_wire,
+}
+_SPECIAL_FROM_WIRE: dict[str, Callable[[Any], Any]] = {
+    pb.CustomProperties.DESCRIPTOR.full_name: _custom_from_wire,
+    pb.StringList.DESCRIPTOR.full_name: _strlist_from_wire,
+    pb.Artifact.DESCRIPTOR.full_name: _artifact_from_wire,
+    pb.MetadataValue.DESCRIPTOR.full_name: metadata_from_wire,
+}
+
+
+def _enum_field_codec(codec: _EnumCodec) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    def to_wire(number: int) -> str | None:
+        if number == 0:
+            return None  # UNSPECIFIED: absent
+        # A number this side does not know (proto3 enums are open) goes on as its digits, so
+        # the service refuses it like any bad enum value instead of it vanishing.
+        return codec.to_wire.get(number, str(number))
+
+    return to_wire, codec.from_wire.__getitem__
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class _FieldCodec:
+    """How one field of one message type maps to its REST key and value."""
+
+    __slots__ = ("from_wire", "name", "to_wire", "wire")
+
+    def __init__(self, fd: Any) -> None:
+        self.name = fd.name
+        self.wire = fd.json_name
+        to_wire: Callable[[Any], Any] = _identity
+        from_wire: Callable[[Any], Any] = _identity
+        if fd.type == FieldDescriptor.TYPE_ENUM:
+            to_wire, from_wire = _enum_field_codec(_ENUMS[fd.enum_type.name])
+        elif fd.type in (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64):
+            if fd.name not in _INT64_AS_NUMBER:
+                to_wire, from_wire = str, int
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+            full_name = fd.message_type.full_name
+            to_wire = _SPECIAL_TO_WIRE.get(full_name, message_to_wire)
+            message_class = _message_class(fd.message_type)
+            from_wire = _SPECIAL_FROM_WIRE.get(
+                full_name, lambda wire: wire_to_message(wire, message_class)
+            )
+        if _is_repeated(fd) and not _is_map(fd):
+            item_to, item_from = to_wire, from_wire
+            self.to_wire: Callable[[Any], Any] = lambda values: [item_to(v) for v in values]
+            self.from_wire: Callable[[Any], Any] = lambda values: [item_from(v) for v in values]
+        else:
+            self.to_wire, self.from_wire = to_wire, from_wire
+
+
+def _is_repeated(fd: Any) -> bool:
+    return bool(fd.is_repeated)
+
+
+def _is_map(fd: Any) -> bool:
+    return fd.message_type is not None and fd.message_type.GetOptions().map_entry
+
+
+def _message_class(desc: Any) -> type[Message]:
+    cls: type[Message] = getattr(pb, desc.name)
+    return cls
+
+
+class _MessageCodec:
+    """Field codecs of one message type, by field number and by REST key."""
+
+    def __init__(self, desc: Any) -> None:
+        self.cls = _message_class(desc)
+        self.by_number: dict[int, _FieldCodec] = {}
+        self.by_wire: dict[str, _FieldCodec] = {}
+        for fd in desc.fields:
+            codec = _FieldCodec(fd)
+            self.by_number[fd.number] = codec
+            self.by_wire[codec.wire] = codec
+
+
+_CODECS: dict[str, _MessageCodec] = {}
+
+
+def _codec(desc: Any) -> _MessageCodec:
+    codec = _CODECS.get(desc.full_name)
+    if codec is None:
+        codec = _CODECS[desc.full_name] = _MessageCodec(desc)
+    return codec
+
+
+def message_to_wire(message: Message) -> dict[str, Any]:
+    """Return the REST wire dict of a message: its set fields only, under their REST keys.
+
+    An entity message gives the body REST would carry (an artifact kind also gets its
+    ``artifactType``); a request message gives its parameters under their REST names
+    (``pageSize``, ``filterQuery``, ...), typed as in JSON (use :func:`query_params` for
+    query strings). An enum set to its UNSPECIFIED value counts as absent.
+    """
+    desc = message.DESCRIPTOR
+    special = _SPECIAL_TO_WIRE.get(desc.full_name)
+    if special is not None:
+        result: dict[str, Any] = special(message)
+        return result
+    codec = _codec(desc)
+    out: dict[str, Any] = {}
+    for fd, value in message.ListFields():
+        field = codec.by_number[fd.number]
+        wire_value = field.to_wire(value)
+        if wire_value is not None:
+            out[field.wire] = wire_value
+    artifact_type = _ARTIFACT_TYPE_OF_MESSAGE.get(desc.full_name)
+    if artifact_type is not None:
+        out["artifactType"] = artifact_type
+    return out
+
+
+def query_params(message: Message) -> dict[str, str]:
+    """Return a request message's set fields as REST query parameters (all strings)."""
+    params: dict[str, str] = {}
+    for key, value in message_to_wire(message).items():
+        if isinstance(value, bool):
+            params[key] = "true" if value else "false"
+        else:
+            params[key] = str(value)
+    return params
+
+
+def wire_to_message(wire: Mapping[str, Any], cls: type[M]) -> M:
+    """Build a message of type ``cls`` from a REST wire dict.
+
+    Keys the message does not have (such as ``artifactType`` on an artifact kind) and
+    ``None`` values are skipped.
+
+    Raises:
+        ValueError: A value has no proto form (an unknown enum value or metadata type).
+    """
+    desc = cls.DESCRIPTOR
+    special = _SPECIAL_FROM_WIRE.get(desc.full_name)
+    if special is not None:
+        result: M = special(wire)
+        return result
+    by_wire = _codec(desc).by_wire
+    kwargs: dict[str, Any] = {}
+    for key, value in wire.items():
+        field = by_wire.get(key)
+        if field is None or value is None:
+            continue
+        try:
+            kwargs[field.name] = field.from_wire(value)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{desc.name}.{key}: cannot convert {value!r}: {exc}") from exc
+    return cls(**kwargs)
+
+
+def artifact_member(message: pb.Artifact) -> Message | None:
+    """Return the set member of an ``Artifact`` (the concrete kind), or ``None``."""
+    member = message.WhichOneof("kind")
+    if member is None:
+        return None
+    inner: Message = getattr(message, member)
+    return inner
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages <-> domain types
+
+_DOMAIN_CLASSES: dict[str, type[BaseResource]] = {
+    cls.__name__: cls
+    for cls in (
+        domain_contexts.RegisteredModel,
+        domain_contexts.ModelVersion,
+        domain_contexts.Experiment,
+        domain_contexts.ExperimentRun,
+        domain_contexts.ServingEnvironment,
+        domain_contexts.InferenceService,
+        domain_contexts.ServeModel,
+        domain_artifacts.ModelArtifact,
+        domain_artifacts.DocArtifact,
+        domain_artifacts.DataSet,
+        domain_artifacts.Metric,
+        domain_artifacts.Parameter,
+    )
+}
+
+
+class _DomainCodec:
+    """Domain dataclass <-> message of the same name, field by field."""
+
+    def __init__(self, domain_cls: type[BaseResource]) -> None:
+        self.domain_cls = domain_cls
+        self.message_cls = _message_class(getattr(pb, domain_cls.__name__).DESCRIPTOR)
+        desc: Any = self.message_cls.DESCRIPTOR
+        domain_fields = {f.name for f in dataclasses.fields(domain_cls)}
+        missing = domain_fields - set(desc.fields_by_name) - {"_"}
+        if missing:  # pragma: no cover - guards the proto against drifting from the types
+            raise RuntimeError(f"{desc.name} lacks fields {sorted(missing)} of the domain type")
+        # (field name, to-message, from-message)
+        self.fields: list[tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = []
+        self.by_number: dict[int, tuple[str, Callable[[Any], Any]]] = {}
+        for fd in desc.fields:
+            if fd.name not in domain_fields:
+                continue
+            to_msg, from_msg = _domain_field_codec(fd)
+            self.fields.append((fd.name, to_msg, from_msg))
+            self.by_number[fd.number] = (fd.name, from_msg)
+
+
+def _domain_field_codec(fd: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    if fd.type == FieldDescriptor.TYPE_ENUM:
+        codec = _ENUMS[fd.enum_type.name]
+        domain_enum = getattr(domain_enums, codec.name)
+
+        def enum_to(value: Any) -> int:
+            return codec.from_wire[str(value)]
+
+        def enum_from(number: int) -> Any:
+            wire = codec.to_wire.get(number)
+            return None if wire is None else domain_enum(wire)
+
+        return enum_to, enum_from
+    if fd.type == FieldDescriptor.TYPE_MESSAGE:
+        full_name = fd.message_type.full_name
+        if full_name == pb.CustomProperties.DESCRIPTOR.full_name:
+            return _custom_from_domain, _custom_to_domain
+        if full_name == pb.StringList.DESCRIPTOR.full_name:
+            return (lambda values: pb.StringList(values=values)), (lambda m: list(m.values))
+        raise RuntimeError(f"no domain form for {full_name}")  # pragma: no cover
+    return _identity, _identity
+
+
+def _custom_from_domain(props: Mapping[str, Any]) -> pb.CustomProperties:
+    # The same encoding rules as REST (int range, dict as JSON, bytes as proto value).
+    return pb.CustomProperties(
+        properties={key: metadata_from_wire(encode_value(key, v)) for key, v in props.items()}
+    )
+
+
+def _custom_to_domain(message: pb.CustomProperties) -> dict[str, Any]:
+    return {key: decode_value(key, metadata_to_wire(v)) for key, v in message.properties.items()}
+
+
+_DOMAIN_CODECS: dict[str, _DomainCodec] = {}
+
+
+def _domain_codec(name: str) -> _DomainCodec:
+    codec = _DOMAIN_CODECS.get(name)
+    if codec is None:
+        codec = _DOMAIN_CODECS[name] = _DomainCodec(_DOMAIN_CLASSES[name])
+    return codec
+
+
+def domain_to_message(obj: BaseResource) -> Any:
+    """Return the message of a domain entity (``RegisteredModel`` -> ``pb.RegisteredModel``).
+
+    ``None`` attributes are left unset; ``custom_properties`` is always sent (an empty map
+    clears the stored properties on update, as the REST body ``{}`` does).
+
+    Raises:
+        ValueError: A custom property value has no wire form, or an enum value is unknown.
+    """
+    codec = _domain_codec(type(obj).__name__)
+    kwargs: dict[str, Any] = {}
+    for name, to_msg, _ in codec.fields:
+        value = getattr(obj, name)
+        if value is None:
+            continue
+        try:
+            kwargs[name] = to_msg(value)
+        except KeyError:
+            raise ValueError(f"{type(obj).__name__}.{name}: invalid value {value!r}") from None
+    return codec.message_cls(**kwargs)
+
+
+def domain_to_artifact(obj: domain_artifacts.Artifact) -> pb.Artifact:
+    """Return the ``Artifact`` union message holding a domain artifact of any kind."""
+    member = ARTIFACT_MEMBERS[str(obj.artifact_type)]
+    return pb.Artifact(**{member: domain_to_message(obj)})
+
+
+def message_to_domain(message: Message) -> Any:
+    """Return the domain entity of an entity message (an ``Artifact`` gives its kind).
+
+    Raises:
+        model_registry.exceptions.InvalidResponse: A custom property value is malformed.
+        ValueError: The message is an empty ``Artifact``.
+    """
+    if isinstance(message, pb.Artifact):
+        inner = artifact_member(message)
+        if inner is None:
+            raise ValueError("the server sent an artifact of no known kind")
+        message = inner
+    codec = _domain_codec(message.DESCRIPTOR.name)
+    kwargs: dict[str, Any] = {"custom_properties": {}}
+    by_number = codec.by_number
+    for fd, value in message.ListFields():
+        entry = by_number.get(fd.number)
+        if entry is not None:
+            kwargs[entry[0]] = entry[1](value)
+    return codec.domain_cls(**kwargs)

@@ -1,0 +1,400 @@
+"""The gRPC front door: ``ModelRegistryService`` over the same service layer as REST.
+
+Each RPC only translates: the request message becomes the wire dicts and query parameters
+REST would hand the service (:mod:`model_registry._convert_grpc`), the service method REST
+calls is called, and its answer becomes the response message. Every rule stays in
+:class:`~model_registry.server.service.RegistryService`.
+
+All RPCs pass through :func:`_dispatch`, the one place that checks the bearer token and maps
+:class:`~model_registry.server.errors.ServiceError` to a gRPC status (its ``grpc_code``, with
+the REST error message as details and the REST error code as trailing metadata
+:data:`~model_registry._convert_grpc.ERROR_MARK`). The standard health
+(``grpc.health.v1.Health``) and reflection services are served beside it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from model_registry._convert_grpc import (
+    ERROR_MARK,
+    message_to_wire,
+    query_params,
+    wire_to_message,
+)
+from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
+from model_registry.server.errors import BadRequest, NotFound, ServiceError, Unauthorized
+from model_registry.server.service import RegistryService
+
+__all__ = ["RPC_HANDLERS", "SERVICE_NAME", "start_grpc_server"]
+
+log = logging.getLogger("model_registry.server.grpc")
+
+#: Full name of the registry service.
+SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].full_name
+
+Handler = Callable[[RegistryService, Any], Awaitable[Message]]
+
+# Request fields that name the parent of a "find by params" search, by RPC: the service takes
+# them as ``parentResourceId`` (as REST does), and the version's name as ``name``.
+_FIND_RENAMES: Mapping[str, str] = {
+    "version": "name",
+    "registeredModelId": "parentResourceId",
+    "modelVersionId": "parentResourceId",
+    "servingEnvironmentId": "parentResourceId",
+    "experimentId": "parentResourceId",
+}
+
+
+def _find_params(request: Message) -> dict[str, str]:
+    return {_FIND_RENAMES.get(k, k): v for k, v in query_params(request).items()}
+
+
+def _opt(request: Message, field: str) -> str | None:
+    """The value of an optional string field, or None when unset or empty."""
+    value: str = getattr(request, field)
+    return value if value else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Handler builders for the shapes that repeat across entity kinds.
+
+
+def _upsert(kind: str, field: str, out: type[Message], parent: str | None = None) -> Handler:
+    """Upsert: update when the entity has an id, else create (under ``parent`` if given)."""
+
+    async def handler(service: RegistryService, request: Any) -> Message:
+        body = message_to_wire(getattr(request, field))
+        entity_id = body.pop("id", None)
+        if entity_id:
+            result = await service.update(kind, entity_id, _update_body(body))
+        else:
+            parent_id = _opt(request, parent) if parent is not None else None
+            result = await service.create(kind, body, parent_id=parent_id, full=True)
+        return wire_to_message(result, out)
+
+    return handler
+
+
+def _update_body(body: dict[str, Any]) -> dict[str, Any]:
+    # The message is the full entity; a PATCH body leaves out what the server sets.
+    for key in _SERVER_SET:
+        body.pop(key, None)
+    return body
+
+
+_SERVER_SET = (
+    "createTimeSinceEpoch",
+    "lastUpdateTimeSinceEpoch",
+    "experimentId",
+    "experimentRunId",
+)
+
+
+def _upsert_artifact(field: str = "artifact") -> Handler:
+    async def handler(service: RegistryService, request: Any) -> Message:
+        body = message_to_wire(getattr(request, field))
+        entity_id = body.pop("id", None)
+        if entity_id:
+            result = await service.update("artifact", entity_id, _update_body(body))
+        else:
+            result = await service.create("artifact", body, full=True)
+        return wire_to_message(result, pb.Artifact)
+
+    return handler
+
+
+def _get(kind: str, out: type[Message]) -> Handler:
+    async def handler(service: RegistryService, request: Any) -> Message:
+        return wire_to_message(await service.get(kind, request.id), out)
+
+    return handler
+
+
+def _find(kind: str, out: type[Message]) -> Handler:
+    async def handler(service: RegistryService, request: Any) -> Message:
+        return wire_to_message(await service.find(kind, _find_params(request)), out)
+
+    return handler
+
+
+def _list(kind: str, out: type[Message], parent: str | None = None) -> Handler:
+    async def handler(service: RegistryService, request: Any) -> Message:
+        parent_id = _opt(request, parent) if parent is not None else None
+        result = await service.list(kind, query_params(request), parent_id=parent_id)
+        return wire_to_message(result, out)
+
+    return handler
+
+
+def _list_context_artifacts(context_kind: str, field: str) -> Handler:
+    async def handler(service: RegistryService, request: Any) -> Message:
+        context_id: str = getattr(request, field)
+        result = await service.list_context_artifacts(
+            context_kind, context_id, query_params(request)
+        )
+        return wire_to_message(result, pb.ArtifactList)
+
+    return handler
+
+
+def _upsert_context_artifact(context_kind: str, field: str) -> Handler:
+    async def handler(service: RegistryService, request: Any) -> Message:
+        context_id: str = getattr(request, field)
+        result, _created = await service.upsert_context_artifact(
+            context_kind, context_id, message_to_wire(request.artifact)
+        )
+        return wire_to_message(result, pb.Artifact)
+
+    return handler
+
+
+# ---------------------------------------------------------------------------------------------
+# RPCs that are not one of the repeated shapes.
+
+
+async def _get_artifacts(service: RegistryService, request: Any) -> Message:
+    params = query_params(request)
+    parent = _opt(request, "parent_resource_id")
+    if parent is not None:
+        result = await service.list_context_artifacts("model-version", parent, params)
+    else:
+        result = await service.list("artifact", params)
+    return wire_to_message(result, pb.ArtifactList)
+
+
+async def _upsert_model_artifact(service: RegistryService, request: Any) -> Message:
+    body = message_to_wire(request.model_artifact)
+    entity_id = body.pop("id", None)
+    version_id = _opt(request, "model_version_id")
+    if entity_id:
+        result = await service.update("model-artifact", entity_id, _update_body(body))
+    elif version_id is not None:
+        result, _created = await service.upsert_context_artifact("model-version", version_id, body)
+    else:
+        result = await service.create("model-artifact", body, full=True)
+    return wire_to_message(result, pb.ModelArtifact)
+
+
+async def _get_model_artifacts(service: RegistryService, request: Any) -> Message:
+    params = query_params(request)
+    version_id = _opt(request, "model_version_id")
+    if version_id is not None:
+        params["artifactType"] = "model-artifact"
+        result = await service.list_context_artifacts("model-version", version_id, params)
+    else:
+        result = await service.list("model-artifact", params)
+    return wire_to_message(result, pb.ModelArtifactList)
+
+
+async def _model_artifact_by_inference_service(service: RegistryService, request: Any) -> Message:
+    # The model artifact of the version the inference service serves (the first by id).
+    version = await service.get_inference_service_version(request.inference_service_id)
+    page = await service.list_context_artifacts(
+        "model-version", version["id"], {"artifactType": "model-artifact", "pageSize": "1"}
+    )
+    if not page["items"]:
+        raise NotFound(f"model version {version['id']} has no model artifact")
+    return wire_to_message(page["items"][0], pb.ModelArtifact)
+
+
+async def _registered_model_by_inference_service(service: RegistryService, request: Any) -> Message:
+    result = await service.get_inference_service_model(request.inference_service_id)
+    return wire_to_message(result, pb.RegisteredModel)
+
+
+async def _model_version_by_inference_service(service: RegistryService, request: Any) -> Message:
+    result = await service.get_inference_service_version(request.inference_service_id)
+    return wire_to_message(result, pb.ModelVersion)
+
+
+async def _metric_history(service: RegistryService, request: Any) -> Message:
+    result = await service.list_metric_history(
+        query_params(request), run_id=_opt(request, "experiment_run_id")
+    )
+    return wire_to_message(result, pb.MetricList)
+
+
+#: Every RPC of ``ModelRegistryService`` -> its handler. A test checks this covers the
+#: generated service descriptor.
+RPC_HANDLERS: Mapping[str, Handler] = {
+    "UpsertRegisteredModel": _upsert("registered-model", "registered_model", pb.RegisteredModel),
+    "GetRegisteredModelById": _get("registered-model", pb.RegisteredModel),
+    "GetRegisteredModelByInferenceService": _registered_model_by_inference_service,
+    "GetRegisteredModelByParams": _find("registered-model", pb.RegisteredModel),
+    "GetRegisteredModels": _list("registered-model", pb.RegisteredModelList),
+    "UpsertModelVersion": _upsert(
+        "model-version", "model_version", pb.ModelVersion, parent="registered_model_id"
+    ),
+    "GetModelVersionById": _get("model-version", pb.ModelVersion),
+    "GetModelVersionByInferenceService": _model_version_by_inference_service,
+    "GetModelVersionByParams": _find("model-version", pb.ModelVersion),
+    "GetModelVersions": _list("model-version", pb.ModelVersionList, parent="registered_model_id"),
+    "UpsertModelVersionArtifact": _upsert_context_artifact("model-version", "model_version_id"),
+    "UpsertArtifact": _upsert_artifact(),
+    "GetArtifactById": _get("artifact", pb.Artifact),
+    "GetArtifactByParams": _find("artifact", pb.Artifact),
+    "GetArtifacts": _get_artifacts,
+    "GetModelVersionArtifacts": _list_context_artifacts("model-version", "model_version_id"),
+    "UpsertModelArtifact": _upsert_model_artifact,
+    "GetModelArtifactById": _get("model-artifact", pb.ModelArtifact),
+    "GetModelArtifactByInferenceService": _model_artifact_by_inference_service,
+    "GetModelArtifactByParams": _find("model-artifact", pb.ModelArtifact),
+    "GetModelArtifacts": _get_model_artifacts,
+    "UpsertServingEnvironment": _upsert(
+        "serving-environment", "serving_environment", pb.ServingEnvironment
+    ),
+    "GetServingEnvironmentById": _get("serving-environment", pb.ServingEnvironment),
+    "GetServingEnvironmentByParams": _find("serving-environment", pb.ServingEnvironment),
+    "GetServingEnvironments": _list("serving-environment", pb.ServingEnvironmentList),
+    "UpsertInferenceService": _upsert(
+        "inference-service", "inference_service", pb.InferenceService
+    ),
+    "GetInferenceServiceById": _get("inference-service", pb.InferenceService),
+    "GetInferenceServiceByParams": _find("inference-service", pb.InferenceService),
+    "GetInferenceServices": _list(
+        "inference-service", pb.InferenceServiceList, parent="serving_environment_id"
+    ),
+    "UpsertServeModel": _upsert(
+        "serve-model", "serve_model", pb.ServeModel, parent="inference_service_id"
+    ),
+    "GetServeModelById": _get("serve-model", pb.ServeModel),
+    "GetServeModels": _list("serve-model", pb.ServeModelList, parent="inference_service_id"),
+    "UpsertExperiment": _upsert("experiment", "experiment", pb.Experiment),
+    "GetExperimentById": _get("experiment", pb.Experiment),
+    "GetExperimentByParams": _find("experiment", pb.Experiment),
+    "GetExperiments": _list("experiment", pb.ExperimentList),
+    "UpsertExperimentRun": _upsert(
+        "experiment-run", "experiment_run", pb.ExperimentRun, parent="experiment_id"
+    ),
+    "GetExperimentRunById": _get("experiment-run", pb.ExperimentRun),
+    "GetExperimentRunByParams": _find("experiment-run", pb.ExperimentRun),
+    "GetExperimentRuns": _list("experiment-run", pb.ExperimentRunList, parent="experiment_id"),
+    "UpsertExperimentRunArtifact": _upsert_context_artifact("experiment-run", "experiment_run_id"),
+    "GetExperimentRunArtifacts": _list_context_artifacts("experiment-run", "experiment_run_id"),
+    "GetExperimentRunMetricHistory": _metric_history,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The one call path: auth and error mapping.
+
+
+def _token_accepted(metadata: Any, accepted: list[bytes]) -> bool:
+    for key, value in metadata or ():
+        if key == "authorization":
+            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            scheme, _, token = text.partition(" ")
+            given = token.strip().encode()
+            return scheme.lower() == "bearer" and any(
+                hmac.compare_digest(given, t) for t in accepted
+            )
+    return False
+
+
+def _dispatch(
+    name: str,
+    handler: Handler,
+    service: RegistryService,
+    accepted_tokens: list[bytes] | None,
+) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]:
+    async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Message:
+        try:
+            if accepted_tokens is not None and not _token_accepted(
+                context.invocation_metadata(), accepted_tokens
+            ):
+                raise Unauthorized("missing or invalid bearer token")
+            return await handler(service, request)
+        except ServiceError as err:
+            await _abort(context, err)
+        except ValueError as err:
+            # A request value with no wire form (the converter names it): a client mistake.
+            await _abort(context, BadRequest(str(err)))
+        except Exception:
+            log.exception("gRPC %s failed", name)
+            await _abort(context, ServiceError(500, "internal error"))
+        raise AssertionError("unreachable: abort raises")  # pragma: no cover
+
+    return behavior
+
+
+async def _abort(context: grpc.aio.ServicerContext, err: ServiceError) -> None:
+    """End the call with the error's gRPC code (the one error mapping of this front door)."""
+    code = getattr(grpc.StatusCode, err.grpc_code, grpc.StatusCode.UNKNOWN)
+    await context.abort(code, err.message, trailing_metadata=((ERROR_MARK, err.code),))
+
+
+def _registry_handler(
+    service: RegistryService, auth_tokens: Collection[str] | None
+) -> grpc.GenericRpcHandler:
+    accepted = [t.encode() for t in auth_tokens] if auth_tokens else None
+    methods = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name
+    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    for name, method in methods.items():
+        request_cls = getattr(pb, method.input_type.name)
+        response_cls = getattr(pb, method.output_type.name)
+        handlers[name] = grpc.unary_unary_rpc_method_handler(
+            _dispatch(name, RPC_HANDLERS[name], service, accepted),
+            request_deserializer=request_cls.FromString,
+            response_serializer=response_cls.SerializeToString,
+        )
+    return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
+
+
+async def start_grpc_server(
+    service: RegistryService,
+    host: str,
+    port: int,
+    *,
+    tls: tuple[bytes, bytes] | None = None,
+    auth_tokens: Collection[str] | None = None,
+) -> tuple[grpc.aio.Server, int]:
+    """Start the gRPC server (registry, health and reflection services).
+
+    Args:
+        service: The service layer REST uses too.
+        host: Address to listen on.
+        port: Port to listen on; 0 picks a free one.
+        tls: ``(certificate_chain_pem, private_key_pem)`` to serve TLS, or None for plaintext.
+        auth_tokens: When given, registry RPCs need ``authorization: Bearer <token>`` metadata
+            with one of these (health and reflection stay open, as ``/healthz`` does).
+
+    Returns:
+        The started server (stop it with ``await server.stop(grace)``) and the bound port.
+
+    Raises:
+        OSError: The address could not be bound.
+    """
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((_registry_handler(service, auth_tokens),))
+
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+
+    address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+    try:
+        if tls is not None:
+            cert_chain, private_key = tls
+            credentials = grpc.ssl_server_credentials(((private_key, cert_chain),))
+            bound = server.add_secure_port(address, credentials)
+        else:
+            bound = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise OSError(f"cannot listen for gRPC on {address}: {exc}") from None
+    if not bound:
+        raise OSError(f"cannot listen for gRPC on {address}")
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, bound

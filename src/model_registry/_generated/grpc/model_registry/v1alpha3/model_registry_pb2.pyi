@@ -2957,7 +2957,6 @@ class GetInferenceServicesRequest(_message.Message):
     FILTER_QUERY_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     SERVING_ENVIRONMENT_ID_FIELD_NUMBER: _builtins.int
-    RUNTIME_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     order_by: Global___OrderByField.ValueType
     sort_order: Global___SortOrder.ValueType
@@ -2965,8 +2964,6 @@ class GetInferenceServicesRequest(_message.Message):
     next_page_token: _builtins.str
     serving_environment_id: _builtins.str
     """Inference services of this serving environment only."""
-    runtime: _builtins.str
-    """Inference services with this runtime only."""
     def __init__(
         self,
         *,
@@ -2976,11 +2973,10 @@ class GetInferenceServicesRequest(_message.Message):
         filter_query: _builtins.str | None = ...,
         next_page_token: _builtins.str | None = ...,
         serving_environment_id: _builtins.str | None = ...,
-        runtime: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_filter_query", b"_filter_query", "_next_page_token", b"_next_page_token", "_order_by", b"_order_by", "_page_size", b"_page_size", "_runtime", b"_runtime", "_serving_environment_id", b"_serving_environment_id", "_sort_order", b"_sort_order", "filter_query", b"filter_query", "next_page_token", b"next_page_token", "order_by", b"order_by", "page_size", b"page_size", "runtime", b"runtime", "serving_environment_id", b"serving_environment_id", "sort_order", b"sort_order"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_filter_query", b"_filter_query", "_next_page_token", b"_next_page_token", "_order_by", b"_order_by", "_page_size", b"_page_size", "_serving_environment_id", b"_serving_environment_id", "_sort_order", b"_sort_order", "filter_query", b"filter_query", "next_page_token", b"next_page_token", "order_by", b"order_by", "page_size", b"page_size", "serving_environment_id", b"serving_environment_id", "sort_order", b"sort_order"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_filter_query", b"_filter_query", "_next_page_token", b"_next_page_token", "_order_by", b"_order_by", "_page_size", b"_page_size", "_runtime", b"_runtime", "_serving_environment_id", b"_serving_environment_id", "_sort_order", b"_sort_order", "filter_query", b"filter_query", "next_page_token", b"next_page_token", "order_by", b"order_by", "page_size", b"page_size", "runtime", b"runtime", "serving_environment_id", b"serving_environment_id", "sort_order", b"sort_order"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_filter_query", b"_filter_query", "_next_page_token", b"_next_page_token", "_order_by", b"_order_by", "_page_size", b"_page_size", "_serving_environment_id", b"_serving_environment_id", "_sort_order", b"_sort_order", "filter_query", b"filter_query", "next_page_token", b"next_page_token", "order_by", b"order_by", "page_size", b"page_size", "serving_environment_id", b"serving_environment_id", "sort_order", b"sort_order"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__filter_query: _TypeAlias = _typing.Literal["filter_query"]  # noqa: Y015
     _WhichOneofArgType__filter_query: _TypeAlias = _typing.Literal["_filter_query", b"_filter_query"]  # noqa: Y015
@@ -2990,8 +2986,6 @@ class GetInferenceServicesRequest(_message.Message):
     _WhichOneofArgType__order_by: _TypeAlias = _typing.Literal["_order_by", b"_order_by"]  # noqa: Y015
     _WhichOneofReturnType__page_size: _TypeAlias = _typing.Literal["page_size"]  # noqa: Y015
     _WhichOneofArgType__page_size: _TypeAlias = _typing.Literal["_page_size", b"_page_size"]  # noqa: Y015
-    _WhichOneofReturnType__runtime: _TypeAlias = _typing.Literal["runtime"]  # noqa: Y015
-    _WhichOneofArgType__runtime: _TypeAlias = _typing.Literal["_runtime", b"_runtime"]  # noqa: Y015
     _WhichOneofReturnType__serving_environment_id: _TypeAlias = _typing.Literal["serving_environment_id"]  # noqa: Y015
     _WhichOneofArgType__serving_environment_id: _TypeAlias = _typing.Literal["_serving_environment_id", b"_serving_environment_id"]  # noqa: Y015
     _WhichOneofReturnType__sort_order: _TypeAlias = _typing.Literal["sort_order"]  # noqa: Y015
@@ -3004,8 +2998,6 @@ class GetInferenceServicesRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__order_by) -> _WhichOneofReturnType__order_by | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__page_size) -> _WhichOneofReturnType__page_size | None: ...
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__runtime) -> _WhichOneofReturnType__runtime | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__serving_environment_id) -> _WhichOneofReturnType__serving_environment_id | None: ...
     @_typing.overload

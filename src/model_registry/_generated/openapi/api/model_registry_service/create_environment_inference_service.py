@@ -109,7 +109,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        servingenvironment_id (str):
+        servingenvironment_id (str): Id of the serving environment.
         body (InferenceServiceCreate): A new InferenceService.
 
     Raises:
@@ -140,7 +140,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        servingenvironment_id (str):
+        servingenvironment_id (str): Id of the serving environment.
         body (InferenceServiceCreate): A new InferenceService.
 
     Raises:

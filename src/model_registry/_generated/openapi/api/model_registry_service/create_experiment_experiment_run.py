@@ -108,7 +108,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        experiment_id (str):
+        experiment_id (str): Id of the experiment.
         body (ExperimentRun): One run of an experiment, with its metrics, parameters and
             artifacts.
 
@@ -140,7 +140,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        experiment_id (str):
+        experiment_id (str): Id of the experiment.
         body (ExperimentRun): One run of an experiment, with its metrics, parameters and
             artifacts.
 

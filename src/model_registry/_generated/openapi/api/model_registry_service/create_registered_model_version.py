@@ -108,7 +108,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        registeredmodel_id (str):
+        registeredmodel_id (str): Id of the registered model.
         body (ModelVersion): One version of a registered model.
 
     Raises:
@@ -139,7 +139,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        registeredmodel_id (str):
+        registeredmodel_id (str): Id of the registered model.
         body (ModelVersion): One version of a registered model.
 
     Raises:

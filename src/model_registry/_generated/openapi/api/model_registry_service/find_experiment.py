@@ -104,8 +104,8 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        name (str | Unset):
-        external_id (str | Unset):
+        name (str | Unset): Name to match.
+        external_id (str | Unset): External id to match.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's
@@ -136,8 +136,8 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        name (str | Unset):
-        external_id (str | Unset):
+        name (str | Unset): Name to match.
+        external_id (str | Unset): External id to match.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's

@@ -108,9 +108,9 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        name (str | Unset):
-        external_id (str | Unset):
-        parent_resource_id (str | Unset):
+        name (str | Unset): Name to match.
+        external_id (str | Unset): External id to match.
+        parent_resource_id (str | Unset): Id of the parent resource the match must belong to.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's
@@ -143,9 +143,9 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        name (str | Unset):
-        external_id (str | Unset):
-        parent_resource_id (str | Unset):
+        name (str | Unset): Name to match.
+        external_id (str | Unset): External id to match.
+        parent_resource_id (str | Unset): Id of the parent resource the match must belong to.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's

@@ -106,8 +106,8 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        name (str | Unset):
-        external_id (str | Unset):
+        name (str | Unset): Name to match.
+        external_id (str | Unset): External id to match.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's
@@ -138,8 +138,8 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        name (str | Unset):
-        external_id (str | Unset):
+        name (str | Unset): Name to match.
+        external_id (str | Unset): External id to match.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's

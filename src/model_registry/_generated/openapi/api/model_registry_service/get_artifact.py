@@ -143,7 +143,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        id (str):
+        id (str): Id of the artifact.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's
@@ -171,7 +171,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        id (str):
+        id (str): Id of the artifact.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's

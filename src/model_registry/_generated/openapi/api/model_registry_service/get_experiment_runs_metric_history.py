@@ -133,13 +133,19 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        filter_query (str | Unset):
-        name (str | Unset):
-        step_ids (str | Unset):
-        page_size (str | Unset):
+        filter_query (str | Unset): SQL-like filter over the entity's own fields and its custom
+            properties, e.g. `name='my-model' AND state='LIVE'` or `accuracy > 0.95`. Operators: = !=
+            <> < <= > >= LIKE ILIKE IN, combined with AND, OR and parentheses. A custom property name
+            may be quoted in backticks and may end in `.string_value`, `.int_value`, `.double_value`
+            or `.bool_value` to fix the value type.
+        name (str | Unset): Name to match.
+        step_ids (str | Unset): Comma-separated training steps to return.
+        page_size (str | Unset): Largest number of items to return (a positive integer, sent as
+            text).
         order_by (OrderByField | Unset): Field a list is ordered by; ties are broken by id.
         sort_order (SortOrder | Unset): Direction of ordering.
-        next_page_token (str | Unset):
+        next_page_token (str | Unset): Opaque cursor from a previous page's `nextPageToken`; empty
+            or absent means the first page.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's
@@ -179,13 +185,19 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        filter_query (str | Unset):
-        name (str | Unset):
-        step_ids (str | Unset):
-        page_size (str | Unset):
+        filter_query (str | Unset): SQL-like filter over the entity's own fields and its custom
+            properties, e.g. `name='my-model' AND state='LIVE'` or `accuracy > 0.95`. Operators: = !=
+            <> < <= > >= LIKE ILIKE IN, combined with AND, OR and parentheses. A custom property name
+            may be quoted in backticks and may end in `.string_value`, `.int_value`, `.double_value`
+            or `.bool_value` to fix the value type.
+        name (str | Unset): Name to match.
+        step_ids (str | Unset): Comma-separated training steps to return.
+        page_size (str | Unset): Largest number of items to return (a positive integer, sent as
+            text).
         order_by (OrderByField | Unset): Field a list is ordered by; ties are broken by id.
         sort_order (SortOrder | Unset): Direction of ordering.
-        next_page_token (str | Unset):
+        next_page_token (str | Unset): Opaque cursor from a previous page's `nextPageToken`; empty
+            or absent means the first page.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's

@@ -93,7 +93,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        inferenceservice_id (str):
+        inferenceservice_id (str): Id of the inference service.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's
@@ -121,7 +121,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        inferenceservice_id (str):
+        inferenceservice_id (str): Id of the inference service.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's

@@ -94,7 +94,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        inferenceservice_id (str):
+        inferenceservice_id (str): Id of the inference service.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's
@@ -123,7 +123,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        inferenceservice_id (str):
+        inferenceservice_id (str): Id of the inference service.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's

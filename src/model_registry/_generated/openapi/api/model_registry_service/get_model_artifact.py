@@ -93,7 +93,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        modelartifact_id (str):
+        modelartifact_id (str): Id of the model artifact.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's
@@ -121,7 +121,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        modelartifact_id (str):
+        modelartifact_id (str): Id of the model artifact.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's

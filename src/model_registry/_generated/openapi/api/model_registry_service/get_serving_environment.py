@@ -95,7 +95,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        servingenvironment_id (str):
+        servingenvironment_id (str): Id of the serving environment.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's
@@ -123,7 +123,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        servingenvironment_id (str):
+        servingenvironment_id (str): Id of the serving environment.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's

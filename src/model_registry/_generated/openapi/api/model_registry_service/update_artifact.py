@@ -173,7 +173,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        id (str):
+        id (str): Id of the artifact.
         body (DataSetUpdate | DocArtifactUpdate | MetricUpdate | ModelArtifactUpdate |
             ParameterUpdate): Changes to an artifact of any kind, told apart by `artifactType`.
 
@@ -205,7 +205,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        id (str):
+        id (str): Id of the artifact.
         body (DataSetUpdate | DocArtifactUpdate | MetricUpdate | ModelArtifactUpdate |
             ParameterUpdate): Changes to an artifact of any kind, told apart by `artifactType`.
 

@@ -109,7 +109,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        experiment_id (str):
+        experiment_id (str): Id of the experiment.
         body (ExperimentUpdate): Changes to a Experiment: present fields replace stored ones.
 
     Raises:
@@ -140,7 +140,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        experiment_id (str):
+        experiment_id (str): Id of the experiment.
         body (ExperimentUpdate): Changes to a Experiment: present fields replace stored ones.
 
     Raises:

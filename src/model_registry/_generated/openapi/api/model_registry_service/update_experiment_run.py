@@ -109,7 +109,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        experimentrun_id (str):
+        experimentrun_id (str): Id of the experiment run.
         body (ExperimentRunUpdate): Changes to a ExperimentRun: present fields replace stored
             ones.
 
@@ -141,7 +141,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        experimentrun_id (str):
+        experimentrun_id (str): Id of the experiment run.
         body (ExperimentRunUpdate): Changes to a ExperimentRun: present fields replace stored
             ones.
 

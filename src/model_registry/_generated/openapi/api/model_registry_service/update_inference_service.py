@@ -109,7 +109,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        inferenceservice_id (str):
+        inferenceservice_id (str): Id of the inference service.
         body (InferenceServiceUpdate): Changes to a InferenceService: present fields replace
             stored ones.
 
@@ -141,7 +141,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        inferenceservice_id (str):
+        inferenceservice_id (str): Id of the inference service.
         body (InferenceServiceUpdate): Changes to a InferenceService: present fields replace
             stored ones.
 

@@ -109,7 +109,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        modelartifact_id (str):
+        modelartifact_id (str): Id of the model artifact.
         body (ModelArtifactUpdate): Changes to a ModelArtifact: present fields replace stored
             ones. The stored files of one model version.
 
@@ -141,7 +141,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        modelartifact_id (str):
+        modelartifact_id (str): Id of the model artifact.
         body (ModelArtifactUpdate): Changes to a ModelArtifact: present fields replace stored
             ones. The stored files of one model version.
 

@@ -109,7 +109,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        modelversion_id (str):
+        modelversion_id (str): Id of the model version.
         body (ModelVersionUpdate): Changes to a ModelVersion: present fields replace stored ones.
 
     Raises:
@@ -140,7 +140,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        modelversion_id (str):
+        modelversion_id (str): Id of the model version.
         body (ModelVersionUpdate): Changes to a ModelVersion: present fields replace stored ones.
 
     Raises:

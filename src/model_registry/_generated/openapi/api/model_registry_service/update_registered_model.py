@@ -109,7 +109,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        registeredmodel_id (str):
+        registeredmodel_id (str): Id of the registered model.
         body (RegisteredModelUpdate): Changes to a RegisteredModel: present fields replace stored
             ones.
 
@@ -141,7 +141,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        registeredmodel_id (str):
+        registeredmodel_id (str): Id of the registered model.
         body (RegisteredModelUpdate): Changes to a RegisteredModel: present fields replace stored
             ones.
 

@@ -111,7 +111,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        servingenvironment_id (str):
+        servingenvironment_id (str): Id of the serving environment.
         body (ServingEnvironmentUpdate): Changes to a ServingEnvironment: present fields replace
             stored ones.
 
@@ -143,7 +143,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        servingenvironment_id (str):
+        servingenvironment_id (str): Id of the serving environment.
         body (ServingEnvironmentUpdate): Changes to a ServingEnvironment: present fields replace
             stored ones.
 

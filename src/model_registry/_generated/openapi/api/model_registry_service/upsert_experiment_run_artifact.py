@@ -216,7 +216,7 @@ async def asyncio_detailed(
 
     Args:
         client: The client that sends the request.
-        experimentrun_id (str):
+        experimentrun_id (str): Id of the experiment run.
         body (DataSet | DocArtifact | Metric | ModelArtifact | Parameter): Any kind of artifact,
             told apart by `artifactType`.
 
@@ -249,7 +249,7 @@ async def asyncio(
 
     Args:
         client: The client that sends the request.
-        experimentrun_id (str):
+        experimentrun_id (str): Id of the experiment run.
         body (DataSet | DocArtifact | Metric | ModelArtifact | Parameter): Any kind of artifact,
             told apart by `artifactType`.
 

@@ -1,0 +1,291 @@
+"""filterQuery over REST: the COMPAT.md examples, every list endpoint, and bad syntax."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from conformance import entities
+from conformance.checks import (
+    assert_list,
+    bool_prop,
+    double_prop,
+    ids_of,
+    int_prop,
+    string_prop,
+)
+from conformance.http import RestApi, rest_api
+
+
+@pytest.fixture
+async def api(base_url: str) -> AsyncIterator[RestApi]:
+    """A REST wrapper bound to the test server."""
+    async with rest_api(base_url) as client:
+        yield client
+
+
+def props(rank: int, score: float, framework: str, source: str, deployed: bool) -> dict[str, Any]:
+    """Custom properties that let one filter tell the two entities of a fixture apart."""
+    return {
+        "rank": int_prop(rank),
+        "score": double_prop(score),
+        "framework": string_prop(framework),
+        "mlflow.source.type": string_prop(source),
+        "deployed": bool_prop(deployed),
+    }
+
+
+ALPHA_PROPS = props(1, 0.90, "pytorch", "notebook", True)
+BETA_PROPS = props(2, 0.97, "tensorflow", "job", False)
+
+# Filters every list endpoint must apply, with the entity each one selects.
+COMMON_FILTERS: list[tuple[str, set[str]]] = [
+    ("name = 'alpha'", {"alpha"}),
+    ('name = "beta"', {"beta"}),
+    ("name != 'alpha'", {"beta"}),
+    ("name <> 'beta'", {"alpha"}),
+    ("name LIKE 'al%'", {"alpha"}),
+    ("name ILIKE 'BE%'", {"beta"}),
+    ("name IN ('alpha', 'beta')", {"alpha", "beta"}),
+    ("name = 'alpha' OR name = 'beta'", {"alpha", "beta"}),
+    ("name = 'alpha' AND name = 'beta'", set()),
+    ("score > 0.95", {"beta"}),
+    ("score <= 0.95", {"alpha"}),
+    ("rank = 2", {"beta"}),
+    ("rank.int_value >= 1", {"alpha", "beta"}),
+    ('framework.string_value = "pytorch"', {"alpha"}),
+    ('`mlflow.source.type` = "notebook"', {"alpha"}),
+    ("deployed = true", {"alpha"}),
+    ("deployed.bool_value = false", {"beta"}),
+    ("(name = 'alpha' OR name = 'beta') AND score > 0.95", {"beta"}),
+    ("name = 'alpha' and framework = 'pytorch'", {"alpha"}),
+]
+
+BAD_FILTERS = [
+    "name =",
+    "name = 'alpha' AND",
+    "(name = 'alpha'",
+    "name = 'alpha')",
+    "name ~ 'alpha'",
+    "name CONTAINS 'alpha'",
+    "name = 'unterminated",
+    "= 'alpha'",
+    "name 'alpha'",
+    "name = 'alpha' OR OR name = 'beta'",
+    "name IN 'alpha'",
+]
+
+Populate = Callable[[RestApi], Awaitable[tuple[str, dict[str, str]]]]
+
+
+async def _models(api: RestApi) -> tuple[str, dict[str, str]]:
+    alpha = await entities.registered_model(api, name="alpha", customProperties=ALPHA_PROPS)
+    beta = await entities.registered_model(api, name="beta", customProperties=BETA_PROPS)
+    return "/registered_models", {"alpha": alpha["id"], "beta": beta["id"]}
+
+
+async def _two_versions(api: RestApi) -> tuple[str, dict[str, str]]:
+    model = await entities.registered_model(api)
+    # A version of another model with a matching name must never leak into a nested list.
+    other = await entities.registered_model(api)
+    await entities.model_version(api, other["id"], name="alpha", customProperties=ALPHA_PROPS)
+    alpha = await entities.model_version(
+        api, model["id"], name="alpha", customProperties=ALPHA_PROPS
+    )
+    beta = await entities.model_version(api, model["id"], name="beta", customProperties=BETA_PROPS)
+    return model["id"], {"alpha": alpha["id"], "beta": beta["id"]}
+
+
+async def _nested_versions(api: RestApi) -> tuple[str, dict[str, str]]:
+    model_id, ids = await _two_versions(api)
+    return f"/registered_models/{model_id}/versions", ids
+
+
+async def _flat_versions(api: RestApi) -> tuple[str, dict[str, str]]:
+    model = await entities.registered_model(api)
+    alpha = await entities.model_version(
+        api, model["id"], name="alpha", customProperties=ALPHA_PROPS
+    )
+    beta = await entities.model_version(api, model["id"], name="beta", customProperties=BETA_PROPS)
+    return "/model_versions", {"alpha": alpha["id"], "beta": beta["id"]}
+
+
+async def _artifacts(api: RestApi) -> tuple[str, dict[str, str]]:
+    alpha = await entities.artifact(api, "doc-artifact", name="alpha", customProperties=ALPHA_PROPS)
+    beta = await entities.artifact(api, "metric", name="beta", customProperties=BETA_PROPS)
+    return "/artifacts", {"alpha": alpha["id"], "beta": beta["id"]}
+
+
+async def _model_artifacts(api: RestApi) -> tuple[str, dict[str, str]]:
+    alpha = await entities.model_artifact(api, name="alpha", customProperties=ALPHA_PROPS)
+    beta = await entities.model_artifact(api, name="beta", customProperties=BETA_PROPS)
+    return "/model_artifacts", {"alpha": alpha["id"], "beta": beta["id"]}
+
+
+async def _version_artifacts(api: RestApi) -> tuple[str, dict[str, str]]:
+    model = await entities.registered_model(api)
+    version = await entities.model_version(api, model["id"])
+    other = await entities.model_version(api, model["id"])
+    await entities.version_artifact(
+        api,
+        other["id"],
+        {"artifactType": "doc-artifact", "name": "alpha", "customProperties": ALPHA_PROPS},
+    )
+    alpha = await entities.version_artifact(
+        api,
+        version["id"],
+        {"artifactType": "model-artifact", "name": "alpha", "customProperties": ALPHA_PROPS},
+    )
+    beta = await entities.version_artifact(
+        api,
+        version["id"],
+        {"artifactType": "doc-artifact", "name": "beta", "customProperties": BETA_PROPS},
+    )
+    return f"/model_versions/{version['id']}/artifacts", {"alpha": alpha["id"], "beta": beta["id"]}
+
+
+LIST_ENDPOINTS: dict[str, Populate] = {
+    "registered_models": _models,
+    "registered_model_versions": _nested_versions,
+    "model_versions": _flat_versions,
+    "artifacts": _artifacts,
+    "model_artifacts": _model_artifacts,
+    "model_version_artifacts": _version_artifacts,
+}
+
+
+async def selected(api: RestApi, path: str, query: str, ids: dict[str, str]) -> set[str]:
+    """Run ``query`` on ``path`` and return the fixture names it selected."""
+    items = assert_list(await api.fetch(path, {"filterQuery": query}))
+    names = {name for name, entity_id in ids.items() if entity_id in ids_of(items)}
+    assert len(items) == len(names), f"{query!r} on {path} matched foreign rows: {items}"
+    return names
+
+
+@pytest.mark.parametrize("endpoint", sorted(LIST_ENDPOINTS))
+async def test_every_list_endpoint_applies_the_filter(api: RestApi, endpoint: str) -> None:
+    path, ids = await LIST_ENDPOINTS[endpoint](api)
+
+    results = {query: await selected(api, path, query, ids) for query, _ in COMMON_FILTERS}
+
+    assert results == dict(COMMON_FILTERS)
+
+
+@pytest.mark.parametrize("endpoint", sorted(LIST_ENDPOINTS))
+async def test_every_list_endpoint_refuses_bad_syntax(api: RestApi, endpoint: str) -> None:
+    path, _ = await LIST_ENDPOINTS[endpoint](api)
+
+    for query in BAD_FILTERS:
+        await api.fails("GET", path, 400, params={"filterQuery": query})
+
+
+async def test_compat_example_name_and_state(api: RestApi) -> None:
+    wanted = await entities.registered_model(api, name="my-model")
+    await entities.registered_model(api, name="other")
+    archived = await entities.registered_model(api, name="my-model-2", state="ARCHIVED")
+
+    live = assert_list(
+        await api.fetch("/registered_models", {"filterQuery": "name='my-model' AND state='LIVE'"})
+    )
+    gone = assert_list(await api.fetch("/registered_models", {"filterQuery": "state = 'ARCHIVED'"}))
+
+    assert ids_of(live) == [wanted["id"]]
+    assert ids_of(gone) == [archived["id"]]
+
+
+async def test_compat_example_grouped_or_with_state(api: RestApi) -> None:
+    a = await entities.registered_model(api, name="a")
+    await entities.registered_model(api, name="b", state="ARCHIVED")
+    await entities.registered_model(api, name="c")
+
+    items = assert_list(
+        await api.fetch(
+            "/registered_models", {"filterQuery": '(name="a" OR name="b") AND state="LIVE"'}
+        )
+    )
+
+    assert ids_of(items) == [a["id"]]
+
+
+async def test_compat_example_accuracy_compares_doubles(api: RestApi) -> None:
+    good = await entities.registered_model(api, customProperties={"accuracy": double_prop(0.97)})
+    await entities.registered_model(api, customProperties={"accuracy": double_prop(0.9)})
+    await entities.registered_model(api)
+
+    items = assert_list(await api.fetch("/registered_models", {"filterQuery": "accuracy > 0.95"}))
+
+    assert ids_of(items) == [good["id"]]
+
+
+async def test_known_fields_filter_by_their_own_columns(api: RestApi) -> None:
+    first = await entities.registered_model(api, owner="alice", externalId="ext-1")
+    second = await entities.registered_model(api, owner="bob", description="second")
+    path = "/registered_models"
+
+    by_owner = assert_list(await api.fetch(path, {"filterQuery": "owner = 'bob'"}))
+    by_external_id = assert_list(await api.fetch(path, {"filterQuery": "externalId = 'ext-1'"}))
+    by_id = assert_list(await api.fetch(path, {"filterQuery": f"id = {second['id']}"}))
+    by_time = assert_list(
+        await api.fetch(
+            path, {"filterQuery": f"createTimeSinceEpoch >= {first['createTimeSinceEpoch']}"}
+        )
+    )
+
+    assert ids_of(by_owner) == [second["id"]]
+    assert ids_of(by_external_id) == [first["id"]]
+    assert ids_of(by_id) == [second["id"]]
+    assert sorted(ids_of(by_time), key=int) == sorted([first["id"], second["id"]], key=int)
+
+
+async def test_version_filters_know_author_and_state(api: RestApi) -> None:
+    model = await entities.registered_model(api)
+    bobs = await entities.model_version(api, model["id"], author="bob")
+    await entities.model_version(api, model["id"], author="eve", state="ARCHIVED")
+    path = f"/registered_models/{model['id']}/versions"
+
+    items = assert_list(await api.fetch(path, {"filterQuery": "author = 'bob' AND state = 'LIVE'"}))
+
+    assert ids_of(items) == [bobs["id"]]
+
+
+async def test_artifact_filters_know_uri_and_artifact_fields(api: RestApi) -> None:
+    wanted = await entities.model_artifact(api, uri="s3://b/keep", modelFormatName="onnx")
+    await entities.model_artifact(api, uri="s3://b/drop", modelFormatName="torch")
+
+    by_uri = assert_list(await api.fetch("/model_artifacts", {"filterQuery": "uri LIKE '%keep'"}))
+    by_format = assert_list(
+        await api.fetch("/model_artifacts", {"filterQuery": "modelFormatName = 'onnx'"})
+    )
+
+    assert ids_of(by_uri) == [wanted["id"]]
+    assert ids_of(by_format) == [wanted["id"]]
+
+
+async def test_a_filter_and_paging_combine(api: RestApi) -> None:
+    wanted = [
+        await entities.registered_model(api, customProperties={"team": string_prop("x")})
+        for _ in range(5)
+    ]
+    for _ in range(3):
+        await entities.registered_model(api, customProperties={"team": string_prop("y")})
+    params = {"filterQuery": "team = 'x'", "pageSize": "2"}
+
+    seen: list[str] = []
+    body = await api.fetch("/registered_models", params)
+    seen += ids_of(assert_list(body))
+    while body["nextPageToken"]:
+        body = await api.fetch(
+            "/registered_models", dict(params, nextPageToken=body["nextPageToken"])
+        )
+        seen += ids_of(assert_list(body))
+
+    assert seen == ids_of(wanted)
+
+
+async def test_a_filter_error_message_points_at_the_problem(api: RestApi) -> None:
+    message = await api.fails(
+        "GET", "/registered_models", 400, params={"filterQuery": "name = 'a' AND ~"}
+    )
+
+    assert "~" in message or "position" in message.lower() or "15" in message

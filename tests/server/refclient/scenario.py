@@ -1,0 +1,182 @@
+"""Drive a registry server with the reference Python client and print what it saw as JSON.
+
+Run by ``tests/server/test_reference_client.py`` inside a virtual environment that holds the
+reference client (``model-registry==0.3.9`` from PyPI), never ours: both distributions are
+called ``model_registry``, so the reference package is imported by name at run time.
+
+Usage: ``python scenario.py PORT {models,experiments}``. The last line of stdout is one JSON
+object; everything the test asserts on is in it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+# The reference client warns about the missing token of an insecure connection; noise here.
+warnings.simplefilter("ignore")
+
+# A pager that never stops would hang the test; stop reading well past any sane total.
+_PAGER_LIMIT = 200
+
+
+def connect(port: int) -> Any:
+    """Open a reference ``ModelRegistry`` against the local server on ``port``."""
+    reference = importlib.import_module("model_registry")
+    return reference.ModelRegistry(
+        server_address="http://127.0.0.1", port=port, author="ref-author", is_secure=False
+    )
+
+
+def drain(pager: Iterator[Any]) -> tuple[list[Any], bool]:
+    """Read a pager to its end; return the items and whether it stopped by itself."""
+    items: list[Any] = []
+    for item in pager:
+        items.append(item)
+        if len(items) >= _PAGER_LIMIT:
+            return items, False
+    return items, True
+
+
+def models_scenario(registry: Any) -> dict[str, Any]:
+    """Register, read back, update and page through registered models."""
+    registered = registry.register_model(
+        "mnist",
+        "s3://bucket/mnist/model.onnx",
+        model_format_name="onnx",
+        model_format_version="1",
+        version="v1",
+        version_description="first version",
+        storage_key="my-secret",
+        storage_path="/mnist",
+        metadata={"accuracy": 0.97, "epochs": 10, "framework": "pytorch", "tuned": True},
+    )
+    model = registry.get_registered_model("mnist")
+    version = registry.get_model_version("mnist", "v1")
+    artifact = registry.get_model_artifact("mnist", "v1")
+    missing = registry.get_registered_model("no-such-model")
+    # Snapshot before the updates below change these objects in place.
+    report: dict[str, Any] = {
+        "registered": {"id": registered.id, "name": registered.name, "owner": registered.owner},
+        "model": {"id": model.id, "name": model.name, "owner": model.owner},
+        "version": {
+            "id": version.id,
+            "name": version.name,
+            "author": version.author,
+            "description": version.description,
+            "registered_model_id": version.registered_model_id,
+            "custom_properties": version.custom_properties,
+        },
+        "artifact": {
+            "id": artifact.id,
+            "name": artifact.name,
+            "uri": artifact.uri,
+            "model_format_name": artifact.model_format_name,
+            "model_format_version": artifact.model_format_version,
+            "storage_key": artifact.storage_key,
+            "storage_path": artifact.storage_path,
+        },
+        "missing_is_none": missing is None,
+    }
+
+    model.description = "updated model"
+    version.description = "updated version"
+    artifact.model_format_version = "2"
+    report["updated"] = {
+        "model_description": registry.update(model).description,
+        "version_description": registry.update(version).description,
+        "artifact_format_version": registry.update(artifact).model_format_version,
+    }
+    reread_artifact = registry.get_model_artifact("mnist", "v1")
+    report["reread"] = {
+        "model_description": registry.get_registered_model("mnist").description,
+        "version_description": registry.get_model_version("mnist", "v1").description,
+        "artifact_format_version": reread_artifact.model_format_version,
+        "artifact_uri": reread_artifact.uri,
+    }
+
+    registry.register_model(
+        "mnist",
+        "s3://bucket/mnist/model-2.onnx",
+        model_format_name="onnx",
+        model_format_version="1",
+        version="v2",
+    )
+    for index in range(24):
+        registry.register_model(
+            f"bulk-{index:02d}",
+            f"s3://bucket/bulk/{index}",
+            model_format_name="onnx",
+            model_format_version="1",
+            version="v1",
+        )
+    paged, report["pager_stopped"] = drain(registry.get_registered_models().page_size(10))
+    report["paged_names"] = [item.name for item in paged]
+    versions, report["versions_pager_stopped"] = drain(
+        registry.get_model_versions("mnist").page_size(1)
+    )
+    report["version_names"] = [item.name for item in versions]
+    return report
+
+
+def experiments_scenario(registry: Any) -> dict[str, Any]:
+    """Log params and metrics through an experiment run, then read them back."""
+    with registry.start_experiment_run(experiment_name="churn", owner="ref-owner") as run:
+        run.log_param("learning_rate", 0.01)
+        run.log_param("optimizer", "adam")
+        run.log_metric("loss", 0.25, step=1)
+        run.log_metric("accuracy", 0.9, step=2)
+    run_id = run.info.id
+    experiment_id = run.info.experiment_id
+
+    logs, logs_stopped = drain(registry.get_experiment_run_logs(run_id=run_id))
+    experiments, experiments_stopped = drain(registry.get_experiments())
+    runs, runs_stopped = drain(registry.get_experiment_runs(experiment_name="churn"))
+    fetched_run = registry.get_experiment_run(run_id)
+
+    def describe(log: Any) -> dict[str, Any]:
+        kind = type(log).__name__
+        entry: dict[str, Any] = {"kind": kind, "name": log.name, "id": log.id}
+        entry["value"] = log.value
+        if kind == "Metric":
+            entry["step"] = log.step
+        if kind == "Parameter":
+            entry["parameter_type"] = str(getattr(log.parameter_type, "value", log.parameter_type))
+        return entry
+
+    return {
+        "run": {"id": run_id, "name": run.info.name, "experiment_id": experiment_id},
+        "fetched_run": {
+            "id": fetched_run.id,
+            "name": fetched_run.name,
+            "experiment_id": fetched_run.experiment_id,
+        },
+        "logs": sorted((describe(log) for log in logs), key=lambda entry: entry["name"]),
+        "logs_stopped": logs_stopped,
+        "experiments": [{"id": e.id, "name": e.name, "owner": e.owner} for e in experiments],
+        "experiments_stopped": experiments_stopped,
+        "runs": [{"id": r.id, "name": r.name} for r in runs],
+        "runs_stopped": runs_stopped,
+    }
+
+
+SCENARIOS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "models": models_scenario,
+    "experiments": experiments_scenario,
+}
+
+
+def main(argv: list[str]) -> int:
+    """Run the scenario named in ``argv`` and print its JSON report."""
+    port, name = int(argv[0]), argv[1]
+    report = SCENARIOS[name](connect(port))
+    print(json.dumps(report, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

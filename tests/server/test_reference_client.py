@@ -1,0 +1,173 @@
+"""The reference Python client (``model-registry==0.3.9`` from PyPI) against our server.
+
+The reference client lives in its own virtual environment (``tests/.ref-venv``, created on
+first use with one ``pip install``), so its pins never touch ours; the scenarios in
+``tests/server/refclient/`` run there as subprocesses and print JSON for these tests to check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REFERENCE_REQUIREMENT = "model-registry==0.3.9"
+TESTS_DIR = Path(__file__).resolve().parent.parent
+VENV_DIR = TESTS_DIR / ".ref-venv"
+# Written last, so a half-built environment (an interrupted install) is never trusted.
+STAMP = VENV_DIR / f".installed-{REFERENCE_REQUIREMENT}"
+SCENARIO = Path(__file__).resolve().parent / "refclient" / "scenario.py"
+SCENARIO_TIMEOUT = 120
+
+
+def venv_python(venv: Path) -> Path:
+    """Return the interpreter of a virtual environment."""
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def build_reference_venv() -> Path:
+    """Create the reference client's environment unless a complete one exists."""
+    if STAMP.exists():
+        return venv_python(VENV_DIR)
+    # Build aside and move into place, so a concurrent or interrupted run never sees half.
+    staging = Path(tempfile.mkdtemp(prefix=".ref-venv-", dir=TESTS_DIR))
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(staging)], check=True)
+        subprocess.run(
+            [
+                str(venv_python(staging)),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                REFERENCE_REQUIREMENT,
+            ],
+            check=True,
+        )
+        if VENV_DIR.exists():
+            shutil.rmtree(VENV_DIR)
+        staging.rename(VENV_DIR)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    # The interpreter finds its environment through pyvenv.cfg beside it, so the move is safe.
+    STAMP.write_text(REFERENCE_REQUIREMENT + "\n")
+    return venv_python(VENV_DIR)
+
+
+@pytest.fixture(scope="session")
+def reference_python() -> Path:
+    """The interpreter of the virtual environment holding the reference client."""
+    return build_reference_venv()
+
+
+async def run_scenario(python: Path, port: int, name: str) -> dict[str, Any]:
+    """Run one reference-client scenario against ``port`` and return its JSON report."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    process = await asyncio.create_subprocess_exec(
+        str(python),
+        str(SCENARIO),
+        str(port),
+        name,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=str(SCENARIO.parent),
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), SCENARIO_TIMEOUT)
+    except asyncio.TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"reference scenario {name!r} hung") from None
+    assert process.returncode == 0, f"scenario {name!r} failed:\n{err.decode()[-4000:]}"
+    lines = out.decode().strip().splitlines()
+    assert lines, f"scenario {name!r} printed nothing:\n{err.decode()[-4000:]}"
+    report: dict[str, Any] = json.loads(lines[-1])
+    return report
+
+
+async def test_reference_client_registers_reads_updates_and_pages_models(
+    reference_python: Path, server: Any
+) -> None:
+    report = await run_scenario(reference_python, server.port, "models")
+
+    assert report["registered"]["name"] == "mnist"
+    assert report["registered"]["owner"] == "ref-author"
+    assert report["model"] == report["registered"]
+    version = report["version"]
+    assert version["name"] == "v1"
+    assert version["author"] == "ref-author"
+    assert version["description"] == "first version"
+    assert version["registered_model_id"] == report["model"]["id"]
+    assert version["custom_properties"] == {
+        "accuracy": 0.97,
+        "epochs": 10,
+        "framework": "pytorch",
+        "tuned": True,
+    }
+    assert report["artifact"] == {
+        "id": report["artifact"]["id"],
+        "name": "mnist",
+        "uri": "s3://bucket/mnist/model.onnx",
+        "model_format_name": "onnx",
+        "model_format_version": "1",
+        "storage_key": "my-secret",
+        "storage_path": "/mnist",
+    }
+    assert report["missing_is_none"] is True
+    assert report["updated"] == {
+        "model_description": "updated model",
+        "version_description": "updated version",
+        "artifact_format_version": "2",
+    }
+    assert report["reread"] == {
+        "model_description": "updated model",
+        "version_description": "updated version",
+        "artifact_format_version": "2",
+        "artifact_uri": "s3://bucket/mnist/model.onnx",
+    }
+    assert report["pager_stopped"] is True
+    expected = ["mnist"] + [f"bulk-{index:02d}" for index in range(24)]
+    assert sorted(report["paged_names"]) == sorted(expected)
+    assert len(report["paged_names"]) == 25
+    assert report["versions_pager_stopped"] is True
+    assert report["version_names"] == ["v1", "v2"]
+
+
+async def test_reference_client_logs_params_and_metrics_of_an_experiment_run(
+    reference_python: Path, server: Any
+) -> None:
+    report = await run_scenario(reference_python, server.port, "experiments")
+
+    run = report["run"]
+    assert report["fetched_run"] == run
+    assert report["experiments"] == [
+        {"id": run["experiment_id"], "name": "churn", "owner": "ref-owner"}
+    ]
+    assert report["runs"] == [{"id": run["id"], "name": run["name"]}]
+    assert report["logs_stopped"] is True
+    assert report["experiments_stopped"] is True
+    assert report["runs_stopped"] is True
+    logs = {entry["name"]: entry for entry in report["logs"]}
+    assert sorted(logs) == ["accuracy", "learning_rate", "loss", "optimizer"]
+    assert logs["loss"]["kind"] == "Metric"
+    assert logs["loss"]["value"] == 0.25
+    assert logs["loss"]["step"] == 1
+    assert logs["accuracy"]["kind"] == "Metric"
+    assert logs["accuracy"]["value"] == 0.9
+    assert logs["accuracy"]["step"] == 2
+    assert logs["learning_rate"]["kind"] == "Parameter"
+    assert str(logs["learning_rate"]["value"]) == "0.01"
+    assert logs["learning_rate"]["parameter_type"] == "number"
+    assert logs["optimizer"]["kind"] == "Parameter"
+    assert logs["optimizer"]["value"] == "adam"
+    assert logs["optimizer"]["parameter_type"] == "string"

@@ -1,0 +1,325 @@
+"""Copy an MLflow model registry into ours.
+
+Reading (:func:`read_mlflow_registry`) is sync, through MLflow's own client; writing
+(:func:`import_models`) is async, through our client. Every copied entity carries an external
+id, ``mlflow:<name>`` for a model and ``mlflow:<name>:<version>`` for a version and its
+artifact, so a second run finds what the first one wrote and copies nothing twice.
+
+What is copied: model name, description and tags (as custom properties); for each version its
+number (as the version name), description, tags, author (MLflow ``user_id``), run id, stage
+(``Archived`` becomes the ``ARCHIVED`` state), aliases and source, plus a ``ModelArtifact``
+(``model_format_name="mlflow"``) whose ``uri`` is the version's storage location.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from model_registry.integrations.mlflow._registry import MLFLOW_FORMAT, property_value
+from model_registry.integrations.mlflow.errors import MlflowIntegrationError
+from model_registry.types import ModelArtifact, ModelVersion, ModelVersionState, RegisteredModel
+
+if TYPE_CHECKING:
+    from model_registry.core import ModelRegistryAPIClient
+
+__all__ = [
+    "ImportReport",
+    "MlflowModel",
+    "MlflowVersion",
+    "import_models",
+    "model_external_id",
+    "read_mlflow_registry",
+    "version_external_id",
+]
+
+_PAGE = 100
+
+
+def model_external_id(name: str) -> str:
+    """External id of the registered model copied from MLflow model ``name``."""
+    return f"mlflow:{name}"
+
+
+def version_external_id(name: str, version: str) -> str:
+    """External id of the version (and of its artifact) copied from MLflow ``name``/``version``."""
+    return f"mlflow:{name}:{version}"
+
+
+@dataclass(frozen=True)
+class MlflowVersion:
+    """One MLflow model version, as read from the MLflow registry."""
+
+    version: str
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    source: str | None = None
+    storage_uri: str | None = None
+    run_id: str | None = None
+    user_id: str | None = None
+    stage: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MlflowModel:
+    """One MLflow registered model with its versions (oldest first)."""
+
+    name: str
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    versions: tuple[MlflowVersion, ...] = ()
+
+
+@dataclass
+class ImportReport:
+    """What an import did.
+
+    Attributes:
+        models_created: Registered models created.
+        models_existing: Registered models found already (by external id or name).
+        versions_created: Versions created (each with its model artifact).
+        versions_existing: Versions found already (by external id, or name taken).
+        artifacts_created: Missing artifacts added to versions copied before.
+    """
+
+    models_created: int = 0
+    models_existing: int = 0
+    versions_created: int = 0
+    versions_existing: int = 0
+    artifacts_created: int = 0
+
+    def summary(self) -> str:
+        """One line for humans."""
+        text = (
+            f"models: {self.models_created} created, {self.models_existing} already there; "
+            f"versions: {self.versions_created} created, {self.versions_existing} already there"
+        )
+        if self.artifacts_created:
+            text += f"; {self.artifacts_created} missing artifacts added"
+        return text
+
+
+def _paged(fetch: Callable[[str | None], Any]) -> Iterable[Any]:
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def _quote(name: str) -> str:
+    # MLflow's filter grammar takes SQL-style strings; a quote inside is doubled.
+    return "'" + name.replace("'", "''") + "'"
+
+
+def _versions_of(client: MlflowClient, name: str) -> Iterable[MlflowModelVersion]:
+    query = f"name = {_quote(name)}"
+    return _paged(
+        lambda token: client.search_model_versions(
+            filter_string=query, max_results=_PAGE, page_token=token
+        )
+    )
+
+
+def _read_version(client: MlflowClient, mv: MlflowModelVersion) -> MlflowVersion:
+    storage: str | None
+    try:
+        storage = str(client.get_model_version_download_uri(mv.name, mv.version))
+    except MlflowException:
+        storage = mv.source
+    stage = mv.current_stage if mv.current_stage not in (None, "", "None") else None
+    return MlflowVersion(
+        version=str(mv.version),
+        description=mv.description or None,
+        tags=dict(mv.tags or {}),
+        source=mv.source,
+        storage_uri=storage or mv.source,
+        run_id=mv.run_id or None,
+        user_id=mv.user_id or None,
+        stage=stage,
+        aliases=tuple(mv.aliases or ()),
+    )
+
+
+def read_mlflow_registry(
+    tracking_uri: str, *, registry_uri: str | None = None, names: Iterable[str] | None = None
+) -> list[MlflowModel]:
+    """Read the registered models and versions of an MLflow registry.
+
+    Args:
+        tracking_uri: MLflow tracking URI (``sqlite:///mlflow.db``, ``http://host:5000``...).
+        registry_uri: MLflow registry URI when it differs from the tracking URI.
+        names: Only these models (all when ``None``).
+
+    Returns:
+        The models by name, each with its versions by number.
+
+    Raises:
+        MlflowIntegrationError: The registry cannot be read.
+    """
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+    wanted = set(names) if names is not None else None
+    try:
+        found = list(
+            _paged(
+                lambda token: client.search_registered_models(max_results=_PAGE, page_token=token)
+            )
+        )
+        models = []
+        for rm in sorted(found, key=lambda m: m.name):
+            if wanted is not None and rm.name not in wanted:
+                continue
+            read = sorted(
+                (_read_version(client, mv) for mv in _versions_of(client, rm.name)),
+                key=_version_key,
+            )
+            models.append(
+                MlflowModel(
+                    name=rm.name,
+                    description=rm.description or None,
+                    tags=dict(rm.tags or {}),
+                    versions=tuple(read),
+                )
+            )
+    except MlflowException as exc:
+        raise MlflowIntegrationError(
+            f"cannot read the MLflow registry at {tracking_uri!r}: {exc.message}"
+        ) from exc
+    if wanted:
+        missing = sorted(wanted - {m.name for m in models})
+        if missing:
+            raise MlflowIntegrationError(
+                f"no such model in the MLflow registry at {tracking_uri!r}: {', '.join(missing)}"
+            )
+    return models
+
+
+def _version_key(version: MlflowVersion) -> tuple[int, str]:
+    return (int(version.version), "") if version.version.isdecimal() else (0, version.version)
+
+
+def _properties(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: property_value(value) for key, value in values.items() if value is not None}
+
+
+async def _model(
+    api: ModelRegistryAPIClient, model: MlflowModel, report: ImportReport
+) -> RegisteredModel:
+    external_id = model_external_id(model.name)
+    found = await api.get_registered_model_by_params(external_id=external_id)
+    if found is None:
+        # A model of that name made here (e.g. by MlflowRegister) is reused, not duplicated.
+        found = await api.get_registered_model_by_params(name=model.name)
+    if found is not None:
+        report.models_existing += 1
+        return found
+    report.models_created += 1
+    return await api.upsert_registered_model(
+        RegisteredModel(
+            model.name,
+            description=model.description,
+            external_id=external_id,
+            custom_properties=_properties(model.tags),
+        )
+    )
+
+
+def _artifact(model: MlflowModel, version: MlflowVersion) -> ModelArtifact:
+    return ModelArtifact(
+        model.name,
+        uri=version.storage_uri or version.source,
+        external_id=version_external_id(model.name, version.version),
+        model_format_name=MLFLOW_FORMAT,
+        custom_properties=_properties(
+            {
+                "mlflow.model_uri": f"models:/{model.name}/{version.version}",
+                "mlflow.source": version.source,
+            }
+        ),
+    )
+
+
+async def _version(
+    api: ModelRegistryAPIClient,
+    model_id: str,
+    model: MlflowModel,
+    version: MlflowVersion,
+    author: str,
+    report: ImportReport,
+) -> None:
+    external_id = version_external_id(model.name, version.version)
+    found = await api.get_model_version_by_params(external_id=external_id)
+    if found is not None:
+        report.versions_existing += 1
+        # A run interrupted between the version and its artifact left the artifact out.
+        assert found.id is not None
+        if await api.get_model_artifact_by_params(external_id=external_id) is None:
+            await api.upsert_model_artifact(_artifact(model, version), found.id)
+            report.artifacts_created += 1
+        return
+    if (
+        await api.get_model_version_by_params(registered_model_id=model_id, version=version.version)
+        is not None
+    ):
+        report.versions_existing += 1  # the name is taken by a version not copied from MLflow
+        return
+    properties: dict[str, Any] = {
+        **version.tags,
+        "mlflow.source": version.source,
+        "mlflow.run_id": version.run_id,
+        "mlflow.stage": version.stage,
+        "mlflow.aliases": ",".join(version.aliases) or None,
+    }
+    created = await api.upsert_model_version(
+        ModelVersion(
+            version.version,
+            description=version.description,
+            external_id=external_id,
+            author=version.user_id or author,
+            state=ModelVersionState.ARCHIVED if version.stage == "Archived" else None,
+            custom_properties=_properties(properties),
+        ),
+        model_id,
+    )
+    assert created.id is not None
+    await api.upsert_model_artifact(_artifact(model, version), created.id)
+    report.versions_created += 1
+
+
+async def import_models(
+    api: ModelRegistryAPIClient,
+    models: Iterable[MlflowModel],
+    *,
+    author: str,
+    on_step: Callable[[str], None] | None = None,
+) -> ImportReport:
+    """Copy MLflow models and their versions into our registry, skipping what is there.
+
+    Args:
+        api: The async client of our registry.
+        models: What :func:`read_mlflow_registry` returned.
+        author: Author of versions whose MLflow ``user_id`` is empty.
+        on_step: Called after each model and each version with a short description
+            (``len(models) + total versions`` calls in all), e.g. to advance a progress bar.
+
+    Returns:
+        What was created and what was found.
+    """
+    report = ImportReport()
+    step = on_step or (lambda _text: None)
+    for model in models:
+        stored = await _model(api, model, report)
+        assert stored.id is not None
+        step(f"model {model.name}")
+        for version in model.versions:
+            await _version(api, stored.id, model, version, author, report)
+            step(f"{model.name} v{version.version}")
+    return report

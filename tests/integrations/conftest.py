@@ -1,0 +1,92 @@
+"""Fixtures for the MLflow integration: a local MLflow (SQLite tracking store) per test and a
+registry server on its own thread for the blocking sync classes.
+
+MLflow is quiet and offline here: telemetry and progress bars are off before it is imported, the
+tracking store and the artifacts live in the test's ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+import mlflow
+import pytest
+
+from model_registry.server import RunningServer, run_server
+
+
+@dataclass
+class LocalMlflow:
+    """A local MLflow: SQLite tracking store and artifact directory under ``root``."""
+
+    root: Path
+    tracking_uri: str
+    experiment_id: str
+
+    def config_file(self, **config: Any) -> Path:
+        """Write a model configuration JSON file and return its path."""
+        path = self.root / "config.json"
+        path.write_text(json.dumps(config), encoding="utf-8")
+        return path
+
+
+@pytest.fixture
+def local_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalMlflow]:
+    """MLflow tracking into ``tmp_path`` (``MLFLOW_TRACKING_URI`` set for the test)."""
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.chdir(tmp_path)  # anything MLflow writes relative to the cwd stays here
+    mlflow.set_tracking_uri(tracking_uri)
+    experiment_id = mlflow.create_experiment(
+        "tests", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    mlflow.set_experiment(experiment_id=experiment_id)
+    try:
+        yield LocalMlflow(tmp_path, tracking_uri, experiment_id)
+    finally:
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+
+
+class ServerThread:
+    """``run_server(database_url)`` on a private loop in a daemon thread.
+
+    The classes under test block their caller while they wait for the registry, so the server
+    cannot share the test's event loop.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self._cm = run_server(database_url)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> RunningServer:
+        self._thread.start()
+        return asyncio.run_coroutine_threadsafe(self._cm.__aenter__(), self._loop).result(60)
+
+    def __exit__(self, *exc: object) -> None:
+        leave = asyncio.run_coroutine_threadsafe(self._cm.__aexit__(None, None, None), self._loop)
+        try:
+            leave.result(60)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
+
+
+@pytest.fixture
+def registry_server(database_url: str) -> Iterator[RunningServer]:
+    """Our registry server (REST, port 0) on its own thread, over a clean database."""
+    with ServerThread(database_url) as srv:
+        yield srv

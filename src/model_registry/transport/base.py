@@ -188,6 +188,21 @@ class Transport(ABC):
     async def list_model_artifacts(self, options: ListOptions) -> Page[ModelArtifact]:
         """List every model artifact."""
 
+    async def get_inference_service_model_artifact(
+        self, inference_service_id: str
+    ) -> ModelArtifact:
+        """Get the model artifact of the version an inference service serves; NotFound when
+        absent. The default reads the served version, then its first model artifact."""
+        version = await self.get_inference_service_version(inference_service_id)
+        if version.id is not None:
+            page = await self.list_model_version_artifacts(
+                version.id, ListOptions(limit=1), ArtifactType.MODEL_ARTIFACT
+            )
+            for artifact in page:
+                if isinstance(artifact, ModelArtifact):
+                    return artifact
+        raise NotFound(f"no model artifact served by inference service {inference_service_id}")
+
     # -- serving environments ------------------------------------------------------------
 
     @abstractmethod

@@ -30,6 +30,9 @@ class _WireEnum(str, Enum):
     def __str__(self) -> str:
         return str(self.value)
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
 
 class RegisteredModelState(_WireEnum):
     """Lifecycle state of a registered model."""

@@ -1,0 +1,836 @@
+"""The REST transport: the ``Transport`` interface over the generated aiohttp stubs.
+
+Every endpoint function of ``model_registry._generated.openapi`` sends through one method,
+``Client.send``. :class:`_RegistryClient` overrides it, so this one place adds the bearer token,
+applies the call's timeout, retries what is safe to retry, maps connection failures to
+:class:`~model_registry.exceptions.ConnectionFailed` / :class:`~model_registry.exceptions.Timeout`
+and every non-2xx answer to the :mod:`model_registry.exceptions` classes
+(:func:`~model_registry.exceptions.from_http_response`). The generated code never sees an error
+status, and nothing it raises reaches the caller.
+
+One ``aiohttp.ClientSession`` (and so one connection pool) per transport, created lazily under a
+lock on first use and reused; one SSL context, built once by the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import aiohttp
+
+from model_registry import _convert
+from model_registry._generated.openapi import errors as gen_errors
+from model_registry._generated.openapi import models as gen
+from model_registry._generated.openapi.api.model_registry_service import (
+    create_artifact,
+    create_experiment,
+    create_experiment_run,
+    create_inference_service,
+    create_inference_service_serve,
+    create_model_artifact,
+    create_model_version,
+    create_registered_model,
+    create_serving_environment,
+    find_artifact,
+    find_experiment,
+    find_experiment_run,
+    find_inference_service,
+    find_model_artifact,
+    find_model_version,
+    find_registered_model,
+    find_serving_environment,
+    get_artifact,
+    get_artifacts,
+    get_environment_inference_services,
+    get_experiment,
+    get_experiment_experiment_runs,
+    get_experiment_run,
+    get_experiment_run_artifacts,
+    get_experiment_run_metric_history,
+    get_experiment_runs,
+    get_experiment_runs_metric_history,
+    get_experiments,
+    get_inference_service,
+    get_inference_service_model,
+    get_inference_service_serves,
+    get_inference_service_version,
+    get_inference_services,
+    get_model_artifact,
+    get_model_artifacts,
+    get_model_version,
+    get_model_version_artifacts,
+    get_model_versions,
+    get_registered_model,
+    get_registered_model_versions,
+    get_registered_models,
+    get_serving_environment,
+    get_serving_environments,
+    update_artifact,
+    update_experiment,
+    update_experiment_run,
+    update_inference_service,
+    update_model_artifact,
+    update_model_version,
+    update_registered_model,
+    update_serving_environment,
+    upsert_experiment_run_artifact,
+    upsert_model_version_artifact,
+)
+from model_registry._generated.openapi.client import Client
+from model_registry._generated.openapi.types import RawResponse
+from model_registry.exceptions import (
+    ClientClosed,
+    ConnectionFailed,
+    InvalidResponse,
+    ModelRegistryError,
+    Timeout,
+    from_http_response,
+)
+from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
+from model_registry.transport.base import Transport
+from model_registry.transport.policy import (
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+    effective_timeout,
+    parse_retry_after,
+)
+from model_registry.types import (
+    Artifact,
+    ArtifactType,
+    BaseResource,
+    DataSet,
+    DocArtifact,
+    Experiment,
+    ExperimentRun,
+    InferenceService,
+    ListOptions,
+    Metric,
+    ModelArtifact,
+    ModelVersion,
+    Page,
+    Parameter,
+    RegisteredModel,
+    ServeModel,
+    ServingEnvironment,
+)
+
+__all__ = ["RestTransport"]
+
+_log = logging.getLogger("model_registry.transport.rest")
+
+E = TypeVar("E", bound=BaseResource)
+
+# The raw body of the last answer `send` returned in this task: read back when the generated
+# parser chokes on a success body, to report the exact field that is malformed.
+_LAST_BODY: contextvars.ContextVar[bytes] = contextvars.ContextVar("mr_last_body", default=b"")
+
+_ARTIFACT_CREATE: dict[type[Artifact], Any] = {
+    ModelArtifact: gen.ModelArtifactCreate,
+    DocArtifact: gen.DocArtifactCreate,
+    DataSet: gen.DataSetCreate,
+    Metric: gen.MetricCreate,
+    Parameter: gen.ParameterCreate,
+}
+_ARTIFACT_UPDATE: dict[type[Artifact], Any] = {
+    ModelArtifact: gen.ModelArtifactUpdate,
+    DocArtifact: gen.DocArtifactUpdate,
+    DataSet: gen.DataSetUpdate,
+    Metric: gen.MetricUpdate,
+    Parameter: gen.ParameterUpdate,
+}
+_ARTIFACT_FULL: dict[type[Artifact], Any] = {
+    ModelArtifact: gen.ModelArtifact,
+    DocArtifact: gen.DocArtifact,
+    DataSet: gen.DataSet,
+    Metric: gen.Metric,
+    Parameter: gen.Parameter,
+}
+
+
+def _artifact_model(table: Mapping[type[Artifact], Any], artifact: Artifact) -> Any:
+    for cls in type(artifact).__mro__:
+        if cls in table:
+            return table[cls]
+    raise TypeError(f"{type(artifact).__name__} is not a concrete artifact kind")
+
+
+class _RegistryClient(Client):  # type: ignore[misc]  # generated code is not type-checked
+    """The generated ``Client`` with this transport's ``send``: the single I/O choke point."""
+
+    def __init__(
+        self, base_url: str, session: aiohttp.ClientSession, transport: RestTransport
+    ) -> None:
+        super().__init__(base_url, session)
+        self.transport = transport
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> RawResponse:
+        """Send one request with auth, timeout and retries; raise on any non-2xx answer."""
+        return await self.transport._send(self, method, url, params=params, body=json)
+
+
+class RestTransport(Transport):
+    """``Transport`` over the REST API ``v1alpha3``.
+
+    Args:
+        base_url: Scheme, host and port, e.g. ``"https://registry.example:443"``.
+        user_token: Bearer token source (see :class:`~model_registry.transport.auth.TokenProvider`).
+        ssl_context: SSL context for ``https`` (built once by the caller); ``None`` uses
+            aiohttp's default verification; ``False`` disables certificate checks.
+        timeout: Default timeout of a call in seconds, retries included (``None``: no limit).
+        retry: The retry policy (default: :class:`RetryPolicy()`).
+        connector_limit: Most connections kept open at once.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        user_token: TokenSource | None = None,
+        ssl_context: ssl.SSLContext | bool | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        connector_limit: int = 100,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._auth = TokenProvider(user_token)
+        self._ssl: ssl.SSLContext | bool = True if ssl_context is None else ssl_context
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self._connector_limit = connector_limit
+        self._client: _RegistryClient | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"RestTransport({self.base_url!r}, auth={self._auth!r})"
+
+    # -- connection ----------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._closed
+
+    async def _get_client(self) -> _RegistryClient:
+        client = self._client
+        if client is not None:
+            return client
+        if self._closed:
+            raise ClientClosed("the model registry client is closed")
+        async with self._lock:
+            if self._closed:
+                raise ClientClosed("the model registry client is closed")
+            if self._client is None:
+                connector = aiohttp.TCPConnector(limit=self._connector_limit, ssl=self._ssl)
+                # Timeouts are applied per request (see _send); the session sets none.
+                self._session = aiohttp.ClientSession(
+                    connector=connector,
+                    timeout=aiohttp.ClientTimeout(total=None),
+                    raise_for_status=False,
+                )
+                self._client = _RegistryClient(self.base_url, self._session, self)
+            return self._client
+
+    async def aclose(self) -> None:
+        """Close the session (idempotent)."""
+        self._closed = True
+        async with self._lock:
+            session, self._session, self._client = self._session, None, None
+        if session is not None and not session.closed:
+            await session.close()
+
+    # -- the choke point -----------------------------------------------------------------
+
+    async def _send(
+        self,
+        client: Client,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        body: Any,
+    ) -> RawResponse:
+        if self._closed or self._session is None:
+            raise ClientClosed("the model registry client is closed")
+        session = self._session
+        loop = asyncio.get_running_loop()
+        timeout = effective_timeout(self._timeout)
+        deadline = None if timeout is None else loop.time() + timeout
+        token = await self._auth.get() if self._auth.enabled else None
+        refreshed = False
+        attempt = 0
+        payload = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        while True:
+            attempt += 1
+            headers = {"Accept": "application/json"}
+            if payload is not None:
+                headers["Content-Type"] = "application/json"
+            if token:
+                headers["Authorization"] = bearer_header(token)
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                raise Timeout(f"no answer within {timeout:g}s", method=method, path=url)
+            retry_after: float | None = None
+            try:
+                async with session.request(
+                    method,
+                    client.url_for(url),
+                    params=params,
+                    data=payload,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=remaining),
+                ) as response:
+                    content = await response.read()
+                    status = response.status
+                    resp_headers = response.headers
+            except asyncio.TimeoutError:
+                raise Timeout(f"no answer within {timeout:g}s", method=method, path=url) from None
+            except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as exc:
+                raise ConnectionFailed(
+                    f"TLS handshake with {self.base_url} failed: {exc}", method=method, path=url
+                ) from None
+            except aiohttp.ClientConnectorError as exc:
+                # The connection could not be opened: the request never left the client.
+                if self._retry.should_retry(
+                    attempt, method, connection_error=True, connect_phase=True
+                ) and await self._sleep(attempt, None, deadline, method, url, exc):
+                    continue
+                raise ConnectionFailed(
+                    f"cannot connect to {self.base_url}: {exc.os_error or exc}",
+                    method=method,
+                    path=url,
+                ) from None
+            except (aiohttp.ClientError, OSError) as exc:
+                if self._retry.should_retry(
+                    attempt, method, connection_error=True
+                ) and await self._sleep(attempt, None, deadline, method, url, exc):
+                    continue
+                raise ConnectionFailed(
+                    f"connection to {self.base_url} failed: {exc!r}", method=method, path=url
+                ) from None
+
+            if status == 401 and self._auth.enabled and not refreshed:
+                # The token may have been rotated: read it again once, retry if it changed.
+                refreshed = True
+                fresh = await self._auth.refresh()
+                if fresh and fresh != token:
+                    token = fresh
+                    attempt -= 1
+                    continue
+            if status in self._retry.retry_statuses and self._retry.should_retry(
+                attempt, method, status=status
+            ):
+                retry_after = parse_retry_after(resp_headers.get("Retry-After"))
+                if await self._sleep(attempt, retry_after, deadline, method, url, status):
+                    continue
+            if not 200 <= status < 300:
+                raise from_http_response(status, content, method=method, path=url)
+            _LAST_BODY.set(content)
+            return RawResponse(status_code=status, headers=resp_headers, content=content)
+
+    async def _sleep(
+        self,
+        attempt: int,
+        retry_after: float | None,
+        deadline: float | None,
+        method: str,
+        url: str,
+        why: object,
+    ) -> bool:
+        """Wait before the next attempt; False when the wait would not fit the deadline."""
+        delay = self._retry.backoff(attempt, retry_after)
+        loop = asyncio.get_running_loop()
+        if delay is None or (deadline is not None and loop.time() + delay >= deadline):
+            return False
+        _log.debug("retrying %s %s in %.2fs (attempt %d): %s", method, url, delay, attempt, why)
+        await asyncio.sleep(delay)
+        return True
+
+    async def _call(
+        self, endpoint: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+    ) -> Any:
+        """Call a generated endpoint function and return the decoded JSON body."""
+        client = await self._get_client()
+        try:
+            response = await endpoint(*args, client=client, **kwargs)
+            content = response.content
+        except ModelRegistryError:
+            raise
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+            gen_errors.UnexpectedStatus,
+        ) as exc:
+            # The generated parser refused a success body: decode it ourselves, which either
+            # works (a body the stubs are stricter about) or names the malformed field.
+            content = _LAST_BODY.get()
+            if not content:
+                raise InvalidResponse(f"unreadable answer from the server: {exc}") from None
+        try:
+            return json.loads(content)
+        except ValueError:
+            raise InvalidResponse("the server's answer is not JSON") from None
+
+    async def _one(
+        self, cls: type[E], endpoint: Callable[..., Awaitable[Any]], *a: Any, **k: Any
+    ) -> E:
+        return _convert.decoder_for(cls)(await self._call(endpoint, *a, **k))
+
+    async def _page(
+        self, cls: type[E], endpoint: Callable[..., Awaitable[Any]], *a: Any, **k: Any
+    ) -> Page[E]:
+        return _convert.page_from_wire(
+            await self._call(endpoint, *a, **k), _convert.decoder_for(cls)
+        )
+
+    @staticmethod
+    def _list_args(options: ListOptions) -> dict[str, Any]:
+        args: dict[str, Any] = {}
+        if options.limit is not None:
+            args["page_size"] = str(options.limit)
+        if options.order_by is not None:
+            args["order_by"] = gen.OrderByField(str(options.order_by))
+        if options.order_by is not None or not options.is_asc:
+            args["sort_order"] = gen.SortOrder("ASC" if options.is_asc else "DESC")
+        if options.next_page_token:
+            args["next_page_token"] = options.next_page_token
+        if options.filter_query:
+            args["filter_query"] = options.filter_query
+        return args
+
+    @staticmethod
+    def _find_args(**params: str | None) -> dict[str, str]:
+        return {key: str(value) for key, value in params.items() if value is not None}
+
+    @staticmethod
+    def _type_arg(artifact_type: ArtifactType | str | None) -> dict[str, Any]:
+        if artifact_type is None:
+            return {}
+        return {"artifact_type": gen.ArtifactTypeQueryParam(str(ArtifactType(artifact_type)))}
+
+    # -- registered models ---------------------------------------------------------------
+
+    async def create_registered_model(self, rm: RegisteredModel) -> RegisteredModel:
+        body = _convert.to_model(gen.RegisteredModelCreate, rm, "create")
+        return await self._one(RegisteredModel, create_registered_model.asyncio_detailed, body=body)
+
+    async def update_registered_model(self, rm: RegisteredModel) -> RegisteredModel:
+        body = _convert.to_model(gen.RegisteredModelUpdate, rm, "update")
+        return await self._one(
+            RegisteredModel, update_registered_model.asyncio_detailed, str(rm.id), body=body
+        )
+
+    async def get_registered_model(self, id: str) -> RegisteredModel:
+        return await self._one(RegisteredModel, get_registered_model.asyncio_detailed, id)
+
+    async def find_registered_model(
+        self, *, name: str | None = None, external_id: str | None = None
+    ) -> RegisteredModel:
+        return await self._one(
+            RegisteredModel,
+            find_registered_model.asyncio_detailed,
+            **self._find_args(name=name, external_id=external_id),
+        )
+
+    async def list_registered_models(self, options: ListOptions) -> Page[RegisteredModel]:
+        return await self._page(
+            RegisteredModel, get_registered_models.asyncio_detailed, **self._list_args(options)
+        )
+
+    async def get_inference_service_model(self, inference_service_id: str) -> RegisteredModel:
+        return await self._one(
+            RegisteredModel, get_inference_service_model.asyncio_detailed, inference_service_id
+        )
+
+    # -- model versions ------------------------------------------------------------------
+
+    async def create_model_version(self, mv: ModelVersion) -> ModelVersion:
+        body = _convert.to_model(gen.ModelVersionCreate, mv, "create")
+        return await self._one(ModelVersion, create_model_version.asyncio_detailed, body=body)
+
+    async def update_model_version(self, mv: ModelVersion) -> ModelVersion:
+        body = _convert.to_model(gen.ModelVersionUpdate, mv, "update")
+        return await self._one(
+            ModelVersion, update_model_version.asyncio_detailed, str(mv.id), body=body
+        )
+
+    async def get_model_version(self, id: str) -> ModelVersion:
+        return await self._one(ModelVersion, get_model_version.asyncio_detailed, id)
+
+    async def find_model_version(
+        self,
+        *,
+        name: str | None = None,
+        external_id: str | None = None,
+        registered_model_id: str | None = None,
+    ) -> ModelVersion:
+        return await self._one(
+            ModelVersion,
+            find_model_version.asyncio_detailed,
+            **self._find_args(
+                name=name, external_id=external_id, parent_resource_id=registered_model_id
+            ),
+        )
+
+    async def list_model_versions(
+        self, options: ListOptions, registered_model_id: str | None = None
+    ) -> Page[ModelVersion]:
+        if registered_model_id is None:
+            return await self._page(
+                ModelVersion, get_model_versions.asyncio_detailed, **self._list_args(options)
+            )
+        return await self._page(
+            ModelVersion,
+            get_registered_model_versions.asyncio_detailed,
+            registered_model_id,
+            **self._list_args(options),
+        )
+
+    async def get_inference_service_version(self, inference_service_id: str) -> ModelVersion:
+        return await self._one(
+            ModelVersion, get_inference_service_version.asyncio_detailed, inference_service_id
+        )
+
+    # -- artifacts -----------------------------------------------------------------------
+
+    async def create_artifact(self, artifact: Artifact) -> Artifact:
+        body = _convert.to_model(_artifact_model(_ARTIFACT_CREATE, artifact), artifact, "create")
+        return await self._one(Artifact, create_artifact.asyncio_detailed, body=body)
+
+    async def update_artifact(self, artifact: Artifact) -> Artifact:
+        body = _convert.to_model(_artifact_model(_ARTIFACT_UPDATE, artifact), artifact, "update")
+        return await self._one(
+            Artifact, update_artifact.asyncio_detailed, str(artifact.id), body=body
+        )
+
+    async def get_artifact(self, id: str) -> Artifact:
+        return await self._one(Artifact, get_artifact.asyncio_detailed, id)
+
+    async def find_artifact(
+        self,
+        *,
+        name: str | None = None,
+        external_id: str | None = None,
+        parent_resource_id: str | None = None,
+    ) -> Artifact:
+        return await self._one(
+            Artifact,
+            find_artifact.asyncio_detailed,
+            **self._find_args(
+                name=name, external_id=external_id, parent_resource_id=parent_resource_id
+            ),
+        )
+
+    async def list_artifacts(
+        self, options: ListOptions, artifact_type: ArtifactType | None = None
+    ) -> Page[Artifact]:
+        return await self._page(
+            Artifact,
+            get_artifacts.asyncio_detailed,
+            **self._list_args(options),
+            **self._type_arg(artifact_type),
+        )
+
+    async def upsert_model_version_artifact(
+        self, artifact: Artifact, model_version_id: str
+    ) -> Artifact:
+        body = _convert.to_model(_artifact_model(_ARTIFACT_FULL, artifact), artifact, "full")
+        return await self._one(
+            Artifact, upsert_model_version_artifact.asyncio_detailed, model_version_id, body=body
+        )
+
+    async def list_model_version_artifacts(
+        self,
+        model_version_id: str,
+        options: ListOptions,
+        artifact_type: ArtifactType | None = None,
+    ) -> Page[Artifact]:
+        return await self._page(
+            Artifact,
+            get_model_version_artifacts.asyncio_detailed,
+            model_version_id,
+            **self._list_args(options),
+            **self._type_arg(artifact_type),
+        )
+
+    # -- model artifacts -----------------------------------------------------------------
+
+    async def create_model_artifact(self, ma: ModelArtifact) -> ModelArtifact:
+        body = _convert.to_model(gen.ModelArtifactCreate, ma, "create")
+        return await self._one(ModelArtifact, create_model_artifact.asyncio_detailed, body=body)
+
+    async def update_model_artifact(self, ma: ModelArtifact) -> ModelArtifact:
+        body = _convert.to_model(gen.ModelArtifactUpdate, ma, "update")
+        return await self._one(
+            ModelArtifact, update_model_artifact.asyncio_detailed, str(ma.id), body=body
+        )
+
+    async def get_model_artifact(self, id: str) -> ModelArtifact:
+        return await self._one(ModelArtifact, get_model_artifact.asyncio_detailed, id)
+
+    async def find_model_artifact(
+        self,
+        *,
+        name: str | None = None,
+        external_id: str | None = None,
+        model_version_id: str | None = None,
+    ) -> ModelArtifact:
+        return await self._one(
+            ModelArtifact,
+            find_model_artifact.asyncio_detailed,
+            **self._find_args(
+                name=name, external_id=external_id, parent_resource_id=model_version_id
+            ),
+        )
+
+    async def list_model_artifacts(self, options: ListOptions) -> Page[ModelArtifact]:
+        return await self._page(
+            ModelArtifact, get_model_artifacts.asyncio_detailed, **self._list_args(options)
+        )
+
+    # -- serving environments ------------------------------------------------------------
+
+    async def create_serving_environment(self, se: ServingEnvironment) -> ServingEnvironment:
+        body = _convert.to_model(gen.ServingEnvironmentCreate, se, "create")
+        return await self._one(
+            ServingEnvironment, create_serving_environment.asyncio_detailed, body=body
+        )
+
+    async def update_serving_environment(self, se: ServingEnvironment) -> ServingEnvironment:
+        body = _convert.to_model(gen.ServingEnvironmentUpdate, se, "update")
+        return await self._one(
+            ServingEnvironment, update_serving_environment.asyncio_detailed, str(se.id), body=body
+        )
+
+    async def get_serving_environment(self, id: str) -> ServingEnvironment:
+        return await self._one(ServingEnvironment, get_serving_environment.asyncio_detailed, id)
+
+    async def find_serving_environment(
+        self, *, name: str | None = None, external_id: str | None = None
+    ) -> ServingEnvironment:
+        return await self._one(
+            ServingEnvironment,
+            find_serving_environment.asyncio_detailed,
+            **self._find_args(name=name, external_id=external_id),
+        )
+
+    async def list_serving_environments(self, options: ListOptions) -> Page[ServingEnvironment]:
+        return await self._page(
+            ServingEnvironment,
+            get_serving_environments.asyncio_detailed,
+            **self._list_args(options),
+        )
+
+    # -- inference services --------------------------------------------------------------
+
+    async def create_inference_service(self, isvc: InferenceService) -> InferenceService:
+        body = _convert.to_model(gen.InferenceServiceCreate, isvc, "create")
+        return await self._one(
+            InferenceService, create_inference_service.asyncio_detailed, body=body
+        )
+
+    async def update_inference_service(self, isvc: InferenceService) -> InferenceService:
+        body = _convert.to_model(gen.InferenceServiceUpdate, isvc, "update")
+        return await self._one(
+            InferenceService, update_inference_service.asyncio_detailed, str(isvc.id), body=body
+        )
+
+    async def get_inference_service(self, id: str) -> InferenceService:
+        return await self._one(InferenceService, get_inference_service.asyncio_detailed, id)
+
+    async def find_inference_service(
+        self,
+        *,
+        name: str | None = None,
+        external_id: str | None = None,
+        serving_environment_id: str | None = None,
+    ) -> InferenceService:
+        return await self._one(
+            InferenceService,
+            find_inference_service.asyncio_detailed,
+            **self._find_args(
+                name=name, external_id=external_id, parent_resource_id=serving_environment_id
+            ),
+        )
+
+    async def list_inference_services(
+        self, options: ListOptions, serving_environment_id: str | None = None
+    ) -> Page[InferenceService]:
+        if serving_environment_id is None:
+            return await self._page(
+                InferenceService,
+                get_inference_services.asyncio_detailed,
+                **self._list_args(options),
+            )
+        return await self._page(
+            InferenceService,
+            get_environment_inference_services.asyncio_detailed,
+            serving_environment_id,
+            **self._list_args(options),
+        )
+
+    # -- serve models --------------------------------------------------------------------
+
+    async def create_serve_model(self, sm: ServeModel, inference_service_id: str) -> ServeModel:
+        body = _convert.to_model(gen.ServeModelCreate, sm, "create")
+        return await self._one(
+            ServeModel,
+            create_inference_service_serve.asyncio_detailed,
+            inference_service_id,
+            body=body,
+        )
+
+    async def update_serve_model(self, sm: ServeModel, inference_service_id: str) -> ServeModel:
+        # The REST API v1alpha3 has no endpoint that changes a stored serve model.
+        raise NotImplementedError(
+            "the REST API has no endpoint to update a serve model; use the gRPC transport"
+        )
+
+    async def list_serve_models(
+        self, options: ListOptions, inference_service_id: str | None = None
+    ) -> Page[ServeModel]:
+        if inference_service_id is None:
+            raise ValueError("the REST API lists serve models per inference service: give its id")
+        return await self._page(
+            ServeModel,
+            get_inference_service_serves.asyncio_detailed,
+            inference_service_id,
+            **self._list_args(options),
+        )
+
+    # -- experiments ---------------------------------------------------------------------
+
+    async def create_experiment(self, exp: Experiment) -> Experiment:
+        body = _convert.to_model(gen.ExperimentCreate, exp, "create")
+        return await self._one(Experiment, create_experiment.asyncio_detailed, body=body)
+
+    async def update_experiment(self, exp: Experiment) -> Experiment:
+        body = _convert.to_model(gen.ExperimentUpdate, exp, "update")
+        return await self._one(
+            Experiment, update_experiment.asyncio_detailed, str(exp.id), body=body
+        )
+
+    async def get_experiment(self, id: str) -> Experiment:
+        return await self._one(Experiment, get_experiment.asyncio_detailed, id)
+
+    async def find_experiment(
+        self, *, name: str | None = None, external_id: str | None = None
+    ) -> Experiment:
+        return await self._one(
+            Experiment,
+            find_experiment.asyncio_detailed,
+            **self._find_args(name=name, external_id=external_id),
+        )
+
+    async def list_experiments(self, options: ListOptions) -> Page[Experiment]:
+        return await self._page(
+            Experiment, get_experiments.asyncio_detailed, **self._list_args(options)
+        )
+
+    # -- experiment runs -----------------------------------------------------------------
+
+    async def create_experiment_run(self, run: ExperimentRun) -> ExperimentRun:
+        body = _convert.to_model(gen.ExperimentRunCreate, run, "create")
+        return await self._one(ExperimentRun, create_experiment_run.asyncio_detailed, body=body)
+
+    async def update_experiment_run(self, run: ExperimentRun) -> ExperimentRun:
+        body = _convert.to_model(gen.ExperimentRunUpdate, run, "update")
+        return await self._one(
+            ExperimentRun, update_experiment_run.asyncio_detailed, str(run.id), body=body
+        )
+
+    async def get_experiment_run(self, id: str) -> ExperimentRun:
+        return await self._one(ExperimentRun, get_experiment_run.asyncio_detailed, id)
+
+    async def find_experiment_run(
+        self,
+        *,
+        name: str | None = None,
+        external_id: str | None = None,
+        experiment_id: str | None = None,
+    ) -> ExperimentRun:
+        return await self._one(
+            ExperimentRun,
+            find_experiment_run.asyncio_detailed,
+            **self._find_args(name=name, external_id=external_id, parent_resource_id=experiment_id),
+        )
+
+    async def list_experiment_runs(
+        self, options: ListOptions, experiment_id: str | None = None
+    ) -> Page[ExperimentRun]:
+        if experiment_id is None:
+            return await self._page(
+                ExperimentRun, get_experiment_runs.asyncio_detailed, **self._list_args(options)
+            )
+        return await self._page(
+            ExperimentRun,
+            get_experiment_experiment_runs.asyncio_detailed,
+            experiment_id,
+            **self._list_args(options),
+        )
+
+    async def upsert_experiment_run_artifact(
+        self, artifact: Artifact, experiment_run_id: str
+    ) -> Artifact:
+        body = _convert.to_model(_artifact_model(_ARTIFACT_FULL, artifact), artifact, "full")
+        return await self._one(
+            Artifact, upsert_experiment_run_artifact.asyncio_detailed, experiment_run_id, body=body
+        )
+
+    async def list_experiment_run_artifacts(
+        self,
+        experiment_run_id: str,
+        options: ListOptions,
+        artifact_type: ArtifactType | None = None,
+    ) -> Page[Artifact]:
+        return await self._page(
+            Artifact,
+            get_experiment_run_artifacts.asyncio_detailed,
+            experiment_run_id,
+            **self._list_args(options),
+            **self._type_arg(artifact_type),
+        )
+
+    async def list_metric_history(
+        self,
+        options: ListOptions,
+        *,
+        experiment_run_id: str | None = None,
+        name: str | None = None,
+        step_ids: Sequence[int] | None = None,
+    ) -> Page[Metric]:
+        extra = self._find_args(
+            name=name,
+            step_ids=",".join(str(int(s)) for s in step_ids) if step_ids else None,
+        )
+        if experiment_run_id is None:
+            return await self._page(
+                Metric,
+                get_experiment_runs_metric_history.asyncio_detailed,
+                **self._list_args(options),
+                **extra,
+            )
+        return await self._page(
+            Metric,
+            get_experiment_run_metric_history.asyncio_detailed,
+            experiment_run_id,
+            **self._list_args(options),
+            **extra,
+        )

@@ -158,6 +158,56 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
     return "unique" in text_ or "duplicate" in text_
 
 
+def scoped_statement(kinds: Sequence[EntityKind], scope: Scope) -> Select[Any]:
+    """SELECT the rows of ``kinds`` in ``scope`` (no ordering, no paging)."""
+    table = TABLES[kinds[0].table]
+    stmt = select(table)
+    kind_names = [k.kind for k in kinds]
+    stmt = stmt.where(
+        table.c.kind == kind_names[0] if len(kind_names) == 1 else table.c.kind.in_(kind_names)
+    )
+    if scope.parent_id is not None:
+        stmt = stmt.where(table.c.parent_id == scope.parent_id)
+    if scope.context_id is not None:
+        stmt = stmt.where(
+            exists(
+                select(literal(1)).where(
+                    attributions.c.context_id == scope.context_id,
+                    attributions.c.artifact_id == table.c.id,
+                )
+            )
+        )
+    if scope.name is not None:
+        stmt = stmt.where(table.c.name == scope.name)
+    if scope.external_id is not None:
+        stmt = stmt.where(table.c.external_id == scope.external_id)
+    if scope.steps is not None:
+        stmt = stmt.where(table.c.step.in_(scope.steps))
+    return stmt
+
+
+def page_statement(
+    kinds: Sequence[EntityKind], scope: Scope, filter_query: str | None, page: PageRequest
+) -> Select[Any]:
+    """The query of one list page: scope, filter, keyset condition, order and limit.
+
+    Raises:
+        FilterError: The filter does not parse or does not fit the fields.
+        PageTokenError: The page token is malformed.
+    """
+    table = TABLES[kinds[0].table]
+    stmt = scoped_statement(kinds, scope)
+    condition = build_filter(filter_query, _resolver(table, kinds))
+    if condition is not None:
+        stmt = stmt.where(condition)
+    order_col = {
+        "ID": table.c.id,
+        "CREATE_TIME": table.c.create_time,
+        "LAST_UPDATE_TIME": table.c.update_time,
+    }[page.order_by]
+    return apply_page(stmt, order_col, table.c.id, page)
+
+
 class Tx:
     """Queries inside one transaction."""
 
@@ -241,30 +291,7 @@ class Tx:
         return (await self._conn.execute(stmt)).first() is not None
 
     def _scoped(self, kinds: Sequence[EntityKind], scope: Scope) -> Select[Any]:
-        table = TABLES[kinds[0].table]
-        stmt = select(table)
-        kind_names = [k.kind for k in kinds]
-        stmt = stmt.where(
-            table.c.kind == kind_names[0] if len(kind_names) == 1 else table.c.kind.in_(kind_names)
-        )
-        if scope.parent_id is not None:
-            stmt = stmt.where(table.c.parent_id == scope.parent_id)
-        if scope.context_id is not None:
-            stmt = stmt.where(
-                exists(
-                    select(literal(1)).where(
-                        attributions.c.context_id == scope.context_id,
-                        attributions.c.artifact_id == table.c.id,
-                    )
-                )
-            )
-        if scope.name is not None:
-            stmt = stmt.where(table.c.name == scope.name)
-        if scope.external_id is not None:
-            stmt = stmt.where(table.c.external_id == scope.external_id)
-        if scope.steps is not None:
-            stmt = stmt.where(table.c.step.in_(scope.steps))
-        return stmt
+        return scoped_statement(kinds, scope)
 
     async def find(self, kinds: Sequence[EntityKind], scope: Scope) -> Record | None:
         """Return the first entity (lowest id) in ``scope``, or None."""
@@ -291,17 +318,7 @@ class Tx:
             FilterError: The filter does not parse or names a field with a wrong literal.
             PageTokenError: The page token is malformed.
         """
-        table = TABLES[kinds[0].table]
-        stmt = self._scoped(kinds, scope)
-        condition = build_filter(filter_query, _resolver(table, kinds))
-        if condition is not None:
-            stmt = stmt.where(condition)
-        order_col = {
-            "ID": table.c.id,
-            "CREATE_TIME": table.c.create_time,
-            "LAST_UPDATE_TIME": table.c.update_time,
-        }[page.order_by]
-        stmt = apply_page(stmt, order_col, table.c.id, page)
+        stmt = page_statement(kinds, scope, filter_query, page)
         rows = [dict(r) for r in (await self._conn.execute(stmt)).mappings().all()]
         order_key = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "update_time"}[
             page.order_by

@@ -15,6 +15,8 @@ this module and the migrated database agree.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -36,7 +38,7 @@ NAME_LENGTH = 255
 """Names and external ids are at most this long (the reference's column size)."""
 
 
-def _entity_table(name: str, *columns: Column[object], unique: bool = True) -> Table:
+def _entity_table(name: str, *columns: Column[Any], unique: bool = True) -> Table:
     """Build an entity table with the common columns and the paging indexes."""
     table = Table(
         name,

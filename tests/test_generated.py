@@ -476,3 +476,31 @@ async def test_client_send_carries_method_path_query_and_json_over_a_real_socket
         "GET",
         "/api/model_registry/v1alpha3/registered_models?pageSize=10&orderBy=CREATE_TIME",
     )
+
+
+def test_client_send_and_raw_response_keep_the_shapes_the_transport_relies_on() -> None:
+    import inspect
+
+    import attrs
+
+    from model_registry._generated.openapi import Client, RawResponse, Response
+
+    assert [f.name for f in attrs.fields(Client)][:2] == ["base_url", "session"]
+    send = inspect.signature(Client.send)
+    assert list(send.parameters) == ["self", "method", "url", "params", "json", "headers"]
+    assert all(
+        send.parameters[name].kind is inspect.Parameter.KEYWORD_ONLY
+        for name in ("params", "json", "headers")
+    )
+    assert inspect.iscoroutinefunction(Client.send)
+    assert [f.name for f in attrs.fields(RawResponse)] == ["status_code", "headers", "content"]
+    assert attrs.fields(RawResponse).content.type in (bytes, "bytes")
+    assert [f.name for f in attrs.fields(Response)] == [
+        "status_code",
+        "content",
+        "headers",
+        "parsed",
+    ]
+    raw = RawResponse(status_code=200, headers={}, content=b"{}")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        raw.status_code = 500

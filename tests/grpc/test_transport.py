@@ -1,0 +1,274 @@
+"""The gRPC transport: error mapping, retries, deadlines, one channel, lifecycle.
+
+The registry server covers normal answers; for the failures a healthy registry never produces
+(flapping UNAVAILABLE, a server too slow to answer) a small real gRPC server on a free port
+plays the misbehaving registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import pytest
+
+from model_registry._convert_grpc import ERROR_MARK
+from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
+from model_registry.exceptions import (
+    BadRequest,
+    ClientClosed,
+    Conflict,
+    ConnectionFailed,
+    NotFound,
+    Timeout,
+    Unavailable,
+)
+from model_registry.server.grpc import SERVICE_NAME
+from model_registry.transport.grpc import GrpcTransport
+from model_registry.transport.policy import RetryPolicy, call_options
+from model_registry.types import (
+    ArtifactType,
+    DocArtifact,
+    ListOptions,
+    Metric,
+    ModelArtifact,
+    ModelVersion,
+    RegisteredModel,
+)
+
+NO_WAIT = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0)
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+async def _fake_registry(methods: dict[str, Behavior]) -> tuple[grpc.aio.Server, int]:
+    """Serve ``methods`` of ModelRegistryService (by RPC name) on a free port."""
+    rpcs = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name
+    handlers = {
+        name: grpc.unary_unary_rpc_method_handler(
+            behavior,
+            request_deserializer=getattr(pb, rpcs[name].input_type.name).FromString,
+            response_serializer=getattr(pb, rpcs[name].output_type.name).SerializeToString,
+        )
+        for name, behavior in methods.items()
+    }
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, port
+
+
+@pytest.fixture
+async def flapping() -> AsyncIterator[tuple[int, list[str]]]:
+    """A registry that answers UNAVAILABLE (marked as its own answer) twice, then succeeds."""
+    calls: list[str] = []
+
+    async def get(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        calls.append(context.peer())
+        if len(calls) <= 2:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, "database not ready", ((ERROR_MARK, "Unavailable"),)
+            )
+        return pb.RegisteredModel(id=request.id, name="back")
+
+    async def upsert(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        calls.append(context.peer())
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE, "database not ready", ((ERROR_MARK, "Unavailable"),)
+        )
+
+    server, port = await _fake_registry(
+        {"GetRegisteredModelById": get, "UpsertRegisteredModel": upsert}
+    )
+    yield port, calls
+    await server.stop(None)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- errors from the registry -------------------------------------------------------------------
+
+
+async def test_registry_errors_map_to_the_client_exceptions(transport: GrpcTransport) -> None:
+    with pytest.raises(NotFound) as not_found:
+        await transport.get_registered_model("12345")
+    assert not_found.value.status == "NOT_FOUND"
+    assert not_found.value.path == "GetRegisteredModelById"
+    assert "12345" in not_found.value.message
+
+    await transport.create_registered_model(RegisteredModel("one"))
+    with pytest.raises(Conflict):
+        await transport.create_registered_model(RegisteredModel("one"))
+    with pytest.raises(BadRequest):
+        await transport.list_registered_models(ListOptions(filter_query="name = = 'x'"))
+    with pytest.raises(BadRequest):
+        await transport.get_registered_model("not-an-id")
+
+
+# -- domain types over the wire -----------------------------------------------------------------
+
+
+async def test_domain_objects_round_trip_with_every_custom_property_type(
+    transport: GrpcTransport,
+) -> None:
+    props = {"s": "x", "i": 3, "f": 1.5, "b": False, "d": {"k": [1, 2]}, "raw": b"\x00\xff"}
+    created = await transport.create_registered_model(
+        RegisteredModel("typed", owner="me", language=["en"], custom_properties=props)
+    )
+    fetched = await transport.get_registered_model(created.id or "")
+    assert fetched == created
+    assert fetched.custom_properties == props
+    assert fetched.language == ["en"]
+
+
+async def test_updates_send_the_whole_object_and_empty_properties_clear(
+    transport: GrpcTransport,
+) -> None:
+    model = await transport.create_registered_model(
+        RegisteredModel("upd", custom_properties={"a": "1"})
+    )
+    model.description = "new"
+    model.custom_properties = {}
+    updated = await transport.update_registered_model(model)
+    assert updated.description == "new"
+    assert updated.custom_properties == {}
+    assert updated.id == model.id
+
+
+async def test_artifacts_come_back_as_their_kind(transport: GrpcTransport) -> None:
+    model = await transport.create_registered_model(RegisteredModel("arts"))
+    version = await transport.create_model_version(ModelVersion("v1", registered_model_id=model.id))
+    assert version.id
+    weights = await transport.upsert_model_version_artifact(
+        ModelArtifact("w", uri="s3://b/w", model_format_name="onnx"), version.id
+    )
+    doc = await transport.upsert_model_version_artifact(DocArtifact("readme"), version.id)
+    assert isinstance(weights, ModelArtifact) and weights.model_format_name == "onnx"
+    assert isinstance(doc, DocArtifact)
+    docs = await transport.list_model_version_artifacts(
+        version.id, ListOptions(), ArtifactType.DOC_ARTIFACT
+    )
+    assert docs == [doc]
+    assert await transport.get_artifact(weights.id or "") == weights
+    assert await transport.find_model_artifact(name="w", model_version_id=version.id) == weights
+
+
+async def test_paging_with_list_options(transport: GrpcTransport) -> None:
+    for i in range(5):
+        await transport.create_registered_model(RegisteredModel(f"p{i}"))
+    options = ListOptions.order_by_creation_time(is_asc=False, limit=2)
+    first = await transport.list_registered_models(options)
+    assert [m.name for m in first] == ["p4", "p3"] and first.next_page_token
+    second = await transport.list_registered_models(
+        options.copy(next_page_token=first.next_page_token)
+    )
+    assert [m.name for m in second] == ["p2", "p1"]
+
+
+async def test_metric_history_by_step(transport: GrpcTransport) -> None:
+    from model_registry.types import Experiment, ExperimentRun
+
+    exp = await transport.create_experiment(Experiment("e"))
+    run = await transport.create_experiment_run(ExperimentRun("r", experiment_id=exp.id))
+    assert run.id
+    for step in (1, 2, 3):
+        await transport.upsert_experiment_run_artifact(
+            Metric("loss", value=1.0 / step, step=step), run.id
+        )
+    history = await transport.list_metric_history(
+        ListOptions(), experiment_run_id=run.id, name="loss", step_ids=[1, 3]
+    )
+    assert sorted(m.step or 0 for m in history) == [1, 3]
+
+
+# -- retries, deadlines, connections --------------------------------------------------------------
+
+
+async def test_a_read_is_retried_on_unavailable_over_one_connection(
+    flapping: tuple[int, list[str]],
+) -> None:
+    port, calls = flapping
+    transport = GrpcTransport("127.0.0.1", port, retry=NO_WAIT, timeout=10.0)
+    try:
+        model = await transport.get_registered_model("7")
+        assert model.name == "back"
+        assert len(calls) == 3
+        await transport.get_registered_model("7")
+        # Every call, retries included, came over the same connection (one channel).
+        assert len(set(calls)) == 1
+    finally:
+        await transport.aclose()
+
+
+async def test_a_write_is_not_retried_unless_the_caller_allows_it(
+    flapping: tuple[int, list[str]],
+) -> None:
+    port, calls = flapping
+    transport = GrpcTransport("127.0.0.1", port, retry=NO_WAIT, timeout=10.0)
+    try:
+        with pytest.raises(Unavailable):
+            await transport.create_registered_model(RegisteredModel("x"))
+        assert len(calls) == 1
+        with call_options(retry_unsafe=True), pytest.raises(Unavailable):
+            await transport.create_registered_model(RegisteredModel("x"))
+        assert len(calls) == 1 + NO_WAIT.max_attempts
+    finally:
+        await transport.aclose()
+
+
+async def test_no_server_is_connection_failed_after_retrying() -> None:
+    transport = GrpcTransport("127.0.0.1", _free_port(), retry=NO_WAIT, timeout=10.0)
+    try:
+        with pytest.raises(ConnectionFailed) as info:
+            await transport.create_registered_model(RegisteredModel("x"))
+        assert info.value.path == "UpsertRegisteredModel"
+    finally:
+        await transport.aclose()
+
+
+async def test_the_timeout_setting_is_the_call_deadline() -> None:
+    async def slow(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await asyncio.sleep(5)
+        return pb.RegisteredModel(id=request.id, name="late")
+
+    server, port = await _fake_registry({"GetRegisteredModelById": slow})
+    transport = GrpcTransport("127.0.0.1", port, retry=NO_WAIT, timeout=0.3)
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(Timeout):
+            await transport.get_registered_model("1")
+        assert loop.time() - started < 2.0
+        started = loop.time()
+        with call_options(timeout=0.1), pytest.raises(Timeout):
+            await transport.get_registered_model("1")
+        assert loop.time() - started < 1.0
+    finally:
+        await transport.aclose()
+        await server.stop(None)
+
+
+async def test_a_closed_transport_refuses_calls_and_closes_twice(
+    transport: GrpcTransport,
+) -> None:
+    await transport.list_registered_models(ListOptions())
+    await transport.aclose()
+    await transport.aclose()
+    assert transport.closed
+    with pytest.raises(ClientClosed):
+        await transport.list_registered_models(ListOptions())
+
+
+async def test_building_a_transport_does_no_io() -> None:
+    # Nothing listens there; construction must not notice, only the first call does.
+    transport = GrpcTransport("127.0.0.1", _free_port(), retry=RetryPolicy.none())
+    assert not transport.closed
+    await transport.aclose()

@@ -145,6 +145,122 @@ async def _version_artifacts(api: RestApi) -> tuple[str, dict[str, str]]:
     return f"/model_versions/{version['id']}/artifacts", {"alpha": alpha["id"], "beta": beta["id"]}
 
 
+async def _experiments(api: RestApi) -> tuple[str, dict[str, str]]:
+    alpha = await entities.experiment(api, name="alpha", customProperties=ALPHA_PROPS)
+    beta = await entities.experiment(api, name="beta", customProperties=BETA_PROPS)
+    return "/experiments", {"alpha": alpha["id"], "beta": beta["id"]}
+
+
+async def _two_runs(api: RestApi) -> tuple[str, dict[str, str]]:
+    experiment = await entities.experiment(api)
+    other = await entities.experiment(api)
+    await entities.experiment_run(api, other["id"], name="alpha", customProperties=ALPHA_PROPS)
+    alpha = await entities.experiment_run(
+        api, experiment["id"], name="alpha", customProperties=ALPHA_PROPS
+    )
+    beta = await entities.experiment_run(
+        api, experiment["id"], name="beta", customProperties=BETA_PROPS
+    )
+    return experiment["id"], {"alpha": alpha["id"], "beta": beta["id"]}
+
+
+async def _nested_runs(api: RestApi) -> tuple[str, dict[str, str]]:
+    experiment_id, ids = await _two_runs(api)
+    return f"/experiments/{experiment_id}/experiment_runs", ids
+
+
+async def _flat_runs(api: RestApi) -> tuple[str, dict[str, str]]:
+    experiment = await entities.experiment(api)
+    alpha = await entities.experiment_run(
+        api, experiment["id"], name="alpha", customProperties=ALPHA_PROPS
+    )
+    beta = await entities.experiment_run(
+        api, experiment["id"], name="beta", customProperties=BETA_PROPS
+    )
+    return "/experiment_runs", {"alpha": alpha["id"], "beta": beta["id"]}
+
+
+async def _run_artifacts(api: RestApi) -> tuple[str, dict[str, str]]:
+    experiment = await entities.experiment(api)
+    run = await entities.experiment_run(api, experiment["id"])
+    other = await entities.experiment_run(api, experiment["id"])
+    await entities.run_artifact(
+        api,
+        other["id"],
+        {"artifactType": "metric", "name": "alpha", "value": 1.0, "customProperties": ALPHA_PROPS},
+    )
+    alpha = await entities.run_artifact(
+        api,
+        run["id"],
+        {"artifactType": "metric", "name": "alpha", "value": 1.0, "customProperties": ALPHA_PROPS},
+    )
+    beta = await entities.run_artifact(
+        api,
+        run["id"],
+        {"artifactType": "parameter", "name": "beta", "value": "x", "customProperties": BETA_PROPS},
+    )
+    return f"/experiment_runs/{run['id']}/artifacts", {"alpha": alpha["id"], "beta": beta["id"]}
+
+
+async def _environments(api: RestApi) -> tuple[str, dict[str, str]]:
+    alpha = await entities.serving_environment(api, name="alpha", customProperties=ALPHA_PROPS)
+    beta = await entities.serving_environment(api, name="beta", customProperties=BETA_PROPS)
+    return "/serving_environments", {"alpha": alpha["id"], "beta": beta["id"]}
+
+
+async def _two_services(api: RestApi) -> tuple[str, dict[str, str]]:
+    model = await entities.registered_model(api)
+    environment = await entities.serving_environment(api)
+    other = await entities.serving_environment(api)
+    await entities.inference_service(
+        api, other["id"], model["id"], name="alpha", customProperties=ALPHA_PROPS
+    )
+    alpha = await entities.inference_service(
+        api, environment["id"], model["id"], name="alpha", customProperties=ALPHA_PROPS
+    )
+    beta = await entities.inference_service(
+        api, environment["id"], model["id"], name="beta", customProperties=BETA_PROPS
+    )
+    return environment["id"], {"alpha": alpha["id"], "beta": beta["id"]}
+
+
+async def _nested_services(api: RestApi) -> tuple[str, dict[str, str]]:
+    environment_id, ids = await _two_services(api)
+    return f"/serving_environments/{environment_id}/inference_services", ids
+
+
+async def _flat_services(api: RestApi) -> tuple[str, dict[str, str]]:
+    model = await entities.registered_model(api)
+    environment = await entities.serving_environment(api)
+    alpha = await entities.inference_service(
+        api, environment["id"], model["id"], name="alpha", customProperties=ALPHA_PROPS
+    )
+    beta = await entities.inference_service(
+        api, environment["id"], model["id"], name="beta", customProperties=BETA_PROPS
+    )
+    return "/inference_services", {"alpha": alpha["id"], "beta": beta["id"]}
+
+
+async def _serves(api: RestApi) -> tuple[str, dict[str, str]]:
+    model = await entities.registered_model(api)
+    version = await entities.model_version(api, model["id"])
+    environment = await entities.serving_environment(api)
+    service = await entities.inference_service(api, environment["id"], model["id"])
+    other = await entities.inference_service(api, environment["id"], model["id"])
+    ids: dict[str, str] = {}
+    await api.create(
+        f"/inference_services/{other['id']}/serves",
+        {"name": "alpha", "modelVersionId": version["id"], "customProperties": ALPHA_PROPS},
+    )
+    for name, custom in (("alpha", ALPHA_PROPS), ("beta", BETA_PROPS)):
+        served = await api.create(
+            f"/inference_services/{service['id']}/serves",
+            {"name": name, "modelVersionId": version["id"], "customProperties": custom},
+        )
+        ids[name] = served["id"]
+    return f"/inference_services/{service['id']}/serves", ids
+
+
 LIST_ENDPOINTS: dict[str, Populate] = {
     "registered_models": _models,
     "registered_model_versions": _nested_versions,
@@ -152,6 +268,14 @@ LIST_ENDPOINTS: dict[str, Populate] = {
     "artifacts": _artifacts,
     "model_artifacts": _model_artifacts,
     "model_version_artifacts": _version_artifacts,
+    "experiments": _experiments,
+    "experiment_runs": _flat_runs,
+    "experiment_experiment_runs": _nested_runs,
+    "experiment_run_artifacts": _run_artifacts,
+    "serving_environments": _environments,
+    "inference_services": _flat_services,
+    "serving_environment_inference_services": _nested_services,
+    "inference_service_serves": _serves,
 }
 
 
@@ -289,3 +413,65 @@ async def test_a_filter_error_message_points_at_the_problem(api: RestApi) -> Non
     )
 
     assert "~" in message or "position" in message.lower() or "15" in message
+
+
+# The filters of COMMON_FILTERS that use only the name (history rows carry no custom properties).
+NAME_FILTERS = [
+    (query, names)
+    for query, names in COMMON_FILTERS
+    if query.startswith("name") and "framework" not in query
+]
+
+
+async def _run_with_history(api: RestApi) -> dict[str, Any]:
+    """A run with metrics "alpha" (step 1) and "beta" (step 2), and a foreign "alpha"."""
+    experiment = await entities.experiment(api)
+    run: dict[str, Any] = await entities.experiment_run(api, experiment["id"])
+    other = await entities.experiment_run(api, experiment["id"])
+    for target, name, step in ((run, "alpha", 1), (run, "beta", 2), (other, "alpha", 3)):
+        await entities.run_artifact(
+            api,
+            target["id"],
+            {"artifactType": "metric", "name": name, "value": float(step), "step": step},
+        )
+    return run
+
+
+@pytest.mark.parametrize("scope", ["run", "all-runs"])
+async def test_metric_history_applies_the_filter(api: RestApi, scope: str) -> None:
+    run = await _run_with_history(api)
+    path = (
+        f"/experiment_runs/{run['id']}/metric_history"
+        if scope == "run"
+        else "/experiment_runs/metric_history"
+    )
+
+    for query, names in NAME_FILTERS:
+        items = assert_list(await api.fetch(path, {"filterQuery": query}))
+        steps = sorted(item["step"] for item in items)
+        expected = sorted(
+            step
+            for name, step in (("alpha", 1), ("beta", 2), ("alpha", 3))
+            if name in names and (scope == "all-runs" or step < 3)
+        )
+        assert steps == expected, query
+    for query in BAD_FILTERS:
+        await api.fails("GET", path, 400, params={"filterQuery": query})
+
+
+async def test_compat_example_run_ids_and_like_on_artifacts(api: RestApi) -> None:
+    experiment = await entities.experiment(api)
+    runs = [await entities.experiment_run(api, experiment["id"]) for _ in range(3)]
+    wanted = []
+    for run in runs:
+        for name in ("val_accuracy", "loss"):
+            created = await entities.run_artifact(
+                api, run["id"], {"artifactType": "metric", "name": name, "value": 0.5}
+            )
+            if name == "val_accuracy" and run is not runs[1]:
+                wanted.append(created["id"])
+    query = f"experimentRunId IN ('{runs[0]['id']}','{runs[2]['id']}') AND name LIKE \"%acc%\""
+
+    items = assert_list(await api.fetch("/artifacts", {"filterQuery": query}))
+
+    assert sorted(ids_of(items), key=int) == sorted(wanted, key=int)

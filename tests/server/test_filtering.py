@@ -247,6 +247,10 @@ def test_comparison_remembers_its_column() -> None:
         ("a.string_value.b = 1", 'unexpected token "." at column 15'),
         ("in = 1", 'unexpected token "in" at column 1'),
         ("é = 1", 'unexpected character "é" at column 1'),
+        ("a\x01 = 1", 'unexpected character "\\u0001" at column 2'),
+        # NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8) never reach the database
+        ("a = 'x\x00'", 'unexpected character "\\u0000" at column 7'),
+        ("`a\udcff` = 1", 'unexpected character "\\udcff" at column 3'),
     ],
 )
 def test_syntax_errors_name_token_and_column(text: str, message: str) -> None:
@@ -294,15 +298,17 @@ def test_number_of_comparisons_is_bounded() -> None:
 # ------------------------------------------------------------------------------------------
 # Property tests: render/parse round trip, garbage never escapes as anything but FilterError
 
+# Text the filter language can carry: no NUL (refused before it reaches a database).
+_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12)
 _IDENT = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
 _NAMES = st.one_of(
     _IDENT,
     st.lists(_IDENT, min_size=2, max_size=4).map(".".join),
-    st.text(min_size=1, max_size=12).filter(lambda s: bool(s.strip()) and "`" not in s),
+    _TEXT.filter(lambda s: bool(s.strip()) and "`" not in s),
     st.sampled_from(["and", "Or.x", "in", "true", "a.string_value", "x.int_value.y", "LIKE"]),
 )
 _SCALARS: st.SearchStrategy[Scalar] = st.one_of(
-    st.text(max_size=12),
+    _TEXT,
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=False, allow_infinity=False),
     st.booleans(),
@@ -586,6 +592,15 @@ async def matching_ids(engine: AsyncEngine, filter_text: str) -> list[int]:
         ("`a.b` = 'dotted'", [2]),
         ("`state`.string_value = 'custom-state'", [4]),
         ("missing = 1", []),
+        # integers beyond 32 bits compare (rather than overflow the driver) on every backend
+        ("id = 99999999999", []),
+        ("id != 99999999999", [1, 2, 3, 4, 12, 15]),
+        ("id IN (1, 99999999999)", [1]),
+        ("id < 9223372036854775807 AND id > -9223372036854775808", [1, 2, 3, 4, 12, 15]),
+        ("createTimeSinceEpoch < '99999999999'", [1, 2, 3, 4, 12, 15]),
+        ("epochs = 99999999999", []),
+        ("epochs IN (10, 99999999999)", [1, 2]),
+        ("score < 1e300 AND accuracy > -1e300", [1, 2]),
         # combinations
         ("state = 'LIVE' AND (framework = 'pytorch' OR framework = 'tensorflow')", [1, 2]),
         ("state = 'LIVE' AND framework = 'pytorch' OR id = 15", [1, 15]),
@@ -686,6 +701,26 @@ def test_literals_are_bound_parameters_never_sql_text() -> None:
         values = list(compiled.params.values())
         assert hostile in values
         assert 0.5 in values
+
+
+def _worst_case_filters() -> list[str]:
+    """Filters at the parser's limits: they must run, not trip database limits."""
+    many_custom_ints = " OR ".join(f"p{i % 7} = {i}" for i in range(MAX_COMPARISONS))
+    deep = "a = 1"
+    for level in range(MAX_DEPTH):
+        joiner = "AND" if level % 2 else "OR"
+        deep = f"(epochs = {level} {joiner} {deep})"
+    long_in = "id IN (" + ",".join(str(i) for i in range(1, 900)) + ")"
+    long_custom_in = "epochs IN (" + ",".join(str(i) for i in range(1, 900)) + ")"
+    return [many_custom_ints, deep, long_in, long_custom_in]
+
+
+@pytest.mark.parametrize("index", range(4), ids=["ors", "nesting", "in-list", "custom-in-list"])
+async def test_filters_at_the_limits_execute(db: AsyncEngine, index: int) -> None:
+    filter_text = _worst_case_filters()[index]
+    assert len(filter_text) <= MAX_FILTER_LENGTH
+    ids = await matching_ids(db, filter_text)
+    assert ids == ([1, 2, 3, 4, 12, 15] if index == 2 else [1, 2] if index == 3 else [])
 
 
 async def test_hostile_literal_matches_nothing_and_harms_nothing(db: AsyncEngine) -> None:
@@ -843,3 +878,9 @@ def test_python_semantics_helper_agrees_on_a_known_case() -> None:
     # Guards the oracle itself: a float IN list on a numeric custom property.
     node = parse_filter("accuracy IN (1, 0.97)")
     assert [row["id"] for row in MODELS if _evaluate(node, row)] == [1, 3]
+
+
+def test_render_refuses_what_the_parser_would_refuse() -> None:
+    for node in (cmp("a`b", "=", 1), cmp("a", "=", "x\x00"), cmp("a\x00", "=", 1)):
+        with pytest.raises(FilterError, match="cannot be written"):
+            render_filter(node)

@@ -519,3 +519,18 @@ def test_walk_matches_sorted_order_for_any_data(
                 break
     assert token == ""
     assert seen == _expected(rows, order_by, desc)
+
+
+@pytest.mark.parametrize("order_by", ORDER_BY_FIELDS)
+async def test_cursor_beyond_32_bits_pages_without_driver_errors(
+    db: AsyncEngine, order_by: OrderBy
+) -> None:
+    big = 2**62
+    after_all = PageRequest(3, order_by, False, encode_token(big, big, order_by=order_by))
+    assert await _page(db, after_all) == ([], "")
+    before_all = PageRequest(
+        3, order_by, True, encode_token(big, big, order_by=order_by, desc=True)
+    )
+    ids, token = await _page(db, before_all)
+    assert ids == _expected(ROWS, order_by, True)[:3]
+    assert token != ""

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import and_, or_
+from sqlalchemy import BigInteger, and_, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
@@ -246,7 +246,9 @@ def apply_page(
     by_id = req.order_by == "ID"
     cursor = req.cursor()
     if cursor is not None:
-        value, last_id = cursor
+        # Bound as BIGINT: a token may carry any 64-bit value, and PostgreSQL drivers refuse
+        # one beyond 32 bits when it is bound with an INTEGER column's type.
+        value, last_id = literal(cursor[0], BigInteger()), literal(cursor[1], BigInteger())
         if by_id:
             cond = id_col < last_id if req.desc else id_col > last_id
         elif req.desc:

@@ -141,7 +141,12 @@ pass_settings = click.make_pass_decorator(_Settings)
     default=lambda: os.environ.get("USER") or "model-registry-cli",
     help="Author of what is registered (default: $USER).",
 )
-@click.option("--grpc", "transport", flag_value="grpc", help="Use the gRPC transport.")
+@click.option(
+    "--grpc",
+    "transport",
+    flag_value="grpc",
+    help="Use the gRPC transport (--url then gives the gRPC host and port).",
+)
 @click.option("--rest", "transport", flag_value="rest", default=True, help="Use REST (default).")
 @click.option("--timeout", type=float, default=None, help="Timeout of each call in seconds.")
 @click.pass_context

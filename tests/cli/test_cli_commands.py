@@ -224,3 +224,15 @@ def test_serve_is_delegated_to_the_server_command(argv: list[str]) -> None:
 
     assert result.returncode == 0
     assert "--database-url" in result.stdout
+
+
+def test_grpc_flag_talks_to_the_grpc_port(grpc_threaded_server: RunningServer) -> None:
+    grpc_url = f"http://{grpc_threaded_server.host}:{grpc_threaded_server.grpc_port}"
+    assert register_hal(grpc_threaded_server).exit_code == 0
+
+    over_grpc = CliRunner().invoke(cli, ["--url", grpc_url, "--grpc", "versions", "list", "HAL"])
+    missing = CliRunner().invoke(cli, ["--url", grpc_url, "--grpc", "versions", "list", "nobody"])
+
+    assert over_grpc.exit_code == 0, over_grpc.output
+    assert "versions of HAL (1)" in over_grpc.stdout and "9000" in over_grpc.stdout
+    assert missing.exit_code == 3

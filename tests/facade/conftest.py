@@ -45,3 +45,10 @@ def threaded_server(database_url: str) -> Iterator[RunningServer]:
     """A running server (REST, port 0) on its own thread, over a clean database."""
     with ServerThread(database_url) as srv:
         yield srv
+
+
+@pytest.fixture
+def grpc_threaded_server(database_url: str) -> Iterator[RunningServer]:
+    """Like ``threaded_server``, with the gRPC front door on a free port too."""
+    with ServerThread(database_url, grpc_port=0) as srv:
+        yield srv

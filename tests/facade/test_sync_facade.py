@@ -208,3 +208,19 @@ def test_close_is_idempotent_and_later_calls_raise(threaded_server: RunningServe
     assert all(not t.is_alive() for t in loop_threads)
     with pytest.raises(ClientClosed):
         client.get_registered_model("HAL")
+
+
+def test_facade_speaks_grpc_too(grpc_threaded_server: RunningServer) -> None:
+    server = grpc_threaded_server
+    with ModelRegistry(
+        f"http://{server.host}", server.grpc_port or 0, author="Dave", is_secure=False,
+        transport="grpc",
+    ) as client:  # fmt: skip
+        register_hal(client)
+        with pytest.raises(Conflict):
+            register_hal(client)
+        artifact = client.get_model_artifact("HAL", "9000")
+        names = [m.name for m in client.get_registered_models()]
+
+    assert artifact is not None and artifact.uri == "s3://cool-bucket/build/onnx/hal.onnx"
+    assert names == ["HAL"]

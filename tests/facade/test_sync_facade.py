@@ -16,10 +16,8 @@ from model_registry.server import RunningServer
 from model_registry.types import ModelVersionState, RegisteredModelState
 
 
-def connect(server: RunningServer, **kwargs: object) -> ModelRegistry:
-    return ModelRegistry(
-        f"http://{server.host}", server.port, author="Dave", is_secure=False, **kwargs
-    )
+def connect(server: RunningServer) -> ModelRegistry:
+    return ModelRegistry(f"http://{server.host}", server.port, author="Dave", is_secure=False)
 
 
 @pytest.fixture
@@ -161,8 +159,11 @@ def test_facade_works_under_uvloop(threaded_server: RunningServer) -> None:
             version = client.latest_version("HAL")
             return None if version is None else version.name
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        assert runner.run(use_it()) == "9000"
+    loop = uvloop.new_event_loop()
+    try:
+        assert loop.run_until_complete(use_it()) == "9000"
+    finally:
+        loop.close()
 
 
 def test_facade_serves_eight_threads_at_once(registry: ModelRegistry) -> None:

@@ -99,7 +99,8 @@ async def test_dataset_pager_lists_only_datasets_and_honours_a_filter(
         pred_col="p",
     )  # fmt: skip
 
-    everything = [d.name async for d in Pager(lambda o: wf.list_datasets(api, o)).limit(2)]
+    pager: Pager[DataSet] = Pager(lambda o: wf.list_datasets(api, o))
+    everything = [d.name async for d in pager.limit(2)]
     filtered = await wf.list_datasets(api, ListOptions(filter_query="name = 'd1'"))
 
     assert everything == ["d0", "d1", "d2"]

@@ -17,9 +17,12 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import logging
+import os
 import threading
 import weakref
 from collections.abc import Callable, Coroutine, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from model_registry.exceptions import ClientClosed, NotFound
@@ -121,6 +124,26 @@ class _LoopThread:
                 loop.close()
 
 
+#: Environment variable naming the token file, read when no token is given (as the reference
+#: client does).
+DEFAULT_TOKEN_ENVVAR = "KF_PIPELINES_SA_TOKEN_PATH"
+#: The Kubernetes service-account token, used when nothing else names a token.
+DEFAULT_K8S_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
+def _token_file_from_environment(envvar: str | None) -> Path | None:
+    """The token file named by ``envvar`` (required), the default variable, or Kubernetes."""
+    if envvar:
+        try:
+            return Path(os.environ[envvar])
+        except KeyError:
+            raise ValueError(f"user_token_envvar is {envvar!r} but it is not set") from None
+    if os.environ.get(DEFAULT_TOKEN_ENVVAR):
+        return Path(os.environ[DEFAULT_TOKEN_ENVVAR])
+    default = Path(DEFAULT_K8S_TOKEN_PATH)
+    return default if default.is_file() else None
+
+
 class ModelRegistry:
     """Sync client of a model registry, built as the reference client is.
 
@@ -135,6 +158,12 @@ class ModelRegistry:
         custom_ca: Path to a PEM bundle of CA certificates for TLS.
         transport: ``"rest"`` (default) or ``"grpc"``.
         timeout: Default timeout of each call in seconds (the async client's default if None).
+        user_token_envvar: When ``user_token`` is None: the environment variable holding the
+            path of a token file (it must be set). Without it, ``$KF_PIPELINES_SA_TOKEN_PATH``
+            or else the Kubernetes service-account token file is used when present. The file
+            is re-read when it changes.
+        custom_ca_envvar: When ``custom_ca`` is None: the environment variable holding it.
+        log_level: Level of the ``model_registry`` logger (left alone when None).
 
     Example:
         >>> registry = ModelRegistry("http://localhost", 8080, author="me", is_secure=False)
@@ -154,9 +183,19 @@ class ModelRegistry:
         custom_ca: str | None = None,
         transport: Literal["rest", "grpc"] = "rest",
         timeout: float | None = None,
+        user_token_envvar: str | None = None,
+        custom_ca_envvar: str | None = None,
+        log_level: int | None = None,
     ) -> None:
         if transport not in ("rest", "grpc"):
             raise ValueError(f"transport must be 'rest' or 'grpc', not {transport!r}")
+        if log_level is not None:
+            # Only our own logger, and only when asked: the caller's logging setup is theirs.
+            logging.getLogger("model_registry").setLevel(log_level)
+        if user_token is None:
+            user_token = _token_file_from_environment(user_token_envvar)
+        if custom_ca is None and custom_ca_envvar:
+            custom_ca = os.environ.get(custom_ca_envvar) or None
         self._author = author
         self._server_address = server_address
         self._port = port

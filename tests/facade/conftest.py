@@ -52,3 +52,10 @@ def grpc_threaded_server(database_url: str) -> Iterator[RunningServer]:
     """Like ``threaded_server``, with the gRPC front door on a free port too."""
     with ServerThread(database_url, grpc_port=0) as srv:
         yield srv
+
+
+@pytest.fixture
+def auth_server(database_url: str) -> Iterator[RunningServer]:
+    """A running server on its own thread that requires the bearer token ``s3cret``."""
+    with ServerThread(database_url, auth_tokens=["s3cret"]) as srv:
+        yield srv

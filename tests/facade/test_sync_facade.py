@@ -6,12 +6,19 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import uvloop
 
 from model_registry.client import ModelRegistry
-from model_registry.exceptions import ClientClosed, Conflict, ConnectionFailed, NotFound
+from model_registry.exceptions import (
+    ClientClosed,
+    Conflict,
+    ConnectionFailed,
+    NotFound,
+    Unauthorized,
+)
 from model_registry.server import RunningServer
 from model_registry.types import ModelVersionState, RegisteredModelState
 
@@ -225,3 +232,30 @@ def test_facade_speaks_grpc_too(grpc_threaded_server: RunningServer) -> None:
 
     assert artifact is not None and artifact.uri == "s3://cool-bucket/build/onnx/hal.onnx"
     assert names == ["HAL"]
+
+
+def test_token_is_read_from_the_file_an_environment_variable_names(
+    auth_server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret\n")
+    monkeypatch.setenv("MY_TOKEN_PATH", str(token_file))
+    monkeypatch.delenv("KF_PIPELINES_SA_TOKEN_PATH", raising=False)
+    address = f"http://{auth_server.host}"
+
+    with ModelRegistry(
+        address, auth_server.port, author="a", is_secure=False, user_token_envvar="MY_TOKEN_PATH"
+    ) as client:
+        assert list(client.get_registered_models()) == []
+    monkeypatch.setenv("KF_PIPELINES_SA_TOKEN_PATH", str(token_file))
+    with ModelRegistry(address, auth_server.port, author="a", is_secure=False) as client:
+        assert client.get_registered_model("HAL") is None
+    with pytest.raises(ValueError, match="UNSET_VAR"):
+        ModelRegistry(address, 1, author="a", is_secure=False, user_token_envvar="UNSET_VAR")
+    with (
+        ModelRegistry(
+            address, auth_server.port, author="a", is_secure=False, user_token="bad"
+        ) as client,
+        pytest.raises(Unauthorized),
+    ):
+        client.get_registered_model("HAL")

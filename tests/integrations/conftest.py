@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 import mlflow
 import pytest
+from mlflow.tracking import MlflowClient
 
 from model_registry.server import RunningServer, run_server
 
@@ -34,16 +36,28 @@ class LocalMlflow:
     tracking_uri: str
     experiment_id: str
 
-    def config_file(self, **config: Any) -> Path:
+    def config_file(self, name: str = "config.json", **config: Any) -> Path:
         """Write a model configuration JSON file and return its path."""
-        path = self.root / "config.json"
+        path = self.root / name
         path.write_text(json.dumps(config), encoding="utf-8")
         return path
 
 
+@pytest.fixture(scope="session")
+def mlflow_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite tracking database, made once: MLflow's schema migrations take
+    seconds, a file copy per test takes none."""
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture
-def local_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalMlflow]:
+def local_mlflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_db_template: Path
+) -> Iterator[LocalMlflow]:
     """MLflow tracking into ``tmp_path`` (``MLFLOW_TRACKING_URI`` set for the test)."""
+    shutil.copyfile(mlflow_db_template, tmp_path / "mlflow.db")
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.chdir(tmp_path)  # anything MLflow writes relative to the cwd stays here

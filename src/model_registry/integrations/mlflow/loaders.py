@@ -21,7 +21,11 @@ from model_registry.integrations.mlflow.errors import (
     ModelNotFoundError,
     UnsupportedModelFormat,
 )
-from model_registry.integrations.mlflow.uris import check_model_uri, parse_registry_ref
+from model_registry.integrations.mlflow.uris import (
+    check_model_uri,
+    mlflow_location,
+    parse_registry_ref,
+)
 from model_registry.types import ModelVersion
 
 if TYPE_CHECKING:
@@ -42,7 +46,7 @@ def model_info(uri: str) -> ModelInfo:
     """
     target = check_model_uri(uri)
     try:
-        info: ModelInfo = mlflow.models.get_model_info(target)
+        info: ModelInfo = mlflow.models.get_model_info(mlflow_location(target))
     except (MlflowException, OSError) as exc:
         raise ModelNotFoundError(target, str(exc)) from exc
     return info
@@ -181,7 +185,7 @@ class CustomLoader(Loader):
             {CONFIG_FILE_KEY: os.fspath(self.config_file)} if self.config_file is not None else None
         )
         try:
-            model = mlflow.pyfunc.load_model(source, model_config=override)
+            model = mlflow.pyfunc.load_model(mlflow_location(source), model_config=override)
         except MlflowException as exc:
             raise ModelLoadError(f"MLflow could not load {text!r}: {exc}") from exc
         return CustomLoader.Adapter(model, uri=text, source_uri=source, model_version=version)

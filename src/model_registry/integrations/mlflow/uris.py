@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
 
 from model_registry.integrations.mlflow.errors import InvalidModelUri
 
-__all__ = ["LATEST", "RegistryRef", "check_model_uri", "parse_registry_ref"]
+__all__ = ["LATEST", "RegistryRef", "check_model_uri", "mlflow_location", "parse_registry_ref"]
 
 #: The version word that asks for the newest version of a registered model.
 LATEST = "latest"
@@ -111,3 +113,15 @@ def parse_registry_ref(uri: object) -> RegistryRef | None:
     if "@" in name:
         raise InvalidModelUri(uri, "an alias takes no version: use models:/NAME@ALIAS")
     return RegistryRef(name=name, version=None if version.lower() == LATEST else version)
+
+
+def mlflow_location(uri: str) -> str:
+    """Return ``uri`` in the form MLflow reads: a ``file:`` URI becomes a local path.
+
+    MLflow's ``Model.load`` looks for a ``file://`` URI on disk verbatim and misses it, while
+    every MLflow entry point takes the plain path.
+    """
+    parts = urlsplit(uri)
+    if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
+        return uri
+    return url2pathname(unquote(parts.path))

@@ -15,6 +15,27 @@ Grammar (keywords are case-insensitive)::
 :class:`PropertyResolver` the store supplies, binding every literal as a parameter.
 :func:`build_filter` does both. Every problem is a :class:`FilterError` (a ``ValueError``) whose
 message names the offending token and its 1-based column, so the REST layer can answer 400.
+
+Meaning, where the grammar leaves it open:
+
+- Strings take backslash escapes ``\\n \\t \\r \\\\ \\' \\"``; any other escape keeps its
+  backslash, so ``name LIKE "50\\%"`` reaches LIKE as an escaped ``%``. ``\\`` is the LIKE escape
+  character on every backend.
+- ``LIKE`` is case-sensitive and ``ILIKE`` case-insensitive on SQLite and PostgreSQL alike (SQLite's
+  own LIKE ignores case, so there it is compiled to an equivalent ``GLOB``). SQLite folds case for
+  ASCII letters only.
+- A known field compares on its column, the literal coerced to the field's kind (``id = '12'``
+  and ``id = 12`` are the same); a literal that does not fit is an error, as is an enum value
+  outside the field's values. ``<``/``>`` do not apply to bool and enum fields, LIKE only to
+  strings.
+- Any other name is a custom property: its value type is the ``.xxx_value`` suffix, or follows the
+  literal (``"x"`` string, ``1.5`` double, ``true`` bool, and ``1`` int *or* double). A suffix
+  always means a custom property, even on a field's name (``state.string_value``). A dotted name
+  without a suffix (``a.b``) is the custom property ``"a.b"``.
+- ``!=`` on a nullable field, like SQL, does not match rows where the field is unset; on a custom
+  property it matches entities that have the property with another value.
+- Bounds: :data:`MAX_FILTER_LENGTH` characters, :data:`MAX_DEPTH` nested parentheses,
+  :data:`MAX_COMPARISONS` comparisons; 64-bit integers; NUL and lone surrogates are refused.
 """
 
 from __future__ import annotations
@@ -25,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, TypeAlias
 
-from sqlalchemy import Boolean, and_, or_
+from sqlalchemy import BigInteger, Boolean, and_, bindparam, literal, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -159,6 +180,9 @@ _OPERATORS: dict[str, Op] = {
 _KEYWORD_OPS: dict[str, Op] = {"LIKE": "LIKE", "ILIKE": "ILIKE", "IN": "IN"}
 # Words that cannot start a bare property name (backquote them to use them as names).
 _RESERVED = frozenset({"AND", "OR", "LIKE", "ILIKE", "IN"})
+# NUL is refused by PostgreSQL text columns and lone surrogates cannot be encoded as UTF-8:
+# either would turn a client mistake into a database error.
+_UNSTORABLE_RE = re.compile(r"[\x00\ud800-\udfff]")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
 
 
@@ -167,9 +191,10 @@ def _error(message: str) -> FilterError:
 
 
 def _show(text: str) -> str:
-    """Quote a token for an error message, keeping the message short."""
+    """Quote a token for an error message, keeping the message short and printable."""
     if len(text) > 40:
         text = text[:37] + "..."
+    text = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
     return '"' + text.replace('"', '\\"') + '"'
 
 
@@ -427,6 +452,9 @@ def parse_filter(text: str) -> Node:
         raise _error(f"longer than {MAX_FILTER_LENGTH} characters")
     if not text.strip():
         raise _error("empty filter")
+    bad = _UNSTORABLE_RE.search(text)
+    if bad is not None:
+        raise _error(f"unexpected character {_show(bad.group())} at column {bad.start() + 1}")
     return _Parser(_tokenize(text)).parse()
 
 
@@ -471,11 +499,15 @@ def render_filter(node: Node) -> str:
         Canonical filter text (compound children are parenthesised).
 
     Raises:
-        FilterError: A property name cannot be written (it contains a backquote).
+        FilterError: A name or string cannot be written (a backquote in a name, NUL or a lone
+            surrogate anywhere).
     """
     if isinstance(node, Comparison):
-        if "`" in node.prop.name:
+        if "`" in node.prop.name or _UNSTORABLE_RE.search(node.prop.name):
             raise _error(f"property name {_show(node.prop.name)} cannot be written")
+        for v in node.value if isinstance(node.value, tuple) else (node.value,):
+            if isinstance(v, str) and _UNSTORABLE_RE.search(v):
+                raise _error(f"string {_show(v)} cannot be written")
         if isinstance(node.value, tuple):
             value = "(" + ", ".join(_render_scalar(v) for v in node.value) + ")"
         else:
@@ -556,13 +588,14 @@ class _CaseSensitiveLike(ColumnElement[bool]):
 
 @compiles(_CaseSensitiveLike)
 def _compile_like_default(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.column.like(element.pattern, escape="\\"), **kw)
+    like = element.column.like(element.pattern, escape="\\")
+    return "(" + compiler.process(like, **kw) + ")"
 
 
 @compiles(_CaseSensitiveLike, "sqlite")
 def _compile_like_sqlite(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
     glob = element.column.op("GLOB", is_comparison=True)(_like_to_glob(element.pattern))
-    return compiler.process(glob, **kw)
+    return "(" + compiler.process(glob, **kw) + ")"
 
 
 def _like_to_glob(pattern: str) -> str:
@@ -658,24 +691,33 @@ def _coerced(c: Comparison, kind: FieldKind, what: str) -> Value:
     return _coerce(c, c.value, kind, what)
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _condition(op: Op, value: Value) -> Callable[[ColumnElement[Any]], ColumnElement[bool]]:
     """The comparison as a function of the column it applies to; every value is bound."""
 
     def apply(col: ColumnElement[Any]) -> ColumnElement[bool]:
         if isinstance(value, tuple):
+            if all(_is_int(v) for v in value):
+                return col.in_(bindparam(None, list(value), expanding=True, type_=BigInteger()))
             return col.in_(list(value))
+        # Integers bind as BIGINT: bound with an INTEGER column's type, PostgreSQL drivers refuse
+        # values beyond 32 bits instead of comparing them.
+        bound: object = literal(value, BigInteger()) if _is_int(value) else value
         if op == "=":
-            return col == value
+            return col == bound
         if op == "!=":
-            return col != value
+            return col != bound
         if op == "<":
-            return col < value
+            return col < bound
         if op == "<=":
-            return col <= value
+            return col <= bound
         if op == ">":
-            return col > value
+            return col > bound
         if op == ">=":
-            return col >= value
+            return col >= bound
         if op == "LIKE":
             return _CaseSensitiveLike(col, str(value))
         if op == "ILIKE":

@@ -74,6 +74,12 @@ def _require(what: str, **params: object) -> None:
         raise ValueError(f"{what}: give {names}")
 
 
+def _parent(what: str, value: str | None) -> str:
+    if value is None:
+        raise ValueError(f"{what} is required")
+    return str(value)
+
+
 def _split_address(server_address: str, default_scheme: str) -> tuple[str, str]:
     """Split ``"https://host"`` / ``"host"`` into (scheme, host)."""
     address = server_address.strip()
@@ -362,7 +368,7 @@ class ModelRegistryAPIClient:
             return await t.create_registered_model(registered_model)
         return await t.update_registered_model(registered_model)
 
-    async def get_registered_model_by_id(self, id: str) -> RegisteredModel | None:
+    async def get_registered_model_by_id(self, id: str | None) -> RegisteredModel | None:
         """The registered model with this id, or ``None``."""
         t = self._t()
         if not _is_id(id):
@@ -370,7 +376,7 @@ class ModelRegistryAPIClient:
         return await self._maybe(t.get_registered_model(str(id)))
 
     async def get_registered_model_by_inference_service(
-        self, inference_service_id: str
+        self, inference_service_id: str | None
     ) -> RegisteredModel | None:
         """The registered model an inference service serves, or ``None``."""
         t = self._t()
@@ -410,7 +416,7 @@ class ModelRegistryAPIClient:
             )
         return await t.update_model_version(model_version)
 
-    async def get_model_version_by_id(self, id: str) -> ModelVersion | None:
+    async def get_model_version_by_id(self, id: str | None) -> ModelVersion | None:
         """The model version with this id, or ``None``."""
         t = self._t()
         if not _is_id(id):
@@ -418,7 +424,7 @@ class ModelRegistryAPIClient:
         return await self._maybe(t.get_model_version(str(id)))
 
     async def get_model_version_by_inference_service(
-        self, inference_service_id: str
+        self, inference_service_id: str | None
     ) -> ModelVersion | None:
         """The version an inference service serves (its ``model_version_id``, else the newest
         version of its model), or ``None``."""
@@ -455,7 +461,7 @@ class ModelRegistryAPIClient:
         )
 
     async def get_model_versions(
-        self, registered_model_id: str, options: ListOptions | None = None
+        self, registered_model_id: str | None, options: ListOptions | None = None
     ) -> Page[ModelVersion]:
         """One page of the versions of a registered model (empty when it does not exist)."""
         t = self._t()
@@ -468,11 +474,13 @@ class ModelRegistryAPIClient:
     # -- artifacts -----------------------------------------------------------------------
 
     async def upsert_model_version_artifact(
-        self, artifact: Artifact, model_version_id: str
+        self, artifact: Artifact, model_version_id: str | None
     ) -> Artifact:
         """Create an artifact of any kind in a model version, or link an existing one (with
         its ``id``); return it stored."""
-        return await self._t().upsert_model_version_artifact(artifact, str(model_version_id))
+        return await self._t().upsert_model_version_artifact(
+            artifact, _parent("model_version_id", model_version_id)
+        )
 
     async def upsert_artifact(self, artifact: Artifact) -> Artifact:
         """Create an artifact of any kind (``id`` is ``None``) or update it."""
@@ -481,7 +489,7 @@ class ModelRegistryAPIClient:
             return await t.create_artifact(artifact)
         return await t.update_artifact(artifact)
 
-    async def get_artifact_by_id(self, id: str) -> Artifact | None:
+    async def get_artifact_by_id(self, id: str | None) -> Artifact | None:
         """The artifact (of any kind) with this id, or ``None``."""
         t = self._t()
         if not _is_id(id):
@@ -531,7 +539,7 @@ class ModelRegistryAPIClient:
         return await self._paged(options, lambda o: t.list_artifacts(o, kind))
 
     async def get_model_version_artifacts(
-        self, model_version_id: str, options: ListOptions | None = None
+        self, model_version_id: str | None, options: ListOptions | None = None
     ) -> Page[Artifact]:
         """One page of the artifacts (every kind) of a model version."""
         t = self._t()
@@ -556,7 +564,7 @@ class ModelRegistryAPIClient:
         stored = await t.upsert_model_version_artifact(model_artifact, str(model_version_id))
         return cast(ModelArtifact, stored)
 
-    async def get_model_artifact_by_id(self, id: str) -> ModelArtifact | None:
+    async def get_model_artifact_by_id(self, id: str | None) -> ModelArtifact | None:
         """The model artifact with this id, or ``None``."""
         t = self._t()
         if not _is_id(id):
@@ -564,7 +572,7 @@ class ModelRegistryAPIClient:
         return await self._maybe(t.get_model_artifact(str(id)))
 
     async def get_model_artifact_by_inference_service(
-        self, inference_service_id: str
+        self, inference_service_id: str | None
     ) -> ModelArtifact | None:
         """The model artifact of the version an inference service serves, or ``None``."""
         t = self._t()
@@ -624,7 +632,7 @@ class ModelRegistryAPIClient:
             return await t.create_serving_environment(serving_environment)
         return await t.update_serving_environment(serving_environment)
 
-    async def get_serving_environment_by_id(self, id: str) -> ServingEnvironment | None:
+    async def get_serving_environment_by_id(self, id: str | None) -> ServingEnvironment | None:
         """The serving environment with this id, or ``None``."""
         t = self._t()
         if not _is_id(id):
@@ -658,7 +666,7 @@ class ModelRegistryAPIClient:
             return await t.create_inference_service(inference_service)
         return await t.update_inference_service(inference_service)
 
-    async def get_inference_service_by_id(self, id: str) -> InferenceService | None:
+    async def get_inference_service_by_id(self, id: str | None) -> InferenceService | None:
         """The inference service with this id, or ``None``."""
         t = self._t()
         if not _is_id(id):
@@ -723,16 +731,17 @@ class ModelRegistryAPIClient:
     # -- serve models --------------------------------------------------------------------
 
     async def upsert_serve_model(
-        self, serve_model: ServeModel, inference_service_id: str
+        self, serve_model: ServeModel, inference_service_id: str | None
     ) -> ServeModel:
         """Create the serve model in an inference service (``id`` is ``None``) or update it."""
         t = self._t()
+        parent = _parent("inference_service_id", inference_service_id)
         if serve_model.id is None:
-            return await t.create_serve_model(serve_model, str(inference_service_id))
-        return await t.update_serve_model(serve_model, str(inference_service_id))
+            return await t.create_serve_model(serve_model, parent)
+        return await t.update_serve_model(serve_model, parent)
 
     async def get_serve_model_by_id(
-        self, id: str, inference_service_id: str | None = None
+        self, id: str | None, inference_service_id: str | None = None
     ) -> ServeModel | None:
         """The serve model with this id, or ``None``.
 
@@ -773,7 +782,7 @@ class ModelRegistryAPIClient:
             return await t.create_experiment(experiment)
         return await t.update_experiment(experiment)
 
-    async def get_experiment_by_id(self, id: str) -> Experiment | None:
+    async def get_experiment_by_id(self, id: str | None) -> Experiment | None:
         """The experiment with this id, or ``None``."""
         t = self._t()
         if not _is_id(id):
@@ -810,7 +819,7 @@ class ModelRegistryAPIClient:
             )
         return await t.update_experiment_run(experiment_run)
 
-    async def get_experiment_run_by_id(self, id: str) -> ExperimentRun | None:
+    async def get_experiment_run_by_id(self, id: str | None) -> ExperimentRun | None:
         """The experiment run with this id, or ``None``."""
         t = self._t()
         if not _is_id(id):
@@ -853,11 +862,13 @@ class ModelRegistryAPIClient:
         )
 
     async def upsert_experiment_run_artifact(
-        self, artifact: Artifact, experiment_run_id: str
+        self, artifact: Artifact, experiment_run_id: str | None
     ) -> Artifact:
         """Create an artifact in a run, or link an existing one (with its ``id``). A metric is
         also appended to the run's metric history."""
-        return await self._t().upsert_experiment_run_artifact(artifact, str(experiment_run_id))
+        return await self._t().upsert_experiment_run_artifact(
+            artifact, _parent("experiment_run_id", experiment_run_id)
+        )
 
     async def get_experiment_run_artifacts(
         self,

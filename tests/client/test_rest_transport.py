@@ -377,7 +377,7 @@ async def test_tls_with_custom_ca_file_context_and_verify_off(tmp_path: Path) ->
                 "127.0.0.1",
                 port,
                 user_token="tok",
-                **kwargs,  # type: ignore[arg-type]
+                **kwargs,
             ) as client:
                 assert await client.get_registered_models() == []
         async with ModelRegistryAPIClient.secure_connection(

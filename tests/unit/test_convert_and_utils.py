@@ -14,6 +14,7 @@ from model_registry.types import (
     ModelArtifact,
     ModelVersion,
     Parameter,
+    ParameterType,
     RegisteredModel,
     RegisteredModelState,
 )
@@ -63,7 +64,7 @@ def test_full_artifact_body_carries_id_and_kind() -> None:
         ),
         (ModelArtifact("a", uri="u", model_format_name="onnx"), gen.ModelArtifactCreate),
         (Metric("acc", value=0.5, step=3, timestamp=10), gen.MetricCreate),
-        (Parameter("lr", value="0.1", parameter_type="number"), gen.ParameterCreate),
+        (Parameter("lr", value="0.1", parameter_type=ParameterType.NUMBER), gen.ParameterCreate),
         (DataSet("d", digest="x", schema="{}"), gen.DataSetCreate),
     ],
 )

@@ -130,7 +130,7 @@ async def test_async_for_awaits_an_async_page_function() -> None:
 
 def test_page_function_must_be_callable() -> None:
     with pytest.raises(TypeError):
-        Pager(42)  # type: ignore[arg-type]
+        Pager(42)  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, 1.5])

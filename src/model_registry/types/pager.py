@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from model_registry.exceptions import PagerLoopError
 from model_registry.types.enums import OrderByField
@@ -75,6 +75,20 @@ class Pager(Generic[T]):
             or an awaitable of one.
         options: Starting options (copied); defaults to ``ListOptions()``.
     """
+
+    @overload
+    def __init__(
+        self: Pager[T],
+        page_fn: Callable[[ListOptions], Awaitable[Iterable[T]]],
+        options: ListOptions | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Pager[T],
+        page_fn: Callable[[ListOptions], Iterable[T]],
+        options: ListOptions | None = None,
+    ) -> None: ...
 
     def __init__(self, page_fn: PageFn, options: ListOptions | None = None) -> None:
         if not callable(page_fn):

@@ -177,6 +177,7 @@ _OPERATORS: dict[str, Op] = {
     ">": ">",
     ">=": ">=",
 }
+_PUNCTUATION: dict[str, _TokKind] = {"(": "(", ")": ")", ",": ",", ".": "."}
 _KEYWORD_OPS: dict[str, Op] = {"LIKE": "LIKE", "ILIKE": "ILIKE", "IN": "IN"}
 # Words that cannot start a bare property name (backquote them to use them as names).
 _RESERVED = frozenset({"AND", "OR", "LIKE", "ILIKE", "IN"})
@@ -234,8 +235,8 @@ def _tokenize(text: str) -> list[_Token]:
         col = i + 1
         if ch.isspace():
             i += 1
-        elif ch in "(),.":
-            tokens.append(_Token(ch, ch, col))  # type: ignore[arg-type]
+        elif ch in _PUNCTUATION:
+            tokens.append(_Token(_PUNCTUATION[ch], ch, col))
             i += 1
         elif ch in "'\"":
             value, end = _read_string(text, i)

@@ -46,6 +46,11 @@ def _parse_response(*, client: Client, response: RawResponse) -> Error | Experim
 
         return response_401
 
+    if response.status_code == 404:
+        response_404 = Error.from_dict(response.json())
+
+        return response_404
+
     if response.status_code == 409:
         response_409 = Error.from_dict(response.json())
 

@@ -336,7 +336,7 @@ _NODES: st.SearchStrategy[Node] = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(_NODES)
 def test_rendered_ast_parses_back_to_the_same_ast(node: Node) -> None:
     assert typed(parse_filter(render_filter(node))) == typed(node)
@@ -365,7 +365,7 @@ def test_filter_shaped_garbage_raises_only_filter_error(text: str) -> None:
     assert typed(parse_filter(render_filter(node))) == typed(node)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_NODES, st.data())
 def test_mutated_filters_raise_only_filter_error(node: Node, data: st.DataObject) -> None:
     text_ = render_filter(node)

@@ -393,3 +393,19 @@ async def test_changing_an_artifact_kind_is_invalid_argument(stub: Stub) -> None
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "doc-artifact" in (err.details() or "")
+
+
+async def test_an_update_may_repeat_the_parent_but_not_change_it(stub: Stub) -> None:
+    model = await _model(stub, "parent-a")
+    other = await _model(stub, "parent-b")
+    version = await _version(stub, model.id)
+    same = pb.ModelVersion()
+    same.CopyFrom(version)
+    same.author = "someone"
+    updated = await stub.UpsertModelVersion(pb.UpsertModelVersionRequest(model_version=same))
+    assert updated.author == "someone" and updated.registered_model_id == model.id
+
+    moved = pb.ModelVersion(id=version.id, registered_model_id=other.id)
+    err = await _status(stub.UpsertModelVersion(pb.UpsertModelVersionRequest(model_version=moved)))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "registeredModelId" in (err.details() or "")

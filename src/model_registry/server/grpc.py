@@ -31,6 +31,7 @@ from model_registry._convert_grpc import (
     wire_to_message,
 )
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
+from model_registry.server.entities import ANY_ARTIFACT, ARTIFACT_KINDS, KINDS
 from model_registry.server.errors import BadRequest, NotFound, ServiceError, Unauthorized
 from model_registry.server.service import RegistryService
 
@@ -75,7 +76,7 @@ def _upsert(kind: str, field: str, out: type[Message], parent: str | None = None
         body = message_to_wire(getattr(request, field))
         entity_id = body.pop("id", None)
         if entity_id:
-            result = await service.update(kind, entity_id, _update_body(body))
+            result = await service.update(kind, entity_id, _update_body(kind, body))
         else:
             parent_id = _opt(request, parent) if parent is not None else None
             result = await service.create(kind, body, parent_id=parent_id, full=True)
@@ -84,19 +85,22 @@ def _upsert(kind: str, field: str, out: type[Message], parent: str | None = None
     return handler
 
 
-def _update_body(body: dict[str, Any]) -> dict[str, Any]:
-    # The message is the full entity; a PATCH body leaves out what the server sets.
-    for key in _SERVER_SET:
-        body.pop(key, None)
+def _update_body(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Shape a full entity into a PATCH body: drop the fields only the server sets.
+
+    Which fields those are comes from the entity descriptions the service itself uses.
+    """
+    if kind == ANY_ARTIFACT:
+        desc = ARTIFACT_KINDS.get(str(body.get("artifactType")))
+    else:
+        desc = KINDS.get(kind)
+    body.pop("createTimeSinceEpoch", None)
+    body.pop("lastUpdateTimeSinceEpoch", None)
+    if desc is not None:
+        for field in desc.fields:
+            if field.mode == "ro":
+                body.pop(field.wire, None)
     return body
-
-
-_SERVER_SET = (
-    "createTimeSinceEpoch",
-    "lastUpdateTimeSinceEpoch",
-    "experimentId",
-    "experimentRunId",
-)
 
 
 def _upsert_artifact(field: str = "artifact") -> Handler:
@@ -104,7 +108,7 @@ def _upsert_artifact(field: str = "artifact") -> Handler:
         body = message_to_wire(getattr(request, field))
         entity_id = body.pop("id", None)
         if entity_id:
-            result = await service.update("artifact", entity_id, _update_body(body))
+            result = await service.update(ANY_ARTIFACT, entity_id, _update_body(ANY_ARTIFACT, body))
         else:
             result = await service.create("artifact", body, full=True)
         return wire_to_message(result, pb.Artifact)
@@ -176,7 +180,9 @@ async def _upsert_model_artifact(service: RegistryService, request: Any) -> Mess
     entity_id = body.pop("id", None)
     version_id = _opt(request, "model_version_id")
     if entity_id:
-        result = await service.update("model-artifact", entity_id, _update_body(body))
+        result = await service.update(
+            "model-artifact", entity_id, _update_body("model-artifact", body)
+        )
     elif version_id is not None:
         result, _created = await service.upsert_context_artifact("model-version", version_id, body)
     else:

@@ -355,6 +355,25 @@ def _registry_handler(
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
 
 
+class _ReadinessHealth(health.aio.HealthServicer):  # type: ignore[misc]
+    """The standard health service; the registry (and the server as a whole, service "")
+    is SERVING while its database answers, like REST's ``/readyz``."""
+
+    def __init__(self, service: RegistryService) -> None:
+        super().__init__()
+        self._service = service
+
+    async def Check(
+        self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext
+    ) -> health_pb2.HealthCheckResponse:
+        if request.service in ("", SERVICE_NAME):
+            ready = await self._service.ready()
+            response = health_pb2.HealthCheckResponse
+            status = response.SERVING if ready else response.NOT_SERVING
+            return health_pb2.HealthCheckResponse(status=status)
+        return await super().Check(request, context)
+
+
 async def start_grpc_server(
     service: RegistryService,
     host: str,
@@ -382,7 +401,7 @@ async def start_grpc_server(
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((_registry_handler(service, auth_tokens),))
 
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = _ReadinessHealth(service)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server

@@ -8,7 +8,10 @@ Two generators, two outputs, both under ``src/model_registry/_generated/``:
 * ``grpc/``: the protobuf and gRPC stubs (with mypy stubs) of every ``proto/**/*.proto``, built by
   ``grpc_tools.protoc``. The proto root is mapped to the virtual path
   ``model_registry/_generated/grpc`` so the generated imports are already absolute
-  (``model_registry._generated.grpc.model_registry.v1alpha3...``) and need no patching.
+  (``model_registry._generated.grpc.model_registry.v1alpha3...``) and need no patching. A proto
+  importing another of ours names it by that virtual path
+  (``import "model_registry/_generated/grpc/model_registry/v1alpha3/other.proto";``); the
+  well-known ``google/protobuf/*.proto`` files resolve as usual.
 
 Both are built in a scratch directory first and swap the old output only when everything
 succeeded. Any generator warning is an error: the script exits non-zero and says why.

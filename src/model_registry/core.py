@@ -193,6 +193,8 @@ class ModelRegistryAPIClient:
         """
         _, host = _split_address(server_address, "https")
         if transport == "grpc":
+            if not verify:
+                raise ValueError("the gRPC transport cannot turn certificate checks off")
             return cls._build(
                 "https", host, port, user_token, transport, timeout, retry, custom_ca=custom_ca
             )

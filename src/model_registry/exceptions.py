@@ -36,6 +36,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "UnprocessableEntity",
+    "Unsupported",
     "error_class_for_http_status",
     "from_grpc_status",
     "from_http_response",
@@ -184,6 +185,11 @@ class InvalidResponse(ModelRegistryError, ValueError):
 
 class ClientClosed(ModelRegistryError, RuntimeError):
     """The client was used after ``aclose()``."""
+
+
+class Unsupported(ModelRegistryError, NotImplementedError):
+    """The operation has no equivalent on this transport (e.g. updating a serve model over REST,
+    which has no endpoint for it)."""
 
 
 class PagerLoopError(ModelRegistryError, RuntimeError):

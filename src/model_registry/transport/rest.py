@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 import aiohttp
 
 from model_registry import _convert
-from model_registry._generated.openapi import errors as gen_errors
 from model_registry._generated.openapi import models as gen
 from model_registry._generated.openapi.api.model_registry_service import (
     create_artifact,
@@ -90,6 +89,7 @@ from model_registry.exceptions import (
     InvalidResponse,
     ModelRegistryError,
     Timeout,
+    Unsupported,
     from_http_response,
 )
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
@@ -299,7 +299,8 @@ class RestTransport(Transport):
                     status = response.status
                     resp_headers = response.headers
             except asyncio.TimeoutError:
-                raise Timeout(f"no answer within {timeout:g}s", method=method, path=url) from None
+                limit = f"within {timeout:g}s" if timeout is not None else "(read timed out)"
+                raise Timeout(f"no answer {limit}", method=method, path=url) from None
             except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as exc:
                 raise ConnectionFailed(
                     f"TLS handshake with {self.base_url} failed: {exc}", method=method, path=url
@@ -366,23 +367,19 @@ class RestTransport(Transport):
     ) -> Any:
         """Call a generated endpoint function and return the decoded JSON body."""
         client = await self._get_client()
+        _LAST_BODY.set(b"")
         try:
             response = await endpoint(*args, client=client, **kwargs)
             content = response.content
         except ModelRegistryError:
             raise
-        except (
-            ValueError,
-            TypeError,
-            KeyError,
-            AttributeError,
-            gen_errors.UnexpectedStatus,
-        ) as exc:
+        except Exception as exc:
             # The generated parser refused a success body: decode it ourselves, which either
-            # works (a body the stubs are stricter about) or names the malformed field.
+            # works (a body the stubs are stricter about) or names the malformed field. No
+            # exception of the generated code reaches the caller.
             content = _LAST_BODY.get()
             if not content:
-                raise InvalidResponse(f"unreadable answer from the server: {exc}") from None
+                raise InvalidResponse(f"unreadable answer from the server: {exc!r}") from exc
         try:
             return json.loads(content)
         except ValueError:
@@ -699,7 +696,7 @@ class RestTransport(Transport):
 
     async def update_serve_model(self, sm: ServeModel, inference_service_id: str) -> ServeModel:
         # The REST API v1alpha3 has no endpoint that changes a stored serve model.
-        raise NotImplementedError(
+        raise Unsupported(
             "the REST API has no endpoint to update a serve model; use the gRPC transport"
         )
 

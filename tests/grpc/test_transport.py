@@ -272,3 +272,15 @@ async def test_building_a_transport_does_no_io() -> None:
     transport = GrpcTransport("127.0.0.1", _free_port(), retry=RetryPolicy.none())
     assert not transport.closed
     await transport.aclose()
+
+
+async def test_concurrent_calls_and_a_huge_page_size_over_one_transport(
+    transport: GrpcTransport,
+) -> None:
+    created = await asyncio.gather(
+        *(transport.create_registered_model(RegisteredModel(f"c{i}")) for i in range(20))
+    )
+    fetched = await asyncio.gather(*(transport.get_registered_model(m.id or "") for m in created))
+    assert fetched == created
+    page = await transport.list_registered_models(ListOptions(limit=10**12))
+    assert len(page) == 20

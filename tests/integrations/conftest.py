@@ -43,6 +43,21 @@ class LocalMlflow:
         return path
 
 
+# MLflow's own deprecation noise (its SQLAlchemy mappers, its pandas calls), not ours.
+_MLFLOW_WARNINGS = (
+    "ignore:The ``noload`` loader strategy is deprecated",
+    "ignore:Operation with range is deprecated",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            for spec in _MLFLOW_WARNINGS:
+                item.add_marker(pytest.mark.filterwarnings(spec))
+
+
 @pytest.fixture(scope="session")
 def mlflow_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty MLflow SQLite tracking database, made once: MLflow's schema migrations take

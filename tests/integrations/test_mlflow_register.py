@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import mlflow
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 import pytest
 from conftest import LocalMlflow
 from mlflow.models import infer_signature
@@ -80,11 +80,11 @@ def test_register_numbers_versions_one_two_three_with_an_mlflow_artifact(
 def test_register_numbers_after_the_highest_numeric_version(
     local_mlflow: LocalMlflow, registry: ModelRegistry, registry_server: RunningServer
 ) -> None:
-    for version in ("7", "beta"):
+    for name in ("7", "beta"):
         registry.register_model(
             "churn",
             "s3://bucket/churn",
-            version=version,
+            version=name,
             model_format_name="onnx",
             model_format_version="1",
         )

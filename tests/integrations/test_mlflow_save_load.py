@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import mlflow
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 import pytest
 from conftest import LocalMlflow
 from mlflow.models import infer_signature
@@ -32,8 +32,8 @@ from model_registry.integrations.mlflow.adapter import CONFIG_FILE_KEY
 EXAMPLE = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
 
 
-def _save(local: LocalMlflow, config_file: Path | None = None, **config: object) -> ModelInfo:
-    path = config_file or local.config_file(**config)
+def _save(local: LocalMlflow, **config: object) -> ModelInfo:
+    path = local.config_file("config.json", **config)
     signature = infer_signature(EXAMPLE, [2.0, 4.0, 6.0])
     saver = CustomSaver(path="model", config_file=path, pip_requirements=["mlflow"])
     with mlflow.start_run():

@@ -1,7 +1,10 @@
-"""``model-registry import mlflow``: copy an MLflow model registry into ours.
+"""``model-registry import ...``: copy models from other registries into ours.
 
-The ``import`` group is added to the ``model-registry`` command when the ``mlflow`` extra is
-installed. Under ``model-registry`` it uses the top-level ``--url``/``--token-file``/``--author``
+``model-registry import mlflow --tracking-uri URI`` copies an MLflow model registry. This
+module stays light (click only): MLflow is imported when the command runs, so ``model-registry``
+starts fast, and without the ``mlflow`` extra the command says how to install it.
+
+Under ``model-registry`` the command uses the top-level ``--url``/``--token-file``/``--author``
 settings; run on its own it reads ``$MODEL_REGISTRY_URL`` (default ``http://127.0.0.1:8080``).
 """
 
@@ -11,16 +14,6 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from model_registry.integrations.mlflow._connection import REGISTRY_URL_ENV, open_registry
-from model_registry.integrations.mlflow.errors import MlflowIntegrationError
-from model_registry.integrations.mlflow.importer import (
-    ImportReport,
-    import_models,
-    read_mlflow_registry,
-)
 
 if TYPE_CHECKING:
     from model_registry.client import ModelRegistry
@@ -41,6 +34,8 @@ def _registry(ctx: click.Context) -> tuple[ModelRegistry, bool]:
     build = getattr(settings, "registry", None)
     if callable(build):
         return build(), False
+    from model_registry.integrations.mlflow._connection import REGISTRY_URL_ENV, open_registry
+
     return open_registry(os.environ.get(REGISTRY_URL_ENV) or _DEFAULT_URL)
 
 
@@ -70,6 +65,24 @@ def import_mlflow(
     Running it again copies only what is new: copied entities carry the external ids
     mlflow:NAME and mlflow:NAME:VERSION.
     """
+    try:
+        from model_registry.integrations.mlflow.errors import MlflowIntegrationError
+        from model_registry.integrations.mlflow.importer import (
+            ImportReport,
+            import_models,
+            read_mlflow_registry,
+        )
+    except ImportError as exc:  # the mlflow extra is not installed
+        raise click.ClickException(str(exc)) from exc
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     try:
         models = read_mlflow_registry(tracking_uri, registry_uri=registry_uri, names=names or None)
     except MlflowIntegrationError as exc:

@@ -1,0 +1,155 @@
+"""`model-registry import mlflow`: a real MLflow SQLite registry copied into our real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import mlflow
+import pandas as pd  # type: ignore[import-untyped]
+import pytest
+from click.testing import CliRunner, Result
+from conftest import LocalMlflow
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+from mlflow_testmodels import Doubler
+
+from model_registry.client import ModelRegistry
+from model_registry.integrations.cli import import_group
+from model_registry.integrations.mlflow import CustomLoader, CustomSaver
+from model_registry.server import RunningServer
+from model_registry.types import ModelArtifact, ModelVersion
+
+EXAMPLE = pd.DataFrame({"x": [1.0, 2.0]})
+
+
+@pytest.fixture
+def registry(registry_server: RunningServer) -> Iterator[ModelRegistry]:
+    with ModelRegistry(
+        "http://127.0.0.1", registry_server.port, author="tester", is_secure=False
+    ) as facade:
+        yield facade
+
+
+@pytest.fixture
+def mlflow_registry(local_mlflow: LocalMlflow) -> MlflowClient:
+    """An MLflow registry with 2 models x 2 versions, sources pointing at a real model."""
+    saver = CustomSaver(config_file=local_mlflow.config_file(factor=5), pip_requirements=["mlflow"])
+    with mlflow.start_run() as run:
+        info = saver.save(Doubler(), infer_signature(EXAMPLE, [2.0, 4.0]), EXAMPLE)
+    client = MlflowClient(tracking_uri=local_mlflow.tracking_uri)
+    for name in ("alpha", "beta"):
+        client.create_registered_model(name, tags={"team": name}, description=f"the {name} model")
+        for number in (1, 2):
+            client.create_model_version(
+                name,
+                info.model_uri,
+                run_id=run.info.run_id,
+                tags={"round": str(number)},
+                description=f"{name} v{number}",
+            )
+    return client
+
+
+def _import(server: RunningServer, tracking_uri: str, *extra: str) -> Result:
+    result = CliRunner().invoke(
+        import_group,
+        ["mlflow", "--tracking-uri", tracking_uri, *extra],
+        env={"MODEL_REGISTRY_URL": server.url},
+    )
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _snapshot(registry: ModelRegistry) -> dict[str, dict[str, list[ModelArtifact]]]:
+    """Every model -> version name -> its model artifacts."""
+    out: dict[str, dict[str, list[ModelArtifact]]] = {}
+    for model in registry.get_registered_models():
+        versions: list[ModelVersion] = list(registry.get_model_versions(model.name))
+        out[model.name] = {
+            v.name: [a for a in registry.get_model_artifacts(model.name, v.name)]  # type: ignore[misc]
+            for v in versions
+        }
+    return out
+
+
+def test_import_copies_models_versions_descriptions_tags_and_sources(
+    local_mlflow: LocalMlflow,
+    mlflow_registry: MlflowClient,
+    registry: ModelRegistry,
+    registry_server: RunningServer,
+) -> None:
+    result = _import(registry_server, local_mlflow.tracking_uri)
+
+    assert "models: 2 created" in result.output
+    assert "versions: 4 created" in result.output
+    assert "imported from MLflow" in result.output  # the progress bar, 2 models + 4 versions
+    assert "6/6" in result.output
+    snapshot = _snapshot(registry)
+    assert {name: sorted(versions) for name, versions in snapshot.items()} == {
+        "alpha": ["1", "2"],
+        "beta": ["1", "2"],
+    }
+    alpha = registry.get_registered_model("alpha")
+    assert alpha is not None
+    assert alpha.description == "the alpha model"
+    assert alpha.external_id == "mlflow:alpha"
+    assert alpha.custom_properties["team"] == "alpha"
+    version = registry.get_model_version("beta", "2")
+    assert version is not None
+    assert version.description == "beta v2"
+    assert version.external_id == "mlflow:beta:2"
+    assert version.custom_properties["round"] == "2"
+    source = mlflow_registry.get_model_version("beta", "2").source
+    assert version.custom_properties["mlflow.source"] == source
+    (artifact,) = snapshot["beta"]["2"]
+    assert artifact.model_format_name == "mlflow"
+    assert artifact.uri == mlflow_registry.get_model_version_download_uri("beta", "2")
+    # What was imported loads back through our registry.
+    with CustomLoader(client=registry) as loader:
+        assert list(loader.load("models:/alpha/latest").predict(EXAMPLE)) == [10.0, 20.0]
+
+
+def test_import_twice_copies_nothing_twice_and_then_only_what_is_new(
+    local_mlflow: LocalMlflow,
+    mlflow_registry: MlflowClient,
+    registry: ModelRegistry,
+    registry_server: RunningServer,
+) -> None:
+    _import(registry_server, local_mlflow.tracking_uri)
+    before = _snapshot(registry)
+
+    again = _import(registry_server, local_mlflow.tracking_uri)
+
+    assert "models: 0 created, 2 already there" in again.output
+    assert "versions: 0 created, 4 already there" in again.output
+    after = _snapshot(registry)
+    assert after == before
+    assert all(len(artifacts) == 1 for v in after.values() for artifacts in v.values())
+
+    source = mlflow_registry.get_model_version("alpha", "1").source
+    assert source is not None
+    mlflow_registry.create_model_version("alpha", source, description="alpha v3")
+    third = _import(registry_server, local_mlflow.tracking_uri)
+
+    assert "versions: 1 created, 4 already there" in third.output
+    assert sorted(_snapshot(registry)["alpha"]) == ["1", "2", "3"]
+
+
+def test_import_of_one_model_and_of_an_unknown_model(
+    local_mlflow: LocalMlflow,
+    mlflow_registry: MlflowClient,
+    registry: ModelRegistry,
+    registry_server: RunningServer,
+) -> None:
+    result = _import(registry_server, local_mlflow.tracking_uri, "--model", "beta")
+    assert "models: 1 created" in result.output
+    assert list(_snapshot(registry)) == ["beta"]
+
+    missing = CliRunner().invoke(
+        import_group,
+        ["mlflow", "--tracking-uri", local_mlflow.tracking_uri, "--model", "gamma"],
+        env={"MODEL_REGISTRY_URL": registry_server.url},
+    )
+    assert missing.exit_code == 1
+    assert "no such model in the MLflow registry" in missing.output
+    assert "gamma" in missing.output

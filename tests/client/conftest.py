@@ -13,7 +13,7 @@ import pytest
 from model_registry.core import ModelRegistryAPIClient
 from model_registry.server import RunningServer, run_server
 
-TRANSPORTS = ["rest"]
+TRANSPORTS = ["rest", "grpc"]
 
 
 @pytest.fixture(params=TRANSPORTS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from model_registry.core import ModelRegistryAPIClient
+from model_registry.exceptions import Unsupported
 from model_registry.types import (
     ExecutionState,
     InferenceService,
@@ -107,7 +108,7 @@ async def test_inference_services_and_what_they_serve(client: ModelRegistryAPICl
     assert updated.model_version_id == mv_id
 
 
-async def test_serve_models(client: ModelRegistryAPIClient) -> None:
+async def test_serve_models(client: ModelRegistryAPIClient, transport: str) -> None:
     rm_id, mv_id, _, se_id = await _setup(client)
     isvc = await client.upsert_inference_service(
         InferenceService("svc", serving_environment_id=se_id, registered_model_id=rm_id)
@@ -128,5 +129,14 @@ async def test_serve_models(client: ModelRegistryAPIClient) -> None:
         sm2.id,
     ]
     assert len(await client.get_serve_models(ListOptions(limit=1), isvc.id)) == 1
-    with pytest.raises(ValueError):
-        await client.get_serve_models()
+    if transport == "rest":
+        # REST lists serve models per inference service only.
+        with pytest.raises(ValueError):
+            await client.get_serve_models()
+        with pytest.raises(Unsupported):
+            await client.upsert_serve_model(sm, isvc.id)
+    else:
+        assert len(await client.get_serve_models()) == 2
+        sm.last_known_state = ExecutionState.COMPLETE
+        updated = await client.upsert_serve_model(sm, isvc.id)
+        assert updated.last_known_state is ExecutionState.COMPLETE

@@ -302,6 +302,12 @@ class ModelRegistry:
         storage_key: str | None = None,
         storage_path: str | None = None,
         service_account_name: str | None = None,
+        version_description: str | None = None,
+        model_source_kind: str | None = None,
+        model_source_class: str | None = None,
+        model_source_group: str | None = None,
+        model_source_id: str | None = None,
+        model_source_name: str | None = None,
     ) -> RegisteredModel:
         """Register a model version and its artifact, creating the model when needed.
 
@@ -318,6 +324,13 @@ class ModelRegistry:
             storage_key: Storage credentials key.
             storage_path: Storage path.
             service_account_name: Service account to read the model with.
+            version_description: Version description (the reference client's newer name;
+                wins over ``description``).
+            model_source_kind: Artifact source kind (e.g. ``"kfp"``).
+            model_source_class: Artifact source class (e.g. ``"pipelinerun"``).
+            model_source_group: Artifact source group (e.g. a namespace).
+            model_source_id: Artifact source id (e.g. a run id).
+            model_source_name: Artifact source's human-readable name.
 
         Returns:
             The registered model.
@@ -333,13 +346,20 @@ class ModelRegistry:
                 version=version,
                 author=author or self._author,
                 owner=owner or self._author,
-                description=description,
+                description=version_description or description,
                 metadata=metadata,
                 model_format_name=model_format_name,
                 model_format_version=model_format_version,
                 storage_key=storage_key,
                 storage_path=storage_path,
                 service_account_name=service_account_name,
+                model_source={
+                    "kind": model_source_kind,
+                    "class": model_source_class,
+                    "group": model_source_group,
+                    "id": model_source_id,
+                    "name": model_source_name,
+                },
             )
         )
         return parts.model

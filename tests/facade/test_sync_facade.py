@@ -54,6 +54,8 @@ def test_register_model_stores_model_version_and_artifact(registry: ModelRegistr
         description="heuristically programmed",
         metadata={"accuracy": 0.99, "framework": "onnx"},
         storage_key="secret_secret",
+        model_source_kind="kfp",
+        model_source_id="run-1",
     )
 
     assert model.id and model.name == "HAL" and model.owner == "Dave"
@@ -69,6 +71,7 @@ def test_register_model_stores_model_version_and_artifact(registry: ModelRegistr
     assert artifact.uri == "s3://cool-bucket/build/onnx/hal.onnx"
     assert (artifact.model_format_name, artifact.model_format_version) == ("onnx", "1")
     assert artifact.storage_key == "secret_secret"
+    assert (artifact.model_source_kind, artifact.model_source_id) == ("kfp", "run-1")
 
 
 def test_existing_version_raises_conflict_before_writing_anything(
@@ -90,11 +93,12 @@ def test_existing_version_raises_conflict_before_writing_anything(
 
 def test_second_version_reuses_the_model_and_becomes_latest(registry: ModelRegistry) -> None:
     register_hal(registry, version="9000")
-    register_hal(registry, version="9001", author="Frank")
+    register_hal(registry, version="9001", author="Frank", version_description="second")
 
     latest = registry.latest_version("HAL")
 
     assert latest is not None and (latest.name, latest.author) == ("9001", "Frank")
+    assert latest.description == "second"
     assert [mv.name for mv in registry.get_model_versions("HAL")] == ["9000", "9001"]
     assert len(list(registry.get_registered_models())) == 1
 

@@ -120,6 +120,7 @@ async def register_model(
     storage_key: str | None = None,
     storage_path: str | None = None,
     service_account_name: str | None = None,
+    model_source: Mapping[str, str | None] | None = None,
     artifact_properties: Mapping[str, Any] | None = None,
 ) -> RegisteredParts:
     """Register a model, one version of it and the version's model artifact.
@@ -140,6 +141,8 @@ async def register_model(
         storage_key: Storage credentials key of the artifact.
         storage_path: Storage path of the artifact.
         service_account_name: Service account to read the artifact with.
+        model_source: Artifact ``model_source_*`` fields by suffix (``kind``, ``class``,
+            ``group``, ``id``, ``name``).
         artifact_properties: Custom properties of the artifact.
 
     Returns:
@@ -148,6 +151,7 @@ async def register_model(
     Raises:
         Conflict: The version exists already (nothing is written).
     """
+    source = _model_source(model_source)
     model = await api.get_registered_model_by_params(name=name)
     if model is not None and model.id is not None:
         existing = await api.get_model_version_by_params(
@@ -178,10 +182,25 @@ async def register_model(
             storage_path=storage_path,
             service_account_name=service_account_name,
             custom_properties=dict(artifact_properties or {}),
+            model_source_kind=source.get("kind"),
+            model_source_class=source.get("class"),
+            model_source_group=source.get("group"),
+            model_source_id=source.get("id"),
+            model_source_name=source.get("name"),
         ),
         mv.id,
     )
     return RegisteredParts(model, mv, artifact)
+
+
+_MODEL_SOURCE_KEYS = ("kind", "class", "group", "id", "name")
+
+
+def _model_source(model_source: Mapping[str, str | None] | None) -> Mapping[str, str | None]:
+    unknown = [key for key in (model_source or {}) if key not in _MODEL_SOURCE_KEYS]
+    if unknown:
+        raise ValueError(f"unknown model source field(s) {', '.join(map(repr, unknown))}")
+    return model_source or {}
 
 
 def _check_model_path(path: str) -> None:

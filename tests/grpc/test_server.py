@@ -351,6 +351,31 @@ async def test_a_duplicate_name_is_already_exists(stub: Stub) -> None:
                 )
             )
         ),
+        lambda s: s.UpsertRegisteredModel(
+            pb.UpsertRegisteredModelRequest(
+                registered_model=pb.RegisteredModel(
+                    name="x",
+                    custom_properties=pb.CustomProperties(
+                        properties={"nan": pb.MetadataValue(double_value=float("nan"))}
+                    ),
+                )
+            )
+        ),
+        lambda s: s.UpsertArtifact(
+            pb.UpsertArtifactRequest(
+                artifact=pb.Artifact(metric=pb.Metric(name="m", value=float("inf")))
+            )
+        ),
+        lambda s: s.UpsertRegisteredModel(
+            pb.UpsertRegisteredModelRequest(
+                registered_model=pb.RegisteredModel(
+                    name="x",
+                    custom_properties=pb.CustomProperties(
+                        properties={"untyped": pb.MetadataValue()}
+                    ),
+                )
+            )
+        ),
     ],
     ids=[
         "bad-id",
@@ -361,6 +386,9 @@ async def test_a_duplicate_name_is_already_exists(stub: Stub) -> None:
         "bad-step-ids",
         "unknown-enum-number",
         "int-property-out-of-range",
+        "nan-property",
+        "infinite-metric",
+        "untyped-property",
     ],
 )
 async def test_bad_input_is_invalid_argument(stub: Stub, call: object) -> None:

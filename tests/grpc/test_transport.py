@@ -101,6 +101,7 @@ async def test_registry_errors_map_to_the_client_exceptions(transport: GrpcTrans
     with pytest.raises(NotFound) as not_found:
         await transport.get_registered_model("12345")
     assert not_found.value.status == "NOT_FOUND"
+    assert not_found.value.code == "Not Found"  # the server's error code, as over REST
     assert not_found.value.path == "GetRegisteredModelById"
     assert "12345" in not_found.value.message
 

@@ -29,6 +29,7 @@ from model_registry.exceptions import (
     ClientClosed,
     ConnectionFailed,
     ModelRegistryError,
+    StatusError,
     Timeout,
     from_grpc_status,
 )
@@ -739,15 +740,22 @@ def _map_error(exc: grpc.aio.AioRpcError, code: str, rpc: str) -> ModelRegistryE
     An UNAVAILABLE the registry answered itself (it marks its errors) is
     :class:`~model_registry.exceptions.Unavailable`; one from the channel (no server reached,
     connection broken) is :class:`~model_registry.exceptions.ConnectionFailed`, as on REST.
+    A registry error also carries the server's error ``code`` (e.g. ``"Not Found"``), as the
+    REST error body does.
     """
     details = exc.details() or ""
-    if code == "UNAVAILABLE" and not _from_server(exc):
+    server_code = _server_code(exc)
+    if code == "UNAVAILABLE" and server_code is None:
         return ConnectionFailed(details or "connection failed", method="gRPC", path=rpc)
-    return from_grpc_status(code, details, path=rpc)
+    error = from_grpc_status(code, details, path=rpc)
+    if server_code and isinstance(error, StatusError):
+        error.code = server_code
+    return error
 
 
-def _from_server(exc: grpc.aio.AioRpcError) -> bool:
-    trailing = exc.trailing_metadata()
-    if not trailing:
-        return False
-    return any(key == conv.ERROR_MARK for key, _ in trailing)
+def _server_code(exc: grpc.aio.AioRpcError) -> str | None:
+    """The registry's error code from the trailing metadata, or None when it did not answer."""
+    for key, value in exc.trailing_metadata() or ():
+        if key == conv.ERROR_MARK:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return None

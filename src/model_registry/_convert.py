@@ -258,8 +258,10 @@ def to_wire(entity: BaseResource, mode: Mode = "create") -> dict[str, Any]:
             continue
         body[field.wire] = _encode(field, value)
     props = encode_custom_properties(entity.custom_properties)
-    # On update the map is always sent: it replaces the stored one, so {} clears it.
-    if props or mode != "create":
+    # On update the map is always sent: it replaces the stored one, so {} clears it. A "full"
+    # body (linking an artifact to a parent) sends it only when there is something to set, so
+    # linking a bare ``DocArtifact(id=...)`` does not wipe the stored properties.
+    if props or mode == "update":
         body["customProperties"] = props
     return body
 

@@ -114,12 +114,20 @@ async def test_upsert_artifact_creates_and_updates_any_kind(client: ModelRegistr
     assert await client.get_artifact_by_params(external_id="doc-1") == again
 
 
-async def test_linking_an_existing_artifact_keeps_its_id(client: ModelRegistryAPIClient) -> None:
+async def test_linking_an_existing_artifact_keeps_its_id(
+    client: ModelRegistryAPIClient, transport: str
+) -> None:
     mv1 = await _version(client, name="v1")
     mv2 = await _version(client, name="v2")
-    doc = await client.upsert_model_version_artifact(DocArtifact("shared", uri="u"), mv1)
-    linked = await client.upsert_model_version_artifact(doc, mv2)
+    doc = await client.upsert_model_version_artifact(
+        DocArtifact("shared", uri="u", custom_properties={"kept": True}), mv1
+    )
+    assert doc.id is not None
+    linked = await client.upsert_model_version_artifact(DocArtifact(id=doc.id), mv2)
     assert linked.id == doc.id
+    if transport == "rest":
+        # Linking with a bare object leaves the stored properties alone.
+        assert linked.custom_properties == {"kept": True}
     assert [a.id for a in await client.get_model_version_artifacts(mv2)] == [doc.id]
 
 

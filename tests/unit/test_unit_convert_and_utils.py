@@ -47,7 +47,6 @@ def test_full_artifact_body_carries_id_and_kind() -> None:
         "id": "4",
         "name": "m",
         "uri": "u",
-        "customProperties": {},
     }
 
 

@@ -17,7 +17,7 @@ from model_registry.client import ModelRegistry
 from model_registry.integrations.cli import import_group
 from model_registry.integrations.mlflow import CustomLoader, CustomSaver
 from model_registry.server import RunningServer
-from model_registry.types import ModelArtifact, ModelVersion
+from model_registry.types import ModelArtifact, ModelVersion, ModelVersionState
 
 EXAMPLE = pd.DataFrame({"x": [1.0, 2.0]})
 
@@ -133,6 +133,31 @@ def test_import_twice_copies_nothing_twice_and_then_only_what_is_new(
 
     assert "versions: 1 created, 4 already there" in third.output
     assert sorted(_snapshot(registry)["alpha"]) == ["1", "2", "3"]
+
+
+@pytest.mark.filterwarnings("ignore:.*transition_model_version_stage.*:FutureWarning")
+def test_import_keeps_stage_and_aliases(
+    local_mlflow: LocalMlflow,
+    mlflow_registry: MlflowClient,
+    registry: ModelRegistry,
+    registry_server: RunningServer,
+) -> None:
+    mlflow_registry.transition_model_version_stage("alpha", "2", "Archived")
+    mlflow_registry.set_registered_model_alias("alpha", "champion", "1")
+
+    _import(registry_server, local_mlflow.tracking_uri)
+
+    champion = registry.get_model_version("alpha", "1")
+    archived = registry.get_model_version("alpha", "2")
+    assert champion is not None and archived is not None
+    assert archived.state == ModelVersionState.ARCHIVED
+    assert archived.custom_properties["mlflow.stage"] == "Archived"
+    assert champion.state == ModelVersionState.LIVE
+    assert champion.custom_properties["mlflow.aliases"] == "champion"
+    # `latest` is the newest version that is not archived.
+    with CustomLoader(client=registry) as loader:
+        latest = loader.load("models:/alpha/latest")
+    assert latest.model_version is not None and latest.model_version.name == "1"
 
 
 def test_import_of_one_model_and_of_an_unknown_model(

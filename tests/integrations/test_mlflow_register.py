@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import mlflow
 import pandas as pd  # type: ignore[import-untyped]
@@ -95,6 +96,23 @@ def test_register_numbers_after_the_highest_numeric_version(
 
     assert version.name == "8"
     assert sorted(v.name for v in _versions(registry, "churn")) == ["7", "8", "beta"]
+
+
+def test_concurrent_registers_take_distinct_numbers(
+    local_mlflow: LocalMlflow, registry: ModelRegistry, registry_server: RunningServer
+) -> None:
+    uri = _save(local_mlflow, 1)
+
+    def register_twice(_: int) -> list[str]:
+        # Each worker has its own connection, as separate processes would.
+        with MlflowRegister(client=registry_server.url) as register:
+            return [register.register("busy", uri).name for _ in range(2)]
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        names = [name for names in pool.map(register_twice, range(3)) for name in names]
+
+    assert sorted(names, key=int) == ["1", "2", "3", "4", "5", "6"]
+    assert sorted((v.name for v in _versions(registry, "busy")), key=int) == sorted(names, key=int)
 
 
 def test_loader_resolves_numbered_and_latest_versions_through_the_registry(

@@ -48,7 +48,7 @@ __all__ = [
 MLFLOW_FORMAT = "mlflow"
 
 #: How many times a registration retries when another writer took the version number first.
-_NUMBER_ATTEMPTS = 5
+_NUMBER_ATTEMPTS = 10
 
 
 def property_value(value: Any) -> Any:

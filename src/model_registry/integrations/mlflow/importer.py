@@ -129,7 +129,9 @@ def _versions_of(client: MlflowClient, name: str) -> Iterable[MlflowModelVersion
     )
 
 
-def _read_version(client: MlflowClient, mv: MlflowModelVersion) -> MlflowVersion:
+def _read_version(
+    client: MlflowClient, mv: MlflowModelVersion, aliases: Mapping[str, str]
+) -> MlflowVersion:
     storage: str | None
     try:
         storage = str(client.get_model_version_download_uri(mv.name, mv.version))
@@ -145,7 +147,13 @@ def _read_version(client: MlflowClient, mv: MlflowModelVersion) -> MlflowVersion
         run_id=mv.run_id or None,
         user_id=mv.user_id or None,
         stage=stage,
-        aliases=tuple(mv.aliases or ()),
+        # Listings may leave a version's aliases out; the model's alias map has them all.
+        aliases=tuple(
+            sorted(
+                set(mv.aliases or ())
+                | {alias for alias, number in aliases.items() if str(number) == str(mv.version)}
+            )
+        ),
     )
 
 
@@ -177,8 +185,9 @@ def read_mlflow_registry(
         for rm in sorted(found, key=lambda m: m.name):
             if wanted is not None and rm.name not in wanted:
                 continue
+            aliases = dict(rm.aliases or {})
             read = sorted(
-                (_read_version(client, mv) for mv in _versions_of(client, rm.name)),
+                (_read_version(client, mv, aliases) for mv in _versions_of(client, rm.name)),
                 key=_version_key,
             )
             models.append(

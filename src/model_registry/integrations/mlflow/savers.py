@@ -76,6 +76,8 @@ class CustomSaver(Saver):
     """
 
     KIND: ClassVar[str] = "CustomSaver"
+    #: The pyfunc wrapper the model is saved in (the seed's ``CustomSaver.Adapter``).
+    Adapter: ClassVar[type[PyfuncAdapter]] = PyfuncAdapter
 
     pip_requirements: list[str] | None = None
 
@@ -113,7 +115,7 @@ class CustomSaver(Saver):
         try:
             info: ModelInfo = mlflow.pyfunc.log_model(
                 name=self.path,
-                python_model=PyfuncAdapter(model),
+                python_model=self.Adapter(model),
                 signature=signature,
                 input_example=input_example,
                 model_config={CONFIG_FILE_KEY: os.fspath(self.config_file or "")},

@@ -99,13 +99,18 @@ class _LoopThread:
         future = asyncio.run_coroutine_threadsafe(coro, loop)
         try:
             return future.result()
+        except concurrent.futures.CancelledError:
+            raise ClientClosed("the ModelRegistry client was closed during the call") from None
         except BaseException:
             # KeyboardInterrupt or the like in the waiting thread: don't leave the call running.
             future.cancel()
             raise
 
     def stop(self, final: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
-        """Run ``final`` on the loop, then stop and close it (idempotent)."""
+        """Cancel calls still running, run ``final`` on the loop, then stop it (idempotent).
+
+        Threads waiting for a cancelled call get :class:`ClientClosed`.
+        """
         with self._lock:
             if self._stopped:
                 return
@@ -113,15 +118,76 @@ class _LoopThread:
             loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
-        if final is not None and threading.current_thread() is not thread:
+
+        async def wind_down() -> None:
+            current = asyncio.current_task()
+            pending = [task for task in asyncio.all_tasks() if task is not current]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            if final is not None:
+                await final()
+
+        if threading.current_thread() is not thread:
             # Best effort: closing must not fail because the pool did not close cleanly.
             with contextlib.suppress(concurrent.futures.TimeoutError, Exception):
-                asyncio.run_coroutine_threadsafe(final(), loop).result(timeout=10)
+                asyncio.run_coroutine_threadsafe(wind_down(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         if threading.current_thread() is not thread:
             thread.join(timeout=10)
             if not loop.is_running():
                 loop.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Connection:
+    """How to reach the registry: everything needed to build the async client."""
+
+    server_address: str
+    port: int
+    is_secure: bool
+    user_token: Any
+    custom_ca: str | None
+    transport: Literal["rest", "grpc"]
+    timeout: float | None
+
+    def connect(self) -> ModelRegistryAPIClient:
+        """Build the async client (no I/O: it connects on its first call)."""
+        from model_registry.core import ModelRegistryAPIClient
+
+        extra: dict[str, Any] = {"transport": self.transport}
+        if self.timeout is not None:
+            extra["timeout"] = self.timeout
+        if self.is_secure:
+            return ModelRegistryAPIClient.secure_connection(
+                self.server_address,
+                self.port,
+                user_token=self.user_token,
+                custom_ca=self.custom_ca,
+                **extra,
+            )
+        return ModelRegistryAPIClient.insecure_connection(
+            self.server_address, self.port, self.user_token, **extra
+        )
+
+
+class _ClientHolder:
+    """The async client, built lazily on the private loop; shared with the finalizer."""
+
+    def __init__(self, factory: Callable[[], ModelRegistryAPIClient]) -> None:
+        self._factory = factory
+        self.api: ModelRegistryAPIClient | None = None
+
+    async def get(self) -> ModelRegistryAPIClient:
+        # Runs on the private loop, so every asyncio object the client makes belongs to it;
+        # the loop is one thread, so two first calls cannot both build one.
+        if self.api is None:
+            self.api = self._factory()
+        return self.api
+
+    async def aclose(self) -> None:
+        if self.api is not None:
+            await self.api.aclose()
 
 
 #: Environment variable naming the token file, read when no token is given (as the reference
@@ -197,18 +263,14 @@ class ModelRegistry:
         if custom_ca is None and custom_ca_envvar:
             custom_ca = os.environ.get(custom_ca_envvar) or None
         self._author = author
-        self._server_address = server_address
-        self._port = port
-        self._is_secure = is_secure
-        self._user_token = user_token
-        self._custom_ca = custom_ca
-        self._transport = transport
-        self._timeout = timeout
-        self._api: ModelRegistryAPIClient | None = None
+        connection = _Connection(
+            server_address, port, is_secure, user_token, custom_ca, transport, timeout
+        )
+        self._holder = _ClientHolder(connection.connect)
         self._runner = _LoopThread(f"model-registry-{server_address}:{port}")
-        # Stop the loop thread if the facade is dropped without close(); the callback must not
-        # hold a reference to self, so it gets the runner and a getter of the client only.
-        self._finalizer = weakref.finalize(self, self._runner.stop)
+        # close() runs this; so does garbage collection of a facade never closed. It must not
+        # reference self (or self would never be collected): the runner and holder suffice.
+        self._finalizer = weakref.finalize(self, self._runner.stop, self._holder.aclose)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -217,33 +279,9 @@ class ModelRegistry:
         """The default author (and owner) of what this client registers."""
         return self._author
 
-    def _make_api(self) -> ModelRegistryAPIClient:
-        from model_registry.core import ModelRegistryAPIClient
-
-        extra: dict[str, Any] = {"transport": self._transport}
-        if self._timeout is not None:
-            extra["timeout"] = self._timeout
-        if self._is_secure:
-            return ModelRegistryAPIClient.secure_connection(
-                self._server_address,
-                self._port,
-                user_token=self._user_token,
-                custom_ca=self._custom_ca,
-                **extra,
-            )
-        return ModelRegistryAPIClient.insecure_connection(
-            self._server_address, self._port, self._user_token, **extra
-        )
-
-    async def _client(self) -> ModelRegistryAPIClient:
-        # Built on the private loop, so every asyncio object it makes belongs to that loop.
-        if self._api is None:
-            self._api = self._make_api()
-        return self._api
-
     def _call(self, fn: Callable[[ModelRegistryAPIClient], Coroutine[Any, Any, T]]) -> T:
         async def step() -> T:
-            return await fn(await self._client())
+            return await fn(await self._holder.get())
 
         return self._runner.run(step())
 
@@ -256,14 +294,11 @@ class ModelRegistry:
         return self._call(fn)
 
     def close(self) -> None:
-        """Close the connection pool and stop the private loop (idempotent)."""
+        """Close the connection pool and stop the private loop (idempotent).
 
-        async def final() -> None:
-            if self._api is not None:
-                await self._api.aclose()
-
-        self._finalizer.detach()
-        self._runner.stop(final)
+        Calls still running in other threads end with :class:`ClientClosed`.
+        """
+        self._finalizer()
 
     def __enter__(self) -> ModelRegistry:
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -263,3 +264,33 @@ def test_token_is_read_from_the_file_an_environment_variable_names(
         pytest.raises(Unauthorized),
     ):
         client.get_registered_model("HAL")
+
+
+def test_close_ends_calls_still_running_in_other_threads(registry: ModelRegistry) -> None:
+    started = threading.Event()
+
+    async def slow(_: object) -> str:
+        started.set()
+        await asyncio.sleep(30)
+        return "finished"
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(registry.run, slow)
+        assert started.wait(timeout=10)
+        registry.close()
+
+        with pytest.raises(ClientClosed, match="closed during the call"):
+            pending.result(timeout=10)
+
+
+def test_a_dropped_facade_stops_its_loop_thread(threaded_server: RunningServer) -> None:
+    client = connect(threaded_server)
+    assert client.get_registered_model("HAL") is None
+    name = f"model-registry-http://{threaded_server.host}:{threaded_server.port}"
+    (loop_thread,) = [t for t in threading.enumerate() if t.name == name]
+
+    del client
+    gc.collect()
+
+    loop_thread.join(timeout=10)
+    assert not loop_thread.is_alive()

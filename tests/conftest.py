@@ -1,14 +1,16 @@
 """Shared fixtures: a clean database per test and a real server on a free port.
 
-``database_url`` is a fresh SQLite file, and, when ``MR_TEST_DATABASE_URL`` names a PostgreSQL
-database, also (parametrised) a fresh schema in it, dropped after the test.
+``database_url`` is an empty registry database: a new SQLite file and, when
+``MR_TEST_DATABASE_URL`` names a PostgreSQL database, also (parametrised) a schema of its own in
+it, truncated before each test. ``fresh_database_url`` has not even the schema (migration tests).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -16,6 +18,8 @@ import pytest
 
 from model_registry.server import RunningServer, run_server
 from model_registry.server.rest import BASE_PATH
+from model_registry.server.store import Store
+from model_registry.server.store.schema import metadata
 
 PG_URL = os.environ.get("MR_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
@@ -59,11 +63,60 @@ async def drop_pg_schema(schema: str) -> None:
         await conn.close()
 
 
+@pytest.fixture(scope="session")
+def _pg_migrated_schema() -> Iterator[tuple[str, str] | None]:
+    """One migrated PostgreSQL schema for the session (None without PostgreSQL)."""
+    if not PG_URL:
+        yield None
+        return
+
+    async def create() -> tuple[str, str]:
+        schema, url = await create_pg_schema()
+        store = await Store.open(url)
+        await store.close()
+        return schema, url
+
+    schema, url = asyncio.run(create())
+    yield schema, url
+    asyncio.run(drop_pg_schema(schema))
+
+
+async def _truncate_pg_schema(schema: str) -> None:
+    import asyncpg
+
+    tables = ", ".join(f'"{schema}"."{t.name}"' for t in metadata.sorted_tables)
+    conn = await asyncpg.connect(_plain_dsn(PG_URL))
+    try:
+        await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(params=BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A URL of an empty database of each backend under test."""
+async def database_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    _pg_migrated_schema: tuple[str, str] | None,
+) -> AsyncIterator[str]:
+    """A URL of an empty registry database of each backend under test.
+
+    SQLite: a new file. PostgreSQL: the session's migrated schema with every table truncated
+    (ids restart at 1), which is much faster than migrating a new schema for every test.
+    """
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'registry.db'}"
+        return
+    assert _pg_migrated_schema is not None
+    schema, url = _pg_migrated_schema
+    await _truncate_pg_schema(schema)
+    yield url
+
+
+@pytest.fixture(params=BACKENDS)
+async def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A URL of a database with nothing in it at all (not even the schema)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
     schema, url = await create_pg_schema()
     try:

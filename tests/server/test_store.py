@@ -34,15 +34,22 @@ def _schema_diff(conn: Connection) -> list[Any]:
     return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
 
-async def test_migrations_build_the_schema_from_an_empty_database(store: Store) -> None:
-    async with store.engine.connect() as conn:
-        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-        diff = await conn.run_sync(_schema_diff)
+async def test_migrations_build_the_schema_from_an_empty_database(
+    fresh_database_url: str,
+) -> None:
+    store = await Store.open(fresh_database_url)
+    try:
+        async with store.engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+            diff = await conn.run_sync(_schema_diff)
+    finally:
+        await store.close()
     assert version == "0001"
     assert diff == []
 
 
-async def test_opening_a_migrated_database_again_keeps_its_rows(database_url: str) -> None:
+async def test_opening_a_migrated_database_again_keeps_its_rows(fresh_database_url: str) -> None:
+    database_url = fresh_database_url
     first = await Store.open(database_url)
     try:
         await RegistryService(first).create("registered-model", {"name": "kept"})

@@ -130,3 +130,38 @@ async def test_upsert_does_not_change_the_object_given(client: ModelRegistryAPIC
     mv = ModelVersion("v1")
     await client.upsert_model_version(mv, rm.id)
     assert mv == ModelVersion("v1")
+
+
+async def test_every_custom_property_form_survives_the_server(
+    client: ModelRegistryAPIClient,
+) -> None:
+    props = {
+        "text": "x",
+        "label": "",
+        "int": -999_999_999,
+        "float": 0.125,
+        "flag": False,
+        "struct": {"layers": [64, 32], "activation": "relu"},
+        "raw": b"\x00\xff",
+    }
+    created = await client.upsert_registered_model(
+        RegisteredModel("props", custom_properties=props)
+    )
+    assert created.custom_properties == props
+    assert created.id is not None
+    fetched = await client.get_registered_model_by_id(created.id)
+    assert fetched is not None and fetched.custom_properties == props
+    assert {k: type(v) for k, v in fetched.custom_properties.items()} == {
+        k: type(v) for k, v in props.items()
+    }
+    created.custom_properties = {}
+    cleared = await client.upsert_registered_model(created)
+    assert cleared.custom_properties == {}
+
+
+async def test_int_out_of_range_is_refused_before_sending(client: ModelRegistryAPIClient) -> None:
+    with pytest.raises(ValueError, match="'big'"):
+        await client.upsert_registered_model(
+            RegisteredModel("never-sent", custom_properties={"big": 2**40})
+        )
+    assert await client.get_registered_model_by_params(name="never-sent") is None

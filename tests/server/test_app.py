@@ -6,9 +6,13 @@ import socket
 
 import aiohttp
 import pytest
+from aiohttp import web
 
-from model_registry.server import RunningServer, run_server
+from model_registry.server import RunningServer, create_app, run_server
+from model_registry.server.app import MAX_BODY_BYTES
 from model_registry.server.rest import BASE_PATH
+from model_registry.server.service import RegistryService
+from model_registry.server.store import Store
 
 
 async def _json(resp: aiohttp.ClientResponse) -> object:
@@ -103,3 +107,62 @@ async def test_data_survives_a_restart_on_the_same_database(database_url: str) -
     ):
         assert resp.status == 200
         assert (await resp.json())["name"] == "kept"
+
+
+async def test_with_auth_tokens_api_calls_need_a_bearer_token(database_url: str) -> None:
+    async with (
+        run_server(database_url, auth_tokens=["s3cret"]) as srv,
+        aiohttp.ClientSession() as http,
+    ):
+        api = srv.url + BASE_PATH + "/registered_models"
+        async with http.get(api) as resp:
+            assert resp.status == 401
+            assert (await resp.json())["code"] == "Unauthorized"
+        async with http.get(api, headers={"Authorization": "Bearer wrong"}) as resp:
+            assert resp.status == 401
+        async with http.get(api, headers={"Authorization": "Bearer s3cret"}) as resp:
+            assert resp.status == 200
+        async with http.get(srv.url + "/healthz") as resp:
+            assert resp.status == 200  # probes need no token
+
+
+async def test_a_body_over_the_limit_is_413_with_error_body(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    big = {"name": "m", "description": "x" * (MAX_BODY_BYTES + 1)}
+    async with http.post(server.url + BASE_PATH + "/registered_models", json=big) as resp:
+        assert resp.status == 413
+        assert (await _json(resp))["code"] == "Request Entity Too Large"
+
+
+async def test_an_unexpected_exception_becomes_a_500_error_body(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await Store.open(database_url)
+    try:
+        app = create_app(RegistryService(store))
+
+        async def broken(request: web.Request) -> web.Response:
+            raise RuntimeError("a bug")
+
+        app.router.add_get("/broken", broken)
+        runner = web.AppRunner(app, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            port = runner.addresses[0][1]
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"http://127.0.0.1:{port}/broken") as resp,
+            ):
+                assert resp.status == 500
+                assert await _json(resp) == {
+                    "code": "Internal Server Error",
+                    "message": "internal server error",
+                }
+        finally:
+            await runner.cleanup()
+    finally:
+        await store.close()
+    assert any("a bug" in (r.exc_text or "") for r in caplog.records)

@@ -27,6 +27,7 @@ async def serve_process(database_url: str) -> AsyncIterator[str]:
         "serve",
         "--port",
         "0",
+        "--no-grpc",
         "--database-url",
         database_url,
         stdout=asyncio.subprocess.PIPE,

@@ -18,12 +18,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8080, help="REST port (0: any free port)")
-    parser.add_argument(
-        "--grpc-port",
-        type=int,
-        default=None,
-        help="gRPC port (0: any free port); without it gRPC is off",
-    )
+    parser.add_argument("--grpc-port", type=int, default=9090, help="gRPC port (0: any free port)")
+    parser.add_argument("--no-grpc", action="store_true", help="serve REST only")
     parser.add_argument(
         "--database-url",
         default="sqlite:///./registry.db",
@@ -40,8 +36,9 @@ async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    grpc_port = None if args.no_grpc else args.grpc_port
     async with run_server(
-        args.database_url, host=args.host, port=args.port, grpc_port=args.grpc_port
+        args.database_url, host=args.host, port=args.port, grpc_port=grpc_port
     ) as srv:
         grpc = f", gRPC on {srv.host}:{srv.grpc_port}" if srv.grpc_port is not None else ""
         print(f"model-registry serving on {srv.url}{grpc}", flush=True)

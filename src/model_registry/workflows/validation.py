@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
+from model_registry.exceptions import ModelRegistryError
+
 __all__ = [
     "COLUMN_LIST_PARAMS",
     "COLUMN_SCALAR_PARAMS",
@@ -65,8 +67,11 @@ _CHUNK = 64 * 1024
 _MAX_WHOLE_JSON = 64 * 1024 * 1024
 
 
-class DataValidationError(ValueError):
+class DataValidationError(ModelRegistryError, ValueError):
     """A data file cannot be read or lacks a column its parameters name.
+
+    It is a :class:`~model_registry.exceptions.ModelRegistryError` (the client's one root) and a
+    ``ValueError`` (bad input), and is raised before anything is sent to the registry.
 
     Attributes:
         uri: The file that was checked.

@@ -178,3 +178,25 @@ def test_import_of_one_model_and_of_an_unknown_model(
     assert missing.exit_code == 1
     assert "no such model in the MLflow registry" in missing.output
     assert "gamma" in missing.output
+
+
+@pytest.mark.parametrize(
+    ("tracking_uri", "message"),
+    [
+        ("sqlite:///{root}/missing/mlflow.db", "no MLflow database at"),
+        ("bogus://somewhere", "cannot read the MLflow registry at 'bogus://somewhere'"),
+    ],
+)
+def test_import_from_a_registry_that_cannot_be_read_exits_1_naming_it(
+    local_mlflow: LocalMlflow, tracking_uri: str, message: str
+) -> None:
+    uri = tracking_uri.format(root=local_mlflow.root)
+    result = CliRunner().invoke(
+        import_group,
+        ["mlflow", "--tracking-uri", uri],
+        env={"MODEL_REGISTRY_URL": "http://127.0.0.1:9"},
+    )
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert not (local_mlflow.root / "missing").exists()  # nothing was created on the way

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import threading
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -65,17 +66,20 @@ class RegistryHandle:
 
     def __init__(self, target: ModelRegistry | str | None) -> None:
         self._target = target
+        self._lock = threading.Lock()
         self._registry: ModelRegistry | None = None
         self._owned = False
 
     def get(self) -> ModelRegistry:
         """The facade, opened on first call (see :func:`open_registry`)."""
-        if self._registry is None:
-            self._registry, self._owned = open_registry(self._target)
-        return self._registry
+        with self._lock:  # threads sharing a loader or register open one facade
+            if self._registry is None:
+                self._registry, self._owned = open_registry(self._target)
+            return self._registry
 
     def close(self) -> None:
         """Close the facade if this handle built it (idempotent)."""
-        registry, self._registry = self._registry, None
+        with self._lock:
+            registry, self._registry = self._registry, None
         if registry is not None and self._owned:
             registry.close()

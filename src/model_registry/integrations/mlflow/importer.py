@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
@@ -173,9 +174,11 @@ def read_mlflow_registry(
     Raises:
         MlflowIntegrationError: The registry cannot be read.
     """
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+    for uri in (tracking_uri, registry_uri):
+        _check_sqlite_exists(uri)
     wanted = set(names) if names is not None else None
     try:
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
         found = list(
             _paged(
                 lambda token: client.search_registered_models(max_results=_PAGE, page_token=token)
@@ -209,6 +212,16 @@ def read_mlflow_registry(
                 f"no such model in the MLflow registry at {tracking_uri!r}: {', '.join(missing)}"
             )
     return models
+
+
+def _check_sqlite_exists(uri: str | None) -> None:
+    # MLflow creates a missing SQLite database on the spot: an import from a mistyped path
+    # would then quietly find an empty registry.
+    if uri is None or not uri.lower().startswith("sqlite:///"):
+        return
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
+    if path and path != ":memory:" and not Path(path).is_file():
+        raise MlflowIntegrationError(f"no MLflow database at {path!r} (from {uri!r})")
 
 
 def _version_key(version: MlflowVersion) -> tuple[int, str]:

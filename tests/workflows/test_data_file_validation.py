@@ -189,3 +189,10 @@ def test_long_first_record_spanning_many_chunks_is_decoded(tmp_path: Path) -> No
     path.write_text(json.dumps([record]))
 
     assert read_columns(path) == list(record)
+
+
+def test_byte_order_mark_is_not_part_of_the_first_column(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffts,label\n1,0\n".encode())
+
+    assert read_columns(path) == ["ts", "label"]

@@ -120,3 +120,13 @@ async def test_register_model_checks_the_version_before_writing(
     assert [a.uri for a in await api.get_model_artifacts()] == ["s3://b/1"]
     latest = await wf.latest_version(api, "m")
     assert latest == first.version
+
+
+async def test_metadata_may_not_shadow_parameters(api: ModelRegistryAPIClient) -> None:
+    with pytest.raises(ValueError, match=r"params\.label_col"):
+        await wf.register_dataset(
+            api, "d", "s3://b/d.csv", data_params={"label_col": "y"},
+            metadata={"params.label_col": "z"},
+        )  # fmt: skip
+
+    assert await wf.find_dataset(api, "d") is None

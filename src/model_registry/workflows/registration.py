@@ -49,6 +49,7 @@ from model_registry.workflows.params import (
     KIND_DATASET,
     KIND_PREDICTIONS,
     KIND_PROPERTY,
+    PARAM_PREFIX,
     decode_params,
     encode_params,
     normalize_params,
@@ -350,6 +351,11 @@ async def register_dataset(
         Conflict: A dataset with this name exists (nothing is written).
     """
     params = normalize_params(data_params)
+    reserved = [
+        key for key in metadata or {} if key.startswith(PARAM_PREFIX) or key == KIND_PROPERTY
+    ]
+    if reserved:
+        raise ValueError(f"metadata names reserved for parameters: {', '.join(reserved)}")
     checked = await asyncio.to_thread(_validate, uri, params, skip_validation)
     external_id = dataset_external_id(name)
     if await api.get_artifact_by_params(external_id=external_id) is not None:

@@ -252,9 +252,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def _open_text(path: Path, *, gzipped: bool) -> IO[str]:
+    # utf-8-sig: a byte-order mark (spreadsheet exports write one) is not part of a column name.
     if gzipped:
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")  # the caller closes it
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")  # the caller closes it
 
 
 def _unreadable(path: Path, why: str) -> DataValidationError:

@@ -9,6 +9,10 @@ nothing but the socket I/O; calls from different threads run concurrently on it)
 
 The loop thread starts on the first call and stops in :meth:`ModelRegistry.close` (or when the
 facade is garbage collected). ``__init__`` makes no network call.
+
+Called from a coroutine, a facade method blocks that coroutine's loop until the answer comes (it
+is a sync API): async code should prefer the async client, which :meth:`ModelRegistry.run`
+also reaches. A server running on that same blocked loop could never answer.
 """
 
 from __future__ import annotations

@@ -236,3 +236,10 @@ def test_grpc_flag_talks_to_the_grpc_port(grpc_threaded_server: RunningServer) -
     assert over_grpc.exit_code == 0, over_grpc.output
     assert "versions of HAL (1)" in over_grpc.stdout and "9000" in over_grpc.stdout
     assert missing.exit_code == 3
+
+
+def test_url_that_is_not_http_is_bad_input() -> None:
+    result = CliRunner().invoke(cli, ["--url", "ftp://example.org", "models", "list"])
+
+    assert result.exit_code == 2
+    assert "not an http(s) URL" in result.output

@@ -8,14 +8,11 @@ tracking store and the artifacts live in the test's ``tmp_path``.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -24,24 +21,9 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
+from mlflow_helpers import LocalMlflow
 
 from model_registry.server import RunningServer, run_server
-
-
-@dataclass
-class LocalMlflow:
-    """A local MLflow: SQLite tracking store and artifact directory under ``root``."""
-
-    root: Path
-    tracking_uri: str
-    experiment_id: str
-
-    def config_file(self, name: str = "config.json", **config: Any) -> Path:
-        """Write a model configuration JSON file and return its path."""
-        path = self.root / name
-        path.write_text(json.dumps(config), encoding="utf-8")
-        return path
-
 
 # MLflow's own deprecation noise (its SQLAlchemy mappers, its pandas calls), not ours.
 _MLFLOW_WARNINGS = (

@@ -8,10 +8,9 @@ import mlflow
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
 from click.testing import CliRunner, Result
-from conftest import LocalMlflow
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
-from mlflow_testmodels import Doubler
+from mlflow_helpers import Doubler, LocalMlflow
 
 from model_registry.client import ModelRegistry
 from model_registry.integrations.cli import import_group

@@ -8,9 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import mlflow
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
-from conftest import LocalMlflow
 from mlflow.models import infer_signature
-from mlflow_testmodels import Doubler
+from mlflow_helpers import Doubler, LocalMlflow
 
 from model_registry.client import ModelRegistry
 from model_registry.integrations.mlflow import (

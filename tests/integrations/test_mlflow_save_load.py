@@ -8,10 +8,9 @@ from pathlib import Path
 import mlflow
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
-from conftest import LocalMlflow
 from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
-from mlflow_testmodels import Doubler, NoPredict
+from mlflow_helpers import Doubler, LocalMlflow, NoPredict
 
 from model_registry.integrations.mlflow import (
     CustomLoader,

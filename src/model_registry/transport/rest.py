@@ -281,7 +281,6 @@ class RestTransport(Transport):
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 raise Timeout(f"no answer within {timeout:g}s", method=method, path=url)
-            retry_after: float | None = None
             try:
                 async with session.request(
                     method,

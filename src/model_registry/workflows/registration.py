@@ -422,7 +422,7 @@ async def list_datasets(
     options.next_page_token = sent.next_page_token
     return Page(
         [item for item in page if isinstance(item, DataSet)],
-        next_page_token=getattr(page, "next_page_token", sent.next_page_token or ""),
+        next_page_token=page.next_page_token,
     )
 
 

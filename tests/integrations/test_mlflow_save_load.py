@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from pathlib import Path
 
 import mlflow
@@ -17,6 +19,7 @@ from model_registry.integrations.mlflow import (
     CustomSaver,
     InvalidModelUri,
     Loader,
+    ModelLoadError,
     ModelNotFoundError,
     ModelSaveError,
     PyfuncAdapter,
@@ -126,6 +129,27 @@ def test_save_refuses_an_object_without_predict(local_mlflow: LocalMlflow) -> No
         saver.save(NoPredict(), None, EXAMPLE)
     with pytest.raises(ModelSaveError, match="ModelSignature"):
         saver.save(Doubler(), {"inputs": "x"}, EXAMPLE)  # type: ignore[arg-type]
+
+
+def test_loader_reports_model_code_it_cannot_import(
+    local_mlflow: LocalMlflow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = local_mlflow.root / "code"
+    code.mkdir()
+    (code / "vanishing_model.py").write_text(
+        "class Model:\n    def predict(self, inputs):\n        return inputs\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(code))
+    module = importlib.import_module("vanishing_model")
+    saver = CustomSaver(config_file=local_mlflow.config_file(), pip_requirements=["mlflow"])
+    with mlflow.start_run():
+        info = saver.save(module.Model(), None)
+    # The model's module is gone where it is loaded.
+    monkeypatch.delitem(sys.modules, "vanishing_model")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(code)])
+
+    with pytest.raises(ModelLoadError, match="vanishing_model"):
+        CustomLoader().load(info.model_uri)
 
 
 class _Context:

@@ -163,7 +163,8 @@ class CustomLoader(Loader):
             UnsupportedModelFormat: The model cannot be loaded as a pyfunc model.
             ValueError: The model has no configuration file configured.
             FileNotFoundError: The model's configuration file does not exist.
-            ModelLoadError: MLflow failed to load the model for another reason.
+            ModelLoadError: MLflow failed to load the model for another reason, or the model's
+                code cannot be imported in this interpreter.
         """
         text = check_model_uri(uri)
         ref = parse_registry_ref(text)
@@ -188,6 +189,11 @@ class CustomLoader(Loader):
             model = mlflow.pyfunc.load_model(mlflow_location(source), model_config=override)
         except MlflowException as exc:
             raise ModelLoadError(f"MLflow could not load {text!r}: {exc}") from exc
+        except (ImportError, AttributeError) as exc:
+            # The pickled model names code this interpreter cannot import.
+            raise ModelLoadError(
+                f"the code of model {text!r} cannot be imported here: {exc}"
+            ) from exc
         return CustomLoader.Adapter(model, uri=text, source_uri=source, model_version=version)
 
     def close(self) -> None:

@@ -294,3 +294,19 @@ def test_a_dropped_facade_stops_its_loop_thread(threaded_server: RunningServer) 
 
     loop_thread.join(timeout=10)
     assert not loop_thread.is_alive()
+
+
+def test_threads_registering_versions_of_one_new_model_all_succeed(
+    registry: ModelRegistry,
+) -> None:
+    barrier = threading.Barrier(8)
+
+    def work(index: int) -> None:
+        barrier.wait(timeout=30)
+        register_hal(registry, version=str(index))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(work, range(8)))
+
+    assert sorted(int(mv.name) for mv in registry.get_model_versions("HAL")) == list(range(8))
+    assert [m.name for m in registry.get_registered_models()] == ["HAL"]

@@ -161,7 +161,14 @@ async def register_model(
         if existing is not None:
             raise Conflict(f"version {version!r} of model {name!r} already exists")
     if model is None:
-        model = await api.upsert_registered_model(RegisteredModel(name, owner=owner or author))
+        try:
+            model = await api.upsert_registered_model(RegisteredModel(name, owner=owner or author))
+        except Conflict:
+            # Another caller created the model between our lookup and our create: use theirs
+            # (the version, created next, is still refused if it exists).
+            model = await api.get_registered_model_by_params(name=name)
+            if model is None:
+                raise
     assert model.id is not None
     mv = await api.upsert_model_version(
         ModelVersion(

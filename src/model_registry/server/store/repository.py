@@ -214,12 +214,12 @@ class Tx:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def _execute(self, stmt: Any) -> Any:
+    async def _execute(self, stmt: Any, kind: EntityKind, values: Mapping[str, Any]) -> Any:
         try:
             return await self._conn.execute(stmt)
         except IntegrityError as exc:
             if _is_unique_violation(exc):
-                raise Conflict(_conflict_message(exc)) from None
+                raise Conflict(_conflict_message(exc, kind, values)) from None
             raise
 
     async def insert(
@@ -235,7 +235,7 @@ class Tx:
         row = {"parent_id": 0, **values, "kind": kind.kind}
         row.setdefault("create_time", stamp)
         row.setdefault("update_time", row["create_time"])
-        result = await self._execute(insert(table).values(row).returning(table.c.id))
+        result = await self._execute(insert(table).values(row).returning(table.c.id), kind, row)
         new_id = int(result.scalar_one())
         await self._write_props(kind, new_id, props)
         return new_id
@@ -266,7 +266,11 @@ class Tx:
         stamp = now_ms()
         new_time = case((table.c.update_time < stamp, stamp), else_=table.c.update_time + 1)
         await self._execute(
-            update(table).where(table.c.id == entity_id).values({**values, "update_time": new_time})
+            update(table)
+            .where(table.c.id == entity_id)
+            .values({**values, "update_time": new_time}),
+            kind,
+            values,
         )
         if props is not None:
             ptable = PROPERTY_TABLES[kind.table]
@@ -381,11 +385,11 @@ class Tx:
         return int((await self._conn.execute(stmt)).scalar_one())
 
 
-def _conflict_message(exc: IntegrityError) -> str:
-    detail = str(exc.orig).lower()
-    if "external_id" in detail:
-        return "an entity with this externalId already exists"
-    return "an entity with this name already exists"
+def _conflict_message(exc: IntegrityError, kind: EntityKind, values: Mapping[str, Any]) -> str:
+    if "external_id" in str(exc.orig).lower():
+        return f"externalId {values.get('external_id')!r} is already used by another entity"
+    where = f" in parent {values['parent_id']}" if values.get("parent_id") else ""
+    return f"a {kind.label} named {values.get('name')!r} already exists{where}"
 
 
 class Store:

@@ -159,6 +159,47 @@ def test_import_keeps_stage_and_aliases(
     assert latest.model_version is not None and latest.model_version.name == "1"
 
 
+@pytest.mark.filterwarnings("ignore:.*transition_model_version_stage.*:FutureWarning")
+def test_import_update_brings_copied_entities_up_to_date_and_only_then(
+    local_mlflow: LocalMlflow,
+    mlflow_registry: MlflowClient,
+    registry: ModelRegistry,
+    registry_server: RunningServer,
+) -> None:
+    mlflow_registry.set_registered_model_alias("beta", "champion", "1")
+    _import(registry_server, local_mlflow.tracking_uri)
+    mlflow_registry.update_registered_model("alpha", description="alpha, revised")
+    mlflow_registry.set_registered_model_tag("alpha", "team", "platform")
+    mlflow_registry.update_model_version("beta", "1", description="beta v1, revised")
+    mlflow_registry.transition_model_version_stage("beta", "1", "Archived")
+    mlflow_registry.delete_registered_model_alias("beta", "champion")
+
+    plain = _import(registry_server, local_mlflow.tracking_uri)
+
+    assert "updated" not in plain.output
+    alpha = registry.get_registered_model("alpha")
+    assert alpha is not None and alpha.description == "the alpha model"
+
+    updated = _import(registry_server, local_mlflow.tracking_uri, "--update")
+
+    assert "updated: 1 models, 1 versions" in updated.output
+    assert "versions: 0 created" in updated.output
+    alpha = registry.get_registered_model("alpha")
+    assert alpha is not None
+    assert alpha.description == "alpha, revised"
+    assert alpha.custom_properties["team"] == "platform"
+    beta1 = registry.get_model_version("beta", "1")
+    assert beta1 is not None
+    assert beta1.description == "beta v1, revised"
+    assert beta1.state == ModelVersionState.ARCHIVED
+    assert beta1.custom_properties["mlflow.stage"] == "Archived"
+    assert "mlflow.aliases" not in beta1.custom_properties
+    assert beta1.custom_properties["round"] == "1"
+    # Up to date now: a second update changes nothing.
+    again = _import(registry_server, local_mlflow.tracking_uri, "--update")
+    assert "updated" not in again.output
+
+
 def test_import_of_one_model_and_of_an_unknown_model(
     local_mlflow: LocalMlflow,
     mlflow_registry: MlflowClient,

@@ -56,9 +56,19 @@ def _registry(ctx: click.Context) -> tuple[ModelRegistry, bool]:
     multiple=True,
     help="Copy only this model (repeatable); all models by default.",
 )
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Also bring models and versions copied before up to date "
+    "(description, tags, stage, aliases).",
+)
 @click.pass_context
 def import_mlflow(
-    ctx: click.Context, tracking_uri: str, registry_uri: str | None, names: tuple[str, ...]
+    ctx: click.Context,
+    tracking_uri: str,
+    registry_uri: str | None,
+    names: tuple[str, ...],
+    update: bool,
 ) -> None:
     """Copy MLflow registered models, versions, descriptions, tags and sources.
 
@@ -104,7 +114,9 @@ def import_mlflow(
                 progress.update(task, advance=1, description=f"importing {text}")
 
             report: ImportReport = registry.run(
-                lambda api: import_models(api, models, author=registry.author, on_step=step)
+                lambda api: import_models(
+                    api, models, author=registry.author, update=update, on_step=step
+                )
             )
             progress.update(task, description="imported from MLflow")
     finally:

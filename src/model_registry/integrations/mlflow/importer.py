@@ -9,10 +9,16 @@ What is copied: model name, description and tags (as custom properties); for eac
 number (as the version name), description, tags, author (MLflow ``user_id``), run id, stage
 (``Archived`` becomes the ``ARCHIVED`` state), aliases and source, plus a ``ModelArtifact``
 (``model_format_name="mlflow"``) whose ``uri`` is the version's storage location.
+
+What exists is left alone unless ``update`` is asked for: then models and versions copied
+before (found by external id) get MLflow's current description, tags, stage and aliases (a tag
+deleted in MLflow stays). Models and versions of the same name that were not copied from MLflow
+are never changed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +93,8 @@ class ImportReport:
         versions_created: Versions created (each with its model artifact).
         versions_existing: Versions found already (by external id, or name taken).
         artifacts_created: Missing artifacts added to versions copied before.
+        models_updated: Models copied before and brought up to date (with ``update``).
+        versions_updated: Versions copied before and brought up to date (with ``update``).
     """
 
     models_created: int = 0
@@ -94,6 +102,8 @@ class ImportReport:
     versions_created: int = 0
     versions_existing: int = 0
     artifacts_created: int = 0
+    models_updated: int = 0
+    versions_updated: int = 0
 
     def summary(self) -> str:
         """One line for humans."""
@@ -101,6 +111,8 @@ class ImportReport:
             f"models: {self.models_created} created, {self.models_existing} already there; "
             f"versions: {self.versions_created} created, {self.versions_existing} already there"
         )
+        if self.models_updated or self.versions_updated:
+            text += f"; updated: {self.models_updated} models, {self.versions_updated} versions"
         if self.artifacts_created:
             text += f"; {self.artifacts_created} missing artifacts added"
         return text
@@ -232,11 +244,46 @@ def _properties(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: property_value(value) for key, value in values.items() if value is not None}
 
 
+def _merged(current: Mapping[str, Any], incoming: Mapping[str, Any]) -> dict[str, Any]:
+    """``current`` with ``incoming`` laid over it; an incoming ``None`` removes the key."""
+    merged = dict(current)
+    for key, value in incoming.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = property_value(value)
+    return merged
+
+
+def _version_properties(version: MlflowVersion) -> dict[str, Any]:
+    # The mlflow.* keys are always listed, None when unset, so an update can clear them.
+    return {
+        **version.tags,
+        "mlflow.source": version.source,
+        "mlflow.run_id": version.run_id,
+        "mlflow.stage": version.stage,
+        "mlflow.aliases": ",".join(version.aliases) or None,
+    }
+
+
+def _state(version: MlflowVersion) -> ModelVersionState:
+    return ModelVersionState.ARCHIVED if version.stage == "Archived" else ModelVersionState.LIVE
+
+
 async def _model(
-    api: ModelRegistryAPIClient, model: MlflowModel, report: ImportReport
+    api: ModelRegistryAPIClient, model: MlflowModel, report: ImportReport, update: bool
 ) -> RegisteredModel:
     external_id = model_external_id(model.name)
     found = await api.get_registered_model_by_params(external_id=external_id)
+    if found is not None and update:
+        properties = _merged(found.custom_properties, model.tags)
+        if (found.description, found.custom_properties) != (model.description, properties):
+            found = await api.upsert_registered_model(
+                dataclasses.replace(
+                    found, description=model.description, custom_properties=properties
+                )
+            )
+            report.models_updated += 1
     if found is None:
         # A model of that name made here (e.g. by MlflowRegister) is reused, not duplicated.
         found = await api.get_registered_model_by_params(name=model.name)
@@ -276,13 +323,16 @@ async def _version(
     version: MlflowVersion,
     author: str,
     report: ImportReport,
+    update: bool,
 ) -> None:
     external_id = version_external_id(model.name, version.version)
     found = await api.get_model_version_by_params(external_id=external_id)
     if found is not None:
         report.versions_existing += 1
-        # A run interrupted between the version and its artifact left the artifact out.
         assert found.id is not None
+        if update:
+            await _update_version(api, found, version, report)
+        # A run interrupted between the version and its artifact left the artifact out.
         if await api.get_model_artifact_by_params(external_id=external_id) is None:
             await api.upsert_model_artifact(_artifact(model, version), found.id)
             report.artifacts_created += 1
@@ -293,21 +343,14 @@ async def _version(
     ):
         report.versions_existing += 1  # the name is taken by a version not copied from MLflow
         return
-    properties: dict[str, Any] = {
-        **version.tags,
-        "mlflow.source": version.source,
-        "mlflow.run_id": version.run_id,
-        "mlflow.stage": version.stage,
-        "mlflow.aliases": ",".join(version.aliases) or None,
-    }
     created = await api.upsert_model_version(
         ModelVersion(
             version.version,
             description=version.description,
             external_id=external_id,
             author=version.user_id or author,
-            state=ModelVersionState.ARCHIVED if version.stage == "Archived" else None,
-            custom_properties=_properties(properties),
+            state=_state(version),
+            custom_properties=_properties(_version_properties(version)),
         ),
         model_id,
     )
@@ -316,11 +359,30 @@ async def _version(
     report.versions_created += 1
 
 
+async def _update_version(
+    api: ModelRegistryAPIClient, found: ModelVersion, version: MlflowVersion, report: ImportReport
+) -> None:
+    properties = _merged(found.custom_properties, _version_properties(version))
+    wanted = (version.description, _state(version), properties)
+    if (found.description, found.state, found.custom_properties) == wanted:
+        return
+    await api.upsert_model_version(
+        dataclasses.replace(
+            found,
+            description=version.description,
+            state=_state(version),
+            custom_properties=properties,
+        )
+    )
+    report.versions_updated += 1
+
+
 async def import_models(
     api: ModelRegistryAPIClient,
     models: Iterable[MlflowModel],
     *,
     author: str,
+    update: bool = False,
     on_step: Callable[[str], None] | None = None,
 ) -> ImportReport:
     """Copy MLflow models and their versions into our registry, skipping what is there.
@@ -329,6 +391,7 @@ async def import_models(
         api: The async client of our registry.
         models: What :func:`read_mlflow_registry` returned.
         author: Author of versions whose MLflow ``user_id`` is empty.
+        update: Also bring models and versions copied before up to date with MLflow.
         on_step: Called after each model and each version with a short description
             (``len(models) + total versions`` calls in all), e.g. to advance a progress bar.
 
@@ -338,10 +401,10 @@ async def import_models(
     report = ImportReport()
     step = on_step or (lambda _text: None)
     for model in models:
-        stored = await _model(api, model, report)
+        stored = await _model(api, model, report, update)
         assert stored.id is not None
         step(f"model {model.name}")
         for version in model.versions:
-            await _version(api, stored.id, model, version, author, report)
+            await _version(api, stored.id, model, version, author, report, update)
             step(f"{model.name} v{version.version}")
     return report

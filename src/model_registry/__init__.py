@@ -1,10 +1,12 @@
 """Async client for the Model Registry REST/gRPC API, with an embedded registry server.
 
-The public names: the async client :class:`ModelRegistryAPIClient`, the domain types,
+The public names: the async client :class:`ModelRegistryAPIClient`, the sync facade
+:class:`ModelRegistry`, the domain types,
 ``ListOptions`` and ``Pager`` (also in :mod:`model_registry.types`), the exceptions (also in
 :mod:`model_registry.exceptions`) and :func:`s3_uri_from`.
 """
 
+from model_registry.client import ModelRegistry
 from model_registry.core import ModelRegistryAPIClient
 from model_registry.exceptions import (
     BadRequest,
@@ -79,6 +81,7 @@ __all__ = [
     "ListOptions",
     "Metric",
     "ModelArtifact",
+    "ModelRegistry",
     "ModelRegistryAPIClient",
     "ModelRegistryError",
     "ModelVersion",

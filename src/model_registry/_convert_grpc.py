@@ -174,24 +174,28 @@ def metadata_from_wire(wire: Mapping[str, Any]) -> pb.MetadataValue:
     Raises:
         ValueError: The value is not one of the tagged forms.
     """
+    value = pb.MetadataValue()
+    _fill_metadata(value, wire)
+    return value
+
+
+def _fill_metadata(value: pb.MetadataValue, wire: Mapping[str, Any]) -> None:
     kind = wire.get("metadataType")
     if kind == "MetadataStringValue":
-        return pb.MetadataValue(string_value=wire["string_value"])
-    if kind == "MetadataIntValue":
-        return pb.MetadataValue(int_value=int(wire["int_value"]))
-    if kind == "MetadataDoubleValue":
-        return pb.MetadataValue(double_value=wire["double_value"])
-    if kind == "MetadataBoolValue":
-        return pb.MetadataValue(bool_value=wire["bool_value"])
-    if kind == "MetadataStructValue":
-        return pb.MetadataValue(struct_value=base64.b64decode(wire["struct_value"]))
-    if kind == "MetadataProtoValue":
-        return pb.MetadataValue(
-            proto_value=pb.MetadataProtoValue(
-                type=wire.get("type", ""), proto_value=base64.b64decode(wire["proto_value"])
-            )
-        )
-    raise ValueError(f"unknown metadataType {kind!r}")
+        value.string_value = wire["string_value"]
+    elif kind == "MetadataIntValue":
+        value.int_value = int(wire["int_value"])
+    elif kind == "MetadataDoubleValue":
+        value.double_value = wire["double_value"]
+    elif kind == "MetadataBoolValue":
+        value.bool_value = wire["bool_value"]
+    elif kind == "MetadataStructValue":
+        value.struct_value = base64.b64decode(wire["struct_value"])
+    elif kind == "MetadataProtoValue":
+        value.proto_value.type = wire.get("type", "")
+        value.proto_value.proto_value = base64.b64decode(wire["proto_value"])
+    else:
+        raise ValueError(f"unknown metadataType {kind!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,16 +206,8 @@ def _custom_to_wire(value: pb.CustomProperties) -> dict[str, Any]:
     return {key: metadata_to_wire(v) for key, v in value.properties.items()}
 
 
-def _custom_from_wire(wire: Mapping[str, Any]) -> pb.CustomProperties:
-    return pb.CustomProperties(properties={key: metadata_from_wire(v) for key, v in wire.items()})
-
-
 def _strlist_to_wire(value: pb.StringList) -> list[str]:
     return list(value.values)
-
-
-def _strlist_from_wire(wire: list[str]) -> pb.StringList:
-    return pb.StringList(values=wire)
 
 
 def _artifact_to_wire(value: pb.Artifact) -> dict[str, Any]:
@@ -223,30 +219,24 @@ def _artifact_to_wire(value: pb.Artifact) -> dict[str, Any]:
     return out
 
 
-def _artifact_from_wire(wire: Mapping[str, Any]) -> pb.Artifact:
-    kind = wire.get("artifactType")
-    member = ARTIFACT_MEMBERS.get(kind) if isinstance(kind, str) else None
-    if member is None:
-        raise ValueError(f"unknown artifactType {kind!r}")
-    inner_cls = type(getattr(pb.Artifact(), member))
-    return pb.Artifact(**{member: wire_to_message(wire, inner_cls)})
-
-
 _SPECIAL_TO_WIRE: dict[str, Callable[[Any], Any]] = {
     pb.CustomProperties.DESCRIPTOR.full_name: _custom_to_wire,
     pb.StringList.DESCRIPTOR.full_name: _strlist_to_wire,
     pb.Artifact.DESCRIPTOR.full_name: _artifact_to_wire,
     pb.MetadataValue.DESCRIPTOR.full_name: metadata_to_wire,
 }
-_SPECIAL_FROM_WIRE: dict[str, Callable[[Any], Any]] = {
-    pb.CustomProperties.DESCRIPTOR.full_name: _custom_from_wire,
-    pb.StringList.DESCRIPTOR.full_name: _strlist_from_wire,
-    pb.Artifact.DESCRIPTOR.full_name: _artifact_from_wire,
-    pb.MetadataValue.DESCRIPTOR.full_name: metadata_from_wire,
+# Field kinds, for filling messages from wire dicts in one loop (no per-field closures: this is
+# the server's per-item path when it answers a page).
+_PLAIN, _INT, _ENUM, _CUSTOM, _STRLIST, _ARTIFACT, _METADATA, _MESSAGE = range(8)
+_SPECIAL_KINDS: dict[str, int] = {
+    pb.CustomProperties.DESCRIPTOR.full_name: _CUSTOM,
+    pb.StringList.DESCRIPTOR.full_name: _STRLIST,
+    pb.Artifact.DESCRIPTOR.full_name: _ARTIFACT,
+    pb.MetadataValue.DESCRIPTOR.full_name: _METADATA,
 }
 
 
-def _enum_field_codec(codec: _EnumCodec) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+def _enum_to_wire(codec: _EnumCodec) -> Callable[[int], str | None]:
     def to_wire(number: int) -> str | None:
         if number == 0:
             return None  # UNSPECIFIED: absent
@@ -254,7 +244,7 @@ def _enum_field_codec(codec: _EnumCodec) -> tuple[Callable[[Any], Any], Callable
         # the service refuses it like any bad enum value instead of it vanishing.
         return codec.to_wire.get(number, str(number))
 
-    return to_wire, codec.from_wire.__getitem__
+    return to_wire
 
 
 def _identity(value: Any) -> Any:
@@ -264,31 +254,31 @@ def _identity(value: Any) -> Any:
 class _FieldCodec:
     """How one field of one message type maps to its REST key and value."""
 
-    __slots__ = ("from_wire", "name", "to_wire", "wire")
+    __slots__ = ("enum_from", "kind", "name", "repeated", "to_wire", "wire")
 
     def __init__(self, fd: Any) -> None:
-        self.name = fd.name
-        self.wire = fd.json_name
+        self.name: str = fd.name
+        self.wire: str = fd.json_name
+        self.kind = _PLAIN
+        self.repeated = _is_repeated(fd) and not _is_map(fd)
+        self.enum_from: dict[str, int] = {}
         to_wire: Callable[[Any], Any] = _identity
-        from_wire: Callable[[Any], Any] = _identity
         if fd.type == FieldDescriptor.TYPE_ENUM:
-            to_wire, from_wire = _enum_field_codec(_ENUMS[fd.enum_type.name])
+            codec = _ENUMS[fd.enum_type.name]
+            to_wire = _enum_to_wire(codec)
+            self.kind, self.enum_from = _ENUM, codec.from_wire
         elif fd.type in (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64):
             if fd.name not in _INT64_AS_NUMBER:
-                to_wire, from_wire = str, int
+                to_wire, self.kind = str, _INT
         elif fd.type == FieldDescriptor.TYPE_MESSAGE:
             full_name = fd.message_type.full_name
             to_wire = _SPECIAL_TO_WIRE.get(full_name, message_to_wire)
-            message_class = _message_class(fd.message_type)
-            from_wire = _SPECIAL_FROM_WIRE.get(
-                full_name, lambda wire: wire_to_message(wire, message_class)
-            )
-        if _is_repeated(fd) and not _is_map(fd):
-            item_to, item_from = to_wire, from_wire
+            self.kind = _SPECIAL_KINDS.get(full_name, _MESSAGE)
+        if self.repeated:
+            item_to = to_wire
             self.to_wire: Callable[[Any], Any] = lambda values: [item_to(v) for v in values]
-            self.from_wire: Callable[[Any], Any] = lambda values: [item_from(v) for v in values]
         else:
-            self.to_wire, self.from_wire = to_wire, from_wire
+            self.to_wire = to_wire
 
 
 def _is_repeated(fd: Any) -> bool:
@@ -373,22 +363,72 @@ def wire_to_message(wire: Mapping[str, Any], cls: type[M]) -> M:
     Raises:
         ValueError: A value has no proto form (an unknown enum value or metadata type).
     """
-    desc = cls.DESCRIPTOR
-    special = _SPECIAL_FROM_WIRE.get(desc.full_name)
-    if special is not None:
-        result: M = special(wire)
-        return result
-    by_wire = _codec(desc).by_wire
-    kwargs: dict[str, Any] = {}
+    message = cls()
+    full_name = cls.DESCRIPTOR.full_name
+    kind = _SPECIAL_KINDS.get(full_name)
+    if kind is None:
+        _fill(message, wire, _codec(cls.DESCRIPTOR))
+    else:
+        _fill_special(message, wire, kind)
+    return message
+
+
+def _fill(message: Any, wire: Mapping[str, Any], codec: _MessageCodec) -> None:
+    """Set the fields of ``message`` from ``wire`` in place (no intermediate messages)."""
+    by_wire = codec.by_wire
     for key, value in wire.items():
         field = by_wire.get(key)
         if field is None or value is None:
             continue
+        kind = field.kind
         try:
-            kwargs[field.name] = field.from_wire(value)
+            if kind == _PLAIN:
+                if field.repeated:
+                    getattr(message, field.name).extend(value)
+                else:
+                    setattr(message, field.name, value)
+            elif kind == _INT:
+                setattr(message, field.name, int(value))
+            elif kind == _ENUM:
+                setattr(message, field.name, field.enum_from[value])
+            elif field.repeated:
+                container = getattr(message, field.name)
+                for item in value:
+                    _fill_any(container.add(), item, kind)
+            else:
+                _fill_any(getattr(message, field.name), value, kind)
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{desc.name}.{key}: cannot convert {value!r}: {exc}") from exc
-    return cls(**kwargs)
+            name = message.DESCRIPTOR.name
+            raise ValueError(f"{name}.{key}: cannot convert {value!r}: {exc}") from exc
+
+
+def _fill_any(message: Any, wire: Any, kind: int) -> None:
+    if kind == _MESSAGE:
+        message.SetInParent()
+        _fill(message, wire, _codec(message.DESCRIPTOR))
+    else:
+        _fill_special(message, wire, kind)
+
+
+def _fill_special(message: Any, wire: Any, kind: int) -> None:
+    if kind == _CUSTOM:
+        message.SetInParent()  # present even when empty: an empty map clears on update
+        properties = message.properties
+        for key, value in wire.items():
+            _fill_metadata(properties[key], value)
+    elif kind == _STRLIST:
+        message.SetInParent()
+        message.values.extend(wire)
+    elif kind == _ARTIFACT:
+        artifact_type = wire.get("artifactType")
+        member = ARTIFACT_MEMBERS.get(artifact_type) if isinstance(artifact_type, str) else None
+        if member is None:
+            raise ValueError(f"unknown artifactType {artifact_type!r}")
+        inner = getattr(message, member)
+        inner.SetInParent()
+        _fill(inner, wire, _codec(inner.DESCRIPTOR))
+    else:
+        _fill_metadata(message, wire)
 
 
 def artifact_member(message: pb.Artifact) -> Message | None:
@@ -439,6 +479,10 @@ class _DomainCodec:
         for fd in desc.fields:
             if fd.name not in domain_fields:
                 continue
+            if fd.name == "custom_properties":
+                # Filled in place by domain_to_message; read by message_to_domain below.
+                self.by_number[fd.number] = (fd.name, _custom_to_domain)
+                continue
             to_msg, from_msg = _domain_field_codec(fd)
             self.fields.append((fd.name, to_msg, from_msg))
             self.by_number[fd.number] = (fd.name, from_msg)
@@ -452,30 +496,38 @@ def _domain_field_codec(fd: Any) -> tuple[Callable[[Any], Any], Callable[[Any], 
         def enum_to(value: Any) -> int:
             return codec.from_wire[str(value)]
 
-        def enum_from(number: int) -> Any:
-            wire = codec.to_wire.get(number)
-            return None if wire is None else domain_enum(wire)
-
-        return enum_to, enum_from
+        members = {number: domain_enum(wire) for number, wire in codec.to_wire.items()}
+        return enum_to, members.get
     if fd.type == FieldDescriptor.TYPE_MESSAGE:
         full_name = fd.message_type.full_name
-        if full_name == pb.CustomProperties.DESCRIPTOR.full_name:
-            return _custom_from_domain, _custom_to_domain
         if full_name == pb.StringList.DESCRIPTOR.full_name:
             return (lambda values: pb.StringList(values=values)), (lambda m: list(m.values))
         raise RuntimeError(f"no domain form for {full_name}")  # pragma: no cover
     return _identity, _identity
 
 
-def _custom_from_domain(props: Mapping[str, Any]) -> pb.CustomProperties:
+def _fill_custom_from_domain(message: pb.CustomProperties, props: Mapping[str, Any]) -> None:
     # The same encoding rules as REST (int range, dict as JSON, bytes as proto value).
-    return pb.CustomProperties(
-        properties={key: metadata_from_wire(encode_value(key, v)) for key, v in props.items()}
-    )
+    message.SetInParent()
+    properties = message.properties
+    for key, value in props.items():
+        _fill_metadata(properties[key], encode_value(key, value))
+
+
+# Members whose proto value is the domain value itself; the others (struct, proto) are decoded
+# by the REST codec's rules.
+_PLAIN_METADATA = frozenset({"string_value", "int_value", "double_value", "bool_value"})
 
 
 def _custom_to_domain(message: pb.CustomProperties) -> dict[str, Any]:
-    return {key: decode_value(key, metadata_to_wire(v)) for key, v in message.properties.items()}
+    out: dict[str, Any] = {}
+    for key, value in message.properties.items():
+        member = value.WhichOneof("value")
+        if member in _PLAIN_METADATA:
+            out[key] = getattr(value, member)
+        else:
+            out[key] = decode_value(key, metadata_to_wire(value))
+    return out
 
 
 _DOMAIN_CODECS: dict[str, _DomainCodec] = {}
@@ -507,7 +559,9 @@ def domain_to_message(obj: BaseResource) -> Any:
             kwargs[name] = to_msg(value)
         except KeyError:
             raise ValueError(f"{type(obj).__name__}.{name}: invalid value {value!r}") from None
-    return codec.message_cls(**kwargs)
+    message = codec.message_cls(**kwargs)
+    _fill_custom_from_domain(message.custom_properties, obj.custom_properties or {})  # type: ignore[attr-defined]
+    return message
 
 
 def domain_to_artifact(obj: domain_artifacts.Artifact) -> pb.Artifact:

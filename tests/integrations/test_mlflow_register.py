@@ -97,6 +97,23 @@ def test_register_numbers_after_the_highest_numeric_version(
     assert sorted(v.name for v in _versions(registry, "churn")) == ["7", "8", "beta"]
 
 
+def test_a_local_model_directory_is_registered_as_a_file_uri(
+    local_mlflow: LocalMlflow, registry: ModelRegistry
+) -> None:
+    mlflow.artifacts.download_artifacts(
+        _save(local_mlflow, 2), dst_path=str(local_mlflow.root / "exported")
+    )
+
+    with MlflowRegister(client=registry) as register:
+        version = register.register("local", "exported")  # relative to the cwd (tmp_path)
+
+    artifact = registry.get_model_artifact("local", version.name)
+    assert artifact is not None
+    assert artifact.uri == (local_mlflow.root / "exported").as_uri()
+    with CustomLoader(client=registry) as loader:
+        assert list(loader.load("models:/local/1").predict(EXAMPLE)) == [4.0, 8.0]
+
+
 def test_concurrent_registers_take_distinct_numbers(
     local_mlflow: LocalMlflow, registry: ModelRegistry, registry_server: RunningServer
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlflow.exceptions import MlflowException
@@ -32,7 +33,8 @@ def storage_uri(model_uri: str) -> str:
 
     ``runs:/`` and ``models:/`` URIs only make sense to the MLflow tracking server that issued
     them; the storage location (``s3://...``, a path...) is what a serving runtime reads, so
-    that is what goes into the artifact's ``uri``. A relative local path is made absolute.
+    that is what goes into the artifact's ``uri``. A local path becomes an absolute ``file:``
+    URI.
 
     Args:
         model_uri: A checked model URI.
@@ -52,7 +54,7 @@ def storage_uri(model_uri: str) -> str:
     except MlflowException:
         return model_uri
     if "://" not in model_uri and ":" not in model_uri.split("/", 1)[0]:
-        return os.path.abspath(model_uri)
+        return Path(os.path.abspath(model_uri)).as_uri()
     return model_uri
 
 

@@ -12,13 +12,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, event, insert, text
 
-from model_registry.server.entities import MODEL_VERSION, REGISTERED_MODEL
+from model_registry.server.entities import ARTIFACT_KINDS, MODEL_VERSION, REGISTERED_MODEL
 from model_registry.server.errors import Conflict
 from model_registry.server.paging import PageRequest
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store
 from model_registry.server.store.repository import Scope, page_statement
-from model_registry.server.store.schema import contexts, metadata
+from model_registry.server.store.schema import artifacts, attributions, contexts, metadata
 
 
 @pytest.fixture
@@ -188,3 +188,55 @@ async def test_a_page_with_custom_properties_loads_them_in_one_query(store: Stor
     assert page["size"] == 25
     assert all(len(m["customProperties"]) == 2 for m in page["items"])
     assert len(statements) == 2, statements
+
+
+async def test_a_page_of_a_versions_artifacts_starts_from_its_links(store: Store) -> None:
+    # 20 versions with 100 linked artifacts each: a page of one version's artifacts must read
+    # that version's attribution rows and fetch artifacts by id, not scan all artifacts.
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            insert(contexts),
+            [
+                {
+                    "kind": "model-version",
+                    "parent_id": 1,
+                    "name": f"v{v}",
+                    "create_time": 1,
+                    "update_time": 1,
+                }
+                for v in range(20)
+            ],
+        )
+        await conn.execute(
+            insert(artifacts),
+            [
+                {
+                    "kind": "doc-artifact",
+                    "parent_id": a % 20 + 1,
+                    "name": f"a{a}",
+                    "create_time": a,
+                    "update_time": a,
+                }
+                for a in range(2000)
+            ],
+        )
+        await conn.execute(
+            insert(attributions),
+            [{"context_id": a % 20 + 1, "artifact_id": a + 1} for a in range(2000)],
+        )
+    kinds = tuple(ARTIFACT_KINDS.values())
+    page = PageRequest.from_query({"pageSize": "10"})
+    stmt = page_statement(kinds, Scope(tuple(ARTIFACT_KINDS), context_id=7), None, page)
+    dialect = store.engine.dialect.name
+    sql = str(stmt.compile(store.engine, compile_kwargs={"literal_binds": True}))
+    async with store.engine.begin() as conn:
+        if dialect != "sqlite":
+            await conn.exec_driver_sql("ANALYZE artifacts")
+            await conn.exec_driver_sql("ANALYZE attributions")
+        plan = await conn.run_sync(lambda c: _plan_text(c, sql, dialect))
+    if dialect == "sqlite":
+        assert "SEARCH artifacts USING INTEGER PRIMARY KEY" in plan, plan
+        assert "attributions USING COVERING INDEX" in plan and "(context_id=?)" in plan, plan
+    else:
+        assert "attributions_pkey" in plan and "artifacts_pkey" in plan, plan
+    assert "SCAN artifacts" not in plan and "Seq Scan" not in plan, plan

@@ -169,14 +169,13 @@ def scoped_statement(kinds: Sequence[EntityKind], scope: Scope) -> Select[Any]:
     if scope.parent_id is not None:
         stmt = stmt.where(table.c.parent_id == scope.parent_id)
     if scope.context_id is not None:
-        stmt = stmt.where(
-            exists(
-                select(literal(1)).where(
-                    attributions.c.context_id == scope.context_id,
-                    attributions.c.artifact_id == table.c.id,
-                )
-            )
+        # IN over the context's attribution rows (not a correlated EXISTS): the planner then
+        # walks the (context_id, artifact_id) key and looks artifacts up by id, instead of
+        # scanning every artifact of the kind and probing attributions for each.
+        linked = select(attributions.c.artifact_id).where(
+            attributions.c.context_id == scope.context_id
         )
+        stmt = stmt.where(table.c.id.in_(linked))
     if scope.name is not None:
         stmt = stmt.where(table.c.name == scope.name)
     if scope.external_id is not None:

@@ -44,8 +44,8 @@ SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].full_
 
 Handler = Callable[[RegistryService, Any], Awaitable[Message]]
 
-# Request fields that name the parent of a "find by params" search, by RPC: the service takes
-# them as ``parentResourceId`` (as REST does), and the version's name as ``name``.
+# Request fields of the "find by params" RPCs that name the parent: the service takes them as
+# ``parentResourceId`` (as REST does), and a model version's name (``version``) as ``name``.
 _FIND_RENAMES: Mapping[str, str] = {
     "version": "name",
     "registeredModelId": "parentResourceId",
@@ -101,19 +101,6 @@ def _update_body(kind: str, body: dict[str, Any]) -> dict[str, Any]:
             if field.mode == "ro":
                 body.pop(field.wire, None)
     return body
-
-
-def _upsert_artifact(field: str = "artifact") -> Handler:
-    async def handler(service: RegistryService, request: Any) -> Message:
-        body = message_to_wire(getattr(request, field))
-        entity_id = body.pop("id", None)
-        if entity_id:
-            result = await service.update(ANY_ARTIFACT, entity_id, _update_body(ANY_ARTIFACT, body))
-        else:
-            result = await service.create("artifact", body, full=True)
-        return wire_to_message(result, pb.Artifact)
-
-    return handler
 
 
 def _get(kind: str, out: type[Message]) -> Handler:
@@ -245,7 +232,7 @@ RPC_HANDLERS: Mapping[str, Handler] = {
     "GetModelVersionByParams": _find("model-version", pb.ModelVersion),
     "GetModelVersions": _list("model-version", pb.ModelVersionList, parent="registered_model_id"),
     "UpsertModelVersionArtifact": _upsert_context_artifact("model-version", "model_version_id"),
-    "UpsertArtifact": _upsert_artifact(),
+    "UpsertArtifact": _upsert(ANY_ARTIFACT, "artifact", pb.Artifact),
     "GetArtifactById": _get("artifact", pb.Artifact),
     "GetArtifactByParams": _find("artifact", pb.Artifact),
     "GetArtifacts": _get_artifacts,

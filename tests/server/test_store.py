@@ -44,7 +44,7 @@ async def test_migrations_build_the_schema_from_an_empty_database(
             diff = await conn.run_sync(_schema_diff)
     finally:
         await store.close()
-    assert version == "0001"
+    assert version == "0002"
     assert diff == []
 
 
@@ -240,3 +240,32 @@ async def test_a_page_of_a_versions_artifacts_starts_from_its_links(store: Store
     else:
         assert "attributions_pkey" in plan and "artifacts_pkey" in plan, plan
     assert "SCAN artifacts" not in plan and "Seq Scan" not in plan, plan
+
+
+@pytest.mark.parametrize("order_by", ["ID", "CREATE_TIME", "LAST_UPDATE_TIME"])
+async def test_a_page_of_all_artifacts_is_read_in_index_order_without_sorting(
+    store: Store, order_by: str
+) -> None:
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            insert(artifacts),
+            [
+                {
+                    "kind": list(ARTIFACT_KINDS)[a % 5],
+                    "name": f"a{a}",
+                    "create_time": a,
+                    "update_time": a,
+                }
+                for a in range(2000)
+            ],
+        )
+    kinds = tuple(ARTIFACT_KINDS.values())
+    page = PageRequest.from_query({"pageSize": "10", "orderBy": order_by})
+    stmt = page_statement(kinds, Scope(tuple(ARTIFACT_KINDS)), None, page)
+    dialect = store.engine.dialect.name
+    sql = str(stmt.compile(store.engine, compile_kwargs={"literal_binds": True}))
+    async with store.engine.begin() as conn:
+        if dialect != "sqlite":
+            await conn.exec_driver_sql("ANALYZE artifacts")
+        plan = await conn.run_sync(lambda c: _plan_text(c, sql, dialect))
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan

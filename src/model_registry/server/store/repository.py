@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
-from model_registry.server.entities import ARTIFACT_UNION_FIELDS, EntityKind, Field
+from model_registry.server.entities import ARTIFACT_UNION_FIELDS, KINDS, EntityKind, Field
 from model_registry.server.errors import Conflict, Unavailable
 from model_registry.server.filtering import FieldKind, KnownField, ValueType, build_filter
 from model_registry.server.paging import PageRequest, apply_page, finish_page
@@ -158,14 +158,22 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
     return "unique" in text_ or "duplicate" in text_
 
 
+_KINDS_BY_TABLE: dict[str, set[str]] = {
+    name: {k.kind for k in KINDS.values() if k.table == name} for name in TABLES
+}
+
+
 def scoped_statement(kinds: Sequence[EntityKind], scope: Scope) -> Select[Any]:
     """SELECT the rows of ``kinds`` in ``scope`` (no ordering, no paging)."""
     table = TABLES[kinds[0].table]
     stmt = select(table)
     kind_names = [k.kind for k in kinds]
-    stmt = stmt.where(
-        table.c.kind == kind_names[0] if len(kind_names) == 1 else table.c.kind.in_(kind_names)
-    )
+    if len(kind_names) == 1:
+        stmt = stmt.where(table.c.kind == kind_names[0])
+    elif set(kind_names) != _KINDS_BY_TABLE[str(table.name)]:
+        stmt = stmt.where(table.c.kind.in_(kind_names))
+    # else: every kind the table holds; a kind condition would only steer the planner to a
+    # kind index and a sort instead of the plain (order column, id) index.
     if scope.parent_id is not None:
         stmt = stmt.where(table.c.parent_id == scope.parent_id)
     if scope.context_id is not None:

@@ -152,6 +152,10 @@ artifacts = _entity_table(
     Column("experiment_run_id", Integer),
 )
 
+# The generic /artifacts list covers every artifact kind: order indexes without the kind.
+for _col in ("create_time", "update_time"):
+    Index(f"ix_artifacts_{_col}", artifacts.c[_col], artifacts.c.id)
+
 executions = _entity_table(
     "executions",
     Column("model_version_id", Integer),

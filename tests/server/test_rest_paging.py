@@ -9,6 +9,7 @@ import pytest
 from conformance import entities
 from conformance.checks import assert_list, ids_of
 from conformance.http import RestApi, rest_api
+from conformance.lists import LIST_ENDPOINTS
 
 ORDER_KEYS: dict[str, Callable[[dict[str, Any]], int]] = {
     "ID": lambda item: int(item["id"]),
@@ -215,3 +216,46 @@ async def test_flat_lists_page_through_every_row_once(api: RestApi, path: str) -
     assert len(items) == len(set(ids_of(items))) == 5
     assert [page["size"] for page in pages] == [2, 2, 1]
     assert_ordered(items, "LAST_UPDATE_TIME", descending=False)
+
+
+@pytest.mark.parametrize("endpoint", sorted(LIST_ENDPOINTS))
+async def test_every_list_endpoint_pages_in_both_directions(api: RestApi, endpoint: str) -> None:
+    path, ids = await LIST_ENDPOINTS[endpoint](api)
+    ascending = sorted(ids.values(), key=int)
+
+    up, up_pages = await walk(api, path, {"pageSize": "1"})
+    down, _ = await walk(api, path, {"pageSize": "1", "sortOrder": "DESC"})
+    first = await api.fetch(path, {"pageSize": "1"})
+    again = await api.fetch(path, {"pageSize": "1"})
+
+    assert ids_of(up) == ascending
+    assert ids_of(down) == ascending[::-1]
+    assert [page["size"] for page in up_pages] == [1, 1]
+    assert up_pages[-1]["nextPageToken"] == ""
+    assert first["nextPageToken"] == again["nextPageToken"] != ""
+    await api.fails("GET", path, 400, params={"pageSize": "1", "nextPageToken": "garbage"})
+    await api.fails("GET", path, 400, params={"pageSize": "0"})
+    await api.fails("GET", path, 400, params={"orderBy": "NAME"})
+
+
+@pytest.mark.parametrize("scope", ["run", "all-runs"])
+async def test_metric_history_pages_through_every_entry_once(api: RestApi, scope: str) -> None:
+    experiment = await entities.experiment(api)
+    run = await entities.experiment_run(api, experiment["id"])
+    for step in range(1, 6):
+        await entities.run_artifact(
+            api,
+            run["id"],
+            {"artifactType": "metric", "name": f"m{step}", "value": float(step), "step": step},
+        )
+    path = (
+        f"/experiment_runs/{run['id']}/metric_history"
+        if scope == "run"
+        else "/experiment_runs/metric_history"
+    )
+
+    items, pages = await walk(api, path, {"pageSize": "2", "sortOrder": "DESC"})
+
+    assert sorted(item["name"] for item in items) == ["m1", "m2", "m3", "m4", "m5"]
+    assert [page["size"] for page in pages] == [2, 2, 1]
+    assert_ordered(items, "ID", descending=True)

@@ -8,6 +8,8 @@ import logging
 import signal
 import sys
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from model_registry.server.app import run_server
 
 
@@ -61,7 +63,7 @@ def serve_main(argv: list[str]) -> int:
     )
     try:
         asyncio.run(_serve(args))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SQLAlchemyError) as exc:
         print(f"model-registry serve: {exc}", file=sys.stderr)
         return 1
     return 0

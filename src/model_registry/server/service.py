@@ -105,6 +105,10 @@ def to_wire(kind: EntityKind, record: Record) -> dict[str, Any]:
     return out
 
 
+def _label(kinds: tuple[EntityKind, ...]) -> str:
+    return "artifact" if len(kinds) > 1 else kinds[0].label
+
+
 def _record_kind(record: Record) -> EntityKind:
     return KINDS[str(record.values["kind"])]
 
@@ -222,18 +226,10 @@ class RegistryService:
                 values[f.column] = field_to_column(f, body[f.wire])
             elif f.default is not None:
                 values[f.column] = f.default
-        if _present(body, "externalId"):
-            values["external_id"] = check_name(body["externalId"], "externalId")
-        if _present(body, "description"):
-            values["description"] = check_text(_string(body, "description"), "description")
+        values.update(_common_values(body))
         if _present(body, "name"):
             values["name"] = _string(body, "name")
-        props = (
-            custom_properties_to_rows(body["customProperties"])
-            if _present(body, "customProperties")
-            else []
-        )
-        return values, props
+        return values, _custom_properties(body) or []
 
     async def _insert(
         self,
@@ -297,8 +293,7 @@ class RegistryService:
     async def _get_record(self, tx: Tx, kinds: tuple[EntityKind, ...], ident: int) -> Record:
         record = await tx.get(kinds, ident)
         if record is None:
-            label = "artifact" if len(kinds) > 1 else kinds[0].label
-            raise NotFound(f"{label} with id {ident} not found")
+            raise NotFound(f"{_label(kinds)} with id {ident} not found")
         return record
 
     async def update(self, kind: str, entity_id: str, body: Body) -> dict[str, Any]:
@@ -348,16 +343,8 @@ class RegistryService:
             values[f.column] = value
         if _present(body, "name") and _string(body, "name") != record.values["name"]:
             raise BadRequest("name cannot change")
-        if _present(body, "externalId"):
-            values["external_id"] = check_name(body["externalId"], "externalId")
-        if _present(body, "description"):
-            values["description"] = check_text(_string(body, "description"), "description")
-        props = (
-            custom_properties_to_rows(body["customProperties"])
-            if _present(body, "customProperties")
-            else None
-        )
-        await tx.update(desc, record.id, values, props)
+        values.update(_common_values(body))
+        await tx.update(desc, record.id, values, _custom_properties(body))
         updated = await tx.get((desc,), record.id)
         assert updated is not None  # updated in this transaction
         return updated
@@ -468,8 +455,7 @@ class RegistryService:
         async with self._store.transaction() as tx:
             record = await tx.find(kinds, scope)
         if record is None:
-            label = "artifact" if len(kinds) > 1 else kinds[0].label
-            raise NotFound(f"no {label} matches the search parameters")
+            raise NotFound(f"no {_label(kinds)} matches the search parameters")
         return to_wire(_record_kind(record), record)
 
     # ---------------------------------------------------------------------------------------
@@ -648,6 +634,23 @@ class RegistryService:
                     raise NotFound(f"inference service {ident} has no model version to serve")
                 version = newest
         return to_wire(MODEL_VERSION, version)
+
+
+def _common_values(body: Body) -> dict[str, Any]:
+    """Column values of the common mutable fields present in ``body``."""
+    values: dict[str, Any] = {}
+    if _present(body, "externalId"):
+        values["external_id"] = check_name(body["externalId"], "externalId")
+    if _present(body, "description"):
+        values["description"] = check_text(_string(body, "description"), "description")
+    return values
+
+
+def _custom_properties(body: Body) -> list[dict[str, Any]] | None:
+    """Property rows of ``customProperties``, or None when the body leaves them out."""
+    if not _present(body, "customProperties"):
+        return None
+    return custom_properties_to_rows(body["customProperties"])
 
 
 def _string(body: Body, key: str) -> str:

@@ -166,3 +166,15 @@ async def test_an_unexpected_exception_becomes_a_500_error_body(
     finally:
         await store.close()
     assert any("a bug" in (r.exc_text or "") for r in caplog.records)
+
+
+async def test_run_server_with_a_grpc_port_serves_grpc_health(database_url: str) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    async with run_server(database_url, grpc_port=0) as srv:
+        assert srv.grpc_port is not None and srv.grpc_port > 0
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -94,13 +94,15 @@ def _grpc_available() -> bool:
     return importlib.util.find_spec("model_registry.server.grpc") is not None
 
 
-async def _start_grpc(service: RegistryService, host: str, port: int) -> tuple[Any, int] | None:
+async def _start_grpc(
+    service: RegistryService, host: str, port: int, auth_tokens: Collection[str] | None
+) -> tuple[Any, int] | None:
     if not _grpc_available():
         log.warning("gRPC requested but model_registry.server.grpc is not available")
         return None
     from model_registry.server import grpc as grpc_front
 
-    server, bound = await grpc_front.start_grpc_server(service, host, port)
+    server, bound = await grpc_front.start_grpc_server(service, host, port, auth_tokens=auth_tokens)
     return server, int(bound)
 
 
@@ -148,7 +150,7 @@ async def run_server(
                 bound_port = int(sock.getsockname()[1])
                 bound_grpc: int | None = None
                 if grpc_port is not None:
-                    started = await _start_grpc(service, host, grpc_port)
+                    started = await _start_grpc(service, host, grpc_port, auth_tokens)
                     if started is not None:
                         grpc_server, bound_grpc = started
                 url_host = f"[{host}]" if ":" in host else host

@@ -1,0 +1,257 @@
+"""``python -m bench [--smoke] [--out DIR] [--only KEY ...]``: run the scenarios, write results.
+
+Exit status: 0 when every scenario ran without error (targets missed or not), 1 when a scenario
+raised or an operation inside one failed, 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench import report
+from bench.paging_child import run_in_child
+from bench.reference import REF_VERSION, ReferenceUnavailable, run_reference
+from bench.scenarios import concurrent_creates, seed_models, sequential_creates, sequential_gets
+from bench.seed import seed_versions_sync
+from bench.server import ServerProcess
+from bench.timing import Result
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How much each scenario does."""
+
+    get_models: int
+    gets: int
+    get_rounds: int
+    get_warmup: int
+    creates: int
+    concurrent_creates: int
+    in_flight: int
+    page_size: int
+    page_items: int
+    page_items_small: int
+    ref_gets: int
+    ref_creates: int
+    ref_page_items: int
+
+
+FULL = Counts(
+    get_models=100,
+    gets=2000,
+    get_rounds=4,
+    get_warmup=50,
+    creates=500,
+    concurrent_creates=2000,
+    in_flight=64,
+    page_size=1000,
+    page_items=100_000,
+    page_items_small=10_000,
+    # The reference client opens a new session (and TCP connection) per call: bounded counts,
+    # compared as ops/s.
+    ref_gets=200,
+    ref_creates=100,
+    ref_page_items=100_000,
+)
+
+SMOKE = Counts(
+    get_models=5,
+    gets=40,
+    get_rounds=2,
+    get_warmup=3,
+    creates=10,
+    concurrent_creates=128,
+    in_flight=64,
+    page_size=1000,
+    page_items=3000,
+    page_items_small=1000,
+    ref_gets=5,
+    ref_creates=3,
+    ref_page_items=2000,
+)
+
+GROUPS = ("get", "create", "concurrent", "paging", "reference")
+"""Scenario groups ``--only`` can pick."""
+
+
+class Run:
+    """One bench run: a scratch directory for databases, the results and failures so far."""
+
+    def __init__(self, counts: Counts, scratch: Path) -> None:
+        self.counts = counts
+        self.scratch = scratch
+        self.results: list[Result] = []
+        self.failures: dict[str, str] = {}
+        self._n = 0
+
+    def fresh_db(self, template: Path | None = None) -> Path:
+        """A new database file (a copy of ``template`` when given)."""
+        self._n += 1
+        path = self.scratch / f"scenario-{self._n:02d}.db"
+        if template is not None:
+            shutil.copyfile(template, path)
+        return path
+
+    def attempt(self, key: str, fn: Callable[[], list[Result] | Result]) -> None:
+        """Run one scenario; record its results, or its failure without stopping the run."""
+        print(f"bench: {key} ...", flush=True)
+        t0 = time.perf_counter()
+        try:
+            got = fn()
+        except ReferenceUnavailable as exc:
+            self.failures[key] = f"skipped: {exc}"
+            print(f"bench: {key} skipped: {exc}", flush=True)
+            return
+        except Exception as exc:  # one broken scenario must not hide the others' figures
+            self.failures[key] = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+            return
+        for r in got if isinstance(got, list) else [got]:
+            self.results.append(r)
+            errs = f", {r.errors} errors" if r.errors else ""
+            print(
+                f"bench:   {r.key:<22} {r.client:<10} {r.ops_per_s:>11,.1f} {r.unit}/s"
+                f"{errs}  ({time.perf_counter() - t0:.1f}s)",
+                flush=True,
+            )
+
+
+def _get_group(run: Run) -> list[Result]:
+    c = run.counts
+    with ServerProcess(run.fresh_db()) as server:
+        ids = asyncio.run(seed_models(server, c.get_models))
+        results = asyncio.run(sequential_gets(server, ids, c.gets, c.get_rounds, c.get_warmup))
+        try:
+            results.append(
+                run_reference("get", server.host, str(server.port), ",".join(ids), str(c.ref_gets))
+            )
+        except ReferenceUnavailable as exc:
+            run.failures["f_get_ref"] = f"skipped: {exc}"
+    return results
+
+
+def _create(run: Run) -> Result:
+    with ServerProcess(run.fresh_db()) as server:
+        return asyncio.run(sequential_creates(server, run.counts.creates, "rest"))
+
+
+def _ref_create(run: Run) -> Result:
+    with ServerProcess(run.fresh_db()) as server:
+        return run_reference("create", server.host, str(server.port), str(run.counts.ref_creates))
+
+
+def _concurrent(run: Run) -> Result:
+    c = run.counts
+    with ServerProcess(run.fresh_db()) as server:
+        return asyncio.run(concurrent_creates(server, c.concurrent_creates, c.in_flight, "rest"))
+
+
+def _paging(run: Run, template: Path, model_id: str, transport: str, items: int) -> Result:
+    with ServerProcess(run.fresh_db(template)) as server:
+        port = server.port if transport == "rest" else server.grpc_port
+        return run_in_child(transport, server.host, port, model_id, run.counts.page_size, items)
+
+
+def _ref_paging(run: Run, template: Path, model_id: str) -> Result:
+    c = run.counts
+    with ServerProcess(run.fresh_db(template)) as server:
+        return run_reference(
+            "page",
+            server.host,
+            str(server.port),
+            model_id,
+            str(c.page_size),
+            str(c.ref_page_items),
+        )
+
+
+def execute(counts: Counts, groups: set[str], scratch: Path) -> Run:
+    """Run the chosen scenario groups, each on a fresh database and server."""
+    run = Run(counts, scratch)
+    if "get" in groups:
+        run.attempt("a/e/g/f sequential gets", lambda: _get_group(run))
+    if "create" in groups:
+        run.attempt("b sequential creates", lambda: _create(run))
+    if "reference" in groups:
+        run.attempt("f reference creates", lambda: _ref_create(run))
+    if "concurrent" in groups:
+        run.attempt("c concurrent creates", lambda: _concurrent(run))
+    if "paging" in groups or "reference" in groups:
+        template = scratch / "paging-template.db"
+        items = max(counts.page_items, counts.ref_page_items)
+        print(f"bench: seeding {items:,} versions ...", flush=True)
+        t0 = time.perf_counter()
+        model_id = seed_versions_sync(template, items)
+        print(f"bench:   seeded in {time.perf_counter() - t0:.1f}s", flush=True)
+        if "paging" in groups:
+            run.attempt(
+                "d paging REST", lambda: _paging(run, template, model_id, "rest", counts.page_items)
+            )
+
+            def small() -> Result:
+                r = _paging(run, template, model_id, "rest", counts.page_items_small)
+                r.key = "d_page_rest_small"
+                return r
+
+            run.attempt("d paging REST (small, for RSS)", small)
+            run.attempt(
+                "e paging gRPC", lambda: _paging(run, template, model_id, "grpc", counts.page_items)
+            )
+        if "reference" in groups:
+            run.attempt("f reference paging", lambda: _ref_paging(run, template, model_id))
+    return run
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny counts (under a minute), results to a temp dir"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="results directory (default bench/results, smoke: a temp dir)"
+    )
+    parser.add_argument("--only", nargs="+", choices=GROUPS, help="run only these scenario groups")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run the bench; see the module docstring for the exit status."""
+    args = _parser().parse_args(argv)
+    counts = SMOKE if args.smoke else FULL
+    groups = set(args.only or GROUPS)
+    stamp = report.run_stamp(BENCH_DIR.parent)
+    stamp["smoke"] = args.smoke
+    stamp["counts"] = asdict(counts)
+    stamp["reference_version"] = REF_VERSION
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="mr-bench-") as scratch:
+        run = execute(counts, groups, Path(scratch))
+        out_dir = args.out or (Path(scratch) / "results" if args.smoke else RESULTS_DIR)
+        stamp["wall_seconds"] = time.perf_counter() - t0
+        stamp["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+        goals = report.targets(
+            {r.key: r for r in run.results}, create_count=counts.concurrent_creates
+        )
+        written = report.write(out_dir, stamp, run.results, goals, run.failures)
+        print()
+        print(written[1].read_text())
+        if args.out or not args.smoke:
+            print("bench: wrote " + ", ".join(str(p) for p in written))
+    errors = [r.key for r in run.results if r.errors]
+    real_failures = {k: v for k, v in run.failures.items() if not v.startswith("skipped:")}
+    if real_failures or errors:
+        print(f"bench: FAILED: {sorted(real_failures) + errors}")
+        return 1
+    return 0

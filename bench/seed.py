@@ -1,0 +1,129 @@
+"""Bulk seeding of model versions, straight into the SQLite file before the server starts.
+
+Creating 100,000 versions through the API would take minutes and measure writes, not paging.
+Instead the seeder opens the database with the server's own store module (so the schema is
+migrated exactly as the server would), creates the registered model and ONE template version
+through :class:`~model_registry.server.service.RegistryService` (so every column and property
+row is what a real create writes), then copies that template's row and custom-property rows
+``count - 1`` times with executemany in one transaction, changing only the name and the times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from model_registry.server.service import RegistryService
+from model_registry.server.store import Store
+from model_registry.server.store.schema import contexts, contexts_properties
+
+_BATCH = 10_000
+
+VERSION_PROPERTIES: dict[str, dict[str, str]] = {
+    "framework": {"metadataType": "MetadataStringValue", "string_value": "onnx"},
+    "accuracy_bp": {"metadataType": "MetadataIntValue", "int_value": "9312"},
+}
+"""Custom properties of every seeded version (a realistic, small payload)."""
+
+
+def version_name(i: int) -> str:
+    """The name of the ``i``-th seeded version (1-based)."""
+    return f"v{i:06d}"
+
+
+async def seed_versions(database: Path, count: int, *, model_name: str = "paged-model") -> str:
+    """Create one registered model with ``count`` versions in the SQLite file ``database``.
+
+    Args:
+        database: The SQLite file (created when absent); no server may be running on it.
+        count: How many versions to create (>= 1).
+        model_name: The registered model's name.
+
+    Returns:
+        The registered model's id.
+    """
+    store = await Store.open(f"sqlite:///{database}")
+    try:
+        service = RegistryService(store)
+        model = await service.create(
+            "registered-model", {"name": model_name, "owner": "bench", "description": "paging"}
+        )
+        template = await service.create(
+            "model-version",
+            {
+                "name": version_name(1),
+                "registeredModelId": model["id"],
+                "author": "bench",
+                "description": "a seeded version",
+                "customProperties": VERSION_PROPERTIES,
+            },
+        )
+        await _copy_template(store, int(template["id"]), count - 1)
+        return str(model["id"])
+    finally:
+        await store.close()
+
+
+async def _copy_template(store: Store, template_id: int, copies: int) -> None:
+    """Insert ``copies`` clones of the template version (row + property rows)."""
+    if copies <= 0:
+        return
+    async with store.engine.connect() as conn:
+        conn = await conn.execution_options(sqlite_write=True)
+        async with conn.begin():
+            row = dict(
+                (await conn.execute(select(contexts).where(contexts.c.id == template_id)))
+                .mappings()
+                .one()
+            )
+            props = [
+                dict(p)
+                for p in (
+                    await conn.execute(
+                        select(contexts_properties).where(
+                            contexts_properties.c.owner_id == template_id
+                        )
+                    )
+                ).mappings()
+            ]
+            del row["id"]
+            stamp = int(row["create_time"])
+            for start in range(2, copies + 2, _BATCH):
+                stop = min(start + _BATCH, copies + 2)
+                rows: list[dict[str, Any]] = [
+                    {
+                        **row,
+                        "name": version_name(i),
+                        "create_time": stamp + i,
+                        "update_time": stamp + i,
+                    }
+                    for i in range(start, stop)
+                ]
+                await conn.execute(insert(contexts), rows)
+            new_ids = (
+                (
+                    await conn.execute(
+                        select(contexts.c.id)
+                        .where(contexts.c.kind == row["kind"], contexts.c.id > template_id)
+                        .order_by(contexts.c.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for start in range(0, len(new_ids), _BATCH):
+                prop_rows = [
+                    {**p, "owner_id": owner}
+                    for owner in new_ids[start : start + _BATCH]
+                    for p in props
+                ]
+                if prop_rows:
+                    await conn.execute(insert(contexts_properties), prop_rows)
+
+
+def seed_versions_sync(database: Path, count: int) -> str:
+    """:func:`seed_versions` from synchronous code (its own event loop)."""
+    return asyncio.run(seed_versions(database, count))

@@ -380,3 +380,40 @@ async def test_metric_history_with_bad_step_ids_is_a_400(api: RestApi, step_ids:
 
 async def test_metric_history_of_an_unknown_run_is_a_404(api: RestApi) -> None:
     await api.fails("GET", "/experiment_runs/4242/metric_history", 404)
+
+
+async def test_a_metric_logged_again_under_its_name_keeps_every_step_in_history(
+    api: RestApi,
+) -> None:
+    run = await new_run(api)
+    first = await api.post(f"/experiment_runs/{run['id']}/artifacts", metric("loss", 1.0, 1))
+    second = await api.post(f"/experiment_runs/{run['id']}/artifacts", metric("loss", 0.5, 2))
+    path = f"/experiment_runs/{run['id']}/metric_history"
+
+    history = assert_list(await api.fetch(path, {"name": "loss"}))
+    latest = assert_list(await api.fetch(path, {"name": "loss", "stepIds": "2"}))
+
+    assert first.status == 201, first.describe()
+    assert second.status in (200, 201), second.describe()
+    assert sorted((m["step"], m["value"]) for m in history) == [(1, 1.0), (2, 0.5)]
+    assert [m["value"] for m in latest] == [0.5]
+
+
+async def test_run_names_fit_in_the_reference_column(api: RestApi) -> None:
+    experiment = await entities.experiment(api)
+
+    long_run = await entities.experiment_run(api, experiment["id"], name="r" * 250)
+    too_long = await api.post(
+        "/experiment_runs", {"name": "r" * 255, "experimentId": experiment["id"]}
+    )
+
+    assert long_run["name"] == "r" * 250
+    assert 400 <= too_long.status < 500, too_long.describe()
+
+
+async def test_experiment_names_up_to_255_characters_are_kept(api: RestApi) -> None:
+    created = await entities.experiment(api, name="e" * 255)
+    oversized = await api.post("/experiments", {"name": "e" * 5000})
+
+    assert created["name"] == "e" * 255
+    assert 400 <= oversized.status < 500, oversized.describe()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -263,3 +264,12 @@ async def test_find_without_a_match_is_a_404(api: RestApi) -> None:
         "GET", "/model_version", 404, params={"name": "v1", "parentResourceId": other["id"]}
     )
     await api.fails("GET", "/model_version", 404, params={"externalId": "nobody"})
+
+
+async def test_32_concurrent_creates_of_one_version_name_give_one_201(api: RestApi) -> None:
+    model = await entities.registered_model(api)
+    body = {"name": "v1", "registeredModelId": model["id"]}
+
+    replies = await asyncio.gather(*(api.post("/model_versions", body) for _ in range(32)))
+
+    assert sorted(reply.status for reply in replies) == [201] + [409] * 31

@@ -251,13 +251,26 @@ async def test_patch_to_a_taken_external_id_is_a_409(api: RestApi) -> None:
     )
 
 
-async def test_concurrent_creates_of_one_name_give_one_201(api: RestApi) -> None:
+async def test_32_concurrent_creates_of_one_name_give_one_201_and_31_409s(
+    api: RestApi,
+) -> None:
     replies = await asyncio.gather(
-        *(api.post("/registered_models", {"name": "race"}) for _ in range(8))
+        *(api.post("/registered_models", {"name": "race"}) for _ in range(32))
     )
 
     statuses = sorted(reply.status for reply in replies)
-    assert statuses == [201] + [409] * 7
+    assert statuses == [201] + [409] * 31
+    assert len(assert_list(await api.fetch("/registered_models"))) == 1
+
+
+async def test_names_up_to_255_characters_are_kept_and_longer_ones_refused(
+    api: RestApi,
+) -> None:
+    created = await entities.registered_model(api, name="m" * 255)
+    oversized = await api.post("/registered_models", {"name": "m" * 5000})
+
+    assert created["name"] == "m" * 255
+    assert 400 <= oversized.status < 500, oversized.describe()
 
 
 async def test_list_has_all_four_keys_and_every_model(api: RestApi) -> None:

@@ -309,3 +309,22 @@ async def test_serve_model_needs_an_existing_version(api: RestApi) -> None:
 
     assert 400 <= missing.status < 500, missing.describe()
     assert assert_list(await api.fetch(path)) == []
+
+
+async def test_inference_service_names_fit_in_the_reference_column(api: RestApi) -> None:
+    environment, model = await serving_setup(api)
+
+    long_name = await entities.inference_service(
+        api, environment["id"], model["id"], name="s" * 250
+    )
+    too_long = await api.post(
+        "/inference_services",
+        {
+            "name": "s" * 255,
+            "servingEnvironmentId": environment["id"],
+            "registeredModelId": model["id"],
+        },
+    )
+
+    assert long_name["name"] == "s" * 250
+    assert 400 <= too_long.status < 500, too_long.describe()

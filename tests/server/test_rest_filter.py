@@ -40,6 +40,14 @@ COMMON_FILTERS: list[tuple[str, set[str]]] = [
     ("deployed.bool_value = false", {"beta"}),
     ("(name = 'alpha' OR name = 'beta') AND score > 0.95", {"beta"}),
     ("name = 'alpha' and framework = 'pytorch'", {"alpha"}),
+    ("name = 'alpha' Or name = 'beta'", {"alpha", "beta"}),
+    ("name like 'be%'", {"beta"}),
+    ("name in ('beta')", {"beta"}),
+    ("score > 0", {"alpha", "beta"}),
+    ("score.double_value < 0.95", {"alpha"}),
+    ("rank IN (1, 3)", {"alpha"}),
+    ("deployed = TRUE", {"alpha"}),
+    ("((name = 'alpha'))", {"alpha"}),
 ]
 
 BAD_FILTERS = [

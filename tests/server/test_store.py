@@ -18,7 +18,13 @@ from model_registry.server.paging import PageRequest
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store
 from model_registry.server.store.repository import Scope, page_statement
-from model_registry.server.store.schema import artifacts, attributions, contexts, metadata
+from model_registry.server.store.schema import (
+    artifacts,
+    attributions,
+    contexts,
+    contexts_properties,
+    metadata,
+)
 
 
 @pytest.fixture
@@ -269,3 +275,30 @@ async def test_a_page_of_all_artifacts_is_read_in_index_order_without_sorting(
             await conn.exec_driver_sql("ANALYZE artifacts")
         plan = await conn.run_sync(lambda c: _plan_text(c, sql, dialect))
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+@pytest.mark.slow
+async def test_an_unpaged_list_longer_than_the_parameter_cap_keeps_every_property(
+    store: Store,
+) -> None:
+    count = 33_000  # above the bound-parameter cap of one SQLite or PostgreSQL statement
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            insert(contexts),
+            [
+                {"kind": "experiment", "name": f"e{i}", "create_time": i, "update_time": i}
+                for i in range(count)
+            ],
+        )
+        await conn.execute(
+            insert(contexts_properties),
+            [
+                {"owner_id": i + 1, "name": "n", "value_type": "MetadataIntValue", "int_value": i}
+                for i in range(count)
+            ],
+        )
+    page = await RegistryService(store).list("experiment", {})
+    assert page["size"] == count and page["nextPageToken"] == ""
+    assert page["items"][-1]["customProperties"] == {
+        "n": {"metadataType": "MetadataIntValue", "int_value": str(count - 1)}
+    }

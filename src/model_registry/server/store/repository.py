@@ -158,6 +158,9 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
     return "unique" in text_ or "duplicate" in text_
 
 
+_IN_CHUNK = 10_000
+"""Ids per IN list: below the bound-parameter caps of SQLite (32766) and PostgreSQL (32767)."""
+
 _KINDS_BY_TABLE: dict[str, set[str]] = {
     name: {k.kind for k in KINDS.values() if k.table == name} for name in TABLES
 }
@@ -343,14 +346,17 @@ class Tx:
             return []
         ptable = PROPERTY_TABLES[kind.table]
         ids = [r["id"] for r in rows]
-        stmt = (
-            select(ptable)
-            .where(ptable.c.owner_id.in_(ids))
-            .order_by(ptable.c.owner_id, ptable.c.name)
-        )
         by_owner: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-        for p in (await self._conn.execute(stmt)).mappings():
-            by_owner[p["owner_id"]].append(dict(p))
+        # One query per page; only an unpaged list longer than a chunk needs more, because
+        # both databases cap the number of bound parameters of one statement.
+        for start in range(0, len(ids), _IN_CHUNK):
+            stmt = (
+                select(ptable)
+                .where(ptable.c.owner_id.in_(ids[start : start + _IN_CHUNK]))
+                .order_by(ptable.c.owner_id, ptable.c.name)
+            )
+            for p in (await self._conn.execute(stmt)).mappings():
+                by_owner[p["owner_id"]].append(dict(p))
         return [Record(r, by_owner[r["id"]]) for r in rows]
 
     async def link(self, context_id: int, artifact_id: int) -> None:

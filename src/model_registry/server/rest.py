@@ -176,6 +176,10 @@ def _context_artifacts(context_kind: str) -> tuple[Handler, Handler]:
     return list_, upsert
 
 
+async def _only_get(request: web.Request) -> web.Response:
+    raise web.HTTPMethodNotAllowed(request.method, ["GET"])
+
+
 async def _metric_history_all(request: web.Request) -> web.Response:
     return _ok(await _service(request).list_metric_history(_params(request)))
 
@@ -220,8 +224,10 @@ def add_routes(app: web.Application) -> None:
     """Register every operation of the REST API (56 in all)."""
     r = app.router
     b = BASE_PATH
-    # Static segments first: /experiment_runs/metric_history must win over /{id}.
+    # Static segments first: /experiment_runs/metric_history must win over /{id}, for every
+    # method (a PATCH there is a 405, not a PATCH of a run with the id "metric_history").
     r.add_get(f"{b}/experiment_runs/metric_history", _metric_history_all, allow_head=False)
+    r.add_route("*", f"{b}/experiment_runs/metric_history", _only_get)
     for collection, find_path, kind in _COLLECTIONS:
         list_, create = _collection(kind)
         get, patch = _item(kind)

@@ -14,7 +14,7 @@ from model_registry._generated.grpc.model_registry.v1alpha3 import (
     model_registry_pb2_grpc as pb_grpc,
 )
 from model_registry.exceptions import Unauthorized
-from model_registry.server import RunningServer
+from model_registry.server import RunningServer, run_server
 from model_registry.server.grpc import SERVICE_NAME, start_grpc_server
 from model_registry.transport.grpc import GrpcTransport
 from model_registry.types import ListOptions, RegisteredModel
@@ -129,3 +129,20 @@ async def test_tls_with_a_custom_ca(grpc_server: RunningServer, tmp_path: object
     finally:
         await transport.aclose()
         await server.stop(None)
+
+
+async def test_a_server_run_with_tokens_protects_grpc_as_it_protects_rest(
+    database_url: str,
+) -> None:
+    async with run_server(database_url, grpc_port=0, auth_tokens=["t0ken"]) as srv:
+        assert srv.grpc_port
+        anonymous = GrpcTransport("127.0.0.1", srv.grpc_port, timeout=10.0)
+        holder = GrpcTransport("127.0.0.1", srv.grpc_port, user_token="t0ken", timeout=10.0)
+        try:
+            with pytest.raises(Unauthorized):
+                await anonymous.list_registered_models(ListOptions())
+            created = await holder.create_registered_model(RegisteredModel("guarded"))
+            assert (await holder.get_registered_model(created.id or "")).name == "guarded"
+        finally:
+            await anonymous.aclose()
+            await holder.aclose()

@@ -17,6 +17,7 @@ from model_registry.server.errors import Conflict
 from model_registry.server.paging import PageRequest
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store
+from model_registry.server.store.engine import create_engine_from_url, run_migrations
 from model_registry.server.store.repository import Scope, page_statement
 from model_registry.server.store.schema import (
     artifacts,
@@ -302,3 +303,30 @@ async def test_an_unpaged_list_longer_than_the_parameter_cap_keeps_every_propert
     assert page["items"][-1]["customProperties"] == {
         "n": {"metadataType": "MetadataIntValue", "int_value": str(count - 1)}
     }
+
+
+async def test_a_database_at_the_first_revision_upgrades_to_head_keeping_rows(
+    fresh_database_url: str,
+) -> None:
+    engine = create_engine_from_url(fresh_database_url)
+    try:
+        await run_migrations(engine, "0001")
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(contexts).values(
+                    kind="registered-model", name="old", create_time=1, update_time=1
+                )
+            )
+    finally:
+        await engine.dispose()
+    store = await Store.open(fresh_database_url)
+    try:
+        async with store.engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+            diff = await conn.run_sync(_schema_diff)
+        found = await RegistryService(store).find("registered-model", {"name": "old"})
+    finally:
+        await store.close()
+    assert version == "0002"
+    assert diff == []
+    assert found["createTimeSinceEpoch"] == "1"

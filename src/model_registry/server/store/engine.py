@@ -99,21 +99,22 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
-async def run_migrations(engine: AsyncEngine) -> None:
-    """Bring the database schema up to the newest migration.
+async def run_migrations(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the database schema up to the newest migration (or to ``revision``).
 
     On PostgreSQL the upgrade holds a transaction-scoped advisory lock, so replicas starting
     together do not race each other.
 
     Args:
         engine: The engine of the database to upgrade.
+        revision: The target revision; tests use older ones to check the upgrade path.
     """
     async with engine.connect() as conn:
         if is_sqlite(engine):
@@ -123,4 +124,4 @@ async def run_migrations(engine: AsyncEngine) -> None:
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
                 )
-            await conn.run_sync(_upgrade)
+            await conn.run_sync(_upgrade, revision)

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from model_registry.server import run_server
+
 REFERENCE_REQUIREMENT = "model-registry==0.3.9"
 TESTS_DIR = Path(__file__).resolve().parent.parent
 VENV_DIR = TESTS_DIR / ".ref-venv"
@@ -69,9 +71,13 @@ def reference_python() -> Path:
     return build_reference_venv()
 
 
-async def run_scenario(python: Path, port: int, name: str) -> dict[str, Any]:
+async def run_scenario(
+    python: Path, port: int, name: str, token: str | None = None
+) -> dict[str, Any]:
     """Run one reference-client scenario against ``port`` and return its JSON report."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    if token is not None:
+        env["MR_TEST_TOKEN"] = token
     process = await asyncio.create_subprocess_exec(
         str(python),
         str(SCENARIO),
@@ -171,3 +177,12 @@ async def test_reference_client_logs_params_and_metrics_of_an_experiment_run(
     assert logs["optimizer"]["kind"] == "Parameter"
     assert logs["optimizer"]["value"] == "adam"
     assert logs["optimizer"]["parameter_type"] == "string"
+
+
+async def test_reference_client_sends_its_bearer_token(
+    reference_python: Path, database_url: str
+) -> None:
+    async with run_server(database_url, auth_tokens=["ref-token"]) as guarded:
+        report = await run_scenario(reference_python, guarded.port, "token", token="ref-token")
+
+    assert report == {"model": "guarded", "artifact_uri": "s3://bucket/guarded"}

@@ -4,14 +4,16 @@ Run by ``tests/server/test_reference_client.py`` inside a virtual environment th
 reference client (``model-registry==0.3.9`` from PyPI), never ours: both distributions are
 called ``model_registry``, so the reference package is imported by name at run time.
 
-Usage: ``python scenario.py PORT {models,experiments}``. The last line of stdout is one JSON
-object; everything the test asserts on is in it.
+Usage: ``python scenario.py PORT {models,experiments,token}``; the ``token`` scenario reads the
+bearer token from ``MR_TEST_TOKEN``. The last line of stdout is one JSON object; everything the
+test asserts on is in it.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -24,11 +26,15 @@ warnings.simplefilter("ignore")
 _PAGER_LIMIT = 200
 
 
-def connect(port: int) -> Any:
+def connect(port: int, token: str | None = None) -> Any:
     """Open a reference ``ModelRegistry`` against the local server on ``port``."""
     reference = importlib.import_module("model_registry")
     return reference.ModelRegistry(
-        server_address="http://127.0.0.1", port=port, author="ref-author", is_secure=False
+        server_address="http://127.0.0.1",
+        port=port,
+        author="ref-author",
+        is_secure=False,
+        user_token=token,
     )
 
 
@@ -164,16 +170,31 @@ def experiments_scenario(registry: Any) -> dict[str, Any]:
     }
 
 
+def token_scenario(registry: Any) -> dict[str, Any]:
+    """Register and read back a model through a server that demands a bearer token."""
+    registry.register_model(
+        "guarded",
+        "s3://bucket/guarded",
+        model_format_name="onnx",
+        model_format_version="1",
+        version="v1",
+    )
+    model = registry.get_registered_model("guarded")
+    artifact = registry.get_model_artifact("guarded", "v1")
+    return {"model": model.name, "artifact_uri": artifact.uri}
+
+
 SCENARIOS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "models": models_scenario,
     "experiments": experiments_scenario,
+    "token": token_scenario,
 }
 
 
 def main(argv: list[str]) -> int:
     """Run the scenario named in ``argv`` and print its JSON report."""
     port, name = int(argv[0]), argv[1]
-    report = SCENARIOS[name](connect(port))
+    report = SCENARIOS[name](connect(port, os.environ.get("MR_TEST_TOKEN")))
     print(json.dumps(report, default=str))
     return 0
 

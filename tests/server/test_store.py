@@ -115,15 +115,24 @@ async def test_concurrent_patches_keep_last_update_time_strictly_increasing(
     assert all(a < b for a, b in itertools.pairwise(stamps)), stamps
 
 
-def _plan_text(conn: Connection, sql: str, dialect: str) -> str:
-    if dialect == "sqlite":
-        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
-        return "\n".join(str(r[-1]) for r in rows)
-    # Small tables make a sequential scan the cheapest plan; forbid it to see which index the
-    # planner picks for the ordered, limited page (with fresh statistics).
-    conn.exec_driver_sql("ANALYZE contexts")
-    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    return "\n".join(str(r[0]) for r in conn.exec_driver_sql(f"EXPLAIN {sql}").all())
+async def _plan(store: Store, stmt: Any) -> str:
+    """The query plan of ``stmt`` as text (SQLite's EXPLAIN QUERY PLAN or PostgreSQL's EXPLAIN)."""
+    sql = str(stmt.compile(store.engine, compile_kwargs={"literal_binds": True}))
+    sqlite = store.engine.dialect.name == "sqlite"
+
+    def explain(conn: Connection) -> str:
+        if sqlite:
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
+            return "\n".join(str(r[-1]) for r in rows)
+        # Small tables make a sequential scan the cheapest plan; with fresh statistics and
+        # sequential scans off, the plan shows which index serves the ordered, limited page.
+        for table in metadata.sorted_tables:
+            conn.exec_driver_sql(f"ANALYZE {table.name}")
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        return "\n".join(str(r[0]) for r in conn.exec_driver_sql(f"EXPLAIN {sql}").all())
+
+    async with store.engine.begin() as conn:
+        return await conn.run_sync(explain)
 
 
 @pytest.mark.parametrize(
@@ -160,10 +169,7 @@ async def test_a_page_of_versions_reads_an_index_in_order_without_sorting(
     stmt = page_statement(
         (MODEL_VERSION,), Scope(("model-version",), parent_id=parents[7]), None, token_page
     )
-    dialect = store.engine.dialect.name
-    sql = str(stmt.compile(store.engine, compile_kwargs={"literal_binds": True}))
-    async with store.engine.begin() as conn:
-        plan = await conn.run_sync(lambda c: _plan_text(c, sql, dialect))
+    plan = await _plan(store, stmt)
     assert index in plan, plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
@@ -234,14 +240,8 @@ async def test_a_page_of_a_versions_artifacts_starts_from_its_links(store: Store
     kinds = tuple(ARTIFACT_KINDS.values())
     page = PageRequest.from_query({"pageSize": "10"})
     stmt = page_statement(kinds, Scope(tuple(ARTIFACT_KINDS), context_id=7), None, page)
-    dialect = store.engine.dialect.name
-    sql = str(stmt.compile(store.engine, compile_kwargs={"literal_binds": True}))
-    async with store.engine.begin() as conn:
-        if dialect != "sqlite":
-            await conn.exec_driver_sql("ANALYZE artifacts")
-            await conn.exec_driver_sql("ANALYZE attributions")
-        plan = await conn.run_sync(lambda c: _plan_text(c, sql, dialect))
-    if dialect == "sqlite":
+    plan = await _plan(store, stmt)
+    if store.engine.dialect.name == "sqlite":
         assert "SEARCH artifacts USING INTEGER PRIMARY KEY" in plan, plan
         assert "attributions USING COVERING INDEX" in plan and "(context_id=?)" in plan, plan
     else:
@@ -269,12 +269,7 @@ async def test_a_page_of_all_artifacts_is_read_in_index_order_without_sorting(
     kinds = tuple(ARTIFACT_KINDS.values())
     page = PageRequest.from_query({"pageSize": "10", "orderBy": order_by})
     stmt = page_statement(kinds, Scope(tuple(ARTIFACT_KINDS)), None, page)
-    dialect = store.engine.dialect.name
-    sql = str(stmt.compile(store.engine, compile_kwargs={"literal_binds": True}))
-    async with store.engine.begin() as conn:
-        if dialect != "sqlite":
-            await conn.exec_driver_sql("ANALYZE artifacts")
-        plan = await conn.run_sync(lambda c: _plan_text(c, sql, dialect))
+    plan = await _plan(store, stmt)
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 

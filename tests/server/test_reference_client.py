@@ -145,6 +145,12 @@ async def test_reference_client_registers_reads_updates_and_pages_models(
     expected = ["mnist"] + [f"bulk-{index:02d}" for index in range(24)]
     assert sorted(report["paged_names"]) == sorted(expected)
     assert len(report["paged_names"]) == 25
+    for size, outcome in report["by_page_size"].items():
+        assert outcome["stopped"] is True, size
+        assert sorted(outcome["names"]) == sorted(expected), size
+    assert report["newest_first"] == [f"bulk-{index:02d}" for index in range(23, -1, -1)] + [
+        "mnist"
+    ]
     assert report["versions_pager_stopped"] is True
     assert report["version_names"] == ["v1", "v2"]
 

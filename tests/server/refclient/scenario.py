@@ -122,6 +122,15 @@ def models_scenario(registry: Any) -> dict[str, Any]:
         )
     paged, report["pager_stopped"] = drain(registry.get_registered_models().page_size(10))
     report["paged_names"] = [item.name for item in paged]
+    # Page sizes that divide the total, leave a remainder, and exceed it; both directions.
+    report["by_page_size"] = {}
+    for size in (1, 5, 7, 25, 100):
+        items, stopped = drain(registry.get_registered_models().page_size(size))
+        report["by_page_size"][str(size)] = {"names": [i.name for i in items], "stopped": stopped}
+    newest_first, _ = drain(
+        registry.get_registered_models().order_by_creation_time().descending().page_size(4)
+    )
+    report["newest_first"] = [item.name for item in newest_first]
     versions, report["versions_pager_stopped"] = drain(
         registry.get_model_versions("mnist").page_size(1)
     )

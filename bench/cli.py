@@ -1,4 +1,6 @@
-"""``python -m bench [--smoke] [--out DIR] [--only KEY ...]``: run the scenarios, write results.
+"""``python -m bench [--smoke] [--out DIR] [--profile DIR] [--only GROUP ...]``.
+
+Runs the scenarios and writes the results.
 
 Exit status: 0 when every scenario ran without error (targets missed or not), 1 when a scenario
 raised or an operation inside one failed, 2 on bad arguments.
@@ -8,16 +10,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import report
+from bench import profile, report
 from bench.paging_child import run_in_child
 from bench.reference import REF_VERSION, ReferenceUnavailable, run_reference
 from bench.scenarios import concurrent_creates, seed_models, sequential_creates, sequential_gets
@@ -89,9 +92,10 @@ GROUPS = ("get", "create", "concurrent", "paging", "reference")
 class Run:
     """One bench run: a scratch directory for databases, the results and failures so far."""
 
-    def __init__(self, counts: Counts, scratch: Path) -> None:
+    def __init__(self, counts: Counts, scratch: Path, profile_dir: Path | None = None) -> None:
         self.counts = counts
         self.scratch = scratch
+        self.profile_dir = profile_dir
         self.results: list[Result] = []
         self.failures: dict[str, str] = {}
         self._n = 0
@@ -103,6 +107,19 @@ class Run:
         if template is not None:
             shutil.copyfile(template, path)
         return path
+
+    @contextlib.contextmanager
+    def serve(self, label: str, template: Path | None = None) -> Iterator[ServerProcess]:
+        """A server on a fresh database; with ``--profile``, py-spy samples it and the bench."""
+        with ServerProcess(self.fresh_db(template)) as server:
+            if self.profile_dir is None:
+                yield server
+                return
+            with (
+                profile.record(server.pid, self.profile_dir / f"{label}-server.txt"),
+                profile.record(os.getpid(), self.profile_dir / f"{label}-bench.txt"),
+            ):
+                yield server
 
     def attempt(self, key: str, fn: Callable[[], list[Result] | Result]) -> None:
         """Run one scenario; record its results, or its failure without stopping the run."""
@@ -130,7 +147,7 @@ class Run:
 
 def _get_group(run: Run) -> list[Result]:
     c = run.counts
-    with ServerProcess(run.fresh_db()) as server:
+    with run.serve("get") as server:
         ids = asyncio.run(seed_models(server, c.get_models))
         results = asyncio.run(sequential_gets(server, ids, c.gets, c.get_rounds, c.get_warmup))
         try:
@@ -143,30 +160,30 @@ def _get_group(run: Run) -> list[Result]:
 
 
 def _create(run: Run) -> Result:
-    with ServerProcess(run.fresh_db()) as server:
+    with run.serve("b_create") as server:
         return asyncio.run(sequential_creates(server, run.counts.creates, "rest"))
 
 
 def _ref_create(run: Run) -> Result:
-    with ServerProcess(run.fresh_db()) as server:
+    with run.serve("f_create_ref") as server:
         return run_reference("create", server.host, str(server.port), str(run.counts.ref_creates))
 
 
 def _concurrent(run: Run) -> Result:
     c = run.counts
-    with ServerProcess(run.fresh_db()) as server:
+    with run.serve("c_concurrent") as server:
         return asyncio.run(concurrent_creates(server, c.concurrent_creates, c.in_flight, "rest"))
 
 
 def _paging(run: Run, template: Path, model_id: str, transport: str, items: int) -> Result:
-    with ServerProcess(run.fresh_db(template)) as server:
+    with run.serve(f"d_page_{transport}_{items}", template) as server:
         port = server.port if transport == "rest" else server.grpc_port
         return run_in_child(transport, server.host, port, model_id, run.counts.page_size, items)
 
 
 def _ref_paging(run: Run, template: Path, model_id: str) -> Result:
     c = run.counts
-    with ServerProcess(run.fresh_db(template)) as server:
+    with run.serve("f_page_ref", template) as server:
         return run_reference(
             "page",
             server.host,
@@ -177,9 +194,11 @@ def _ref_paging(run: Run, template: Path, model_id: str) -> Result:
         )
 
 
-def execute(counts: Counts, groups: set[str], scratch: Path) -> Run:
+def execute(
+    counts: Counts, groups: set[str], scratch: Path, profile_dir: Path | None = None
+) -> Run:
     """Run the chosen scenario groups, each on a fresh database and server."""
-    run = Run(counts, scratch)
+    run = Run(counts, scratch, profile_dir)
     if "get" in groups:
         run.attempt("a/e/g/f sequential gets", lambda: _get_group(run))
     if "create" in groups:
@@ -222,6 +241,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", type=Path, help="results directory (default bench/results, smoke: a temp dir)"
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the server and the bench with py-spy into DIR (figures then run slower)",
+    )
     parser.add_argument("--only", nargs="+", choices=GROUPS, help="run only these scenario groups")
     return parser
 
@@ -237,7 +262,7 @@ def main(argv: list[str]) -> int:
     stamp["reference_version"] = REF_VERSION
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mr-bench-") as scratch:
-        run = execute(counts, groups, Path(scratch))
+        run = execute(counts, groups, Path(scratch), args.profile)
         out_dir = args.out or (Path(scratch) / "results" if args.smoke else RESULTS_DIR)
         stamp["wall_seconds"] = time.perf_counter() - t0
         stamp["load_average_end"] = [round(x, 2) for x in os.getloadavg()]

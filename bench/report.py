@@ -211,7 +211,8 @@ def markdown(
     for t in goals:
         sign = ">=" if t.kind == "min" else "<="
         lines.append(
-            f"| {t.name} | {_fmt(t.value, 2)}{t.unit} | {sign} {_fmt(t.goal, 2)}{t.unit} | "
+            f"| {t.name} | {_fmt(t.value, 3 if t.unit == 'x' else 2)}{t.unit} | "
+            f"{sign} {_fmt(t.goal, 2)}{t.unit} | "
             f"{'yes' if t.met else '**no**'} |"
         )
     if failures:

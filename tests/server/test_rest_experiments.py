@@ -417,3 +417,33 @@ async def test_experiment_names_up_to_255_characters_are_kept(api: RestApi) -> N
 
     assert created["name"] == "e" * 255
     assert 400 <= oversized.status < 500, oversized.describe()
+
+
+async def test_run_lists_filter_by_name_and_external_id(api: RestApi) -> None:
+    run = await new_run(api, externalId="ext-run")
+    await entities.experiment_run(api, run["experimentId"], externalId="ext-other")
+    runs_path = f"/experiments/{run['experimentId']}/experiment_runs"
+    loss = await entities.run_artifact(api, run["id"], metric("loss", 1.0, 1, externalId="ext-l"))
+    await entities.run_artifact(api, run["id"], metric("acc", 1.0, 1, externalId="ext-a"))
+    artifacts_path = f"/experiment_runs/{run['id']}/artifacts"
+
+    by_external_id = assert_list(await api.fetch(runs_path, {"externalId": "ext-run"}))
+    by_name = assert_list(await api.fetch(artifacts_path, {"name": "loss"}))
+    by_artifact_external_id = assert_list(await api.fetch(artifacts_path, {"externalId": "ext-l"}))
+
+    assert ids_of(by_external_id) == [run["id"]]
+    assert ids_of(by_name) == [loss["id"]]
+    assert ids_of(by_artifact_external_id) == [loss["id"]]
+
+
+async def test_find_artifact_by_name_under_a_run(api: RestApi) -> None:
+    run = await new_run(api)
+    other = await new_run(api)
+    loss = await entities.run_artifact(api, run["id"], metric("loss", 1.0, 1))
+    await entities.run_artifact(api, other["id"], metric("loss", 2.0, 1))
+
+    found = await api.fetch("/artifact", {"name": "loss", "parentResourceId": run["id"]})
+
+    assert found["id"] == loss["id"]
+    assert found["experimentRunId"] == run["id"]
+    assert found["value"] == 1.0

@@ -328,3 +328,18 @@ async def test_inference_service_names_fit_in_the_reference_column(api: RestApi)
 
     assert long_name["name"] == "s" * 250
     assert 400 <= too_long.status < 500, too_long.describe()
+
+
+async def test_serve_model_list_filters_by_external_id(api: RestApi) -> None:
+    environment, model = await serving_setup(api)
+    version = await entities.model_version(api, model["id"])
+    service = await entities.inference_service(api, environment["id"], model["id"])
+    path = f"/inference_services/{service['id']}/serves"
+    served = await api.create(
+        path, {"name": "s", "modelVersionId": version["id"], "externalId": "ext-s"}
+    )
+    await api.create(path, {"name": "t", "modelVersionId": version["id"]})
+
+    by_external_id = assert_list(await api.fetch(path, {"externalId": "ext-s"}))
+
+    assert ids_of(by_external_id) == [served["id"]]

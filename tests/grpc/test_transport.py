@@ -44,8 +44,10 @@ NO_WAIT = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0)
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 
 
-async def _fake_registry(methods: dict[str, Behavior]) -> tuple[grpc.aio.Server, int]:
-    """Serve ``methods`` of ModelRegistryService (by RPC name) on a free port."""
+async def _fake_registry(
+    methods: dict[str, Behavior], port: int = 0
+) -> tuple[grpc.aio.Server, int]:
+    """Serve ``methods`` of ModelRegistryService (by RPC name) on ``port`` (0: a free one)."""
     rpcs = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name
     handlers = {
         name: grpc.unary_unary_rpc_method_handler(
@@ -57,9 +59,9 @@ async def _fake_registry(methods: dict[str, Behavior]) -> tuple[grpc.aio.Server,
     }
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
-    port = server.add_insecure_port("127.0.0.1:0")
+    bound = server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
-    return server, port
+    return server, bound
 
 
 @pytest.fixture
@@ -285,3 +287,29 @@ async def test_concurrent_calls_and_a_huge_page_size_over_one_transport(
     assert fetched == created
     page = await transport.list_registered_models(ListOptions(limit=10**12))
     assert len(page) == 20
+
+
+async def test_reads_recover_soon_after_the_server_comes_back_on_its_port() -> None:
+    async def get(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return pb.RegisteredModel(id=request.id, name="up")
+
+    server, port = await _fake_registry({"GetRegisteredModelById": get})
+    policy = RetryPolicy(max_attempts=10, initial_backoff=0.2, max_backoff=0.2)
+    transport = GrpcTransport("127.0.0.1", port, retry=policy, timeout=10.0)
+    try:
+        assert (await transport.get_registered_model("1")).name == "up"
+        await server.stop(None)
+        with call_options(timeout=0.3), pytest.raises((ConnectionFailed, Timeout)):
+            await transport.get_registered_model("1")  # the channel now knows it is down
+        restarted, bound = await _fake_registry({"GetRegisteredModelById": get}, port)
+        assert bound == port
+        try:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            assert (await transport.get_registered_model("1")).name == "up"
+            # gRPC's own reconnect backoff (1 s at first by default) is cut to 0.1 s.
+            assert loop.time() - started < 0.9
+        finally:
+            await restarted.stop(None)
+    finally:
+        await transport.aclose()

@@ -103,9 +103,15 @@ RPC_METHODS: Mapping[str, tuple[str, ...]] = {
 }
 
 # Built-in gRPC retries are off: the RetryPolicy is the one retry rule of both transports.
+# Reconnection backoff starts small (gRPC's default is 1 s, then growing): while the channel
+# waits to reconnect, calls fail at once, so a long wait would spend the policy's retries on a
+# server that is already back.
 _CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.enable_retries", 0),
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 5000),
 )
 
 

@@ -2,6 +2,22 @@
 
 ``async with run_server() as srv:`` starts it on a free port (``srv.url``); the command
 ``model-registry serve`` runs it as a process.
+
+Layers: ``rest.py`` (aiohttp front door, only translates) and ``grpc.py`` (gRPC front door) call
+``service.RegistryService`` (every rule), which works through ``store`` (every query; schema by
+the alembic migrations in ``store/migrations``). ``entities.py`` describes each entity kind once.
+
+Where this server deliberately does better than the reference server:
+
+- every list endpoint applies ``filterQuery`` (the reference ignores it on some), and a bad
+  filter is a 400 on all of them;
+- client mistakes never produce a 5xx: malformed ids, tokens, page sizes, numbers out of range,
+  strings a database cannot store (NUL, lone surrogates) are 400s;
+- a PATCH may repeat ``name``/parent ids/``artifactType`` unchanged; only a change is refused.
+
+Behaviour worth knowing: a metric or parameter posted again under the same name to one run
+updates the stored one (a metric also appends to the run's metric history); artifact names are
+unique per (artifact type, the version or run they were created in).
 """
 
 from model_registry.server.app import RunningServer, create_app, run_server

@@ -26,7 +26,7 @@ from bench.reference import REF_VERSION, ReferenceUnavailable, run_reference
 from bench.scenarios import concurrent_creates, seed_models, sequential_creates, sequential_gets
 from bench.seed import seed_versions_sync
 from bench.server import ServerProcess
-from bench.timing import Result
+from bench.timing import Result, merge
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -41,6 +41,7 @@ class Counts:
     get_rounds: int
     get_warmup: int
     creates: int
+    create_rounds: int
     concurrent_creates: int
     in_flight: int
     page_size: int
@@ -57,6 +58,7 @@ FULL = Counts(
     get_rounds=4,
     get_warmup=50,
     creates=500,
+    create_rounds=4,
     concurrent_creates=2000,
     in_flight=64,
     page_size=1000,
@@ -75,6 +77,7 @@ SMOKE = Counts(
     get_rounds=2,
     get_warmup=3,
     creates=10,
+    create_rounds=2,
     concurrent_creates=128,
     in_flight=64,
     page_size=1000,
@@ -85,8 +88,10 @@ SMOKE = Counts(
     ref_page_items=2000,
 )
 
-GROUPS = ("get", "create", "concurrent", "paging", "reference")
-"""Scenario groups ``--only`` can pick."""
+GROUPS = ("get", "create", "concurrent", "paging")
+"""Scenario groups ``--only`` can pick: get = a, e (get), g and the reference's gets;
+create = b and the reference's creates; concurrent = c; paging = d, e (paging) and the
+reference's Pager."""
 
 
 class Run:
@@ -151,22 +156,44 @@ def _get_group(run: Run) -> list[Result]:
         ids = asyncio.run(seed_models(server, c.get_models))
         results = asyncio.run(sequential_gets(server, ids, c.gets, c.get_rounds, c.get_warmup))
         try:
-            results.append(
-                run_reference("get", server.host, str(server.port), ",".join(ids), str(c.ref_gets))
+            ref = run_reference(
+                "get", server.host, str(server.port), ",".join(ids), str(c.ref_gets)
             )
+            results.append(merge(ref.key, ref.title, ref.client, ref.unit, [ref]))
         except ReferenceUnavailable as exc:
             run.failures["f_get_ref"] = f"skipped: {exc}"
     return results
 
 
-def _create(run: Run) -> Result:
-    with run.serve("b_create") as server:
-        return asyncio.run(sequential_creates(server, run.counts.creates, "rest"))
-
-
-def _ref_create(run: Run) -> Result:
-    with run.serve("f_create_ref") as server:
-        return run_reference("create", server.host, str(server.port), str(run.counts.ref_creates))
+def _create_group(run: Run) -> list[Result]:
+    """(b) and the reference's (b) on one server, in alternating rounds (see the README)."""
+    c = run.counts
+    ours: list[Result] = []
+    ref: list[Result] = []
+    with run.serve("create") as server:
+        for r in range(c.create_rounds):
+            ours.append(
+                asyncio.run(
+                    sequential_creates(server, c.creates // c.create_rounds, "rest", f"ours-{r}")
+                )
+            )
+            try:
+                ref.append(
+                    run_reference(
+                        "create",
+                        server.host,
+                        str(server.port),
+                        str(max(1, c.ref_creates // c.create_rounds)),
+                        f"ref-{r}",
+                    )
+                )
+            except ReferenceUnavailable as exc:
+                run.failures["f_create_ref"] = f"skipped: {exc}"
+    title = "sequential create model + version"
+    results = [merge("b_create_rest", title, "ours-rest", "model+version", ours)]
+    if ref:
+        results.append(merge("f_create_ref", title, "reference", "model+version", ref))
+    return results
 
 
 def _concurrent(run: Run) -> Result:
@@ -202,34 +229,30 @@ def execute(
     if "get" in groups:
         run.attempt("a/e/g/f sequential gets", lambda: _get_group(run))
     if "create" in groups:
-        run.attempt("b sequential creates", lambda: _create(run))
-    if "reference" in groups:
-        run.attempt("f reference creates", lambda: _ref_create(run))
+        run.attempt("b/f sequential creates", lambda: _create_group(run))
     if "concurrent" in groups:
         run.attempt("c concurrent creates", lambda: _concurrent(run))
-    if "paging" in groups or "reference" in groups:
+    if "paging" in groups:
         template = scratch / "paging-template.db"
         items = max(counts.page_items, counts.ref_page_items)
         print(f"bench: seeding {items:,} versions ...", flush=True)
         t0 = time.perf_counter()
         model_id = seed_versions_sync(template, items)
         print(f"bench:   seeded in {time.perf_counter() - t0:.1f}s", flush=True)
-        if "paging" in groups:
-            run.attempt(
-                "d paging REST", lambda: _paging(run, template, model_id, "rest", counts.page_items)
-            )
+        run.attempt(
+            "d paging REST", lambda: _paging(run, template, model_id, "rest", counts.page_items)
+        )
 
-            def small() -> Result:
-                r = _paging(run, template, model_id, "rest", counts.page_items_small)
-                r.key = "d_page_rest_small"
-                return r
+        def small() -> Result:
+            r = _paging(run, template, model_id, "rest", counts.page_items_small)
+            r.key = "d_page_rest_small"
+            return r
 
-            run.attempt("d paging REST (small, for RSS)", small)
-            run.attempt(
-                "e paging gRPC", lambda: _paging(run, template, model_id, "grpc", counts.page_items)
-            )
-        if "reference" in groups:
-            run.attempt("f reference paging", lambda: _ref_paging(run, template, model_id))
+        run.attempt("d paging REST (small, for RSS)", small)
+        run.attempt(
+            "e paging gRPC", lambda: _paging(run, template, model_id, "grpc", counts.page_items)
+        )
+        run.attempt("f reference paging", lambda: _ref_paging(run, template, model_id))
     return run
 
 
@@ -247,7 +270,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="sample the server and the bench with py-spy into DIR (figures then run slower)",
     )
-    parser.add_argument("--only", nargs="+", choices=GROUPS, help="run only these scenario groups")
+    parser.add_argument(
+        "--only", nargs="+", choices=GROUPS, help="run only these scenario groups (default: all)"
+    )
     return parser
 
 

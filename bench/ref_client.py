@@ -8,7 +8,8 @@ standard library only) are imported besides the reference package.
 
 Modes:
     ``get HOST PORT ID[,ID...] COUNT``: sequential ``get_registered_model_by_id``.
-    ``create HOST PORT COUNT``: sequential create registered model + model version.
+    ``create HOST PORT COUNT PREFIX``: sequential create registered model (named
+    ``PREFIX-i``) + model version.
     ``page HOST PORT MODEL_ID PAGE_SIZE MAX_ITEMS``: ``Pager`` over the model's versions.
 """
 
@@ -44,7 +45,13 @@ async def _get(host: str, port: int, ids: list[str], count: int) -> Result:
     with rec:
         for i in range(count):
             await rec.timed(partial(_expect_get, client, ids[i % len(ids)]))
-    return rec.result("f_get_ref", "sequential get_registered_model_by_id", "reference", "get")
+    return rec.result(
+        "f_get_ref",
+        "sequential get_registered_model_by_id",
+        "reference",
+        "get",
+        keep_latencies=True,
+    )
 
 
 async def _expect_get(client: Any, model_id: str) -> None:
@@ -52,12 +59,12 @@ async def _expect_get(client: Any, model_id: str) -> None:
         raise LookupError("the model was not found")
 
 
-async def _create(host: str, port: int, count: int) -> Result:
+async def _create(host: str, port: int, count: int, prefix: str) -> Result:
     types = importlib.import_module("model_registry.types")
     client = _client(host, port)
 
     async def pair(i: int) -> None:
-        rm = await client.upsert_registered_model(types.RegisteredModel(name=f"ref-model-{i}"))
+        rm = await client.upsert_registered_model(types.RegisteredModel(name=f"{prefix}-{i}"))
         await client.upsert_model_version(types.ModelVersion(name="v1", author="bench"), rm.id)
 
     await pair(-1)  # warm-up
@@ -66,7 +73,11 @@ async def _create(host: str, port: int, count: int) -> Result:
         for i in range(count):
             await rec.timed(partial(pair, i))
     return rec.result(
-        "f_create_ref", "sequential create model + version", "reference", "model+version"
+        "f_create_ref",
+        "sequential create model + version",
+        "reference",
+        "model+version",
+        keep_latencies=True,
     )
 
 
@@ -112,7 +123,7 @@ def main(argv: list[str]) -> int:
     if mode == "get":
         result = asyncio.run(_get(host, port, argv[3].split(","), int(argv[4])))
     elif mode == "create":
-        result = asyncio.run(_create(host, port, int(argv[3])))
+        result = asyncio.run(_create(host, port, int(argv[3]), argv[4]))
     elif mode == "page":
         result = asyncio.run(_page(host, port, argv[3], int(argv[4]), int(argv[5])))
     else:

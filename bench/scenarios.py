@@ -98,12 +98,15 @@ async def sequential_gets(
     ]
 
 
-async def sequential_creates(server: ServerProcess, count: int, transport: Transport) -> Result:
-    """(b): ``count`` times, create a registered model then a version of it, one at a time."""
+async def sequential_creates(
+    server: ServerProcess, count: int, transport: Transport, prefix: str = "seq-model"
+) -> Result:
+    """(b): ``count`` times, create a registered model (``prefix-i``) then a version of it, one
+    at a time. The result keeps its raw latencies (rounds are merged by the caller)."""
     async with connect(server, transport) as client:
 
         async def pair(i: int) -> None:
-            model = await client.upsert_registered_model(RegisteredModel(f"seq-model-{i}"))
+            model = await client.upsert_registered_model(RegisteredModel(f"{prefix}-{i}"))
             await client.upsert_model_version(ModelVersion("v1", author="bench"), model.id)
 
         await pair(-1)  # warm-up: connection, first statements
@@ -116,6 +119,7 @@ async def sequential_creates(server: ServerProcess, count: int, transport: Trans
         "sequential create model + version",
         f"ours-{transport}",
         "model+version",
+        keep_latencies=True,
     )
 
 

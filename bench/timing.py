@@ -93,11 +93,26 @@ class Recorder:
     def __exit__(self, *exc: object) -> None:
         self.elapsed += time.perf_counter() - self.started
 
-    def result(self, key: str, title: str, client: str, unit: str, **extra: Any) -> Result:
-        """Summarise the run as a :class:`Result`."""
+    def result(
+        self,
+        key: str,
+        title: str,
+        client: str,
+        unit: str,
+        *,
+        keep_latencies: bool = False,
+        **extra: Any,
+    ) -> Result:
+        """Summarise the run as a :class:`Result`.
+
+        With ``keep_latencies`` the raw per-op latencies go into ``extra["latencies_ms"]``, so
+        that :func:`merge` can combine rounds measured separately.
+        """
         lat = sorted(self.latencies)
         if self.first_error is not None:
             extra["first_error"] = self.first_error
+        if keep_latencies:
+            extra["latencies_ms"] = [x * 1000 for x in self.latencies]
         return Result(
             key=key,
             title=title,
@@ -110,6 +125,28 @@ class Recorder:
             p99_ms=percentile(lat, 0.99) * 1000 if lat else None,
             extra=extra,
         )
+
+
+def merge(key: str, title: str, client: str, unit: str, parts: Sequence[Result]) -> Result:
+    """Combine rounds of one scenario: ops, time and errors add up; percentiles come from the
+    rounds' raw latencies (``extra["latencies_ms"]``, removed from the parts)."""
+    latencies = sorted(x for p in parts for x in p.extra.pop("latencies_ms", []))
+    extra: dict[str, Any] = {"rounds": len(parts)}
+    for p in parts:
+        for name, value in p.extra.items():
+            extra.setdefault(name, value)
+    return Result(
+        key=key,
+        title=title,
+        client=client,
+        ops=sum(p.ops for p in parts),
+        seconds=sum(p.seconds for p in parts),
+        unit=unit,
+        errors=sum(p.errors for p in parts),
+        p50_ms=percentile(latencies, 0.50) if latencies else None,
+        p99_ms=percentile(latencies, 0.99) if latencies else None,
+        extra=extra,
+    )
 
 
 def result_from_stdout(stdout: str) -> Result:

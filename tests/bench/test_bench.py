@@ -11,7 +11,7 @@ from bench.report import Target, markdown, run_stamp, targets
 from bench.scenarios import seed_models, sequential_gets
 from bench.seed import seed_versions_sync
 from bench.server import ServerProcess
-from bench.timing import Recorder, Result, percentile
+from bench.timing import Recorder, Result, merge, percentile
 
 
 def test_percentile_is_nearest_rank_and_nan_when_empty() -> None:
@@ -100,3 +100,14 @@ def test_paging_child_walks_seeded_versions_and_reports_its_peak_rss(tmp_path: P
     assert (rest.ops, rest.errors, rest.extra["pages"]) == (1200, 0, 3)
     assert grpc.ops == 1000 and grpc.extra["pages"] == 2
     assert rest.extra["rss_peak_kb"] >= rest.extra["rss_start_kb"] > 0
+
+
+def test_merge_adds_rounds_up_and_takes_percentiles_from_their_raw_latencies() -> None:
+    first = _result("k", 2, 1.0, latencies_ms=[1.0, 3.0], first_error="x")
+    second = _result("k", 2, 3.0, latencies_ms=[2.0, 4.0])
+    second.errors = 1
+    merged = merge("k", "t", "c", "op", [first, second])
+    assert (merged.ops, merged.seconds, merged.errors) == (4, 4.0, 1)
+    assert merged.ops_per_s == 1.0
+    assert (merged.p50_ms, merged.p99_ms) == (2.0, 4.0)
+    assert merged.extra == {"rounds": 2, "first_error": "x"}

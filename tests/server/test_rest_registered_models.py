@@ -326,3 +326,15 @@ async def test_find_by_parent_alone_is_a_400(api: RestApi) -> None:
     model = await entities.registered_model(api)
 
     await api.fails("GET", "/registered_model", 400, params={"parentResourceId": model["id"]})
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["naïve-模型-🙂", "with space", "slash/and?query&amp=1", 'quote\'s "double"', "%41"],
+)
+async def test_any_printable_name_round_trips_and_is_findable(api: RestApi, name: str) -> None:
+    model = await entities.registered_model(api, name=name)
+
+    assert model["name"] == name
+    assert (await api.fetch(f"/registered_models/{model['id']}"))["name"] == name
+    assert (await api.fetch("/registered_model", {"name": name}))["id"] == model["id"]

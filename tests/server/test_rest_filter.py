@@ -261,3 +261,18 @@ async def test_compat_example_run_ids_and_like_on_artifacts(api: RestApi) -> Non
     items = assert_list(await api.fetch("/artifacts", {"filterQuery": query}))
 
     assert sorted(ids_of(items), key=int) == sorted(wanted, key=int)
+
+
+async def test_string_literals_hold_the_other_quote_and_any_text(api: RestApi) -> None:
+    apostrophe = await entities.registered_model(api, name="it's")
+    quoted = await entities.registered_model(api, name='say "hi"')
+    unicode = await entities.registered_model(api, name="modèle-🙂")
+    path = "/registered_models"
+
+    by_double = assert_list(await api.fetch(path, {"filterQuery": 'name = "it\'s"'}))
+    by_single = assert_list(await api.fetch(path, {"filterQuery": "name = 'say \"hi\"'"}))
+    by_unicode = assert_list(await api.fetch(path, {"filterQuery": "name LIKE 'mod%🙂'"}))
+
+    assert ids_of(by_double) == [apostrophe["id"]]
+    assert ids_of(by_single) == [quoted["id"]]
+    assert ids_of(by_unicode) == [unicode["id"]]

@@ -202,3 +202,35 @@ async def test_not_found_errors_carry_the_not_found_code(api: RestApi) -> None:
 
     assert reply.status == 404
     assert reply.body["code"] == "Not Found"
+
+
+async def test_an_unknown_artifact_type_filter_is_a_400_on_every_artifact_list(
+    api: RestApi,
+) -> None:
+    model = await entities.registered_model(api)
+    version = await entities.model_version(api, model["id"])
+    experiment = await entities.experiment(api)
+    run = await entities.experiment_run(api, experiment["id"])
+
+    for path in (
+        "/artifacts",
+        f"/model_versions/{version['id']}/artifacts",
+        f"/experiment_runs/{run['id']}/artifacts",
+    ):
+        await api.fails("GET", path, 400, params={"artifactType": "photo"})
+
+
+@pytest.mark.parametrize("raw", [b"[]", b"null", b"42", b"{"])
+async def test_a_patch_body_that_is_not_a_json_object_is_a_400(api: RestApi, raw: bytes) -> None:
+    model = await entities.registered_model(api, description="kept")
+
+    reply = await api.request(
+        "PATCH",
+        f"/registered_models/{model['id']}",
+        data=raw,
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert reply.status == 400, reply.describe()
+    check_error_body(reply, 400)
+    assert await api.fetch(f"/registered_models/{model['id']}") == model

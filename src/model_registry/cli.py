@@ -42,6 +42,7 @@ from model_registry.exceptions import (
     Unavailable,
     UnprocessableEntity,
 )
+from model_registry.integrations.cli import import_group
 
 __all__ = ["EXIT_CODES", "cli", "main"]
 
@@ -624,6 +625,10 @@ def register_predictions(
         skip_validation=skip_validation,
     )
     _done(as_json, "predictions", predictions_id, dataset_id=found.id, model_version_id=mv.id)
+
+
+# `import mlflow` (model_registry.integrations): light to import, MLflow loads when it runs.
+cli.add_command(import_group)
 
 
 def _exit_code(result: Any) -> int:

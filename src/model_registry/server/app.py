@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import importlib.util
 import logging
+import os
 import socket
 import tempfile
 from collections.abc import AsyncIterator, Collection
@@ -15,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from model_registry.server.auth import TokenAuthenticator
 from model_registry.server.rest import (
     SERVICE_KEY,
     add_routes,
@@ -24,11 +26,12 @@ from model_registry.server.rest import (
 )
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store
+from model_registry.server.tls import ServerTLS, load_server_tls
 
 log = logging.getLogger("model_registry.server")
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
-"""Largest request body accepted; a larger one is a 413."""
+"""Largest request body accepted by default; a larger one is a 413."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ class RunningServer:
     """A started server.
 
     Attributes:
-        url: ``http://host:port`` of the REST API (without the base path).
+        url: ``http://host:port`` (``https://`` with TLS) of the REST API, without the base
+            path.
         host: The listening host.
         port: The REST port (the real one when 0 was asked).
         grpc_port: The gRPC port, or None when gRPC is off.
@@ -67,21 +71,29 @@ async def _root(request: web.Request) -> web.Response:
 
 
 def create_app(
-    service: RegistryService, *, auth_tokens: Collection[str] | None = None
+    service: RegistryService,
+    *,
+    auth_tokens: Collection[str] | None = None,
+    auth: TokenAuthenticator | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> web.Application:
     """Build the aiohttp application serving the REST API over ``service``.
 
     Args:
         service: The registry service.
         auth_tokens: When given, API calls need ``Authorization: Bearer`` with one of these.
+        auth: An authenticator to use instead of ``auth_tokens`` (e.g. one with a token file).
+        max_body_bytes: The largest request body accepted; a larger one is a 413.
 
     Returns:
         The application (not yet running).
     """
     middlewares: list[Any] = [error_middleware]
-    if auth_tokens:
-        middlewares.append(auth_middleware(auth_tokens))
-    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
+    if auth is None and auth_tokens:
+        auth = TokenAuthenticator(auth_tokens)
+    if auth is not None:
+        middlewares.append(auth_middleware(auth))
+    app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
     app[SERVICE_KEY] = service
     app.router.add_get("/", _root, allow_head=False)
     app.router.add_get("/healthz", _healthz, allow_head=False)
@@ -95,14 +107,26 @@ def _grpc_available() -> bool:
 
 
 async def _start_grpc(
-    service: RegistryService, host: str, port: int, auth_tokens: Collection[str] | None
+    service: RegistryService,
+    host: str,
+    port: int,
+    auth: TokenAuthenticator | None,
+    tls: ServerTLS | None,
+    max_body_bytes: int,
 ) -> tuple[Any, int] | None:
     if not _grpc_available():
         log.warning("gRPC requested but model_registry.server.grpc is not available")
         return None
     from model_registry.server import grpc as grpc_front
 
-    server, bound = await grpc_front.start_grpc_server(service, host, port, auth_tokens=auth_tokens)
+    server, bound = await grpc_front.start_grpc_server(
+        service,
+        host,
+        port,
+        tls=tls.grpc if tls is not None else None,
+        auth=auth,
+        max_message_bytes=max_body_bytes,
+    )
     return server, int(bound)
 
 
@@ -114,6 +138,10 @@ async def run_server(
     port: int = 0,
     grpc_port: int | None = None,
     auth_tokens: Collection[str] | None = None,
+    auth_token_file: str | os.PathLike[str] | None = None,
+    tls_cert: str | os.PathLike[str] | None = None,
+    tls_key: str | os.PathLike[str] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> AsyncIterator[RunningServer]:
     """Run the registry server for the duration of an ``async with`` block.
 
@@ -123,11 +151,28 @@ async def run_server(
         host: The address to listen on.
         port: The REST port; 0 picks a free one (read it back from ``.port``).
         grpc_port: The gRPC port (0 picks one), or None for no gRPC.
-        auth_tokens: When given, API calls need one of these bearer tokens.
+        auth_tokens: When given, API calls (REST and gRPC, all but the health checks) need
+            one of these bearer tokens.
+        auth_token_file: A file of accepted tokens, one per line (blank lines and ``#``
+            comments ignored), read again whenever it changes; adds to ``auth_tokens``.
+        tls_cert: A PEM certificate chain: serve REST and gRPC over TLS (needs ``tls_key``).
+        tls_key: The PEM private key of ``tls_cert``.
+        max_body_bytes: The largest REST body / gRPC message accepted (larger: 413 /
+            RESOURCE_EXHAUSTED).
 
     Yields:
         The running server.
+
+    Raises:
+        ValueError: Bad TLS files, only one of them, or auth on without any token.
+        OSError: The token file cannot be read or an address cannot be bound.
     """
+    if (tls_cert is None) != (tls_key is None):
+        raise ValueError("TLS needs both a certificate and a key")
+    tls = load_server_tls(tls_cert, tls_key) if tls_cert and tls_key else None
+    auth: TokenAuthenticator | None = None
+    if auth_tokens or auth_token_file is not None:
+        auth = TokenAuthenticator(auth_tokens or (), auth_token_file)
     with contextlib.ExitStack() as stack:
         if database_url is None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="model-registry-"))
@@ -135,7 +180,7 @@ async def run_server(
         store = await Store.open(database_url)
         try:
             service = RegistryService(store)
-            app = create_app(service, auth_tokens=auth_tokens)
+            app = create_app(service, auth=auth, max_body_bytes=max_body_bytes)
             runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
             await runner.setup()
             grpc_server: Any = None
@@ -145,17 +190,20 @@ async def run_server(
                 )
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((host, port))
-                site = web.SockSite(runner, sock)
+                site = web.SockSite(
+                    runner, sock, ssl_context=tls.ssl_context if tls is not None else None
+                )
                 await site.start()
                 bound_port = int(sock.getsockname()[1])
                 bound_grpc: int | None = None
                 if grpc_port is not None:
-                    started = await _start_grpc(service, host, grpc_port, auth_tokens)
+                    started = await _start_grpc(service, host, grpc_port, auth, tls, max_body_bytes)
                     if started is not None:
                         grpc_server, bound_grpc = started
                 url_host = f"[{host}]" if ":" in host else host
+                scheme = "https" if tls is not None else "http"
                 yield RunningServer(
-                    url=f"http://{url_host}:{bound_port}",
+                    url=f"{scheme}://{url_host}:{bound_port}",
                     host=host,
                     port=bound_port,
                     grpc_port=bound_grpc,

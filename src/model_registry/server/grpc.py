@@ -5,7 +5,8 @@ REST would hand the service (:mod:`model_registry._convert_grpc`), the service m
 calls is called, and its answer becomes the response message. Every rule stays in
 :class:`~model_registry.server.service.RegistryService`.
 
-All RPCs pass through :func:`_dispatch`, the one place that checks the bearer token and maps
+With auth on, :class:`_BearerInterceptor` checks the bearer token of every call but health.
+All RPCs pass through :func:`_dispatch`, the one place that maps
 :class:`~model_registry.server.errors.ServiceError` to a gRPC status (its ``grpc_code``, with
 the REST error message as details and the REST error code as trailing metadata
 :data:`~model_registry._convert_grpc.ERROR_MARK`). The standard health
@@ -14,7 +15,6 @@ the REST error message as details and the REST error code as trailing metadata
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
@@ -31,6 +31,7 @@ from model_registry._convert_grpc import (
     wire_to_message,
 )
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
+from model_registry.server.auth import TokenAuthenticator
 from model_registry.server.entities import ANY_ARTIFACT, ARTIFACT_KINDS, KINDS
 from model_registry.server.errors import BadRequest, NotFound, ServiceError, Unauthorized
 from model_registry.server.service import RegistryService
@@ -281,30 +282,65 @@ RPC_HANDLERS: Mapping[str, Handler] = {
 # The one call path: auth and error mapping.
 
 
-def _token_accepted(metadata: Any, accepted: list[bytes]) -> bool:
+def _authorization(metadata: Any) -> str | bytes | None:
+    """The ``authorization`` metadata value of a call, or None."""
     for key, value in metadata or ():
         if key == "authorization":
-            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-            scheme, _, token = text.partition(" ")
-            given = token.strip().encode()
-            return scheme.lower() == "bearer" and any(
-                hmac.compare_digest(given, t) for t in accepted
-            )
-    return False
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+class _BearerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """The one token check of this front door: every RPC but health needs a bearer token.
+
+    Reflection is guarded too (with auth on, only token holders learn the API's shape).
+    """
+
+    def __init__(self, auth: TokenAuthenticator) -> None:
+        self._auth = auth
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(_HEALTH_PREFIX):
+            return handler
+        if self._auth.allows(_authorization(details.invocation_metadata)):
+            return handler
+        return _refusal(handler)
+
+
+_HEALTH_PREFIX = f"/{health.SERVICE_NAME}/"
+
+
+def _refusal(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """A handler of the same shape as ``handler`` that ends the call UNAUTHENTICATED."""
+
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
+        await _abort(context, Unauthorized("missing or invalid bearer token"))
+
+    kind = {
+        (False, False): grpc.unary_unary_rpc_method_handler,
+        (False, True): grpc.unary_stream_rpc_method_handler,
+        (True, False): grpc.stream_unary_rpc_method_handler,
+        (True, True): grpc.stream_stream_rpc_method_handler,
+    }[(handler.request_streaming, handler.response_streaming)]
+    return kind(
+        refuse,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 def _dispatch(
     name: str,
     handler: Handler,
     service: RegistryService,
-    accepted_tokens: list[bytes] | None,
 ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]:
     async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Message:
         try:
-            if accepted_tokens is not None and not _token_accepted(
-                context.invocation_metadata(), accepted_tokens
-            ):
-                raise Unauthorized("missing or invalid bearer token")
             return await handler(service, request)
         except ServiceError as err:
             await _abort(context, err)
@@ -325,17 +361,14 @@ async def _abort(context: grpc.aio.ServicerContext, err: ServiceError) -> None:
     await context.abort(code, err.message, trailing_metadata=((ERROR_MARK, err.code),))
 
 
-def _registry_handler(
-    service: RegistryService, auth_tokens: Collection[str] | None
-) -> grpc.GenericRpcHandler:
-    accepted = [t.encode() for t in auth_tokens] if auth_tokens else None
+def _registry_handler(service: RegistryService) -> grpc.GenericRpcHandler:
     methods = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name
     handlers: dict[str, grpc.RpcMethodHandler] = {}
     for name, method in methods.items():
         request_cls = getattr(pb, method.input_type.name)
         response_cls = getattr(pb, method.output_type.name)
         handlers[name] = grpc.unary_unary_rpc_method_handler(
-            _dispatch(name, RPC_HANDLERS[name], service, accepted),
+            _dispatch(name, RPC_HANDLERS[name], service),
             request_deserializer=request_cls.FromString,
             response_serializer=response_cls.SerializeToString,
         )
@@ -368,6 +401,8 @@ async def start_grpc_server(
     *,
     tls: tuple[bytes, bytes] | None = None,
     auth_tokens: Collection[str] | None = None,
+    auth: TokenAuthenticator | None = None,
+    max_message_bytes: int | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Start the gRPC server (registry, health and reflection services).
 
@@ -376,8 +411,11 @@ async def start_grpc_server(
         host: Address to listen on.
         port: Port to listen on; 0 picks a free one.
         tls: ``(certificate_chain_pem, private_key_pem)`` to serve TLS, or None for plaintext.
-        auth_tokens: When given, registry RPCs need ``authorization: Bearer <token>`` metadata
-            with one of these (health and reflection stay open, as ``/healthz`` does).
+        auth_tokens: When given, every RPC but health needs ``authorization: Bearer <token>``
+            metadata with one of these (health stays open, as ``/healthz`` does).
+        auth: An authenticator to use instead of ``auth_tokens`` (shared with REST, e.g. one
+            re-reading a token file).
+        max_message_bytes: The largest request message accepted (gRPC's default: 4 MiB).
 
     Returns:
         The started server (stop it with ``await server.stop(grace)``) and the bound port.
@@ -385,8 +423,14 @@ async def start_grpc_server(
     Raises:
         OSError: The address could not be bound.
     """
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((_registry_handler(service, auth_tokens),))
+    if auth is None and auth_tokens:
+        auth = TokenAuthenticator(auth_tokens)
+    interceptors = [_BearerInterceptor(auth)] if auth is not None else []
+    options = []
+    if max_message_bytes is not None:
+        options.append(("grpc.max_receive_message_length", max_message_bytes))
+    server = grpc.aio.server(interceptors=interceptors, options=options)
+    server.add_generic_rpc_handlers((_registry_handler(service),))
 
     health_servicer = _ReadinessHealth(service)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -6,9 +6,9 @@ answer. Errors become ``{"code", "message"}`` bodies at one place (the error mid
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Collection
 from http import HTTPStatus
 from typing import Any
@@ -16,12 +16,19 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from model_registry.server.auth import TokenAuthenticator
 from model_registry.server.errors import BadRequest, ServiceError, Unauthorized
 from model_registry.server.service import RegistryService
 
 log = logging.getLogger("model_registry.server")
 
 BASE_PATH = "/api/model_registry/v1alpha3"
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+"""Paths answered without a token (the probes)."""
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays/objects accepted in a body (the API needs at most a handful)."""
 
 SERVICE_KEY: web.AppKey[RegistryService] = web.AppKey("registry_service", RegistryService)
 
@@ -56,20 +63,22 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, "internal server error")
 
 
-def auth_middleware(tokens: Collection[str]) -> Any:
-    """Require ``Authorization: Bearer <token>`` with one of ``tokens`` on API paths."""
-    accepted = [t.encode() for t in tokens]
+def auth_middleware(auth: TokenAuthenticator | Collection[str]) -> Any:
+    """Require ``Authorization: Bearer <token>`` with an accepted token on API paths.
+
+    Args:
+        auth: The authenticator (or a fixed collection of tokens) both front doors share.
+    """
+    checker = auth if isinstance(auth, TokenAuthenticator) else TokenAuthenticator(auth)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith(BASE_PATH):
-            header = request.headers.get("Authorization", "")
-            scheme, _, token = header.partition(" ")
-            given = token.strip().encode()
-            if scheme.lower() != "bearer" or not any(
-                hmac.compare_digest(given, t) for t in accepted
-            ):
-                raise Unauthorized("missing or invalid bearer token")
+        # Everything but the probes (/healthz, /readyz) is guarded, unknown paths included:
+        # without a token a caller learns nothing, not even which paths exist.
+        if request.path not in OPEN_PATHS and not checker.allows(
+            request.headers.get("Authorization")
+        ):
+            raise Unauthorized("missing or invalid bearer token")
         return await handler(request)
 
     return middleware
@@ -79,12 +88,36 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
+
+
+def json_too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text ``raw`` nests arrays/objects deeper than ``limit``.
+
+    Checked on the raw text before parsing, so a hostile body never makes the parser recurse.
+    Brackets inside strings do not count. The text need not be valid JSON.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False  # cannot nest deeper than it has brackets (the common, fast case)
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _BRACKETS)
+    depth = 0
+    for char in brackets:
+        if char in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     """Decode the body strictly: UTF-8 JSON whose top level is an object.
 
     Raises:
-        BadRequest: Empty body, invalid UTF-8, invalid JSON (NaN/Infinity included), or a
-            top-level value that is not an object.
+        BadRequest: Empty body, invalid UTF-8, invalid JSON (NaN/Infinity included), nesting
+            deeper than :data:`MAX_JSON_DEPTH`, or a top-level value that is not an object.
     """
     raw = await request.read()
     if not raw.strip():
@@ -93,6 +126,8 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("request body is not valid UTF-8") from None
+    if json_too_deep(raw):
+        raise BadRequest(f"request body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         body = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:

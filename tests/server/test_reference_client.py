@@ -165,12 +165,19 @@ async def test_reference_client_logs_params_and_metrics_of_an_experiment_run(
     assert report["experiments"] == [
         {"id": run["experiment_id"], "name": "churn", "owner": "ref-owner"}
     ]
-    assert report["runs"] == [{"id": run["id"], "name": run["name"]}]
+    assert report["second_run"]["experiment_id"] == run["experiment_id"]
+    assert report["child_run"]["experiment_id"] == run["experiment_id"]
+    runs = {entry["id"]: entry for entry in report["runs"]}
+    assert sorted(runs, key=int) == sorted(
+        [run["id"], report["child_run"]["id"], report["second_run"]["id"]], key=int
+    )
+    assert runs[run["id"]]["name"] == run["name"]
+    assert runs[report["child_run"]["id"]]["props"] == {"kubeflow.parent_run_id": run["id"]}
     assert report["logs_stopped"] is True
     assert report["experiments_stopped"] is True
     assert report["runs_stopped"] is True
     logs = {entry["name"]: entry for entry in report["logs"]}
-    assert sorted(logs) == ["accuracy", "learning_rate", "loss", "optimizer"]
+    assert sorted(logs) == ["accuracy", "learning_rate", "loss", "optimizer", "train"]
     assert logs["loss"]["kind"] == "Metric"
     assert logs["loss"]["value"] == 0.25
     assert logs["loss"]["step"] == 1
@@ -183,6 +190,14 @@ async def test_reference_client_logs_params_and_metrics_of_an_experiment_run(
     assert logs["optimizer"]["kind"] == "Parameter"
     assert logs["optimizer"]["value"] == "adam"
     assert logs["optimizer"]["parameter_type"] == "string"
+    assert logs["train"]["kind"] == "DataSet"
+    assert logs["train"]["uri"] == "s3://bucket/train.csv"
+    assert logs["train"]["source_type"] == "s3"
+    assert report["logs_by_names"] == sorted(logs)
+    assert report["logs_by_names_stopped"] is True
+    assert [(log["kind"], log["name"], float(log["value"])) for log in report["child_logs"]] == [
+        ("Parameter", "fold", 1.0)
+    ]
 
 
 async def test_reference_client_sends_its_bearer_token(

@@ -145,8 +145,17 @@ def experiments_scenario(registry: Any) -> dict[str, Any]:
         run.log_param("optimizer", "adam")
         run.log_metric("loss", 0.25, step=1)
         run.log_metric("accuracy", 0.9, step=2)
+        run.log_dataset(name="train", uri="s3://bucket/train.csv", source_type="s3")
+        with registry.start_experiment_run(nested=True) as child:
+            child.log_param("fold", 1)
     run_id = run.info.id
     experiment_id = run.info.experiment_id
+    with registry.start_experiment_run(experiment_name="churn") as second:
+        second.log_metric("loss", 0.2, step=1)
+    by_names, by_names_stopped = drain(
+        registry.get_experiment_run_logs(run_name=run.info.name, experiment_name="churn")
+    )
+    child_logs, _ = drain(registry.get_experiment_run_logs(run_id=child.info.id))
 
     logs, logs_stopped = drain(registry.get_experiment_run_logs(run_id=run_id))
     experiments, experiments_stopped = drain(registry.get_experiments())
@@ -156,7 +165,10 @@ def experiments_scenario(registry: Any) -> dict[str, Any]:
     def describe(log: Any) -> dict[str, Any]:
         kind = type(log).__name__
         entry: dict[str, Any] = {"kind": kind, "name": log.name, "id": log.id}
-        entry["value"] = log.value
+        entry["value"] = getattr(log, "value", None)
+        if kind == "DataSet":
+            entry["uri"] = log.uri
+            entry["source_type"] = log.source_type
         if kind == "Metric":
             entry["step"] = log.step
         if kind == "Parameter":
@@ -174,8 +186,13 @@ def experiments_scenario(registry: Any) -> dict[str, Any]:
         "logs_stopped": logs_stopped,
         "experiments": [{"id": e.id, "name": e.name, "owner": e.owner} for e in experiments],
         "experiments_stopped": experiments_stopped,
-        "runs": [{"id": r.id, "name": r.name} for r in runs],
+        "runs": [{"id": r.id, "name": r.name, "props": r.custom_properties} for r in runs],
         "runs_stopped": runs_stopped,
+        "second_run": {"id": second.info.id, "experiment_id": second.info.experiment_id},
+        "child_run": {"id": child.info.id, "experiment_id": child.info.experiment_id},
+        "logs_by_names": sorted(log.name for log in by_names),
+        "logs_by_names_stopped": by_names_stopped,
+        "child_logs": [describe(log) for log in child_logs],
     }
 
 

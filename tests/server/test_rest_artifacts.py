@@ -355,3 +355,43 @@ async def test_find_artifact_without_a_match_is_a_404(api: RestApi, path: str) -
 
     await api.fails("GET", path, 404, params={"name": "none", "parentResourceId": version["id"]})
     await api.fails("GET", path, 404, params={"externalId": "none"})
+
+
+ARTIFACT_STATES = [
+    "UNKNOWN",
+    "PENDING",
+    "LIVE",
+    "MARKED_FOR_DELETION",
+    "DELETED",
+    "ABANDONED",
+    "REFERENCE",
+]
+
+
+async def test_every_artifact_state_round_trips(api: RestApi) -> None:
+    created = await entities.artifact(api, "doc-artifact")
+    path = f"/artifacts/{created['id']}"
+
+    for state in ARTIFACT_STATES:
+        patched = await api.update(path, {"artifactType": "doc-artifact", "state": state})
+        assert patched["state"] == state
+        assert (await api.fetch(path))["state"] == state
+    await api.fails("PATCH", path, 400, body={"artifactType": "doc-artifact", "state": "GONE"})
+
+
+async def test_every_listed_artifact_carries_its_type(api: RestApi) -> None:
+    version = await new_version(api)
+    for kind in TYPED_BODIES:
+        await entities.version_artifact(api, version["id"], {"artifactType": kind})
+
+    listed = assert_list(await api.fetch(f"/model_versions/{version['id']}/artifacts"))
+
+    assert sorted(item["artifactType"] for item in listed) == sorted(TYPED_BODIES)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("registeredModelId", "abc"), ("registeredModelId", "0")],
+)
+async def test_a_body_id_off_the_pattern_is_a_400(api: RestApi, field: str, value: str) -> None:
+    await api.fails("POST", "/model_versions", 400, body={"name": "v", field: value})

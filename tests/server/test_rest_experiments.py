@@ -447,3 +447,19 @@ async def test_find_artifact_by_name_under_a_run(api: RestApi) -> None:
     assert found["id"] == loss["id"]
     assert found["experimentRunId"] == run["id"]
     assert found["value"] == 1.0
+
+
+async def test_every_run_status_and_state_round_trips(api: RestApi) -> None:
+    run = await new_run(api)
+    path = f"/experiment_runs/{run['id']}"
+
+    for status in ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"):
+        assert (await api.update(path, {"status": status}))["status"] == status
+    for state in ("ARCHIVED", "LIVE"):
+        assert (await api.update(path, {"state": state}))["state"] == state
+    await api.fails("PATCH", path, 400, body={"status": "PAUSED"})
+    await api.fails("PATCH", path, 400, body={"state": "DELETED"})
+
+
+async def test_a_body_experiment_id_off_the_pattern_is_a_400(api: RestApi) -> None:
+    await api.fails("POST", "/experiment_runs", 400, body={"name": "r", "experimentId": "x1"})

@@ -343,3 +343,44 @@ async def test_serve_model_list_filters_by_external_id(api: RestApi) -> None:
     by_external_id = assert_list(await api.fetch(path, {"externalId": "ext-s"}))
 
     assert ids_of(by_external_id) == [served["id"]]
+
+
+async def test_every_desired_state_round_trips(api: RestApi) -> None:
+    environment, model = await serving_setup(api)
+    service = await entities.inference_service(api, environment["id"], model["id"])
+    path = f"/inference_services/{service['id']}"
+
+    for state in ("UNDEPLOYED", "DEPLOYED"):
+        assert (await api.update(path, {"desiredState": state}))["desiredState"] == state
+    await api.fails("PATCH", path, 400, body={"desiredState": "PAUSED"})
+
+
+async def test_every_serve_model_state_round_trips(api: RestApi) -> None:
+    environment, model = await serving_setup(api)
+    version = await entities.model_version(api, model["id"])
+    service = await entities.inference_service(api, environment["id"], model["id"])
+    path = f"/inference_services/{service['id']}/serves"
+    states = ["UNKNOWN", "NEW", "RUNNING", "COMPLETE", "FAILED", "CACHED", "CANCELED"]
+
+    for state in states:
+        served = await api.create(path, {"modelVersionId": version["id"], "lastKnownState": state})
+        assert served["lastKnownState"] == state
+    await api.fails(
+        "POST", path, 400, body={"modelVersionId": version["id"], "lastKnownState": "DONE"}
+    )
+
+    listed = assert_list(await api.fetch(path))
+    assert sorted(item["lastKnownState"] for item in listed) == sorted(states)
+
+
+@pytest.mark.parametrize("field", ["registeredModelId", "servingEnvironmentId", "modelVersionId"])
+async def test_a_body_id_off_the_pattern_is_a_400(api: RestApi, field: str) -> None:
+    environment, model = await serving_setup(api)
+    body = {
+        "name": "svc",
+        "servingEnvironmentId": environment["id"],
+        "registeredModelId": model["id"],
+        field: "007",
+    }
+
+    await api.fails("POST", "/inference_services", 400, body=body)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from model_registry.server.app import run_server
+from model_registry.server.app import MAX_BODY_BYTES, run_server
+
+TOKEN_ENV = "MODEL_REGISTRY_AUTH_TOKEN"
+"""Environment variable holding one accepted bearer token."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +34,32 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", default="INFO", help="logging level (DEBUG, INFO, WARNING...)"
     )
+    auth = parser.add_argument_group(
+        "authentication",
+        f"Any of these turns bearer tokens on for every call but the health checks; "
+        f"${TOKEN_ENV} adds one token too.",
+    )
+    auth.add_argument(
+        "--auth-token-file",
+        metavar="PATH",
+        help="file of accepted tokens, one per line (# comments); re-read when it changes",
+    )
+    auth.add_argument(
+        "--auth-token",
+        metavar="TOKEN",
+        action="append",
+        default=[],
+        help="an accepted token (repeatable; visible in the process list, prefer the file)",
+    )
+    tls = parser.add_argument_group("TLS", "Serve REST (https) and gRPC over TLS.")
+    tls.add_argument("--tls-cert", metavar="PATH", help="PEM certificate chain")
+    tls.add_argument("--tls-key", metavar="PATH", help="PEM private key of the certificate")
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=MAX_BODY_BYTES,
+        help=f"largest request body / gRPC message accepted (default {MAX_BODY_BYTES})",
+    )
     return parser
 
 
@@ -39,11 +69,23 @@ async def _serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     grpc_port = None if args.no_grpc else args.grpc_port
+    tokens = list(args.auth_token)
+    if os.environ.get(TOKEN_ENV, "").strip():
+        tokens.append(os.environ[TOKEN_ENV])
     async with run_server(
-        args.database_url, host=args.host, port=args.port, grpc_port=grpc_port
+        args.database_url,
+        host=args.host,
+        port=args.port,
+        grpc_port=grpc_port,
+        auth_tokens=tokens,
+        auth_token_file=args.auth_token_file,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        max_body_bytes=args.max_body_bytes,
     ) as srv:
         grpc = f", gRPC on {srv.host}:{srv.grpc_port}" if srv.grpc_port is not None else ""
-        print(f"model-registry serving on {srv.url}{grpc}", flush=True)
+        auth = ", bearer tokens required" if tokens or args.auth_token_file else ""
+        print(f"model-registry serving on {srv.url}{grpc}{auth}", flush=True)
         await stop.wait()
         print("model-registry stopping", flush=True)
 
@@ -57,7 +99,12 @@ def serve_main(argv: list[str]) -> int:
     Returns:
         The process exit code (0 after a graceful stop).
     """
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.max_body_bytes < 1:
+        parser.error("--max-body-bytes must be positive")
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -39,6 +39,7 @@ from model_registry.types.custom_properties import decode_value, encode_value
 
 __all__ = [
     "ARTIFACT_MEMBERS",
+    "ERROR_HTTP_STATUS",
     "ERROR_MARK",
     "artifact_member",
     "domain_to_artifact",
@@ -59,6 +60,11 @@ M = TypeVar("M", bound=Message)
 #: value is the REST error ``code``, e.g. ``"Not Found"``). The client uses it to tell a
 #: registry answer (say UNAVAILABLE: the database is not ready) from a channel failure.
 ERROR_MARK = "mr-error-code"
+
+#: Trailing metadata key carrying the HTTP status REST answers the same error with (e.g.
+#: ``"422"``), so the client raises the same exception class over both transports even where
+#: two HTTP statuses share one gRPC code (400 and 422 are both INVALID_ARGUMENT).
+ERROR_HTTP_STATUS = "mr-http-status"
 
 #: Wire ``artifactType`` -> the member of the ``Artifact`` oneof that holds that kind.
 ARTIFACT_MEMBERS: Mapping[str, str] = {

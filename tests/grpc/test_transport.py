@@ -25,6 +25,7 @@ from model_registry.exceptions import (
     NotFound,
     Timeout,
     Unavailable,
+    UnprocessableEntity,
 )
 from model_registry.server.grpc import SERVICE_NAME
 from model_registry.transport.grpc import GrpcTransport
@@ -114,6 +115,11 @@ async def test_registry_errors_map_to_the_client_exceptions(transport: GrpcTrans
         await transport.list_registered_models(ListOptions(filter_query="name = = 'x'"))
     with pytest.raises(BadRequest):
         await transport.get_registered_model("not-an-id")
+    # REST answers a missing required field with 422: the same class over gRPC.
+    with pytest.raises(UnprocessableEntity) as missing:
+        await transport.create_model_version(ModelVersion(""))
+    assert missing.value.status == "INVALID_ARGUMENT"
+    assert missing.value.code == "Bad Request"
 
 
 # -- domain types over the wire -----------------------------------------------------------------

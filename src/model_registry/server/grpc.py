@@ -8,9 +8,9 @@ calls is called, and its answer becomes the response message. Every rule stays i
 With auth on, :class:`_BearerInterceptor` checks the bearer token of every call but health.
 All RPCs pass through :func:`_dispatch`, the one place that maps
 :class:`~model_registry.server.errors.ServiceError` to a gRPC status (its ``grpc_code``, with
-the REST error message as details and the REST error code as trailing metadata
-:data:`~model_registry._convert_grpc.ERROR_MARK`). The standard health
-(``grpc.health.v1.Health``) and reflection services are served beside it.
+the REST error message as details, and the REST error code and HTTP status as trailing
+metadata :data:`~model_registry._convert_grpc.ERROR_MARK` and ``ERROR_HTTP_STATUS``).
+The standard health (``grpc.health.v1.Health``) and reflection services are served beside it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from model_registry._convert_grpc import (
+    ERROR_HTTP_STATUS,
     ERROR_MARK,
     message_to_wire,
     query_params,
@@ -358,7 +359,8 @@ def _dispatch(
 async def _abort(context: grpc.aio.ServicerContext, err: ServiceError) -> None:
     """End the call with the error's gRPC code (the one error mapping of this front door)."""
     code = getattr(grpc.StatusCode, err.grpc_code, grpc.StatusCode.UNKNOWN)
-    await context.abort(code, err.message, trailing_metadata=((ERROR_MARK, err.code),))
+    trailing = ((ERROR_MARK, err.code), (ERROR_HTTP_STATUS, str(err.http_status)))
+    await context.abort(code, err.message, trailing_metadata=trailing)
 
 
 def _registry_handler(service: RegistryService) -> grpc.GenericRpcHandler:

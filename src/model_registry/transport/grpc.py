@@ -31,6 +31,7 @@ from model_registry.exceptions import (
     ModelRegistryError,
     StatusError,
     Timeout,
+    error_class_for_http_status,
     from_grpc_status,
 )
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
@@ -746,22 +747,30 @@ def _map_error(exc: grpc.aio.AioRpcError, code: str, rpc: str) -> ModelRegistryE
     An UNAVAILABLE the registry answered itself (it marks its errors) is
     :class:`~model_registry.exceptions.Unavailable`; one from the channel (no server reached,
     connection broken) is :class:`~model_registry.exceptions.ConnectionFailed`, as on REST.
-    A registry error also carries the server's error ``code`` (e.g. ``"Not Found"``), as the
-    REST error body does.
+    A registry error carries the server's error ``code`` (e.g. ``"Not Found"``) as the REST
+    error body does, and has the class REST gives the same error (the server sends the HTTP
+    status too: 400 and 422 share INVALID_ARGUMENT but are BadRequest and
+    UnprocessableEntity).
     """
     details = exc.details() or ""
-    server_code = _server_code(exc)
+    marks = _server_marks(exc)
+    server_code = marks.get(conv.ERROR_MARK)
     if code == "UNAVAILABLE" and server_code is None:
         return ConnectionFailed(details or "connection failed", method="gRPC", path=rpc)
     error = from_grpc_status(code, details, path=rpc)
-    if server_code and isinstance(error, StatusError):
-        error.code = server_code
-    return error
+    if server_code is None or not isinstance(error, StatusError):
+        return error
+    http_status = marks.get(conv.ERROR_HTTP_STATUS, "")
+    cls = error_class_for_http_status(int(http_status)) if http_status.isdigit() else type(error)
+    return cls(details or code, status=code, code=server_code, method="gRPC", path=rpc)
 
 
-def _server_code(exc: grpc.aio.AioRpcError) -> str | None:
-    """The registry's error code from the trailing metadata, or None when it did not answer."""
+def _server_marks(exc: grpc.aio.AioRpcError) -> dict[str, str]:
+    """The registry's error marks from the trailing metadata (empty when it did not answer)."""
+    marks: dict[str, str] = {}
     for key, value in exc.trailing_metadata() or ():
-        if key == conv.ERROR_MARK:
-            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    return None
+        if key in (conv.ERROR_MARK, conv.ERROR_HTTP_STATUS):
+            marks[key] = (
+                value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            )
+    return marks

@@ -15,6 +15,7 @@ from mlflow_helpers import Doubler, LocalMlflow
 from model_registry.client import ModelRegistry
 from model_registry.integrations.cli import import_group
 from model_registry.integrations.mlflow import CustomLoader, CustomSaver
+from model_registry.integrations.mlflow.importer import read_mlflow_registry
 from model_registry.server import RunningServer
 from model_registry.types import ModelArtifact, ModelVersion, ModelVersionState
 
@@ -106,6 +107,21 @@ def test_import_copies_models_versions_descriptions_tags_and_sources(
     # What was imported loads back through our registry.
     with CustomLoader(client=registry) as loader:
         assert list(loader.load("models:/alpha/latest").predict(EXAMPLE)) == [10.0, 20.0]
+
+
+def test_reading_mlflow_page_by_page_reads_everything(
+    local_mlflow: LocalMlflow, mlflow_registry: MlflowClient
+) -> None:
+    whole = read_mlflow_registry(local_mlflow.tracking_uri)
+    paged = read_mlflow_registry(local_mlflow.tracking_uri, page_size=1)
+
+    assert paged == whole
+    assert [(m.name, [v.version for v in m.versions]) for m in paged] == [
+        ("alpha", ["1", "2"]),
+        ("beta", ["1", "2"]),
+    ]
+    assert paged[0].description == "the alpha model"
+    assert paged[0].versions[1].tags == {"round": "2"}
 
 
 def test_import_twice_copies_nothing_twice_and_then_only_what_is_new(

@@ -45,8 +45,6 @@ __all__ = [
     "version_external_id",
 ]
 
-_PAGE = 100
-
 
 def model_external_id(name: str) -> str:
     """External id of the registered model copied from MLflow model ``name``."""
@@ -133,11 +131,11 @@ def _quote(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 
 
-def _versions_of(client: MlflowClient, name: str) -> Iterable[MlflowModelVersion]:
+def _versions_of(client: MlflowClient, name: str, page_size: int) -> Iterable[MlflowModelVersion]:
     query = f"name = {_quote(name)}"
     return _paged(
         lambda token: client.search_model_versions(
-            filter_string=query, max_results=_PAGE, page_token=token
+            filter_string=query, max_results=page_size, page_token=token
         )
     )
 
@@ -171,7 +169,11 @@ def _read_version(
 
 
 def read_mlflow_registry(
-    tracking_uri: str, *, registry_uri: str | None = None, names: Iterable[str] | None = None
+    tracking_uri: str,
+    *,
+    registry_uri: str | None = None,
+    names: Iterable[str] | None = None,
+    page_size: int = 100,
 ) -> list[MlflowModel]:
     """Read the registered models and versions of an MLflow registry.
 
@@ -179,6 +181,7 @@ def read_mlflow_registry(
         tracking_uri: MLflow tracking URI (``sqlite:///mlflow.db``, ``http://host:5000``...).
         registry_uri: MLflow registry URI when it differs from the tracking URI.
         names: Only these models (all when ``None``).
+        page_size: How many models or versions to ask MLflow for at a time.
 
     Returns:
         The models by name, each with its versions by number.
@@ -193,7 +196,9 @@ def read_mlflow_registry(
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
         found = list(
             _paged(
-                lambda token: client.search_registered_models(max_results=_PAGE, page_token=token)
+                lambda token: client.search_registered_models(
+                    max_results=page_size, page_token=token
+                )
             )
         )
         models = []
@@ -202,7 +207,10 @@ def read_mlflow_registry(
                 continue
             aliases = dict(rm.aliases or {})
             read = sorted(
-                (_read_version(client, mv, aliases) for mv in _versions_of(client, rm.name)),
+                (
+                    _read_version(client, mv, aliases)
+                    for mv in _versions_of(client, rm.name, page_size)
+                ),
                 key=_version_key,
             )
             models.append(

@@ -33,6 +33,9 @@ log = logging.getLogger("model_registry.server")
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Largest request body accepted by default; a larger one is a 413."""
 
+MAX_REQUEST_LINE_BYTES = 64 * 1024
+"""Longest request line (method, path and query) or header the HTTP layer parses."""
+
 
 @dataclass(frozen=True)
 class RunningServer:
@@ -181,7 +184,16 @@ async def run_server(
         try:
             service = RegistryService(store)
             app = create_app(service, auth=auth, max_body_bytes=max_body_bytes)
-            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+            runner = web.AppRunner(
+                app,
+                access_log=None,
+                handle_signals=False,
+                shutdown_timeout=5.0,
+                # Long filters and page tokens must reach the handlers (which refuse them with
+                # the error body); beyond these the HTTP layer itself answers a plain 400.
+                max_line_size=MAX_REQUEST_LINE_BYTES,
+                max_field_size=MAX_REQUEST_LINE_BYTES,
+            )
             await runner.setup()
             grpc_server: Any = None
             try:

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -339,9 +339,16 @@ def _dispatch(
     name: str,
     handler: Handler,
     service: RegistryService,
-) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]:
-    async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Message:
+    request_cls: type[Message],
+) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[Message]]:
+    async def behavior(raw: bytes, context: grpc.aio.ServicerContext) -> Message:
         try:
+            # Decoded here, not by gRPC: an undecodable message (e.g. invalid UTF-8 in a
+            # string) is then INVALID_ARGUMENT with the error mark, not UNKNOWN.
+            try:
+                request = request_cls.FromString(raw)
+            except DecodeError:
+                raise BadRequest(f"request is not a valid {request_cls.__name__}") from None
             return await handler(service, request)
         except ServiceError as err:
             await _abort(context, err)
@@ -370,8 +377,7 @@ def _registry_handler(service: RegistryService) -> grpc.GenericRpcHandler:
         request_cls = getattr(pb, method.input_type.name)
         response_cls = getattr(pb, method.output_type.name)
         handlers[name] = grpc.unary_unary_rpc_method_handler(
-            _dispatch(name, RPC_HANDLERS[name], service),
-            request_deserializer=request_cls.FromString,
+            _dispatch(name, RPC_HANDLERS[name], service, request_cls),
             response_serializer=response_cls.SerializeToString,
         )
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)

@@ -481,17 +481,18 @@ class _DomainCodec:
             raise RuntimeError(f"{desc.name} lacks fields {sorted(missing)} of the domain type")
         # (field name, to-message, from-message)
         self.fields: list[tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = []
-        self.by_number: dict[int, tuple[str, Callable[[Any], Any]]] = {}
+        # proto field name -> converter from the proto value (None: the value as it is)
+        self.by_name: dict[str, Callable[[Any], Any] | None] = {}
         for fd in desc.fields:
             if fd.name not in domain_fields:
                 continue
             if fd.name == "custom_properties":
                 # Filled in place by domain_to_message; read by message_to_domain below.
-                self.by_number[fd.number] = (fd.name, _custom_to_domain)
+                self.by_name[fd.name] = _custom_to_domain
                 continue
             to_msg, from_msg = _domain_field_codec(fd)
             self.fields.append((fd.name, to_msg, from_msg))
-            self.by_number[fd.number] = (fd.name, from_msg)
+            self.by_name[fd.name] = None if from_msg is _identity else from_msg
 
 
 def _domain_field_codec(fd: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
@@ -527,7 +528,9 @@ _PLAIN_METADATA = frozenset({"string_value", "int_value", "double_value", "bool_
 
 def _custom_to_domain(message: pb.CustomProperties) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, value in message.properties.items():
+    properties = message.properties
+    for key in properties:  # (cheaper than .items() on a protobuf map)
+        value = properties[key]
         member = value.WhichOneof("value")
         if member in _PLAIN_METADATA:
             out[key] = getattr(value, member)
@@ -589,10 +592,13 @@ def message_to_domain(message: Message) -> Any:
             raise ValueError("the server sent an artifact of no known kind")
         message = inner
     codec = _domain_codec(message.DESCRIPTOR.name)
-    kwargs: dict[str, Any] = {"custom_properties": {}}
-    by_number = codec.by_number
+    by_name = codec.by_name
+    kwargs: dict[str, Any] = {}
     for fd, value in message.ListFields():
-        entry = by_number.get(fd.number)
-        if entry is not None:
-            kwargs[entry[0]] = entry[1](value)
+        name = fd.name
+        if name in by_name:
+            convert = by_name[name]
+            kwargs[name] = value if convert is None else convert(value)
+    if "custom_properties" not in kwargs:
+        kwargs["custom_properties"] = {}
     return codec.domain_cls(**kwargs)

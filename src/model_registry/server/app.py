@@ -18,6 +18,7 @@ from aiohttp import web
 
 from model_registry.server.auth import TokenAuthenticator
 from model_registry.server.rest import (
+    MAX_BODY_KEY,
     SERVICE_KEY,
     add_routes,
     auth_middleware,
@@ -98,6 +99,7 @@ def create_app(
         middlewares.append(auth_middleware(auth))
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
     app[SERVICE_KEY] = service
+    app[MAX_BODY_KEY] = max_body_bytes
     app.router.add_get("/", _root, allow_head=False)
     app.router.add_get("/healthz", _healthz, allow_head=False)
     app.router.add_get("/readyz", _readyz, allow_head=False)

@@ -31,6 +31,7 @@ MAX_JSON_DEPTH = 64
 """Deepest nesting of arrays/objects accepted in a body (the API needs at most a handful)."""
 
 SERVICE_KEY: web.AppKey[RegistryService] = web.AppKey("registry_service", RegistryService)
+MAX_BODY_KEY: web.AppKey[int] = web.AppKey("max_body_bytes", int)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -51,7 +52,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = error_response(exc.status, exc.reason or HTTPStatus(exc.status).phrase)
+        message = exc.reason or HTTPStatus(exc.status).phrase
+        if isinstance(exc, web.HTTPRequestEntityTooLarge):
+            message = f"request body larger than {request.app[MAX_BODY_KEY]} bytes"
+        response = error_response(exc.status, message)
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response

@@ -260,7 +260,7 @@ def _identity(value: Any) -> Any:
 class _FieldCodec:
     """How one field of one message type maps to its REST key and value."""
 
-    __slots__ = ("enum_from", "kind", "name", "repeated", "to_wire", "wire")
+    __slots__ = ("enum_from", "kind", "message_type", "name", "repeated", "to_wire", "wire")
 
     def __init__(self, fd: Any) -> None:
         self.name: str = fd.name
@@ -268,6 +268,7 @@ class _FieldCodec:
         self.kind = _PLAIN
         self.repeated = _is_repeated(fd) and not _is_map(fd)
         self.enum_from: dict[str, int] = {}
+        self.message_type: Any = fd.message_type  # descriptor of a message field, else None
         to_wire: Callable[[Any], Any] = _identity
         if fd.type == FieldDescriptor.TYPE_ENUM:
             codec = _ENUMS[fd.enum_type.name]
@@ -304,6 +305,7 @@ class _MessageCodec:
     """Field codecs of one message type, by field number and by REST key."""
 
     def __init__(self, desc: Any) -> None:
+        self.name: str = desc.name
         self.cls = _message_class(desc)
         self.by_number: dict[int, _FieldCodec] = {}
         self.by_wire: dict[str, _FieldCodec] = {}
@@ -369,18 +371,54 @@ def wire_to_message(wire: Mapping[str, Any], cls: type[M]) -> M:
     Raises:
         ValueError: A value has no proto form (an unknown enum value or metadata type).
     """
-    message = cls()
-    full_name = cls.DESCRIPTOR.full_name
-    kind = _SPECIAL_KINDS.get(full_name)
+    kind = _SPECIAL_KINDS.get(cls.DESCRIPTOR.full_name)
     if kind is None:
-        _fill(message, wire, _codec(cls.DESCRIPTOR))
-    else:
-        _fill_special(message, wire, kind)
+        message: M = _build(cls, wire, _codec(cls.DESCRIPTOR))
+        return message
+    message = cls()
+    _fill_special(message, wire, kind)
+    return message
+
+
+def _build(make: Callable[..., Any], wire: Mapping[str, Any], codec: _MessageCodec) -> Any:
+    """Make a message from ``wire``: scalar fields as constructor arguments (one call), then
+    message fields filled in place (no intermediate messages to copy)."""
+    by_wire = codec.by_wire
+    kwargs: dict[str, Any] = {}
+    nested: list[tuple[_FieldCodec, str, Any]] = []
+    for key, value in wire.items():
+        field = by_wire.get(key)
+        if field is None or value is None:
+            continue
+        kind = field.kind
+        try:
+            if kind == _PLAIN:
+                kwargs[field.name] = value
+            elif kind == _INT:
+                kwargs[field.name] = int(value)
+            elif kind == _ENUM:
+                kwargs[field.name] = field.enum_from[value]
+            else:
+                nested.append((field, key, value))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _conversion_error(codec, key, value, exc) from exc
+    try:
+        message = make(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{codec.name}: cannot convert {dict(wire)!r}: {exc}") from exc
+    for field, key, value in nested:
+        if field.kind == _CUSTOM:  # the common case, without the generic dispatch
+            try:
+                _fill_custom(getattr(message, field.name), value)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise _conversion_error(codec, key, value, exc) from exc
+        else:
+            _fill_nested(message, field, key, value, codec)
     return message
 
 
 def _fill(message: Any, wire: Mapping[str, Any], codec: _MessageCodec) -> None:
-    """Set the fields of ``message`` from ``wire`` in place (no intermediate messages)."""
+    """Set the fields of an existing ``message`` from ``wire`` in place."""
     by_wire = codec.by_wire
     for key, value in wire.items():
         field = by_wire.get(key)
@@ -397,15 +435,37 @@ def _fill(message: Any, wire: Mapping[str, Any], codec: _MessageCodec) -> None:
                 setattr(message, field.name, int(value))
             elif kind == _ENUM:
                 setattr(message, field.name, field.enum_from[value])
-            elif field.repeated:
-                container = getattr(message, field.name)
-                for item in value:
-                    _fill_any(container.add(), item, kind)
             else:
-                _fill_any(getattr(message, field.name), value, kind)
+                _fill_nested(message, field, key, value, codec)
         except (KeyError, TypeError, ValueError) as exc:
-            name = message.DESCRIPTOR.name
-            raise ValueError(f"{name}.{key}: cannot convert {value!r}: {exc}") from exc
+            raise _conversion_error(codec, key, value, exc) from exc
+
+
+def _fill_nested(
+    message: Any, field: _FieldCodec, key: str, value: Any, codec: _MessageCodec
+) -> None:
+    kind = field.kind
+    try:
+        if not field.repeated:
+            _fill_any(getattr(message, field.name), value, kind)
+        elif kind == _MESSAGE:
+            container = getattr(message, field.name)
+            item_codec = _codec(field.message_type)
+            for item in value:
+                _build(container.add, item, item_codec)
+        else:
+            container = getattr(message, field.name)
+            for item in value:
+                _fill_any(container.add(), item, kind)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _conversion_error(codec, key, value, exc) from exc
+
+
+def _conversion_error(codec: _MessageCodec, key: str, value: Any, exc: Exception) -> ValueError:
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return ValueError(f"{codec.name}.{key}: cannot convert {shown}: {exc}")
 
 
 def _fill_any(message: Any, wire: Any, kind: int) -> None:
@@ -416,12 +476,16 @@ def _fill_any(message: Any, wire: Any, kind: int) -> None:
         _fill_special(message, wire, kind)
 
 
+def _fill_custom(message: Any, wire: Mapping[str, Any]) -> None:
+    message.SetInParent()  # present even when empty: an empty map clears on update
+    properties = message.properties
+    for key, value in wire.items():
+        _fill_metadata(properties[key], value)
+
+
 def _fill_special(message: Any, wire: Any, kind: int) -> None:
     if kind == _CUSTOM:
-        message.SetInParent()  # present even when empty: an empty map clears on update
-        properties = message.properties
-        for key, value in wire.items():
-            _fill_metadata(properties[key], value)
+        _fill_custom(message, wire)
     elif kind == _STRLIST:
         message.SetInParent()
         message.values.extend(wire)

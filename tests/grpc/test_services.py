@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import pytest
 import trustme
@@ -13,6 +15,7 @@ from model_registry._generated.grpc.model_registry.v1alpha3 import model_registr
 from model_registry._generated.grpc.model_registry.v1alpha3 import (
     model_registry_pb2_grpc as pb_grpc,
 )
+from model_registry.core import ModelRegistryAPIClient
 from model_registry.exceptions import Unauthorized
 from model_registry.server import RunningServer, run_server
 from model_registry.server.grpc import SERVICE_NAME, start_grpc_server
@@ -146,3 +149,29 @@ async def test_a_server_run_with_tokens_protects_grpc_as_it_protects_rest(
         finally:
             await anonymous.aclose()
             await holder.aclose()
+
+
+async def test_the_client_talks_grpc_over_tls_with_a_custom_ca_and_a_token(
+    database_url: str, tmp_path: Path
+) -> None:
+    # The user-facing path end to end: secure_connection(transport="grpc", custom_ca=...) to a
+    # server run with TLS and a token.
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    cert_file, key_file, ca_file = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    async with run_server(
+        database_url, grpc_port=0, tls_cert=cert_file, tls_key=key_file, auth_tokens=["tls-tok"]
+    ) as srv:
+        assert srv.grpc_port
+        async with ModelRegistryAPIClient.secure_connection(
+            "localhost",
+            srv.grpc_port,
+            user_token="tls-tok",
+            custom_ca=str(ca_file),
+            transport="grpc",
+        ) as client:
+            model = await client.upsert_registered_model(RegisteredModel("secure"))
+            assert await client.get_registered_model_by_id(model.id) == model

@@ -209,7 +209,7 @@ def test_every_page_has_runnable_examples_except_pure_reference() -> None:
     # Pages that describe code show it running; an example that silently lost its marker
     # would otherwise rot unnoticed.
     with_examples = {block.page.name for group in GROUPS for block in group.blocks}
-    for name in ("README.md", "client.md", "facade.md", "cli.md"):
+    for name in ("README.md", "client.md", "facade.md", "cli.md", "server.md"):
         assert name in with_examples, f"{name} has no runnable example"
 
 

@@ -9,6 +9,7 @@ Every example group gets a fresh server (REST and gRPC on free ports) over a cle
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -19,6 +20,11 @@ from typing import Any
 import pytest
 
 from model_registry.server import RunningServer, run_server
+
+# The MLflow page's examples import MLflow: keep it offline and quiet, as tests/integrations do.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 #: The bearer token a ``secure`` example server accepts.
 TOKEN = "docs-example-token"

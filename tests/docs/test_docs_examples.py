@@ -10,7 +10,8 @@ A fenced block runs when the line right before its opening fence is an HTML comm
 
 ``python`` blocks are executed; top-level ``await`` / ``async for`` / ``async with`` are
 allowed and run on one event loop per group. ``sh`` blocks hold ``model-registry ...`` commands
-(one per line, ``#`` comments allowed) run in process; each must exit 0.
+(one per line, ``#`` comments allowed, ``$VARS`` expanded) run in process, each of which must exit
+0, and ``export NAME=value`` lines, which set a variable for the rest of the test.
 
 The examples find the server through the environment, as a reader's shell would:
 ``MODEL_REGISTRY_HOST``, ``MODEL_REGISTRY_PORT``, ``MODEL_REGISTRY_GRPC_PORT``,
@@ -24,9 +25,10 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
+import os
 import re
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,23 +151,26 @@ def _run_python(block: Block, namespace: dict[str, Any], loop: asyncio.AbstractE
         exec(code, namespace)
 
 
-def _commands(block: Block) -> Iterator[list[str]]:
+_EXPORT = re.compile(r"^export\s+([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+
+
+def _run_sh(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    from model_registry.cli import main
+
     for raw in block.code.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        argv = shlex.split(line, comments=True)
+        export = _EXPORT.match(line)
+        if export is not None:
+            words = shlex.split(export[2], comments=True)
+            monkeypatch.setenv(export[1], os.path.expandvars(words[0] if words else ""))
+            continue
+        argv = [os.path.expandvars(word) for word in shlex.split(line, comments=True)]
         if argv[0] != "model-registry" or argv[1:2] == ["serve"]:
             raise DocsFormatError(f"{block.where}: only model-registry commands run: {line!r}")
-        yield argv[1:]
-
-
-def _run_sh(block: Block) -> None:
-    from model_registry.cli import main
-
-    for argv in _commands(block):
-        code = main(argv)
-        assert code == 0, f"{block.where}: `model-registry {shlex.join(argv)}` exited {code}"
+        code = main(argv[1:])
+        assert code == 0, f"{block.where}: `{shlex.join(argv)}` exited {code}"
 
 
 def _close(loop: asyncio.AbstractEventLoop) -> None:
@@ -203,7 +208,7 @@ def test_documented_example_runs_against_a_real_server(
             if block.lang == "python":
                 _run_python(block, namespace, loop)
             else:
-                _run_sh(block)
+                _run_sh(block, monkeypatch)
     finally:
         _close(loop)
 

@@ -247,3 +247,40 @@ def test_blocks_are_found_with_their_lines_and_grouped_by_continue() -> None:
     groups = group_blocks(blocks)
     assert [len(g.blocks) for g in groups] == [2, 1]
     assert [g.secure for g in groups] == [False, True]
+
+
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+#: Pages other engineers own; linked from ours, checked by their owners.
+_OWNED_ELSEWHERE = {"docs/security.md"}
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub-style anchors of a page's headings (outside fenced blocks)."""
+    anchors: set[str] = set()
+    fenced = False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            slug = re.sub(r"[^\w\- ]", "", title).replace(" ", "-")
+            anchors.add(slug)
+    return anchors
+
+
+def test_relative_links_point_at_existing_pages_and_headings() -> None:
+    broken = []
+    for page in PAGES:
+        for target in _LINK.findall(page.read_text(encoding="utf-8")):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            name = linked.relative_to(ROOT).as_posix() if linked.is_relative_to(ROOT) else path
+            if name in _OWNED_ELSEWHERE:
+                continue
+            if not linked.is_file():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif anchor and anchor not in _anchors(linked):
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert broken == []

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from model_registry.server.auth import TokenAuthenticator
+from model_registry.server.deferred import UNREACHABLE_ERRORS, DeferredStore
 from model_registry.server.rest import (
     MAX_BODY_KEY,
     SERVICE_KEY,
@@ -26,7 +27,7 @@ from model_registry.server.rest import (
     error_response,
 )
 from model_registry.server.service import RegistryService
-from model_registry.server.store import Store
+from model_registry.server.store import Store, normalize_database_url
 from model_registry.server.tls import ServerTLS, load_server_tls
 
 log = logging.getLogger("model_registry.server")
@@ -107,6 +108,22 @@ def create_app(
     return app
 
 
+async def _open_store(database_url: str) -> Store | DeferredStore:
+    """Open the store; a PostgreSQL database that cannot be reached yet is waited for.
+
+    SQLite opens a local file: failing to is a configuration error and stops the start.
+    """
+    try:
+        return await Store.open(database_url)
+    except UNREACHABLE_ERRORS as exc:
+        if normalize_database_url(database_url).get_backend_name() == "sqlite":
+            raise
+        log.warning("database not reachable at start, answering 503 until it is: %s", exc)
+    deferred = DeferredStore(database_url)
+    deferred.start()
+    return deferred
+
+
 def _grpc_available() -> bool:
     return importlib.util.find_spec("model_registry.server.grpc") is not None
 
@@ -165,6 +182,9 @@ async def run_server(
         max_body_bytes: The largest REST body / gRPC message accepted (larger: 413 /
             RESOURCE_EXHAUSTED).
 
+    A PostgreSQL database that cannot be reached at start does not stop the start: the server
+    answers 503 (gRPC: UNAVAILABLE, health NOT_SERVING) until it has connected.
+
     Yields:
         The running server.
 
@@ -182,9 +202,9 @@ async def run_server(
         if database_url is None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="model-registry-"))
             database_url = f"sqlite:///{Path(tmp) / 'registry.db'}"
-        store = await Store.open(database_url)
+        store = await _open_store(database_url)
         try:
-            service = RegistryService(store)
+            service = RegistryService(store)  # type: ignore[arg-type]  # a DeferredStore too
             app = create_app(service, auth=auth, max_body_bytes=max_body_bytes)
             runner = web.AppRunner(
                 app,

@@ -112,29 +112,25 @@ async def test_every_metadata_type_round_trips(api: RestApi) -> None:
     assert fetched["customProperties"]["an_int"]["int_value"] == "-42"
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        pytest.param({"metadataType": "MetadataIntValue", "int_value": 42}, id="int-as-number"),
-        pytest.param({"metadataType": "MetadataIntValue", "int_value": "1.5"}, id="int-fraction"),
-        pytest.param({"metadataType": "MetadataIntValue", "int_value": "abc"}, id="int-word"),
-        pytest.param({"metadataType": "MetadataStringValue", "string_value": 5}, id="str-number"),
-        pytest.param({"metadataType": "MetadataBoolValue", "bool_value": "yes"}, id="bool-str"),
-        pytest.param({"metadataType": "MetadataDoubleValue", "double_value": "x"}, id="dbl-str"),
-        pytest.param({"metadataType": "MetadataTextValue", "string_value": "x"}, id="bad-type"),
-        pytest.param({"string_value": "x"}, id="no-type"),
-        pytest.param({"metadataType": "MetadataStringValue"}, id="no-value"),
-        pytest.param(
-            {"metadataType": "MetadataStringValue", "string_value": "x", "int_value": "1"},
-            id="extra-key",
-        ),
-        pytest.param("plain", id="untagged-string"),
-    ],
-)
-async def test_malformed_custom_property_is_a_400(api: RestApi, value: Any) -> None:
-    body = {"name": entities.unique("model"), "customProperties": {"p": value}}
+MALFORMED_VALUES: list[Any] = [
+    {"metadataType": "MetadataIntValue", "int_value": 42},
+    {"metadataType": "MetadataIntValue", "int_value": "1.5"},
+    {"metadataType": "MetadataIntValue", "int_value": "abc"},
+    {"metadataType": "MetadataStringValue", "string_value": 5},
+    {"metadataType": "MetadataBoolValue", "bool_value": "yes"},
+    {"metadataType": "MetadataDoubleValue", "double_value": "x"},
+    {"metadataType": "MetadataTextValue", "string_value": "x"},
+    {"string_value": "x"},
+    {"metadataType": "MetadataStringValue"},
+    {"metadataType": "MetadataStringValue", "string_value": "x", "int_value": "1"},
+    "plain",
+]
 
-    await api.fails("POST", "/registered_models", 400, body=body)
+
+async def test_malformed_custom_property_is_a_400(api: RestApi) -> None:
+    for value in MALFORMED_VALUES:
+        body = {"name": entities.unique("model"), "customProperties": {"p": value}}
+        await api.fails("POST", "/registered_models", 400, body=body)
 
     listed = assert_list(await api.fetch("/registered_models"))
     assert listed == []
@@ -328,13 +324,11 @@ async def test_find_by_parent_alone_is_a_400(api: RestApi) -> None:
     await api.fails("GET", "/registered_model", 400, params={"parentResourceId": model["id"]})
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["naïve-模型-🙂", "with space", "slash/and?query&amp=1", 'quote\'s "double"', "%41"],
-)
-async def test_any_printable_name_round_trips_and_is_findable(api: RestApi, name: str) -> None:
-    model = await entities.registered_model(api, name=name)
+async def test_any_printable_name_round_trips_and_is_findable(api: RestApi) -> None:
+    names = ["naïve-模型-🙂", "with space", "slash/and?query&amp=1", 'quote\'s "double"', "%41"]
 
-    assert model["name"] == name
-    assert (await api.fetch(f"/registered_models/{model['id']}"))["name"] == name
-    assert (await api.fetch("/registered_model", {"name": name}))["id"] == model["id"]
+    for name in names:
+        model = await entities.registered_model(api, name=name)
+        assert model["name"] == name
+        assert (await api.fetch(f"/registered_models/{model['id']}"))["name"] == name
+        assert (await api.fetch("/registered_model", {"name": name}))["id"] == model["id"]

@@ -141,18 +141,18 @@ async def test_without_a_page_size_every_row_comes_back(api: RestApi) -> None:
     assert body["nextPageToken"] == ""
 
 
-@pytest.mark.parametrize("token", ["garbage", "AAAA", "eyJ9", "!!", "a" * 300])
-async def test_a_malformed_token_is_a_400(api: RestApi, token: str) -> None:
+async def test_a_malformed_token_is_a_400(api: RestApi) -> None:
     await scrambled_models(api, 3)
 
-    await api.fails(
-        "GET", "/registered_models", 400, params={"pageSize": "1", "nextPageToken": token}
-    )
+    for token in ("garbage", "AAAA", "eyJ9", "!!", "a" * 300):
+        await api.fails(
+            "GET", "/registered_models", 400, params={"pageSize": "1", "nextPageToken": token}
+        )
 
 
-@pytest.mark.parametrize("size", ["0", "-1", "abc", "1.5"])
-async def test_a_bad_page_size_is_a_400(api: RestApi, size: str) -> None:
-    await api.fails("GET", "/registered_models", 400, params={"pageSize": size})
+async def test_a_bad_page_size_is_a_400(api: RestApi) -> None:
+    for size in ("0", "-1", "abc", "1.5"):
+        await api.fails("GET", "/registered_models", 400, params={"pageSize": size})
 
 
 async def test_a_token_keeps_working_after_a_create_between_pages(api: RestApi) -> None:

@@ -201,6 +201,7 @@ def test_documented_example_runs_against_a_real_server(
     workdir = tmp_path / "work"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
+    monkeypatch.setenv("PWD", str(workdir))  # as a shell keeps it
     namespace: dict[str, Any] = {"__name__": "__main__"}
     loop = asyncio.new_event_loop()
     try:

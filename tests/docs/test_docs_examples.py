@@ -202,6 +202,11 @@ def test_documented_example_runs_against_a_real_server(
     workdir.mkdir()
     monkeypatch.chdir(workdir)
     monkeypatch.setenv("PWD", str(workdir))  # as a shell keeps it
+    if any("import mlflow" in block.code for block in group.blocks):
+        # mlflow.set_tracking_uri is process-global: restore it for the tests that follow.
+        from mlflow.tracking._tracking_service import utils as mlflow_tracking
+
+        monkeypatch.setattr(mlflow_tracking, "_tracking_uri", mlflow_tracking._tracking_uri)
     namespace: dict[str, Any] = {"__name__": "__main__"}
     loop = asyncio.new_event_loop()
     try:

@@ -1,14 +1,12 @@
-"""A database that is not reachable at start: the server starts anyway, answers 503 /
-UNAVAILABLE until it can connect, then serves (PostgreSQL). An unopenable SQLite file is a
+"""Database outages: not reachable at start (the server starts anyway, answers 503 /
+UNAVAILABLE until it can connect, then serves), or gone while running (503 while it lasts,
+then the server recovers by itself), on PostgreSQL. An unopenable SQLite file is a
 configuration error and stops the start."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,6 +14,7 @@ import aiohttp
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from reliability.tcp_forwarder import Forwarder, free_port
 
 from model_registry.core import ModelRegistryAPIClient
 from model_registry.exceptions import Unavailable
@@ -25,44 +24,6 @@ from model_registry.transport.policy import RetryPolicy
 from model_registry.types import RegisteredModel
 
 PG_URL = os.environ.get("MR_TEST_DATABASE_URL", "")
-
-
-def free_port() -> int:
-    """A port nothing listens on (yet)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def forwarder(port: int, target_host: str, target_port: int) -> AsyncIterator[None]:
-    """Listen on ``port`` and pipe every connection to the target (the database coming up)."""
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        server_r, server_w = await asyncio.open_connection(target_host, target_port)
-        for task in (pipe(client_r, server_w), pipe(server_r, client_w)):
-            tasks.add(asyncio.ensure_future(task))
-
-    server = await asyncio.start_server(handle, "127.0.0.1", port)
-    try:
-        yield
-    finally:
-        server.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def status_of(http: aiohttp.ClientSession, url: str) -> tuple[int, object]:
@@ -115,7 +76,9 @@ async def test_a_server_started_before_its_database_answers_503_then_serves(
 
         # The database comes up: the server connects on its own and serves.
         assert real.hostname is not None
-        async with forwarder(port, real.hostname, real.port or 5432):
+        forwarder = Forwarder(port, real.hostname, real.port or 5432)
+        await forwarder.start()
+        try:
             for _ in range(200):
                 status, _body = await status_of(http, srv.url + "/readyz")
                 if status == 200:
@@ -129,6 +92,8 @@ async def test_a_server_started_before_its_database_answers_503_then_serves(
                 created = await client.upsert_registered_model(RegisteredModel("in-time"))
                 assert created.id is not None
                 assert [m.name for m in await client.get_registered_models()] == ["in-time"]
+        finally:
+            await forwarder.stop()
 
 
 async def test_an_sqlite_file_that_cannot_be_opened_stops_the_start(tmp_path: Path) -> None:
@@ -136,3 +101,64 @@ async def test_an_sqlite_file_that_cannot_be_opened_stops_the_start(tmp_path: Pa
     with pytest.raises(Exception, match="unable to open database file"):
         async with run_server(url):
             pass
+    # aiosqlite's worker thread of the failed connection reports back a moment later; let it
+    # find the loop still open.
+    await asyncio.sleep(0.2)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (MR_TEST_DATABASE_URL)")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_database_outage_is_503_while_it_lasts_and_the_server_recovers(
+    database_url: str,
+) -> None:
+    real = urlsplit(database_url)
+    assert real.hostname is not None
+    forwarder = Forwarder(free_port(), real.hostname, real.port or 5432)
+    userinfo = real.netloc.rpartition("@")[0]
+    url = urlunsplit(real._replace(netloc=f"{userinfo}@127.0.0.1:{forwarder.port}"))
+    await forwarder.start()
+    try:
+        async with run_server(url, grpc_port=0) as srv, aiohttp.ClientSession() as http:
+            assert srv.grpc_port is not None
+            clients = {
+                transport: ModelRegistryAPIClient.insecure_connection(
+                    "127.0.0.1",
+                    port,
+                    transport=transport,  # type: ignore[arg-type]
+                    timeout=10.0,
+                    retry=RetryPolicy.none(),
+                )
+                for transport, port in (("rest", srv.port), ("grpc", srv.grpc_port))
+            }
+            try:
+                await clients["rest"].upsert_registered_model(RegisteredModel("before"))
+
+                await forwarder.stop()  # the database goes away
+                status, _ = await status_of(http, srv.url + "/readyz")
+                assert status == 503
+                assert await grpc_health(srv) == health_pb2.HealthCheckResponse.NOT_SERVING
+                for transport, client in clients.items():
+                    with pytest.raises(Unavailable):
+                        await client.upsert_registered_model(RegisteredModel(f"x-{transport}"))
+                    with pytest.raises(Unavailable):
+                        await client.get_registered_models()
+                status, body = await status_of(http, srv.url + BASE_PATH + "/registered_models")
+                assert status == 503 and set(body) == {"code", "message"}  # type: ignore[arg-type]
+
+                await forwarder.start()  # ... and comes back
+                for _ in range(100):
+                    status, _ = await status_of(http, srv.url + "/readyz")
+                    if status == 200:
+                        break
+                    await asyncio.sleep(0.1)
+                assert status == 200
+                for transport, client in clients.items():
+                    await client.upsert_registered_model(RegisteredModel(f"after-{transport}"))
+                names = {m.name for m in await clients["grpc"].get_registered_models()}
+                assert names == {"before", "after-rest", "after-grpc"}
+            finally:
+                for client in clients.values():
+                    await client.aclose()
+    finally:
+        await forwarder.stop()

@@ -53,8 +53,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         message = exc.reason or HTTPStatus(exc.status).phrase
-        if isinstance(exc, web.HTTPRequestEntityTooLarge):
-            message = f"request body larger than {request.app[MAX_BODY_KEY]} bytes"
+        limit = request.app.get(MAX_BODY_KEY)
+        if isinstance(exc, web.HTTPRequestEntityTooLarge) and limit is not None:
+            message = f"request body larger than {limit} bytes"
         response = error_response(exc.status, message)
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
@@ -68,7 +69,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 def auth_middleware(auth: TokenAuthenticator | Collection[str]) -> Any:
-    """Require ``Authorization: Bearer <token>`` with an accepted token on API paths.
+    """Require ``Authorization: Bearer <token>`` with an accepted token on every path but the
+    probes (:data:`OPEN_PATHS`).
 
     Args:
         auth: The authenticator (or a fixed collection of tokens) both front doors share.

@@ -48,6 +48,9 @@ COMMON_FILTERS: list[tuple[str, set[str]]] = [
     ("rank IN (1, 3)", {"alpha"}),
     ("deployed = TRUE", {"alpha"}),
     ("((name = 'alpha'))", {"alpha"}),
+    ("mlflow.source.type = 'notebook'", {"alpha"}),
+    ("mlflow.source.type.string_value = 'job'", {"beta"}),
+    ("`mlflow.source.type`.string_value = 'job'", {"beta"}),
 ]
 
 BAD_FILTERS = [

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import grpc
 import pytest
+from reliability.serving import serve_process
 
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
 from model_registry.server import RunningServer, run_server
@@ -336,3 +338,14 @@ async def test_a_grpc_message_over_the_limit_is_resource_exhausted(
     error = await grpc_call(srv, "UpsertRegisteredModel", upsert(name="n", description="d" * LIMIT))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     await assert_still_serving(http, srv)
+
+
+async def test_serve_takes_the_body_limit_from_the_command_line(tmp_path: Path) -> None:
+    args = ["--database-url", f"sqlite:///{tmp_path / 'registry.db'}", "--max-body-bytes", "1000"]
+    async with serve_process(args, grpc=False) as proc, aiohttp.ClientSession() as http:
+        url = proc.url + BASE_PATH + "/registered_models"
+        async with http.post(url, json={"name": "big", "description": "x" * 1000}) as resp:
+            assert_error(resp.status, await resp.json(), 413)
+            assert (await resp.json())["message"] == "request body larger than 1000 bytes"
+        async with http.post(url, json={"name": "small"}) as resp:
+            assert resp.status == 201

@@ -1,5 +1,8 @@
 """Shared fixtures: a clean database per test and a real server on a free port.
 
+Code under test that blocks its caller (the sync facade, the CLI) talks to a ``threaded_server``:
+the same server on its own thread (``ServerThread``), since it cannot share the test's loop.
+
 ``database_url`` is an empty registry database: a new SQLite file and, when
 ``MR_TEST_DATABASE_URL`` names a PostgreSQL database, also (parametrised) a schema of its own in
 it, truncated before each test. ``fresh_database_url`` has not even the schema (migration tests).
@@ -16,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from model_registry.server import RunningServer, run_server
+from model_registry.server import RunningServer, ServerThread, run_server
 from model_registry.server.rest import BASE_PATH
 from model_registry.server.store import Store
 from model_registry.server.store.schema import metadata
@@ -136,3 +139,28 @@ async def server(database_url: str) -> AsyncIterator[RunningServer]:
 def base_url(server: RunningServer) -> str:
     """The REST API base URL of the running server."""
     return server.url + BASE_PATH
+
+
+#: The bearer token the ``auth_server`` accepts.
+AUTH_TOKEN = "s3cret"
+
+
+@pytest.fixture
+def threaded_server(database_url: str) -> Iterator[RunningServer]:
+    """A running server (REST, port 0) on its own thread, over a clean database."""
+    with ServerThread(database_url) as srv:
+        yield srv
+
+
+@pytest.fixture
+def grpc_threaded_server(database_url: str) -> Iterator[RunningServer]:
+    """Like ``threaded_server``, with the gRPC front door on a free port too."""
+    with ServerThread(database_url, grpc_port=0) as srv:
+        yield srv
+
+
+@pytest.fixture
+def auth_server(database_url: str) -> Iterator[RunningServer]:
+    """A server on its own thread that requires the bearer token :data:`AUTH_TOKEN`."""
+    with ServerThread(database_url, auth_tokens=[AUTH_TOKEN]) as srv:
+        yield srv

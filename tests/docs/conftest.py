@@ -8,18 +8,15 @@ Every example group gets a fresh server (REST and gRPC on free ports) over a cle
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from model_registry.server import RunningServer, run_server
+from model_registry.server import RunningServer, ServerThread
 
 # The MLflow page's examples import MLflow: keep it offline and quiet, as tests/integrations do.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -28,29 +25,6 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 #: The bearer token a ``secure`` example server accepts.
 TOKEN = "docs-example-token"
-
-
-class ServerThread:
-    """``run_server(database_url, **kwargs)`` running on its own event loop thread."""
-
-    def __init__(self, database_url: str, **kwargs: Any) -> None:
-        self._cm = run_server(database_url, **kwargs)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-
-    def __enter__(self) -> RunningServer:
-        self._thread.start()
-        enter = asyncio.run_coroutine_threadsafe(self._cm.__aenter__(), self._loop)
-        return enter.result(timeout=60)
-
-    def __exit__(self, *exc: object) -> None:
-        leave = asyncio.run_coroutine_threadsafe(self._cm.__aexit__(None, None, None), self._loop)
-        try:
-            leave.result(timeout=60)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._loop.close()
 
 
 @dataclass(frozen=True)

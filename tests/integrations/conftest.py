@@ -7,10 +7,8 @@ tracking store and the artifacts live in the test's ``tmp_path``.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from mlflow_helpers import LocalMlflow
 
-from model_registry.server import RunningServer, run_server
+from model_registry.server import RunningServer, ServerThread
 
 # MLflow's own deprecation noise (its SQLAlchemy mappers, its pandas calls), not ours.
 _MLFLOW_WARNINGS = (
@@ -68,32 +66,6 @@ def local_mlflow(
     finally:
         while mlflow.active_run() is not None:
             mlflow.end_run()
-
-
-class ServerThread:
-    """``run_server(database_url)`` on a private loop in a daemon thread.
-
-    The classes under test block their caller while they wait for the registry, so the server
-    cannot share the test's event loop.
-    """
-
-    def __init__(self, database_url: str) -> None:
-        self._cm = run_server(database_url)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-
-    def __enter__(self) -> RunningServer:
-        self._thread.start()
-        return asyncio.run_coroutine_threadsafe(self._cm.__aenter__(), self._loop).result(60)
-
-    def __exit__(self, *exc: object) -> None:
-        leave = asyncio.run_coroutine_threadsafe(self._cm.__aexit__(None, None, None), self._loop)
-        try:
-            leave.result(60)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop.close()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The embedded registry server: the Model Registry REST API (v1alpha3) over SQLite/PostgreSQL.
 
 ``async with run_server() as srv:`` starts it on a free port (``srv.url``); the command
-``model-registry serve`` runs it as a process.
+``model-registry serve`` runs it as a process, and ``with ServerThread() as srv:`` runs it on a
+background thread for blocking (sync) code.
 
 Layers: ``rest.py`` (aiohttp front door, only translates) and ``grpc.py`` (gRPC front door) call
 ``service.RegistryService`` (every rule), which works through ``store`` (every query; schema by
@@ -21,5 +22,6 @@ unique per (artifact type, the version or run they were created in).
 """
 
 from model_registry.server.app import RunningServer, create_app, run_server
+from model_registry.server.thread import ServerThread
 
-__all__ = ["RunningServer", "create_app", "run_server"]
+__all__ = ["RunningServer", "ServerThread", "create_app", "run_server"]

@@ -1,0 +1,65 @@
+"""The embedded server on a background thread, for code that blocks its caller.
+
+Scripts, notebooks and the sync facade block the thread they run on while they wait for the
+registry, so a server they talk to cannot share that thread's event loop: ``ServerThread`` runs
+:func:`~model_registry.server.app.run_server` on a private event loop in a daemon thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from types import TracebackType
+from typing import Any
+
+from model_registry.server.app import RunningServer, run_server
+
+
+class ServerThread:
+    """``run_server(database_url, **kwargs)`` running on its own event loop thread.
+
+    Example:
+        >>> with ServerThread() as srv:  # doctest: +SKIP
+        ...     registry = ModelRegistry("http://127.0.0.1", srv.port, author="me", is_secure=False)
+
+    Args:
+        database_url: As for ``run_server``; ``None`` means a fresh SQLite file.
+        timeout: Seconds to wait for the server to start or stop.
+        **kwargs: Passed to ``run_server`` (``port``, ``grpc_port``, ``auth_tokens``, ...).
+    """
+
+    def __init__(
+        self, database_url: str | None = None, *, timeout: float = 60.0, **kwargs: Any
+    ) -> None:
+        self._cm = run_server(database_url, **kwargs)
+        self._timeout = timeout
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="embedded-registry-server", daemon=True
+        )
+
+    def __enter__(self) -> RunningServer:
+        self._thread.start()
+        enter = asyncio.run_coroutine_threadsafe(self._cm.__aenter__(), self._loop)
+        try:
+            return enter.result(timeout=self._timeout)
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        leave = asyncio.run_coroutine_threadsafe(self._cm.__aexit__(None, None, None), self._loop)
+        try:
+            leave.result(timeout=self._timeout)
+        finally:
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()

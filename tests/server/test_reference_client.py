@@ -1,7 +1,8 @@
-"""The reference Python client (``model-registry==0.3.9`` from PyPI) against our server.
+"""The reference Python client (``model-registry`` from PyPI) against our server.
 
-The reference client lives in its own virtual environment (``tests/.ref-venv``, created on
-first use with one ``pip install``), so its pins never touch ours; the scenarios in
+Two releases that speak ``v1alpha3`` run every scenario: 0.3.9 (the one the project targets)
+and 0.3.14 (the newest). Each lives in its own virtual environment under ``tests/.ref-venv/``,
+created on first use with one ``pip install``, so its pins never touch ours; the scenarios in
 ``tests/server/refclient/`` run there as subprocesses and print JSON for these tests to check.
 """
 
@@ -21,11 +22,8 @@ import pytest
 
 from model_registry.server import run_server
 
-REFERENCE_REQUIREMENT = "model-registry==0.3.9"
-TESTS_DIR = Path(__file__).resolve().parent.parent
-VENV_DIR = TESTS_DIR / ".ref-venv"
-# Written last, so a half-built environment (an interrupted install) is never trusted.
-STAMP = VENV_DIR / f".installed-{REFERENCE_REQUIREMENT}"
+REFERENCE_VERSIONS = ["0.3.9", "0.3.14"]
+VENV_ROOT = Path(__file__).resolve().parent.parent / ".ref-venv"
 SCENARIO = Path(__file__).resolve().parent / "refclient" / "scenario.py"
 SCENARIO_TIMEOUT = 120
 
@@ -35,12 +33,25 @@ def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def build_reference_venv() -> Path:
-    """Create the reference client's environment unless a complete one exists."""
-    if STAMP.exists():
-        return venv_python(VENV_DIR)
+def build_reference_venv(version: str) -> Path:
+    """Create the environment of one reference release unless a complete one exists.
+
+    Args:
+        version: The ``model-registry`` release to install.
+
+    Returns:
+        The environment's interpreter.
+    """
+    venv = VENV_ROOT / version
+    # Written last, so a half-built environment (an interrupted install) is never trusted.
+    stamp = venv / ".installed"
+    if stamp.exists():
+        return venv_python(venv)
+    if (VENV_ROOT / "pyvenv.cfg").exists():
+        shutil.rmtree(VENV_ROOT)  # an earlier layout kept one environment right here
+    VENV_ROOT.mkdir(parents=True, exist_ok=True)
     # Build aside and move into place, so a concurrent or interrupted run never sees half.
-    staging = Path(tempfile.mkdtemp(prefix=".ref-venv-", dir=TESTS_DIR))
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=VENV_ROOT))
     try:
         subprocess.run([sys.executable, "-m", "venv", str(staging)], check=True)
         subprocess.run(
@@ -51,24 +62,24 @@ def build_reference_venv() -> Path:
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
-                REFERENCE_REQUIREMENT,
+                f"model-registry=={version}",
             ],
             check=True,
         )
-        if VENV_DIR.exists():
-            shutil.rmtree(VENV_DIR)
-        staging.rename(VENV_DIR)
+        if venv.exists():
+            shutil.rmtree(venv)
+        staging.rename(venv)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     # The interpreter finds its environment through pyvenv.cfg beside it, so the move is safe.
-    STAMP.write_text(REFERENCE_REQUIREMENT + "\n")
-    return venv_python(VENV_DIR)
+    stamp.write_text(f"model-registry=={version}\n")
+    return venv_python(venv)
 
 
-@pytest.fixture(scope="session")
-def reference_python() -> Path:
-    """The interpreter of the virtual environment holding the reference client."""
-    return build_reference_venv()
+@pytest.fixture(scope="session", params=REFERENCE_VERSIONS)
+def reference_python(request: pytest.FixtureRequest) -> Path:
+    """The interpreter of a virtual environment holding one reference client release."""
+    return build_reference_venv(request.param)
 
 
 async def run_scenario(

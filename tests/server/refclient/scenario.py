@@ -1,7 +1,7 @@
 """Drive a registry server with the reference Python client and print what it saw as JSON.
 
 Run by ``tests/server/test_reference_client.py`` inside a virtual environment that holds the
-reference client (``model-registry==0.3.9`` from PyPI), never ours: both distributions are
+reference client (``model-registry`` 0.3.9 or 0.3.14 from PyPI), never ours: both distributions are
 called ``model_registry``, so the reference package is imported by name at run time.
 
 Usage: ``python scenario.py PORT {models,experiments,token}``; the ``token`` scenario reads the

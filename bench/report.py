@@ -56,7 +56,10 @@ def _version(name: str) -> str:
 
 def run_stamp(repo: Path) -> dict[str, Any]:
     """What the run was measured on: commit, package versions, Python, machine, load."""
-    status = _git("status", "--porcelain", "--untracked-files=no", cwd=repo)
+    # The bench's own output does not make the measured code dirty.
+    status = _git(
+        "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results", cwd=repo
+    )
     return {
         "time_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": _git("rev-parse", "--short=12", "HEAD", cwd=repo),

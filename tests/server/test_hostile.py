@@ -205,15 +205,22 @@ async def test_hostile_query_values_are_400_with_the_error_body(
     await assert_still_serving(http, srv)
 
 
-async def test_a_huge_page_size_is_clamped_not_an_error(
+async def test_a_page_size_within_the_wire_range_is_clamped_beyond_it_refused(
     srv: RunningServer, http: aiohttp.ClientSession
 ) -> None:
-    # Documented behaviour (paging): sizes above the maximum are clamped to it.
+    # Documented behaviour (paging): up to 9 digits, sizes above the maximum are clamped to it;
+    # more digits than the spec's pattern allows is a client mistake.
     status, reply = await answer(
-        http, srv, "GET", "/registered_models", params={"pageSize": "9" * 30}
+        http, srv, "GET", "/registered_models", params={"pageSize": "9" * 9}
     )
     assert status == 200
     assert [item["name"] for item in reply["items"]] == ["m"]
+    status, reply = await answer(
+        http, srv, "GET", "/registered_models", params={"pageSize": "9" * 30}
+    )
+    assert status == 400
+    assert reply["code"] == "Bad Request" and "pageSize" in reply["message"]
+    await assert_still_serving(http, srv)
 
 
 RAW_PATHS = [

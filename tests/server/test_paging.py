@@ -242,7 +242,7 @@ def test_empty_token_means_first_page() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "size"),
-    [("1", 1), ("007", 7), ("10000", 10000), ("10001", MAX_PAGE_SIZE), ("9" * 5000, MAX_PAGE_SIZE)],
+    [("1", 1), ("007", 7), ("10000", 10000), ("10001", MAX_PAGE_SIZE), ("9" * 9, MAX_PAGE_SIZE)],
 )
 def test_page_size_is_a_positive_integer_clamped_to_the_maximum(raw: str, size: int) -> None:
     assert PageRequest.from_query({"pageSize": raw}).page_size == size
@@ -252,6 +252,8 @@ def test_page_size_is_a_positive_integer_clamped_to_the_maximum(raw: str, size: 
     ("params", "message"),
     [
         ({"pageSize": "0"}, "invalid pageSize '0': must be a positive integer"),
+        ({"pageSize": "1" + "0" * 9}, "invalid pageSize '1000000000': must be at most 999999999"),
+        ({"pageSize": "9" * 5000}, "must be at most 999999999"),
         ({"pageSize": "000"}, "invalid pageSize"),
         ({"pageSize": "-1"}, "invalid pageSize"),
         ({"pageSize": "+5"}, "invalid pageSize"),

@@ -11,7 +11,8 @@ Token layout: URL-safe base64 (no padding) of the ASCII text ``1.<o><d>.<value>.
 the exact canonical encoding, so every position has exactly one token.
 
 Page sizes: ``pageSize`` absent (or empty) means every row, as the reference server does; a value
-above :data:`MAX_PAGE_SIZE` is clamped to it (the client then simply pages on).
+above :data:`MAX_PAGE_SIZE` is clamped to it (the client then simply pages on); one past the
+wire's 9-digit range is refused.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy.sql.selectable import Select
 __all__ = [
     "MAX_PAGE_SIZE",
     "MAX_TOKEN_LENGTH",
+    "MAX_WIRE_DIGITS",
     "ORDER_BY_FIELDS",
     "OrderBy",
     "PageRequest",
@@ -43,6 +45,8 @@ __all__ = [
 
 #: Largest page served; a larger ``pageSize`` is clamped to this.
 MAX_PAGE_SIZE = 10_000
+#: Most significant digits a ``pageSize`` may have on the wire (the spec's pattern).
+MAX_WIRE_DIGITS = 9
 #: Longest token text accepted by :func:`decode_token`.
 MAX_TOKEN_LENGTH = 512
 
@@ -175,7 +179,8 @@ class PageRequest:
                 ``nextPageToken``); other keys are ignored. Empty values count as absent.
 
         Returns:
-            The validated request; ``pageSize`` above :data:`MAX_PAGE_SIZE` is clamped.
+            The validated request; ``pageSize`` above :data:`MAX_PAGE_SIZE` is clamped,
+            one of more than 9 digits is refused.
 
         Raises:
             PageRequestError: ``pageSize`` not a positive integer, unknown ``orderBy`` or
@@ -190,9 +195,13 @@ class PageRequest:
                 raise PageRequestError(
                     f"invalid pageSize {raw_size[:40]!r}: must be a positive integer"
                 )
-            # Compare lengths first so a run of a million digits never reaches int().
-            too_big = len(digits) > len(str(MAX_PAGE_SIZE)) or int(digits) > MAX_PAGE_SIZE
-            page_size = MAX_PAGE_SIZE if too_big else int(digits)
+            # Past the wire range (9 digits, as ids) is a client mistake; within it, a size above
+            # the maximum is clamped. Lengths first, so a million digits never reach int().
+            if len(digits) > MAX_WIRE_DIGITS:
+                raise PageRequestError(
+                    f"invalid pageSize {raw_size[:40]!r}: must be at most {'9' * MAX_WIRE_DIGITS}"
+                )
+            page_size = min(int(digits), MAX_PAGE_SIZE)
         raw_order = params.get("orderBy", "") or "ID"
         order_by = next((f for f in ORDER_BY_FIELDS if f == raw_order.upper()), None)
         if order_by is None:

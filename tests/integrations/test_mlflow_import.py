@@ -106,7 +106,7 @@ def test_import_copies_models_versions_descriptions_tags_and_sources(
     assert artifact.uri == mlflow_registry.get_model_version_download_uri("beta", "2")
     # What was imported loads back through our registry.
     with CustomLoader(client=registry) as loader:
-        assert list(loader.load("models:/alpha/latest").predict(EXAMPLE)) == [10.0, 20.0]
+        assert loader.load("models:/alpha/latest").predict(EXAMPLE).prediction == [10.0, 20.0]
 
 
 def test_reading_mlflow_page_by_page_reads_everything(

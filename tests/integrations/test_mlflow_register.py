@@ -111,7 +111,7 @@ def test_a_local_model_directory_is_registered_as_a_file_uri(
     assert artifact is not None
     assert artifact.uri == (local_mlflow.root / "exported").as_uri()
     with CustomLoader(client=registry) as loader:
-        assert list(loader.load("models:/local/1").predict(EXAMPLE)) == [4.0, 8.0]
+        assert loader.load("models:/local/1").predict(EXAMPLE).prediction == [4.0, 8.0]
 
 
 def test_concurrent_registers_take_distinct_numbers(
@@ -142,9 +142,9 @@ def test_loader_resolves_numbered_and_latest_versions_through_the_registry(
         latest = loader.load("models:/doubler/latest")
         first = loader.load("models:/doubler/1")
 
-    assert list(latest.predict(EXAMPLE)) == [20.0, 40.0]
+    assert latest.predict(EXAMPLE).prediction == [20.0, 40.0]
     assert latest.model_version is not None and latest.model_version.name == "2"
-    assert list(first.predict(EXAMPLE)) == [2.0, 4.0]
+    assert first.predict(EXAMPLE).prediction == [2.0, 4.0]
     assert first.model_version is not None and first.model_version.name == "1"
     assert first.source_uri != first.uri
 
@@ -159,7 +159,7 @@ def test_loader_reads_the_registry_url_from_the_environment(
     with MlflowRegister() as register:
         assert register.register("env-model", _save(local_mlflow, 3)).name == "1"
     with CustomLoader() as loader:
-        assert list(loader.load("models:/env-model/latest").predict(EXAMPLE)) == [6.0, 12.0]
+        assert loader.load("models:/env-model/latest").predict(EXAMPLE).prediction == [6.0, 12.0]
 
 
 def test_register_refuses_a_missing_model_and_writes_nothing(

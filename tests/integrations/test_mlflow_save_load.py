@@ -73,7 +73,7 @@ def test_round_trip_predicts_with_the_configuration_read_at_load(
     adapter = CustomLoader().load(info.model_uri)
 
     assert isinstance(adapter, CustomLoader.Adapter)
-    assert list(adapter.predict(EXAMPLE)) == [20.0, 40.0, 60.0]
+    assert adapter.predict(EXAMPLE).prediction == [20.0, 40.0, 60.0]
     assert adapter.uri == info.model_uri
     assert adapter.model_version is None
     assert adapter.metadata.signature == info.signature
@@ -88,7 +88,7 @@ def test_loader_config_file_overrides_the_saved_one(
 
     adapter = CustomLoader(config_file=other).load(info.model_uri)
 
-    assert list(adapter.predict(EXAMPLE)) == [1.0, 2.0, 3.0]
+    assert adapter.predict(EXAMPLE).prediction == [1.0, 2.0, 3.0]
 
 
 def test_loading_fails_with_file_not_found_when_the_config_file_is_gone(
@@ -168,7 +168,7 @@ def test_adapter_load_context_errors_follow_the_seed(tmp_path: Path) -> None:
     path.write_text('{"factor": 3}', encoding="utf-8")
     adapter.load_context(_Context({CONFIG_FILE_KEY: str(path)}))  # type: ignore[arg-type]
     assert adapter.config == {"factor": 3}
-    assert adapter.predict(None, pd.DataFrame({"x": [1.0]})) == [6.0]
+    assert adapter.predict(None, pd.DataFrame({"x": [1.0]})).prediction == [6.0]
 
 
 @pytest.mark.parametrize(("content", "message"), [("[1, 2]", "JSON object"), ("{", "not valid")])

@@ -4,7 +4,8 @@ Needs the ``mlflow`` extra: ``pip install 'model-registry[mlflow]'``.
 
 * :class:`CustomSaver` saves any object with ``predict(inputs)`` as an MLflow pyfunc model,
   keeping its signature and input example; its configuration is a JSON file read when the model
-  loads.
+  loads. With ``model``, ``api_key``, ``base_url``, ``temperature`` and ``max_tokens`` in it,
+  the adapter sets up an :class:`OpenAIChatCompletionClient`, the last fallback of ``predict``.
 * :class:`CustomLoader` loads it back (by any MLflow URI, or ``models:/NAME/VERSION`` and
   ``models:/NAME/latest`` resolved through our registry) as an adapter with ``predict(inputs)``.
 * :class:`MlflowRegister` registers a saved model as the next numbered version in our registry.
@@ -24,6 +25,7 @@ Example::
         version = register.register("risk-scorer", info.model_uri)  # version.name == "1"
     with CustomLoader(client="http://127.0.0.1:8080") as loader:
         outputs = loader.load("models:/risk-scorer/latest").predict(example)
+    outputs.prediction, outputs.metadata.source  # the prediction, "model"/"fallback"/"llm"
 """
 
 from __future__ import annotations
@@ -37,23 +39,35 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
     ) from exc
 
 from model_registry.integrations.mlflow.adapter import PyfuncAdapter, read_config_file
+from model_registry.integrations.mlflow.chat_client import (
+    ChatClientConfig,
+    OpenAIChatCompletionClient,
+)
 from model_registry.integrations.mlflow.errors import (
+    ChatClientConfigError,
+    ChatCompletionError,
     InvalidModelUri,
     MlflowIntegrationError,
     ModelLoadError,
     ModelNotFoundError,
     ModelSaveError,
     ModelVersionNotFoundError,
+    PredictionError,
     UnsupportedModelError,
     UnsupportedModelFormat,
 )
 from model_registry.integrations.mlflow.loaders import CustomLoader, Loader
 from model_registry.integrations.mlflow.registers import MlflowRegister, Register
 from model_registry.integrations.mlflow.savers import CustomSaver, Saver
+from model_registry.integrations.mlflow.schemas import Inputs, OutputMetadata, Outputs
 
 __all__ = [
+    "ChatClientConfig",
+    "ChatClientConfigError",
+    "ChatCompletionError",
     "CustomLoader",
     "CustomSaver",
+    "Inputs",
     "InvalidModelUri",
     "Loader",
     "MlflowIntegrationError",
@@ -62,6 +76,10 @@ __all__ = [
     "ModelNotFoundError",
     "ModelSaveError",
     "ModelVersionNotFoundError",
+    "OpenAIChatCompletionClient",
+    "OutputMetadata",
+    "Outputs",
+    "PredictionError",
     "PyfuncAdapter",
     "Register",
     "Saver",

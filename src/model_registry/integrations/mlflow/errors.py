@@ -11,12 +11,15 @@ from __future__ import annotations
 from model_registry.exceptions import ModelRegistryError
 
 __all__ = [
+    "ChatClientConfigError",
+    "ChatCompletionError",
     "InvalidModelUri",
     "MlflowIntegrationError",
     "ModelLoadError",
     "ModelNotFoundError",
     "ModelSaveError",
     "ModelVersionNotFoundError",
+    "PredictionError",
     "UnsupportedModelError",
     "UnsupportedModelFormat",
 ]
@@ -92,3 +95,47 @@ class ModelSaveError(MlflowIntegrationError):
 
 class ModelLoadError(MlflowIntegrationError):
     """MLflow found the model but failed to load it."""
+
+
+class ChatClientConfigError(MlflowIntegrationError, ValueError):
+    """A chat client setting of the model configuration is missing or invalid.
+
+    Attributes:
+        field: The configuration field at fault (``model``, ``api_key``, ``base_url``,
+            ``temperature`` or ``max_tokens``).
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        super().__init__(f"chat client configuration field {field!r}: {reason}")
+
+
+class ChatCompletionError(MlflowIntegrationError):
+    """A chat completion request failed: no answer, an HTTP error, or an unreadable answer.
+
+    The message names the URL and the HTTP status, never the API key.
+
+    Attributes:
+        url: The URL that was called.
+        status: The HTTP status of the answer, ``None`` when none came.
+    """
+
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+        self.url = url
+        self.status = status
+        where = f"{url} answered {status}" if status is not None else url
+        super().__init__(f"chat completion failed ({where}): {reason}")
+
+
+class PredictionError(MlflowIntegrationError):
+    """Every way of predicting failed: the model, its fallback method, the chat client.
+
+    Attributes:
+        failures: One ``(what, error)`` pair per attempt, in the order they were tried (e.g.
+            ``("Doubler.predict", ZeroDivisionError(...))``).
+    """
+
+    def __init__(self, failures: list[tuple[str, BaseException]]) -> None:
+        self.failures = failures
+        tried = "; ".join(f"{what}: {type(exc).__name__}: {exc}" for what, exc in failures)
+        super().__init__(f"prediction failed, every method was tried: {tried}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import os
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,8 +20,10 @@ from model_registry.integrations.mlflow.adapter import CONFIG_FILE_KEY
 from model_registry.integrations.mlflow.errors import (
     ModelLoadError,
     ModelNotFoundError,
+    PredictionError,
     UnsupportedModelFormat,
 )
+from model_registry.integrations.mlflow.schemas import OutputMetadata, Outputs
 from model_registry.integrations.mlflow.uris import (
     check_model_uri,
     mlflow_location,
@@ -65,8 +68,8 @@ class Loader(abc.ABC):
         """A loaded model, adapted to one ``predict(inputs)`` call."""
 
         @abc.abstractmethod
-        def predict(self, inputs: Any) -> Any:
-            """Return the model's outputs for ``inputs``."""
+        def predict(self, inputs: Any) -> Outputs:
+            """Return the model's prediction for ``inputs`` with its metadata."""
 
     @abc.abstractmethod
     def load(self, uri: str) -> Loader.Adapter:
@@ -133,14 +136,31 @@ class CustomLoader(Loader):
             """MLflow's model metadata (signature, input example info, flavors...)."""
             return self.model.metadata
 
-        def predict(self, inputs: Any, params: dict[str, Any] | None = None) -> Any:
-            """Return the model's outputs for ``inputs``.
+        def predict(self, inputs: Any, params: dict[str, Any] | None = None) -> Outputs:
+            """Return the model's prediction for ``inputs`` with its metadata.
+
+            A model saved by ``CustomSaver`` answers :class:`Outputs` itself (possibly from its
+            fallback); any other pyfunc model's answer is wrapped, with the URI as the model.
 
             Args:
                 inputs: Model inputs (checked against the model signature by MLflow).
                 params: Inference parameters declared in the signature.
+
+            Raises:
+                PredictionError: The model failed (e.g. inputs that do not fit its signature).
             """
-            return self.model.predict(inputs, params=params)
+            start = time.perf_counter()
+            try:
+                result = self.model.predict(inputs, params=params)
+            except PredictionError:
+                raise
+            # Any pyfunc flavor may raise anything; the caller gets one typed error naming it.
+            except Exception as exc:
+                raise PredictionError([(f"model {self.uri}", exc)]) from exc
+            if isinstance(result, Outputs):
+                return result
+            latency = (time.perf_counter() - start) * 1000
+            return Outputs(result, OutputMetadata(self.uri, "model", latency))
 
     def _registry(self) -> RegistryHandle | None:
         if self._handle is None and (self.client is not None or os.environ.get(REGISTRY_URL_ENV)):

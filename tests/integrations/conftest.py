@@ -18,6 +18,7 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 import mlflow
 import pytest
+from chat_server import ChatServer
 from mlflow.tracking import MlflowClient
 from mlflow_helpers import LocalMlflow
 
@@ -73,3 +74,10 @@ def registry_server(database_url: str) -> Iterator[RunningServer]:
     """Our registry server (REST, port 0) on its own thread, over a clean database."""
     with ServerThread(database_url) as srv:
         yield srv
+
+
+@pytest.fixture
+def chat_server() -> Iterator[ChatServer]:
+    """An OpenAI-compatible chat completion server on 127.0.0.1 (port 0), its own thread."""
+    with ChatServer() as server:
+        yield server

@@ -43,3 +43,24 @@ class LocalMlflow:
         path = self.root / name
         path.write_text(json.dumps(config), encoding="utf-8")
         return path
+
+
+class Down:
+    """A model whose ``predict`` always fails."""
+
+    def predict(self, inputs: Any) -> list[float]:
+        raise RuntimeError("model is down")
+
+
+class DownWithFallback(Down):
+    """Fails in ``predict``; its ``fallback_predict`` answers a constant per row."""
+
+    def fallback_predict(self, inputs: Any) -> list[float]:
+        return [-1.0 for _ in inputs["x"]]
+
+
+class AllDown(Down):
+    """Fails in ``predict`` and in ``fallback_predict``."""
+
+    def fallback_predict(self, inputs: Any) -> list[float]:
+        raise ArithmeticError("fallback is down too")

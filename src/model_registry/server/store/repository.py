@@ -152,6 +152,23 @@ def _resolver(table: Table, kinds: Sequence[EntityKind]) -> _Resolver:
     return found
 
 
+def _dicts(result: Any) -> list[dict[str, Any]]:
+    """Every row of ``result`` as a column-name dict.
+
+    The keys are taken once per result: ``dict(row_mapping)`` rebuilds a key view per row,
+    which costs about three times as much on a page of 1,000 rows.
+    """
+    keys = tuple(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
+
+
+def _first_dict(result: Any) -> dict[str, Any] | None:
+    """The first row of ``result`` as a column-name dict, or None when there is none."""
+    keys = tuple(result.keys())
+    row = result.first()
+    return None if row is None else dict(zip(keys, row, strict=True))
+
+
 def _is_unique_violation(exc: IntegrityError) -> bool:
     # Foreign-key and not-null failures are bugs, not conflicts: only unique clashes map to 409.
     text_ = str(exc.orig).lower()
@@ -293,10 +310,10 @@ class Tx:
         stmt = select(table).where(
             table.c.id == entity_id, table.c.kind.in_([k.kind for k in kinds])
         )
-        row = (await self._conn.execute(stmt)).mappings().first()
+        row = _first_dict(await self._conn.execute(stmt))
         if row is None:
             return None
-        return (await self._with_props(kinds[0], [dict(row)]))[0]
+        return (await self._with_props(kinds[0], [row]))[0]
 
     async def exists(self, kind: EntityKind, entity_id: int) -> bool:
         """Whether an entity of ``kind`` has this id."""
@@ -311,10 +328,10 @@ class Tx:
         """Return the first entity (lowest id) in ``scope``, or None."""
         table = TABLES[kinds[0].table]
         stmt = self._scoped(kinds, scope).order_by(table.c.id).limit(1)
-        row = (await self._conn.execute(stmt)).mappings().first()
+        row = _first_dict(await self._conn.execute(stmt))
         if row is None:
             return None
-        return (await self._with_props(kinds[0], [dict(row)]))[0]
+        return (await self._with_props(kinds[0], [row]))[0]
 
     async def list_page(
         self,
@@ -333,7 +350,7 @@ class Tx:
             PageTokenError: The page token is malformed.
         """
         stmt = page_statement(kinds, scope, filter_query, page)
-        rows = [dict(r) for r in (await self._conn.execute(stmt)).mappings().all()]
+        rows = _dicts(await self._conn.execute(stmt))
         order_key = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "update_time"}[
             page.order_by
         ]
@@ -355,8 +372,8 @@ class Tx:
                 .where(ptable.c.owner_id.in_(ids[start : start + _IN_CHUNK]))
                 .order_by(ptable.c.owner_id, ptable.c.name)
             )
-            for p in (await self._conn.execute(stmt)).mappings():
-                by_owner[p["owner_id"]].append(dict(p))
+            for p in _dicts(await self._conn.execute(stmt)):
+                by_owner[p["owner_id"]].append(p)
         return [Record(r, by_owner[r["id"]]) for r in rows]
 
     async def link(self, context_id: int, artifact_id: int) -> None:
@@ -386,10 +403,10 @@ class Tx:
             .order_by(table.c.create_time.desc(), table.c.id.desc())
             .limit(1)
         )
-        row = (await self._conn.execute(stmt)).mappings().first()
+        row = _first_dict(await self._conn.execute(stmt))
         if row is None:
             return None
-        return (await self._with_props(kind, [dict(row)]))[0]
+        return (await self._with_props(kind, [row]))[0]
 
     async def count(self, kind: EntityKind) -> int:
         """How many entities of ``kind`` exist (for tests and diagnostics)."""

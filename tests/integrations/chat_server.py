@@ -29,8 +29,11 @@ class ChatServer:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     async def _completions(self, request: web.Request) -> web.Response:
-        if request.headers.get("Authorization") != f"Bearer {API_KEY}":
-            return web.json_response({"error": {"message": "invalid api key"}}, status=401)
+        given = request.headers.get("Authorization", "")
+        if given != f"Bearer {API_KEY}":
+            # Quotes the refused key, as some servers do: the client must not pass it on.
+            message = f"invalid api key {given.removeprefix('Bearer ')}"
+            return web.json_response({"error": {"message": message}}, status=401)
         body = await request.json()
         if set(body) != {"model", "messages", "temperature", "max_tokens"} or not all(
             set(message) == {"role", "content"} for message in body["messages"]

@@ -54,6 +54,7 @@ def test_a_refused_key_is_an_error_with_the_status_and_without_the_key(
         client.complete(MESSAGES)
     assert caught.value.status == 401
     assert "sk-wrong-key" not in str(caught.value)
+    assert "invalid api key ***" in str(caught.value)
     assert chat_server.requests == []
 
 

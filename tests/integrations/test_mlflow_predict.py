@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import mlflow.models
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
 from chat_server import API_KEY, REPLY, ChatServer
@@ -187,3 +188,15 @@ def test_loader_adapter_wraps_a_failure_in_a_prediction_error(
 
     with pytest.raises(PredictionError, match="model is down"):
         CustomLoader().load(info.model_uri).predict(EXAMPLE)
+
+
+def test_save_infers_the_output_schema_from_the_models_own_prediction(
+    local_mlflow: LocalMlflow,
+) -> None:
+    saver = CustomSaver(config_file=local_mlflow.config_file(), pip_requirements=["mlflow"])
+    with mlflow.start_run():
+        info = saver.save(Doubler(), None, EXAMPLE)
+
+    assert info.signature is not None
+    assert info.signature.inputs.input_names() == ["x"]
+    assert info.signature.outputs.to_dict() == [{"type": "double", "required": True}]

@@ -9,6 +9,7 @@ needs no dependency beyond the standard library. The API key is never logged nor
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import math
@@ -179,8 +180,11 @@ class OpenAIChatCompletionClient:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             excerpt = exc.read()[:_BODY_EXCERPT].decode("utf-8", "replace")
+            # Some servers quote the key they refused; it must not reach a log through us.
+            excerpt = excerpt.replace(self.config.api_key, "***")
             raise ChatCompletionError(self.url, excerpt or exc.reason, status=exc.code) from exc
-        except (urllib.error.URLError, OSError) as exc:  # refused, DNS, TLS, timeout
+        # Refused, DNS, TLS, timeout, or a connection cut mid-answer.
+        except (OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             raise ChatCompletionError(self.url, f"no answer: {reason}") from exc
         return self._content(raw)

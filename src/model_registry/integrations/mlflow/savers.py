@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import mlflow.pyfunc
 from mlflow.exceptions import MlflowException
 from mlflow.models.model import ModelInfo
-from mlflow.models.signature import ModelSignature
+from mlflow.models.signature import ModelSignature, infer_signature
 
 from model_registry.integrations.mlflow.adapter import (
     CONFIG_FILE_KEY,
@@ -21,6 +21,20 @@ from model_registry.integrations.mlflow.adapter import (
 from model_registry.integrations.mlflow.errors import ModelSaveError, UnsupportedModelError
 
 __all__ = ["CustomSaver", "Saver"]
+
+
+def _infer_signature(model: Predictor, input_example: Any) -> ModelSignature | None:
+    """The signature of the model's own prediction for ``input_example``.
+
+    MLflow would infer it from the adapter's answer, an ``Outputs`` whose schema it cannot
+    read; the wrapped model's prediction is what the output schema describes.
+    """
+    try:
+        return infer_signature(input_example, model.predict(input_example))
+    # The model is user code and may refuse the example as it is: MLflow then infers what it
+    # can (the inputs) itself.
+    except Exception:
+        return None
 
 
 @dataclass
@@ -112,6 +126,8 @@ class CustomSaver(Saver):
             )
         # Fail here rather than when the model is first loaded somewhere else.
         read_config_file(self.config_file)
+        if signature is None and input_example is not None:
+            signature = _infer_signature(model, input_example)
         try:
             info: ModelInfo = mlflow.pyfunc.log_model(
                 name=self.path,

@@ -309,10 +309,7 @@ class RegistryService:
             check_name(name, "name", prefix_len=len(f"{values['parent_id']}:"))
         else:
             check_name(name, "name")
-        new_id = await tx.insert(desc, values, props)
-        record = await tx.get((desc,), new_id)
-        assert record is not None  # just inserted in this transaction
-        return record
+        return await tx.create(desc, values, props)
 
     async def _require(self, tx: Tx, desc: EntityKind, entity_id: int) -> None:
         if not await tx.exists(desc, entity_id):

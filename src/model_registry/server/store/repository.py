@@ -28,6 +28,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
@@ -466,21 +468,16 @@ class Tx:
 
     async def link(self, context_id: int, artifact_id: int) -> None:
         """Attribute an artifact to a context (no-op when already linked)."""
-        already = await self._conn.execute(
-            select(attributions.c.context_id).where(
-                attributions.c.context_id == context_id,
-                attributions.c.artifact_id == artifact_id,
+        # One statement: the primary key (context_id, artifact_id) makes a second link, also
+        # one a concurrent request inserted first, a no-op (SQLite >= 3.24, PostgreSQL).
+        dialect_insert = sqlite_insert if self._conn.dialect.name == "sqlite" else pg_insert
+        await self._conn.execute(
+            dialect_insert(attributions)
+            .values(context_id=context_id, artifact_id=artifact_id)
+            .on_conflict_do_nothing(
+                index_elements=[attributions.c.context_id, attributions.c.artifact_id]
             )
         )
-        if already.first() is None:
-            try:
-                async with self._conn.begin_nested():
-                    await self._conn.execute(
-                        insert(attributions).values(context_id=context_id, artifact_id=artifact_id)
-                    )
-            except IntegrityError:
-                # A concurrent request linked the same pair first: the link exists, as wanted.
-                pass
 
     async def newest_child(self, kind: EntityKind, parent_id: int) -> Record | None:
         """The child of ``kind`` under ``parent_id`` created last (ties: highest id)."""

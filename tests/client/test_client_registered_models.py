@@ -80,6 +80,16 @@ async def test_list_registered_models_pages_and_updates_options(
     assert len(everything) == 5
 
 
+async def test_a_limit_past_the_wire_range_lists_everything(
+    client: ModelRegistryAPIClient,
+) -> None:
+    for i in range(3):
+        await client.upsert_registered_model(RegisteredModel(f"m{i}"))
+    page = await client.get_registered_models(ListOptions(limit=10**12))
+    assert [m.name for m in page] == ["m0", "m1", "m2"]
+    assert page.next_page_token == ""
+
+
 async def test_list_with_filter_query(client: ModelRegistryAPIClient) -> None:
     await client.upsert_registered_model(RegisteredModel("a", custom_properties={"acc": 0.9}))
     await client.upsert_registered_model(RegisteredModel("b", custom_properties={"acc": 0.99}))

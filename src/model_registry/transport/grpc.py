@@ -709,15 +709,11 @@ class GrpcTransport(Transport):
         return await self._page("GetExperimentRunMetricHistory", request)
 
 
-_INT32_MAX = 2**31 - 1
-
-
 def _list_fields(options: ListOptions) -> dict[str, Any]:
     """The paging fields every list request shares, from ``ListOptions``."""
     fields: dict[str, Any] = {}
-    if options.limit is not None:
-        # page_size is an int32; the server clamps large sizes anyway.
-        fields["page_size"] = min(options.limit, _INT32_MAX)
+    if options.wire_page_size is not None:
+        fields["page_size"] = options.wire_page_size
     if options.order_by is not None:
         fields["order_by"] = conv.enum_from_wire("OrderByField", str(options.order_by))
     if not options.is_asc:

@@ -386,8 +386,8 @@ class RestTransport(Transport):
     @staticmethod
     def _list_args(options: ListOptions) -> dict[str, Any]:
         args: dict[str, Any] = {}
-        if options.limit is not None:
-            args["page_size"] = str(options.limit)
+        if options.wire_page_size is not None:
+            args["page_size"] = str(options.wire_page_size)
         if options.order_by is not None:
             args["order_by"] = gen.OrderByField(str(options.order_by))
         if options.order_by is not None or not options.is_asc:

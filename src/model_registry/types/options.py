@@ -9,9 +9,13 @@ from typing import Any, TypeVar
 
 from model_registry.types.enums import OrderByField
 
-__all__ = ["ListOptions", "Page"]
+__all__ = ["MAX_WIRE_PAGE_SIZE", "ListOptions", "Page"]
 
 T = TypeVar("T")
+
+#: Largest page size the wire carries (REST ``pageSize`` has at most 9 digits; it also fits
+#: gRPC's int32). Servers clamp far below it, so a larger ``limit`` is sent as this.
+MAX_WIRE_PAGE_SIZE = 999_999_999
 
 
 @dataclass
@@ -63,6 +67,11 @@ class ListOptions:
     def order_by_id(cls, is_asc: bool = True, **kwargs: Any) -> ListOptions:
         """Options ordering by id (ascending unless ``is_asc=False``)."""
         return cls(order_by=OrderByField.ID, is_asc=is_asc, **kwargs)
+
+    @property
+    def wire_page_size(self) -> int | None:
+        """The page size to send: ``limit`` capped at :data:`MAX_WIRE_PAGE_SIZE`."""
+        return None if self.limit is None else min(self.limit, MAX_WIRE_PAGE_SIZE)
 
     def copy(self, **changes: Any) -> ListOptions:
         """Return a copy with ``changes`` applied."""

@@ -397,12 +397,7 @@ async def _as_dataset(api: ModelRegistryAPIClient, dataset: DataSet | str) -> Da
 
 async def get_dataset_by_id(api: ModelRegistryAPIClient, dataset_id: str) -> DataSet | None:
     """Return a dataset registered by :func:`register_dataset`, by its id, or None."""
-    artifact = await api.get_artifact_by_id(dataset_id)
-    if isinstance(artifact, DataSet) and artifact.custom_properties.get(KIND_PROPERTY) == (
-        KIND_DATASET
-    ):
-        return artifact
-    return None
+    return await _data_set_of_kind(api, dataset_id, KIND_DATASET)
 
 
 async def find_dataset(api: ModelRegistryAPIClient, name: str) -> DataSet | None:
@@ -499,10 +494,15 @@ async def register_predictions(
 
 async def get_predictions_by_id(api: ModelRegistryAPIClient, predictions_id: str) -> DataSet | None:
     """Return predictions registered by :func:`register_predictions`, by id, or None."""
-    artifact = await api.get_artifact_by_id(predictions_id)
-    if isinstance(artifact, DataSet) and artifact.custom_properties.get(KIND_PROPERTY) == (
-        KIND_PREDICTIONS
-    ):
+    return await _data_set_of_kind(api, predictions_id, KIND_PREDICTIONS)
+
+
+async def _data_set_of_kind(
+    api: ModelRegistryAPIClient, artifact_id: str, kind: str
+) -> DataSet | None:
+    """The DataSet artifact ``artifact_id`` when these workflows registered it as ``kind``."""
+    artifact = await api.get_artifact_by_id(artifact_id)
+    if isinstance(artifact, DataSet) and artifact.custom_properties.get(KIND_PROPERTY) == kind:
         return artifact
     return None
 

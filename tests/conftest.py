@@ -18,6 +18,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from model_registry.server import RunningServer, ServerThread, run_server
 from model_registry.server.rest import BASE_PATH
@@ -164,3 +166,25 @@ def auth_server(database_url: str) -> Iterator[RunningServer]:
     """A server on its own thread that requires the bearer token :data:`AUTH_TOKEN`."""
     with ServerThread(database_url, auth_tokens=[AUTH_TOKEN]) as srv:
         yield srv
+
+
+@pytest.fixture(params=BACKENDS)
+async def scratch_engine(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    """An empty database for tests that bring their own tables (no registry schema).
+
+    An in-memory SQLite database, or (parametrised, with ``MR_TEST_DATABASE_URL``) a fresh
+    PostgreSQL schema dropped afterwards.
+    """
+    schema: str | None = None
+    if request.param == "sqlite":
+        engine = create_async_engine("sqlite+aiosqlite://", poolclass=StaticPool)
+    else:
+        schema, _ = await create_pg_schema()
+        url = urlunsplit(urlsplit(_plain_dsn(PG_URL))._replace(scheme="postgresql+asyncpg"))
+        engine = create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        if schema is not None:
+            await drop_pg_schema(schema)

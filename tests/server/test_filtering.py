@@ -8,10 +8,8 @@ resolver written here the way the store writes its own.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -29,11 +27,10 @@ from sqlalchemy import (
     create_engine,
     exists,
     select,
-    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -480,42 +477,14 @@ PROPS = [
 ]
 
 
-def _postgres_url() -> str | None:
-    url = os.environ.get("MR_TEST_DATABASE_URL")
-    if not url:
-        return None
-    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+asyncpg://", url)
-
-
-BACKENDS = ["sqlite"] + (["postgresql"] if _postgres_url() else [])
-
-
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+@pytest.fixture
+async def db(scratch_engine: AsyncEngine) -> AsyncEngine:
     """The test tables, filled, on a fresh SQLite database or a fresh PostgreSQL schema."""
-    schema: str | None = None
-    if request.param == "sqlite":
-        engine = create_async_engine("sqlite+aiosqlite://", poolclass=StaticPool)
-    else:
-        url = _postgres_url()
-        assert url is not None
-        schema = f"filter_{uuid.uuid4().hex[:12]}"
-        admin = create_async_engine(url)
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await admin.dispose()
-        engine = create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            await conn.execute(models.insert(), MODELS)
-            await conn.execute(props.insert(), PROPS)
-        yield engine
-    finally:
-        if schema is not None:
-            async with engine.begin() as conn:
-                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await engine.dispose()
+    async with scratch_engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(models.insert(), MODELS)
+        await conn.execute(props.insert(), PROPS)
+    return scratch_engine
 
 
 async def matching_ids(engine: AsyncEngine, filter_text: str) -> list[int]:

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
 import re
-import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, create_engine, select, text
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, create_engine, select
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import StaticPool
 
 from model_registry.server.paging import (
@@ -303,41 +301,13 @@ def _expected(rows: Sequence[dict[str, Any]], order_by: OrderBy, desc: bool) -> 
     return [r["id"] for r in ordered]
 
 
-def _postgres_url() -> str | None:
-    url = os.environ.get("MR_TEST_DATABASE_URL")
-    if not url:
-        return None
-    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+asyncpg://", url)
-
-
-BACKENDS = ["sqlite"] + (["postgresql"] if _postgres_url() else [])
-
-
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+@pytest.fixture
+async def db(scratch_engine: AsyncEngine) -> AsyncEngine:
     """The items table, filled, on a fresh SQLite database or a fresh PostgreSQL schema."""
-    schema: str | None = None
-    if request.param == "sqlite":
-        engine = create_async_engine("sqlite+aiosqlite://", poolclass=StaticPool)
-    else:
-        url = _postgres_url()
-        assert url is not None
-        schema = f"paging_{uuid.uuid4().hex[:12]}"
-        admin = create_async_engine(url)
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await admin.dispose()
-        engine = create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            await conn.execute(items.insert(), ROWS)
-        yield engine
-    finally:
-        if schema is not None:
-            async with engine.begin() as conn:
-                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await engine.dispose()
+    async with scratch_engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(items.insert(), ROWS)
+    return scratch_engine
 
 
 def _order_value(order_by: OrderBy) -> Any:

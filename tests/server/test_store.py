@@ -18,7 +18,7 @@ from model_registry.server.paging import PageRequest
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store
 from model_registry.server.store.engine import create_engine_from_url, run_migrations
-from model_registry.server.store.repository import Scope, page_statement
+from model_registry.server.store.repository import Scope, Tx, page_statement
 from model_registry.server.store.schema import (
     artifacts,
     attributions,
@@ -148,8 +148,11 @@ async def test_a_page_of_versions_reads_an_index_in_order_without_sorting(
 ) -> None:
     # 40 models with 50 versions each: one model's versions are a small slice of the table,
     # so only the (kind, parent, order, id) index serves its page without a scan or a sort.
-    async with store.transaction(write=True) as tx:
-        parents = [await tx.insert(REGISTERED_MODEL, {"name": f"m{p}"}, []) for p in range(40)]
+
+    async def insert_parents(tx: Tx) -> list[int]:
+        return [await tx.insert(REGISTERED_MODEL, {"name": f"m{p}"}, []) for p in range(40)]
+
+    parents = await store.write(insert_parents)
     async with store.engine.begin() as conn:
         await conn.execute(
             insert(contexts),
@@ -193,11 +196,11 @@ async def test_a_page_with_custom_properties_loads_them_in_one_query(store: Stor
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append(statement)
 
-    event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    event.listen(store.query_engine, "before_cursor_execute", count)
     try:
         page = await service.list("registered-model", {"pageSize": "25"})
     finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+        event.remove(store.query_engine, "before_cursor_execute", count)
     assert page["size"] == 25
     assert all(len(m["customProperties"]) == 2 for m in page["items"])
     assert len(statements) == 2, statements

@@ -12,12 +12,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from model_registry.server.errors import Unavailable
 from model_registry.server.store import Store
+from model_registry.server.store.repository import WriteBody
+
+T = TypeVar("T")
 
 log = logging.getLogger("model_registry.server")
 
@@ -78,10 +81,14 @@ class DeferredStore:
         return self._store is not None and await self._store.ping()
 
     @contextlib.asynccontextmanager
-    async def transaction(self, *, write: bool = False) -> AsyncIterator[Any]:
-        """The store's transaction; Unavailable until the database has been opened."""
-        async with self._ready_store().transaction(write=write) as tx:
+    async def transaction(self) -> AsyncIterator[Any]:
+        """The store's read transaction; Unavailable until the database has been opened."""
+        async with self._ready_store().transaction() as tx:
             yield tx
+
+    async def write(self, body: WriteBody[T]) -> T:
+        """The store's write; Unavailable until the database has been opened."""
+        return await self._ready_store().write(body)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ready_store(), name)

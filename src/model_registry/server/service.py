@@ -214,8 +214,9 @@ class RegistryService:
         """
         desc = self._create_kind(kind, body)
         values, props = self._create_values(desc, body, full=full)
-        async with self._store.transaction(write=True) as tx:
-            record = await self._insert(tx, desc, values, props, path_parent=parent_id)
+        record = await self._store.write(
+            lambda tx: self._insert(tx, desc, values, props, path_parent=parent_id)
+        )
         return to_wire(desc, record)
 
     def _create_kind(self, kind: str, body: Body) -> EntityKind:
@@ -349,9 +350,12 @@ class RegistryService:
         ident = parse_id(entity_id)
         if not isinstance(body, Mapping):
             raise BadRequest("request body must be a JSON object")
-        async with self._store.transaction(write=True) as tx:
+
+        async def apply(tx: Tx) -> Record:
             record = await self._get_record(tx, kinds, ident)
-            record = await self._apply_update(tx, record, body, ignore=())
+            return await self._apply_update(tx, record, body, ignore=())
+
+        record = await self._store.write(apply)
         return to_wire(_record_kind(record), record)
 
     async def _apply_update(
@@ -551,7 +555,8 @@ class RegistryService:
         ident = parse_id(context_id)
         desc = self._create_kind(ANY_ARTIFACT, body)
         in_run = context_kind == EXPERIMENT_RUN.kind
-        async with self._store.transaction(write=True) as tx:
+
+        async def upsert(tx: Tx) -> tuple[Record, bool]:
             context = await tx.get((KINDS[context_kind],), ident)
             if context is None:
                 raise NotFound(f"{KINDS[context_kind].label} with id {ident} not found")
@@ -579,6 +584,9 @@ class RegistryService:
             await tx.link(ident, record.id)
             if in_run and _record_kind(record) is METRIC:
                 await self._append_history(tx, record, ident)
+            return record, created
+
+        record, created = await self._store.write(upsert)
         return to_wire(_record_kind(record), record), created
 
     async def _append_history(self, tx: Tx, metric: Record, run_id: int) -> None:

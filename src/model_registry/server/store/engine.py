@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -75,12 +75,31 @@ def create_engine_from_url(url: str) -> AsyncEngine:
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(sa_url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine.sync_engine)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def create_sync_sqlite_engine(url: str) -> Engine:
+    """Create a synchronous (``sqlite3``) engine on the SQLite file of ``url``.
+
+    The SQLite store runs its transactions on this engine: a read inline on the event loop
+    and writes on one writer thread, so connections move between threads
+    (``check_same_thread=False``); each is used by one thread at a time.
+
+    Args:
+        url: A ``sqlite:///`` URL (any SQLite driver name).
+
+    Returns:
+        A new engine with the same connection set-up as :func:`create_engine_from_url`.
+    """
+    sa_url = make_url(url).set(drivername="sqlite+pysqlite")
+    engine = create_engine(sa_url, connect_args={"check_same_thread": False})
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Let the store, not the driver, decide when a transaction begins (see _on_begin).
         dbapi_connection.isolation_level = None
@@ -91,7 +110,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # A write transaction takes the write lock up front: a deferred one that reads first
         # and writes later fails at once with SQLITE_BUSY when another writer got in between.

@@ -7,14 +7,24 @@ A unique-constraint violation becomes :class:`~model_registry.server.errors.Conf
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
+    Connection,
+    Dialect,
+    Engine,
     Select,
     Table,
     bindparam,
@@ -31,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from model_registry.server.entities import ARTIFACT_UNION_FIELDS, KINDS, EntityKind, Field
@@ -40,10 +50,14 @@ from model_registry.server.filtering import FieldKind, KnownField, ValueType, bu
 from model_registry.server.paging import PageRequest, apply_page, finish_page
 from model_registry.server.store.engine import (
     create_engine_from_url,
+    create_sync_sqlite_engine,
     is_sqlite,
     run_migrations,
 )
 from model_registry.server.store.schema import PROPERTY_TABLES, TABLES, attributions
+from model_registry.server.store.writer import SqliteWriter
+
+T = TypeVar("T")
 
 
 def now_ms() -> int:
@@ -294,10 +308,45 @@ def page_statement(
     return apply_page(stmt, order_col, table.c.id, page)
 
 
+class Executor(Protocol):
+    """What :class:`Tx` runs its statements on: an ``AsyncConnection`` or :class:`SyncExecutor`."""
+
+    @property
+    def dialect(self) -> Dialect:
+        """The database dialect."""
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        """Execute one statement (with a dict, or a list of dicts for many rows)."""
+
+
+class SyncExecutor:
+    """The async face of a synchronous connection: awaiting :meth:`execute` never suspends.
+
+    The SQLite store runs :class:`Tx` on it, so a transaction body written once, with
+    ``await``, runs inline on the event loop (reads) or to its end on the writer thread
+    (writes), with no hop to a driver thread per statement.
+
+    Args:
+        conn: A synchronous SQLAlchemy connection inside a transaction.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @property
+    def dialect(self) -> Dialect:
+        """The database dialect."""
+        return self._conn.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        """Execute one statement on the synchronous connection."""
+        return self._conn.execute(statement, parameters)
+
+
 class Tx:
     """Queries inside one transaction."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Executor) -> None:
         self._conn = conn
 
     async def _execute(self, stmt: Any, kind: EntityKind, values: Mapping[str, Any]) -> Any:
@@ -515,15 +564,22 @@ def _conflict_message(exc: IntegrityError, kind: EntityKind, values: Mapping[str
     return f"a {kind.label} named {values.get('name')!r} already exists{where}"
 
 
+WriteBody = Callable[[Tx], Coroutine[Any, Any, T]]
+"""A write transaction's body: takes the :class:`Tx`, awaits only its queries."""
+
+
 class Store:
-    """The database behind the registry: engine, migrations, transactions."""
+    """The database behind the registry: engine, migrations, transactions.
+
+    Reads run in :meth:`transaction`; writes hand their body to :meth:`write`, which lets
+    the SQLite store run them on its writer thread (see :class:`SqliteStore`).
+
+    Args:
+        engine: The async engine of the database (migrated).
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._sqlite = is_sqlite(engine)
-        # SQLite allows one writer at a time; queueing writers of this process on a lock keeps
-        # them off the busy-timeout polling loop (other processes still queue on the timeout).
-        self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, database_url: str) -> Store:
@@ -533,7 +589,7 @@ class Store:
             database_url: A ``sqlite:///`` or ``postgresql://`` URL.
 
         Returns:
-            The ready store; close it with :meth:`close`.
+            The ready store (a :class:`SqliteStore` for SQLite); close it with :meth:`close`.
         """
         engine = create_engine_from_url(database_url)
         try:
@@ -541,33 +597,48 @@ class Store:
         except BaseException:
             await engine.dispose()
             raise
+        if is_sqlite(engine):
+            return SqliteStore(engine, create_sync_sqlite_engine(database_url))
         return cls(engine)
 
     @property
     def engine(self) -> AsyncEngine:
-        """The SQLAlchemy engine."""
+        """The async SQLAlchemy engine (migrations, tests, seeding)."""
         return self._engine
+
+    @property
+    def query_engine(self) -> Engine:
+        """The synchronous engine whose events see every statement of the transactions."""
+        return self._engine.sync_engine
 
     async def close(self) -> None:
         """Close every pooled connection."""
         await self._engine.dispose()
 
     @asynccontextmanager
-    async def transaction(self, *, write: bool = False) -> AsyncIterator[Tx]:
-        """Run a block in one transaction, committed when the block ends without error.
-
-        Args:
-            write: The block writes (on SQLite it then takes the write lock at once).
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """Run a read-only block in one transaction (one consistent snapshot).
 
         Raises:
             Unavailable: The database cannot be reached.
         """
-        if write and self._sqlite:
-            async with self._write_lock, self._begin(write=True) as tx:
-                yield tx
-        else:
-            async with self._begin(write=write) as tx:
-                yield tx
+        async with self._begin(write=False) as tx:
+            yield tx
+
+    async def write(self, body: WriteBody[T]) -> T:
+        """Run ``body(tx)`` in a write transaction, committed when it returns.
+
+        The body must await nothing but the queries of its ``tx``.
+
+        Returns:
+            What the body returns, once its transaction committed.
+
+        Raises:
+            Unavailable: The database cannot be reached.
+            Exception: Whatever the body raised; its writes are rolled back.
+        """
+        async with self._begin(write=True) as tx:
+            return await body(tx)
 
     @asynccontextmanager
     async def _begin(self, *, write: bool) -> AsyncIterator[Tx]:
@@ -577,8 +648,6 @@ class Store:
         except (DBAPIError, OSError) as exc:
             raise Unavailable(f"database unavailable: {type(exc).__name__}") from None
         try:
-            if self._sqlite and write:
-                conn = await conn.execution_options(sqlite_write=True)
             async with conn.begin():
                 yield Tx(conn)
         finally:
@@ -589,6 +658,65 @@ class Store:
         try:
             async with self._engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+
+class SqliteStore(Store):
+    """The store on a SQLite file: reads inline, writes on one thread in group commits.
+
+    A read transaction runs on a synchronous ``sqlite3`` connection right on the event loop:
+    in WAL mode a reader never waits for the writer, and one local query costs less than a
+    hand-off to a driver thread. Every write goes to the :class:`SqliteWriter` thread, which
+    commits whatever has queued up in one transaction (a savepoint each), so a writer waiting
+    on the lock, or on another process, never blocks the loop.
+
+    Args:
+        engine: The async engine (migrations, tests, seeding).
+        sync_engine: The synchronous engine on the same file that runs the transactions.
+    """
+
+    def __init__(self, engine: AsyncEngine, sync_engine: Engine) -> None:
+        super().__init__(engine)
+        self._sync_engine = sync_engine
+        self._writer = SqliteWriter(sync_engine, lambda conn: Tx(SyncExecutor(conn)))
+
+    @property
+    def query_engine(self) -> Engine:
+        """The synchronous engine that runs the transactions."""
+        return self._sync_engine
+
+    async def close(self) -> None:
+        """Finish queued writes, stop the writer thread, close every connection."""
+        await self._writer.close()
+        self._sync_engine.dispose()
+        await super().close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """Run a read-only block in one transaction, inline on the event loop."""
+        with self._sync_transaction() as tx:
+            yield tx
+
+    @contextmanager
+    def _sync_transaction(self) -> Iterator[Tx]:
+        try:
+            conn = self._sync_engine.connect()
+        except (DBAPIError, OSError) as exc:
+            raise Unavailable(f"database unavailable: {type(exc).__name__}") from None
+        with conn, conn.begin():
+            yield Tx(SyncExecutor(conn))
+
+    async def write(self, body: WriteBody[T]) -> T:
+        """Run ``body(tx)`` on the writer thread; see :meth:`Store.write`."""
+        return await self._writer.submit(body)
+
+    async def ping(self) -> bool:
+        """Whether the database file answers a trivial query."""
+        try:
+            with self._sync_engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
         except Exception:
             return False
         return True

@@ -1,0 +1,177 @@
+"""SQLite's single writer: one thread runs every write transaction, committing in groups.
+
+SQLite lets one connection write at a time. Rather than have each request wait for the write
+lock in turn (one ``BEGIN IMMEDIATE … COMMIT`` per request, each step a hop to a driver
+thread), the requests of this process queue their write functions here. One thread drains the
+queue and runs whatever has queued up in ONE transaction, each function inside its own
+``SAVEPOINT``: a function that fails (a name conflict, a missing parent) rolls back only its own
+savepoint and fails only its own request, the others commit together. Every caller gets its
+answer after the ``COMMIT``, so nothing is acknowledged before it is durable.
+
+The write functions are the service's ``async`` transaction bodies. Over a synchronous
+connection their awaits never suspend, so the thread runs each coroutine to its end with one
+``send`` and no event loop (:func:`run_to_end`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, Engine
+
+from model_registry.server.errors import Unavailable
+
+__all__ = ["MAX_BATCH", "SqliteWriter", "run_to_end"]
+
+log = logging.getLogger("model_registry.server")
+
+T = TypeVar("T")
+
+MAX_BATCH = 128
+"""Most write functions committed by one transaction: bounds how long the lock is held."""
+
+WriteFn = Callable[[Connection], Coroutine[Any, Any, T]]
+
+
+def run_to_end(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends to its end, without an event loop.
+
+    Raises:
+        RuntimeError: The coroutine suspended (it awaited real I/O, not the store's queries).
+        Exception: Whatever the coroutine raised.
+    """
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError("a store write suspended: it may await only its transaction's queries")
+
+
+@dataclass
+class _Job(Generic[T]):
+    fn: WriteFn[T]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[T]
+    result: Any = None
+    error: BaseException | None = None
+
+
+def _settle(job: _Job[Any]) -> None:
+    # Runs on the caller's loop; a caller that gave up (cancelled) has nothing to receive.
+    if job.future.done():
+        return
+    if job.error is not None:
+        job.future.set_exception(job.error)
+    else:
+        job.future.set_result(job.result)
+
+
+class SqliteWriter:
+    """The thread that runs every write transaction of one SQLite store.
+
+    Args:
+        engine: The synchronous engine of the database file (see
+            :func:`~model_registry.server.store.engine.create_sync_sqlite_engine`).
+        make_tx: Wraps the writer's connection in what the write functions take.
+    """
+
+    def __init__(self, engine: Engine, make_tx: Callable[[Connection], Any]) -> None:
+        self._engine = engine
+        self._make_tx = make_tx
+        self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="sqlite-store-writer", daemon=True)
+        self._thread.start()
+
+    async def submit(self, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+        """Run ``fn(tx)`` in a write transaction on the writer thread; return what it returns.
+
+        Raises:
+            Unavailable: The store is closed, or the database refused the transaction.
+            Exception: Whatever ``fn`` raised (its writes are rolled back).
+        """
+        if self._closed:
+            raise Unavailable("the store is closed")
+        loop = asyncio.get_running_loop()
+        job: _Job[T] = _Job(fn, loop, loop.create_future())
+        self._queue.put(job)
+        return await job.future
+
+    async def close(self) -> None:
+        """Finish the queued writes, then stop the thread."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+        await asyncio.to_thread(self._thread.join)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._run_batch(batch)
+            for job in batch:
+                # A closed loop (RuntimeError) has nobody waiting for the answer.
+                with contextlib.suppress(RuntimeError):
+                    job.loop.call_soon_threadsafe(_settle, job)
+            if stop:
+                return
+
+    def _run_batch(self, batch: list[_Job[Any]]) -> None:
+        """Run the batch in one transaction; leave each job's result or error on it."""
+        try:
+            with self._engine.connect() as raw:
+                conn = raw.execution_options(sqlite_write=True)
+                with conn.begin():
+                    tx = self._make_tx(conn)
+                    if len(batch) == 1:
+                        # Alone, a job's failure may roll the whole transaction back.
+                        job = batch[0]
+                        job.result = run_to_end(job.fn(tx))
+                    else:
+                        for job in batch:
+                            self._run_in_savepoint(conn, tx, job)
+        except Exception as exc:
+            # BEGIN, COMMIT or a lone job failed: nothing of this batch was committed.
+            for job in batch:
+                if job.error is None:
+                    job.error = exc if len(batch) == 1 else _unavailable(exc)
+        except BaseException as exc:  # pragma: no cover - interpreter shutting down
+            for job in batch:
+                job.error = _unavailable(exc)
+            raise
+
+    @staticmethod
+    def _run_in_savepoint(conn: Connection, tx: Any, job: _Job[Any]) -> None:
+        savepoint = conn.begin_nested()
+        try:
+            job.result = run_to_end(job.fn(tx))
+        except Exception as exc:
+            job.error = exc
+            savepoint.rollback()
+        else:
+            savepoint.commit()
+
+
+def _unavailable(exc: BaseException) -> Unavailable:
+    log.warning("a SQLite write transaction failed: %s", exc)
+    return Unavailable(f"database unavailable: {type(exc).__name__}")

@@ -25,6 +25,7 @@ from model_registry.server.rest import (
     auth_middleware,
     error_middleware,
     error_response,
+    json_response,
 )
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store, normalize_database_url
@@ -62,12 +63,12 @@ class RunningServer:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def _readyz(request: web.Request) -> web.Response:
     if await request.app[SERVICE_KEY].ready():
-        return web.json_response({"status": "ready"})
+        return json_response({"status": "ready"})
     return error_response(503, "database not ready")
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import os
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -15,6 +18,54 @@ from model_registry.server.app import MAX_BODY_BYTES, run_server
 
 TOKEN_ENV = "MODEL_REGISTRY_AUTH_TOKEN"
 """Environment variable holding one accepted bearer token."""
+
+LOOP_ENV = "MODEL_REGISTRY_LOOP"
+"""Environment variable choosing the event loop (``auto``, ``asyncio`` or ``uvloop``) when
+``--loop`` is not given."""
+
+LOOP_CHOICES = ("auto", "asyncio", "uvloop")
+"""The values of ``--loop``: ``auto`` is uvloop when it is installed, else asyncio's own."""
+
+
+def uvloop_available() -> bool:
+    """Whether uvloop can be imported (it is in the ``server`` extra; not on Windows)."""
+    return importlib.util.find_spec("uvloop") is not None
+
+
+def resolve_loop(choice: str) -> str:
+    """The event loop ``serve`` runs on for a ``--loop`` choice: ``"asyncio"`` or ``"uvloop"``.
+
+    Args:
+        choice: One of :data:`LOOP_CHOICES`.
+
+    Raises:
+        ValueError: ``uvloop`` asked for but not installed, or an unknown choice.
+    """
+    if choice == "auto":
+        return "uvloop" if uvloop_available() else "asyncio"
+    if choice == "uvloop" and not uvloop_available():
+        raise ValueError("--loop uvloop: uvloop is not installed (pip install uvloop)")
+    if choice not in LOOP_CHOICES:
+        raise ValueError(f"unknown event loop {choice!r}: one of {', '.join(LOOP_CHOICES)}")
+    return choice
+
+
+def run_on_loop(main: Coroutine[Any, Any, None], loop: str) -> None:
+    """Run ``main`` to completion on a new event loop of the kind ``loop`` names.
+
+    uvloop's loop cuts the server's own CPU time per request (its transports and callbacks
+    are C); grpc.aio runs on it as on asyncio's loop.
+
+    Args:
+        main: The coroutine to run.
+        loop: ``"asyncio"`` or ``"uvloop"`` (see :func:`resolve_loop`).
+    """
+    if loop == "uvloop":
+        import uvloop  # the server extra; checked by resolve_loop
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     tls.add_argument("--tls-cert", metavar="PATH", help="PEM certificate chain")
     tls.add_argument("--tls-key", metavar="PATH", help="PEM private key of the certificate")
     parser.add_argument(
+        "--loop",
+        choices=LOOP_CHOICES,
+        default=None,
+        help=f"event loop: uvloop when installed (auto, the default; or ${LOOP_ENV}), "
+        "or asyncio's own",
+    )
+    parser.add_argument(
         "--max-body-bytes",
         type=int,
         default=MAX_BODY_BYTES,
@@ -85,7 +143,9 @@ async def _serve(args: argparse.Namespace) -> None:
     ) as srv:
         grpc = f", gRPC on {srv.host}:{srv.grpc_port}" if srv.grpc_port is not None else ""
         auth = ", bearer tokens required" if tokens or args.auth_token_file else ""
-        print(f"model-registry serving on {srv.url}{grpc}{auth}", flush=True)
+        # Named from the running loop itself, so the line tells what really serves.
+        kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+        print(f"model-registry serving on {srv.url}{grpc}{auth}, event loop {kind}", flush=True)
         await stop.wait()
         print("model-registry stopping", flush=True)
 
@@ -105,11 +165,15 @@ def serve_main(argv: list[str]) -> int:
         parser.error("--tls-cert and --tls-key go together")
     if args.max_body_bytes < 1:
         parser.error("--max-body-bytes must be positive")
+    try:
+        loop = resolve_loop(args.loop or os.environ.get(LOOP_ENV, "").strip().lower() or "auto")
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        asyncio.run(_serve(args))
+        run_on_loop(_serve(args), loop)
     except (OSError, ValueError, SQLAlchemyError) as exc:
         print(f"model-registry serve: {exc}", file=sys.stderr)
         return 1

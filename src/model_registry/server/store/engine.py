@@ -115,7 +115,13 @@ def _configure_sqlite(engine: Engine) -> None:
         # A write transaction takes the write lock up front: a deferred one that reads first
         # and writes later fails at once with SQLITE_BUSY when another writer got in between.
         write = conn.get_execution_options().get("sqlite_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # Straight on the driver's cursor: through exec_driver_sql the BEGIN alone cost about
+        # a third of an inline get.
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        finally:
+            cursor.close()
 
 
 def _upgrade(connection: Connection, revision: str) -> None:

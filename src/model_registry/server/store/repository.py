@@ -7,6 +7,7 @@ A unique-constraint violation becomes :class:`~model_registry.server.errors.Conf
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import (
     AsyncIterator,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     update,
@@ -194,7 +196,7 @@ def _get_statement(kinds: Sequence[EntityKind]) -> Select[Any]:
         stmt = (
             select(table, *(c.label(_PROPERTY_PREFIX + c.name) for c in ptable.c))
             .select_from(table.outerjoin(ptable, ptable.c.owner_id == table.c.id))
-            .where(table.c.id == bindparam("entity_id"), table.c.kind.in_(list(key)))
+            .where(table.c.id == bindparam("entity_id"), _kind_condition(table, key))
             .order_by(ptable.c.name)
         )
         _GET_STATEMENTS[key] = stmt
@@ -211,6 +213,36 @@ def _exists_statement(kind: EntityKind) -> Select[Any]:
         )
         _EXISTS_STATEMENTS[kind.kind] = stmt
     return stmt
+
+
+def _kind_condition(table: Table, kinds: Sequence[str]) -> ColumnElement[bool]:
+    """``kind`` is one of ``kinds``, without an expanding ``IN`` (re-rendered per execution)."""
+    if len(kinds) == 1:
+        return table.c.kind == kinds[0]
+    return or_(*(table.c.kind == k for k in kinds))
+
+
+_INSERT_STATEMENTS: dict[tuple[str, bool], Any] = {}
+
+
+def _insert_statement(table_name: str, *, whole_row: bool) -> Any:
+    """INSERT into a table, returning the new row's id or (``whole_row``) every column.
+
+    The values come as execution parameters, so one statement serves every create of the
+    table and SQLAlchemy's compiled cache is hit without rebuilding the statement.
+    """
+    key = (table_name, whole_row)
+    stmt = _INSERT_STATEMENTS.get(key)
+    if stmt is None:
+        table = TABLES[table_name]
+        stmt = (
+            insert(table).returning(*table.c) if whole_row else insert(table).returning(table.c.id)
+        )
+        _INSERT_STATEMENTS[key] = stmt
+    return stmt
+
+
+_PROPS_INSERTS = {name: insert(table) for name, table in PROPERTY_TABLES.items()}
 
 
 def _props_statement(table_name: str) -> Select[Any]:
@@ -349,9 +381,11 @@ class Tx:
     def __init__(self, conn: Executor) -> None:
         self._conn = conn
 
-    async def _execute(self, stmt: Any, kind: EntityKind, values: Mapping[str, Any]) -> Any:
+    async def _execute(
+        self, stmt: Any, kind: EntityKind, values: Mapping[str, Any], params: Any = None
+    ) -> Any:
         try:
-            return await self._conn.execute(stmt)
+            return await self._conn.execute(stmt, params)
         except IntegrityError as exc:
             if _is_unique_violation(exc):
                 raise Conflict(_conflict_message(exc, kind, values)) from None
@@ -365,9 +399,9 @@ class Tx:
         Raises:
             Conflict: The name or external id is taken.
         """
-        table = TABLES[kind.table]
         row = _new_row(kind, values)
-        result = await self._execute(insert(table).values(row).returning(table.c.id), kind, row)
+        stmt = _insert_statement(kind.table, whole_row=False)
+        result = await self._execute(stmt, kind, row, row)
         new_id = int(result.scalar_one())
         await self._write_props(kind, new_id, props)
         return new_id
@@ -384,10 +418,9 @@ class Tx:
         Raises:
             Conflict: The name or external id is taken.
         """
-        table = TABLES[kind.table]
         row = _new_row(kind, values)
         stored = _first_dict(
-            await self._execute(insert(table).values(row).returning(*table.c), kind, row)
+            await self._execute(_insert_statement(kind.table, whole_row=True), kind, row, row)
         )
         assert stored is not None  # RETURNING of a single-row INSERT yields that row
         new_id = int(stored["id"])
@@ -404,7 +437,7 @@ class Tx:
     ) -> None:
         rows = [{**p, "owner_id": owner_id} for p in props]
         if rows:
-            await self._conn.execute(insert(PROPERTY_TABLES[kind.table]), rows)
+            await self._conn.execute(_PROPS_INSERTS[kind.table], rows)
 
     async def update(
         self,
@@ -681,6 +714,10 @@ class SqliteStore(Store):
         super().__init__(engine)
         self._sync_engine = sync_engine
         self._writer = SqliteWriter(sync_engine, lambda conn: Tx(SyncExecutor(conn)))
+        # One read connection per thread that reads (the event loop's), kept open: taking one
+        # from the pool and giving it back costs more than the query of a get.
+        self._local = threading.local()
+        self._read_connections: list[Connection] = []
 
     @property
     def query_engine(self) -> Engine:
@@ -690,6 +727,9 @@ class SqliteStore(Store):
     async def close(self) -> None:
         """Finish queued writes, stop the writer thread, close every connection."""
         await self._writer.close()
+        for conn in self._read_connections:
+            conn.close()
+        self._read_connections.clear()
         self._sync_engine.dispose()
         await super().close()
 
@@ -701,12 +741,26 @@ class SqliteStore(Store):
 
     @contextmanager
     def _sync_transaction(self) -> Iterator[Tx]:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and conn.in_transaction():
+            # A read begun while another is open on this thread gets a connection of its own.
+            with self._connect() as own, own.begin():
+                yield Tx(SyncExecutor(own))
+            return
+        if conn is None or conn.closed or conn.invalidated:
+            if conn is not None:  # invalidated by an error: replace it
+                conn.close()
+                self._read_connections.remove(conn)
+            conn = self._local.conn = self._connect()
+            self._read_connections.append(conn)
+        with conn.begin():
+            yield Tx(SyncExecutor(conn))
+
+    def _connect(self) -> Connection:
         try:
-            conn = self._sync_engine.connect()
+            return self._sync_engine.connect()
         except (DBAPIError, OSError) as exc:
             raise Unavailable(f"database unavailable: {type(exc).__name__}") from None
-        with conn, conn.begin():
-            yield Tx(SyncExecutor(conn))
 
     async def write(self, body: WriteBody[T]) -> T:
         """Run ``body(tx)`` on the writer thread; see :meth:`Store.write`."""

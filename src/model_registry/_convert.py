@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from model_registry.exceptions import InvalidResponse
 from model_registry.types import (
@@ -47,7 +47,9 @@ from model_registry.types import (
     ServingEnvironment,
 )
 from model_registry.types.custom_properties import (
+    _INT_WIRE,
     decode_custom_properties,
+    decode_value,
     encode_custom_properties,
 )
 
@@ -57,6 +59,7 @@ __all__ = [
     "from_model",
     "from_wire",
     "page_from_wire",
+    "page_parts",
     "to_model",
     "to_wire",
 ]
@@ -266,28 +269,151 @@ def to_wire(entity: BaseResource, mode: Mode = "create") -> dict[str, Any]:
     return body
 
 
-def _decode(field: _Field, value: Any, where: str) -> Any:
-    try:
-        if field.kind in ("ms", "int"):
-            if isinstance(value, bool):
-                raise ValueError
-            return int(value)
-        if field.kind == "float":
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if field.kind == "enum":
-            assert field.enum is not None
-            return field.enum(value)
-        if field.kind == "list":
-            if not isinstance(value, list):
-                raise ValueError
-            return [str(item) for item in value]
-        return value if isinstance(value, str) else str(value)
-    except (TypeError, ValueError):
-        raise InvalidResponse(
-            f"{where}: malformed {field.wire} {value!r} from the server"
-        ) from None
+# -- wire -> domain ------------------------------------------------------------------------
+#
+# Decoding a page runs the per-item code 1,000 times, so each entity class gets a plan built
+# once (``_Decoder``): its fields as (wire key, attribute, reader) with the reader picked by kind
+# up front, and the facts about the class (does it need a name?) computed once. The readers raise
+# TypeError/ValueError on a malformed value; the decoder turns that into InvalidResponse naming the
+# entity, built only on that error path.
+
+
+def _read_int(value: Any) -> int:
+    if value is True or value is False:  # bool is an int subclass: refuse it
+        raise ValueError
+    return int(value)
+
+
+def _read_float(value: Any) -> float:
+    if value is True or value is False:
+        raise ValueError
+    return float(value)
+
+
+def _read_list(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueError
+    return [str(item) for item in value]
+
+
+def _read_str(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _enum_reader(enum: type[Enum]) -> Callable[[Any], Enum]:
+    members = enum._value2member_map_
+
+    def read(value: Any) -> Enum:
+        # The same first step as ``enum(value)``; anything else (unknown, unhashable) takes the
+        # full lookup, which gives the same result or error as before.
+        try:
+            return members[value]
+        except (KeyError, TypeError):
+            return enum(value)
+
+    return read
+
+
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "ms": _read_int,
+    "int": _read_int,
+    "float": _read_float,
+    "list": _read_list,
+}  # "str" has no entry: the decoder reads it inline
+
+
+def _decode_properties(wire: Any) -> dict[str, Any]:
+    """``decode_custom_properties`` with a fast path for the common plain string and int values.
+
+    A value the fast path does not take (other kinds, malformed ones) goes through
+    ``decode_value``, so results and errors are those of the shared codec.
+    """
+    if wire is None:
+        return {}
+    if type(wire) is not dict:
+        return decode_custom_properties(wire)
+    out: dict[str, Any] = {}
+    for key, tagged in wire.items():
+        key = key if type(key) is str else str(key)
+        if type(tagged) is dict:
+            kind = tagged.get("metadataType")
+            if kind == "MetadataStringValue":
+                value = tagged.get("string_value")
+                if type(value) is str:
+                    out[key] = value
+                    continue
+            elif kind == "MetadataIntValue":
+                value = tagged.get("int_value")
+                if type(value) is str and _INT_WIRE.match(value):
+                    out[key] = int(value)
+                    continue
+        out[key] = decode_value(key, tagged)
+    return out
+
+
+class _Decoder(Generic[E]):
+    """The REST JSON object -> ``cls`` plan of one entity class (see above)."""
+
+    __slots__ = ("cls", "fields", "needs_name")
+
+    def __init__(self, cls: type[E]) -> None:
+        self.cls = cls
+        self.fields = tuple(
+            (
+                f.wire,
+                f.attr,
+                _enum_reader(f.enum) if f.kind == "enum" and f.enum else _READERS.get(f.kind),
+                f,
+            )
+            for f in _fields_of(cls)
+        )
+        self.needs_name = not issubclass(
+            cls, Artifact | ExperimentRun | InferenceService | ServeModel
+        )
+
+    def __call__(self, data: Any) -> E:
+        cls = self.cls
+        if type(data) is not dict and not isinstance(data, Mapping):
+            raise InvalidResponse(f"expected a {cls.__name__} object, got {type(data).__name__}")
+        get = data.get
+        kwargs: dict[str, Any] = {}
+        raw_id = get("id")
+        if raw_id is not None:
+            kwargs["id"] = str(raw_id)
+        for wire, attr, read, field in self.fields:
+            value = get(wire)
+            if value is None:
+                continue
+            if read is None:  # a "str" field: most values are already str
+                kwargs[attr] = value if type(value) is str else _read_str(value)
+            else:
+                try:
+                    kwargs[attr] = read(value)
+                except (TypeError, ValueError):
+                    raise InvalidResponse(
+                        f"{self._where(raw_id)}: malformed {field.wire} {value!r} from the server"
+                    ) from None
+        try:
+            kwargs["custom_properties"] = _decode_properties(get("customProperties"))
+        except InvalidResponse as exc:
+            raise InvalidResponse(f"{self._where(raw_id)}: {exc}") from None
+        if self.needs_name and "name" not in kwargs:
+            raise InvalidResponse(f"{self._where(raw_id)}: the server sent no name")
+        return cls(**kwargs)
+
+    def _where(self, raw_id: Any) -> str:
+        name = self.cls.__name__
+        return name if raw_id is None else f"{name} {raw_id}"
+
+
+_DECODERS: dict[type[BaseResource], _Decoder[Any]] = {}
+
+
+def _decoder(cls: type[E]) -> _Decoder[E]:
+    decoder = _DECODERS.get(cls)
+    if decoder is None:
+        decoder = _DECODERS[cls] = _Decoder(cls)
+    return decoder
 
 
 def from_wire(cls: type[E], data: Any) -> E:
@@ -297,58 +423,52 @@ def from_wire(cls: type[E], data: Any) -> E:
 
     Raises:
         InvalidResponse: The object or one of its values is malformed (the message names it).
+        TypeError: ``cls`` is not a registry entity type.
     """
-    if not isinstance(data, Mapping):
-        raise InvalidResponse(f"expected a {cls.__name__} object, got {type(data).__name__}")
-    kwargs: dict[str, Any] = {}
-    where = cls.__name__
-    raw_id = data.get("id")
-    if raw_id is not None:
-        kwargs["id"] = str(raw_id)
-        where = f"{cls.__name__} {raw_id}"
-    for field in _fields_of(cls):
-        value = data.get(field.wire)
-        if value is not None:
-            kwargs[field.attr] = _decode(field, value, where)
-    try:
-        kwargs["custom_properties"] = decode_custom_properties(data.get("customProperties"))
-    except InvalidResponse as exc:
-        raise InvalidResponse(f"{where}: {exc}") from None
-    if "name" not in kwargs and not issubclass(
-        cls, Artifact | ExperimentRun | InferenceService | ServeModel
-    ):
-        raise InvalidResponse(f"{where}: the server sent no name")
-    return cls(**kwargs)
+    return _decoder(cls)(data)
 
 
 def artifact_from_wire(data: Any) -> Artifact:
     """Build the artifact subclass named by ``artifactType`` from a REST JSON object."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise InvalidResponse(f"expected an artifact object, got {type(data).__name__}")
     kind = data.get("artifactType")
     cls = ARTIFACT_CLASSES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise InvalidResponse(f"artifact {data.get('id')}: unknown artifactType {kind!r}")
-    return from_wire(cls, data)
+    return _decoder(cls)(data)
 
 
 def decoder_for(cls: type[E]) -> Callable[[Any], E]:
     """The wire decoder for entity class ``cls`` (artifact base class: by ``artifactType``)."""
     if cls is Artifact:
         return cast(Callable[[Any], E], artifact_from_wire)
-    return lambda data: from_wire(cls, data)
+    return _decoder(cls)
+
+
+def page_parts(data: Any) -> tuple[list[Any], str, int | None]:
+    """Split a REST list object into its raw items, next page token and page size.
+
+    The items are left as wire objects, so a caller can act on the token (ask for the next
+    page) before it converts them.
+
+    Raises:
+        InvalidResponse: ``data`` is not a list object with an ``items`` array.
+    """
+    if not isinstance(data, Mapping) or not isinstance(data.get("items", []), list):
+        raise InvalidResponse("expected a list object with an items array from the server")
+    page_size = data.get("pageSize")
+    return (
+        data.get("items") or [],
+        str(data.get("nextPageToken") or ""),
+        int(page_size) if isinstance(page_size, int | str) and page_size != "" else None,
+    )
 
 
 def page_from_wire(data: Any, decode: Callable[[Any], E]) -> Page[E]:
     """Build a :class:`Page` from a REST list object (``items``, ``nextPageToken``, ...)."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("items", []), list):
-        raise InvalidResponse("expected a list object with an items array from the server")
-    page_size = data.get("pageSize")
-    return Page(
-        [decode(item) for item in data.get("items") or []],
-        next_page_token=str(data.get("nextPageToken") or ""),
-        page_size=int(page_size) if isinstance(page_size, int | str) and page_size != "" else None,
-    )
+    items, token, page_size = page_parts(data)
+    return Page([decode(item) for item in items], next_page_token=token, page_size=page_size)
 
 
 def to_model(model_cls: Any, entity: BaseResource, mode: Mode = "create") -> Any:

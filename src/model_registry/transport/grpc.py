@@ -35,7 +35,7 @@ from model_registry.exceptions import (
     from_grpc_status,
 )
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
-from model_registry.transport.base import Transport
+from model_registry.transport.base import Transport, build_page
 from model_registry.transport.policy import DEFAULT_TIMEOUT, RetryPolicy, effective_timeout
 from model_registry.types import (
     Artifact,
@@ -272,12 +272,14 @@ class GrpcTransport(Transport):
     async def _entity(self, rpc: str, request: Message, *, safe: bool) -> Any:
         return conv.message_to_domain(await self._call(rpc, request, safe=safe))
 
-    async def _page(self, rpc: str, request: Message) -> Page[Any]:
+    async def _page(self, rpc: str, request: Message, options: ListOptions) -> Page[Any]:
         response = await self._call(rpc, request, safe=True)
-        return Page(
-            [conv.message_to_domain(item) for item in response.items],
-            next_page_token=response.next_page_token,
-            page_size=response.page_size,
+        return await build_page(
+            options,
+            response.items,
+            response.next_page_token,
+            response.page_size,
+            conv.message_to_domain,
         )
 
     # -- registered models ---------------------------------------------------------------
@@ -311,7 +313,7 @@ class GrpcTransport(Transport):
     async def list_registered_models(self, options: ListOptions) -> Page[RegisteredModel]:
         """List registered models."""
         request = pb.GetRegisteredModelsRequest(**_list_fields(options))
-        return await self._page("GetRegisteredModels", request)
+        return await self._page("GetRegisteredModels", request, options)
 
     async def get_inference_service_model(self, inference_service_id: str) -> RegisteredModel:
         """Get the registered model an inference service serves."""
@@ -362,7 +364,7 @@ class GrpcTransport(Transport):
         request = pb.GetModelVersionsRequest(
             registered_model_id=registered_model_id, **_list_fields(options)
         )
-        return await self._page("GetModelVersions", request)
+        return await self._page("GetModelVersions", request, options)
 
     async def get_inference_service_version(self, inference_service_id: str) -> ModelVersion:
         """Get the version an inference service serves."""
@@ -413,7 +415,7 @@ class GrpcTransport(Transport):
         request = pb.GetArtifactsRequest(
             artifact_type=_artifact_type(artifact_type), **_list_fields(options)
         )
-        return await self._page("GetArtifacts", request)
+        return await self._page("GetArtifacts", request, options)
 
     async def upsert_model_version_artifact(
         self, artifact: Artifact, model_version_id: str
@@ -437,7 +439,7 @@ class GrpcTransport(Transport):
             artifact_type=_artifact_type(artifact_type),
             **_list_fields(options),
         )
-        return await self._page("GetModelVersionArtifacts", request)
+        return await self._page("GetModelVersionArtifacts", request, options)
 
     # -- model artifacts -----------------------------------------------------------------
 
@@ -474,7 +476,7 @@ class GrpcTransport(Transport):
     async def list_model_artifacts(self, options: ListOptions) -> Page[ModelArtifact]:
         """List every model artifact."""
         request = pb.GetModelArtifactsRequest(**_list_fields(options))
-        return await self._page("GetModelArtifacts", request)
+        return await self._page("GetModelArtifacts", request, options)
 
     async def get_inference_service_model_artifact(
         self, inference_service_id: str
@@ -523,7 +525,7 @@ class GrpcTransport(Transport):
     async def list_serving_environments(self, options: ListOptions) -> Page[ServingEnvironment]:
         """List serving environments."""
         request = pb.GetServingEnvironmentsRequest(**_list_fields(options))
-        return await self._page("GetServingEnvironments", request)
+        return await self._page("GetServingEnvironments", request, options)
 
     # -- inference services --------------------------------------------------------------
 
@@ -566,7 +568,7 @@ class GrpcTransport(Transport):
         request = pb.GetInferenceServicesRequest(
             serving_environment_id=serving_environment_id, **_list_fields(options)
         )
-        return await self._page("GetInferenceServices", request)
+        return await self._page("GetInferenceServices", request, options)
 
     # -- serve models --------------------------------------------------------------------
 
@@ -595,7 +597,7 @@ class GrpcTransport(Transport):
         request = pb.GetServeModelsRequest(
             inference_service_id=inference_service_id, **_list_fields(options)
         )
-        return await self._page("GetServeModels", request)
+        return await self._page("GetServeModels", request, options)
 
     # -- experiments ---------------------------------------------------------------------
 
@@ -626,7 +628,7 @@ class GrpcTransport(Transport):
     async def list_experiments(self, options: ListOptions) -> Page[Experiment]:
         """List experiments."""
         request = pb.GetExperimentsRequest(**_list_fields(options))
-        return await self._page("GetExperiments", request)
+        return await self._page("GetExperiments", request, options)
 
     # -- experiment runs -----------------------------------------------------------------
 
@@ -665,7 +667,7 @@ class GrpcTransport(Transport):
     ) -> Page[ExperimentRun]:
         """List experiment runs, of one experiment when ``experiment_id`` is set."""
         request = pb.GetExperimentRunsRequest(experiment_id=experiment_id, **_list_fields(options))
-        return await self._page("GetExperimentRuns", request)
+        return await self._page("GetExperimentRuns", request, options)
 
     async def upsert_experiment_run_artifact(
         self, artifact: Artifact, experiment_run_id: str
@@ -689,7 +691,7 @@ class GrpcTransport(Transport):
             artifact_type=_artifact_type(artifact_type),
             **_list_fields(options),
         )
-        return await self._page("GetExperimentRunArtifacts", request)
+        return await self._page("GetExperimentRunArtifacts", request, options)
 
     async def list_metric_history(
         self,
@@ -706,7 +708,7 @@ class GrpcTransport(Transport):
             step_ids=None if step_ids is None else ",".join(str(int(s)) for s in step_ids),
             **_list_fields(options),
         )
-        return await self._page("GetExperimentRunMetricHistory", request)
+        return await self._page("GetExperimentRunMetricHistory", request, options)
 
 
 def _list_fields(options: ListOptions) -> dict[str, Any]:

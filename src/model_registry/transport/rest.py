@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 import aiohttp
+import orjson
 
 from model_registry import _convert
 from model_registry._generated.openapi import models as gen
@@ -93,7 +94,7 @@ from model_registry.exceptions import (
     from_http_response,
 )
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
-from model_registry.transport.base import Transport
+from model_registry.transport.base import Transport, build_page
 from model_registry.transport.policy import (
     DEFAULT_TIMEOUT,
     RetryPolicy,
@@ -154,6 +155,26 @@ def _artifact_model(table: Mapping[type[Artifact], Any], artifact: Artifact) -> 
         if cls in table:
             return table[cls]
     raise TypeError(f"{type(artifact).__name__} is not a concrete artifact kind")
+
+
+def _loads(content: bytes, request: Mapping[str, Any]) -> Any:
+    """Decode a JSON answer: orjson (a page of 1,000 versions in half the time of ``json``).
+
+    The standard library reads what orjson refuses, as before: ``NaN``/``Infinity`` (Python's
+    ``json.dumps`` writes them for a float custom property) and UTF-16/32 bodies. One
+    difference: orjson reads an integer beyond 64 bits as a float; the server stores none (its
+    integer columns are 64-bit, int custom properties travel as strings).
+    """
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(content)
+    except ValueError:
+        raise InvalidResponse(
+            f"the server's answer to {request['method']} {request['url']} is not JSON"
+        ) from None
 
 
 class _RegistryClient(Client):  # type: ignore[misc]  # generated code is not type-checked
@@ -368,20 +389,17 @@ class RestTransport(Transport):
         client = await self._get_client()
         request = endpoint._get_kwargs(*args, **kwargs)
         raw = await client.send(**request)
-        try:
-            return json.loads(raw.content)
-        except ValueError:
-            raise InvalidResponse(
-                f"the server's answer to {request['method']} {request['url']} is not JSON"
-            ) from None
+        return _loads(raw.content, request)
 
     async def _one(self, cls: type[E], endpoint: ModuleType, *a: Any, **k: Any) -> E:
         return _convert.decoder_for(cls)(await self._call(endpoint, *a, **k))
 
-    async def _page(self, cls: type[E], endpoint: ModuleType, *a: Any, **k: Any) -> Page[E]:
-        return _convert.page_from_wire(
-            await self._call(endpoint, *a, **k), _convert.decoder_for(cls)
-        )
+    async def _page(
+        self, cls: type[E], options: ListOptions, endpoint: ModuleType, *a: Any, **k: Any
+    ) -> Page[E]:
+        data = await self._call(endpoint, *a, **self._list_args(options), **k)
+        items, token, page_size = _convert.page_parts(data)
+        return await build_page(options, items, token, page_size, _convert.decoder_for(cls))
 
     @staticmethod
     def _list_args(options: ListOptions) -> dict[str, Any]:
@@ -431,7 +449,7 @@ class RestTransport(Transport):
         )
 
     async def list_registered_models(self, options: ListOptions) -> Page[RegisteredModel]:
-        return await self._page(RegisteredModel, get_registered_models, **self._list_args(options))
+        return await self._page(RegisteredModel, options, get_registered_models)
 
     async def get_inference_service_model(self, inference_service_id: str) -> RegisteredModel:
         return await self._one(RegisteredModel, get_inference_service_model, inference_service_id)
@@ -468,12 +486,9 @@ class RestTransport(Transport):
         self, options: ListOptions, registered_model_id: str | None = None
     ) -> Page[ModelVersion]:
         if registered_model_id is None:
-            return await self._page(ModelVersion, get_model_versions, **self._list_args(options))
+            return await self._page(ModelVersion, options, get_model_versions)
         return await self._page(
-            ModelVersion,
-            get_registered_model_versions,
-            registered_model_id,
-            **self._list_args(options),
+            ModelVersion, options, get_registered_model_versions, registered_model_id
         )
 
     async def get_inference_service_version(self, inference_service_id: str) -> ModelVersion:
@@ -512,8 +527,8 @@ class RestTransport(Transport):
     ) -> Page[Artifact]:
         return await self._page(
             Artifact,
+            options,
             get_artifacts,
-            **self._list_args(options),
             **self._type_arg(artifact_type),
         )
 
@@ -531,9 +546,9 @@ class RestTransport(Transport):
     ) -> Page[Artifact]:
         return await self._page(
             Artifact,
+            options,
             get_model_version_artifacts,
             model_version_id,
-            **self._list_args(options),
             **self._type_arg(artifact_type),
         )
 
@@ -566,7 +581,7 @@ class RestTransport(Transport):
         )
 
     async def list_model_artifacts(self, options: ListOptions) -> Page[ModelArtifact]:
-        return await self._page(ModelArtifact, get_model_artifacts, **self._list_args(options))
+        return await self._page(ModelArtifact, options, get_model_artifacts)
 
     # -- serving environments ------------------------------------------------------------
 
@@ -593,11 +608,7 @@ class RestTransport(Transport):
         )
 
     async def list_serving_environments(self, options: ListOptions) -> Page[ServingEnvironment]:
-        return await self._page(
-            ServingEnvironment,
-            get_serving_environments,
-            **self._list_args(options),
-        )
+        return await self._page(ServingEnvironment, options, get_serving_environments)
 
     # -- inference services --------------------------------------------------------------
 
@@ -631,16 +642,9 @@ class RestTransport(Transport):
         self, options: ListOptions, serving_environment_id: str | None = None
     ) -> Page[InferenceService]:
         if serving_environment_id is None:
-            return await self._page(
-                InferenceService,
-                get_inference_services,
-                **self._list_args(options),
-            )
+            return await self._page(InferenceService, options, get_inference_services)
         return await self._page(
-            InferenceService,
-            get_environment_inference_services,
-            serving_environment_id,
-            **self._list_args(options),
+            InferenceService, options, get_environment_inference_services, serving_environment_id
         )
 
     # -- serve models --------------------------------------------------------------------
@@ -666,10 +670,7 @@ class RestTransport(Transport):
         if inference_service_id is None:
             raise ValueError("the REST API lists serve models per inference service: give its id")
         return await self._page(
-            ServeModel,
-            get_inference_service_serves,
-            inference_service_id,
-            **self._list_args(options),
+            ServeModel, options, get_inference_service_serves, inference_service_id
         )
 
     # -- experiments ---------------------------------------------------------------------
@@ -695,7 +696,7 @@ class RestTransport(Transport):
         )
 
     async def list_experiments(self, options: ListOptions) -> Page[Experiment]:
-        return await self._page(Experiment, get_experiments, **self._list_args(options))
+        return await self._page(Experiment, options, get_experiments)
 
     # -- experiment runs -----------------------------------------------------------------
 
@@ -727,12 +728,9 @@ class RestTransport(Transport):
         self, options: ListOptions, experiment_id: str | None = None
     ) -> Page[ExperimentRun]:
         if experiment_id is None:
-            return await self._page(ExperimentRun, get_experiment_runs, **self._list_args(options))
+            return await self._page(ExperimentRun, options, get_experiment_runs)
         return await self._page(
-            ExperimentRun,
-            get_experiment_experiment_runs,
-            experiment_id,
-            **self._list_args(options),
+            ExperimentRun, options, get_experiment_experiment_runs, experiment_id
         )
 
     async def upsert_experiment_run_artifact(
@@ -751,9 +749,9 @@ class RestTransport(Transport):
     ) -> Page[Artifact]:
         return await self._page(
             Artifact,
+            options,
             get_experiment_run_artifacts,
             experiment_run_id,
-            **self._list_args(options),
             **self._type_arg(artifact_type),
         )
 
@@ -772,14 +770,14 @@ class RestTransport(Transport):
         if experiment_run_id is None:
             return await self._page(
                 Metric,
+                options,
                 get_experiment_runs_metric_history,
-                **self._list_args(options),
                 **extra,
             )
         return await self._page(
             Metric,
+            options,
             get_experiment_run_metric_history,
             experiment_run_id,
-            **self._list_args(options),
             **extra,
         )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import inspect
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar, overload
 
@@ -10,7 +13,7 @@ from model_registry.exceptions import PagerLoopError
 from model_registry.types.enums import OrderByField
 from model_registry.types.options import ListOptions, Page
 
-__all__ = ["Pager"]
+__all__ = ["Pager", "announce_next_page"]
 
 T = TypeVar("T")
 
@@ -52,6 +55,139 @@ class _Walk:
             self.seen.add(token)
             self.token = token
         return Page(items, next_page_token=self.token or "")
+
+
+_NOT_CALLED: Any = object()
+
+
+class _Fetch:
+    """One page request of an ``async for`` walk, running as its own task.
+
+    The task runs in a copy of the walk's context in which :data:`_FETCH` is this object, so a
+    transport's list call made for exactly ``sent`` can report the next page's token through
+    :func:`announce_next_page` before it converts the page's items (see ``on_token``).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "awaited",
+        "early",
+        "follow",
+        "origin",
+        "pager",
+        "sent",
+        "task",
+        "walk",
+    )
+
+    def __init__(
+        self,
+        pager: Pager[Any],
+        walk: _Walk,
+        sent: ListOptions,
+        origin: contextvars.Context,
+        result: Any = _NOT_CALLED,
+    ) -> None:
+        self.pager = pager
+        self.walk = walk
+        self.sent = sent
+        self.origin = origin  # the walk's context, which the next page's request runs in too
+        self.awaited = False  # the walk is waiting for this page (its consumer is done before)
+        self.early: tuple[str, int] | None = None  # (next token, item count), if announced
+        self.follow: _Fetch | None = None  # the next page, asked for on the announced token
+        ctx = origin.copy()
+        # A weak reference: the task holds its context, so a strong one would make a cycle
+        # (fetch -> task -> context -> fetch) that keeps each page alive until a full GC.
+        ctx.run(_FETCH.set, weakref.ref(self))
+        if result is _NOT_CALLED:
+            try:
+                result = ctx.run(pager._page_fn, sent)
+            except Exception as exc:  # surfaces when the walk reaches this page, as before
+                result = _raise(exc)
+        if inspect.isawaitable(result):
+            self.task: asyncio.Future[Any] = ctx.run(asyncio.ensure_future, result)
+        else:  # a page function may mix plain and awaitable results
+            self.task = asyncio.get_running_loop().create_future()
+            self.task.set_result(result)
+        # A page that failed but is never awaited (the walk stopped first) must not log
+        # "exception was never retrieved": the walk either awaits it or drops it on purpose.
+        self.task.add_done_callback(_retrieve)
+
+    async def result(self) -> Any:
+        """Wait for the page; start the next one as soon as its token is known."""
+        self.awaited = True
+        if self.early is not None and not self.task.done():
+            self._start_follow()
+        return await self.task
+
+    def on_token(self, token: str, count: int) -> bool:
+        """The transport parsed this page: ``token`` is the next one, ``count`` its items."""
+        if self.early is not None:
+            return False  # one announcement per page (a page function may list twice)
+        self.early = (token, count)
+        # Only while the walk waits for this page: earlier, the consumer still holds the page
+        # before it, and asking now would run two pages ahead.
+        return self.awaited and self._start_follow()
+
+    def _start_follow(self) -> bool:
+        assert self.early is not None
+        token, count = self.early
+        walk, max_items = self.walk, self.pager._max_items
+        if (
+            self.follow is not None
+            or not token
+            or token in walk.seen
+            or (max_items is not None and walk.count + count >= max_items)
+        ):
+            # The last page, a loop (raised by ``accept``), or the cap reached: no request.
+            return False
+        sent = self.pager._options.copy(next_page_token=token)
+        self.follow = _Fetch(self.pager, walk, sent, self.origin)
+        return True
+
+    def cancel(self) -> None:
+        """Stop the request (if still running) and its follow-up."""
+        self.task.cancel()
+        if self.follow is not None:
+            self.follow.cancel()
+
+
+_FETCH: contextvars.ContextVar[weakref.ref[_Fetch] | None] = contextvars.ContextVar(
+    "model_registry_pager_fetch", default=None
+)
+
+
+async def _raise(exc: Exception) -> Any:
+    raise exc
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def announce_next_page(options: ListOptions, next_page_token: str, item_count: int) -> bool:
+    """Tell a prefetching ``Pager`` the next page's token before the page's items are converted.
+
+    For transports: a list call that has parsed a page's envelope calls this with the options
+    it was given. When the call runs under an ``async for`` walk of a :class:`Pager` that sent
+    exactly these options, the walk may ask for the next page right away, so the server works
+    on it while this page is converted. Otherwise this does nothing.
+
+    Args:
+        options: The ``ListOptions`` object the list call was given (matched by identity).
+        next_page_token: The next page token the server sent (``""`` on the last page).
+        item_count: How many items the page holds (the walk never asks past ``max_items``).
+
+    Returns:
+        Whether the next page was asked for. If so, the caller should let the event loop run
+        (``await asyncio.sleep(0)``, now and then while converting) so the request goes out.
+    """
+    ref = _FETCH.get()
+    fetch = ref() if ref is not None else None
+    if fetch is None or fetch.sent is not options:
+        return False
+    return fetch.on_token(next_page_token, item_count)
 
 
 class Pager(Generic[T]):
@@ -213,14 +349,51 @@ class Pager(Generic[T]):
 
     async def _aiter(self) -> AsyncIterator[T]:
         walk = _Walk(self._options.next_page_token)
-        while not walk.done:
-            if self._max_items is not None and walk.count >= self._max_items:
-                return
-            sent, result = self._call(walk)
-            if inspect.isawaitable(result):
-                result = await result
+        if self._max_items is not None and self._max_items <= 0:
+            return
+        sent, result = self._call(walk)
+        if not inspect.isawaitable(result):
+            # A sync page function: page after page, as a plain ``for`` reads them.
             for item in walk.accept(result, sent, self._max_items):
                 yield item
+            while not walk.done:
+                sent, result = self._call(walk)
+                if inspect.isawaitable(result):
+                    result = await result
+                for item in walk.accept(result, sent, self._max_items):
+                    yield item
+            return
+        # An async page function: while the caller goes through page n, page n+1 is already
+        # being read (one page ahead at most, so memory stays flat).
+        fetch: _Fetch | None = _Fetch(self, walk, sent, contextvars.copy_context(), result)
+        try:
+            while fetch is not None:
+                items = walk.accept(await fetch.result(), fetch.sent, self._max_items)
+                fetch = self._next_fetch(fetch, walk)
+                if fetch is not None and not fetch.task.done():
+                    # One loop turn, so the next request goes out before the caller's work.
+                    await asyncio.sleep(0)
+                for item in items:
+                    yield item
+                del items
+        finally:
+            # ``break``, an error, or the walk closed: drop the request still in flight.
+            if fetch is not None:
+                fetch.cancel()
+
+    def _next_fetch(self, fetch: _Fetch, walk: _Walk) -> _Fetch | None:
+        """The request of the page after ``fetch`` (just accepted), or ``None`` at the end."""
+        follow, fetch.follow = fetch.follow, None
+        if walk.done:
+            if follow is not None:
+                follow.cancel()
+            return None
+        if follow is not None:
+            if follow.sent.next_page_token == walk.token:
+                return follow
+            # The page function changed the token the transport announced: ask again.
+            follow.cancel()
+        return _Fetch(self, walk, self._options_for(walk), contextvars.copy_context())
 
     def __repr__(self) -> str:
         return f"Pager({self._page_fn!r}, {self._options!r}, max_items={self._max_items!r})"

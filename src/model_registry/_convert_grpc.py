@@ -557,6 +557,17 @@ class _DomainCodec:
             to_msg, from_msg = _domain_field_codec(fd)
             self.fields.append((fd.name, to_msg, from_msg))
             self.by_name[fd.name] = None if from_msg is _identity else from_msg
+        # The same, keyed by the field descriptor that ``ListFields`` gives (stable objects of
+        # the descriptor pool): one dict lookup per field instead of reading ``fd.name``. Filled
+        # on first sight of each descriptor; ``None`` marks a field the domain type lacks.
+        self.by_field: dict[Any, tuple[str, Callable[[Any], Any] | None] | None] = {}
+
+    def entry(self, fd: Any) -> tuple[str, Callable[[Any], Any] | None] | None:
+        """``(name, converter)`` of a message field, or ``None`` when the domain lacks it."""
+        name = fd.name
+        found = (name, self.by_name[name]) if name in self.by_name else None
+        self.by_field[fd] = found
+        return found
 
 
 def _domain_field_codec(fd: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
@@ -604,6 +615,8 @@ def _custom_to_domain(message: pb.CustomProperties) -> dict[str, Any]:
 
 
 _DOMAIN_CODECS: dict[str, _DomainCodec] = {}
+# The same codecs by message class, for ``message_to_domain`` (once per item of a page).
+_CODECS_BY_TYPE: dict[type[Any], _DomainCodec] = {}
 
 
 def _domain_codec(name: str) -> _DomainCodec:
@@ -655,13 +668,15 @@ def message_to_domain(message: Message) -> Any:
         if inner is None:
             raise ValueError("the server sent an artifact of no known kind")
         message = inner
-    codec = _domain_codec(message.DESCRIPTOR.name)
-    by_name = codec.by_name
+    codec = _CODECS_BY_TYPE.get(type(message))
+    if codec is None:
+        codec = _CODECS_BY_TYPE[type(message)] = _domain_codec(message.DESCRIPTOR.name)
+    by_field = codec.by_field
     kwargs: dict[str, Any] = {}
     for fd, value in message.ListFields():
-        name = fd.name
-        if name in by_name:
-            convert = by_name[name]
+        entry = by_field[fd] if fd in by_field else codec.entry(fd)
+        if entry is not None:
+            name, convert = entry
             kwargs[name] = value if convert is None else convert(value)
     if "custom_properties" not in kwargs:
         kwargs["custom_properties"] = {}

@@ -203,6 +203,13 @@ class Pager(Generic[T]):
     and raises :class:`~model_registry.exceptions.PagerLoopError` when a token repeats.
     ``next_page()`` is a separate manual cursor, reset by ``restart()``.
 
+    ``async for`` over an async page function reads one page ahead: while the caller goes
+    through page *n*, page *n+1* is already being read, and the transports of this package ask
+    for it as soon as page *n*'s token is parsed, before its items are converted (see
+    :func:`announce_next_page`). Never more than one page ahead, never past ``max_items``; a
+    page's error is raised when the walk reaches that page, and leaving the loop early cancels
+    the request in flight. ``for`` and sync page functions read page after page.
+
     The setters return the pager, so they chain:
     ``Pager(fn).order_by_creation_time().descending().limit(100)``.
 

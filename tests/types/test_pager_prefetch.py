@@ -17,7 +17,7 @@ import pytest
 
 from model_registry.exceptions import PagerLoopError
 from model_registry.types import ListOptions, Page, Pager
-from model_registry.types.pager import announce_next_page
+from model_registry.types.pager import announce_next_page, wait_until_needed
 
 
 class Pages:
@@ -59,6 +59,8 @@ class Pages:
             more = start + self.size < len(self.rows)
             token = str(start + self.size) if more else ""
             if self.announce:
+                await wait_until_needed(options)  # as the transports do before decoding
+                self.log.append(("decode", page))
                 announce_next_page(options, token, len(chunk))
                 await asyncio.sleep(0)  # the "conversion", giving the loop turns
                 await asyncio.sleep(0)
@@ -284,3 +286,29 @@ async def test_each_async_for_starts_again_and_next_page_is_unchanged() -> None:
     assert pages.calls == [None, "2"]  # the manual cursor reads no page ahead
     pager.restart()
     assert await pager.next_page() == [1, 2]
+
+
+async def test_a_page_read_ahead_is_decoded_only_when_the_walk_gets_to_it() -> None:
+    # Memory stays flat: the answer of the page read ahead waits undecoded while the caller
+    # still holds the page before it.
+    pages = Pages(6, 2, announce=True)
+    async for x in Pager(pages).page_size(2):
+        pages.log.append(("item", x))
+        for _ in range(20):
+            await asyncio.sleep(0)
+    assert before(pages.log, ("start", 2), ("item", 1))
+    assert before(pages.log, ("item", 2), ("decode", 2))
+    assert before(pages.log, ("item", 4), ("decode", 3))
+
+
+async def test_wait_until_needed_returns_at_once_outside_a_walk() -> None:
+    await wait_until_needed(ListOptions())
+    seen: list[str] = []
+
+    async def page_fn(options: ListOptions) -> Page[int]:
+        await wait_until_needed(options.copy())  # not the options it was sent
+        seen.append("decoded")
+        return Page([1])
+
+    assert [x async for x in Pager(page_fn)] == [1]
+    assert seen == ["decoded"]

@@ -34,7 +34,7 @@ from model_registry.types import (
     ServeModel,
     ServingEnvironment,
 )
-from model_registry.types.pager import announce_next_page
+from model_registry.types.pager import announce_next_page, wait_until_needed
 
 __all__ = ["Transport", "build_page"]
 
@@ -55,7 +55,9 @@ async def build_page(
 ) -> Page[T]:
     """Convert a parsed list answer into a ``Page``, telling a prefetching ``Pager`` first.
 
-    The next page token is known before the items are converted: handing it to
+    A page read ahead by a ``Pager`` first waits until the walk gets to it (see
+    :func:`~model_registry.types.pager.wait_until_needed`). The next page token is known
+    before the items are converted: handing it to
     :func:`~model_registry.types.pager.announce_next_page` lets a ``Pager`` walking these
     ``options`` ask for the next page now, so the server works on it while this one is
     converted. Then the conversion gives the loop a turn every ``_CHUNK`` items, so that
@@ -71,6 +73,7 @@ async def build_page(
     Returns:
         The page of converted items.
     """
+    await wait_until_needed(options)
     if not announce_next_page(options, next_page_token, len(items)):
         return Page([convert(item) for item in items], next_page_token, page_size)
     converted: list[T] = []

@@ -13,7 +13,7 @@ from model_registry.exceptions import PagerLoopError
 from model_registry.types.enums import OrderByField
 from model_registry.types.options import ListOptions, Page
 
-__all__ = ["Pager", "announce_next_page"]
+__all__ = ["Pager", "announce_next_page", "wait_until_needed"]
 
 T = TypeVar("T")
 
@@ -78,6 +78,7 @@ class _Fetch:
         "sent",
         "task",
         "walk",
+        "wanted",
     )
 
     def __init__(
@@ -93,6 +94,7 @@ class _Fetch:
         self.sent = sent
         self.origin = origin  # the walk's context, which the next page's request runs in too
         self.awaited = False  # the walk is waiting for this page (its consumer is done before)
+        self.wanted = asyncio.Event()  # set with ``awaited``, for ``wait_until_needed``
         self.early: tuple[str, int] | None = None  # (next token, item count), if announced
         self.follow: _Fetch | None = None  # the next page, asked for on the announced token
         ctx = origin.copy()
@@ -116,6 +118,7 @@ class _Fetch:
     async def result(self) -> Any:
         """Wait for the page; start the next one as soon as its token is known."""
         self.awaited = True
+        self.wanted.set()
         if self.early is not None and not self.task.done():
             self._start_follow()
         return await self.task
@@ -164,6 +167,28 @@ async def _raise(exc: Exception) -> Any:
 def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+async def wait_until_needed(options: ListOptions) -> None:
+    """Wait until a prefetching ``Pager`` gets to the page these options ask for.
+
+    For transports: a list call whose answer has arrived calls this before decoding it. Under
+    an ``async for`` walk of a :class:`Pager` that sent exactly these options, a page read
+    ahead waits here, as received bytes, until the caller is done with the page before;
+    decoding it earlier would hold two decoded pages at once (memory must stay flat), and
+    would not be faster (the decoding runs on the same thread as the caller). Otherwise this
+    returns at once.
+
+    Args:
+        options: The ``ListOptions`` object the list call was given (matched by identity).
+    """
+    ref = _FETCH.get()
+    fetch = ref() if ref is not None else None
+    if fetch is None or fetch.sent is not options or fetch.awaited:
+        return
+    wanted = fetch.wanted
+    del fetch  # while this task waits, hold no reference to the fetch that holds it
+    await wanted.wait()
 
 
 def announce_next_page(options: ListOptions, next_page_token: str, item_count: int) -> bool:

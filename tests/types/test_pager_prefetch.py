@@ -37,6 +37,7 @@ class Pages:
         self.calls: list[str | None] = []
         self.gates: dict[int, asyncio.Event] = {}
         self.fail: dict[int, Exception] = {}
+        self.fail_converting: dict[int, Exception] = {}  # after announcing the next token
         self.cancelled: list[int] = []
         self.token_override: dict[int, str] = {}
 
@@ -64,6 +65,8 @@ class Pages:
                 announce_next_page(options, token, len(chunk))
                 await asyncio.sleep(0)  # the "conversion", giving the loop turns
                 await asyncio.sleep(0)
+                if page in self.fail_converting:
+                    raise self.fail_converting[page]
             self.log.append(("end", page))
             return Page(chunk, next_page_token=self.token_override.get(page, token))
         except asyncio.CancelledError:
@@ -312,3 +315,40 @@ async def test_wait_until_needed_returns_at_once_outside_a_walk() -> None:
 
     assert [x async for x in Pager(page_fn)] == [1]
     assert seen == ["decoded"]
+
+
+async def test_a_page_that_fails_after_announcing_cancels_the_page_asked_for_early(
+    loop_errors: list[dict[str, Any]],
+) -> None:
+    pages = Pages(6, 2, announce=True)
+    pages.gates[3] = asyncio.Event()  # page 3 would never answer
+    pages.fail_converting[2] = LookupError("page 2 malformed")
+    got: list[int] = []
+    with pytest.raises(LookupError, match="page 2 malformed"):
+        async for x in Pager(pages).page_size(2):
+            got.append(x)
+    assert got == [1, 2]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert ("start", 3) in pages.log  # asked for on page 2's token ...
+    assert pages.cancelled == [3]  # ... and dropped with page 2's error
+    assert loop_errors == []
+
+
+async def test_cancelling_the_caller_cancels_the_page_in_flight(
+    loop_errors: list[dict[str, Any]],
+) -> None:
+    pages = Pages(6, 2, announce=True)
+    pages.gates[2] = asyncio.Event()
+    walking = asyncio.ensure_future(consume(Pager(pages).page_size(2), pages.log))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert ("item", 2) in pages.log  # page 1 consumed, the walk waits for page 2
+    assert ("start", 2) in pages.log
+    walking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await walking
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert pages.cancelled == [2]
+    assert loop_errors == []

@@ -16,6 +16,7 @@ import pytest
 from reliability.serving import serve_process
 
 from model_registry.core import ModelRegistryAPIClient
+from model_registry.server import ServerThread
 from model_registry.server.cli import LOOP_ENV, resolve_loop, uvloop_available
 from model_registry.types import RegisteredModel
 
@@ -90,3 +91,11 @@ def test_resolve_loop_maps_auto_to_uvloop_when_installed() -> None:
     assert resolve_loop("asyncio") == "asyncio"
     with pytest.raises(ValueError, match="unknown event loop"):
         resolve_loop("curio")
+
+
+@pytest.mark.parametrize(("loop", "expected"), [("auto", "uvloop"), ("asyncio", "asyncio")])
+def test_server_thread_runs_on_the_chosen_loop(loop: str, expected: str) -> None:
+    thread = ServerThread(grpc_port=0, loop=loop)
+    with thread as srv:
+        assert type(thread.loop).__module__.split(".")[0] == expected
+        asyncio.run(_round_trips(srv.port, srv.grpc_port, f"thread-on-{expected}"))

@@ -50,6 +50,15 @@ def resolve_loop(choice: str) -> str:
     return choice
 
 
+def new_event_loop(loop: str) -> asyncio.AbstractEventLoop:
+    """A new event loop of the kind ``loop`` names (``"asyncio"`` or ``"uvloop"``)."""
+    if loop == "uvloop":
+        import uvloop  # the server extra; checked by resolve_loop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 def run_on_loop(main: Coroutine[Any, Any, None], loop: str) -> None:
     """Run ``main`` to completion on a new event loop of the kind ``loop`` names.
 

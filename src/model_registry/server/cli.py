@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib.util
 import logging
 import os
@@ -154,6 +155,11 @@ async def _serve(args: argparse.Namespace) -> None:
         auth = ", bearer tokens required" if tokens or args.auth_token_file else ""
         # Named from the running loop itself, so the line tells what really serves.
         kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+        # Everything alive now (modules, the app, compiled statements) lives as long as the
+        # process: kept out of the collector's full passes, which otherwise walk it again and
+        # again while a page of 1,000 items is built (about a quarter of a page's CPU).
+        gc.collect()
+        gc.freeze()
         print(f"model-registry serving on {srv.url}{grpc}{auth}, event loop {kind}", flush=True)
         await stop.wait()
         print("model-registry stopping", flush=True)

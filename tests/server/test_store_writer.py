@@ -1,8 +1,10 @@
-"""The SQLite store's writer thread: group commit, savepoint isolation, and its failure modes."""
+"""The SQLite store: its writer thread (group commit, savepoint isolation, failure modes) and
+inline reads."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -11,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from model_registry.server.entities import REGISTERED_MODEL
 from model_registry.server.errors import Conflict, Unavailable
@@ -205,3 +208,15 @@ def test_run_to_end_returns_what_the_coroutine_returns_and_raises_what_it_raises
     assert run_to_end(value()) == 7
     with pytest.raises(ValueError, match="boom"):
         run_to_end(error())
+
+
+async def test_a_driver_error_in_an_inline_get_is_raised_as_sqlalchemys_error(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    new_id = await store.write(_create("gone"))
+    with sqlite3.connect(tmp_path / "registry.db") as other:
+        other.execute("DROP TABLE contexts_properties")
+    # The front doors map SQLAlchemy's OperationalError to 503, never a raw driver error.
+    with pytest.raises(OperationalError, match="no such table"):
+        async with store.transaction() as tx:
+            await tx.get((REGISTERED_MODEL,), new_id)

@@ -207,6 +207,20 @@ def _get_statement(kinds: Sequence[EntityKind]) -> Select[Any]:
     return stmt
 
 
+_GET_LAYOUTS: dict[tuple[str, tuple[str, ...]], tuple[int, tuple[str, ...], int]] = {}
+
+
+def _get_layout(table_name: str, keys: tuple[str, ...]) -> tuple[int, tuple[str, ...], int]:
+    """Where a get's row splits: entity column count, property keys, the property name's index."""
+    layout = _GET_LAYOUTS.get((table_name, keys))
+    if layout is None:
+        width = len(TABLES[table_name].c)
+        prop_keys = tuple(k[len(_PROPERTY_PREFIX) :] for k in keys[width:])
+        layout = (width, prop_keys, width + prop_keys.index("name"))
+        _GET_LAYOUTS[(table_name, keys)] = layout
+    return layout
+
+
 def _exists_statement(kind: EntityKind) -> Select[Any]:
     """SELECT the id of an entity of ``kind`` by id (bound as ``entity_id``)."""
     stmt = _EXISTS_STATEMENTS.get(kind.kind)
@@ -408,6 +422,34 @@ class Executor(Protocol):
         """Execute one statement (with a dict, or a list of dicts for many rows)."""
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A statement compiled once for SQLite's positional parameters."""
+
+    stmt: Select[Any]
+    sql: str
+    order: tuple[str, ...]
+    defaults: Mapping[str, Any]
+    keys: tuple[str, ...]
+
+    @classmethod
+    def compile(cls, stmt: Select[Any], dialect: Dialect) -> _Prepared:
+        compiled = stmt.compile(dialect=dialect)
+        assert compiled.positiontup is not None, "SQLite binds positionally"
+        return cls(
+            stmt,
+            compiled.string,
+            tuple(compiled.positiontup),
+            compiled.params,
+            tuple(stmt.selected_columns.keys()),
+        )
+
+
+# Keyed by id(): the statements are the module's prebuilt ones, alive for the process (the
+# entry also holds the statement, and a reused id is detected by identity).
+_PREPARED: dict[int, _Prepared] = {}
+
+
 class SyncExecutor:
     """The async face of a synchronous connection: awaiting :meth:`execute` never suspends.
 
@@ -430,6 +472,35 @@ class SyncExecutor:
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         """Execute one statement on the synchronous connection."""
         return self._conn.execute(statement, parameters)
+
+    def prepared_rows(
+        self, stmt: Select[Any], params: Mapping[str, Any]
+    ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]]]:
+        """Run a prebuilt statement, compiled once, and return its keys and driver rows.
+
+        For the hot single-row reads (a get, an existence check): SQLAlchemy's per-execution
+        work costs more than SQLite's. These statements bypass the engine's events. The
+        statement must be built once and kept (the
+        module's statement caches), take no expanding parameters, and select no column whose
+        type converts values (booleans come back as 0/1, as the driver returns them).
+        """
+        prepared = _PREPARED.get(id(stmt))
+        if prepared is None or prepared.stmt is not stmt:
+            prepared = _Prepared.compile(stmt, self.dialect)
+            _PREPARED[id(stmt)] = prepared
+        values = tuple(params[n] if n in params else prepared.defaults[n] for n in prepared.order)
+        # Straight on the driver's cursor: even exec_driver_sql costs 4x the query here.
+        dbapi = self.dialect.loaded_dbapi
+        cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(prepared.sql, values)
+            rows = cursor.fetchall()
+        except dbapi.Error as exc:
+            # The same exception SQLAlchemy raises, so the front doors map it the same way.
+            raise DBAPIError.instance(prepared.sql, values, exc, dbapi.Error) from exc
+        finally:
+            cursor.close()
+        return prepared.keys, rows
 
     def driver_dicts(self, sql: str, parameters: tuple[Any, ...]) -> list[dict[str, Any]]:
         """Run SQL text and return its rows as dicts of the driver's own values.
@@ -538,16 +609,21 @@ class Tx:
             await self._conn.execute(delete(ptable).where(ptable.c.owner_id == entity_id))
             await self._write_props(kind, entity_id, props)
 
+    async def _rows(
+        self, stmt: Select[Any], params: Mapping[str, Any]
+    ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]]]:
+        """The column keys and rows of a prebuilt statement."""
+        if isinstance(self._conn, SyncExecutor):
+            return self._conn.prepared_rows(stmt, params)
+        result = await self._conn.execute(stmt, params)
+        return tuple(result.keys()), result.all()
+
     async def get(self, kinds: Sequence[EntityKind], entity_id: int) -> Record | None:
         """Return the entity with this id if it is of one of ``kinds``."""
-        result = await self._conn.execute(_get_statement(kinds), {"entity_id": entity_id})
-        keys = tuple(result.keys())
-        rows = result.all()
+        keys, rows = await self._rows(_get_statement(kinds), {"entity_id": entity_id})
         if not rows:
             return None
-        width = len(TABLES[kinds[0].table].c)
-        prop_keys = tuple(k[len(_PROPERTY_PREFIX) :] for k in keys[width:])
-        name_at = width + prop_keys.index("name")
+        width, prop_keys, name_at = _get_layout(kinds[0].table, keys)
         values = dict(zip(keys[:width], rows[0][:width], strict=True))
         # The property name is part of the key: NULL only on the outer join's empty side.
         props = [
@@ -559,8 +635,8 @@ class Tx:
 
     async def exists(self, kind: EntityKind, entity_id: int) -> bool:
         """Whether an entity of ``kind`` has this id."""
-        stmt = _exists_statement(kind)
-        return (await self._conn.execute(stmt, {"entity_id": entity_id})).first() is not None
+        _keys, rows = await self._rows(_exists_statement(kind), {"entity_id": entity_id})
+        return bool(rows)
 
     def _scoped(self, kinds: Sequence[EntityKind], scope: Scope) -> Select[Any]:
         return scoped_statement(kinds, scope)

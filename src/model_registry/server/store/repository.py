@@ -21,6 +21,7 @@ from collections.abc import (
 )
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
@@ -281,8 +282,17 @@ def _dicts(result: Any) -> list[dict[str, Any]]:
     The keys are taken once per result: ``dict(row_mapping)`` rebuilds a key view per row,
     which costs about three times as much on a page of 1,000 rows.
     """
-    keys = tuple(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result.all()]
+    return _as_dicts(tuple(result.keys()), result.all())
+
+
+def _as_dicts(keys: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows of one result as column-name dicts.
+
+    ``map`` over ``zip`` without ``strict``: every row of a result has its keys' width, and
+    this form costs a third of a comprehension with ``zip(..., strict=True)`` (a page of
+    1,000 items has 1,000 rows and 2,000 property rows).
+    """
+    return list(map(dict, map(zip, repeat(keys), rows)))
 
 
 def _first_dict(result: Any) -> dict[str, Any] | None:
@@ -512,7 +522,7 @@ class SyncExecutor:
         keys = tuple(result.keys())
         rows = result.cursor.fetchall() if result.cursor is not None else []
         result.close()
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        return _as_dicts(keys, rows)
 
 
 class Tx:

@@ -64,6 +64,29 @@ class ServeProcess:
         return self.banner + b"".join(self.output).decode(errors="replace")
 
 
+def _serve_args(ports: Sequence[str], args: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "model_registry.cli", "serve", *ports, *args]
+
+
+async def serve_refused(
+    args: Sequence[str], *, env: Mapping[str, str] | None = None
+) -> tuple[int, bytes, bytes]:
+    """Run ``model-registry serve --port 0 --no-grpc *args`` that is expected to stop at once.
+
+    Returns:
+        Its exit code, stdout and stderr.
+    """
+    process = await asyncio.create_subprocess_exec(
+        *_serve_args(["--port", "0", "--no-grpc"], args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+    out, err = await asyncio.wait_for(process.communicate(), START_TIMEOUT)
+    assert process.returncode is not None
+    return process.returncode, out, err
+
+
 @asynccontextmanager
 async def serve_process(
     args: Sequence[str], *, env: Mapping[str, str] | None = None, grpc: bool = True
@@ -80,12 +103,7 @@ async def serve_process(
     """
     ports = ["--port", "0", *(["--grpc-port", "0"] if grpc else ["--no-grpc"])]
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "model_registry.cli",
-        "serve",
-        *ports,
-        *args,
+        *_serve_args(ports, args),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **(env or {})},

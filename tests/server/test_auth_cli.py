@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 from pathlib import Path
 from typing import Literal
 
 import pytest
-from reliability.serving import serve_process
+from reliability.serving import serve_process, serve_refused
 
 from model_registry.core import ModelRegistryAPIClient
 from model_registry.exceptions import Unauthorized
@@ -82,21 +80,13 @@ async def test_serve_without_tokens_is_open_and_says_nothing_about_tokens(tmp_pa
 async def test_serve_refuses_a_token_file_without_tokens(tmp_path: Path) -> None:
     empty = tmp_path / "tokens"
     empty.write_text("# none\n")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "model_registry.cli",
-        "serve",
-        "--port",
-        "0",
-        "--no-grpc",
-        "--database-url",
-        f"sqlite:///{tmp_path / 'registry.db'}",
-        "--auth-token-file",
-        str(empty),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    code, _, err = await serve_refused(
+        [
+            "--database-url",
+            f"sqlite:///{tmp_path / 'registry.db'}",
+            "--auth-token-file",
+            str(empty),
+        ]
     )
-    _, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 1
+    assert code == 1
     assert b"no token" in err

@@ -16,30 +16,18 @@ import pytest
 from model_registry.server.errors import BadRequest
 from model_registry.server.rest import (
     MAX_JSON_DEPTH,
+    _parse_json_strictly,
     dump_json,
-    json_too_deep,
     parse_json_object,
 )
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _stdlib_parse(raw: bytes) -> dict[str, Any]:
-    """The body parse of the server before orjson (the oracle)."""
+    """The body parse of the server before orjson (the oracle): the standard-library parse
+    with its checks, which the server keeps as its fallback."""
     if not raw.strip():
         raise BadRequest("request body must be a JSON object")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest("request body is not valid UTF-8") from None
-    if json_too_deep(raw):
-        raise BadRequest(f"request body nests deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        body = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"invalid JSON body: {str(exc)[:200]}") from None
+    body = _parse_json_strictly(raw)
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
     return body

@@ -7,13 +7,11 @@ gRPC round trip against the real process.
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 from typing import Literal
 
 import pytest
-from reliability.serving import serve_process
+from reliability.serving import serve_process, serve_refused
 
 from model_registry.core import ModelRegistryAPIClient
 from model_registry.server import ServerThread
@@ -64,22 +62,10 @@ async def test_serve_runs_on_the_chosen_loop_and_both_front_doors_answer(
 
 
 async def test_an_unknown_loop_in_the_environment_is_a_usage_error(tmp_path: Path) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "model_registry.cli",
-        "serve",
-        "--port",
-        "0",
-        "--no-grpc",
-        "--database-url",
-        f"sqlite:///{tmp_path / 'registry.db'}",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, LOOP_ENV: "trio"},
+    code, out, err = await serve_refused(
+        ["--database-url", f"sqlite:///{tmp_path / 'registry.db'}"], env={LOOP_ENV: "trio"}
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60.0)
-    assert process.returncode == 2
+    assert code == 2
     assert b"serving on" not in out
     assert b"unknown event loop 'trio'" in err
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +11,7 @@ from typing import Literal
 import aiohttp
 import pytest
 import trustme
-from reliability.serving import serve_process
+from reliability.serving import serve_process, serve_refused
 
 from model_registry.core import ModelRegistryAPIClient
 from model_registry.exceptions import ConnectionFailed, Unauthorized
@@ -183,23 +181,15 @@ async def test_serve_with_tls_flags_serves_https_and_grpc_over_tls(
 
 
 async def test_serve_with_a_missing_certificate_exits_1_saying_why(tmp_path: Path) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "model_registry.cli",
-        "serve",
-        "--port",
-        "0",
-        "--no-grpc",
-        "--database-url",
-        f"sqlite:///{tmp_path / 'registry.db'}",
-        "--tls-cert",
-        str(tmp_path / "absent.pem"),
-        "--tls-key",
-        str(tmp_path / "absent.key"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    code, _, err = await serve_refused(
+        [
+            "--database-url",
+            f"sqlite:///{tmp_path / 'registry.db'}",
+            "--tls-cert",
+            str(tmp_path / "absent.pem"),
+            "--tls-key",
+            str(tmp_path / "absent.key"),
+        ]
     )
-    _, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 1
+    assert code == 1
     assert b"cannot read TLS file" in err

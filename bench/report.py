@@ -24,6 +24,8 @@ _PACKAGES = (
     "SQLAlchemy",
     "aiosqlite",
     "attrs",
+    "orjson",
+    "uvloop",
 )
 
 

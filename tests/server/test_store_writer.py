@@ -21,7 +21,7 @@ from model_registry.server.paging import PageRequest
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store
 from model_registry.server.store.repository import Scope, SqliteStore, Tx
-from model_registry.server.store.writer import run_to_end
+from model_registry.server.store.writer import _Job, run_to_end
 
 
 @pytest.fixture
@@ -220,3 +220,23 @@ async def test_a_driver_error_in_an_inline_get_is_raised_as_sqlalchemys_error(
     with pytest.raises(OperationalError, match="no such table"):
         async with store.transaction() as tx:
             await tx.get((REGISTERED_MODEL,), new_id)
+
+
+async def test_a_write_queued_behind_the_stop_mark_is_refused_not_left_hanging(
+    tmp_path: Path,
+) -> None:
+    store = await Store.open(f"sqlite:///{tmp_path / 'race.db'}")
+    assert isinstance(store, SqliteStore)
+    hold = asyncio.ensure_future(store.write(_hold_writer(0.3)))
+    await asyncio.sleep(0.05)
+    closing = asyncio.ensure_future(store.close())
+    await asyncio.sleep(0)  # close() has queued its stop mark
+    # What a write submitted from another thread at the same moment as close() does: it
+    # passed the closed check just before, and lands in the queue after the stop mark.
+    loop = asyncio.get_running_loop()
+    late: _Job[int] = _Job(_create("late"), loop, loop.create_future())
+    store._writer._queue.put(late)
+    await closing
+    await hold
+    with pytest.raises(Unavailable, match="closed"):
+        await asyncio.wait_for(late.future, 5)

@@ -117,7 +117,7 @@ class SqliteWriter:
         while True:
             first = self._queue.get()
             if first is None:
-                return
+                break
             batch = [first]
             stop = False
             while len(batch) < MAX_BATCH:
@@ -130,16 +130,20 @@ class SqliteWriter:
                     break
                 batch.append(more)
             self._run_batch(batch)
-            # One wake-up per event loop for the whole batch, not one per job.
-            by_loop: dict[asyncio.AbstractEventLoop, list[_Job[Any]]] = {}
-            for job in batch:
-                by_loop.setdefault(job.loop, []).append(job)
-            for loop, jobs in by_loop.items():
-                # A closed loop (RuntimeError) has nobody waiting for the answers.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_settle_all, jobs)
+            _answer(batch)
             if stop:
-                return
+                break
+        # A write submitted from another thread while the store closed, after the stop mark.
+        late: list[_Job[Any]] = []
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job.error = Unavailable("the store is closed")
+                late.append(job)
+        _answer(late)
 
     def _run_batch(self, batch: list[_Job[Any]]) -> None:
         """Run the batch in one transaction; leave each job's result or error on it."""
@@ -183,6 +187,17 @@ def _run_in_savepoint(cursor: Any, tx: Any, job: _Job[Any]) -> None:
         job.error = exc
         cursor.execute("ROLLBACK TO job")
     cursor.execute("RELEASE job")
+
+
+def _answer(jobs: list[_Job[Any]]) -> None:
+    """Hand each job's result to its caller: one wake-up per event loop, not one per job."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Job[Any]]] = {}
+    for job in jobs:
+        by_loop.setdefault(job.loop, []).append(job)
+    for loop, answered in by_loop.items():
+        # A closed loop (RuntimeError) has nobody waiting for the answers.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle_all, answered)
 
 
 def _unavailable(exc: BaseException) -> Unavailable:

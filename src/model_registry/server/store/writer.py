@@ -37,7 +37,8 @@ T = TypeVar("T")
 MAX_BATCH = 128
 """Most write functions committed by one transaction: bounds how long the lock is held."""
 
-WriteFn = Callable[[Connection], Coroutine[Any, Any, T]]
+WriteFn = Callable[[Any], Coroutine[Any, Any, T]]
+"""A write body: takes what ``make_tx`` made of the writer's connection (the store's ``Tx``)."""
 
 
 def run_to_end(coro: Coroutine[Any, Any, T]) -> T:
@@ -92,7 +93,7 @@ class SqliteWriter:
         self._thread = threading.Thread(target=self._run, name="sqlite-store-writer", daemon=True)
         self._thread.start()
 
-    async def submit(self, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+    async def submit(self, fn: WriteFn[T]) -> T:
         """Run ``fn(tx)`` in a write transaction on the writer thread; return what it returns.
 
         Raises:

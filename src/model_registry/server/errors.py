@@ -104,6 +104,11 @@ class Unavailable(ServiceError):
     http_status = 503
     grpc_code = "UNAVAILABLE"
 
+    @classmethod
+    def because(cls, exc: BaseException) -> Unavailable:
+        """The error for a database failure; names only the failure's type, not its text."""
+        return cls(f"database unavailable: {type(exc).__name__}")
+
 
 class InternalError(ServiceError):
     """An unexpected failure (500); raised only for bugs, never for client input."""

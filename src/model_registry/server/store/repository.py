@@ -374,10 +374,8 @@ def scoped_statement(kinds: Sequence[EntityKind], scope: Scope) -> Select[Any]:
     table = TABLES[kinds[0].table]
     stmt = select(*_columns_of(table, kinds))
     kind_names = [k.kind for k in kinds]
-    if len(kind_names) == 1:
-        stmt = stmt.where(table.c.kind == kind_names[0])
-    elif set(kind_names) != _KINDS_BY_TABLE[str(table.name)]:
-        stmt = stmt.where(table.c.kind.in_(kind_names))
+    if len(kind_names) == 1 or set(kind_names) != _KINDS_BY_TABLE[str(table.name)]:
+        stmt = stmt.where(_kind_condition(table, kind_names))
     # else: every kind the table holds; a kind condition would only steer the planner to a
     # kind index and a sort instead of the plain (order column, id) index.
     if scope.parent_id is not None:
@@ -490,9 +488,9 @@ class SyncExecutor:
 
         For the hot single-row reads (a get, an existence check): SQLAlchemy's per-execution
         work costs more than SQLite's. These statements bypass the engine's events. The
-        statement must be built once and kept (the
-        module's statement caches), take no expanding parameters, and select no column whose
-        type converts values (booleans come back as 0/1, as the driver returns them).
+        statement must be built once and kept (the module's statement caches), take no
+        expanding parameters, and select no column whose type converts values (booleans come
+        back as 0/1, as the driver returns them).
         """
         prepared = _PREPARED.get(id(stmt))
         if prepared is None or prepared.stmt is not stmt:
@@ -810,7 +808,7 @@ class Store:
         Raises:
             Unavailable: The database cannot be reached.
         """
-        async with self._begin(write=False) as tx:
+        async with self._begin() as tx:
             yield tx
 
     async def write(self, body: WriteBody[T]) -> T:
@@ -825,16 +823,16 @@ class Store:
             Unavailable: The database cannot be reached.
             Exception: Whatever the body raised; its writes are rolled back.
         """
-        async with self._begin(write=True) as tx:
+        async with self._begin() as tx:
             return await body(tx)
 
     @asynccontextmanager
-    async def _begin(self, *, write: bool) -> AsyncIterator[Tx]:
+    async def _begin(self) -> AsyncIterator[Tx]:
         try:
             conn_cm = self._engine.connect()
             conn = await conn_cm.__aenter__()
         except (DBAPIError, OSError) as exc:
-            raise Unavailable(f"database unavailable: {type(exc).__name__}") from None
+            raise Unavailable.because(exc) from None
         try:
             async with conn.begin():
                 yield Tx(conn)
@@ -915,7 +913,7 @@ class SqliteStore(Store):
         try:
             return self._sync_engine.connect()
         except (DBAPIError, OSError) as exc:
-            raise Unavailable(f"database unavailable: {type(exc).__name__}") from None
+            raise Unavailable.because(exc) from None
 
     async def write(self, body: WriteBody[T]) -> T:
         """Run ``body(tx)`` on the writer thread; see :meth:`Store.write`."""

@@ -203,4 +203,4 @@ def _answer(jobs: list[_Job[Any]]) -> None:
 
 def _unavailable(exc: BaseException) -> Unavailable:
     log.warning("a SQLite write transaction failed: %s", exc)
-    return Unavailable(f"database unavailable: {type(exc).__name__}")
+    return Unavailable.because(exc)

@@ -9,6 +9,7 @@ import pytest
 
 from model_registry import _convert_grpc as conv
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
+from model_registry._wire import proto as wire_codec
 from model_registry.server import entities
 from model_registry.types import enums as domain_enums
 from model_registry.types.artifacts import DataSet, DocArtifact, Metric, ModelArtifact, Parameter
@@ -100,7 +101,7 @@ def test_each_message_has_every_field_of_its_domain_type(domain_cls: type) -> No
 def test_proto_enums_carry_exactly_the_rest_values(name: str) -> None:
     rest_values = {m.value for m in getattr(domain_enums, name)}
     proto = pb.DESCRIPTOR.enum_types_by_name[name]
-    proto_values = {conv.enum_to_wire(name, v.number) for v in proto.values if v.number}
+    proto_values = {wire_codec.enum_to_wire(name, v.number) for v in proto.values if v.number}
     assert proto_values == rest_values
 
 
@@ -178,8 +179,8 @@ def test_every_domain_enum_has_a_proto_enum() -> None:
     ids=["registered-model", "metric", "parameter", "run", "serve-model"],
 )
 def test_wire_dicts_survive_the_trip_through_protobuf(wire: dict[str, object], cls: type) -> None:
-    message = conv.wire_to_message(wire, cls)  # type: ignore[type-var]
-    assert conv.message_to_wire(message) == wire
+    message = wire_codec.wire_to_message(wire, cls)  # type: ignore[type-var]
+    assert wire_codec.message_to_wire(message) == wire
 
 
 def test_a_request_becomes_rest_query_parameters() -> None:
@@ -192,7 +193,7 @@ def test_a_request_becomes_rest_query_parameters() -> None:
         model_version_id="5",
         artifact_type=pb.ARTIFACT_TYPE_DATASET_ARTIFACT,
     )
-    assert conv.query_params(request) == {
+    assert wire_codec.query_params(request) == {
         "pageSize": "10",
         "orderBy": "LAST_UPDATE_TIME",
         "sortOrder": "DESC",
@@ -204,11 +205,11 @@ def test_a_request_becomes_rest_query_parameters() -> None:
 
 
 def test_unspecified_enums_are_absent_and_unknown_numbers_reach_the_service() -> None:
-    assert "state" not in conv.message_to_wire(
+    assert "state" not in wire_codec.message_to_wire(
         pb.RegisteredModel(name="x", state=pb.REGISTERED_MODEL_STATE_UNSPECIFIED)
     )
     unknown = pb.RegisteredModel(name="x", state=42)  # type: ignore[arg-type]
-    assert conv.message_to_wire(unknown)["state"] == "42"
+    assert wire_codec.message_to_wire(unknown)["state"] == "42"
 
 
 def test_domain_objects_survive_the_trip_through_protobuf() -> None:

@@ -15,8 +15,8 @@ from typing import Any
 import grpc
 import pytest
 
-from model_registry._convert_grpc import ERROR_MARK
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
+from model_registry._wire.errors import ERROR_MARK
 from model_registry.exceptions import (
     BadRequest,
     ClientClosed,

@@ -1,7 +1,7 @@
 """The gRPC front door: ``ModelRegistryService`` over the same service layer as REST.
 
 Each RPC only translates: the request message becomes the wire dicts and query parameters
-REST would hand the service (:mod:`model_registry._convert_grpc`), the service method REST
+REST would hand the service (:mod:`model_registry._wire.proto`), the service method REST
 calls is called, and its answer becomes the response message. Every rule stays in
 :class:`~model_registry.server.service.RegistryService`.
 
@@ -9,7 +9,7 @@ With auth on, :class:`_BearerInterceptor` checks the bearer token of every call 
 All RPCs pass through :func:`_dispatch`, the one place that maps
 :class:`~model_registry.server.errors.ServiceError` to a gRPC status (its ``grpc_code``, with
 the REST error message as details, and the REST error code and HTTP status as trailing
-metadata :data:`~model_registry._convert_grpc.ERROR_MARK` and ``ERROR_HTTP_STATUS``).
+metadata :data:`~model_registry._wire.errors.ERROR_MARK` and ``ERROR_HTTP_STATUS``).
 The standard health (``grpc.health.v1.Health``) and reflection services are served beside it.
 """
 
@@ -24,14 +24,9 @@ from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from model_registry._convert_grpc import (
-    ERROR_HTTP_STATUS,
-    ERROR_MARK,
-    message_to_wire,
-    query_params,
-    wire_to_message,
-)
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
+from model_registry._wire.errors import ERROR_HTTP_STATUS, ERROR_MARK
+from model_registry._wire.proto import message_to_wire, query_params, wire_to_message
 from model_registry.server.auth import TokenAuthenticator
 from model_registry.server.entities import ANY_ARTIFACT, ARTIFACT_KINDS, KINDS
 from model_registry.server.errors import BadRequest, NotFound, ServiceError, Unauthorized

@@ -25,6 +25,8 @@ from model_registry._generated.grpc.model_registry.v1alpha3 import model_registr
 from model_registry._generated.grpc.model_registry.v1alpha3 import (
     model_registry_pb2_grpc as pb_grpc,
 )
+from model_registry._wire import errors as wire_errors
+from model_registry._wire.proto import enum_from_wire
 from model_registry.exceptions import (
     ClientClosed,
     ConnectionFailed,
@@ -717,7 +719,7 @@ def _list_fields(options: ListOptions) -> dict[str, Any]:
     if options.wire_page_size is not None:
         fields["page_size"] = options.wire_page_size
     if options.order_by is not None:
-        fields["order_by"] = conv.enum_from_wire("OrderByField", str(options.order_by))
+        fields["order_by"] = enum_from_wire("OrderByField", str(options.order_by))
     if not options.is_asc:
         fields["sort_order"] = pb.SORT_ORDER_DESC
     if options.next_page_token:
@@ -730,7 +732,7 @@ def _list_fields(options: ListOptions) -> dict[str, Any]:
 def _artifact_type(artifact_type: ArtifactType | str | None) -> Any:
     if artifact_type is None:
         return None
-    return conv.enum_from_wire("ArtifactType", str(artifact_type))
+    return enum_from_wire("ArtifactType", str(artifact_type))
 
 
 def _never_sent(exc: grpc.aio.AioRpcError) -> bool:
@@ -752,13 +754,13 @@ def _map_error(exc: grpc.aio.AioRpcError, code: str, rpc: str) -> ModelRegistryE
     """
     details = exc.details() or ""
     marks = _server_marks(exc)
-    server_code = marks.get(conv.ERROR_MARK)
+    server_code = marks.get(wire_errors.ERROR_MARK)
     if code == "UNAVAILABLE" and server_code is None:
         return ConnectionFailed(details or "connection failed", method="gRPC", path=rpc)
     error = from_grpc_status(code, details, path=rpc)
     if server_code is None or not isinstance(error, StatusError):
         return error
-    http_status = marks.get(conv.ERROR_HTTP_STATUS, "")
+    http_status = marks.get(wire_errors.ERROR_HTTP_STATUS, "")
     cls = error_class_for_http_status(int(http_status)) if http_status.isdigit() else type(error)
     return cls(details or code, status=code, code=server_code, method="gRPC", path=rpc)
 
@@ -767,7 +769,7 @@ def _server_marks(exc: grpc.aio.AioRpcError) -> dict[str, str]:
     """The registry's error marks from the trailing metadata (empty when it did not answer)."""
     marks: dict[str, str] = {}
     for key, value in exc.trailing_metadata() or ():
-        if key in (conv.ERROR_MARK, conv.ERROR_HTTP_STATUS):
+        if key in (wire_errors.ERROR_MARK, wire_errors.ERROR_HTTP_STATUS):
             marks[key] = (
                 value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
             )

@@ -1,6 +1,6 @@
 """The ``model-registry`` command line.
 
-``model-registry serve`` runs the embedded server (``model_registry.server.cli.serve_main``).
+``model-registry serve`` runs the embedded server (``model_registry.server.cli.serve``).
 Every other command talks to a registry at ``--url`` (or ``$MODEL_REGISTRY_URL``, default
 ``http://127.0.0.1:8080``) through the sync ``ModelRegistry`` facade, with the bearer token from
 ``$MODEL_REGISTRY_TOKEN`` or ``--token-file``:
@@ -18,6 +18,7 @@ Errors are one line on stderr, no traceback, with the exit code telling what wen
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import sys
@@ -71,7 +72,24 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Group(click.Group):
-    """The top-level group: turns registry errors into one line and an exit code."""
+    """The top-level group: turns registry errors into one line and an exit code.
+
+    ``serve`` is loaded when asked for (or listed by ``--help``): the server's imports
+    (SQLAlchemy, the web framework, gRPC) would slow down every other command.
+    """
+
+    _LAZY = {"serve": ("model_registry.server.cli", "serve")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        lazy = self._LAZY.get(cmd_name)
+        if lazy is not None and cmd_name not in self.commands:
+            module, name = lazy
+            command: click.Command = getattr(importlib.import_module(module), name)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -163,18 +181,6 @@ def cli(
     settings = _Settings(url, token_file, author, transport, timeout)
     ctx.obj = settings
     ctx.call_on_close(settings.close)
-
-
-@cli.command(
-    context_settings={"ignore_unknown_options": True, "help_option_names": []},
-    add_help_option=False,
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def serve(args: tuple[str, ...]) -> None:
-    """Run the embedded registry server (see `model-registry serve --help`)."""
-    from model_registry.server.cli import serve_main
-
-    raise click.exceptions.Exit(serve_main(list(args)))
 
 
 # -- listings --------------------------------------------------------------------------------
@@ -645,11 +651,6 @@ def main(argv: list[str] | None = None) -> int:
         The process exit code.
     """
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] == "serve":
-        # Straight to the server's own parser: its options and --help are its own.
-        from model_registry.server.cli import serve_main
-
-        return serve_main(args[1:])
     try:
         return _exit_code(cli.main(args=args, prog_name="model-registry", standalone_mode=False))
     except click.exceptions.Exit as exc:

@@ -17,18 +17,15 @@ also reaches. A server running on that same blocked loop could never answer.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
 import dataclasses
 import logging
 import os
-import threading
 import weakref
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from model_registry._eventloop import LoopThread
 from model_registry.exceptions import ClientClosed, NotFound
 from model_registry.types import (
     Artifact,
@@ -54,93 +51,6 @@ __all__ = ["ModelRegistry"]
 
 T = TypeVar("T")
 E = TypeVar("E", RegisteredModel, ModelVersion, Artifact)
-
-
-class _LoopThread:
-    """An event loop running forever on a daemon thread, fed from other threads."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stopped = False
-
-    def _ensure(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._stopped:
-                raise ClientClosed("the ModelRegistry client is closed")
-            if self._loop is None:
-                # A plain asyncio loop of our own: never the caller's, whatever policy
-                # (uvloop, Jupyter's) is installed in the calling thread.
-                loop = asyncio.SelectorEventLoop()
-                ready = threading.Event()
-
-                def run() -> None:
-                    asyncio.set_event_loop(loop)
-                    loop.call_soon(ready.set)
-                    loop.run_forever()
-
-                thread = threading.Thread(target=run, name=self._name, daemon=True)
-                thread.start()
-                ready.wait()
-                self._loop, self._thread = loop, thread
-            return self._loop
-
-    def in_loop_thread(self) -> bool:
-        return self._thread is not None and threading.current_thread() is self._thread
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the private loop and wait for its result."""
-        if self.in_loop_thread():
-            coro.close()
-            raise RuntimeError("ModelRegistry methods cannot be called from its own event loop")
-        try:
-            loop = self._ensure()
-        except BaseException:
-            coro.close()
-            raise
-        future = asyncio.run_coroutine_threadsafe(coro, loop)
-        try:
-            return future.result()
-        except concurrent.futures.CancelledError:
-            raise ClientClosed("the ModelRegistry client was closed during the call") from None
-        except BaseException:
-            # KeyboardInterrupt or the like in the waiting thread: don't leave the call running.
-            future.cancel()
-            raise
-
-    def stop(self, final: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
-        """Cancel calls still running, run ``final`` on the loop, then stop it (idempotent).
-
-        Threads waiting for a cancelled call get :class:`ClientClosed`.
-        """
-        with self._lock:
-            if self._stopped:
-                return
-            self._stopped = True
-            loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-
-        async def wind_down() -> None:
-            current = asyncio.current_task()
-            pending = [task for task in asyncio.all_tasks() if task is not current]
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            if final is not None:
-                await final()
-
-        if threading.current_thread() is not thread:
-            # Best effort: closing must not fail because the pool did not close cleanly.
-            with contextlib.suppress(concurrent.futures.TimeoutError, Exception):
-                asyncio.run_coroutine_threadsafe(wind_down(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        if threading.current_thread() is not thread:
-            thread.join(timeout=10)
-            if not loop.is_running():
-                loop.close()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -271,7 +181,11 @@ class ModelRegistry:
             server_address, port, is_secure, user_token, custom_ca, transport, timeout
         )
         self._holder = _ClientHolder(connection.connect)
-        self._runner = _LoopThread(f"model-registry-{server_address}:{port}")
+        self._runner = LoopThread(
+            f"model-registry-{server_address}:{port}",
+            owner="the ModelRegistry client",
+            closed=ClientClosed,
+        )
         # close() runs this; so does garbage collection of a facade never closed. It must not
         # reference self (or self would never be collected): the runner and holder suffice.
         self._finalizer = weakref.finalize(self, self._runner.stop, self._holder.aclose)

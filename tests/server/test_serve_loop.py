@@ -13,9 +13,10 @@ from typing import Literal
 import pytest
 from reliability.serving import serve_process, serve_refused
 
+from model_registry._eventloop import resolve_loop, uvloop_available
 from model_registry.core import ModelRegistryAPIClient
 from model_registry.server import ServerThread
-from model_registry.server.cli import LOOP_ENV, resolve_loop, uvloop_available
+from model_registry.server.cli import LOOP_ENV
 from model_registry.types import RegisteredModel
 
 

@@ -8,12 +8,11 @@ registry, so a server they talk to cannot share that thread's event loop: ``Serv
 from __future__ import annotations
 
 import asyncio
-import threading
 from types import TracebackType
 from typing import Any
 
+from model_registry._eventloop import LoopThread, resolve_loop
 from model_registry.server.app import RunningServer, run_server
-from model_registry.server.cli import new_event_loop, resolve_loop
 
 
 class ServerThread:
@@ -45,23 +44,20 @@ class ServerThread:
         self._cm = run_server(database_url, **kwargs)
         self._timeout = timeout
         # The server owns this loop alone, so uvloop's lower cost per request is free to take.
-        self._loop = new_event_loop(resolve_loop(loop))
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="embedded-registry-server", daemon=True
+        self._runner = LoopThread(
+            "embedded-registry-server", loop=resolve_loop(loop), owner="the embedded server"
         )
 
     @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The event loop the server runs on (in its own thread)."""
-        return self._loop
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the server runs on (in its own thread; ``None`` before it starts)."""
+        return self._runner.loop
 
     def __enter__(self) -> RunningServer:
-        self._thread.start()
-        enter = asyncio.run_coroutine_threadsafe(self._cm.__aenter__(), self._loop)
         try:
-            return enter.result(timeout=self._timeout)
+            return self._runner.run(self._cm.__aenter__(), timeout=self._timeout)
         except BaseException:
-            self._stop_loop()
+            self._runner.stop()
             raise
 
     def __exit__(
@@ -70,13 +66,7 @@ class ServerThread:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        leave = asyncio.run_coroutine_threadsafe(self._cm.__aexit__(None, None, None), self._loop)
         try:
-            leave.result(timeout=self._timeout)
+            self._runner.run(self._cm.__aexit__(None, None, None), timeout=self._timeout)
         finally:
-            self._stop_loop()
-
-    def _stop_loop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+            self._runner.stop()

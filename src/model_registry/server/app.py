@@ -30,6 +30,7 @@ from model_registry.server.rest import (
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store, normalize_database_url
 from model_registry.server.tls import ServerTLS, load_server_tls
+from model_registry.server.ui import UI_PREFIX, is_ui_request, setup_ui, wants_html
 
 log = logging.getLogger("model_registry.server")
 
@@ -73,6 +74,8 @@ async def _readyz(request: web.Request) -> web.Response:
 
 
 async def _root(request: web.Request) -> web.Response:
+    if wants_html(request):
+        raise web.HTTPFound(f"{UI_PREFIX}/models")  # a browser: to the web UI
     return error_response(404, "not found")
 
 
@@ -98,7 +101,8 @@ def create_app(
     if auth is None and auth_tokens:
         auth = TokenAuthenticator(auth_tokens)
     if auth is not None:
-        middlewares.append(auth_middleware(auth))
+        # The UI's pages check their own sign-in cookie (and send a browser to the login page).
+        middlewares.append(auth_middleware(auth, exempt=is_ui_request))
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
     app[SERVICE_KEY] = service
     app[MAX_BODY_KEY] = max_body_bytes
@@ -106,6 +110,7 @@ def create_app(
     app.router.add_get("/healthz", _healthz, allow_head=False)
     app.router.add_get("/readyz", _readyz, allow_head=False)
     add_routes(app)
+    setup_ui(app, auth=auth)
     return app
 
 

@@ -99,12 +99,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, "internal server error")
 
 
-def auth_middleware(auth: TokenAuthenticator | Collection[str]) -> Any:
+def auth_middleware(
+    auth: TokenAuthenticator | Collection[str],
+    *,
+    exempt: Callable[[web.Request], bool] | None = None,
+) -> Any:
     """Require ``Authorization: Bearer <token>`` with an accepted token on every path but the
     probes (:data:`OPEN_PATHS`).
 
     Args:
         auth: The authenticator (or a fixed collection of tokens) both front doors share.
+        exempt: Requests another front door checks itself (the web UI's sign-in cookie).
     """
     checker = auth if isinstance(auth, TokenAuthenticator) else TokenAuthenticator(auth)
 
@@ -112,8 +117,10 @@ def auth_middleware(auth: TokenAuthenticator | Collection[str]) -> Any:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         # Everything but the probes (/healthz, /readyz) is guarded, unknown paths included:
         # without a token a caller learns nothing, not even which paths exist.
-        if request.path not in OPEN_PATHS and not checker.allows(
-            request.headers.get("Authorization")
+        if (
+            request.path not in OPEN_PATHS
+            and not (exempt is not None and exempt(request))
+            and not checker.allows(request.headers.get("Authorization"))
         ):
             raise Unauthorized("missing or invalid bearer token")
         return await handler(request)

@@ -21,7 +21,7 @@ import functools
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from model_registry.server.entities import (
@@ -54,6 +54,8 @@ Body = Mapping[str, Any]
 """A decoded JSON request body (a JSON object)."""
 Params = Mapping[str, str]
 """Query parameters by wire name."""
+ContextArtifacts = list[dict[str, Any]]
+"""The artifacts (wire dicts) of one model version or run."""
 
 _COMMON_CREATE = ("name", "externalId", "description", "customProperties")
 _READ_ONLY = ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch")
@@ -61,6 +63,9 @@ _STEP_IDS_RE = re.compile(r"[0-9]{1,9}(,[0-9]{1,9})*")
 
 # Context kinds whose artifacts are reached through /{context}/{id}/artifacts.
 _ARTIFACT_OWNERS = ("model-version", "experiment-run")
+
+MAX_BATCH_IDS = 1000
+"""Most ids one batch read takes (a table page is far smaller)."""
 
 
 def _kinds(kind: str) -> tuple[EntityKind, ...]:
@@ -680,6 +685,63 @@ class RegistryService:
                     raise NotFound(f"inference service {ident} has no model version to serve")
                 version = newest
         return to_wire(MODEL_VERSION, version)
+
+    # ---------------------------------------------------------------------------------------
+    # batch reads for tables (the web UI): one query for a whole table, never one per row
+
+    async def newest_versions(self, model_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The newest model version of each registered model (as an inference service without
+        ``modelVersionId`` serves it), read in one query.
+
+        Args:
+            model_ids: Registered model ids (at most :data:`MAX_BATCH_IDS`).
+
+        Returns:
+            The newest version by model id; models without versions are absent.
+
+        Raises:
+            BadRequest: A bad id, or too many ids.
+        """
+        idents = _batch_ids(model_ids)
+        async with self._store.transaction() as tx:
+            found = await tx.newest_children(MODEL_VERSION, idents)
+        return {str(model): to_wire(MODEL_VERSION, r) for model, r in found.items()}
+
+    async def linked_artifacts(
+        self,
+        context_ids: Sequence[str],
+        *,
+        artifact_type: str | None = None,
+        limit: int = MAX_BATCH_IDS,
+    ) -> dict[str, ContextArtifacts]:
+        """The artifacts linked to each of several model versions or runs, in one query.
+
+        Args:
+            context_ids: Model version or experiment run ids (at most :data:`MAX_BATCH_IDS`).
+            artifact_type: Only artifacts of this ``artifactType``.
+            limit: At most this many artifacts in all (a table shows a bounded number).
+
+        Returns:
+            The artifacts (by id) of each context id; contexts without artifacts are absent.
+
+        Raises:
+            BadRequest: A bad id or ``artifactType``, or too many ids.
+        """
+        idents = _batch_ids(context_ids)
+        params = {"artifactType": artifact_type} if artifact_type else {}
+        kinds = self._list_kinds(ANY_ARTIFACT, params)
+        async with self._store.transaction() as tx:
+            pairs = await tx.linked_artifacts(kinds, idents, max(1, min(limit, MAX_BATCH_IDS)))
+        out: dict[str, ContextArtifacts] = {}
+        for context, record in pairs:
+            out.setdefault(str(context), []).append(to_wire(_record_kind(record), record))
+        return out
+
+
+def _batch_ids(ids: Sequence[str]) -> list[int]:
+    if len(ids) > MAX_BATCH_IDS:
+        raise BadRequest(f"at most {MAX_BATCH_IDS} ids at once")
+    return [parse_id(i) for i in ids]
 
 
 def _common_values(body: Body) -> dict[str, Any]:

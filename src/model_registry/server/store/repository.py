@@ -728,6 +728,58 @@ class Tx:
             return None
         return (await self._with_props(kind, [row]))[0]
 
+    async def newest_children(
+        self, kind: EntityKind, parent_ids: Sequence[int]
+    ) -> dict[int, Record]:
+        """The newest child of ``kind`` under each parent (as :meth:`newest_child`), ONE query.
+
+        Each parent's newest child is a ``LIMIT 1`` subquery on the (kind, parent, create time,
+        id) index, so the cost grows with the number of parents, not with their children.
+
+        Returns:
+            The newest child by parent id; parents without children are absent.
+        """
+        if not parent_ids:
+            return {}
+        table = TABLES[kind.table]
+        newest = [
+            select(table.c.id)
+            .where(table.c.kind == kind.kind, table.c.parent_id == parent)
+            .order_by(table.c.create_time.desc(), table.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+            for parent in dict.fromkeys(parent_ids)
+        ]
+        stmt = select(*_columns_of(table, [kind])).where(table.c.id.in_(newest))
+        records = await self._with_props(kind, _dicts(await self._conn.execute(stmt)))
+        return {int(r.values["parent_id"]): r for r in records}
+
+    async def linked_artifacts(
+        self, kinds: Sequence[EntityKind], context_ids: Sequence[int], limit: int
+    ) -> list[tuple[int, Record]]:
+        """The artifacts of ``kinds`` linked to any of ``context_ids``, in ONE query (+ props).
+
+        Returns:
+            ``(context id, artifact)`` pairs by context then artifact id, at most ``limit``.
+        """
+        if not context_ids:
+            return []
+        table = TABLES[kinds[0].table]
+        stmt = (
+            select(*_columns_of(table, kinds), attributions.c.context_id.label("_context_id"))
+            .select_from(table.join(attributions, attributions.c.artifact_id == table.c.id))
+            .where(
+                attributions.c.context_id.in_(list(dict.fromkeys(context_ids))),
+                _kind_condition(table, [k.kind for k in kinds]),
+            )
+            .order_by(attributions.c.context_id, table.c.id)
+            .limit(limit)
+        )
+        rows = _dicts(await self._conn.execute(stmt))
+        contexts = [int(r.pop("_context_id")) for r in rows]
+        records = await self._with_props(kinds[0], rows)
+        return list(zip(contexts, records, strict=True))
+
     async def count(self, kind: EntityKind) -> int:
         """How many entities of ``kind`` exist (for tests and diagnostics)."""
         table = TABLES[kind.table]

@@ -1,0 +1,763 @@
+"""The web UI's routes and page handlers.
+
+Each page has its own URL whose query holds the page's state (search, filter, ordering, page
+token), so links, the back button and reloads work without script. Each table costs a fixed
+number of service calls whatever its length (a page of rows, then one batch read for what the
+rows link to), never one call per row.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from aiohttp import web
+
+from model_registry.server.auth import TokenAuthenticator
+from model_registry.server.errors import BadRequest, ServiceError
+from model_registry.server.rest import SERVICE_KEY
+from model_registry.server.service import RegistryService
+from model_registry.server.ui import security
+from model_registry.server.ui.charts import Chart, line_chart
+from model_registry.workflows.params import (
+    KIND_DATASET,
+    KIND_PREDICTIONS,
+    KIND_PROPERTY,
+    PARAM_PREFIX,
+)
+
+__all__ = ["UI_PREFIX", "is_ui_request", "setup_ui", "wants_html"]
+
+UI_PREFIX = "/ui"
+PAGE_SIZES = (20, 50, 100)
+"""Rows per table page the UI offers (the first is the default)."""
+ORDERINGS = (
+    ("LAST_UPDATE_TIME", "last update"),
+    ("CREATE_TIME", "creation time"),
+    ("ID", "id"),
+)
+"""The API's orderings, as the models table offers them."""
+MAX_CHART_POINTS = 10_000
+"""Most metric-history rows a run page reads (one page of the API)."""
+
+_DATASET_FILTER = f'`{KIND_PROPERTY}` = "{KIND_DATASET}"'
+_PREDICTIONS_FILTER = f'`{KIND_PROPERTY}` = "{KIND_PREDICTIONS}"'
+
+Context = dict[str, Any]
+PageResult = tuple[str, Context] | web.StreamResponse
+Handler = Callable[[web.Request], Awaitable[PageResult]]
+
+
+@dataclass(frozen=True)
+class _Config:
+    auth: TokenAuthenticator | None
+    templates: jinja2.Environment
+
+
+_CONFIG_KEY: web.AppKey[_Config] = web.AppKey("ui_config", _Config)
+
+
+def wants_html(request: web.Request) -> bool:
+    """Whether the request comes from a browser (it accepts ``text/html``)."""
+    return "text/html" in request.headers.get("Accept", "")
+
+
+def is_ui_request(request: web.Request) -> bool:
+    """Whether the UI answers this request (and does its own sign-in check).
+
+    The UI's paths, and ``/`` asked by a browser (redirected to the UI); an API client's ``/``
+    stays the API's.
+    """
+    path = request.path
+    if path == UI_PREFIX or path.startswith(UI_PREFIX + "/"):
+        return True
+    return path == "/" and request.method == "GET" and wants_html(request)
+
+
+# -------------------------------------------------------------------------------------------
+# formatting helpers (template filters)
+
+
+def _time(ms: object) -> str:
+    try:
+        when = datetime.fromtimestamp(int(str(ms)) / 1000, tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _plain(value: Mapping[str, Any]) -> Any:
+    """The value of a tagged ``customProperties`` entry."""
+    for key in ("string_value", "int_value", "double_value", "bool_value", "struct_value"):
+        if key in value:
+            return value[key]
+    return value.get("proto_value")
+
+
+def labels_of(properties: Mapping[str, Any] | None) -> list[str]:
+    """The labels of an entity: its string custom properties with an empty value.
+
+    That is how the reference registry's UI stores labels; the UI keeps to it so labels set
+    there and here are the same thing.
+    """
+    return [
+        name
+        for name, value in (properties or {}).items()
+        if value.get("metadataType") == "MetadataStringValue" and value.get("string_value") == ""
+    ]
+
+
+def properties_of(properties: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """``(name, shown value)`` of the custom properties that are not labels."""
+    labels = set(labels_of(properties))
+    return [
+        (name, str(_plain(value)))
+        for name, value in (properties or {}).items()
+        if name not in labels
+    ]
+
+
+def params_of(properties: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """``(parameter, shown value)`` of a dataset's or predictions' ``params.*`` properties."""
+    return [
+        (name[len(PARAM_PREFIX) :], str(_plain(value)))
+        for name, value in (properties or {}).items()
+        if name.startswith(PARAM_PREFIX)
+    ]
+
+
+def _prop(properties: Mapping[str, Any] | None, name: str) -> str | None:
+    value = (properties or {}).get(name)
+    if value is None:
+        return None
+    plain = _plain(value)
+    return None if plain is None else str(plain)
+
+
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("model_registry.server.ui", "templates"),
+        autoescape=True,  # every value, whatever the template's name
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["time"] = _time
+    env.filters["labels"] = labels_of
+    env.filters["properties"] = properties_of
+    env.filters["params"] = params_of
+    env.filters["prop"] = _prop
+    return env
+
+
+# -------------------------------------------------------------------------------------------
+# the page wrapper: sign-in, CSRF, errors, headers
+
+
+def _service(request: web.Request) -> RegistryService:
+    return request.app[SERVICE_KEY]
+
+
+def _render(
+    request: web.Request, template: str, context: Context, *, status: int = 200
+) -> web.Response:
+    config = request.app[_CONFIG_KEY]
+    csrf, new_csrf = security.csrf_token(request)
+    body = config.templates.get_template(template).render(
+        **{"title": "", "nav": "", **context},
+        csrf=csrf,
+        auth_on=config.auth is not None,
+        path=request.path,
+        ui=UI_PREFIX,
+    )
+    response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+    if new_csrf:
+        security.set_cookie(request, response, security.CSRF_COOKIE, csrf)
+    security.security_headers(response)
+    return response
+
+
+def _page(
+    *, public: bool = False
+) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    """Wrap a handler: sign-in check, CSRF on POST, service errors as an error page."""
+
+    def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        @functools.wraps(handler)
+        async def page(request: web.Request) -> web.StreamResponse:
+            config = request.app[_CONFIG_KEY]
+            if not public and not security.is_signed_in(request, config.auth):
+                target = request.path_qs if request.method == "GET" else UI_PREFIX + "/models"
+                raise _redirect(f"{UI_PREFIX}/login?{urlencode({'next': target})}")
+            if request.method == "POST":
+                form = await request.post()
+                if not security.csrf_ok(request, form.get("csrf")):
+                    return _render(
+                        request,
+                        "error.html",
+                        {
+                            "status": 403,
+                            "message": "the form expired or came from another site: "
+                            "reload the page and try again",
+                        },
+                        status=403,
+                    )
+            try:
+                result = await handler(request)
+            except ServiceError as exc:
+                return _render(
+                    request,
+                    "error.html",
+                    {"status": exc.http_status, "message": exc.message},
+                    status=exc.http_status,
+                )
+            if isinstance(result, web.StreamResponse):
+                security.security_headers(result)
+                return result
+            template, context = result
+            return _render(request, template, context, status=context.pop("_status", 200))
+
+        return page
+
+    return wrap
+
+
+def _redirect(location: str) -> web.HTTPSeeOther:
+    response = web.HTTPSeeOther(location)
+    security.security_headers(response)
+    return response
+
+
+# -------------------------------------------------------------------------------------------
+# table state: search, filter, ordering, paging
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    """What a table page shows, read from (and written back to) its URL's query."""
+
+    search: str = ""
+    filter: str = ""
+    order: str = "LAST_UPDATE_TIME"
+    desc: bool = True
+    size: int = PAGE_SIZES[0]
+    token: str = ""
+
+    @classmethod
+    def from_request(cls, request: web.Request, *, order: str = "LAST_UPDATE_TIME") -> TableQuery:
+        """Read the table state; unknown values fall back to the defaults."""
+        q = request.rel_url.query
+        ordering = q.get("order", order)
+        size = q.get("size", "")
+        return cls(
+            search=q.get("q", "").strip(),
+            filter=q.get("filter", "").strip(),
+            order=ordering if ordering in dict(ORDERINGS) else order,
+            desc=q.get("dir", "desc") != "asc",
+            size=int(size) if size.isdigit() and int(size) in PAGE_SIZES else PAGE_SIZES[0],
+            token=q.get("token", ""),
+        )
+
+    def api_params(self, *, base_filter: str = "") -> dict[str, str]:
+        """The list call's query parameters."""
+        parts = [p for p in (base_filter, self.filter) if p]
+        if self.search:
+            parts.append(f'name ILIKE "%{_like_literal(self.search)}%"')
+        params = {
+            "pageSize": str(self.size),
+            "orderBy": self.order,
+            "sortOrder": "DESC" if self.desc else "ASC",
+        }
+        if parts:
+            params["filterQuery"] = " AND ".join(f"({p})" for p in parts)
+        if self.token:
+            params["nextPageToken"] = self.token
+        return params
+
+    def url(self, path: str, **changes: Any) -> str:
+        """This table's URL with some of its state changed (``token=""`` for the first page)."""
+        state = {
+            "q": self.search,
+            "filter": self.filter,
+            "order": self.order,
+            "dir": "desc" if self.desc else "asc",
+            "size": str(self.size),
+            "token": self.token,
+        }
+        state.update({k: str(v) for k, v in changes.items()})
+        return f"{path}?{urlencode({k: v for k, v in state.items() if v})}"
+
+
+def _like_literal(text: str) -> str:
+    """``text`` as a filter string literal's content that LIKE matches literally."""
+    out = []
+    for char in text:
+        if char == "\\":
+            out.append("\\\\\\\\")  # the literal's \\\\ is LIKE's \\, a literal backslash
+        elif char in "%_":
+            out.append("\\" + char)  # kept as \% / \_ by the literal: LIKE's escaped wildcard
+        elif char == '"':
+            out.append('\\"')
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+async def _table(
+    service: RegistryService,
+    kind: str,
+    query: TableQuery,
+    *,
+    base_filter: str = "",
+    extra: Mapping[str, str] | None = None,
+    parent_id: str | None = None,
+) -> tuple[dict[str, Any], str | None]:
+    """One page of a list; a bad filter or token is returned as the message to show inline."""
+    params = {**query.api_params(base_filter=base_filter), **(extra or {})}
+    try:
+        return await service.list(kind, params, parent_id=parent_id), None
+    except BadRequest as exc:
+        return {"items": [], "nextPageToken": ""}, exc.message
+
+
+async def _by_ids(service: RegistryService, kind: str, ids: Iterable[str]) -> dict[str, Any]:
+    """The entities of ``kind`` with these ids, in one list call (``id IN (...)``)."""
+    wanted = sorted({i for i in ids if i and i.isdigit()}, key=int)
+    if not wanted:
+        return {}
+    page = await service.list(
+        kind, {"filterQuery": f"id IN ({','.join(wanted)})", "pageSize": str(len(wanted))}
+    )
+    return {item["id"]: item for item in page["items"]}
+
+
+# -------------------------------------------------------------------------------------------
+# pages
+
+
+@_page()
+async def _home(request: web.Request) -> PageResult:
+    raise _redirect(f"{UI_PREFIX}/models")
+
+
+@_page()
+async def _models(request: web.Request) -> PageResult:
+    service = _service(request)
+    query = TableQuery.from_request(request)
+    page, error = await _table(service, "registered-model", query)
+    latest = await service.newest_versions([m["id"] for m in page["items"]])
+    return "models.html", {
+        "title": "Models",
+        "nav": "models",
+        "query": query,
+        "models": page["items"],
+        "latest": latest,
+        "next_token": page["nextPageToken"],
+        "filter_error": error,
+        "orderings": ORDERINGS,
+        "sizes": PAGE_SIZES,
+    }
+
+
+def _model_context(
+    model: dict[str, Any],
+    versions: list[dict[str, Any]],
+    artifacts: Mapping[str, list[dict[str, Any]]],
+    datasets: Mapping[str, dict[str, Any]],
+) -> Context:
+    return {
+        "title": model.get("name", ""),
+        "nav": "models",
+        "model": model,
+        "versions": versions,
+        "artifacts": artifacts,
+        "datasets": datasets,
+    }
+
+
+async def _version_links(
+    service: RegistryService, versions: list[dict[str, Any]]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """Artifacts of each version (one batch read) and the datasets their predictions use."""
+    artifacts = await service.linked_artifacts([v["id"] for v in versions])
+    dataset_ids = [
+        _prop(a.get("customProperties"), "dataset_id") or ""
+        for items in artifacts.values()
+        for a in items
+        if _prop(a.get("customProperties"), KIND_PROPERTY) == KIND_PREDICTIONS
+    ]
+    return artifacts, await _by_ids(service, "artifact", dataset_ids)
+
+
+@_page()
+async def _model(request: web.Request) -> PageResult:
+    service = _service(request)
+    model = await service.get("registered-model", request.match_info["id"])
+    query = TableQuery.from_request(request, order="CREATE_TIME")
+    page, error = await _table(service, "model-version", query, parent_id=model["id"])
+    artifacts, datasets = await _version_links(service, page["items"])
+    context = _model_context(model, page["items"], artifacts, datasets)
+    context.update(query=query, next_token=page["nextPageToken"], error=error)
+    return "model.html", context
+
+
+@_page()
+async def _version(request: web.Request) -> PageResult:
+    service = _service(request)
+    version = await service.get("model-version", request.match_info["id"])
+    model = await service.get("registered-model", version["registeredModelId"])
+    artifacts, datasets = await _version_links(service, [version])
+    return "version.html", {
+        "title": f"{model.get('name', '')} {version.get('name', '')}",
+        "nav": "models",
+        "model": model,
+        "version": version,
+        "artifacts": artifacts.get(version["id"], []),
+        "datasets": datasets,
+        "error": None,
+    }
+
+
+# writes ------------------------------------------------------------------------------------
+
+_EDIT_KINDS = {"models": "registered-model", "versions": "model-version"}
+
+
+def _labels_from_form(text: str) -> list[str]:
+    return list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+
+
+@_page()
+async def _edit(request: web.Request) -> PageResult:
+    """Edit description and labels; labels replace the empty-string properties only."""
+    service = _service(request)
+    collection = request.match_info["collection"]
+    kind = _EDIT_KINDS[collection]
+    entity_id = request.match_info["id"]
+    form = await request.post()
+    current = await service.get(kind, entity_id)
+    properties = {
+        name: value
+        for name, value in (current.get("customProperties") or {}).items()
+        if name not in set(labels_of(current.get("customProperties")))
+    }
+    for label in _labels_from_form(str(form.get("labels", ""))):
+        properties[label] = {"metadataType": "MetadataStringValue", "string_value": ""}
+    body = {"description": str(form.get("description", "")), "customProperties": properties}
+    try:
+        await service.update(kind, entity_id, body)
+    except BadRequest as exc:
+        return await _rerender_with_error(request, collection, entity_id, exc.message)
+    raise _redirect(f"{UI_PREFIX}/{collection}/{entity_id}")
+
+
+@_page()
+async def _set_state(request: web.Request) -> PageResult:
+    """Archive or restore a model or a version."""
+    service = _service(request)
+    collection = request.match_info["collection"]
+    entity_id = request.match_info["id"]
+    form = await request.post()
+    state = str(form.get("state", ""))
+    try:
+        await service.update(_EDIT_KINDS[collection], entity_id, {"state": state})
+    except BadRequest as exc:
+        return await _rerender_with_error(request, collection, entity_id, exc.message)
+    raise _redirect(f"{UI_PREFIX}/{collection}/{entity_id}")
+
+
+async def _rerender_with_error(
+    request: web.Request, collection: str, entity_id: str, message: str
+) -> PageResult:
+    """The entity's page again, with the service's refusal shown on it (status 400)."""
+    service = _service(request)
+    if collection == "models":
+        model = await service.get("registered-model", entity_id)
+        page = await service.list(
+            "model-version",
+            {"pageSize": str(PAGE_SIZES[0]), "orderBy": "CREATE_TIME", "sortOrder": "DESC"},
+            parent_id=entity_id,
+        )
+        artifacts, datasets = await _version_links(service, page["items"])
+        context = _model_context(model, page["items"], artifacts, datasets)
+        context.update(
+            query=TableQuery(order="CREATE_TIME"),
+            next_token=page["nextPageToken"],
+            error=message,
+            _status=400,
+        )
+        return "model.html", context
+    version = await service.get("model-version", entity_id)
+    model = await service.get("registered-model", version["registeredModelId"])
+    artifacts, datasets = await _version_links(service, [version])
+    return "version.html", {
+        "title": f"{model.get('name', '')} {version.get('name', '')}",
+        "nav": "models",
+        "model": model,
+        "version": version,
+        "artifacts": artifacts.get(version["id"], []),
+        "datasets": datasets,
+        "error": message,
+        "_status": 400,
+    }
+
+
+# datasets and predictions -------------------------------------------------------------------
+
+
+@_page()
+async def _datasets(request: web.Request) -> PageResult:
+    service = _service(request)
+    query = TableQuery.from_request(request)
+    page, error = await _table(
+        service,
+        "artifact",
+        query,
+        base_filter=_DATASET_FILTER,
+        extra={"artifactType": "dataset-artifact"},
+    )
+    selected_id = request.rel_url.query.get("dataset", "")
+    selected = None
+    if selected_id:
+        selected = next((d for d in page["items"] if d["id"] == selected_id), None)
+        if selected is None:
+            selected = await service.get("dataset-artifact", selected_id)
+    return "datasets.html", {
+        "title": "Datasets",
+        "nav": "datasets",
+        "query": query,
+        "datasets": page["items"],
+        "next_token": page["nextPageToken"],
+        "filter_error": error,
+        "selected": selected,
+    }
+
+
+@_page()
+async def _predictions(request: web.Request) -> PageResult:
+    service = _service(request)
+    query = TableQuery.from_request(request)
+    page, error = await _table(
+        service,
+        "artifact",
+        query,
+        base_filter=_PREDICTIONS_FILTER,
+        extra={"artifactType": "dataset-artifact"},
+    )
+    items = page["items"]
+
+    def refs(name: str) -> list[str]:
+        return [_prop(p.get("customProperties"), name) or "" for p in items]
+
+    datasets = await _by_ids(service, "artifact", refs("dataset_id"))
+    versions = await _by_ids(service, "model-version", refs("model_version_id"))
+    models = await _by_ids(service, "registered-model", refs("registered_model_id"))
+    return "predictions.html", {
+        "title": "Predictions",
+        "nav": "predictions",
+        "query": query,
+        "predictions": items,
+        "datasets": datasets,
+        "versions": versions,
+        "models": models,
+        "next_token": page["nextPageToken"],
+        "filter_error": error,
+    }
+
+
+# experiments and runs -----------------------------------------------------------------------
+
+
+@_page()
+async def _experiments(request: web.Request) -> PageResult:
+    service = _service(request)
+    query = TableQuery.from_request(request)
+    page, error = await _table(service, "experiment", query)
+    return "experiments.html", {
+        "title": "Experiments",
+        "nav": "experiments",
+        "query": query,
+        "experiments": page["items"],
+        "next_token": page["nextPageToken"],
+        "filter_error": error,
+    }
+
+
+@_page()
+async def _experiment(request: web.Request) -> PageResult:
+    service = _service(request)
+    experiment = await service.get("experiment", request.match_info["id"])
+    query = TableQuery.from_request(request)
+    page, error = await _table(service, "experiment-run", query, parent_id=experiment["id"])
+    return "experiment.html", {
+        "title": experiment.get("name", ""),
+        "nav": "experiments",
+        "experiment": experiment,
+        "query": query,
+        "runs": page["items"],
+        "next_token": page["nextPageToken"],
+        "filter_error": error,
+    }
+
+
+def _charts(history: list[dict[str, Any]]) -> list[Chart]:
+    series: dict[str, list[tuple[float, float]]] = {}
+    for row in history:
+        value = row.get("value")
+        if value is None:
+            continue
+        step = row.get("step")
+        series.setdefault(str(row.get("name", "")), []).append(
+            (float(step) if step is not None else math.nan, float(value))
+        )
+    return [line_chart(name, samples) for name, samples in sorted(series.items())]
+
+
+@_page()
+async def _run(request: web.Request) -> PageResult:
+    service = _service(request)
+    run = await service.get("experiment-run", request.match_info["id"])
+    experiment = await service.get("experiment", run["experimentId"])
+    history = await service.list_metric_history(
+        {"pageSize": str(MAX_CHART_POINTS), "orderBy": "ID"}, run_id=run["id"]
+    )
+    linked = await service.linked_artifacts([run["id"]])
+    artifacts = linked.get(run["id"], [])
+    return "run.html", {
+        "title": run.get("name", ""),
+        "nav": "experiments",
+        "run": run,
+        "experiment": experiment,
+        "charts": _charts(history["items"]),
+        "truncated": bool(history["nextPageToken"]),
+        "parameters": [a for a in artifacts if a.get("artifactType") == "parameter"],
+        "metrics": [a for a in artifacts if a.get("artifactType") == "metric"],
+        "others": [a for a in artifacts if a.get("artifactType") not in ("parameter", "metric")],
+    }
+
+
+# serving ---------------------------------------------------------------------------------------
+
+
+@_page()
+async def _environments(request: web.Request) -> PageResult:
+    service = _service(request)
+    query = TableQuery.from_request(request)
+    page, error = await _table(service, "serving-environment", query)
+    return "environments.html", {
+        "title": "Serving",
+        "nav": "serving",
+        "query": query,
+        "environments": page["items"],
+        "next_token": page["nextPageToken"],
+        "filter_error": error,
+    }
+
+
+@_page()
+async def _environment(request: web.Request) -> PageResult:
+    service = _service(request)
+    environment = await service.get("serving-environment", request.match_info["id"])
+    query = TableQuery.from_request(request)
+    page, error = await _table(service, "inference-service", query, parent_id=environment["id"])
+    services = page["items"]
+    models = await _by_ids(service, "registered-model", [s["registeredModelId"] for s in services])
+    pinned = await _by_ids(
+        service, "model-version", [s.get("modelVersionId", "") for s in services]
+    )
+    newest = await service.newest_versions(
+        [s["registeredModelId"] for s in services if not s.get("modelVersionId")]
+    )
+    served = {
+        s["id"]: pinned.get(s.get("modelVersionId", "")) or newest.get(s["registeredModelId"])
+        for s in services
+    }
+    return "environment.html", {
+        "title": environment.get("name", ""),
+        "nav": "serving",
+        "environment": environment,
+        "query": query,
+        "services": services,
+        "models": models,
+        "served": served,
+        "next_token": page["nextPageToken"],
+        "filter_error": error,
+    }
+
+
+# sign-in -----------------------------------------------------------------------------------------
+
+
+def _safe_next(target: str) -> str:
+    """Only a path of the UI (never another site) is a place to go after signing in."""
+    if target.startswith(UI_PREFIX + "/") and not target.startswith("//"):
+        return target
+    return UI_PREFIX + "/models"
+
+
+@_page(public=True)
+async def _login(request: web.Request) -> PageResult:
+    config = request.app[_CONFIG_KEY]
+    target = _safe_next(request.rel_url.query.get("next", ""))
+    if request.method == "GET":
+        if config.auth is None:
+            raise _redirect(target)
+        return "login.html", {"title": "Sign in", "nav": "", "next": target, "error": None}
+    form = await request.post()
+    target = _safe_next(str(form.get("next", "")))
+    token = str(form.get("token", "")).strip()
+    if config.auth is None or not config.auth.accepts(token.encode("utf-8", "surrogateescape")):
+        return "login.html", {
+            "title": "Sign in",
+            "nav": "",
+            "next": target,
+            "error": "this token is not accepted",
+            "_status": 401,
+        }
+    response = _redirect(target)
+    security.set_cookie(request, response, security.TOKEN_COOKIE, token)
+    raise response
+
+
+@_page(public=True)
+async def _logout(request: web.Request) -> PageResult:
+    response = _redirect(f"{UI_PREFIX}/login")
+    response.del_cookie(security.TOKEN_COOKIE, path=security.COOKIE_PATH)
+    raise response
+
+
+def setup_ui(app: web.Application, *, auth: TokenAuthenticator | None) -> None:
+    """Add the UI's routes to the server's application.
+
+    Args:
+        app: The application (its :data:`~model_registry.server.rest.SERVICE_KEY` set).
+        auth: The authenticator of the API, or None when auth is off.
+    """
+    app[_CONFIG_KEY] = _Config(auth, _templates())
+    r = app.router
+    p = UI_PREFIX
+    r.add_get(p, _home, allow_head=False)
+    r.add_get(f"{p}/", _home, allow_head=False)
+    r.add_get(f"{p}/models", _models, allow_head=False)
+    r.add_get(f"{p}/models/{{id}}", _model, allow_head=False)
+    r.add_get(f"{p}/versions/{{id}}", _version, allow_head=False)
+    r.add_post(f"{p}/{{collection:models|versions}}/{{id}}/edit", _edit)
+    r.add_post(f"{p}/{{collection:models|versions}}/{{id}}/state", _set_state)
+    r.add_get(f"{p}/datasets", _datasets, allow_head=False)
+    r.add_get(f"{p}/predictions", _predictions, allow_head=False)
+    r.add_get(f"{p}/experiments", _experiments, allow_head=False)
+    r.add_get(f"{p}/experiments/{{id}}", _experiment, allow_head=False)
+    r.add_get(f"{p}/runs/{{id}}", _run, allow_head=False)
+    r.add_get(f"{p}/serving", _environments, allow_head=False)
+    r.add_get(f"{p}/serving/{{id}}", _environment, allow_head=False)
+    r.add_get(f"{p}/login", _login, allow_head=False)
+    r.add_post(f"{p}/login", _login)
+    r.add_post(f"{p}/logout", _logout)
+    static = resources.files("model_registry.server.ui") / "static"
+    r.add_static(f"{p}/static", str(static), append_version=False)

@@ -18,8 +18,10 @@ venv: $(STAMP)
 generate: $(STAMP)
 	$(BIN)/python scripts/generate.py
 
+# PostgreSQL tests run when MR_TEST_DATABASE_URL is set or the local default answers
+# (scripts/test_database.py says which in one line, and how to enable them when skipped).
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	MR_TEST_DATABASE_URL="$$($(BIN)/python scripts/test_database.py)" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts bench

@@ -17,7 +17,7 @@ from typing import Any
 from bench.timing import Result
 
 _PACKAGES = (
-    "model-registry",
+    "aio-model-registry",
     "aiohttp",
     "grpcio",
     "protobuf",

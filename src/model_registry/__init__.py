@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from model_registry._version import __version__  # written once, there
+
 if TYPE_CHECKING:
     from model_registry.client import ModelRegistry
     from model_registry.core import ModelRegistryAPIClient
@@ -66,8 +68,6 @@ if TYPE_CHECKING:
         ServingEnvironment,
     )
     from model_registry.utils import s3_uri_from
-
-__version__ = "0.1.0"
 
 # Public name -> the module that defines it.
 _SOURCES: dict[str, str] = {

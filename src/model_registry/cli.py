@@ -8,11 +8,13 @@ Every other command talks to a registry at ``--url`` (or ``$MODEL_REGISTRY_URL``
 * ``models list``, ``versions list MODEL``, ``artifacts list [--version V] MODEL``,
   ``datasets list``: tables (or ``--json``), with ``--filter``, ``--order-by``, ``--desc``,
   ``--limit`` (total items) and ``--page-size``, read page by page through the ``Pager``;
-* ``register model``, ``register dataset``, ``register predictions``: print the new id.
+* ``register model`` (prints the new version's id), ``register dataset``,
+  ``register predictions``: print the new id (``--json``: every id written).
 
-Errors are one line on stderr, no traceback, with the exit code telling what went wrong:
-2 bad input, 3 not found, 4 conflict, 5 server unreachable (or unavailable, or timed out),
-6 refused credentials, 1 anything else the server reported.
+Errors are one line on stderr (``error: ...``), no traceback, with the exit code telling what
+went wrong: 2 bad input (usage errors too), 3 not found, 4 conflict, 5 server unreachable (or
+unavailable, or timed out), 6 refused credentials, 1 anything else the server reported or a
+missing extra.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from model_registry._entry import DISTRIBUTION, extra_error
+from model_registry._version import __version__
 from model_registry.exceptions import (
     BadRequest,
     Conflict,
@@ -94,6 +98,9 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:
+            click.echo(_usage_line(exc), err=True)
+            raise click.exceptions.Exit(exc.exit_code) from None
         except (ModelRegistryError, ValueError) as exc:
             for cls, code, label in EXIT_CODES:
                 if isinstance(exc, cls):
@@ -142,6 +149,13 @@ pass_settings = click.make_pass_decorator(_Settings)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__,
+    "--version",
+    package_name=DISTRIBUTION,
+    prog_name="model-registry",
+    message=f"%(prog)s %(version)s ({DISTRIBUTION})",
+)
 @click.option(
     "--url",
     envvar="MODEL_REGISTRY_URL",
@@ -513,7 +527,10 @@ def register_model(
     skip_validation: bool,
     as_json: bool,
 ) -> None:
-    """Register version VERSION of model NAME stored at URI (or described by --config)."""
+    """Register version VERSION of model NAME stored at URI (or described by --config).
+
+    Prints the new version's id (``--json``: the model's, the version's and the artifact's).
+    """
     properties = _pairs(metadata, "--metadata")
     registry = settings.registry()
     if config_text is not None:
@@ -532,7 +549,7 @@ def register_model(
             raise click.UsageError("URI is required (or --config)")
         if not format_name or not format_version:
             raise click.UsageError("--format-name and --format-version are required with URI")
-        model = registry.register_model(
+        model_id = registry.register_model(
             name,
             uri,
             version=version,
@@ -542,9 +559,23 @@ def register_model(
             metadata=properties,
             storage_key=storage_key,
             storage_path=storage_path,
-        )
-        model_id = model.id
-    _done(as_json, "model", model_id, name=name, version=version)
+        ).id
+    # The facade answers with the model (as the reference client does); the version and its
+    # artifact are read back by name, which the registration just made unique.
+    mv = registry.get_model_version(name, version)
+    if mv is None or mv.id is None:
+        raise NotFound(f"model {name!r} has no version {version!r} after registering it")
+    artifact = next(iter(registry.get_model_artifacts(name, version)), None)
+    _done(
+        as_json,
+        "model_version",
+        mv.id,
+        name=name,
+        version=version,
+        registered_model_id=model_id,
+        model_version_id=mv.id,
+        model_artifact_id=None if artifact is None else artifact.id,
+    )
 
 
 @register.command("dataset")
@@ -641,6 +672,14 @@ def _exit_code(result: Any) -> int:
     return result if isinstance(result, int) else 0
 
 
+def _usage_line(exc: click.ClickException) -> str:
+    message = " ".join(exc.format_message().split())
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        # click prints usage and a hint on lines of their own; one line names the help instead.
+        return f"error: {message} (see '{exc.ctx.command_path} --help')"
+    return f"error: {message}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line.
 
@@ -652,14 +691,25 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = sys.argv[1:] if argv is None else argv
     try:
+        if args and args[0] == "serve":
+            # Straight to the server's own parser: its options and --help are its own.
+            from model_registry.server.cli import serve_main
+
+            return serve_main(args[1:])
         return _exit_code(cli.main(args=args, prog_name="model-registry", standalone_mode=False))
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        click.echo(_usage_line(exc), err=True)
         return exc.exit_code
     except click.exceptions.Abort:
-        click.echo("Aborted!", err=True)
+        click.echo("error: aborted", err=True)
+        return 1
+    except ModuleNotFoundError as exc:
+        line = extra_error(exc)
+        if line is None:
+            raise
+        click.echo(line, err=True)
         return 1
 
 

@@ -44,7 +44,9 @@ def write_csv(path: Path, columns: list[str]) -> Path:
     return path
 
 
-def test_register_model_prints_the_id_and_lists_show_it(threaded_server: RunningServer) -> None:
+def test_register_model_prints_the_version_id_and_lists_show_it(
+    threaded_server: RunningServer,
+) -> None:
     registered = register_hal(threaded_server)
     models = run(threaded_server, "models", "list", "--json")
     versions = run(threaded_server, "versions", "list", "HAL", "--json")
@@ -52,15 +54,47 @@ def test_register_model_prints_the_id_and_lists_show_it(threaded_server: Running
     table = run(threaded_server, "models", "list")
 
     assert registered.exit_code == 0, registered.output
-    model_id = registered.stdout.strip()
-    assert [(m["id"], m["name"]) for m in json.loads(models.stdout)] == [(model_id, "HAL")]
-    assert [(v["name"], v["custom_properties"]) for v in json.loads(versions.stdout)] == [
-        ("9000", {"framework": "onnx"})
+    version_id = registered.stdout.strip()
+    assert [m["name"] for m in json.loads(models.stdout)] == ["HAL"]
+    assert [(v["id"], v["name"], v["custom_properties"]) for v in json.loads(versions.stdout)] == [
+        (version_id, "9000", {"framework": "onnx"})
     ]
     (artifact,) = json.loads(artifacts.stdout)
     assert artifact["uri"] == "s3://cool-bucket/build/onnx/hal.onnx"
     assert artifact["artifact_type"] == "model-artifact"
     assert "models (1)" in table.stdout and "HAL" in table.stdout
+
+
+def test_register_model_json_gives_the_model_version_and_artifact_ids(
+    threaded_server: RunningServer,
+) -> None:
+    registered = run(
+        threaded_server, "register", "model", "HAL", "s3://b/hal.onnx", "--version", "1",
+        "--format-name", "onnx", "--format-version", "1", "--json",
+    )  # fmt: skip
+    from_config = run(
+        threaded_server, "register", "model", "hf", "--version", "1", "--json",
+        "--config", '{"hugging_face": {"model_uri": "org/model"}}',
+    )  # fmt: skip
+    models = json.loads(run(threaded_server, "models", "list", "--json").stdout)
+    (model,) = (m for m in models if m["name"] == "HAL")
+    (version,) = json.loads(run(threaded_server, "versions", "list", "HAL", "--json").stdout)
+    (artifact,) = json.loads(run(threaded_server, "artifacts", "list", "HAL", "--json").stdout)
+
+    assert registered.exit_code == 0, registered.output
+    assert json.loads(registered.stdout) == {
+        "kind": "model_version",
+        "id": version["id"],
+        "name": "HAL",
+        "version": "1",
+        "registered_model_id": model["id"],
+        "model_version_id": version["id"],
+        "model_artifact_id": artifact["id"],
+    }
+    ids = json.loads(from_config.stdout)
+    assert from_config.exit_code == 0, from_config.output
+    assert ids["kind"] == "model_version" and ids["id"] == ids["model_version_id"]
+    assert None not in ids.values() and ids["registered_model_id"] != model["id"]
 
 
 def test_listing_options_filter_order_and_limit(threaded_server: RunningServer) -> None:

@@ -27,7 +27,7 @@ def test_importing_the_integration_without_mlflow_says_how_to_install_it() -> No
         "    print(exc)\n"
     )
     assert done.returncode == 0, done.stderr
-    assert "pip install 'model-registry[mlflow]'" in done.stdout
+    assert "pip install 'aio-model-registry[mlflow]'" in done.stdout
 
 
 def test_the_import_command_without_mlflow_exits_1_saying_how_to_install_it() -> None:
@@ -36,4 +36,4 @@ def test_the_import_command_without_mlflow_exits_1_saying_how_to_install_it() ->
         "import_group(['mlflow', '--tracking-uri', 'sqlite:///x.db'])\n"
     )
     assert done.returncode == 1
-    assert "pip install 'model-registry[mlflow]'" in done.stderr
+    assert "pip install 'aio-model-registry[mlflow]'" in done.stderr

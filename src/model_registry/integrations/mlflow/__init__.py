@@ -1,6 +1,6 @@
 """MLflow interop: save, load and register MLflow models through the registry.
 
-Needs the ``mlflow`` extra: ``pip install 'model-registry[mlflow]'``.
+Needs the ``mlflow`` extra: ``pip install 'aio-model-registry[mlflow]'``.
 
 * :class:`CustomSaver` saves any object with ``predict(inputs)`` as an MLflow pyfunc model,
   keeping its signature and input example; its configuration is a JSON file read when the model
@@ -35,7 +35,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without mlflow
     raise ImportError(
         "model_registry.integrations.mlflow needs MLflow, which is not installed: "
-        "pip install 'model-registry[mlflow]'"
+        "pip install 'aio-model-registry[mlflow]'"
     ) from exc
 
 from model_registry.integrations.mlflow.adapter import PyfuncAdapter, read_config_file

@@ -15,9 +15,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from model_registry._version import __version__  # written once, there
-
 if TYPE_CHECKING:
+    from model_registry._version import __version__
     from model_registry.client import ModelRegistry
     from model_registry.core import ModelRegistryAPIClient
     from model_registry.exceptions import (
@@ -71,6 +70,7 @@ if TYPE_CHECKING:
 
 # Public name -> the module that defines it.
 _SOURCES: dict[str, str] = {
+    "__version__": "model_registry._version",  # written once, there
     "Artifact": "model_registry.types",
     "ArtifactState": "model_registry.types",
     "BadRequest": "model_registry.exceptions",

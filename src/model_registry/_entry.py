@@ -11,7 +11,14 @@ import sys
 
 from model_registry._version import __version__
 
-__all__ = ["DISTRIBUTION", "EXTRA_OF_MODULE", "extra_error", "main", "missing_extra"]
+__all__ = [
+    "DISTRIBUTION",
+    "EXTRA_OF_MODULE",
+    "extra_error",
+    "extra_message",
+    "main",
+    "missing_extra",
+]
 
 DISTRIBUTION = "aio-model-registry"
 """The name this project is installed by (the import name stays ``model_registry``)."""
@@ -39,8 +46,8 @@ def missing_extra(exc: ImportError) -> tuple[str, str] | None:
     return None if extra is None else (extra, module)
 
 
-def extra_error(exc: ImportError) -> str | None:
-    """The one ``error:`` line naming the extra to install, or None when ``exc`` is no extra's.
+def extra_message(exc: ImportError) -> str | None:
+    """What to install when ``exc`` comes from a missing extra (None when it does not).
 
     Args:
         exc: The import error a command ran into.
@@ -50,9 +57,15 @@ def extra_error(exc: ImportError) -> str | None:
         return None
     extra, module = found
     return (
-        f"error: this command needs the {extra!r} extra ({module} is not installed): "
+        f"this command needs the {extra!r} extra ({module} is not installed): "
         f"pip install '{DISTRIBUTION}[{extra}]'"
     )
+
+
+def extra_error(exc: ImportError) -> str | None:
+    """:func:`extra_message` as the one ``error:`` line a command prints."""
+    message = extra_message(exc)
+    return None if message is None else f"error: {message}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from model_registry._entry import DISTRIBUTION, extra_error
+from model_registry._entry import DISTRIBUTION, extra_error, extra_message
 from model_registry._version import __version__
 from model_registry.exceptions import (
     BadRequest,
@@ -91,7 +91,13 @@ class _Group(click.Group):
         lazy = self._LAZY.get(cmd_name)
         if lazy is not None and cmd_name not in self.commands:
             module, name = lazy
-            command: click.Command = getattr(importlib.import_module(module), name)
+            try:
+                command: click.Command = getattr(importlib.import_module(module), name)
+            except ModuleNotFoundError as exc:
+                message = extra_message(exc)
+                if message is None:
+                    raise
+                command = _needs_extra(cmd_name, message)
             self.add_command(command, cmd_name)
         return super().get_command(ctx, cmd_name)
 
@@ -107,6 +113,23 @@ class _Group(click.Group):
                     click.echo(f"error: {label}: {_one_line(exc)}", err=True)
                     raise click.exceptions.Exit(code) from None
             raise  # pragma: no cover - ModelRegistryError is the last entry
+
+
+def _needs_extra(name: str, message: str) -> click.Command:
+    """A stand-in for command ``name`` whose extra is missing: it says what to install."""
+
+    def fail(args: tuple[str, ...]) -> None:
+        raise click.ClickException(message)
+
+    return click.Command(
+        name,
+        callback=fail,
+        params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+        help=message,
+        short_help=message.partition(":")[0],
+        context_settings={"ignore_unknown_options": True},
+        add_help_option=False,
+    )
 
 
 @dataclasses.dataclass
@@ -691,11 +714,6 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = sys.argv[1:] if argv is None else argv
     try:
-        if args and args[0] == "serve":
-            # Straight to the server's own parser: its options and --help are its own.
-            from model_registry.server.cli import serve_main
-
-            return serve_main(args[1:])
         return _exit_code(cli.main(args=args, prog_name="model-registry", standalone_mode=False))
     except click.exceptions.Exit as exc:
         return exc.exit_code

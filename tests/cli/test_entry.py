@@ -105,13 +105,18 @@ def test_without_the_cli_extra_a_command_names_it_in_one_line(tmp_path: Path) ->
 
 
 def test_without_the_server_extra_serve_names_it_in_one_line(tmp_path: Path) -> None:
-    done = run_command("serve", "--port", "0", hide=("sqlalchemy",), tmp_path=tmp_path)
+    serve = run_command("serve", "--port", "0", hide=("sqlalchemy",), tmp_path=tmp_path)
+    serve_help = run_command("serve", "--help", hide=("sqlalchemy",), tmp_path=tmp_path)
+    listing = run_command("--help", hide=("sqlalchemy",), tmp_path=tmp_path)
 
-    assert done.returncode == 1
-    assert done.stderr == (
+    line = (
         "error: this command needs the 'server' extra (sqlalchemy is not installed): "
         "pip install 'aio-model-registry[server]'\n"
     )
+    assert (serve.returncode, serve.stdout, serve.stderr) == (1, "", line)
+    assert (serve_help.returncode, serve_help.stderr) == (1, line)
+    assert listing.returncode == 0, listing.stderr
+    assert "needs the 'server' extra" in listing.stdout and "register" in listing.stdout
 
 
 def test_without_the_server_extra_client_commands_still_work(tmp_path: Path) -> None:

@@ -13,9 +13,11 @@ Conventions:
 * ``get_x_by_id`` / ``get_x_by_params`` / ``get_x_by_inference_service`` return ``None`` when
   nothing matches. An id that is not a registry id (a decimal ``1..999999999``) names nothing:
   lookups return ``None`` and lists of its children are empty, without a request.
-* ``get_xs(options)`` return a :class:`~model_registry.types.Page` (a list with
-  ``next_page_token``) and store that token in ``options.next_page_token``, so calling again
-  with the same options reads the next page.
+* ``get_xs(options)`` return a :class:`~model_registry.types.PageCall`: awaited, it gives a
+  :class:`~model_registry.types.Page` (a list with ``next_page_token``) and stores that token
+  in ``options.next_page_token``, so calling again with the same options reads the next page.
+* Each public method names its kind in the operation table (:mod:`model_registry.operations`)
+  and delegates to one generic operation below; the transports are generic over the table.
 * Everything else that fails raises a :mod:`model_registry.exceptions` class.
 """
 
@@ -24,13 +26,26 @@ from __future__ import annotations
 import os
 import re
 import ssl
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar, cast
 
 from model_registry.exceptions import ClientClosed, NotFound
+from model_registry.operations import (
+    ARTIFACT,
+    EXPERIMENT,
+    EXPERIMENT_RUN,
+    INFERENCE_SERVICE,
+    METRIC_HISTORY,
+    MODEL_ARTIFACT,
+    MODEL_VERSION,
+    REGISTERED_MODEL,
+    SERVE_MODEL,
+    SERVING_ENVIRONMENT,
+    Kind,
+)
 from model_registry.transport.auth import TokenSource
 from model_registry.transport.base import Transport
 from model_registry.transport.policy import (
@@ -42,6 +57,7 @@ from model_registry.transport.policy import (
 from model_registry.types import (
     Artifact,
     ArtifactType,
+    BaseResource,
     Experiment,
     ExperimentRun,
     InferenceService,
@@ -49,7 +65,8 @@ from model_registry.types import (
     Metric,
     ModelArtifact,
     ModelVersion,
-    Page,
+    PageCall,
+    RawPage,
     RegisteredModel,
     ServeModel,
     ServingEnvironment,
@@ -58,6 +75,7 @@ from model_registry.types import (
 __all__ = ["ModelRegistryAPIClient"]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseResource)
 
 _ID = re.compile(r"^[1-9][0-9]{0,8}$")
 
@@ -320,34 +338,6 @@ class ModelRegistryAPIClient:
             return None
 
     @staticmethod
-    async def _paged(
-        options: ListOptions | None, fetch: Callable[[ListOptions], Awaitable[Page[T]]]
-    ) -> Page[T]:
-        opts = options if options is not None else ListOptions()
-        page = await fetch(opts)
-        opts.next_page_token = page.next_page_token
-        return page
-
-    @classmethod
-    async def _child_page(
-        cls,
-        parent_id: object,
-        options: ListOptions | None,
-        fetch: Callable[[ListOptions], Awaitable[Page[T]]],
-    ) -> Page[T]:
-        """A list of a parent's children: empty when the parent does not exist."""
-        if not _is_id(parent_id):
-            if options is not None:
-                options.next_page_token = ""
-            return Page()
-        try:
-            return await cls._paged(options, fetch)
-        except NotFound:
-            if options is not None:
-                options.next_page_token = ""
-            return Page()
-
-    @staticmethod
     def _with_filter(options: ListOptions | None, extra: str) -> ListOptions:
         opts = options if options is not None else ListOptions()
         combined = f"({opts.filter_query}) AND {extra}" if opts.filter_query else extra
@@ -361,45 +351,133 @@ class ModelRegistryAPIClient:
             return f"'{value}'"
         raise ValueError(f"cannot filter on a value with both quote characters: {value!r}")
 
+    # -- the generic operations behind the public methods --------------------------------
+
+    async def _upsert(
+        self, kind: Kind[E], entity: E, parent_id: str | None = None, link: str | None = None
+    ) -> E:
+        """Create (``id`` is ``None``) or update; in ``parent_id`` where the kind has one, or
+        linked into the ``link`` parent when ``parent_id`` is given."""
+        t = self._t()
+        # A kind created inside its parent's path (a serve model) needs the parent id always.
+        field = kind.create.parent_field if kind.create and not kind.parent_attr else None
+        in_path = field is not None
+        if field is not None:
+            parent_id = _parent(field, parent_id)
+        if entity.id is not None:
+            return await t.update(kind, entity, parent_id if in_path else None)
+        if link is not None and parent_id is not None:
+            return cast(E, await t.link(link, cast(Artifact, entity), str(parent_id)))
+        if kind.parent_attr is not None:
+            parent = parent_id or getattr(entity, kind.parent_attr)
+            if parent is None:
+                raise ValueError(f"upsert_{kind.name}: give the {kind.parent_attr}")
+            entity = _replace(entity, **{kind.parent_attr: str(parent)})
+        return await t.create(kind, entity, parent_id if in_path else None)
+
+    async def _link(self, parent: str, artifact: Artifact, parent_id: str | None) -> Artifact:
+        return await self._t().link(parent, artifact, _parent(f"{parent}_id", parent_id))
+
+    async def _by_id(self, kind: Kind[E], id: str | None, parent_id: str | None = None) -> E | None:
+        t = self._t()
+        if not _is_id(id) or (parent_id is not None and not _is_id(parent_id)):
+            return None
+        parent = None if parent_id is None else str(parent_id)
+        return await self._maybe(t.get(kind, str(id), parent))
+
+    async def _served(self, kind: Kind[E], inference_service_id: str | None) -> E | None:
+        t = self._t()
+        if not _is_id(inference_service_id):
+            return None
+        return await self._maybe(t.get_by_inference_service(kind, str(inference_service_id)))
+
+    async def _by_params(
+        self,
+        kind: Kind[E],
+        name: str | None,
+        external_id: str | None,
+        parent_id: str | None = None,
+    ) -> E | None:
+        t = self._t()
+        what = f"get_{kind.name}_by_params"
+        if kind.parent_param is None:
+            _require(what, **{kind.name_param: name, "external_id": external_id})
+        elif external_id is None:
+            if name is None or parent_id is None:
+                raise ValueError(
+                    f"{what}: give external_id, or {kind.name_param} and {kind.parent_param}"
+                )
+            if not _is_id(parent_id):
+                return None
+        parent = None if parent_id is None else str(parent_id)
+        return await self._maybe(t.find(kind, name=name, external_id=external_id, parent_id=parent))
+
+    def _list(
+        self,
+        kind: Kind[E],
+        options: ListOptions | None,
+        parent: str | None = None,
+        parent_id: str | None = None,
+        *,
+        required: str | None = None,
+        artifact_type: ArtifactType | str | None = None,
+        runtime: str | None = None,
+        **filters: str | None,
+    ) -> PageCall[E]:
+        """One page of ``kind``; of one parent when ``parent_id`` is given (``required``: the
+        method that needs it): then empty, without a request, when the parent does not
+        exist."""
+        opts = options if options is not None else ListOptions()
+
+        async def fetch() -> RawPage[E]:
+            t = self._t()
+            if required is not None and parent_id is None:
+                raise ValueError(f"{required}: give the {parent}_id")
+            kind_filter = None if artifact_type is None else str(ArtifactType(artifact_type))
+            sent = opts
+            if runtime is not None:
+                # The runtime filter travels inside the request's filterQuery (server-side).
+                sent = self._with_filter(opts, f"runtime = {self._quote(runtime)}")
+            if parent is None or parent_id is None:
+                return await t.list(kind, sent, artifact_type=kind_filter, **filters)
+            if not _is_id(parent_id):
+                return RawPage.empty()
+            try:
+                return await t.list(
+                    kind, sent, parent, str(parent_id), artifact_type=kind_filter, **filters
+                )
+            except NotFound:
+                return RawPage.empty()
+
+        return PageCall(fetch, opts)
+
     # -- registered models ---------------------------------------------------------------
 
     async def upsert_registered_model(self, registered_model: RegisteredModel) -> RegisteredModel:
         """Create the registered model (``id`` is ``None``) or update it; return it stored."""
-        t = self._t()
-        if registered_model.id is None:
-            return await t.create_registered_model(registered_model)
-        return await t.update_registered_model(registered_model)
+        return await self._upsert(REGISTERED_MODEL, registered_model)
 
     async def get_registered_model_by_id(self, id: str | None) -> RegisteredModel | None:
         """The registered model with this id, or ``None``."""
-        t = self._t()
-        if not _is_id(id):
-            return None
-        return await self._maybe(t.get_registered_model(str(id)))
+        return await self._by_id(REGISTERED_MODEL, id)
 
     async def get_registered_model_by_inference_service(
         self, inference_service_id: str | None
     ) -> RegisteredModel | None:
         """The registered model an inference service serves, or ``None``."""
-        t = self._t()
-        if not _is_id(inference_service_id):
-            return None
-        return await self._maybe(t.get_inference_service_model(str(inference_service_id)))
+        return await self._served(REGISTERED_MODEL, inference_service_id)
 
     async def get_registered_model_by_params(
         self, name: str | None = None, external_id: str | None = None
     ) -> RegisteredModel | None:
         """The registered model with this name or external id, or ``None``."""
-        t = self._t()
-        _require("get_registered_model_by_params", name=name, external_id=external_id)
-        return await self._maybe(t.find_registered_model(name=name, external_id=external_id))
+        return await self._by_params(REGISTERED_MODEL, name, external_id)
 
-    async def get_registered_models(
+    def get_registered_models(
         self, options: ListOptions | None = None
-    ) -> Page[RegisteredModel]:
+    ) -> PageCall[RegisteredModel]:
         """One page of registered models."""
-        t = self._t()
-        return await self._paged(options, t.list_registered_models)
+        return self._list(REGISTERED_MODEL, options)
 
     # -- model versions ------------------------------------------------------------------
 
@@ -408,32 +486,18 @@ class ModelRegistryAPIClient:
     ) -> ModelVersion:
         """Create the version in ``registered_model_id`` (or its own ``registered_model_id``)
         when its ``id`` is ``None``, else update it; return it stored."""
-        t = self._t()
-        if model_version.id is None:
-            parent = registered_model_id or model_version.registered_model_id
-            if parent is None:
-                raise ValueError("upsert_model_version: give the registered_model_id")
-            return await t.create_model_version(
-                _replace(model_version, registered_model_id=str(parent))
-            )
-        return await t.update_model_version(model_version)
+        return await self._upsert(MODEL_VERSION, model_version, registered_model_id)
 
     async def get_model_version_by_id(self, id: str | None) -> ModelVersion | None:
         """The model version with this id, or ``None``."""
-        t = self._t()
-        if not _is_id(id):
-            return None
-        return await self._maybe(t.get_model_version(str(id)))
+        return await self._by_id(MODEL_VERSION, id)
 
     async def get_model_version_by_inference_service(
         self, inference_service_id: str | None
     ) -> ModelVersion | None:
         """The version an inference service serves (its ``model_version_id``, else the newest
         version of its model), or ``None``."""
-        t = self._t()
-        if not _is_id(inference_service_id):
-            return None
-        return await self._maybe(t.get_inference_service_version(str(inference_service_id)))
+        return await self._served(MODEL_VERSION, inference_service_id)
 
     async def get_model_version_by_params(
         self,
@@ -443,35 +507,13 @@ class ModelRegistryAPIClient:
     ) -> ModelVersion | None:
         """The version named ``version`` in ``registered_model_id``, or the one with
         ``external_id``; ``None`` when there is none."""
-        t = self._t()
-        if external_id is None:
-            if version is None or registered_model_id is None:
-                raise ValueError(
-                    "get_model_version_by_params: give external_id, or version and "
-                    "registered_model_id"
-                )
-            if not _is_id(registered_model_id):
-                return None
-        return await self._maybe(
-            t.find_model_version(
-                name=version,
-                external_id=external_id,
-                registered_model_id=None
-                if registered_model_id is None
-                else str(registered_model_id),
-            )
-        )
+        return await self._by_params(MODEL_VERSION, version, external_id, registered_model_id)
 
-    async def get_model_versions(
+    def get_model_versions(
         self, registered_model_id: str | None, options: ListOptions | None = None
-    ) -> Page[ModelVersion]:
+    ) -> PageCall[ModelVersion]:
         """One page of the versions of a registered model (empty when it does not exist)."""
-        t = self._t()
-        return await self._child_page(
-            registered_model_id,
-            options,
-            lambda o: t.list_model_versions(o, str(registered_model_id)),
-        )
+        return self._list(MODEL_VERSION, options, "registered_model", registered_model_id or "")
 
     # -- artifacts -----------------------------------------------------------------------
 
@@ -480,23 +522,15 @@ class ModelRegistryAPIClient:
     ) -> Artifact:
         """Create an artifact of any kind in a model version, or link an existing one (with
         its ``id``); return it stored."""
-        return await self._t().upsert_model_version_artifact(
-            artifact, _parent("model_version_id", model_version_id)
-        )
+        return await self._link("model_version", artifact, model_version_id)
 
     async def upsert_artifact(self, artifact: Artifact) -> Artifact:
         """Create an artifact of any kind (``id`` is ``None``) or update it."""
-        t = self._t()
-        if artifact.id is None:
-            return await t.create_artifact(artifact)
-        return await t.update_artifact(artifact)
+        return await self._upsert(ARTIFACT, artifact)
 
     async def get_artifact_by_id(self, id: str | None) -> Artifact | None:
         """The artifact (of any kind) with this id, or ``None``."""
-        t = self._t()
-        if not _is_id(id):
-            return None
-        return await self._maybe(t.get_artifact(str(id)))
+        return await self._by_id(ARTIFACT, id)
 
     async def get_artifact_by_params(
         self,
@@ -506,50 +540,25 @@ class ModelRegistryAPIClient:
     ) -> Artifact | None:
         """The artifact named ``name`` in the model version ``parent_resource_id``, or the one
         with ``external_id``; ``None`` when there is none."""
-        t = self._t()
-        if external_id is None:
-            if name is None or parent_resource_id is None:
-                raise ValueError(
-                    "get_artifact_by_params: give external_id, or name and parent_resource_id"
-                )
-            if not _is_id(parent_resource_id):
-                return None
-        return await self._maybe(
-            t.find_artifact(
-                name=name,
-                external_id=external_id,
-                parent_resource_id=None if parent_resource_id is None else str(parent_resource_id),
-            )
-        )
+        return await self._by_params(ARTIFACT, name, external_id, parent_resource_id)
 
-    async def get_artifacts(
+    def get_artifacts(
         self,
         artifact_type: ArtifactType | str | None = None,
         options: ListOptions | None = None,
         parent_resource_id: str | None = None,
-    ) -> Page[Artifact]:
+    ) -> PageCall[Artifact]:
         """One page of artifacts (of one kind when ``artifact_type`` is given), of one model
         version when ``parent_resource_id`` is given."""
-        t = self._t()
-        kind = None if artifact_type is None else ArtifactType(artifact_type)
-        if parent_resource_id is not None:
-            return await self._child_page(
-                parent_resource_id,
-                options,
-                lambda o: t.list_model_version_artifacts(str(parent_resource_id), o, kind),
-            )
-        return await self._paged(options, lambda o: t.list_artifacts(o, kind))
-
-    async def get_model_version_artifacts(
-        self, model_version_id: str | None, options: ListOptions | None = None
-    ) -> Page[Artifact]:
-        """One page of the artifacts (every kind) of a model version."""
-        t = self._t()
-        return await self._child_page(
-            model_version_id,
-            options,
-            lambda o: t.list_model_version_artifacts(str(model_version_id), o),
+        return self._list(
+            ARTIFACT, options, "model_version", parent_resource_id, artifact_type=artifact_type
         )
+
+    def get_model_version_artifacts(
+        self, model_version_id: str | None, options: ListOptions | None = None
+    ) -> PageCall[Artifact]:
+        """One page of the artifacts (every kind) of a model version."""
+        return self._list(ARTIFACT, options, "model_version", model_version_id or "")
 
     # -- model artifacts -----------------------------------------------------------------
 
@@ -558,29 +567,17 @@ class ModelRegistryAPIClient:
     ) -> ModelArtifact:
         """Create the model artifact (in ``model_version_id`` when given) when its ``id`` is
         ``None``, else update it; return it stored."""
-        t = self._t()
-        if model_artifact.id is not None:
-            return await t.update_model_artifact(model_artifact)
-        if model_version_id is None:
-            return await t.create_model_artifact(model_artifact)
-        stored = await t.upsert_model_version_artifact(model_artifact, str(model_version_id))
-        return cast(ModelArtifact, stored)
+        return await self._upsert(MODEL_ARTIFACT, model_artifact, model_version_id, "model_version")
 
     async def get_model_artifact_by_id(self, id: str | None) -> ModelArtifact | None:
         """The model artifact with this id, or ``None``."""
-        t = self._t()
-        if not _is_id(id):
-            return None
-        return await self._maybe(t.get_model_artifact(str(id)))
+        return await self._by_id(MODEL_ARTIFACT, id)
 
     async def get_model_artifact_by_inference_service(
         self, inference_service_id: str | None
     ) -> ModelArtifact | None:
         """The model artifact of the version an inference service serves, or ``None``."""
-        t = self._t()
-        if not _is_id(inference_service_id):
-            return None
-        return await self._maybe(t.get_inference_service_model_artifact(str(inference_service_id)))
+        return await self._served(MODEL_ARTIFACT, inference_service_id)
 
     async def get_model_artifact_by_params(
         self,
@@ -590,38 +587,18 @@ class ModelRegistryAPIClient:
     ) -> ModelArtifact | None:
         """The model artifact named ``name`` in ``model_version_id``, or the one with
         ``external_id``; ``None`` when there is none."""
-        t = self._t()
-        if external_id is None:
-            if name is None or model_version_id is None:
-                raise ValueError(
-                    "get_model_artifact_by_params: give external_id, or name and model_version_id"
-                )
-            if not _is_id(model_version_id):
-                return None
-        return await self._maybe(
-            t.find_model_artifact(
-                name=name,
-                external_id=external_id,
-                model_version_id=None if model_version_id is None else str(model_version_id),
-            )
-        )
+        return await self._by_params(MODEL_ARTIFACT, name, external_id, model_version_id)
 
-    async def get_model_artifacts(
+    def get_model_artifacts(
         self, model_version_id: str | None = None, options: ListOptions | None = None
-    ) -> Page[ModelArtifact]:
+    ) -> PageCall[ModelArtifact]:
         """One page of model artifacts, of one model version when ``model_version_id`` is
         given."""
-        t = self._t()
         if model_version_id is None:
-            return await self._paged(options, t.list_model_artifacts)
-        page = await self._child_page(
-            model_version_id,
-            options,
-            lambda o: t.list_model_version_artifacts(
-                str(model_version_id), o, ArtifactType.MODEL_ARTIFACT
-            ),
-        )
-        return cast(Page[ModelArtifact], page)
+            return self._list(MODEL_ARTIFACT, options)
+        kind = ArtifactType.MODEL_ARTIFACT
+        page = self._list(ARTIFACT, options, "model_version", model_version_id, artifact_type=kind)
+        return cast(PageCall[ModelArtifact], page)
 
     # -- serving environments ------------------------------------------------------------
 
@@ -629,32 +606,23 @@ class ModelRegistryAPIClient:
         self, serving_environment: ServingEnvironment
     ) -> ServingEnvironment:
         """Create the serving environment (``id`` is ``None``) or update it."""
-        t = self._t()
-        if serving_environment.id is None:
-            return await t.create_serving_environment(serving_environment)
-        return await t.update_serving_environment(serving_environment)
+        return await self._upsert(SERVING_ENVIRONMENT, serving_environment)
 
     async def get_serving_environment_by_id(self, id: str | None) -> ServingEnvironment | None:
         """The serving environment with this id, or ``None``."""
-        t = self._t()
-        if not _is_id(id):
-            return None
-        return await self._maybe(t.get_serving_environment(str(id)))
+        return await self._by_id(SERVING_ENVIRONMENT, id)
 
     async def get_serving_environment_by_params(
         self, name: str | None = None, external_id: str | None = None
     ) -> ServingEnvironment | None:
         """The serving environment with this name or external id, or ``None``."""
-        t = self._t()
-        _require("get_serving_environment_by_params", name=name, external_id=external_id)
-        return await self._maybe(t.find_serving_environment(name=name, external_id=external_id))
+        return await self._by_params(SERVING_ENVIRONMENT, name, external_id)
 
-    async def get_serving_environments(
+    def get_serving_environments(
         self, options: ListOptions | None = None
-    ) -> Page[ServingEnvironment]:
+    ) -> PageCall[ServingEnvironment]:
         """One page of serving environments."""
-        t = self._t()
-        return await self._paged(options, t.list_serving_environments)
+        return self._list(SERVING_ENVIRONMENT, options)
 
     # -- inference services --------------------------------------------------------------
 
@@ -663,17 +631,11 @@ class ModelRegistryAPIClient:
     ) -> InferenceService:
         """Create the inference service (``id`` is ``None``; its ``serving_environment_id`` and
         ``registered_model_id`` set) or update it."""
-        t = self._t()
-        if inference_service.id is None:
-            return await t.create_inference_service(inference_service)
-        return await t.update_inference_service(inference_service)
+        return await self._upsert(INFERENCE_SERVICE, inference_service)
 
     async def get_inference_service_by_id(self, id: str | None) -> InferenceService | None:
         """The inference service with this id, or ``None``."""
-        t = self._t()
-        if not _is_id(id):
-            return None
-        return await self._maybe(t.get_inference_service(str(id)))
+        return await self._by_id(INFERENCE_SERVICE, id)
 
     async def get_inference_service_by_params(
         self,
@@ -683,52 +645,22 @@ class ModelRegistryAPIClient:
     ) -> InferenceService | None:
         """The inference service named ``name`` in ``serving_environment_id``, or the one with
         ``external_id``; ``None`` when there is none."""
-        t = self._t()
-        if external_id is None:
-            if name is None or serving_environment_id is None:
-                raise ValueError(
-                    "get_inference_service_by_params: give external_id, or name and "
-                    "serving_environment_id"
-                )
-            if not _is_id(serving_environment_id):
-                return None
-        return await self._maybe(
-            t.find_inference_service(
-                name=name,
-                external_id=external_id,
-                serving_environment_id=(
-                    None if serving_environment_id is None else str(serving_environment_id)
-                ),
-            )
-        )
+        return await self._by_params(INFERENCE_SERVICE, name, external_id, serving_environment_id)
 
-    async def get_inference_services(
+    def get_inference_services(
         self,
         options: ListOptions | None = None,
         serving_environment_id: str | None = None,
         runtime: str | None = None,
-    ) -> Page[InferenceService]:
+    ) -> PageCall[InferenceService]:
         """One page of inference services, of one serving environment and/or one runtime."""
-        t = self._t()
-        if runtime is not None:
-            # The runtime filter travels inside the request's filterQuery (server-side).
-            filtered = self._with_filter(options, f"runtime = {self._quote(runtime)}")
-            fetch_opts: ListOptions | None = filtered
-        else:
-            fetch_opts = options
-
-        async def fetch(o: ListOptions) -> Page[InferenceService]:
-            return await t.list_inference_services(
-                o, None if serving_environment_id is None else str(serving_environment_id)
-            )
-
-        if serving_environment_id is not None:
-            page = await self._child_page(serving_environment_id, fetch_opts, fetch)
-        else:
-            page = await self._paged(fetch_opts, fetch)
-        if options is not None and fetch_opts is not options:
-            options.next_page_token = page.next_page_token
-        return page
+        return self._list(
+            INFERENCE_SERVICE,
+            options,
+            "serving_environment",
+            serving_environment_id,
+            runtime=runtime,
+        )
 
     # -- serve models --------------------------------------------------------------------
 
@@ -736,11 +668,7 @@ class ModelRegistryAPIClient:
         self, serve_model: ServeModel, inference_service_id: str | None
     ) -> ServeModel:
         """Create the serve model in an inference service (``id`` is ``None``) or update it."""
-        t = self._t()
-        parent = _parent("inference_service_id", inference_service_id)
-        if serve_model.id is None:
-            return await t.create_serve_model(serve_model, parent)
-        return await t.update_serve_model(serve_model, parent)
+        return await self._upsert(SERVE_MODEL, serve_model, inference_service_id)
 
     async def get_serve_model_by_id(
         self, id: str | None, inference_service_id: str | None = None
@@ -751,58 +679,33 @@ class ModelRegistryAPIClient:
         filter on the serve models of ``inference_service_id`` (or of each inference service in
         turn when that is not given): filtering always happens on the server.
         """
-        t = self._t()
-        if not _is_id(id):
-            return None
-        if inference_service_id is not None and not _is_id(inference_service_id):
-            return None
-        return await self._maybe(
-            t.get_serve_model(
-                str(id), None if inference_service_id is None else str(inference_service_id)
-            )
-        )
+        return await self._by_id(SERVE_MODEL, id, inference_service_id)
 
-    async def get_serve_models(
+    def get_serve_models(
         self, options: ListOptions | None = None, inference_service_id: str | None = None
-    ) -> Page[ServeModel]:
+    ) -> PageCall[ServeModel]:
         """One page of the serve models of an inference service."""
-        t = self._t()
-        if inference_service_id is None:
-            return await self._paged(options, lambda o: t.list_serve_models(o, None))
-        return await self._child_page(
-            inference_service_id,
-            options,
-            lambda o: t.list_serve_models(o, str(inference_service_id)),
-        )
+        return self._list(SERVE_MODEL, options, "inference_service", inference_service_id)
 
     # -- experiments ---------------------------------------------------------------------
 
     async def upsert_experiment(self, experiment: Experiment) -> Experiment:
         """Create the experiment (``id`` is ``None``) or update it."""
-        t = self._t()
-        if experiment.id is None:
-            return await t.create_experiment(experiment)
-        return await t.update_experiment(experiment)
+        return await self._upsert(EXPERIMENT, experiment)
 
     async def get_experiment_by_id(self, id: str | None) -> Experiment | None:
         """The experiment with this id, or ``None``."""
-        t = self._t()
-        if not _is_id(id):
-            return None
-        return await self._maybe(t.get_experiment(str(id)))
+        return await self._by_id(EXPERIMENT, id)
 
     async def get_experiment_by_params(
         self, name: str | None = None, external_id: str | None = None
     ) -> Experiment | None:
         """The experiment with this name or external id, or ``None``."""
-        t = self._t()
-        _require("get_experiment_by_params", name=name, external_id=external_id)
-        return await self._maybe(t.find_experiment(name=name, external_id=external_id))
+        return await self._by_params(EXPERIMENT, name, external_id)
 
-    async def get_experiments(self, options: ListOptions | None = None) -> Page[Experiment]:
+    def get_experiments(self, options: ListOptions | None = None) -> PageCall[Experiment]:
         """One page of experiments."""
-        t = self._t()
-        return await self._paged(options, t.list_experiments)
+        return self._list(EXPERIMENT, options)
 
     # -- experiment runs -----------------------------------------------------------------
 
@@ -811,22 +714,11 @@ class ModelRegistryAPIClient:
     ) -> ExperimentRun:
         """Create the run in ``experiment_id`` (or its own ``experiment_id``) when its ``id``
         is ``None``, else update it; return it stored."""
-        t = self._t()
-        if experiment_run.id is None:
-            parent = experiment_id or experiment_run.experiment_id
-            if parent is None:
-                raise ValueError("upsert_experiment_run: give the experiment_id")
-            return await t.create_experiment_run(
-                _replace(experiment_run, experiment_id=str(parent))
-            )
-        return await t.update_experiment_run(experiment_run)
+        return await self._upsert(EXPERIMENT_RUN, experiment_run, experiment_id)
 
     async def get_experiment_run_by_id(self, id: str | None) -> ExperimentRun | None:
         """The experiment run with this id, or ``None``."""
-        t = self._t()
-        if not _is_id(id):
-            return None
-        return await self._maybe(t.get_experiment_run(str(id)))
+        return await self._by_id(EXPERIMENT_RUN, id)
 
     async def get_experiment_run_by_params(
         self,
@@ -836,82 +728,50 @@ class ModelRegistryAPIClient:
     ) -> ExperimentRun | None:
         """The run named ``name`` in ``experiment_id``, or the one with ``external_id``;
         ``None`` when there is none."""
-        t = self._t()
-        if external_id is None:
-            if name is None or experiment_id is None:
-                raise ValueError(
-                    "get_experiment_run_by_params: give external_id, or name and experiment_id"
-                )
-            if not _is_id(experiment_id):
-                return None
-        return await self._maybe(
-            t.find_experiment_run(
-                name=name,
-                external_id=external_id,
-                experiment_id=None if experiment_id is None else str(experiment_id),
-            )
-        )
+        return await self._by_params(EXPERIMENT_RUN, name, external_id, experiment_id)
 
-    async def get_experiment_runs(
+    def get_experiment_runs(
         self, options: ListOptions | None = None, experiment_id: str | None = None
-    ) -> Page[ExperimentRun]:
+    ) -> PageCall[ExperimentRun]:
         """One page of experiment runs, of one experiment when ``experiment_id`` is given."""
-        t = self._t()
-        if experiment_id is None:
-            return await self._paged(options, lambda o: t.list_experiment_runs(o))
-        return await self._child_page(
-            experiment_id, options, lambda o: t.list_experiment_runs(o, str(experiment_id))
-        )
+        return self._list(EXPERIMENT_RUN, options, "experiment", experiment_id)
 
     async def upsert_experiment_run_artifact(
         self, artifact: Artifact, experiment_run_id: str | None
     ) -> Artifact:
         """Create an artifact in a run, or link an existing one (with its ``id``). A metric is
         also appended to the run's metric history."""
-        return await self._t().upsert_experiment_run_artifact(
-            artifact, _parent("experiment_run_id", experiment_run_id)
-        )
+        return await self._link("experiment_run", artifact, experiment_run_id)
 
-    async def get_experiment_run_artifacts(
+    def get_experiment_run_artifacts(
         self,
         artifact_type: ArtifactType | str | None = None,
         options: ListOptions | None = None,
         experiment_run_id: str | None = None,
-    ) -> Page[Artifact]:
+    ) -> PageCall[Artifact]:
         """One page of the artifacts of an experiment run (of one kind when given)."""
-        t = self._t()
-        if experiment_run_id is None:
-            raise ValueError("get_experiment_run_artifacts: give the experiment_run_id")
-        kind = None if artifact_type is None else ArtifactType(artifact_type)
-        return await self._child_page(
-            experiment_run_id,
+        return self._list(
+            ARTIFACT,
             options,
-            lambda o: t.list_experiment_run_artifacts(str(experiment_run_id), o, kind),
+            "experiment_run",
+            experiment_run_id,
+            required="get_experiment_run_artifacts",
+            artifact_type=artifact_type,
         )
 
-    async def get_experiment_run_metric_history(
+    def get_experiment_run_metric_history(
         self,
         name: str | None = None,
         step_ids: Sequence[int] | None = None,
         options: ListOptions | None = None,
         experiment_run_id: str | None = None,
-    ) -> Page[Metric]:
+    ) -> PageCall[Metric]:
         """One page of metric history: of one run, or across runs when ``experiment_run_id`` is
         ``None``; only metric ``name`` and steps ``step_ids`` when given."""
-        t = self._t()
-        steps = None if step_ids is None else [int(s) for s in step_ids]
-
-        def fetch(o: ListOptions) -> Awaitable[Page[Metric]]:
-            return t.list_metric_history(
-                o,
-                experiment_run_id=None if experiment_run_id is None else str(experiment_run_id),
-                name=name,
-                step_ids=steps,
-            )
-
-        if experiment_run_id is None:
-            return await self._paged(options, fetch)
-        return await self._child_page(experiment_run_id, options, fetch)
+        steps = ",".join(str(int(s)) for s in step_ids) if step_ids else None
+        return self._list(
+            METRIC_HISTORY, options, "experiment_run", experiment_run_id, name=name, step_ids=steps
+        )
 
 
 def _replace(entity: T, **changes: Any) -> T:

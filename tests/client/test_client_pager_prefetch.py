@@ -16,7 +16,15 @@ import pytest
 
 from model_registry.core import ModelRegistryAPIClient
 from model_registry.exceptions import InvalidResponse
-from model_registry.types import ListOptions, ModelVersion, Page, Pager, RegisteredModel
+from model_registry.types import (
+    ListOptions,
+    ModelVersion,
+    Page,
+    PageCall,
+    Pager,
+    RawPage,
+    RegisteredModel,
+)
 
 
 async def _versions(client: ModelRegistryAPIClient, n: int) -> tuple[str, list[str]]:
@@ -29,7 +37,8 @@ async def _versions(client: ModelRegistryAPIClient, n: int) -> tuple[str, list[s
 
 
 class Recorder:
-    """A page function over a model's versions that logs when each call starts and returns."""
+    """A page function over a model's versions that logs when each call starts and when its
+    page is decoded; it hands the Pager the list method's two phases."""
 
     def __init__(self, client: ModelRegistryAPIClient, model_id: str) -> None:
         self.client = client
@@ -37,12 +46,30 @@ class Recorder:
         self.log: list[tuple[str, int]] = []
         self.calls = 0
 
-    async def __call__(self, options: ListOptions) -> Page[ModelVersion]:
+    def __call__(self, options: ListOptions) -> PageCall[ModelVersion]:
         self.calls += 1
         page = self.calls
-        self.log.append(("start", page))
-        result = await self.client.get_model_versions(self.model_id, options)
-        self.log.append(("end", page))
+        call = self.client.get_model_versions(self.model_id, options)
+
+        async def fetch() -> RawPage[ModelVersion]:
+            self.log.append(("start", page))
+            return _Logged(await call.fetch(), self.log, page)
+
+        return PageCall(fetch)
+
+
+class _Logged(RawPage[ModelVersion]):
+    """A received page that logs ``("end", page)`` once decoded."""
+
+    def __init__(self, raw: RawPage[ModelVersion], log: list[tuple[str, int]], page: int) -> None:
+        self.raw, self.log, self.page = raw, log, page
+
+    def envelope(self) -> tuple[str, int]:
+        return self.raw.envelope()
+
+    async def decode(self, *, share_loop: bool = False) -> Page[ModelVersion]:
+        result = await self.raw.decode(share_loop=share_loop)
+        self.log.append(("end", self.page))
         return result
 
 
@@ -54,8 +81,8 @@ async def test_the_next_request_leaves_before_this_page_is_converted(
     got = [v.name async for v in Pager(pages).page_size(2)]
     assert got == names
     assert pages.calls == 4  # the first page never read again, nothing after the last
-    # The transport announced page 2's token before converting page 1: the walk asked for
-    # page 2 while page 1's call was still running.
+    # Page 1's token was read before its items were converted: the walk asked for page 2
+    # before page 1 was decoded.
     assert pages.log.index(("start", 2)) < pages.log.index(("end", 1))
 
 

@@ -17,6 +17,7 @@ from model_registry._generated.grpc.model_registry.v1alpha3 import (
 )
 from model_registry.core import ModelRegistryAPIClient
 from model_registry.exceptions import Unauthorized
+from model_registry.operations import REGISTERED_MODEL
 from model_registry.server import RunningServer, run_server
 from model_registry.server.grpc import SERVICE_NAME, start_grpc_server
 from model_registry.transport.grpc import GrpcTransport
@@ -95,10 +96,10 @@ async def test_the_transport_sends_the_token_and_rereads_it_once_on_unauthentica
 
     transport = GrpcTransport("127.0.0.1", port, user_token=token, timeout=10.0)
     try:
-        created = await transport.create_registered_model(RegisteredModel("tok"))
+        created = await transport.create(REGISTERED_MODEL, RegisteredModel("tok"))
         assert created.id
         assert handed_out == ["stale", "fresh"]
-        page = await transport.list_registered_models(ListOptions())
+        page = await transport.page(REGISTERED_MODEL, ListOptions())
         assert [m.name for m in page] == ["tok"]
     finally:
         await transport.aclose()
@@ -112,7 +113,7 @@ async def test_a_token_that_stays_wrong_is_unauthorized(grpc_server: RunningServ
     transport = GrpcTransport("127.0.0.1", port, user_token="wrong", timeout=10.0)
     try:
         with pytest.raises(Unauthorized):
-            await transport.list_registered_models(ListOptions())
+            await transport.page(REGISTERED_MODEL, ListOptions())
     finally:
         await transport.aclose()
         await server.stop(None)
@@ -127,8 +128,8 @@ async def test_tls_with_a_custom_ca(grpc_server: RunningServer, tmp_path: object
     ca.cert_pem.write_to_path(ca_file)
     transport = GrpcTransport("localhost", port, secure=True, custom_ca=ca_file, timeout=10.0)
     try:
-        created = await transport.create_registered_model(RegisteredModel("over-tls"))
-        assert (await transport.get_registered_model(created.id or "")).name == "over-tls"
+        created = await transport.create(REGISTERED_MODEL, RegisteredModel("over-tls"))
+        assert (await transport.get(REGISTERED_MODEL, created.id or "")).name == "over-tls"
     finally:
         await transport.aclose()
         await server.stop(None)
@@ -143,9 +144,9 @@ async def test_a_server_run_with_tokens_protects_grpc_as_it_protects_rest(
         holder = GrpcTransport("127.0.0.1", srv.grpc_port, user_token="t0ken", timeout=10.0)
         try:
             with pytest.raises(Unauthorized):
-                await anonymous.list_registered_models(ListOptions())
-            created = await holder.create_registered_model(RegisteredModel("guarded"))
-            assert (await holder.get_registered_model(created.id or "")).name == "guarded"
+                await anonymous.page(REGISTERED_MODEL, ListOptions())
+            created = await holder.create(REGISTERED_MODEL, RegisteredModel("guarded"))
+            assert (await holder.get(REGISTERED_MODEL, created.id or "")).name == "guarded"
         finally:
             await anonymous.aclose()
             await holder.aclose()

@@ -27,11 +27,19 @@ from model_registry.exceptions import (
     Unavailable,
     UnprocessableEntity,
 )
+from model_registry.operations import (
+    ARTIFACT,
+    EXPERIMENT,
+    EXPERIMENT_RUN,
+    METRIC_HISTORY,
+    MODEL_ARTIFACT,
+    MODEL_VERSION,
+    REGISTERED_MODEL,
+)
 from model_registry.server.grpc import SERVICE_NAME
 from model_registry.transport.grpc import GrpcTransport
 from model_registry.transport.policy import RetryPolicy, call_options
 from model_registry.types import (
-    ArtifactType,
     DocArtifact,
     ListOptions,
     Metric,
@@ -102,22 +110,22 @@ def _free_port() -> int:
 
 async def test_registry_errors_map_to_the_client_exceptions(transport: GrpcTransport) -> None:
     with pytest.raises(NotFound) as not_found:
-        await transport.get_registered_model("12345")
+        await transport.get(REGISTERED_MODEL, "12345")
     assert not_found.value.status == "NOT_FOUND"
     assert not_found.value.code == "Not Found"  # the server's error code, as over REST
     assert not_found.value.path == "GetRegisteredModelById"
     assert "12345" in not_found.value.message
 
-    await transport.create_registered_model(RegisteredModel("one"))
+    await transport.create(REGISTERED_MODEL, RegisteredModel("one"))
     with pytest.raises(Conflict):
-        await transport.create_registered_model(RegisteredModel("one"))
+        await transport.create(REGISTERED_MODEL, RegisteredModel("one"))
     with pytest.raises(BadRequest):
-        await transport.list_registered_models(ListOptions(filter_query="name = = 'x'"))
+        await transport.page(REGISTERED_MODEL, ListOptions(filter_query="name = = 'x'"))
     with pytest.raises(BadRequest):
-        await transport.get_registered_model("not-an-id")
+        await transport.get(REGISTERED_MODEL, "not-an-id")
     # REST answers a missing required field with 422: the same class over gRPC.
     with pytest.raises(UnprocessableEntity) as missing:
-        await transport.create_model_version(ModelVersion(""))
+        await transport.create(MODEL_VERSION, ModelVersion(""))
     assert missing.value.status == "INVALID_ARGUMENT"
     assert missing.value.code == "Bad Request"
 
@@ -129,10 +137,11 @@ async def test_domain_objects_round_trip_with_every_custom_property_type(
     transport: GrpcTransport,
 ) -> None:
     props = {"s": "x", "i": 3, "f": 1.5, "b": False, "d": {"k": [1, 2]}, "raw": b"\x00\xff"}
-    created = await transport.create_registered_model(
-        RegisteredModel("typed", owner="me", language=["en"], custom_properties=props)
+    created = await transport.create(
+        REGISTERED_MODEL,
+        RegisteredModel("typed", owner="me", language=["en"], custom_properties=props),
     )
-    fetched = await transport.get_registered_model(created.id or "")
+    fetched = await transport.get(REGISTERED_MODEL, created.id or "")
     assert fetched == created
     assert fetched.custom_properties == props
     assert fetched.language == ["en"]
@@ -141,43 +150,45 @@ async def test_domain_objects_round_trip_with_every_custom_property_type(
 async def test_updates_send_the_whole_object_and_empty_properties_clear(
     transport: GrpcTransport,
 ) -> None:
-    model = await transport.create_registered_model(
-        RegisteredModel("upd", custom_properties={"a": "1"})
+    model = await transport.create(
+        REGISTERED_MODEL, RegisteredModel("upd", custom_properties={"a": "1"})
     )
     model.description = "new"
     model.custom_properties = {}
-    updated = await transport.update_registered_model(model)
+    updated = await transport.update(REGISTERED_MODEL, model)
     assert updated.description == "new"
     assert updated.custom_properties == {}
     assert updated.id == model.id
 
 
 async def test_artifacts_come_back_as_their_kind(transport: GrpcTransport) -> None:
-    model = await transport.create_registered_model(RegisteredModel("arts"))
-    version = await transport.create_model_version(ModelVersion("v1", registered_model_id=model.id))
-    assert version.id
-    weights = await transport.upsert_model_version_artifact(
-        ModelArtifact("w", uri="s3://b/w", model_format_name="onnx"), version.id
+    model = await transport.create(REGISTERED_MODEL, RegisteredModel("arts"))
+    version = await transport.create(
+        MODEL_VERSION, ModelVersion("v1", registered_model_id=model.id)
     )
-    doc = await transport.upsert_model_version_artifact(DocArtifact("readme"), version.id)
+    assert version.id
+    weights = await transport.link(
+        "model_version", ModelArtifact("w", uri="s3://b/w", model_format_name="onnx"), version.id
+    )
+    doc = await transport.link("model_version", DocArtifact("readme"), version.id)
     assert isinstance(weights, ModelArtifact) and weights.model_format_name == "onnx"
     assert isinstance(doc, DocArtifact)
-    docs = await transport.list_model_version_artifacts(
-        version.id, ListOptions(), ArtifactType.DOC_ARTIFACT
+    docs = await transport.page(
+        ARTIFACT, ListOptions(), "model_version", version.id, artifact_type="doc-artifact"
     )
     assert docs == [doc]
-    assert await transport.get_artifact(weights.id or "") == weights
-    assert await transport.find_model_artifact(name="w", model_version_id=version.id) == weights
+    assert await transport.get(ARTIFACT, weights.id or "") == weights
+    assert await transport.find(MODEL_ARTIFACT, name="w", parent_id=version.id) == weights
 
 
 async def test_paging_with_list_options(transport: GrpcTransport) -> None:
     for i in range(5):
-        await transport.create_registered_model(RegisteredModel(f"p{i}"))
+        await transport.create(REGISTERED_MODEL, RegisteredModel(f"p{i}"))
     options = ListOptions.order_by_creation_time(is_asc=False, limit=2)
-    first = await transport.list_registered_models(options)
+    first = await transport.page(REGISTERED_MODEL, options)
     assert [m.name for m in first] == ["p4", "p3"] and first.next_page_token
-    second = await transport.list_registered_models(
-        options.copy(next_page_token=first.next_page_token)
+    second = await transport.page(
+        REGISTERED_MODEL, options.copy(next_page_token=first.next_page_token)
     )
     assert [m.name for m in second] == ["p2", "p1"]
 
@@ -185,15 +196,13 @@ async def test_paging_with_list_options(transport: GrpcTransport) -> None:
 async def test_metric_history_by_step(transport: GrpcTransport) -> None:
     from model_registry.types import Experiment, ExperimentRun
 
-    exp = await transport.create_experiment(Experiment("e"))
-    run = await transport.create_experiment_run(ExperimentRun("r", experiment_id=exp.id))
+    exp = await transport.create(EXPERIMENT, Experiment("e"))
+    run = await transport.create(EXPERIMENT_RUN, ExperimentRun("r", experiment_id=exp.id))
     assert run.id
     for step in (1, 2, 3):
-        await transport.upsert_experiment_run_artifact(
-            Metric("loss", value=1.0 / step, step=step), run.id
-        )
-    history = await transport.list_metric_history(
-        ListOptions(), experiment_run_id=run.id, name="loss", step_ids=[1, 3]
+        await transport.link("experiment_run", Metric("loss", value=1.0 / step, step=step), run.id)
+    history = await transport.page(
+        METRIC_HISTORY, ListOptions(), "experiment_run", run.id, name="loss", step_ids="1,3"
     )
     assert sorted(m.step or 0 for m in history) == [1, 3]
 
@@ -207,10 +216,10 @@ async def test_a_read_is_retried_on_unavailable_over_one_connection(
     port, calls = flapping
     transport = GrpcTransport("127.0.0.1", port, retry=NO_WAIT, timeout=10.0)
     try:
-        model = await transport.get_registered_model("7")
+        model = await transport.get(REGISTERED_MODEL, "7")
         assert model.name == "back"
         assert len(calls) == 3
-        await transport.get_registered_model("7")
+        await transport.get(REGISTERED_MODEL, "7")
         # Every call, retries included, came over the same connection (one channel).
         assert len(set(calls)) == 1
     finally:
@@ -224,10 +233,10 @@ async def test_a_write_is_not_retried_unless_the_caller_allows_it(
     transport = GrpcTransport("127.0.0.1", port, retry=NO_WAIT, timeout=10.0)
     try:
         with pytest.raises(Unavailable):
-            await transport.create_registered_model(RegisteredModel("x"))
+            await transport.create(REGISTERED_MODEL, RegisteredModel("x"))
         assert len(calls) == 1
         with call_options(retry_unsafe=True), pytest.raises(Unavailable):
-            await transport.create_registered_model(RegisteredModel("x"))
+            await transport.create(REGISTERED_MODEL, RegisteredModel("x"))
         assert len(calls) == 1 + NO_WAIT.max_attempts
     finally:
         await transport.aclose()
@@ -237,7 +246,7 @@ async def test_no_server_is_connection_failed_after_retrying() -> None:
     transport = GrpcTransport("127.0.0.1", _free_port(), retry=NO_WAIT, timeout=10.0)
     try:
         with pytest.raises(ConnectionFailed) as info:
-            await transport.create_registered_model(RegisteredModel("x"))
+            await transport.create(REGISTERED_MODEL, RegisteredModel("x"))
         assert info.value.path == "UpsertRegisteredModel"
     finally:
         await transport.aclose()
@@ -254,11 +263,11 @@ async def test_the_timeout_setting_is_the_call_deadline() -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         with pytest.raises(Timeout):
-            await transport.get_registered_model("1")
+            await transport.get(REGISTERED_MODEL, "1")
         assert loop.time() - started < 2.0
         started = loop.time()
         with call_options(timeout=0.1), pytest.raises(Timeout):
-            await transport.get_registered_model("1")
+            await transport.get(REGISTERED_MODEL, "1")
         assert loop.time() - started < 1.0
     finally:
         await transport.aclose()
@@ -268,12 +277,12 @@ async def test_the_timeout_setting_is_the_call_deadline() -> None:
 async def test_a_closed_transport_refuses_calls_and_closes_twice(
     transport: GrpcTransport,
 ) -> None:
-    await transport.list_registered_models(ListOptions())
+    await transport.page(REGISTERED_MODEL, ListOptions())
     await transport.aclose()
     await transport.aclose()
     assert transport.closed
     with pytest.raises(ClientClosed):
-        await transport.list_registered_models(ListOptions())
+        await transport.page(REGISTERED_MODEL, ListOptions())
 
 
 async def test_building_a_transport_does_no_io() -> None:
@@ -287,11 +296,11 @@ async def test_concurrent_calls_and_a_huge_page_size_over_one_transport(
     transport: GrpcTransport,
 ) -> None:
     created = await asyncio.gather(
-        *(transport.create_registered_model(RegisteredModel(f"c{i}")) for i in range(20))
+        *(transport.create(REGISTERED_MODEL, RegisteredModel(f"c{i}")) for i in range(20))
     )
-    fetched = await asyncio.gather(*(transport.get_registered_model(m.id or "") for m in created))
+    fetched = await asyncio.gather(*(transport.get(REGISTERED_MODEL, m.id or "") for m in created))
     assert fetched == created
-    page = await transport.list_registered_models(ListOptions(limit=10**12))
+    page = await transport.page(REGISTERED_MODEL, ListOptions(limit=10**12))
     assert len(page) == 20
 
 
@@ -303,16 +312,16 @@ async def test_reads_recover_soon_after_the_server_comes_back_on_its_port() -> N
     policy = RetryPolicy(max_attempts=10, initial_backoff=0.2, max_backoff=0.2)
     transport = GrpcTransport("127.0.0.1", port, retry=policy, timeout=10.0)
     try:
-        assert (await transport.get_registered_model("1")).name == "up"
+        assert (await transport.get(REGISTERED_MODEL, "1")).name == "up"
         await server.stop(None)
         with call_options(timeout=0.3), pytest.raises((ConnectionFailed, Timeout)):
-            await transport.get_registered_model("1")  # the channel now knows it is down
+            await transport.get(REGISTERED_MODEL, "1")  # the channel now knows it is down
         restarted, bound = await _fake_registry({"GetRegisteredModelById": get}, port)
         assert bound == port
         try:
             loop = asyncio.get_running_loop()
             started = loop.time()
-            assert (await transport.get_registered_model("1")).name == "up"
+            assert (await transport.get(REGISTERED_MODEL, "1")).name == "up"
             # gRPC's own reconnect backoff (1 s at first by default) is cut to 0.1 s.
             assert loop.time() - started < 0.9
         finally:

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from model_registry.exceptions import PagerLoopError
-from model_registry.types import ListOptions, Page, Pager
-from model_registry.types.pager import announce_next_page, wait_until_needed
+from model_registry.types import ListOptions, Page, PageCall, Pager, RawPage
 
 
 class Pages:
@@ -26,7 +25,8 @@ class Pages:
     ``log`` gets ``("start", page)`` when a page's call starts running, ``("end", page)`` when
     it returns, and the test adds ``("item", x)`` as it consumes. Page numbers start at 1.
     ``gates`` holds pages that wait for an event before answering; ``fail`` pages raise.
-    ``announce`` makes the call report its next token early, as the transports do.
+    ``announce`` makes it return a two-phase :class:`PageCall`, as the list methods do: the
+    answer first (its token readable), ``("decode", page)`` logged when the walk reads it.
     """
 
     def __init__(self, n: int, size: int, *, announce: bool = False) -> None:
@@ -37,7 +37,7 @@ class Pages:
         self.calls: list[str | None] = []
         self.gates: dict[int, asyncio.Event] = {}
         self.fail: dict[int, Exception] = {}
-        self.fail_converting: dict[int, Exception] = {}  # after announcing the next token
+        self.fail_converting: dict[int, Exception] = {}  # after its token was read
         self.cancelled: list[int] = []
         self.token_override: dict[int, str] = {}
 
@@ -45,9 +45,14 @@ class Pages:
         start = int(options.next_page_token) if options.next_page_token else 0
         return start // self.size + 1
 
-    async def __call__(self, options: ListOptions) -> Page[int]:
+    def __call__(self, options: ListOptions) -> Any:
         self.calls.append(options.next_page_token)
         page = self.page_of(options)
+        if self.announce:
+            return PageCall(lambda: self._answer(page))
+        return self._whole(page)
+
+    async def _answer(self, page: int) -> RawPage[int]:
         self.log.append(("start", page))
         try:
             if page in self.gates:
@@ -55,23 +60,39 @@ class Pages:
             await asyncio.sleep(0)  # the "network"
             if page in self.fail:
                 raise self.fail[page]
-            start = (page - 1) * self.size
-            chunk = self.rows[start : start + self.size]
-            more = start + self.size < len(self.rows)
-            token = str(start + self.size) if more else ""
-            if self.announce:
-                await wait_until_needed(options)  # as the transports do before decoding
-                self.log.append(("decode", page))
-                announce_next_page(options, token, len(chunk))
-                await asyncio.sleep(0)  # the "conversion", giving the loop turns
-                await asyncio.sleep(0)
-                if page in self.fail_converting:
-                    raise self.fail_converting[page]
-            self.log.append(("end", page))
-            return Page(chunk, next_page_token=self.token_override.get(page, token))
         except asyncio.CancelledError:
             self.cancelled.append(page)
             raise
+        start = (page - 1) * self.size
+        chunk = self.rows[start : start + self.size]
+        token = str(start + self.size) if start + self.size < len(self.rows) else ""
+        return _Answer(self, page, chunk, token)
+
+    async def _whole(self, page: int) -> Page[int]:
+        result = await (await self._answer(page)).decode()
+        self.log.remove(("decode", page))  # one phase: no separate decode step to show
+        return result
+
+
+class _Answer(RawPage[int]):
+    """One page as the fake "received" it: logs when its envelope is read and when decoded."""
+
+    def __init__(self, pages: Pages, page: int, chunk: list[int], token: str) -> None:
+        def read() -> tuple[list[int], str, None]:
+            pages.log.append(("decode", page))
+            return chunk, token, None
+
+        super().__init__(read, lambda item: item)
+        self.pages, self.page = pages, page
+
+    async def decode(self, *, share_loop: bool = False) -> Page[int]:
+        result = await super().decode(share_loop=share_loop)
+        await asyncio.sleep(0)  # the "conversion", giving the loop turns
+        await asyncio.sleep(0)
+        if self.page in self.pages.fail_converting:
+            raise self.pages.fail_converting[self.page]
+        self.pages.log.append(("end", self.page))
+        return Page(result, self.pages.token_override.get(self.page, result.next_page_token))
 
 
 async def consume(pager: Pager[int], log: list[tuple[str, Any]]) -> list[int]:
@@ -225,11 +246,17 @@ async def test_break_while_the_next_page_has_failed_logs_nothing(
 async def test_repeated_token_still_raises_and_is_not_fetched_again(announce: bool) -> None:
     calls: list[str | None] = []
 
-    async def looping(options: ListOptions) -> Page[int]:
+    def looping(options: ListOptions) -> Any:
         calls.append(options.next_page_token)
-        if announce:
-            announce_next_page(options, "same", 1)
-        return Page([len(calls)], next_page_token="same")
+        items = [len(calls)]
+
+        async def answer() -> RawPage[int]:
+            return RawPage(lambda: (items, "same", None), lambda item: item)
+
+        async def whole() -> Page[int]:
+            return Page(items, next_page_token="same")
+
+        return PageCall(answer) if announce else whole()
 
     got: list[int] = []
     with pytest.raises(PagerLoopError, match="same"):
@@ -244,23 +271,30 @@ async def test_a_token_changed_after_the_announcement_is_followed() -> None:
     # dropped and the returned token is the one read.
     pages = Pages(8, 2, announce=True)
     pages.token_override[1] = "4"  # skip page 2
+    pages.gates[2] = asyncio.Event()  # page 2, asked for early, is still in flight when dropped
     assert await consume(Pager(pages).page_size(2), pages.log) == [1, 2, 5, 6, 7, 8]
     assert pages.cancelled == [2]
     assert pages.calls == [None, "2", "4", "6"]
 
 
-async def test_announce_ignores_other_options_and_calls_outside_a_walk() -> None:
+async def test_a_page_call_awaited_outside_a_walk_decodes_and_stores_the_token() -> None:
     options = ListOptions()
-    assert announce_next_page(options, "t", 1) is False
-    seen: list[bool] = []
+    fetched: list[str] = []
 
-    async def page_fn(options: ListOptions) -> Page[int]:
-        seen.append(announce_next_page(options.copy(), "x", 1))  # not the options it was sent
-        seen.append(announce_next_page(options, "", 1))  # the last page: nothing to ask
-        return Page([1])
+    async def answer() -> RawPage[int]:
+        fetched.append("sent")
+        return RawPage(lambda: ([1, 2], "t", 2), lambda item: item * 10)
 
-    assert [x async for x in Pager(page_fn)] == [1]
-    assert seen == [False, False]
+    call = PageCall(answer, options)
+    assert fetched == []  # nothing is sent before it is awaited
+    page = await call
+    assert page == [10, 20] and page.next_page_token == "t" and page.page_size == 2
+    assert options.next_page_token == "t"
+    raw = await PageCall(answer, options).fetch()  # the first phase alone
+    assert options.next_page_token == "t"  # ... leaves the options alone
+    assert raw.envelope() == ("t", 2)
+    assert await raw.decode(share_loop=True) == [10, 20]
+    assert await RawPage.empty().decode() == Page()
 
 
 async def test_a_sync_page_function_is_still_read_page_after_page() -> None:
@@ -304,17 +338,22 @@ async def test_a_page_read_ahead_is_decoded_only_when_the_walk_gets_to_it() -> N
     assert before(pages.log, ("item", 4), ("decode", 3))
 
 
-async def test_wait_until_needed_returns_at_once_outside_a_walk() -> None:
-    await wait_until_needed(ListOptions())
-    seen: list[str] = []
+async def test_a_page_call_never_awaited_sends_nothing_and_warns_nothing() -> None:
+    sent: list[int] = []
 
-    async def page_fn(options: ListOptions) -> Page[int]:
-        await wait_until_needed(options.copy())  # not the options it was sent
-        seen.append("decoded")
-        return Page([1])
+    async def answer() -> RawPage[int]:
+        sent.append(1)
+        return RawPage.empty()
 
-    assert [x async for x in Pager(page_fn)] == [1]
-    assert seen == ["decoded"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        call = PageCall(answer)
+        call.close()
+        del call
+        gc.collect()
+    assert sent == []
+    assert await asyncio.ensure_future(PageCall(answer)) == []  # a task takes it too
+    assert sent == [1]
 
 
 async def test_a_page_that_fails_after_announcing_cancels_the_page_asked_for_early(

@@ -1,92 +1,173 @@
-"""The ``Transport`` interface: the registry's operations at the level of entities.
+"""The ``Transport`` interface and what both transports share: the call loop, list fields.
 
-The core client (``model_registry.core``) talks only to this interface. ``transport/rest.py``
-implements it over the generated REST stubs, ``transport/grpc.py`` over ``grpc.aio``. Every method
-takes and returns domain types (``model_registry.types``) and raises only
-``model_registry.exceptions`` classes: an absent entity is
-:class:`~model_registry.exceptions.NotFound` (the core turns it into ``None`` where the API says
-so).
+The core client (``model_registry.core``) talks only to :class:`Transport`: a few generic
+primitives (create, update, get, find, list, link, the inference-service lookup) over the kinds
+of the operation table (:mod:`model_registry.operations`). Every primitive takes and returns
+domain types (``model_registry.types``) and raises only ``model_registry.exceptions`` classes:
+an absent entity is :class:`~model_registry.exceptions.NotFound` (the core turns it into
+``None`` where the API says so). Ids are decimal strings.
 
-Ids are decimal strings. ``options`` is never ``None`` here: the core passes a ``ListOptions``;
-transports must not mutate it (the core updates ``next_page_token`` itself).
+Each transport supplies how one attempt is sent and how its failure is classified
+(:class:`Failure`); :class:`CallLoop` does the rest for both: the deadline, retries with capped
+backoff and jitter, the server's retry hint, and the token re-read once after a 401.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from model_registry.exceptions import NotFound
+from model_registry.exceptions import ModelRegistryError, NotFound, Timeout
+from model_registry.operations import ARTIFACT, INFERENCE_SERVICE, MODEL_VERSION, Kind, Op
+from model_registry.transport.auth import TokenProvider
+from model_registry.transport.policy import RetryPolicy, effective_timeout
 from model_registry.types import (
     Artifact,
     ArtifactType,
-    Experiment,
-    ExperimentRun,
-    InferenceService,
+    BaseResource,
     ListOptions,
-    Metric,
     ModelArtifact,
-    ModelVersion,
     Page,
-    RegisteredModel,
+    RawPage,
     ServeModel,
-    ServingEnvironment,
 )
-from model_registry.types.pager import announce_next_page, wait_until_needed
 
-__all__ = ["Transport", "build_page"]
+__all__ = ["CallLoop", "Failure", "Transport", "list_fields"]
 
-T = TypeVar("T")
+E = TypeVar("E", bound=BaseResource)
+R = TypeVar("R")
 
-#: Items converted between two event-loop turns when a prefetching ``Pager`` waits on the next
-#: page: about 0.4 ms of work at a few µs per item, so that request is sent (and its answer
-#: read) while this page is converted.
-_CHUNK = 100
+_log = logging.getLogger("model_registry.transport")
 
 
-async def build_page(
-    options: ListOptions,
-    items: Sequence[Any],
-    next_page_token: str,
-    page_size: int | None,
-    convert: Callable[[Any], T],
-) -> Page[T]:
-    """Convert a parsed list answer into a ``Page``, telling a prefetching ``Pager`` first.
-
-    A page read ahead by a ``Pager`` first waits until the walk gets to it (see
-    :func:`~model_registry.types.pager.wait_until_needed`). The next page token is known
-    before the items are converted: handing it to
-    :func:`~model_registry.types.pager.announce_next_page` lets a ``Pager`` walking these
-    ``options`` ask for the next page now, so the server works on it while this one is
-    converted. Then the conversion gives the loop a turn every ``_CHUNK`` items, so that
-    request actually leaves (a plain list call converts in one go, as before).
+def list_fields(options: ListOptions, **filters: str | None) -> dict[str, str]:
+    """The request fields of a list call, as wire strings (snake_case names).
 
     Args:
-        options: The options the list call was given (not changed).
-        items: The page's items as the wire sent them.
-        next_page_token: The next page token (``""`` on the last page).
-        page_size: The page size the server reported, if any.
-        convert: Wire item -> domain object.
-
-    Returns:
-        The page of converted items.
+        options: Page size, ordering, page token and filter.
+        filters: Further fields (``artifact_type``, ``name``, ``step_ids``); ``None`` is left
+            out.
     """
-    await wait_until_needed(options)
-    if not announce_next_page(options, next_page_token, len(items)):
-        return Page([convert(item) for item in items], next_page_token, page_size)
-    converted: list[T] = []
-    for start in range(0, len(items), _CHUNK):
-        await asyncio.sleep(0)
-        converted += [convert(item) for item in items[start : start + _CHUNK]]
-    if not items:
-        await asyncio.sleep(0)
-    return Page(converted, next_page_token, page_size)
+    fields = {key: value for key, value in filters.items() if value is not None}
+    if options.wire_page_size is not None:
+        fields["page_size"] = str(options.wire_page_size)
+    if options.order_by is not None:
+        fields["order_by"] = str(options.order_by)
+    if options.order_by is not None or not options.is_asc:
+        fields["sort_order"] = "ASC" if options.is_asc else "DESC"
+    if options.next_page_token:
+        fields["next_page_token"] = options.next_page_token
+    if options.filter_query:
+        fields["filter_query"] = options.filter_query
+    return fields
+
+
+@dataclass
+class Failure:
+    """What a transport makes of one failed attempt.
+
+    Attributes:
+        error: The exception to raise when the attempt is not repeated.
+        retry: Keywords of :meth:`RetryPolicy.should_retry` (``status``, ``grpc_code``,
+            ``connection_error``, ``connect_phase``); ``None``: never repeated.
+        retry_after: Seconds the server asked to wait (``Retry-After`` or the gRPC hint).
+        unauthenticated: The server refused the token (a fresh one may be tried once).
+        timeout: The call's deadline passed.
+    """
+
+    error: ModelRegistryError
+    retry: dict[str, Any] | None = field(default=None)
+    retry_after: float | None = None
+    unauthenticated: bool = False
+    timeout: bool = False
+
+
+class CallLoop:
+    """The one call loop of both transports.
+
+    Args:
+        auth: The token source; the token is read once per call, and again once after a 401.
+        timeout: Default timeout of a call in seconds, retries included (``None``: none).
+        retry: The retry policy.
+    """
+
+    def __init__(self, auth: TokenProvider, timeout: float | None, retry: RetryPolicy) -> None:
+        self.auth = auth
+        self.timeout = timeout
+        self.retry = retry
+
+    async def run(
+        self,
+        send: Callable[[str | None, float | None], Awaitable[R]],
+        classify: Callable[[Exception], Failure],
+        *,
+        method: str,
+        path: str,
+        shown: str | None = None,
+    ) -> R:
+        """Send until an attempt succeeds or the failure is final.
+
+        Args:
+            send: One attempt, given the token (``None``: none) and the seconds left
+                (``None``: no limit); raises on any failure.
+            classify: Turns what ``send`` raised into a :class:`Failure`.
+            method: The HTTP method, or ``"GET"``/``"POST"`` for a reading/writing RPC (what
+                the retry policy decides on).
+            path: The request path or RPC name, for errors and logs.
+            shown: The method errors show (default ``method``).
+        """
+        shown = shown or method
+        loop = asyncio.get_running_loop()
+        timeout = effective_timeout(self.timeout)
+        deadline = None if timeout is None else loop.time() + timeout
+        auth = self.auth
+        token = await auth.get() if auth.enabled else None
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                raise Timeout(f"no answer within {timeout:g}s", method=shown, path=path)
+            try:
+                return await send(token, remaining)
+            except Exception as exc:  # every failure is classified; unknown ones re-raised
+                failure = classify(exc)
+            if failure.timeout:
+                limit = f"within {timeout:g}s" if timeout is not None else "(read timed out)"
+                raise Timeout(f"no answer {limit}", method=shown, path=path) from None
+            if failure.unauthenticated and auth.enabled and not refreshed:
+                # The token may have been rotated: read it again once, retry if it changed.
+                refreshed = True
+                fresh = await auth.refresh()
+                if fresh and fresh != token:
+                    token = fresh
+                    attempt -= 1  # the refresh does not use up a retry
+                    continue
+            if failure.retry is not None and self.retry.should_retry(
+                attempt, method, **failure.retry
+            ):
+                delay = self.retry.backoff(attempt, failure.retry_after)
+                if delay is not None and (deadline is None or loop.time() + delay < deadline):
+                    _log.debug(
+                        "retrying %s %s in %.2fs (attempt %d): %s",
+                        shown,
+                        path,
+                        delay,
+                        attempt,
+                        failure.error,
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+            raise failure.error from None
 
 
 class Transport(ABC):
-    """Abstract async transport: one connection pool, entity operations, mapped errors.
+    """Abstract async transport: one connection pool, generic operations, mapped errors.
 
     Implementations open their connection lazily on first use and reuse it; ``aclose()`` is
     idempotent and a call after it raises :class:`~model_registry.exceptions.ClientClosed`.
@@ -101,338 +182,116 @@ class Transport(ABC):
     def closed(self) -> bool:
         """Whether :meth:`aclose` was called."""
 
-    # -- registered models ---------------------------------------------------------------
+    @abstractmethod
+    def supports(self, op: Op | None) -> bool:
+        """Whether this transport has a direct call for ``op``."""
 
     @abstractmethod
-    async def create_registered_model(self, rm: RegisteredModel) -> RegisteredModel:
-        """Create a registered model (``rm.id`` is ``None``)."""
+    async def create(self, kind: Kind[E], entity: E, parent_id: str | None = None) -> E:
+        """Create an entity (``parent_id``: of a kind created inside its parent's path)."""
 
     @abstractmethod
-    async def update_registered_model(self, rm: RegisteredModel) -> RegisteredModel:
-        """Update a registered model (``rm.id`` is set)."""
+    async def update(self, kind: Kind[E], entity: E, parent_id: str | None = None) -> E:
+        """Update an entity (``entity.id`` is set)."""
 
     @abstractmethod
-    async def get_registered_model(self, id: str) -> RegisteredModel:
-        """Get a registered model by id; NotFound when absent."""
+    async def link(self, parent: str, artifact: Artifact, parent_id: str) -> Artifact:
+        """Create an artifact in a parent (``"model_version"``, ``"experiment_run"``), or link
+        an existing one (``artifact.id`` set)."""
 
     @abstractmethod
-    async def find_registered_model(
-        self, *, name: str | None = None, external_id: str | None = None
-    ) -> RegisteredModel:
-        """Find a registered model by name or external id; NotFound when absent."""
+    async def _get(self, kind: Kind[E], op: Op, id: str) -> E:
+        """Call a get-by-one-id operation (``kind.get``, ``kind.by_inference_service``)."""
 
     @abstractmethod
-    async def list_registered_models(self, options: ListOptions) -> Page[RegisteredModel]:
-        """List registered models."""
-
-    @abstractmethod
-    async def get_inference_service_model(self, inference_service_id: str) -> RegisteredModel:
-        """Get the registered model an inference service serves; NotFound when absent."""
-
-    # -- model versions ------------------------------------------------------------------
-
-    @abstractmethod
-    async def create_model_version(self, mv: ModelVersion) -> ModelVersion:
-        """Create a model version (``mv.registered_model_id`` is set)."""
-
-    @abstractmethod
-    async def update_model_version(self, mv: ModelVersion) -> ModelVersion:
-        """Update a model version (``mv.id`` is set)."""
-
-    @abstractmethod
-    async def get_model_version(self, id: str) -> ModelVersion:
-        """Get a model version by id; NotFound when absent."""
-
-    @abstractmethod
-    async def find_model_version(
+    async def find(
         self,
+        kind: Kind[E],
         *,
         name: str | None = None,
         external_id: str | None = None,
-        registered_model_id: str | None = None,
-    ) -> ModelVersion:
-        """Find a model version by name within a model, or by external id."""
+        parent_id: str | None = None,
+    ) -> E:
+        """Find an entity by name (within a parent) or by external id; NotFound when absent."""
 
     @abstractmethod
-    async def list_model_versions(
-        self, options: ListOptions, registered_model_id: str | None = None
-    ) -> Page[ModelVersion]:
-        """List model versions, of one registered model when ``registered_model_id`` is set."""
-
-    @abstractmethod
-    async def get_inference_service_version(self, inference_service_id: str) -> ModelVersion:
-        """Get the version an inference service serves (its ``model_version_id``, else the
-        newest version of its model); NotFound when absent."""
-
-    # -- artifacts (any kind) ------------------------------------------------------------
-
-    @abstractmethod
-    async def create_artifact(self, artifact: Artifact) -> Artifact:
-        """Create an artifact of any kind."""
-
-    @abstractmethod
-    async def update_artifact(self, artifact: Artifact) -> Artifact:
-        """Update an artifact of any kind (``artifact.id`` is set)."""
-
-    @abstractmethod
-    async def get_artifact(self, id: str) -> Artifact:
-        """Get an artifact of any kind by id; NotFound when absent."""
-
-    @abstractmethod
-    async def find_artifact(
+    async def list(
         self,
-        *,
-        name: str | None = None,
-        external_id: str | None = None,
-        parent_resource_id: str | None = None,
-    ) -> Artifact:
-        """Find an artifact by name within a parent (model version), or by external id."""
-
-    @abstractmethod
-    async def list_artifacts(
-        self, options: ListOptions, artifact_type: ArtifactType | None = None
-    ) -> Page[Artifact]:
-        """List artifacts of every kind, or of one kind."""
-
-    @abstractmethod
-    async def upsert_model_version_artifact(
-        self, artifact: Artifact, model_version_id: str
-    ) -> Artifact:
-        """Create an artifact in a model version, or link an existing one (``artifact.id`` set)."""
-
-    @abstractmethod
-    async def list_model_version_artifacts(
-        self,
-        model_version_id: str,
+        kind: Kind[E],
         options: ListOptions,
-        artifact_type: ArtifactType | None = None,
-    ) -> Page[Artifact]:
-        """List the artifacts of a model version (of one kind when ``artifact_type`` is set)."""
+        parent: str | None = None,
+        parent_id: str | None = None,
+        **filters: str | None,
+    ) -> RawPage[E]:
+        """The first phase of a list call: the answer, undecoded.
 
-    # -- model artifacts -----------------------------------------------------------------
+        Args:
+            kind: What to list.
+            options: The page to read (not changed).
+            parent: The parent kind's name when listing one parent's children.
+            parent_id: That parent's id.
+            filters: Further request fields (``artifact_type``, ``name``, ``step_ids``).
+        """
 
-    @abstractmethod
-    async def create_model_artifact(self, ma: ModelArtifact) -> ModelArtifact:
-        """Create a model artifact not linked to a version."""
-
-    @abstractmethod
-    async def update_model_artifact(self, ma: ModelArtifact) -> ModelArtifact:
-        """Update a model artifact (``ma.id`` is set)."""
-
-    @abstractmethod
-    async def get_model_artifact(self, id: str) -> ModelArtifact:
-        """Get a model artifact by id; NotFound when absent."""
-
-    @abstractmethod
-    async def find_model_artifact(
+    async def page(
         self,
-        *,
-        name: str | None = None,
-        external_id: str | None = None,
-        model_version_id: str | None = None,
-    ) -> ModelArtifact:
-        """Find a model artifact by name within a version, or by external id."""
+        kind: Kind[E],
+        options: ListOptions,
+        parent: str | None = None,
+        parent_id: str | None = None,
+        **filters: str | None,
+    ) -> Page[E]:
+        """Both phases of a list call: the decoded page (see :meth:`list`)."""
+        return await (await self.list(kind, options, parent, parent_id, **filters)).decode()
 
-    @abstractmethod
-    async def list_model_artifacts(self, options: ListOptions) -> Page[ModelArtifact]:
-        """List every model artifact."""
+    async def get(self, kind: Kind[E], id: str, parent_id: str | None = None) -> E:
+        """Get an entity by id; NotFound when absent.
 
-    async def get_inference_service_model_artifact(
-        self, inference_service_id: str
-    ) -> ModelArtifact:
-        """Get the model artifact of the version an inference service serves; NotFound when
-        absent. The default reads the served version, then its first model artifact."""
-        version = await self.get_inference_service_version(inference_service_id)
+        A serve model without a direct call is looked up with an ``id`` filter on the serve
+        models of ``parent_id`` (or of each inference service in turn when that is not
+        given): one filtered query per service, nothing filtered on the client.
+        """
+        if kind.get is not None and self.supports(kind.get):
+            return await self._get(kind, kind.get, id)
+        if kind.domain is not ServeModel:
+            raise NotFound(f"no {kind.label} {id}")
+        options = ListOptions(filter_query=f"id = {int(id)}" if id.isdigit() else f"id = '{id}'")
+        if parent_id is not None:
+            for found in await (
+                await self.list(kind, options, INFERENCE_SERVICE.name, parent_id)
+            ).decode():
+                return found
+            raise NotFound(f"serve model {id} not found in inference service {parent_id}")
+        services, seen = ListOptions(limit=100), set()
+        while True:
+            page = await self.page(INFERENCE_SERVICE, services)
+            for isvc in page:
+                if isvc.id is not None:
+                    for found in await self.page(kind, options, INFERENCE_SERVICE.name, isvc.id):
+                        return found
+            token = page.next_page_token
+            if not token or token in seen:
+                raise NotFound(f"serve model {id} not found")
+            seen.add(token)
+            services = services.copy(next_page_token=token)
+
+    async def get_by_inference_service(self, kind: Kind[E], inference_service_id: str) -> E:
+        """The entity an inference service serves; NotFound when absent.
+
+        A model artifact without a direct call is the first model artifact of the served
+        version.
+        """
+        op = kind.by_inference_service
+        if op is not None and self.supports(op):
+            return await self._get(kind, op, inference_service_id)
+        version = await self.get_by_inference_service(MODEL_VERSION, inference_service_id)
         if version.id is not None:
-            page = await self.list_model_version_artifacts(
-                version.id, ListOptions(limit=1), ArtifactType.MODEL_ARTIFACT
+            kind_filter = str(ArtifactType.MODEL_ARTIFACT)
+            options = ListOptions(limit=1)
+            page = await self.page(
+                ARTIFACT, options, "model_version", version.id, artifact_type=kind_filter
             )
             for artifact in page:
                 if isinstance(artifact, ModelArtifact):
-                    return artifact
+                    return artifact  # type: ignore[return-value]
         raise NotFound(f"no model artifact served by inference service {inference_service_id}")
-
-    # -- serving environments ------------------------------------------------------------
-
-    @abstractmethod
-    async def create_serving_environment(self, se: ServingEnvironment) -> ServingEnvironment:
-        """Create a serving environment."""
-
-    @abstractmethod
-    async def update_serving_environment(self, se: ServingEnvironment) -> ServingEnvironment:
-        """Update a serving environment (``se.id`` is set)."""
-
-    @abstractmethod
-    async def get_serving_environment(self, id: str) -> ServingEnvironment:
-        """Get a serving environment by id; NotFound when absent."""
-
-    @abstractmethod
-    async def find_serving_environment(
-        self, *, name: str | None = None, external_id: str | None = None
-    ) -> ServingEnvironment:
-        """Find a serving environment by name or external id."""
-
-    @abstractmethod
-    async def list_serving_environments(self, options: ListOptions) -> Page[ServingEnvironment]:
-        """List serving environments."""
-
-    # -- inference services --------------------------------------------------------------
-
-    @abstractmethod
-    async def create_inference_service(self, isvc: InferenceService) -> InferenceService:
-        """Create an inference service (its environment and model ids are set)."""
-
-    @abstractmethod
-    async def update_inference_service(self, isvc: InferenceService) -> InferenceService:
-        """Update an inference service (``isvc.id`` is set)."""
-
-    @abstractmethod
-    async def get_inference_service(self, id: str) -> InferenceService:
-        """Get an inference service by id; NotFound when absent."""
-
-    @abstractmethod
-    async def find_inference_service(
-        self,
-        *,
-        name: str | None = None,
-        external_id: str | None = None,
-        serving_environment_id: str | None = None,
-    ) -> InferenceService:
-        """Find an inference service by name within an environment, or by external id."""
-
-    @abstractmethod
-    async def list_inference_services(
-        self, options: ListOptions, serving_environment_id: str | None = None
-    ) -> Page[InferenceService]:
-        """List inference services, of one environment when ``serving_environment_id`` is set."""
-
-    # -- serve models --------------------------------------------------------------------
-
-    @abstractmethod
-    async def create_serve_model(self, sm: ServeModel, inference_service_id: str) -> ServeModel:
-        """Create a serve model in an inference service."""
-
-    @abstractmethod
-    async def update_serve_model(self, sm: ServeModel, inference_service_id: str) -> ServeModel:
-        """Update a serve model (``sm.id`` is set)."""
-
-    @abstractmethod
-    async def list_serve_models(
-        self, options: ListOptions, inference_service_id: str | None = None
-    ) -> Page[ServeModel]:
-        """List serve models, of one inference service when ``inference_service_id`` is set
-        (a transport that needs it raises ValueError when it is missing)."""
-
-    async def get_serve_model(self, id: str, inference_service_id: str | None = None) -> ServeModel:
-        """Get a serve model by id; NotFound when absent.
-
-        The default asks the listing endpoints with an ``id`` filter: in the given inference
-        service, or else in each inference service in turn (one filtered query per service;
-        nothing is filtered on the client). Transports with a direct call override it.
-        """
-        flt = f"id = {int(id)}" if str(id).isdigit() else f"id = '{id}'"
-        if inference_service_id is not None:
-            page = await self.list_serve_models(ListOptions(filter_query=flt), inference_service_id)
-            if page:
-                return page[0]
-            raise NotFound(
-                f"serve model {id} not found in inference service {inference_service_id}"
-            )
-        options = ListOptions(limit=100)
-        seen: set[str] = set()
-        while True:
-            services = await self.list_inference_services(options)
-            for isvc in services:
-                if isvc.id is None:
-                    continue
-                page = await self.list_serve_models(ListOptions(filter_query=flt), isvc.id)
-                if page:
-                    return page[0]
-            token = services.next_page_token
-            if not token or token in seen:
-                break
-            seen.add(token)
-            options = options.copy(next_page_token=token)
-        raise NotFound(f"serve model {id} not found")
-
-    # -- experiments ---------------------------------------------------------------------
-
-    @abstractmethod
-    async def create_experiment(self, exp: Experiment) -> Experiment:
-        """Create an experiment."""
-
-    @abstractmethod
-    async def update_experiment(self, exp: Experiment) -> Experiment:
-        """Update an experiment (``exp.id`` is set)."""
-
-    @abstractmethod
-    async def get_experiment(self, id: str) -> Experiment:
-        """Get an experiment by id; NotFound when absent."""
-
-    @abstractmethod
-    async def find_experiment(
-        self, *, name: str | None = None, external_id: str | None = None
-    ) -> Experiment:
-        """Find an experiment by name or external id."""
-
-    @abstractmethod
-    async def list_experiments(self, options: ListOptions) -> Page[Experiment]:
-        """List experiments."""
-
-    # -- experiment runs -----------------------------------------------------------------
-
-    @abstractmethod
-    async def create_experiment_run(self, run: ExperimentRun) -> ExperimentRun:
-        """Create an experiment run (``run.experiment_id`` is set)."""
-
-    @abstractmethod
-    async def update_experiment_run(self, run: ExperimentRun) -> ExperimentRun:
-        """Update an experiment run (``run.id`` is set)."""
-
-    @abstractmethod
-    async def get_experiment_run(self, id: str) -> ExperimentRun:
-        """Get an experiment run by id; NotFound when absent."""
-
-    @abstractmethod
-    async def find_experiment_run(
-        self,
-        *,
-        name: str | None = None,
-        external_id: str | None = None,
-        experiment_id: str | None = None,
-    ) -> ExperimentRun:
-        """Find an experiment run by name within an experiment, or by external id."""
-
-    @abstractmethod
-    async def list_experiment_runs(
-        self, options: ListOptions, experiment_id: str | None = None
-    ) -> Page[ExperimentRun]:
-        """List experiment runs, of one experiment when ``experiment_id`` is set."""
-
-    @abstractmethod
-    async def upsert_experiment_run_artifact(
-        self, artifact: Artifact, experiment_run_id: str
-    ) -> Artifact:
-        """Create an artifact in a run, or link an existing one (``artifact.id`` set). A metric
-        is also appended to the run's metric history."""
-
-    @abstractmethod
-    async def list_experiment_run_artifacts(
-        self,
-        experiment_run_id: str,
-        options: ListOptions,
-        artifact_type: ArtifactType | None = None,
-    ) -> Page[Artifact]:
-        """List the artifacts of an experiment run (of one kind when ``artifact_type`` is set)."""
-
-    @abstractmethod
-    async def list_metric_history(
-        self,
-        options: ListOptions,
-        *,
-        experiment_run_id: str | None = None,
-        name: str | None = None,
-        step_ids: Sequence[int] | None = None,
-    ) -> Page[Metric]:
-        """List metric history entries of one run, or across runs when ``experiment_run_id`` is
-        ``None``; filtered by metric ``name`` and ``step_ids`` when given."""

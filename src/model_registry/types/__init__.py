@@ -37,7 +37,7 @@ from model_registry.types.enums import (
     RegisteredModelState,
     SortOrder,
 )
-from model_registry.types.options import ListOptions, Page
+from model_registry.types.options import ListOptions, Page, PageCall, RawPage
 from model_registry.types.pager import Pager
 
 __all__ = [
@@ -63,9 +63,11 @@ __all__ = [
     "ModelVersionState",
     "OrderByField",
     "Page",
+    "PageCall",
     "Pager",
     "Parameter",
     "ParameterType",
+    "RawPage",
     "RegisteredModel",
     "RegisteredModelState",
     "ServeModel",

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar, overload
 
 from model_registry.exceptions import PagerLoopError
 from model_registry.types.enums import OrderByField
-from model_registry.types.options import ListOptions, Page
+from model_registry.types.options import ListOptions, Page, PageCall, RawPage
 
-__all__ = ["Pager", "announce_next_page", "wait_until_needed"]
+__all__ = ["Pager"]
 
 T = TypeVar("T")
 
@@ -63,51 +61,31 @@ _NOT_CALLED: Any = object()
 class _Fetch:
     """One page request of an ``async for`` walk, running as its own task.
 
-    The task runs in a copy of the walk's context in which :data:`_FETCH` is this object, so a
-    transport's list call made for exactly ``sent`` can report the next page's token through
-    :func:`announce_next_page` before it converts the page's items (see ``on_token``).
+    When the page function returns a :class:`~model_registry.types.PageCall`, the task runs
+    only its first phase (the answer, undecoded): once the walk gets to this page, its next
+    page token is read and the next page asked for before this one is decoded (see
+    :meth:`result`).
     """
 
-    __slots__ = (
-        "__weakref__",
-        "awaited",
-        "early",
-        "follow",
-        "origin",
-        "pager",
-        "sent",
-        "task",
-        "walk",
-        "wanted",
-    )
+    __slots__ = ("follow", "pager", "sent", "task", "two_phase", "walk")
 
     def __init__(
-        self,
-        pager: Pager[Any],
-        walk: _Walk,
-        sent: ListOptions,
-        origin: contextvars.Context,
-        result: Any = _NOT_CALLED,
+        self, pager: Pager[Any], walk: _Walk, sent: ListOptions, result: Any = _NOT_CALLED
     ) -> None:
         self.pager = pager
         self.walk = walk
         self.sent = sent
-        self.origin = origin  # the walk's context, which the next page's request runs in too
-        self.awaited = False  # the walk is waiting for this page (its consumer is done before)
-        self.wanted = asyncio.Event()  # set with ``awaited``, for ``wait_until_needed``
-        self.early: tuple[str, int] | None = None  # (next token, item count), if announced
-        self.follow: _Fetch | None = None  # the next page, asked for on the announced token
-        ctx = origin.copy()
-        # A weak reference: the task holds its context, so a strong one would make a cycle
-        # (fetch -> task -> context -> fetch) that keeps each page alive until a full GC.
-        ctx.run(_FETCH.set, weakref.ref(self))
+        self.follow: _Fetch | None = None  # the next page, asked for before this one is decoded
         if result is _NOT_CALLED:
             try:
-                result = ctx.run(pager._page_fn, sent)
+                result = pager._page_fn(sent)
             except Exception as exc:  # surfaces when the walk reaches this page, as before
                 result = _raise(exc)
+        self.two_phase = isinstance(result, PageCall)
+        if self.two_phase:
+            result = result.fetch()
         if inspect.isawaitable(result):
-            self.task: asyncio.Future[Any] = ctx.run(asyncio.ensure_future, result)
+            self.task: asyncio.Future[Any] = asyncio.ensure_future(result)
         else:  # a page function may mix plain and awaitable results
             self.task = asyncio.get_running_loop().create_future()
             self.task.set_result(result)
@@ -116,36 +94,25 @@ class _Fetch:
         self.task.add_done_callback(_retrieve)
 
     async def result(self) -> Any:
-        """Wait for the page; start the next one as soon as its token is known."""
-        self.awaited = True
-        self.wanted.set()
-        if self.early is not None and not self.task.done():
-            self._start_follow()
-        return await self.task
+        """Wait for the page (the walk has got to it); of a two-phase call, ask for the next
+        page as soon as its token is read, then decode this one."""
+        result = await self.task
+        if not self.two_phase:
+            return result
+        raw: RawPage[Any] = result
+        token, count = raw.envelope()
+        return await raw.decode(share_loop=self._start_follow(token, count))
 
-    def on_token(self, token: str, count: int) -> bool:
-        """The transport parsed this page: ``token`` is the next one, ``count`` its items."""
-        if self.early is not None:
-            return False  # one announcement per page (a page function may list twice)
-        self.early = (token, count)
-        # Only while the walk waits for this page: earlier, the consumer still holds the page
-        # before it, and asking now would run two pages ahead.
-        return self.awaited and self._start_follow()
-
-    def _start_follow(self) -> bool:
-        assert self.early is not None
-        token, count = self.early
+    def _start_follow(self, token: str, count: int) -> bool:
         walk, max_items = self.walk, self.pager._max_items
         if (
-            self.follow is not None
-            or not token
+            not token
             or token in walk.seen
             or (max_items is not None and walk.count + count >= max_items)
         ):
             # The last page, a loop (raised by ``accept``), or the cap reached: no request.
             return False
-        sent = self.pager._options.copy(next_page_token=token)
-        self.follow = _Fetch(self.pager, walk, sent, self.origin)
+        self.follow = _Fetch(self.pager, walk, self.pager._options.copy(next_page_token=token))
         return True
 
     def cancel(self) -> None:
@@ -155,11 +122,6 @@ class _Fetch:
             self.follow.cancel()
 
 
-_FETCH: contextvars.ContextVar[weakref.ref[_Fetch] | None] = contextvars.ContextVar(
-    "model_registry_pager_fetch", default=None
-)
-
-
 async def _raise(exc: Exception) -> Any:
     raise exc
 
@@ -167,52 +129,6 @@ async def _raise(exc: Exception) -> Any:
 def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
-
-
-async def wait_until_needed(options: ListOptions) -> None:
-    """Wait until a prefetching ``Pager`` gets to the page these options ask for.
-
-    For transports: a list call whose answer has arrived calls this before decoding it. Under
-    an ``async for`` walk of a :class:`Pager` that sent exactly these options, a page read
-    ahead waits here, as received bytes, until the caller is done with the page before;
-    decoding it earlier would hold two decoded pages at once (memory must stay flat), and
-    would not be faster (the decoding runs on the same thread as the caller). Otherwise this
-    returns at once.
-
-    Args:
-        options: The ``ListOptions`` object the list call was given (matched by identity).
-    """
-    ref = _FETCH.get()
-    fetch = ref() if ref is not None else None
-    if fetch is None or fetch.sent is not options or fetch.awaited:
-        return
-    wanted = fetch.wanted
-    del fetch  # while this task waits, hold no reference to the fetch that holds it
-    await wanted.wait()
-
-
-def announce_next_page(options: ListOptions, next_page_token: str, item_count: int) -> bool:
-    """Tell a prefetching ``Pager`` the next page's token before the page's items are converted.
-
-    For transports: a list call that has parsed a page's envelope calls this with the options
-    it was given. When the call runs under an ``async for`` walk of a :class:`Pager` that sent
-    exactly these options, the walk may ask for the next page right away, so the server works
-    on it while this page is converted. Otherwise this does nothing.
-
-    Args:
-        options: The ``ListOptions`` object the list call was given (matched by identity).
-        next_page_token: The next page token the server sent (``""`` on the last page).
-        item_count: How many items the page holds (the walk never asks past ``max_items``).
-
-    Returns:
-        Whether the next page was asked for. If so, the caller should let the event loop run
-        (``await asyncio.sleep(0)``, now and then while converting) so the request goes out.
-    """
-    ref = _FETCH.get()
-    fetch = ref() if ref is not None else None
-    if fetch is None or fetch.sent is not options:
-        return False
-    return fetch.on_token(next_page_token, item_count)
 
 
 class Pager(Generic[T]):
@@ -229,11 +145,13 @@ class Pager(Generic[T]):
     ``next_page()`` is a separate manual cursor, reset by ``restart()``.
 
     ``async for`` over an async page function reads one page ahead: while the caller goes
-    through page *n*, page *n+1* is already being read, and the transports of this package ask
-    for it as soon as page *n*'s token is parsed, before its items are converted (see
-    :func:`announce_next_page`). Never more than one page ahead, never past ``max_items``; a
-    page's error is raised when the walk reaches that page, and leaving the loop early cancels
-    the request in flight. ``for`` and sync page functions read page after page.
+    through page *n*, page *n+1* is already being read. When the page function returns the
+    :class:`~model_registry.types.PageCall` of a list method, page *n+1* is asked for as soon
+    as page *n*'s token is read, before its items are converted, and an answer read ahead is
+    decoded only when the walk gets to it (memory stays flat). Never more than one page ahead,
+    never past ``max_items``; a page's error is raised when the walk reaches that page, and
+    leaving the loop early cancels the request in flight. ``for`` and sync page functions read
+    page after page.
 
     The setters return the pager, so they chain:
     ``Pager(fn).order_by_creation_time().descending().limit(100)``.
@@ -397,7 +315,7 @@ class Pager(Generic[T]):
             return
         # An async page function: while the caller goes through page n, page n+1 is already
         # being read (one page ahead at most, so memory stays flat).
-        fetch: _Fetch | None = _Fetch(self, walk, sent, contextvars.copy_context(), result)
+        fetch: _Fetch | None = _Fetch(self, walk, sent, result)
         try:
             while fetch is not None:
                 items = walk.accept(await fetch.result(), fetch.sent, self._max_items)
@@ -423,9 +341,9 @@ class Pager(Generic[T]):
         if follow is not None:
             if follow.sent.next_page_token == walk.token:
                 return follow
-            # The page function changed the token the transport announced: ask again.
+            # The page function changed the token its answer carried: ask again.
             follow.cancel()
-        return _Fetch(self, walk, self._options_for(walk), contextvars.copy_context())
+        return _Fetch(self, walk, self._options_for(walk))
 
     def __repr__(self) -> str:
         return f"Pager({self._page_fn!r}, {self._options!r}, max_items={self._max_items!r})"

@@ -1,0 +1,321 @@
+"""The client's operation table: each entity kind described once, for every wire.
+
+A :class:`Kind` names the kind's domain class and, for each operation (create, update, get,
+find, list, the list of a parent's children, linking into a parent, the lookup through an
+inference service), an :class:`Op`: the generated REST endpoint module of each API version and
+the gRPC RPC with the request field that carries the entity or the parent id. The transports
+(``model_registry.transport``) are generic over this table and ``core.py`` names a kind per
+public method, so a new operation is a row here, not a method in four files.
+
+REST endpoints are a column per API version (:data:`REST_APIS`): an operation that a version
+lacks has no entry for it, and the transport raises
+:class:`~model_registry.exceptions.Unsupported` (or composes it from other operations, see
+``Transport.get``). Adding an API version is adding its package to :data:`REST_APIS` and its
+endpoint module names to the ``rest`` maps below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from model_registry.types import (
+    Artifact,
+    BaseResource,
+    Experiment,
+    ExperimentRun,
+    InferenceService,
+    Metric,
+    ModelArtifact,
+    ModelVersion,
+    RegisteredModel,
+    ServeModel,
+    ServingEnvironment,
+)
+
+__all__ = [
+    "ARTIFACT",
+    "EXPERIMENT",
+    "EXPERIMENT_RUN",
+    "INFERENCE_SERVICE",
+    "KINDS",
+    "METRIC_HISTORY",
+    "MODEL_ARTIFACT",
+    "MODEL_VERSION",
+    "REGISTERED_MODEL",
+    "REST_APIS",
+    "SERVE_MODEL",
+    "SERVING_ENVIRONMENT",
+    "Kind",
+    "Op",
+]
+
+E = TypeVar("E", bound=BaseResource)
+
+V1ALPHA3 = "v1alpha3"
+
+#: REST API version -> the generated package of its stubs (``api.model_registry_service.<op>``
+#: endpoint modules and ``models`` with the ``<Class>Create`` / ``<Class>Update`` bodies).
+REST_APIS: Mapping[str, str] = {V1ALPHA3: "model_registry._generated.openapi"}
+
+#: The API versions serving the reference's model, artifact and serving operations.
+COMMON: tuple[str, ...] = (V1ALPHA3,)
+#: The API versions serving experiments, runs and metric history.
+EXPERIMENTS: tuple[str, ...] = (V1ALPHA3,)
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation on each wire.
+
+    Attributes:
+        rest: API version -> generated endpoint module name (path ids are its positional
+            arguments); a version without the operation has no entry.
+        rpc: The gRPC method name, or ``None`` when gRPC has no such call.
+        field: The gRPC request field holding the entity (upserts, links) or, for a list of
+            children, the parent id.
+        parent_field: The gRPC request field holding the parent id of an upsert or link.
+    """
+
+    rest: Mapping[str, str] = field(default_factory=dict)
+    rpc: str | None = None
+    field: str | None = None
+    parent_field: str | None = None
+
+
+def _op(
+    rest: str | None,
+    rpc: str | None,
+    field: str | None = None,
+    parent: str | None = None,
+    versions: tuple[str, ...] = COMMON,
+) -> Op:
+    """An operation whose REST endpoint has the same module name in each of ``versions``."""
+    return Op({version: rest for version in versions} if rest else {}, rpc, field, parent)
+
+
+@dataclass(frozen=True)
+class Kind(Generic[E]):
+    """One entity kind of the client API.
+
+    Attributes:
+        name: The snake_case name used in the public method names (``model_version``).
+        label: How messages name one entity (``"model version"``).
+        domain: The domain class (``Artifact``: any kind, by ``artifactType``).
+        create, update, get, find, list: The kind's operations (``None``: no such operation on
+            any wire).
+        children: Parent kind name -> the list of that parent's children of this kind.
+        links: Parent kind name -> create-or-link of an entity of this kind into that parent.
+        by_inference_service: The entity an inference service serves.
+        find_fields: The gRPC request fields of ``find`` for (name, external id, parent id);
+            REST always sends ``name``, ``externalId`` and ``parentResourceId``.
+        name_param, parent_param: The public ``get_x_by_params`` parameter names of the name
+            and the parent id (for messages).
+        parent_attr: The domain attribute holding the parent id on create, if any.
+    """
+
+    name: str
+    label: str
+    domain: type[E]
+    create: Op | None = None
+    update: Op | None = None
+    get: Op | None = None
+    find: Op | None = None
+    list: Op | None = None
+    children: Mapping[str, Op] = field(default_factory=dict)
+    links: Mapping[str, Op] = field(default_factory=dict)
+    by_inference_service: Op | None = None
+    find_fields: tuple[str, str, str | None] = ("name", "external_id", None)
+    name_param: str = "name"
+    parent_param: str | None = None
+    parent_attr: str | None = None
+
+
+def _standard(
+    name: str,
+    label: str,
+    domain: type[E],
+    plural: str,
+    versions: tuple[str, ...] = COMMON,
+    **more: Any,
+) -> Kind[E]:
+    """A kind whose operations follow the common naming of both APIs: REST ``create_x``,
+    ``update_x``, ``get_x``, ``find_x``, ``get_xs``; gRPC ``UpsertX`` (the entity in field
+    ``x``), ``GetXById``, ``GetXByParams``, ``GetXs``."""
+    camel = "".join(part.capitalize() for part in name.split("_"))
+    return Kind(
+        name,
+        label,
+        domain,
+        create=_op(f"create_{name}", f"Upsert{camel}", name, versions=versions),
+        update=_op(f"update_{name}", f"Upsert{camel}", name, versions=versions),
+        get=_op(f"get_{name}", f"Get{camel}ById", versions=versions),
+        find=_op(f"find_{name}", f"Get{camel}ByParams", versions=versions),
+        list=_op(f"get_{plural}", f"Get{camel}s", versions=versions),
+        **more,
+    )
+
+
+REGISTERED_MODEL: Kind[RegisteredModel] = _standard(
+    "registered_model",
+    "registered model",
+    RegisteredModel,
+    "registered_models",
+    by_inference_service=_op("get_inference_service_model", "GetRegisteredModelByInferenceService"),
+)
+MODEL_VERSION: Kind[ModelVersion] = _standard(
+    "model_version",
+    "model version",
+    ModelVersion,
+    "model_versions",
+    children={
+        "registered_model": _op(
+            "get_registered_model_versions", "GetModelVersions", "registered_model_id"
+        )
+    },
+    by_inference_service=_op("get_inference_service_version", "GetModelVersionByInferenceService"),
+    find_fields=("version", "external_id", "registered_model_id"),
+    name_param="version",
+    parent_param="registered_model_id",
+    parent_attr="registered_model_id",
+)
+ARTIFACT: Kind[Artifact] = _standard(
+    "artifact",
+    "artifact",
+    Artifact,
+    "artifacts",
+    children={
+        "model_version": _op(
+            "get_model_version_artifacts", "GetModelVersionArtifacts", "model_version_id"
+        ),
+        "experiment_run": _op(
+            "get_experiment_run_artifacts",
+            "GetExperimentRunArtifacts",
+            "experiment_run_id",
+            versions=EXPERIMENTS,
+        ),
+    },
+    links={
+        "model_version": _op(
+            "upsert_model_version_artifact",
+            "UpsertModelVersionArtifact",
+            "artifact",
+            "model_version_id",
+        ),
+        "experiment_run": _op(
+            "upsert_experiment_run_artifact",
+            "UpsertExperimentRunArtifact",
+            "artifact",
+            "experiment_run_id",
+            EXPERIMENTS,
+        ),
+    },
+    find_fields=("name", "external_id", "parent_resource_id"),
+    parent_param="parent_resource_id",
+)
+MODEL_ARTIFACT: Kind[ModelArtifact] = _standard(
+    "model_artifact",
+    "model artifact",
+    ModelArtifact,
+    "model_artifacts",
+    # REST has no endpoint: the transport reads the served version's first model artifact.
+    by_inference_service=_op(None, "GetModelArtifactByInferenceService"),
+    find_fields=("name", "external_id", "model_version_id"),
+    parent_param="model_version_id",
+)
+SERVING_ENVIRONMENT: Kind[ServingEnvironment] = _standard(
+    "serving_environment",
+    "serving environment",
+    ServingEnvironment,
+    "serving_environments",
+)
+INFERENCE_SERVICE: Kind[InferenceService] = _standard(
+    "inference_service",
+    "inference service",
+    InferenceService,
+    "inference_services",
+    children={
+        "serving_environment": _op(
+            "get_environment_inference_services",
+            "GetInferenceServices",
+            "serving_environment_id",
+        )
+    },
+    find_fields=("name", "external_id", "serving_environment_id"),
+    parent_param="serving_environment_id",
+)
+SERVE_MODEL: Kind[ServeModel] = Kind(
+    "serve_model",
+    "serve model",
+    ServeModel,
+    # REST v1alpha3 has no endpoint to update one, get one, or list them across services.
+    create=_op(
+        "create_inference_service_serve", "UpsertServeModel", "serve_model", "inference_service_id"
+    ),
+    update=_op(None, "UpsertServeModel", "serve_model", "inference_service_id"),
+    get=_op(None, "GetServeModelById"),
+    list=_op(None, "GetServeModels"),
+    children={
+        "inference_service": _op(
+            "get_inference_service_serves", "GetServeModels", "inference_service_id"
+        )
+    },
+)
+EXPERIMENT: Kind[Experiment] = _standard(
+    "experiment", "experiment", Experiment, "experiments", EXPERIMENTS
+)
+EXPERIMENT_RUN: Kind[ExperimentRun] = _standard(
+    "experiment_run",
+    "experiment run",
+    ExperimentRun,
+    "experiment_runs",
+    EXPERIMENTS,
+    children={
+        "experiment": _op(
+            "get_experiment_experiment_runs",
+            "GetExperimentRuns",
+            "experiment_id",
+            versions=EXPERIMENTS,
+        )
+    },
+    find_fields=("name", "external_id", "experiment_id"),
+    parent_param="experiment_id",
+    parent_attr="experiment_id",
+)
+#: The metric history of runs: a list only (entries are appended by linking a ``Metric``).
+METRIC_HISTORY: Kind[Metric] = Kind(
+    "metric_history",
+    "metric history entry",
+    Metric,
+    list=_op(
+        "get_experiment_runs_metric_history",
+        "GetExperimentRunMetricHistory",
+        versions=EXPERIMENTS,
+    ),
+    children={
+        "experiment_run": _op(
+            "get_experiment_run_metric_history",
+            "GetExperimentRunMetricHistory",
+            "experiment_run_id",
+            versions=EXPERIMENTS,
+        )
+    },
+)
+
+#: Every kind by name.
+KINDS: Mapping[str, Kind[BaseResource]] = {
+    kind.name: kind  # type: ignore[misc]
+    for kind in (
+        REGISTERED_MODEL,
+        MODEL_VERSION,
+        ARTIFACT,
+        MODEL_ARTIFACT,
+        SERVING_ENVIRONMENT,
+        INFERENCE_SERVICE,
+        SERVE_MODEL,
+        EXPERIMENT,
+        EXPERIMENT_RUN,
+        METRIC_HISTORY,
+    )
+}

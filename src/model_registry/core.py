@@ -400,13 +400,12 @@ class ModelRegistryAPIClient:
     ) -> E | None:
         t = self._t()
         what = f"get_{kind.name}_by_params"
-        if kind.parent_param is None:
-            _require(what, **{kind.name_param: name, "external_id": external_id})
+        name_key, _, parent_key = kind.find_keys
+        if parent_key is None:
+            _require(what, **{name_key: name, "external_id": external_id})
         elif external_id is None:
             if name is None or parent_id is None:
-                raise ValueError(
-                    f"{what}: give external_id, or {kind.name_param} and {kind.parent_param}"
-                )
+                raise ValueError(f"{what}: give external_id, or {name_key} and {parent_key}")
             if not _is_id(parent_id):
                 return None
         parent = None if parent_id is None else str(parent_id)

@@ -101,22 +101,19 @@ class Kind(Generic[E]):
 
     Attributes:
         name: The snake_case name used in the public method names (``model_version``).
-        label: How messages name one entity (``"model version"``).
         domain: The domain class (``Artifact``: any kind, by ``artifactType``).
         create, update, get, find, list: The kind's operations (``None``: no such operation on
             any wire).
         children: Parent kind name -> the list of that parent's children of this kind.
         links: Parent kind name -> create-or-link of an entity of this kind into that parent.
         by_inference_service: The entity an inference service serves.
-        find_fields: The gRPC request fields of ``find`` for (name, external id, parent id);
-            REST always sends ``name``, ``externalId`` and ``parentResourceId``.
-        name_param, parent_param: The public ``get_x_by_params`` parameter names of the name
-            and the parent id (for messages).
+        find_keys: The find keys (name, external id, parent id): the public
+            ``get_x_by_params`` parameter names, which are also the gRPC request fields (REST
+            always sends ``name``, ``externalId`` and ``parentResourceId``).
         parent_attr: The domain attribute holding the parent id on create, if any.
     """
 
     name: str
-    label: str
     domain: type[E]
     create: Op | None = None
     update: Op | None = None
@@ -126,15 +123,17 @@ class Kind(Generic[E]):
     children: Mapping[str, Op] = field(default_factory=dict)
     links: Mapping[str, Op] = field(default_factory=dict)
     by_inference_service: Op | None = None
-    find_fields: tuple[str, str, str | None] = ("name", "external_id", None)
-    name_param: str = "name"
-    parent_param: str | None = None
+    find_keys: tuple[str, str, str | None] = ("name", "external_id", None)
     parent_attr: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages name one entity (``"model version"``)."""
+        return self.name.replace("_", " ")
 
 
 def _standard(
     name: str,
-    label: str,
     domain: type[E],
     plural: str,
     versions: tuple[str, ...] = COMMON,
@@ -146,7 +145,6 @@ def _standard(
     camel = "".join(part.capitalize() for part in name.split("_"))
     return Kind(
         name,
-        label,
         domain,
         create=_op(f"create_{name}", f"Upsert{camel}", name, versions=versions),
         update=_op(f"update_{name}", f"Upsert{camel}", name, versions=versions),
@@ -159,14 +157,12 @@ def _standard(
 
 REGISTERED_MODEL: Kind[RegisteredModel] = _standard(
     "registered_model",
-    "registered model",
     RegisteredModel,
     "registered_models",
     by_inference_service=_op("get_inference_service_model", "GetRegisteredModelByInferenceService"),
 )
 MODEL_VERSION: Kind[ModelVersion] = _standard(
     "model_version",
-    "model version",
     ModelVersion,
     "model_versions",
     children={
@@ -175,13 +171,10 @@ MODEL_VERSION: Kind[ModelVersion] = _standard(
         )
     },
     by_inference_service=_op("get_inference_service_version", "GetModelVersionByInferenceService"),
-    find_fields=("version", "external_id", "registered_model_id"),
-    name_param="version",
-    parent_param="registered_model_id",
+    find_keys=("version", "external_id", "registered_model_id"),
     parent_attr="registered_model_id",
 )
 ARTIFACT: Kind[Artifact] = _standard(
-    "artifact",
     "artifact",
     Artifact,
     "artifacts",
@@ -211,28 +204,23 @@ ARTIFACT: Kind[Artifact] = _standard(
             EXPERIMENTS,
         ),
     },
-    find_fields=("name", "external_id", "parent_resource_id"),
-    parent_param="parent_resource_id",
+    find_keys=("name", "external_id", "parent_resource_id"),
 )
 MODEL_ARTIFACT: Kind[ModelArtifact] = _standard(
     "model_artifact",
-    "model artifact",
     ModelArtifact,
     "model_artifacts",
     # REST has no endpoint: the transport reads the served version's first model artifact.
     by_inference_service=_op(None, "GetModelArtifactByInferenceService"),
-    find_fields=("name", "external_id", "model_version_id"),
-    parent_param="model_version_id",
+    find_keys=("name", "external_id", "model_version_id"),
 )
 SERVING_ENVIRONMENT: Kind[ServingEnvironment] = _standard(
     "serving_environment",
-    "serving environment",
     ServingEnvironment,
     "serving_environments",
 )
 INFERENCE_SERVICE: Kind[InferenceService] = _standard(
     "inference_service",
-    "inference service",
     InferenceService,
     "inference_services",
     children={
@@ -242,12 +230,10 @@ INFERENCE_SERVICE: Kind[InferenceService] = _standard(
             "serving_environment_id",
         )
     },
-    find_fields=("name", "external_id", "serving_environment_id"),
-    parent_param="serving_environment_id",
+    find_keys=("name", "external_id", "serving_environment_id"),
 )
 SERVE_MODEL: Kind[ServeModel] = Kind(
     "serve_model",
-    "serve model",
     ServeModel,
     # REST v1alpha3 has no endpoint to update one, get one, or list them across services.
     create=_op(
@@ -262,12 +248,9 @@ SERVE_MODEL: Kind[ServeModel] = Kind(
         )
     },
 )
-EXPERIMENT: Kind[Experiment] = _standard(
-    "experiment", "experiment", Experiment, "experiments", EXPERIMENTS
-)
+EXPERIMENT: Kind[Experiment] = _standard("experiment", Experiment, "experiments", EXPERIMENTS)
 EXPERIMENT_RUN: Kind[ExperimentRun] = _standard(
     "experiment_run",
-    "experiment run",
     ExperimentRun,
     "experiment_runs",
     EXPERIMENTS,
@@ -279,14 +262,12 @@ EXPERIMENT_RUN: Kind[ExperimentRun] = _standard(
             versions=EXPERIMENTS,
         )
     },
-    find_fields=("name", "external_id", "experiment_id"),
-    parent_param="experiment_id",
+    find_keys=("name", "external_id", "experiment_id"),
     parent_attr="experiment_id",
 )
 #: The metric history of runs: a list only (entries are appended by linking a ``Metric``).
 METRIC_HISTORY: Kind[Metric] = Kind(
     "metric_history",
-    "metric history entry",
     Metric,
     list=_op(
         "get_experiment_runs_metric_history",

@@ -204,6 +204,15 @@ class Transport(ABC):
         """Call a get-by-one-id operation (``kind.get``, ``kind.by_inference_service``)."""
 
     @abstractmethod
+    async def _find(self, kind: Kind[E], keys: tuple[str | None, str | None, str | None]) -> E:
+        """Call ``kind.find`` with (name, external id, parent id)."""
+
+    @abstractmethod
+    async def _list(
+        self, kind: Kind[E], op: Op | None, parent_id: str | None, fields: dict[str, str]
+    ) -> RawPage[E]:
+        """Call the list operation ``op`` (of ``parent_id``'s children when given)."""
+
     async def find(
         self,
         kind: Kind[E],
@@ -213,8 +222,8 @@ class Transport(ABC):
         parent_id: str | None = None,
     ) -> E:
         """Find an entity by name (within a parent) or by external id; NotFound when absent."""
+        return await self._find(kind, (name, external_id, parent_id))
 
-    @abstractmethod
     async def list(
         self,
         kind: Kind[E],
@@ -232,6 +241,14 @@ class Transport(ABC):
             parent_id: That parent's id.
             filters: Further request fields (``artifact_type``, ``name``, ``step_ids``).
         """
+        if parent is not None:
+            op = kind.children.get(parent)
+        elif self.supports(kind.list) or not kind.children:
+            op = kind.list
+        else:
+            owner = next(iter(kind.children)).replace("_", " ")
+            raise ValueError(f"this transport lists {kind.label}s per {owner}: give its id")
+        return await self._list(kind, op, parent_id, list_fields(options, **filters))
 
     async def page(
         self,

@@ -38,9 +38,9 @@ from model_registry.exceptions import (
 )
 from model_registry.operations import ARTIFACT, KINDS, Kind, Op
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
-from model_registry.transport.base import CallLoop, Failure, Transport, list_fields
+from model_registry.transport.base import CallLoop, Failure, Transport
 from model_registry.transport.policy import DEFAULT_TIMEOUT, RetryPolicy, parse_retry_after
-from model_registry.types import Artifact, BaseResource, ListOptions, RawPage
+from model_registry.types import Artifact, BaseResource, RawPage
 
 __all__ = ["RETRY_AFTER", "GrpcTransport"]
 
@@ -231,29 +231,15 @@ class GrpcTransport(Transport):
         key = "id" if op is kind.get else "inference_service_id"
         return await self._one(kind, op, "get", **{key: id})
 
-    async def find(
-        self,
-        kind: Kind[E],
-        *,
-        name: str | None = None,
-        external_id: str | None = None,
-        parent_id: str | None = None,
-    ) -> E:
-        keys = zip(kind.find_fields, (name, external_id, parent_id), strict=True)
-        fields = {key: value for key, value in keys if key is not None and value is not None}
+    async def _find(self, kind: Kind[E], keys: tuple[str | None, str | None, str | None]) -> E:
+        pairs = zip(kind.find_keys, keys, strict=True)
+        fields = {name: value for name, value in pairs if name is not None and value is not None}
         return await self._one(kind, kind.find, "find", **fields)
 
-    async def list(
-        self,
-        kind: Kind[E],
-        options: ListOptions,
-        parent: str | None = None,
-        parent_id: str | None = None,
-        **filters: str | None,
+    async def _list(
+        self, kind: Kind[E], op: Op | None, parent_id: str | None, fields: dict[str, str]
     ) -> RawPage[E]:
-        op = kind.list if parent is None else kind.children.get(parent)
-        fields: dict[str, Any] = list_fields(options, **filters)
-        if parent is not None and op is not None and op.field is not None:
+        if parent_id is not None and op is not None and op.field is not None:
             fields[op.field] = parent_id
         response = await self._call(kind, op, "list", **fields)
 

@@ -37,9 +37,9 @@ from model_registry.exceptions import (
 )
 from model_registry.operations import ARTIFACT, REST_APIS, V1ALPHA3, Kind, Op
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
-from model_registry.transport.base import CallLoop, Failure, Transport, list_fields
+from model_registry.transport.base import CallLoop, Failure, Transport
 from model_registry.transport.policy import DEFAULT_TIMEOUT, RetryPolicy, parse_retry_after
-from model_registry.types import Artifact, BaseResource, ListOptions, RawPage
+from model_registry.types import Artifact, BaseResource, RawPage
 
 __all__ = ["RestTransport"]
 
@@ -283,35 +283,16 @@ class RestTransport(Transport):
     async def _get(self, kind: Kind[E], op: Op, id: str) -> E:
         return await self._one(kind, self._request(kind, op, "get", id))
 
-    async def find(
-        self,
-        kind: Kind[E],
-        *,
-        name: str | None = None,
-        external_id: str | None = None,
-        parent_id: str | None = None,
-    ) -> E:
-        keys = {"name": name, "external_id": external_id, "parent_resource_id": parent_id}
-        query = {key: str(value) for key, value in keys.items() if value is not None}
+    async def _find(self, kind: Kind[E], keys: tuple[str | None, str | None, str | None]) -> E:
+        names = ("name", "external_id", "parent_resource_id")
+        query = {name: value for name, value in zip(names, keys, strict=True) if value is not None}
         return await self._one(kind, self._request(kind, kind.find, "find", query=query))
 
-    async def list(
-        self,
-        kind: Kind[E],
-        options: ListOptions,
-        parent: str | None = None,
-        parent_id: str | None = None,
-        **filters: str | None,
+    async def _list(
+        self, kind: Kind[E], op: Op | None, parent_id: str | None, fields: dict[str, str]
     ) -> RawPage[E]:
-        path: tuple[str, ...] = ()
-        if parent is None:
-            if not self.supports(kind.list) and kind.children:
-                owner = next(iter(kind.children)).replace("_", " ")
-                raise ValueError(f"the REST API lists {kind.label}s per {owner}: give its id")
-            op = kind.list
-        else:
-            op, path = kind.children.get(parent), (str(parent_id),)
-        request = self._request(kind, op, "list", *path, query=list_fields(options, **filters))
+        path = () if parent_id is None else (parent_id,)
+        request = self._request(kind, op, "list", *path, query=fields)
         content = await self._send(request)
 
         def read() -> tuple[list[Any], str, int | None]:

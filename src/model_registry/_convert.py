@@ -38,7 +38,6 @@ from model_registry.types import (
     ModelArtifact,
     ModelVersion,
     ModelVersionState,
-    Page,
     Parameter,
     ParameterType,
     RegisteredModel,
@@ -56,9 +55,7 @@ from model_registry.types.custom_properties import (
 __all__ = [
     "Mode",
     "artifact_from_wire",
-    "from_model",
     "from_wire",
-    "page_from_wire",
     "page_parts",
     "to_model",
     "to_wire",
@@ -465,18 +462,7 @@ def page_parts(data: Any) -> tuple[list[Any], str, int | None]:
     )
 
 
-def page_from_wire(data: Any, decode: Callable[[Any], E]) -> Page[E]:
-    """Build a :class:`Page` from a REST list object (``items``, ``nextPageToken``, ...)."""
-    items, token, page_size = page_parts(data)
-    return Page([decode(item) for item in items], next_page_token=token, page_size=page_size)
-
-
 def to_model(model_cls: Any, entity: BaseResource, mode: Mode = "create") -> Any:
     """Build the generated attrs model ``model_cls`` (e.g. ``RegisteredModelCreate``) for
     ``entity``."""
     return model_cls.from_dict(to_wire(entity, mode))
-
-
-def from_model(cls: type[E], model: Any) -> E:
-    """Build a domain entity from a generated attrs model (``cls=Artifact``: by kind)."""
-    return decoder_for(cls)(model.to_dict())

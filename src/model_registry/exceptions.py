@@ -133,8 +133,8 @@ class Conflict(StatusError):
 
 
 class UnprocessableEntity(StatusError):
-    """A required field is missing or a rule refused the entity (HTTP 422,
-    gRPC ``FAILED_PRECONDITION``)."""
+    """A required field is missing or a rule refused the entity (HTTP 422; over gRPC,
+    ``INVALID_ARGUMENT`` marked with HTTP status 422, or ``FAILED_PRECONDITION``)."""
 
     default_status = 422
 
@@ -211,9 +211,9 @@ HTTP_STATUS_TO_ERROR: Mapping[int, type[StatusError]] = {
     504: Unavailable,
 }
 
-#: gRPC status code name -> error class, for the gRPC transport. ``FAILED_PRECONDITION`` maps to
-#: :class:`UnprocessableEntity`: the server uses it for what REST answers with 422 (an entity a
-#: rule refuses), while malformed input is ``INVALID_ARGUMENT``.
+#: gRPC status code name -> error class, for the gRPC transport. The registry's own server also
+#: sends the HTTP status REST answers with, which picks the class where two share a code (400
+#: and 422 are both ``INVALID_ARGUMENT``); this table serves errors without it.
 GRPC_STATUS_TO_ERROR: Mapping[str, type[ModelRegistryError]] = {
     "INVALID_ARGUMENT": BadRequest,
     "OUT_OF_RANGE": BadRequest,

@@ -24,6 +24,7 @@ from model_registry.exceptions import (
     ConnectionFailed,
     NotFound,
     Timeout,
+    Unauthorized,
     Unavailable,
     UnprocessableEntity,
 )
@@ -37,7 +38,7 @@ from model_registry.operations import (
     REGISTERED_MODEL,
 )
 from model_registry.server.grpc import SERVICE_NAME
-from model_registry.transport.grpc import GrpcTransport
+from model_registry.transport.grpc import RETRY_AFTER, GrpcTransport
 from model_registry.transport.policy import RetryPolicy, call_options
 from model_registry.types import (
     DocArtifact,
@@ -224,6 +225,54 @@ async def test_a_read_is_retried_on_unavailable_over_one_connection(
         assert len(set(calls)) == 1
     finally:
         await transport.aclose()
+
+
+async def test_the_servers_retry_hint_sets_the_wait_before_the_next_attempt() -> None:
+    calls: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def get(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        calls.append(loop.time())
+        if len(calls) == 1:
+            hint = ((ERROR_MARK, "Unavailable"), (RETRY_AFTER, "0.3"))
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "database not ready", hint)
+        return pb.RegisteredModel(id=request.id, name="back")
+
+    server, port = await _fake_registry({"GetRegisteredModelById": get})
+    # The policy alone would not wait at all: the hint is what spaces the attempts.
+    transport = GrpcTransport("127.0.0.1", port, retry=NO_WAIT, timeout=10.0)
+    try:
+        assert (await transport.get(REGISTERED_MODEL, "7")).name == "back"
+        assert len(calls) == 2 and calls[1] - calls[0] >= 0.3
+    finally:
+        await transport.aclose()
+        await server.stop(None)
+
+
+async def test_unauthenticated_is_retried_only_with_a_new_non_empty_token() -> None:
+    calls: list[str] = []
+
+    async def get(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        token = dict(context.invocation_metadata()).get("authorization", "")
+        calls.append(str(token))
+        if token != "Bearer fresh":
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad token")
+        return pb.RegisteredModel(id=request.id, name="in")
+
+    server, port = await _fake_registry({"GetRegisteredModelById": get})
+    handed_out = iter(["stale", "", "stale", "fresh"])
+    transport = GrpcTransport("127.0.0.1", port, user_token=lambda: next(handed_out), timeout=10)
+    try:
+        # Re-read once after the refusal: an empty token is not worth a retry.
+        with pytest.raises(Unauthorized):
+            await transport.get(REGISTERED_MODEL, "7")
+        assert calls == ["Bearer stale"]
+        # Re-read once: a different token is tried.
+        assert (await transport.get(REGISTERED_MODEL, "7")).name == "in"
+        assert calls[1:] == ["Bearer stale", "Bearer fresh"]
+    finally:
+        await transport.aclose()
+        await server.stop(None)
 
 
 async def test_a_write_is_not_retried_unless_the_caller_allows_it(

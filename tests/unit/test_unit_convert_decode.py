@@ -21,6 +21,7 @@ from model_registry.types import (
     Metric,
     ModelVersion,
     ModelVersionState,
+    RawPage,
     RegisteredModel,
 )
 from model_registry.types.custom_properties import decode_value
@@ -136,9 +137,13 @@ def test_page_parts_leaves_the_items_as_sent() -> None:
     assert _convert.page_parts({}) == ([], "", None)
     with pytest.raises(InvalidResponse, match="items array"):
         _convert.page_parts({"items": "x"})
-    page = _convert.page_from_wire(
-        {"items": [WIRE_VERSION], "nextPageToken": "t"}, _convert.decoder_for(ModelVersion)
-    )
+
+
+async def test_a_raw_page_of_parts_decodes_into_a_page() -> None:
+    body = {"items": [WIRE_VERSION], "nextPageToken": "t"}
+    raw = RawPage(lambda: _convert.page_parts(body), _convert.decoder_for(ModelVersion))
+    assert raw.envelope() == ("t", 1)
+    page = await raw.decode()
     assert page == [_convert.from_wire(ModelVersion, WIRE_VERSION)]
     assert page.next_page_token == "t"
 

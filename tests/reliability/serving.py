@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import resource
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -87,9 +88,20 @@ async def serve_refused(
     return process.returncode, out, err
 
 
+def _limit_files(count: int) -> Callable[[], None]:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
+
+    return limit
+
+
 @asynccontextmanager
 async def serve_process(
-    args: Sequence[str], *, env: Mapping[str, str] | None = None, grpc: bool = True
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    grpc: bool = True,
+    max_open_files: int | None = None,
 ) -> AsyncIterator[ServeProcess]:
     """Start ``model-registry serve --port 0 [--grpc-port 0] *args``; SIGTERM it at the end.
 
@@ -97,6 +109,7 @@ async def serve_process(
         args: Further command-line arguments (``--database-url`` etc.).
         env: Extra environment variables.
         grpc: Serve gRPC too (on a free port), else ``--no-grpc``.
+        max_open_files: Run the server under this file descriptor limit (``RLIMIT_NOFILE``).
 
     Yields:
         The running process, once it printed its start-up line.
@@ -107,6 +120,7 @@ async def serve_process(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **(env or {})},
+        preexec_fn=_limit_files(max_open_files) if max_open_files is not None else None,
     )
     assert process.stdout is not None
     served: ServeProcess | None = None

@@ -38,6 +38,7 @@ from model_registry.server.filtering import (
     MAX_COMPARISONS,
     MAX_DEPTH,
     MAX_FILTER_LENGTH,
+    MAX_PATTERN_WILDCARDS,
     VALUE_TYPES,
     And,
     Comparison,
@@ -290,6 +291,19 @@ def test_number_of_comparisons_is_bounded() -> None:
     assert isinstance(parse_filter(ok), Or)
     with pytest.raises(FilterError, match=f"more than {MAX_COMPARISONS} comparisons"):
         parse_filter(ok + " OR a=1")
+
+
+@pytest.mark.parametrize("op", ["LIKE", "ILIKE"])
+def test_wildcards_in_a_pattern_are_bounded_and_the_refusal_names_the_limit(op: str) -> None:
+    at_limit = "%" + "a_" * (MAX_PATTERN_WILDCARDS - 1)
+    assert isinstance(parse_filter(f"description {op} '{at_limit}'"), Comparison)
+    with pytest.raises(FilterError, match=f"at most {MAX_PATTERN_WILDCARDS} "):
+        parse_filter(f"description {op} '{at_limit}_b'")
+
+
+def test_escaped_wildcards_do_not_count_against_the_limit() -> None:
+    escaped = "\\\\%" * (MAX_PATTERN_WILDCARDS + 5) + "%"
+    assert isinstance(parse_filter(f"name LIKE '{escaped}'"), Comparison)
 
 
 # ------------------------------------------------------------------------------------------

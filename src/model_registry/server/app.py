@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import importlib.util
 import logging
@@ -17,7 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from model_registry.server.auth import TokenAuthenticator
+from model_registry.server.connections import ConnectionLimits, GuardedSite, fitting_max_connections
 from model_registry.server.deferred import UNREACHABLE_ERRORS, DeferredStore
+from model_registry.server.ratelimit import RateLimit, RateLimiter
 from model_registry.server.rest import (
     MAX_BODY_KEY,
     SERVICE_KEY,
@@ -26,6 +29,7 @@ from model_registry.server.rest import (
     error_middleware,
     error_response,
     json_response,
+    rate_limit_middleware,
 )
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store, normalize_database_url
@@ -85,6 +89,7 @@ def create_app(
     auth_tokens: Collection[str] | None = None,
     auth: TokenAuthenticator | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    rate_limiter: RateLimiter | None = None,
 ) -> web.Application:
     """Build the aiohttp application serving the REST API over ``service``.
 
@@ -93,6 +98,8 @@ def create_app(
         auth_tokens: When given, API calls need ``Authorization: Bearer`` with one of these.
         auth: An authenticator to use instead of ``auth_tokens`` (e.g. one with a token file).
         max_body_bytes: The largest request body accepted; a larger one is a 413.
+        rate_limiter: Limit each caller's request rate (by token with auth on, else by client
+            address); None: no limit.
 
     Returns:
         The application (not yet running).
@@ -103,6 +110,8 @@ def create_app(
     if auth is not None:
         # The UI's pages check their own sign-in cookie (and send a browser to the login page).
         middlewares.append(auth_middleware(auth, exempt=is_ui_request))
+    if rate_limiter is not None:
+        middlewares.append(rate_limit_middleware(rate_limiter, by_token=auth is not None))
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
     app[SERVICE_KEY] = service
     app[MAX_BODY_KEY] = max_body_bytes
@@ -141,6 +150,8 @@ async def _start_grpc(
     auth: TokenAuthenticator | None,
     tls: ServerTLS | None,
     max_body_bytes: int,
+    limits: ConnectionLimits,
+    rate_limiter: RateLimiter | None,
 ) -> tuple[Any, int] | None:
     if not _grpc_available():
         log.warning("gRPC requested but model_registry.server.grpc is not available")
@@ -154,6 +165,8 @@ async def _start_grpc(
         tls=tls.grpc if tls is not None else None,
         auth=auth,
         max_message_bytes=max_body_bytes,
+        limits=limits,
+        rate_limiter=rate_limiter,
     )
     return server, int(bound)
 
@@ -170,6 +183,8 @@ async def run_server(
     tls_cert: str | os.PathLike[str] | None = None,
     tls_key: str | os.PathLike[str] | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    connection_limits: ConnectionLimits | None = None,
+    rate_limit: RateLimit | None = None,
 ) -> AsyncIterator[RunningServer]:
     """Run the registry server for the duration of an ``async with`` block.
 
@@ -187,6 +202,10 @@ async def run_server(
         tls_key: The PEM private key of ``tls_cert``.
         max_body_bytes: The largest REST body / gRPC message accepted (larger: 413 /
             RESOURCE_EXHAUSTED).
+        connection_limits: Header deadline, keep-alive timeout and connection caps (see
+            :class:`~model_registry.server.connections.ConnectionLimits`; defaults when None).
+        rate_limit: A request-rate limit per caller (token, or address with auth off);
+            None (the default): no limit.
 
     A PostgreSQL database that cannot be reached at start does not stop the start: the server
     answers 503 (gRPC: UNAVAILABLE, health NOT_SERVING) until it has connected.
@@ -204,6 +223,11 @@ async def run_server(
     auth: TokenAuthenticator | None = None
     if auth_tokens or auth_token_file is not None:
         auth = TokenAuthenticator(auth_tokens or (), auth_token_file)
+    limits = connection_limits or ConnectionLimits()
+    limits = dataclasses.replace(
+        limits, max_connections=fitting_max_connections(limits.max_connections)
+    )
+    limiter = RateLimiter(rate_limit) if rate_limit is not None else None
     with contextlib.ExitStack() as stack:
         if database_url is None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="model-registry-"))
@@ -211,16 +235,18 @@ async def run_server(
         store = await _open_store(database_url)
         try:
             service = RegistryService(store)  # type: ignore[arg-type]  # a DeferredStore too
-            app = create_app(service, auth=auth, max_body_bytes=max_body_bytes)
-            runner = web.AppRunner(
-                app,
-                access_log=None,
-                handle_signals=False,
-                shutdown_timeout=5.0,
+            app = create_app(
+                service, auth=auth, max_body_bytes=max_body_bytes, rate_limiter=limiter
+            )
+            handler_options: dict[str, Any] = {
+                "access_log": None,
                 # Long filters and page tokens must reach the handlers (which refuse them with
-                # the error body); beyond these the HTTP layer itself answers a plain 400.
-                max_line_size=MAX_REQUEST_LINE_BYTES,
-                max_field_size=MAX_REQUEST_LINE_BYTES,
+                # the error body); beyond these the HTTP layer itself answers a 400.
+                "max_line_size": MAX_REQUEST_LINE_BYTES,
+                "max_field_size": MAX_REQUEST_LINE_BYTES,
+            }
+            runner = web.AppRunner(
+                app, handle_signals=False, shutdown_timeout=5.0, **handler_options
             )
             await runner.setup()
             grpc_server: Any = None
@@ -230,14 +256,20 @@ async def run_server(
                 )
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((host, port))
-                site = web.SockSite(
-                    runner, sock, ssl_context=tls.ssl_context if tls is not None else None
+                site = GuardedSite(
+                    runner,
+                    sock,
+                    limits=limits,
+                    handler_options=handler_options,
+                    ssl_context=tls.ssl_context if tls is not None else None,
                 )
                 await site.start()
                 bound_port = int(sock.getsockname()[1])
                 bound_grpc: int | None = None
                 if grpc_port is not None:
-                    started = await _start_grpc(service, host, grpc_port, auth, tls, max_body_bytes)
+                    started = await _start_grpc(
+                        service, host, grpc_port, auth, tls, max_body_bytes, limits, limiter
+                    )
                     if started is not None:
                         grpc_server, bound_grpc = started
                 url_host = f"[{host}]" if ":" in host else host

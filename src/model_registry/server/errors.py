@@ -98,6 +98,21 @@ class PayloadTooLarge(ServiceError):
     grpc_code = "RESOURCE_EXHAUSTED"
 
 
+class TooManyRequests(ServiceError):
+    """The caller's request rate limit is used up (429; gRPC maps HTTP 429 to UNAVAILABLE).
+
+    Attributes:
+        retry_after: Seconds until the caller may send a request again.
+    """
+
+    http_status = 429
+    grpc_code = "UNAVAILABLE"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unavailable(ServiceError):
     """The store cannot answer right now (503)."""
 

@@ -35,7 +35,8 @@ Meaning, where the grammar leaves it open:
 - ``!=`` on a nullable field, like SQL, does not match rows where the field is unset; on a custom
   property it matches entities that have the property with another value.
 - Bounds: :data:`MAX_FILTER_LENGTH` characters, :data:`MAX_DEPTH` nested parentheses,
-  :data:`MAX_COMPARISONS` comparisons; 64-bit integers; NUL and lone surrogates are refused.
+  :data:`MAX_COMPARISONS` comparisons, :data:`MAX_PATTERN_WILDCARDS` wildcards in a LIKE
+  pattern; 64-bit integers; NUL and lone surrogates are refused. Each refusal names the limit.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ __all__ = [
     "MAX_COMPARISONS",
     "MAX_DEPTH",
     "MAX_FILTER_LENGTH",
+    "MAX_PATTERN_WILDCARDS",
     "VALUE_TYPES",
     "And",
     "Comparison",
@@ -81,6 +83,9 @@ MAX_FILTER_LENGTH = 4096
 MAX_DEPTH = 32
 #: Most comparisons in one filter (SQLite refuses expression trees deeper than 1000).
 MAX_COMPARISONS = 200
+#: Most wildcards (``%`` and ``_``, unescaped) in one LIKE/ILIKE pattern: matching a pattern
+#: costs up to its length times the text's per row, and backtracking over ``%`` more.
+MAX_PATTERN_WILDCARDS = 10
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -369,6 +374,13 @@ class _Parser:
         self._comparisons += 1
         if self._comparisons > MAX_COMPARISONS:
             raise _error(f"more than {MAX_COMPARISONS} comparisons at column {tok.column}")
+        if op in ("LIKE", "ILIKE") and isinstance(value, str):
+            wildcards = _wildcards(value)
+            if wildcards > MAX_PATTERN_WILDCARDS:
+                raise _error(
+                    f"{op} pattern with {wildcards} wildcards at column {tok.column}: "
+                    f"at most {MAX_PATTERN_WILDCARDS} (% and _) are allowed"
+                )
         return Comparison(prop, op, value, tok.column)
 
     def _prop(self) -> PropertyRef:
@@ -427,6 +439,14 @@ class _Parser:
             values.append(self._scalar())
         self._expect(")")
         return tuple(values)
+
+
+_WILDCARD_RE = re.compile(r"\\.|[%_]", re.DOTALL)
+
+
+def _wildcards(pattern: str) -> int:
+    """How many unescaped ``%`` and ``_`` a LIKE pattern holds (``\\`` escapes)."""
+    return sum(1 for m in _WILDCARD_RE.finditer(pattern) if m.group() in ("%", "_"))
 
 
 def _as_value_type(text: str) -> ValueType:

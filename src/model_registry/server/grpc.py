@@ -16,6 +16,7 @@ The standard health (``grpc.health.v1.Health``) and reflection services are serv
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
@@ -28,13 +29,24 @@ from model_registry._generated.grpc.model_registry.v1alpha3 import model_registr
 from model_registry._wire.errors import ERROR_HTTP_STATUS, ERROR_MARK
 from model_registry._wire.proto import message_to_wire, query_params, wire_to_message
 from model_registry.server.auth import TokenAuthenticator
+from model_registry.server.connections import ConnectionLimits
 from model_registry.server.entities import ANY_ARTIFACT, ARTIFACT_KINDS, KINDS
-from model_registry.server.errors import BadRequest, NotFound, ServiceError, Unauthorized
+from model_registry.server.errors import (
+    BadRequest,
+    NotFound,
+    ServiceError,
+    TooManyRequests,
+    Unauthorized,
+)
+from model_registry.server.ratelimit import RateLimiter
 from model_registry.server.service import RegistryService
 
 __all__ = ["RPC_HANDLERS", "SERVICE_NAME", "start_grpc_server"]
 
 log = logging.getLogger("model_registry.server.grpc")
+
+#: Trailing metadata of a refusal that may be retried: seconds to wait first.
+RETRY_AFTER = "retry-after"
 
 #: Full name of the registry service.
 SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].full_name
@@ -330,14 +342,34 @@ def _refusal(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     )
 
 
+def _peer_address(peer: str) -> str:
+    """The client address of a gRPC peer (``ipv4:127.0.0.1:5000`` -> ``127.0.0.1``), the
+    rate limit's caller key with auth off, as REST's client address is."""
+    address = peer.partition(":")[2] or peer
+    address = address.rpartition(":")[0] or address
+    return address.strip("[]")
+
+
+def _caller_key(context: grpc.aio.ServicerContext, by_token: bool) -> str:
+    if by_token:
+        value = _authorization(context.invocation_metadata())
+        text = value.decode("latin-1") if isinstance(value, bytes) else value or ""
+        return text.partition(" ")[2].strip()
+    return _peer_address(context.peer() or "")
+
+
 def _dispatch(
     name: str,
     handler: Handler,
     service: RegistryService,
     request_cls: type[Message],
+    limiter: RateLimiter | None = None,
+    by_token: bool = False,
 ) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[Message]]:
     async def behavior(raw: bytes, context: grpc.aio.ServicerContext) -> Message:
         try:
+            if limiter is not None:
+                limiter.check(_caller_key(context, by_token))
             # Decoded here, not by gRPC: an undecodable message (e.g. invalid UTF-8 in a
             # string) is then INVALID_ARGUMENT with the error mark, not UNKNOWN.
             try:
@@ -361,11 +393,18 @@ def _dispatch(
 async def _abort(context: grpc.aio.ServicerContext, err: ServiceError) -> None:
     """End the call with the error's gRPC code (the one error mapping of this front door)."""
     code = getattr(grpc.StatusCode, err.grpc_code, grpc.StatusCode.UNKNOWN)
-    trailing = ((ERROR_MARK, err.code), (ERROR_HTTP_STATUS, str(err.http_status)))
+    trailing: tuple[tuple[str, str], ...] = (
+        (ERROR_MARK, err.code),
+        (ERROR_HTTP_STATUS, str(err.http_status)),
+    )
+    if isinstance(err, TooManyRequests):
+        trailing += ((RETRY_AFTER, str(max(1, math.ceil(err.retry_after)))),)
     await context.abort(code, err.message, trailing_metadata=trailing)
 
 
-def _registry_method_handlers(service: RegistryService) -> dict[str, grpc.RpcMethodHandler]:
+def _registry_method_handlers(
+    service: RegistryService, limiter: RateLimiter | None = None, by_token: bool = False
+) -> dict[str, grpc.RpcMethodHandler]:
     """The unary handler of every RPC of the registry service, by method name."""
     methods = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name
     handlers: dict[str, grpc.RpcMethodHandler] = {}
@@ -373,7 +412,7 @@ def _registry_method_handlers(service: RegistryService) -> dict[str, grpc.RpcMet
         request_cls = getattr(pb, method.input_type.name)
         response_cls = getattr(pb, method.output_type.name)
         handlers[name] = grpc.unary_unary_rpc_method_handler(
-            _dispatch(name, RPC_HANDLERS[name], service, request_cls),
+            _dispatch(name, RPC_HANDLERS[name], service, request_cls, limiter, by_token),
             response_serializer=response_cls.SerializeToString,
         )
     return handlers
@@ -407,6 +446,8 @@ async def start_grpc_server(
     auth_tokens: Collection[str] | None = None,
     auth: TokenAuthenticator | None = None,
     max_message_bytes: int | None = None,
+    limits: ConnectionLimits | None = None,
+    rate_limiter: RateLimiter | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Start the gRPC server (registry, health and reflection services).
 
@@ -420,6 +461,10 @@ async def start_grpc_server(
         auth: An authenticator to use instead of ``auth_tokens`` (shared with REST, e.g. one
             re-reading a token file).
         max_message_bytes: The largest request message accepted (gRPC's default: 4 MiB).
+        limits: Handshake deadline, idle timeout, keepalive, connection age and the cap on
+            concurrent calls per connection (defaults when None).
+        rate_limiter: Limit each caller's call rate (by token with auth on, else by client
+            address; health is never limited); None: no limit.
 
     Returns:
         The started server (stop it with ``await server.stop(grace)``) and the bound port.
@@ -430,13 +475,15 @@ async def start_grpc_server(
     if auth is None and auth_tokens:
         auth = TokenAuthenticator(auth_tokens)
     interceptors = [_BearerInterceptor(auth)] if auth is not None else []
-    options = []
+    options: list[tuple[str, int]] = (limits or ConnectionLimits()).grpc_options()
     if max_message_bytes is not None:
         options.append(("grpc.max_receive_message_length", max_message_bytes))
     server = grpc.aio.server(interceptors=interceptors, options=options)
     # Registered methods: gRPC's core matches the method path itself, with no generic handler
     # lookup in Python on each call (the generated health service registers the same way).
-    server.add_registered_method_handlers(SERVICE_NAME, _registry_method_handlers(service))
+    server.add_registered_method_handlers(
+        SERVICE_NAME, _registry_method_handlers(service, rate_limiter, auth is not None)
+    )
 
     health_servicer = _ReadinessHealth(service)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

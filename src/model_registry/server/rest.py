@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable, Collection
 from http import HTTPStatus
@@ -15,10 +16,17 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import (
+    ContentEncodingError,
+    ContentLengthError,
+    HttpProcessingError,
+    TransferEncodingError,
+)
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from model_registry.server.auth import TokenAuthenticator
-from model_registry.server.errors import BadRequest, ServiceError, Unauthorized
+from model_registry.server.errors import BadRequest, ServiceError, TooManyRequests, Unauthorized
+from model_registry.server.ratelimit import RateLimiter
 from model_registry.server.service import RegistryService
 
 log = logging.getLogger("model_registry.server")
@@ -79,7 +87,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ServiceError as exc:
-        return error_response(exc.http_status, exc.message, code=exc.code)
+        response = error_response(exc.http_status, exc.message, code=exc.code)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -123,6 +134,33 @@ def auth_middleware(
             and not checker.allows(request.headers.get("Authorization"))
         ):
             raise Unauthorized("missing or invalid bearer token")
+        return await handler(request)
+
+    return middleware
+
+
+def bearer_key(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer`` header (the rate limit's caller key)."""
+    if not authorization:
+        return ""
+    return authorization.partition(" ")[2].strip()
+
+
+def rate_limit_middleware(limiter: RateLimiter, *, by_token: bool) -> Any:
+    """Refuse requests over the caller's rate with 429 and ``Retry-After`` (probes exempt).
+
+    Args:
+        limiter: The limiter both front doors share.
+        by_token: Key callers by bearer token (auth on; runs after the token check), else by
+            client address.
+    """
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path not in OPEN_PATHS:
+            # A request without a token (the UI signs in with a cookie) counts by address.
+            key = bearer_key(request.headers.get("Authorization")) if by_token else ""
+            limiter.check(key or request.remote or "")
         return await handler(request)
 
     return middleware
@@ -208,9 +246,34 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     """Read and decode the request body with :func:`parse_json_object`.
 
     Raises:
-        BadRequest: As :func:`parse_json_object`.
+        BadRequest: As :func:`parse_json_object`, or a body that cannot be read as its headers
+            say (see :func:`undecodable_body`).
     """
-    return parse_json_object(await request.read())
+    try:
+        raw = await request.read()
+    except (web.RequestPayloadError, HttpProcessingError) as exc:
+        raise undecodable_body(exc) from None
+    except ConnectionError:
+        # The client left mid-body: nobody will read the answer, and it is no server failure.
+        raise BadRequest("request body incomplete: the connection was closed") from None
+    return parse_json_object(raw)
+
+
+def undecodable_body(exc: BaseException) -> BadRequest:
+    """The 400 for a body the HTTP layer could not read: a client mistake, never a 500.
+
+    aiohttp raises :class:`~aiohttp.web.RequestPayloadError` caused by the parser's error.
+    The message names what was wrong with the framing or encoding, never the bytes received.
+    """
+    if isinstance(exc, web.RequestPayloadError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    if isinstance(exc, ContentEncodingError):
+        return BadRequest("request body does not decode as its Content-Encoding says")
+    if isinstance(exc, TransferEncodingError):
+        return BadRequest("request body has broken chunked framing")
+    if isinstance(exc, ContentLengthError):
+        return BadRequest("request body is shorter than its Content-Length")
+    return BadRequest("request body cannot be read")
 
 
 def _params(request: web.Request) -> dict[str, str]:

@@ -1,0 +1,418 @@
+"""The REST front door's connection guard: caps, a header deadline, and safe protocol errors.
+
+aiohttp parses requests in its :class:`~aiohttp.web.RequestHandler` protocol, one per
+connection. It bounds how long a connection may stay idle between requests (its keep-alive
+timeout) but not how long a client may take to send a request head, so connections whose
+headers never finish ("slowloris") pile up until the process runs out of file descriptors and
+nobody is served, ``/healthz`` included. :class:`GuardedRequestHandler` adds, at the protocol
+level and before any request exists:
+
+- a **header deadline**: a request head must be complete within ``header_timeout`` seconds
+  of its first byte, or the connection gets a ``408`` and is closed. One sweep per second
+  checks every open connection (one ``loop.time()`` per request is all it costs on the hot
+  path, no timer per request);
+- **caps on open connections** per client address and in total. A connection over either is
+  answered ``503`` with ``Retry-After`` and closed at once, so one address cannot take every
+  slot and starve the other clients (a cap in total alone would);
+- **protocol errors that repeat nothing**: aiohttp's own plain-text ``400`` for a malformed
+  request line or header quotes the offending bytes, a bearer token included, and logs them
+  with a traceback. Here the answer is the usual ``{"code", "message"}`` body naming only the
+  kind of error, logged at debug level without the bytes.
+
+:class:`GuardedSite` listens with this protocol (and bounds the TLS handshake by the same
+deadline). The keep-alive timeout is aiohttp's own, passed through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import resource
+import socket
+import ssl
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiohttp.http_exceptions import (
+    BadHttpMessage,
+    BadStatusLine,
+    HttpProcessingError,
+    InvalidHeader,
+    InvalidURLError,
+    LineTooLong,
+)
+
+__all__ = [
+    "DEFAULT_HEADER_TIMEOUT",
+    "DEFAULT_KEEPALIVE_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_CONNECTIONS_PER_ADDRESS",
+    "ConnectionGuard",
+    "ConnectionLimits",
+    "GuardedRequestHandler",
+    "GuardedSite",
+    "protocol_error_message",
+]
+
+log = logging.getLogger("model_registry.server")
+
+DEFAULT_HEADER_TIMEOUT = 10.0
+"""Seconds a client has to finish a request head once it sent its first byte."""
+DEFAULT_KEEPALIVE_TIMEOUT = 75.0
+"""Seconds an idle keep-alive connection (no request in progress) stays open."""
+DEFAULT_MAX_CONNECTIONS = 1024
+"""Most open REST connections in total (lowered to fit the process's file limit)."""
+DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 128
+"""Most open REST connections from one client address."""
+DEFAULT_GRPC_KEEPALIVE_TIME = 60.0
+"""Seconds between the gRPC server's keepalive pings on a connection (dead peers are dropped)."""
+DEFAULT_GRPC_MAX_CONNECTION_AGE = 1800.0
+"""Seconds after which a gRPC connection is asked to go away (clients reconnect on their own)."""
+DEFAULT_GRPC_MAX_CONCURRENT_STREAMS = 100
+"""Most calls in flight on one gRPC connection; more wait in the client."""
+
+# File descriptors kept for everything but REST connections: the database pool, gRPC, logs.
+_RESERVED_FDS = 128
+_SWEEP_SECONDS = 1.0
+
+
+def fitting_max_connections(requested: int) -> int:
+    """``requested`` lowered so that REST connections cannot exhaust the file limit.
+
+    A process out of file descriptors cannot accept anything, health checks included.
+    """
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return requested
+    return max(1, min(requested, soft - _RESERVED_FDS))
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """Limits on REST connections (``serve --header-timeout`` etc.).
+
+    Attributes:
+        header_timeout: Seconds from a request head's first byte to its end (and for a TLS
+            handshake); later, the client gets a 408 and the connection is closed.
+        keepalive_timeout: Seconds an idle connection stays open between requests.
+        max_connections: Most open connections in total; more are answered 503 and closed.
+            Lowered at start to stay under the process's file limit.
+        max_connections_per_address: Most open connections from one client address; more are
+            answered 503 and closed.
+        grpc_keepalive_time: Seconds between gRPC keepalive pings (a peer that does not
+            answer within 20 s is dropped).
+        grpc_max_connection_age: Seconds after which a gRPC connection is sent GOAWAY (calls
+            in flight get 30 s to finish); clients reconnect by themselves.
+        grpc_max_concurrent_streams: Most calls in flight on one gRPC connection.
+
+    The gRPC front door also takes ``header_timeout`` (HTTP/2 and TLS handshake) and
+    ``keepalive_timeout`` (idle connections are closed).
+    """
+
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_connections_per_address: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
+    grpc_keepalive_time: float = DEFAULT_GRPC_KEEPALIVE_TIME
+    grpc_max_connection_age: float = DEFAULT_GRPC_MAX_CONNECTION_AGE
+    grpc_max_concurrent_streams: int = DEFAULT_GRPC_MAX_CONCURRENT_STREAMS
+
+    def __post_init__(self) -> None:
+        for name in (
+            "header_timeout",
+            "keepalive_timeout",
+            "grpc_keepalive_time",
+            "grpc_max_connection_age",
+        ):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive")
+        for name in (
+            "max_connections",
+            "max_connections_per_address",
+            "grpc_max_concurrent_streams",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+
+    def grpc_options(self) -> list[tuple[str, int]]:
+        """These limits as gRPC server channel arguments."""
+
+        def ms(seconds: float) -> int:
+            return max(1, round(seconds * 1000))
+
+        return [
+            ("grpc.server_handshake_timeout_ms", ms(self.header_timeout)),
+            ("grpc.max_connection_idle_ms", ms(self.keepalive_timeout)),
+            ("grpc.keepalive_time_ms", ms(self.grpc_keepalive_time)),
+            ("grpc.keepalive_timeout_ms", 20_000),
+            ("grpc.max_connection_age_ms", ms(self.grpc_max_connection_age)),
+            ("grpc.max_connection_age_grace_ms", 30_000),
+            ("grpc.max_concurrent_streams", self.grpc_max_concurrent_streams),
+        ]
+
+
+def _raw_error(status: int, message: str, *, retry_after: int | None = None) -> bytes:
+    """A complete HTTP/1.1 error response with the JSON error body, closing the connection."""
+    body = orjson.dumps({"code": HTTPStatus(status).phrase, "message": message})
+    head = [
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+        "Content-Type: application/json; charset=utf-8",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
+    if retry_after is not None:
+        head.append(f"Retry-After: {retry_after}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
+
+
+_TOO_MANY_FROM_ADDRESS = _raw_error(
+    503, "too many open connections from this address", retry_after=1
+)
+_TOO_MANY = _raw_error(503, "too many open connections", retry_after=1)
+
+
+class ConnectionGuard:
+    """Counts the open connections of one listening site and enforces its limits.
+
+    Args:
+        limits: The limits (``max_connections`` already fitted to the file limit).
+    """
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self.limits = limits
+        self._open: set[GuardedRequestHandler] = set()
+        self._by_address: dict[str, int] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def open_connections(self) -> int:
+        """How many connections are open now."""
+        return len(self._open)
+
+    def admit(self, handler: GuardedRequestHandler, address: str) -> bytes | None:
+        """Count a new connection in; return the refusal to send instead when over a cap."""
+        count = self._by_address.get(address, 0)
+        if count >= self.limits.max_connections_per_address:
+            return _TOO_MANY_FROM_ADDRESS
+        if len(self._open) >= self.limits.max_connections:
+            return _TOO_MANY
+        self._by_address[address] = count + 1
+        self._open.add(handler)
+        return None
+
+    def release(self, handler: GuardedRequestHandler, address: str) -> None:
+        """Count a closed connection out."""
+        self._open.discard(handler)
+        left = self._by_address.get(address, 1) - 1
+        if left > 0:
+            self._by_address[address] = left
+        else:
+            self._by_address.pop(address, None)
+
+    def start(self) -> None:
+        """Start the once-a-second sweep that enforces the header deadline."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.ensure_future(self._sweep())
+
+    async def stop(self) -> None:
+        """Stop the sweep."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = self.limits.header_timeout
+        while True:
+            await asyncio.sleep(min(_SWEEP_SECONDS, timeout / 2))
+            deadline = loop.time() - timeout
+            for handler in [h for h in self._open if 0.0 < h.head_since < deadline]:
+                handler.head_timed_out()
+
+
+class GuardedRequestHandler(web.RequestHandler):
+    """aiohttp's request protocol under a :class:`ConnectionGuard` (see the module doc).
+
+    Args:
+        manager: The aiohttp server the connection belongs to.
+        guard: The guard of the listening site.
+        **kwargs: aiohttp's request handler options.
+    """
+
+    __slots__ = ("_address", "_guard", "_refused", "head_since")
+
+    def __init__(self, manager: web.Server, *, guard: ConnectionGuard, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._guard = guard
+        self._address: str | None = None
+        self._refused = False
+        # Loop time of the first byte of a request head not yet complete; 0.0 when none.
+        self.head_since = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, (tuple, list)) and peer else ""
+        refusal = self._guard.admit(self, address)
+        if refusal is not None:
+            # Never handed to aiohttp: no parser, no task, just the answer and the close.
+            self._refused = True
+            assert isinstance(transport, asyncio.WriteTransport)
+            with contextlib.suppress(Exception):
+                transport.write(refusal)
+            transport.close()
+            return
+        self._address = address
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._refused:
+            return
+        if self._address is not None:
+            self._guard.release(self, self._address)
+            self._address = None
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.head_since and self._awaiting_head():
+            self.head_since = self._loop.time()
+        super().data_received(data)
+        if self._messages:  # the head is complete (or was refused by the parser)
+            self.head_since = 0.0
+
+    def _awaiting_head(self) -> bool:
+        """Whether the connection waits for a request head (not inside a request)."""
+        waiter = self._waiter
+        return self._request_count == 0 or (waiter is not None and not waiter.done())
+
+    def head_timed_out(self) -> None:
+        """Answer 408 and close: the request head did not finish in time."""
+        self.head_since = 0.0
+        if not self._awaiting_head() or self._messages:
+            return  # a request is being handled: its head did finish
+        transport = self.transport
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                transport.write(_raw_error(408, "request head not received in time"))
+        self.force_close()
+
+    def log_exception(self, *args: Any, **kwargs: Any) -> None:
+        """aiohttp's log of a failure; a request body that could not be read is the client's.
+
+        The error middleware already answered such a request 400; aiohttp meets the same
+        error again when it drains the rest of the body, which is no server failure.
+        """
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, (web.RequestPayloadError, HttpProcessingError)):
+            log.debug("closed a connection after an unreadable body: %s", type(exc).__name__)
+            return
+        super().log_exception(*args, **kwargs)
+
+    def handle_error(
+        self,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """aiohttp's answer to a request it could not parse (or a failure outside the app).
+
+        The JSON error body names the kind of error only: aiohttp's message quotes the raw
+        line or header, which may hold a bearer token. Logged without it.
+        """
+        if status >= 500:
+            log.error("HTTP protocol failure (%s)", type(exc).__name__ if exc else "no exception")
+            text = HTTPStatus(status).phrase.lower()
+        else:
+            log.debug("refused a malformed HTTP request: %s", type(exc).__name__)
+            text = protocol_error_message(exc)
+        if request.writer.output_size > 0:
+            raise ConnectionError("response already started, cannot send the error")
+        body = orjson.dumps({"code": HTTPStatus(status).phrase, "message": text})
+        response = web.Response(
+            status=status, body=body, content_type="application/json", charset="utf-8"
+        )
+        response.force_close()
+        return response
+
+
+def protocol_error_message(exc: BaseException | None) -> str:
+    """What a malformed request is called in the error body, without any of its bytes."""
+    if isinstance(exc, LineTooLong):
+        return "malformed HTTP request: request line or header field too long"
+    if isinstance(exc, InvalidHeader):
+        return "malformed HTTP request: invalid header"
+    if isinstance(exc, BadStatusLine):
+        return "malformed HTTP request: invalid request line"
+    if isinstance(exc, InvalidURLError):
+        return "malformed HTTP request: invalid URL"
+    if isinstance(exc, BadHttpMessage):
+        return "malformed HTTP request"
+    return "bad request"
+
+
+class GuardedSite(web.BaseSite):
+    """A listening socket served by :class:`GuardedRequestHandler` connections.
+
+    Args:
+        runner: The set-up app runner.
+        sock: The bound socket to listen on.
+        limits: The connection limits.
+        handler_options: The aiohttp request handler options (as given to the runner).
+        ssl_context: Serve TLS with this context; the handshake is bounded by the header
+            deadline.
+        backlog: The listen backlog.
+    """
+
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        sock: socket.socket,
+        *,
+        limits: ConnectionLimits,
+        handler_options: dict[str, Any],
+        ssl_context: ssl.SSLContext | None = None,
+        backlog: int = 1024,
+    ) -> None:
+        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
+        self._sock = sock
+        self._handler_options = {**handler_options, "keepalive_timeout": limits.keepalive_timeout}
+        self.guard = ConnectionGuard(limits)
+        host, port = sock.getsockname()[:2]
+        self._name = f"{'https' if ssl_context else 'http'}://{host}:{port}"
+
+    @property
+    def name(self) -> str:
+        """The URL the site listens on."""
+        return self._name
+
+    async def start(self) -> None:
+        """Listen and start the header-deadline sweep."""
+        await super().start()
+        loop = asyncio.get_running_loop()
+        server = self._runner.server
+        assert server is not None
+        guard = self.guard
+        options = self._handler_options
+
+        def protocol() -> GuardedRequestHandler:
+            return GuardedRequestHandler(server, guard=guard, loop=loop, **options)
+
+        self._server = await loop.create_server(
+            protocol,
+            sock=self._sock,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            ssl_handshake_timeout=guard.limits.header_timeout if self._ssl_context else None,
+        )
+        guard.start()
+
+    async def stop(self) -> None:
+        """Stop listening and sweeping."""
+        await self.guard.stop()
+        await super().stop()

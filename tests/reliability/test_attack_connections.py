@@ -1,0 +1,395 @@
+"""Attacks on the front doors, on loopback: undecodable bodies, broken framing, malformed
+headers carrying a token, connections that never finish their headers (slowloris), too many
+connections, and request floods. Each one costs the attacker's own requests, never everyone's:
+the server answers the others, ``/healthz`` included. Bounded in time and count."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import grpc
+import pytest
+from reliability.serving import serve_process
+
+from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
+from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2_grpc
+from model_registry.server import RunningServer, run_server
+from model_registry.server.connections import ConnectionLimits
+from model_registry.server.ratelimit import RateLimit
+from model_registry.server.rest import BASE_PATH
+
+TOKEN = "s3cret-token-never-echoed"
+OTHER_CLIENT = "127.0.0.2"
+"""A second loopback address: "another client" for the per-address caps."""
+
+
+async def raw_exchange(port: int, request: bytes, *, timeout: float = 10.0) -> bytes:
+    """Send raw bytes to the server and read until it closes the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), timeout)
+    finally:
+        writer.close()
+
+
+def split_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-cased names) and body of one raw HTTP/1.1 response."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, body
+
+
+def assert_error_body(body: bytes, status: int, got: int) -> dict[str, Any]:
+    """The ``{code, message}`` error body with the expected status."""
+    assert got == status, body[:300]
+    decoded = json.loads(body)
+    assert set(decoded) == {"code", "message"} and decoded["message"], decoded
+    return decoded  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def srv(database_url: str) -> AsyncIterator[RunningServer]:
+    """A server with auth on (REST and gRPC)."""
+    async with run_server(database_url, grpc_port=0, auth_tokens=[TOKEN]) as server:
+        yield server
+
+
+def post(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """A raw POST request with a token and the given extra headers."""
+    lines = [
+        f"POST {BASE_PATH}{path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        f"Authorization: Bearer {TOKEN}",
+        "Content-Type: application/json",
+        "Connection: close",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+BODY = b'{"name": "compressed?"}'
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        pytest.param(
+            {"Content-Encoding": "gzip", "Content-Length": str(len(BODY))}, BODY, id="gzip-plain"
+        ),
+        pytest.param(
+            {"Content-Encoding": "deflate", "Content-Length": str(len(BODY))},
+            BODY,
+            id="deflate-plain",
+        ),
+        pytest.param(
+            {"Content-Encoding": "gzip", "Content-Length": "20"},
+            zlib.compress(BODY)[:20],
+            id="gzip-truncated",
+        ),
+        pytest.param(
+            {"Transfer-Encoding": "chunked"},
+            b'5\r\n{"nam\r\nzz\r\n' + b"x" * 10 + b"\r\n0\r\n\r\n",
+            id="chunk-size-not-hex",
+        ),
+        pytest.param(
+            {"Transfer-Encoding": "chunked"},
+            b"5\r\n" + BODY + b"\r\n0\r\n\r\n",
+            id="chunk-longer-than-its-size",
+        ),
+    ],
+)
+async def test_an_undecodable_body_is_a_400_with_the_error_body_and_no_error_log(
+    srv: RunningServer,
+    caplog: pytest.LogCaptureFixture,
+    headers: dict[str, str],
+    body: bytes,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    raw = await raw_exchange(srv.port, post("/registered_models", body, headers))
+    status, _headers, reply = split_response(raw)
+    assert_error_body(reply, 400, status)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if r.exc_info]
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(srv.url + BASE_PATH + "/registered_models", headers=auth()) as resp,
+    ):
+        assert resp.status == 200 and (await resp.json())["items"] == []
+
+
+def auth() -> dict[str, str]:
+    """The Authorization header of the test token."""
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param(f"Authorization: Bearer {TOKEN}\x01", id="control-character"),
+        pytest.param(f"Authorization: Bearer {TOKEN}\r\nBad Header: x", id="space-in-name"),
+        pytest.param(f"Authorization: Bearer {TOKEN}" + "x" * 70_000, id="too-long"),
+        pytest.param(f"X-Note: {TOKEN}\x7f", id="delete-character"),
+    ],
+)
+async def test_a_malformed_header_answer_never_repeats_the_presented_token(
+    srv: RunningServer, caplog: pytest.LogCaptureFixture, header: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    request = f"GET {BASE_PATH}/registered_models HTTP/1.1\r\nHost: x\r\n{header}\r\n\r\n"
+    raw = await raw_exchange(srv.port, request.encode("latin-1"))
+    assert TOKEN.encode() not in raw
+    status, headers, body = split_response(raw)
+    assert headers["content-type"].startswith("application/json")
+    assert "malformed HTTP request" in assert_error_body(body, 400, status)["message"]
+    assert TOKEN not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+# --- connections ---------------------------------------------------------------------------
+
+
+async def half_open(port: int, count: int) -> list[asyncio.StreamWriter]:
+    """``count`` connections that send the start of a request head and never finish it."""
+    writers = []
+    for _ in range(count):
+        try:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            break  # the listen backlog is full: the rest cannot even connect
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        writers.append(writer)
+    return writers
+
+
+async def close_all(writers: list[asyncio.StreamWriter]) -> None:
+    for writer in writers:
+        writer.close()
+    await asyncio.sleep(0)
+
+
+async def timed_get(http: aiohttp.ClientSession, url: str, **kwargs: Any) -> tuple[int, float]:
+    """Status and seconds of a GET."""
+    started = time.monotonic()
+    async with http.get(url, timeout=aiohttp.ClientTimeout(total=10), **kwargs) as resp:
+        await resp.read()
+        return resp.status, time.monotonic() - started
+
+
+def other_client() -> aiohttp.ClientSession:
+    """A session whose connections come from :data:`OTHER_CLIENT`."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(OTHER_CLIENT, 0)))
+
+
+@pytest.mark.slow
+async def test_a_thousand_half_open_connections_from_one_address_do_not_stop_other_clients(
+    tmp_path: Path,
+) -> None:
+    # As reproduced: `serve` under a 512 file limit, default limits, no token needed.
+    args = ["--database-url", f"sqlite:///{tmp_path / 'registry.db'}"]
+    async with serve_process(args, grpc=False, max_open_files=512) as proc:
+        writers = await half_open(proc.port, 1000)
+        try:
+            assert len(writers) == 1000
+            await asyncio.sleep(0.5)  # the server has seen them all
+            async with other_client() as http:
+                for path in ("/healthz", "/readyz", BASE_PATH + "/registered_models"):
+                    status, seconds = await timed_get(http, proc.url + path)
+                    assert status == 200 and seconds < 2.0, (path, status, seconds)
+        finally:
+            await close_all(writers)
+
+
+async def test_connections_over_the_per_address_cap_are_refused_503_and_others_still_served(
+    database_url: str,
+) -> None:
+    limits = ConnectionLimits(max_connections_per_address=20, header_timeout=30)
+    async with run_server(database_url, connection_limits=limits) as srv:
+        writers = await half_open(srv.port, 20)
+        try:
+            raw = await raw_exchange(srv.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, body = split_response(raw)
+            assert_error_body(body, 503, status)
+            assert headers["retry-after"] == "1"
+            assert json.loads(body)["message"] == "too many open connections from this address"
+            async with other_client() as http:
+                assert (await timed_get(http, srv.url + "/healthz"))[0] == 200
+        finally:
+            await close_all(writers)
+        await asyncio.sleep(0.2)  # closed ones are counted out
+        async with aiohttp.ClientSession() as http:
+            assert (await timed_get(http, srv.url + "/healthz"))[0] == 200
+
+
+async def test_connections_over_the_total_cap_are_refused_503(database_url: str) -> None:
+    limits = ConnectionLimits(max_connections=5, max_connections_per_address=100)
+    async with run_server(database_url, connection_limits=limits) as srv:
+        writers = await half_open(srv.port, 5)
+        try:
+            raw = await raw_exchange(srv.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, body = split_response(raw)
+            assert_error_body(body, 503, status)
+            assert headers["retry-after"] == "1"
+        finally:
+            await close_all(writers)
+
+
+async def test_a_request_head_not_finished_in_time_gets_408_and_the_connection_closes(
+    database_url: str,
+) -> None:
+    limits = ConnectionLimits(header_timeout=1.0)
+    async with run_server(database_url, connection_limits=limits) as srv:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        try:
+            started = time.monotonic()
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            for _ in range(3):  # trickling bytes does not extend the deadline
+                await asyncio.sleep(0.25)
+                writer.write(b"X-Slow: 1\r\n")
+            raw = await asyncio.wait_for(reader.read(), 10)
+            assert 1.0 <= time.monotonic() - started < 4.0
+        finally:
+            writer.close()
+        status, _headers, body = split_response(raw)
+        assert_error_body(body, 408, status)
+
+
+async def test_a_request_body_slower_than_the_header_deadline_is_not_cut(
+    database_url: str,
+) -> None:
+    limits = ConnectionLimits(header_timeout=1.0)
+    async with run_server(database_url, connection_limits=limits) as srv:
+        body = b'{"name": "slow-body"}'
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        try:
+            writer.write(
+                f"POST {BASE_PATH}/registered_models HTTP/1.1\r\nHost: x\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+            for i in range(0, len(body), 4):
+                writer.write(body[i : i + 4])
+                await asyncio.sleep(0.4)
+            raw = await asyncio.wait_for(reader.read(), 10)
+        finally:
+            writer.close()
+        assert split_response(raw)[0] == 201
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout(
+    database_url: str,
+) -> None:
+    limits = ConnectionLimits(keepalive_timeout=1.0, header_timeout=30)
+    async with run_server(database_url, connection_limits=limits) as srv:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        try:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert b" 200 " in head.split(b"\r\n")[0]
+            started = time.monotonic()
+            rest = await asyncio.wait_for(reader.read(), 10)  # body, then EOF when closed
+            assert rest == b'{"status":"ok"}'
+            assert 0.5 <= time.monotonic() - started < 4.0
+        finally:
+            writer.close()
+
+
+def test_connection_limits_become_grpc_server_options() -> None:
+    limits = ConnectionLimits(
+        header_timeout=5,
+        keepalive_timeout=30,
+        grpc_keepalive_time=45,
+        grpc_max_connection_age=600,
+        grpc_max_concurrent_streams=16,
+    )
+    options = dict(limits.grpc_options())
+    assert options["grpc.server_handshake_timeout_ms"] == 5000
+    assert options["grpc.max_connection_idle_ms"] == 30_000
+    assert options["grpc.keepalive_time_ms"] == 45_000
+    assert options["grpc.max_connection_age_ms"] == 600_000
+    assert options["grpc.max_concurrent_streams"] == 16
+
+
+async def test_a_grpc_connection_that_never_sends_its_preface_is_closed(database_url: str) -> None:
+    limits = ConnectionLimits(header_timeout=1.0)
+    async with run_server(database_url, grpc_port=0, connection_limits=limits) as srv:
+        assert srv.grpc_port is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.grpc_port)
+        try:
+            started = time.monotonic()
+            await asyncio.wait_for(reader.read(), 15)
+            assert time.monotonic() - started < 10.0
+        finally:
+            writer.close()
+
+
+# --- request rate ---------------------------------------------------------------------------
+
+
+async def test_the_rate_limit_is_off_by_default(srv: RunningServer) -> None:
+    async with aiohttp.ClientSession(headers=auth()) as http:
+        statuses = [
+            (await timed_get(http, srv.url + BASE_PATH + "/registered_models"))[0]
+            for _ in range(50)
+        ]
+    assert set(statuses) == {200}
+
+
+async def test_over_its_rate_a_token_gets_429_with_retry_after_and_other_tokens_do_not(
+    database_url: str,
+) -> None:
+    limit = RateLimit(rate=1.0, burst=3)
+    async with (
+        run_server(
+            database_url, grpc_port=0, auth_tokens=[TOKEN, "other"], rate_limit=limit
+        ) as srv,
+        aiohttp.ClientSession() as http,
+    ):
+        url = srv.url + BASE_PATH + "/registered_models"
+        statuses = [(await timed_get(http, url, headers=auth()))[0] for _ in range(3)]
+        assert statuses == [200, 200, 200]
+        async with http.get(url, headers=auth()) as resp:
+            assert_error_body(await resp.read(), 429, resp.status)
+            assert int(resp.headers["Retry-After"]) >= 1
+        # The probes are never limited; another token has a bucket of its own.
+        assert (await timed_get(http, srv.url + "/healthz"))[0] == 200
+        other = {"Authorization": "Bearer other"}
+        assert (await timed_get(http, url, headers=other))[0] == 200
+        # gRPC draws on the same bucket: UNAVAILABLE (HTTP 429) with a retry hint.
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+            stub = model_registry_pb2_grpc.ModelRegistryServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stub.GetRegisteredModels(
+                    pb.GetRegisteredModelsRequest(),
+                    metadata=(("authorization", f"Bearer {TOKEN}"),),
+                    timeout=10,
+                )
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        trailing = dict(info.value.trailing_metadata() or ())
+        assert int(trailing["retry-after"]) >= 1
+        await asyncio.sleep(1.1)  # a token back in the bucket
+        assert (await timed_get(http, url, headers=auth()))[0] == 200
+
+
+async def test_with_auth_off_the_rate_limit_is_per_client_address(database_url: str) -> None:
+    async with run_server(database_url, rate_limit=RateLimit(rate=0.5, burst=2)) as srv:
+        url = srv.url + BASE_PATH + "/registered_models"
+        async with aiohttp.ClientSession() as http:
+            statuses = [(await timed_get(http, url))[0] for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        async with other_client() as http:
+            assert (await timed_get(http, url))[0] == 200

@@ -98,6 +98,25 @@ class PayloadTooLarge(ServiceError):
     grpc_code = "RESOURCE_EXHAUSTED"
 
 
+class EntityTooLarge(ServiceError):
+    """An entity too large to be listed (413; gRPC INVALID_ARGUMENT, as repeating cannot help).
+
+    gRPC answers are limited in size (:data:`MAX_RESPONSE_BYTES`); an entity that could not fit
+    in one is refused when written, rather than break every list that holds it.
+    """
+
+    http_status = 413
+    grpc_code = "INVALID_ARGUMENT"
+
+
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+"""The largest gRPC answer the server sends: gRPC's default receive limit of its clients."""
+
+MAX_ENTITY_BYTES = MAX_RESPONSE_BYTES - 64 * 1024
+"""The largest entity, JSON-encoded, the server stores: it always fits in one gRPC answer
+together with the list's own fields."""
+
+
 class TooManyRequests(ServiceError):
     """The caller's request rate limit is used up (429; gRPC maps HTTP 429 to UNAVAILABLE).
 

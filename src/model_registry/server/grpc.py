@@ -32,12 +32,15 @@ from model_registry.server.auth import TokenAuthenticator
 from model_registry.server.connections import ConnectionLimits
 from model_registry.server.entities import ANY_ARTIFACT, ARTIFACT_KINDS, KINDS
 from model_registry.server.errors import (
+    MAX_RESPONSE_BYTES,
     BadRequest,
+    EntityTooLarge,
     NotFound,
     ServiceError,
     TooManyRequests,
     Unauthorized,
 )
+from model_registry.server.paging import PageRequest, encode_token
 from model_registry.server.ratelimit import RateLimiter
 from model_registry.server.service import RegistryService
 
@@ -126,11 +129,66 @@ def _find(kind: str, out: type[Message]) -> Handler:
     return handler
 
 
+# Room a list answer needs beside its items: the token, the sizes and their field tags.
+_LIST_FRAME_BYTES = 1024
+_ORDER_FIELDS: Mapping[str, str] = {
+    "ID": "id",
+    "CREATE_TIME": "createTimeSinceEpoch",
+    "LAST_UPDATE_TIME": "lastUpdateTimeSinceEpoch",
+}
+
+
+def _page_message(page: dict[str, Any], out: type[Message], params: Mapping[str, str]) -> Message:
+    """A list answer that fits :data:`MAX_RESPONSE_BYTES`: cut short when the page's items do
+    not (fewer items than the page size, with the token of the last one sent), so a client
+    with gRPC's default receive limit can always read it and page on.
+
+    Raises:
+        EntityTooLarge: Not even the first item fits (stored before entity sizes were
+            checked at write time); REST can still read it.
+    """
+    message = wire_to_message(page, out)
+    if message.ByteSize() <= MAX_RESPONSE_BYTES:
+        return message
+    items: Any = message.items  # type: ignore[attr-defined]  # every list message has items
+    budget = MAX_RESPONSE_BYTES - _LIST_FRAME_BYTES
+    used = keep = 0
+    for item in items:
+        size = item.ByteSize()
+        used += size + 1 + _varint_size(size)
+        if used > budget:
+            break
+        keep += 1
+    if keep == 0:
+        first = page["items"][0]
+        raise EntityTooLarge(
+            f"item {first.get('id')} alone is larger than the {MAX_RESPONSE_BYTES} bytes a gRPC "
+            "answer may have: read it over REST"
+        )
+    request = PageRequest.from_query(params)
+    last = page["items"][keep - 1]
+    del items[keep:]
+    message.size = keep  # type: ignore[attr-defined]
+    message.next_page_token = encode_token(  # type: ignore[attr-defined]
+        int(last[_ORDER_FIELDS[request.order_by]]),
+        int(last["id"]),
+        order_by=request.order_by,
+        desc=request.desc,
+    )
+    return message
+
+
+def _varint_size(value: int) -> int:
+    """How many bytes the varint encoding of ``value`` takes."""
+    return max(1, (value.bit_length() + 6) // 7)
+
+
 def _list(kind: str, out: type[Message], parent: str | None = None) -> Handler:
     async def handler(service: RegistryService, request: Any) -> Message:
         parent_id = _opt(request, parent) if parent is not None else None
-        result = await service.list(kind, query_params(request), parent_id=parent_id)
-        return wire_to_message(result, out)
+        params = query_params(request)
+        result = await service.list(kind, params, parent_id=parent_id)
+        return _page_message(result, out, params)
 
     return handler
 
@@ -138,10 +196,9 @@ def _list(kind: str, out: type[Message], parent: str | None = None) -> Handler:
 def _list_context_artifacts(context_kind: str, field: str) -> Handler:
     async def handler(service: RegistryService, request: Any) -> Message:
         context_id: str = getattr(request, field)
-        result = await service.list_context_artifacts(
-            context_kind, context_id, query_params(request)
-        )
-        return wire_to_message(result, pb.ArtifactList)
+        params = query_params(request)
+        result = await service.list_context_artifacts(context_kind, context_id, params)
+        return _page_message(result, pb.ArtifactList, params)
 
     return handler
 
@@ -168,7 +225,7 @@ async def _get_artifacts(service: RegistryService, request: Any) -> Message:
         result = await service.list_context_artifacts("model-version", parent, params)
     else:
         result = await service.list("artifact", params)
-    return wire_to_message(result, pb.ArtifactList)
+    return _page_message(result, pb.ArtifactList, params)
 
 
 async def _upsert_model_artifact(service: RegistryService, request: Any) -> Message:
@@ -194,7 +251,7 @@ async def _get_model_artifacts(service: RegistryService, request: Any) -> Messag
         result = await service.list_context_artifacts("model-version", version_id, params)
     else:
         result = await service.list("model-artifact", params)
-    return wire_to_message(result, pb.ModelArtifactList)
+    return _page_message(result, pb.ModelArtifactList, params)
 
 
 async def _model_artifact_by_inference_service(service: RegistryService, request: Any) -> Message:
@@ -219,10 +276,9 @@ async def _model_version_by_inference_service(service: RegistryService, request:
 
 
 async def _metric_history(service: RegistryService, request: Any) -> Message:
-    result = await service.list_metric_history(
-        query_params(request), run_id=_opt(request, "experiment_run_id")
-    )
-    return wire_to_message(result, pb.MetricList)
+    params = query_params(request)
+    result = await service.list_metric_history(params, run_id=_opt(request, "experiment_run_id"))
+    return _page_message(result, pb.MetricList, params)
 
 
 #: Every RPC of ``ModelRegistryService`` -> its handler. A test checks this covers the
@@ -478,6 +534,7 @@ async def start_grpc_server(
     options: list[tuple[str, int]] = (limits or ConnectionLimits()).grpc_options()
     if max_message_bytes is not None:
         options.append(("grpc.max_receive_message_length", max_message_bytes))
+    options.append(("grpc.max_send_message_length", MAX_RESPONSE_BYTES))
     server = grpc.aio.server(interceptors=interceptors, options=options)
     # Registered methods: gRPC's core matches the method path itself, with no generic handler
     # lookup in Python on each call (the generated health service registers the same way).

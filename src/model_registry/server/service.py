@@ -24,6 +24,8 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from model_registry.server.entities import (
     ANY_ARTIFACT,
     ARTIFACT_KINDS,
@@ -37,7 +39,13 @@ from model_registry.server.entities import (
     REGISTERED_MODEL,
     EntityKind,
 )
-from model_registry.server.errors import BadRequest, NotFound, UnprocessableEntity
+from model_registry.server.errors import (
+    MAX_ENTITY_BYTES,
+    BadRequest,
+    EntityTooLarge,
+    NotFound,
+    UnprocessableEntity,
+)
 from model_registry.server.paging import PageRequest
 from model_registry.server.store.repository import Record, Scope, Store, Tx
 from model_registry.server.wire import (
@@ -149,6 +157,27 @@ def to_wire(kind: EntityKind, record: Record) -> dict[str, Any]:
     out["createTimeSinceEpoch"] = str(v["create_time"])
     out["lastUpdateTimeSinceEpoch"] = str(v["update_time"])
     return out
+
+
+def _fitting(kind: EntityKind, record: Record) -> Record:
+    """``record`` if its wire form fits in one answer; checked inside the write, so a refused
+    entity is rolled back.
+
+    Raises:
+        EntityTooLarge: The entity is larger than :data:`MAX_ENTITY_BYTES` encoded.
+    """
+    wire = to_wire(kind, record)
+    try:
+        size = len(orjson.dumps(wire))
+    except TypeError:  # orjson.JSONEncodeError: a value only the standard encoder takes
+        size = len(json.dumps(wire).encode())
+    if size > MAX_ENTITY_BYTES:
+        raise EntityTooLarge(
+            f"the {kind.label} would be {size} bytes encoded, more than the {MAX_ENTITY_BYTES} "
+            "an entity may have (every list answer must be able to hold it): shorten its "
+            "description or custom properties"
+        )
+    return record
 
 
 def _label(kinds: tuple[EntityKind, ...]) -> str:
@@ -315,7 +344,7 @@ class RegistryService:
             check_name(name, "name", prefix_len=len(f"{values['parent_id']}:"))
         else:
             check_name(name, "name")
-        return await tx.create(desc, values, props)
+        return _fitting(desc, await tx.create(desc, values, props))
 
     async def _require(self, tx: Tx, desc: EntityKind, entity_id: int) -> None:
         if not await tx.exists(desc, entity_id):
@@ -394,7 +423,7 @@ class RegistryService:
         await tx.update(desc, record.id, values, _custom_properties(body))
         updated = await tx.get((desc,), record.id)
         assert updated is not None  # updated in this transaction
-        return updated
+        return _fitting(desc, updated)
 
     # ---------------------------------------------------------------------------------------
     # list / find

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
-from reliability.serving import serve_process
+from reliability.serving import serve_process, serve_refused
 
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2_grpc
@@ -393,3 +393,36 @@ async def test_with_auth_off_the_rate_limit_is_per_client_address(database_url: 
         assert statuses == [200, 200, 429]
         async with other_client() as http:
             assert (await timed_get(http, url))[0] == 200
+
+
+async def test_serve_takes_the_connection_and_rate_limits_from_the_command_line(
+    tmp_path: Path,
+) -> None:
+    args = [
+        "--database-url",
+        f"sqlite:///{tmp_path / 'registry.db'}",
+        "--max-connections-per-address",
+        "3",
+        "--header-timeout",
+        "30",
+        "--rate-limit",
+        "0.5",
+        "--rate-limit-burst",
+        "1",
+    ]
+    async with serve_process(args, grpc=False) as proc:
+        url = proc.url + BASE_PATH + "/registered_models"
+        async with aiohttp.ClientSession() as http:
+            assert (await timed_get(http, url))[0] == 200
+            assert (await timed_get(http, url))[0] == 429
+        writers = await half_open(proc.port, 3)
+        try:
+            raw = await raw_exchange(proc.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert split_response(raw)[0] == 503
+        finally:
+            await close_all(writers)
+
+
+async def test_a_rate_limit_burst_without_a_rate_is_a_usage_error() -> None:
+    code, _out, err = await serve_refused(["--rate-limit-burst", "5"])
+    assert code == 2 and b"--rate-limit-burst needs --rate-limit" in err

@@ -21,6 +21,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from model_registry._eventloop import LOOP_CHOICES, resolve_loop, run_on_loop
 from model_registry.server.app import MAX_BODY_BYTES, run_server
+from model_registry.server.connections import (
+    DEFAULT_GRPC_KEEPALIVE_TIME,
+    DEFAULT_GRPC_MAX_CONCURRENT_STREAMS,
+    DEFAULT_GRPC_MAX_CONNECTION_AGE,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_KEEPALIVE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    ConnectionLimits,
+)
+from model_registry.server.ratelimit import RateLimit
 
 __all__ = ["LOOP_ENV", "TOKEN_ENV", "serve"]
 
@@ -87,6 +98,69 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
     show_default=True,
     help="Largest request body / gRPC message accepted.",
 )
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_HEADER_TIMEOUT,
+    show_default=True,
+    help="Seconds a client has to finish a request head (and a TLS or HTTP/2 handshake).",
+)
+@click.option(
+    "--keepalive-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_KEEPALIVE_TIMEOUT,
+    show_default=True,
+    help="Seconds an idle connection stays open between requests (REST and gRPC).",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_CONNECTIONS,
+    show_default=True,
+    help="Most open REST connections (lowered to fit the open-file limit); more get 503.",
+)
+@click.option(
+    "--max-connections-per-address",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    show_default=True,
+    help="Most open REST connections from one client address; more get 503.",
+)
+@click.option(
+    "--grpc-keepalive-time",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_GRPC_KEEPALIVE_TIME,
+    show_default=True,
+    help="Seconds between gRPC keepalive pings.",
+)
+@click.option(
+    "--grpc-max-connection-age",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_GRPC_MAX_CONNECTION_AGE,
+    show_default=True,
+    help="Seconds after which a gRPC connection is asked to go away.",
+)
+@click.option(
+    "--grpc-max-concurrent-streams",
+    type=click.IntRange(min=1),
+    default=DEFAULT_GRPC_MAX_CONCURRENT_STREAMS,
+    show_default=True,
+    help="Most calls in flight on one gRPC connection.",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="PER_SECOND",
+    help="Requests a second per token (per client address with auth off); more get 429. "
+    "Off by default.",
+)
+@click.option(
+    "--rate-limit-burst",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Requests a caller may send at once under --rate-limit (default: the rate).",
+)
 def serve(
     *,
     grpc_port: int,
@@ -94,11 +168,33 @@ def serve(
     log_level: str,
     auth_token: tuple[str, ...],
     loop: str | None,
+    header_timeout: float,
+    keepalive_timeout: float,
+    max_connections: int,
+    max_connections_per_address: int,
+    grpc_keepalive_time: float,
+    grpc_max_connection_age: float,
+    grpc_max_concurrent_streams: int,
+    rate_limit: float | None,
+    rate_limit_burst: int | None,
     **run_options: Any,
 ) -> None:
     """Run the model registry server (REST API v1alpha3, optional gRPC)."""
     if (run_options["tls_cert"] is None) != (run_options["tls_key"] is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
+    if rate_limit_burst is not None and rate_limit is None:
+        raise click.UsageError("--rate-limit-burst needs --rate-limit")
+    run_options["connection_limits"] = ConnectionLimits(
+        header_timeout=header_timeout,
+        keepalive_timeout=keepalive_timeout,
+        max_connections=max_connections,
+        max_connections_per_address=max_connections_per_address,
+        grpc_keepalive_time=grpc_keepalive_time,
+        grpc_max_connection_age=grpc_max_connection_age,
+        grpc_max_concurrent_streams=grpc_max_concurrent_streams,
+    )
+    if rate_limit is not None:
+        run_options["rate_limit"] = RateLimit(rate_limit, rate_limit_burst)
     try:
         kind = resolve_loop(loop or os.environ.get(LOOP_ENV, "").strip().lower() or "auto")
     except ValueError as exc:

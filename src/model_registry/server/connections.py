@@ -33,7 +33,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from aiohttp import web
@@ -47,6 +47,9 @@ from aiohttp.http_exceptions import (
 )
 
 __all__ = [
+    "DEFAULT_GRPC_KEEPALIVE_TIME",
+    "DEFAULT_GRPC_MAX_CONCURRENT_STREAMS",
+    "DEFAULT_GRPC_MAX_CONNECTION_AGE",
     "DEFAULT_HEADER_TIMEOUT",
     "DEFAULT_KEEPALIVE_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
@@ -78,6 +81,9 @@ DEFAULT_GRPC_MAX_CONCURRENT_STREAMS = 100
 # File descriptors kept for everything but REST connections: the database pool, gRPC, logs.
 _RESERVED_FDS = 128
 _SWEEP_SECONDS = 1.0
+# Seconds a refused connection is read before it is closed, and how many may be at once.
+_REFUSAL_LINGER = 0.5
+_MAX_LINGERING = 64
 
 
 def fitting_max_connections(requested: int) -> int:
@@ -187,6 +193,7 @@ class ConnectionGuard:
         self._open: set[GuardedRequestHandler] = set()
         self._by_address: dict[str, int] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._lingering = 0
 
     @property
     def open_connections(self) -> int:
@@ -203,6 +210,32 @@ class ConnectionGuard:
         self._by_address[address] = count + 1
         self._open.add(handler)
         return None
+
+    def refuse(self, transport: asyncio.BaseTransport, refusal: bytes) -> None:
+        """Answer a connection over a cap and close it.
+
+        Closed at once, a connection whose request is still arriving is reset, and the client
+        may lose the answer with it; so the answer is followed by a half-close and the request
+        is read for a moment (:data:`_REFUSAL_LINGER`) before the close, for a bounded number
+        of refused connections at a time (each holds a file descriptor meanwhile).
+        """
+        # uvloop's transports are not asyncio.WriteTransport subclasses, but write alike.
+        writer = cast(asyncio.WriteTransport, transport)
+        try:
+            writer.write(refusal)
+            if self._lingering >= _MAX_LINGERING:
+                transport.close()
+                return
+        except Exception:  # the client is gone already
+            transport.close()
+            return
+        self._lingering += 1
+
+        def close() -> None:
+            self._lingering -= 1
+            transport.close()
+
+        asyncio.get_running_loop().call_later(_REFUSAL_LINGER, close)
 
     def release(self, handler: GuardedRequestHandler, address: str) -> None:
         """Count a closed connection out."""
@@ -262,10 +295,7 @@ class GuardedRequestHandler(web.RequestHandler):
         if refusal is not None:
             # Never handed to aiohttp: no parser, no task, just the answer and the close.
             self._refused = True
-            assert isinstance(transport, asyncio.WriteTransport)
-            with contextlib.suppress(Exception):
-                transport.write(refusal)
-            transport.close()
+            self._guard.refuse(transport, refusal)
             return
         self._address = address
         super().connection_made(transport)
@@ -279,6 +309,8 @@ class GuardedRequestHandler(web.RequestHandler):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # read and dropped, so that closing does not reset the connection
         if not self.head_since and self._awaiting_head():
             self.head_since = self._loop.time()
         super().data_received(data)

@@ -4,6 +4,7 @@ and count."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -132,3 +133,31 @@ async def test_a_grpc_page_cut_by_size_keeps_a_descending_order(
     )
     names = [m.name for m in first.items] + [m.name for m in rest.items]
     assert names == ["big-2", "big-1", "big-0"] and not rest.next_page_token
+
+
+async def test_concurrent_posts_of_one_metric_to_one_run_all_succeed_and_keep_every_value(
+    srv: RunningServer,
+) -> None:
+    api = srv.url + BASE_PATH
+    async with aiohttp.ClientSession() as http:
+        async with http.post(api + "/experiments", json={"name": "e"}) as resp:
+            experiment = await resp.json()
+        async with http.post(
+            api + "/experiment_runs", json={"name": "r", "experimentId": experiment["id"]}
+        ) as resp:
+            run = await resp.json()
+
+        async def post(step: int) -> int:
+            metric = {"artifactType": "metric", "name": "loss", "value": step / 10, "step": step}
+            async with http.post(
+                f"{api}/experiment_runs/{run['id']}/artifacts", json=metric
+            ) as resp:
+                return resp.status
+
+        statuses = await asyncio.gather(*(post(step) for step in range(20)))
+        assert sorted(statuses) == [200] * 19 + [201], statuses
+        async with http.get(f"{api}/experiment_runs/{run['id']}/metric_history") as resp:
+            history = (await resp.json())["items"]
+        assert sorted(int(m["step"]) for m in history) == list(range(20))
+        async with http.get(f"{api}/experiment_runs/{run['id']}/artifacts") as resp:
+            assert [a["name"] for a in (await resp.json())["items"]] == ["loss"]

@@ -42,6 +42,7 @@ from model_registry.server.entities import (
 from model_registry.server.errors import (
     MAX_ENTITY_BYTES,
     BadRequest,
+    Conflict,
     EntityTooLarge,
     NotFound,
     UnprocessableEntity,
@@ -620,7 +621,15 @@ class RegistryService:
                 await self._append_history(tx, record, ident)
             return record, created
 
-        record, created = await self._store.write(upsert)
+        try:
+            record, created = await self._store.write(upsert)
+        except Conflict:
+            if not (in_run and desc in (METRIC, PARAMETER) and _present(body, "name")):
+                raise
+            # A concurrent post of the same name to this run inserted it between our look-up
+            # and our insert (PostgreSQL runs both transactions at once; SQLite's single writer
+            # never does). Its row is committed now: run again, and update it.
+            record, created = await self._store.write(upsert)
         return to_wire(_record_kind(record), record), created
 
     async def _append_history(self, tx: Tx, metric: Record, run_id: int) -> None:

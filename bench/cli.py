@@ -27,6 +27,7 @@ from bench.scenarios import concurrent_creates, seed_models, sequential_creates,
 from bench.seed import seed_versions_sync
 from bench.server import ServerProcess
 from bench.timing import Result, merge
+from bench.ui import seed_ui_sync, ui_pages
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -50,6 +51,9 @@ class Counts:
     ref_gets: int
     ref_creates: int
     ref_page_items: int
+    ui_models: int = 2000
+    ui_metric_points: int = 1000
+    ui_requests: int = 30
 
 
 FULL = Counts(
@@ -86,12 +90,18 @@ SMOKE = Counts(
     ref_gets=5,
     ref_creates=3,
     ref_page_items=2000,
+    ui_models=30,
+    ui_metric_points=20,
+    ui_requests=3,
 )
 
-GROUPS = ("get", "create", "concurrent", "paging")
+GROUPS = ("get", "create", "concurrent", "paging", "ui")
 """Scenario groups ``--only`` can pick: get = a, e (get), g and the reference's gets;
 create = b and the reference's creates; concurrent = c; paging = d, e (paging) and the
-reference's Pager."""
+reference's Pager; ui = u, the web UI's pages on a registry of ``page_items`` versions."""
+DEFAULT_GROUPS = ("get", "create", "concurrent", "paging")
+"""What a full run without ``--only`` runs: ui only on request (``--only ui``, it seeds its own
+100,000-version registry); a smoke run runs every group, so none rots."""
 
 
 class Run:
@@ -253,7 +263,18 @@ def execute(
             "e paging gRPC", lambda: _paging(run, template, model_id, "grpc", counts.page_items)
         )
         run.attempt("f reference paging", lambda: _ref_paging(run, template, model_id))
+    if "ui" in groups:
+        run.attempt("u web UI pages", lambda: _ui(run))
     return run
+
+
+def _ui(run: Run) -> list[Result]:
+    c = run.counts
+    template = run.fresh_db()
+    print(f"bench: seeding the UI registry ({c.page_items:,} versions) ...", flush=True)
+    ids = seed_ui_sync(template, c.page_items, c.ui_models, c.ui_metric_points)
+    with run.serve("u_ui", template) as server:
+        return ui_pages(server, ids, c.ui_requests)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -271,7 +292,10 @@ def _parser() -> argparse.ArgumentParser:
         help="sample the server and the bench with py-spy into DIR (figures then run slower)",
     )
     parser.add_argument(
-        "--only", nargs="+", choices=GROUPS, help="run only these scenario groups (default: all)"
+        "--only",
+        nargs="+",
+        choices=GROUPS,
+        help="run only these scenario groups (default: all but ui; smoke: all)",
     )
     return parser
 
@@ -280,7 +304,7 @@ def main(argv: list[str]) -> int:
     """Run the bench; see the module docstring for the exit status."""
     args = _parser().parse_args(argv)
     counts = SMOKE if args.smoke else FULL
-    groups = set(args.only or GROUPS)
+    groups = set(args.only or (GROUPS if args.smoke else DEFAULT_GROUPS))
     stamp = report.run_stamp(BENCH_DIR.parent)
     stamp["smoke"] = args.smoke
     stamp["counts"] = asdict(counts)

@@ -1,13 +1,16 @@
 """``make demo``: the registry end to end on one machine, in a few seconds.
 
-It starts the embedded server on a fresh SQLite file in a temporary directory (with its gRPC
-port when the gRPC front door is available), then, through the async client:
+It starts the embedded server on a SQLite file in the working directory,
+``demo-registry.db`` (replaced when it exists; the data files it registers go to
+``demo-registry-files/`` beside it), with its gRPC port when the gRPC front door is available,
+then, through the async client:
 
 1. registers the HAL model, its 9000 version and the ONNX model artifact of the API guide;
-2. registers an evaluation dataset (a small CSV written next to the database, validated for its
-   label, timestamp and text columns) and the predictions of HAL 9000 on it;
+2. registers an evaluation dataset (a small CSV, validated for its label, timestamp and text
+   columns) and the predictions of HAL 9000 on it;
 3. lists everything back through the ``Pager`` over REST, and again over gRPC;
-4. stops the server.
+4. stops the server, keeps the database, and prints the command that serves it again and the
+   web UI's address, where everything registered can be found by clicking.
 
 Run it with ``python -m model_registry.demo``; it exits non-zero if any step fails.
 """
@@ -19,7 +22,6 @@ import asyncio
 import csv
 import importlib.util
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +29,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from model_registry.core import ModelRegistryAPIClient
 
-__all__ = ["main", "run_demo"]
+__all__ = ["DEMO_DATABASE", "main", "run_demo"]
+
+DEMO_DATABASE = "demo-registry.db"
+"""The demo's SQLite file, in the working directory (kept for ``model-registry serve``)."""
+SERVE_PORT = 8080
+"""The REST port ``model-registry serve`` listens on by default (the printed UI address's)."""
 
 Say = Callable[[str], None]
 
@@ -170,13 +177,25 @@ async def _list_back(
     return seen
 
 
+def _fresh_demo_database(path: Path, say: Say) -> None:
+    """Remove a previous run's demo database (and its WAL files) so the demo starts empty."""
+    removed = False
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if leftover.exists():
+            leftover.unlink()
+            removed = True
+    if removed:
+        say(_line("replaced", f"the previous demo database {path}"))
+
+
 async def run_demo(say: Say = print, *, database_url: str | None = None) -> None:
     """Run the whole demo, reporting each step through ``say``.
 
     Args:
         say: Where each line of the report goes.
-        database_url: The database to use; a fresh SQLite file in a temporary directory when
-            None. A database that already holds a ``HAL`` model makes the demo fail.
+        database_url: The database to use; by default :data:`DEMO_DATABASE` in the working
+            directory, replaced when it exists. A given database that already holds a ``HAL``
+            model makes the demo fail.
 
     Raises:
         Exception: Any failure (the server is stopped first).
@@ -185,28 +204,43 @@ async def run_demo(say: Say = print, *, database_url: str | None = None) -> None
     from model_registry.server import run_server
 
     with_grpc = grpc_available()
-    with tempfile.TemporaryDirectory(prefix="model-registry-demo-") as tmp:
-        workdir = Path(tmp)
-        database_url = database_url or f"sqlite:///{workdir / 'registry.db'}"
-        async with run_server(database_url, grpc_port=0 if with_grpc else None) as server:
-            say(_line("REST server on", f"{server.url} (database {database_url})"))
-            if server.grpc_port:
-                say(_line("gRPC server on", f"{server.host}:{server.grpc_port}"))
+    if database_url is None:
+        database = Path.cwd() / DEMO_DATABASE
+        _fresh_demo_database(database, say)
+        database_url = f"sqlite:///{database}"
+        shown_url = f"sqlite:///{DEMO_DATABASE}"
+    else:
+        database = None
+        shown_url = database_url
+    workdir = (
+        database.with_name(database.stem + "-files")
+        if database is not None
+        else Path.cwd() / "demo-registry-files"
+    )
+    workdir.mkdir(exist_ok=True)
+    async with run_server(database_url, grpc_port=0 if with_grpc else None) as server:
+        say(_line("REST server on", f"{server.url} (database {database_url})"))
+        if server.grpc_port:
+            say(_line("gRPC server on", f"{server.host}:{server.grpc_port}"))
+        async with ModelRegistryAPIClient.insecure_connection(
+            f"http://{server.host}", server.port
+        ) as api:
+            created = await _register(api, workdir, say)
+            over_rest = await _list_back(api, created, "REST", say)
+        if server.grpc_port:
             async with ModelRegistryAPIClient.insecure_connection(
-                f"http://{server.host}", server.port
-            ) as api:
-                created = await _register(api, workdir, say)
-                over_rest = await _list_back(api, created, "REST", say)
-            if server.grpc_port:
-                async with ModelRegistryAPIClient.insecure_connection(
-                    server.host, server.grpc_port, transport="grpc"
-                ) as grpc_api:
-                    over_grpc = await _list_back(grpc_api, created, "gRPC", say)
-                if over_grpc != over_rest:
-                    raise RuntimeError(f"REST listed {over_rest} but gRPC listed {over_grpc}")
-            else:
-                say("gRPC is not available in this build: listed over REST only")
-        say("server stopped")
+                server.host, server.grpc_port, transport="grpc"
+            ) as grpc_api:
+                over_grpc = await _list_back(grpc_api, created, "gRPC", say)
+            if over_grpc != over_rest:
+                raise RuntimeError(f"REST listed {over_rest} but gRPC listed {over_grpc}")
+        else:
+            say("gRPC is not available in this build: listed over REST only")
+    say("server stopped")
+    say(f"kept the registry: serve it with  model-registry serve --database-url {shown_url}")
+    say(f"then open the web UI at           http://127.0.0.1:{SERVE_PORT}/ui")
+    say(f"  the model:    http://127.0.0.1:{SERVE_PORT}/ui/models/{created['model']}")
+    say(f"  the dataset:  http://127.0.0.1:{SERVE_PORT}/ui/datasets?dataset={created['dataset']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m model_registry.demo", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "--database-url", default=None, help="database to use (default: a fresh SQLite file)"
+        "--database-url",
+        default=None,
+        help=f"database to use (default: {DEMO_DATABASE} in the working directory, replaced)",
     )
     args = parser.parse_args(argv)
     try:

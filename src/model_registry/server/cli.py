@@ -233,5 +233,6 @@ async def _serve(**run_options: Any) -> None:
         gc.collect()
         gc.freeze()
         print(f"model-registry serving on {srv.url}{grpc}{auth}, event loop {kind}", flush=True)
+        print(f"model-registry web UI at {srv.url}/ui", flush=True)
         await stop.wait()
         print("model-registry stopping", flush=True)

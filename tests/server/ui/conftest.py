@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api as playwright_sync
 
 from model_registry.server import RunningServer, ServerThread
 from model_registry.server.rest import BASE_PATH
@@ -32,8 +33,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 UI_TOKEN = "ui-s3cret"
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
 @contextlib.contextmanager

@@ -419,6 +419,30 @@ def page_statement(
     return apply_page(stmt, order_col, table.c.id, page)
 
 
+_NEWEST_CHILDREN: dict[str, Select[Any]] = {}
+
+
+def _newest_children_statement(kind: EntityKind) -> Select[Any]:
+    """SELECT the newest child of ``kind`` of each parent whose id is in ``ids`` (expanding)."""
+    stmt = _NEWEST_CHILDREN.get(kind.kind)
+    if stmt is None:
+        assert kind.parent is not None, f"{kind.kind} has no parent"
+        table = TABLES[kind.table]
+        child = table.alias("child")
+        parent = TABLES[KINDS[kind.parent.kind].table].alias("parent")
+        newest = (
+            select(child.c.id)
+            .where(child.c.kind == kind.kind, child.c.parent_id == parent.c.id)
+            .order_by(child.c.create_time.desc(), child.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        of_parents = select(newest).where(parent.c.id.in_(bindparam("ids", expanding=True)))
+        stmt = select(*_columns_of(table, [kind])).where(table.c.id.in_(of_parents))
+        _NEWEST_CHILDREN[kind.kind] = stmt
+    return stmt
+
+
 class Executor(Protocol):
     """What :class:`Tx` runs its statements on: an ``AsyncConnection`` or :class:`SyncExecutor`."""
 
@@ -733,25 +757,19 @@ class Tx:
     ) -> dict[int, Record]:
         """The newest child of ``kind`` under each parent (as :meth:`newest_child`), ONE query.
 
-        Each parent's newest child is a ``LIMIT 1`` subquery on the (kind, parent, create time,
-        id) index, so the cost grows with the number of parents, not with their children.
+        Each parent's newest child is a correlated ``LIMIT 1`` subquery on the (kind, parent,
+        create time, id) index, so the cost grows with the number of parents, not with their
+        children; the statement is built once per kind (building one is most of the cost).
 
         Returns:
             The newest child by parent id; parents without children are absent.
         """
         if not parent_ids:
             return {}
-        table = TABLES[kind.table]
-        newest = [
-            select(table.c.id)
-            .where(table.c.kind == kind.kind, table.c.parent_id == parent)
-            .order_by(table.c.create_time.desc(), table.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-            for parent in dict.fromkeys(parent_ids)
-        ]
-        stmt = select(*_columns_of(table, [kind])).where(table.c.id.in_(newest))
-        records = await self._with_props(kind, _dicts(await self._conn.execute(stmt)))
+        stmt = _newest_children_statement(kind)
+        params = {"ids": list(dict.fromkeys(parent_ids))}
+        rows = _dicts(await self._conn.execute(stmt, params))
+        records = await self._with_props(kind, rows)
         return {int(r.values["parent_id"]): r for r in records}
 
     async def linked_artifacts(

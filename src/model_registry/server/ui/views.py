@@ -114,13 +114,16 @@ def labels_of(properties: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
-def properties_of(properties: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """``(name, shown value)`` of the custom properties that are not labels."""
+def properties_of(
+    properties: Mapping[str, Any] | None, *, skip_params: bool = False
+) -> list[tuple[str, str]]:
+    """``(name, shown value)`` of the custom properties that are not labels (nor, with
+    ``skip_params``, the ``params.*`` a parameters table shows already)."""
     labels = set(labels_of(properties))
     return [
         (name, str(_plain(value)))
         for name, value in (properties or {}).items()
-        if name not in labels
+        if name not in labels and not (skip_params and name.startswith(PARAM_PREFIX))
     ]
 
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Browser, chromium
+from ui_support import Browser, chromium
 
 from model_registry.server import ServerThread
 

@@ -8,7 +8,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-from conftest import UI_TOKEN, Api, string_props
+from ui_support import UI_TOKEN, Api, string_props
 
 from model_registry.server import RunningServer
 

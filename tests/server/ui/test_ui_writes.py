@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Api
+from ui_support import Api
 
 
 def test_editing_a_model_description_and_labels_keeps_its_other_properties(

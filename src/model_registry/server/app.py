@@ -255,7 +255,14 @@ async def run_server(
                     socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM
                 )
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((host, port))
+                try:
+                    sock.bind((host, port))
+                except OSError as exc:
+                    sock.close()
+                    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                    raise OSError(
+                        exc.errno, f"cannot listen for REST on {where}: {exc.strerror or exc}"
+                    ) from None
                 site = GuardedSite(
                     runner,
                     sock,

@@ -13,13 +13,16 @@ import asyncio
 import gc
 import logging
 import os
+import re
 import signal
+from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from model_registry._eventloop import LOOP_CHOICES, resolve_loop, run_on_loop
+from model_registry.server import protocol_log
 from model_registry.server.app import MAX_BODY_BYTES, run_server
 from model_registry.server.connections import (
     DEFAULT_GRPC_KEEPALIVE_TIME,
@@ -32,6 +35,7 @@ from model_registry.server.connections import (
     ConnectionLimits,
 )
 from model_registry.server.ratelimit import RateLimit
+from model_registry.server.store.engine import normalize_database_url
 
 __all__ = ["LOOP_ENV", "TOKEN_ENV", "serve"]
 
@@ -210,9 +214,30 @@ def serve(
             _serve(grpc_port=None if no_grpc else grpc_port, auth_tokens=tokens, **run_options),
             kind,
         )
-    except (OSError, ValueError, SQLAlchemyError) as exc:
-        click.echo(f"model-registry serve: {exc}", err=True)
-        raise click.exceptions.Exit(1) from None
+    except SQLAlchemyError as exc:
+        raise click.ClickException(_database_error(run_options["database_url"], exc)) from None
+    except (OSError, ValueError) as exc:
+        # An address in use, a file that cannot be read, a database URL of the wrong kind.
+        token_file = run_options["auth_token_file"]
+        if isinstance(exc, OSError) and token_file and exc.filename == str(token_file):
+            message = f"cannot read the token file {token_file}: {exc.strerror}"
+        else:
+            message = re.sub(r"\[Errno \d+\] ", "", str(exc))
+        raise click.ClickException(" ".join(message.split())) from None
+
+
+def _database_error(database_url: str, exc: SQLAlchemyError) -> str:
+    """One line naming the database that could not be opened (a SQLite file by its path)."""
+    reason = " ".join(str(getattr(exc, "orig", None) or exc).split("(Background on")[0].split())
+    try:
+        url = normalize_database_url(database_url)
+    except ValueError:
+        return f"cannot open the database: {reason}"
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        where = path if path.is_absolute() else f"{path} (in {Path.cwd()})"
+        return f"cannot open the SQLite database {where}: {reason}"
+    return f"cannot open the database {url.render_as_string(hide_password=True)}: {reason}"
 
 
 async def _serve(**run_options: Any) -> None:
@@ -232,6 +257,7 @@ async def _serve(**run_options: Any) -> None:
         # again while a page of 1,000 items is built (about a quarter of a page's CPU).
         gc.collect()
         gc.freeze()
+        protocol_log.install(srv.grpc_port)
         print(f"model-registry serving on {srv.url}{grpc}{auth}, event loop {kind}", flush=True)
         print(f"model-registry web UI at {srv.url}/ui", flush=True)
         await stop.wait()

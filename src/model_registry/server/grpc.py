@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
@@ -493,6 +494,25 @@ class _ReadinessHealth(health.aio.HealthServicer):  # type: ignore[misc]
         return await super().Check(request, context)
 
 
+def _check_free(host: str, port: int, address: str) -> None:
+    """Raise a one-line OSError naming ``address`` when something listens there already.
+
+    gRPC's core would log its own multi-line error first, and with SO_REUSEPORT (its default,
+    turned off below) a second server could even share a busy port unnoticed.
+    """
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As a listener does: a closed connection's TIME_WAIT is no obstacle.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise OSError(
+                exc.errno, f"cannot listen for gRPC on {address}: {exc.strerror or exc}"
+            ) from None
+
+
 async def start_grpc_server(
     service: RegistryService,
     host: str,
@@ -531,7 +551,10 @@ async def start_grpc_server(
     if auth is None and auth_tokens:
         auth = TokenAuthenticator(auth_tokens)
     interceptors = [_BearerInterceptor(auth)] if auth is not None else []
-    options: list[tuple[str, int]] = (limits or ConnectionLimits()).grpc_options()
+    options: list[tuple[str, Any]] = [
+        ("grpc.so_reuseport", 0),
+        *(limits or ConnectionLimits()).grpc_options(),
+    ]
     if max_message_bytes is not None:
         options.append(("grpc.max_receive_message_length", max_message_bytes))
     options.append(("grpc.max_send_message_length", MAX_RESPONSE_BYTES))
@@ -549,6 +572,7 @@ async def start_grpc_server(
     )
 
     address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+    _check_free(host, port, address)
     try:
         if tls is not None:
             cert_chain, private_key = tls

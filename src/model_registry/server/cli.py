@@ -22,7 +22,6 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from model_registry._eventloop import LOOP_CHOICES, resolve_loop, run_on_loop
-from model_registry.server import protocol_log
 from model_registry.server.app import MAX_BODY_BYTES, run_server
 from model_registry.server.connections import (
     DEFAULT_GRPC_KEEPALIVE_TIME,
@@ -257,7 +256,6 @@ async def _serve(**run_options: Any) -> None:
         # again while a page of 1,000 items is built (about a quarter of a page's CPU).
         gc.collect()
         gc.freeze()
-        protocol_log.install(srv.grpc_port)
         print(f"model-registry serving on {srv.url}{grpc}{auth}, event loop {kind}", flush=True)
         print(f"model-registry web UI at {srv.url}/ui", flush=True)
         await stop.wait()

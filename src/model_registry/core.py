@@ -49,6 +49,7 @@ from model_registry.operations import (
 from model_registry.transport.auth import TokenSource
 from model_registry.transport.base import Transport
 from model_registry.transport.policy import (
+    DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     DEFAULT_TIMEOUT,
     CallOptions,
     RetryPolicy,
@@ -165,6 +166,7 @@ class ModelRegistryAPIClient:
         transport: TransportName = "rest",
         timeout: float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
+        max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     ) -> ModelRegistryAPIClient:
         """A client over plain HTTP (or plaintext gRPC).
 
@@ -176,10 +178,20 @@ class ModelRegistryAPIClient:
             transport: ``"rest"`` (default) or ``"grpc"``.
             timeout: Default timeout of a call in seconds, retries included.
             retry: Retry policy (default :class:`~model_registry.transport.policy.RetryPolicy`).
+            max_receive_message_bytes: The largest gRPC answer accepted (64 MiB by default); a
+                larger one raises :class:`~model_registry.exceptions.ResponseTooLarge`.
         """
         scheme, host = _split_address(server_address, "http")
         return cls._build(
-            scheme, host, port, user_token, transport, timeout, retry, ssl_context=None
+            scheme,
+            host,
+            port,
+            user_token,
+            transport,
+            timeout,
+            retry,
+            ssl_context=None,
+            max_receive_message_bytes=max_receive_message_bytes,
         )
 
     @classmethod
@@ -194,6 +206,7 @@ class ModelRegistryAPIClient:
         transport: TransportName = "rest",
         timeout: float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
+        max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     ) -> ModelRegistryAPIClient:
         """A client over TLS.
 
@@ -208,13 +221,23 @@ class ModelRegistryAPIClient:
             transport: ``"rest"`` (default) or ``"grpc"``.
             timeout: Default timeout of a call in seconds, retries included.
             retry: Retry policy (default :class:`~model_registry.transport.policy.RetryPolicy`).
+            max_receive_message_bytes: The largest gRPC answer accepted (64 MiB by default); a
+                larger one raises :class:`~model_registry.exceptions.ResponseTooLarge`.
         """
         _, host = _split_address(server_address, "https")
         if transport == "grpc":
             if not verify:
                 raise ValueError("the gRPC transport cannot turn certificate checks off")
             return cls._build(
-                "https", host, port, user_token, transport, timeout, retry, custom_ca=custom_ca
+                "https",
+                host,
+                port,
+                user_token,
+                transport,
+                timeout,
+                retry,
+                custom_ca=custom_ca,
+                max_receive_message_bytes=max_receive_message_bytes,
             )
         return cls._build(
             "https",
@@ -240,6 +263,7 @@ class ModelRegistryAPIClient:
         *,
         ssl_context: Any = None,
         custom_ca: Any = None,
+        max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     ) -> ModelRegistryAPIClient:
         number = _port_number(port)
         # A bad port is reported on the first call, not here: building a client never fails
@@ -269,6 +293,7 @@ class ModelRegistryAPIClient:
                 user_token=user_token,
                 timeout=timeout,
                 retry=retry,
+                max_receive_message_bytes=max_receive_message_bytes,
             )
         else:
             raise ValueError(f"transport must be 'rest' or 'grpc', got {transport!r}")

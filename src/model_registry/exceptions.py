@@ -29,6 +29,7 @@ __all__ = [
     "ModelRegistryError",
     "NotFound",
     "PagerLoopError",
+    "ResponseTooLarge",
     "ServerError",
     "StatusError",
     "Timeout",
@@ -193,7 +194,26 @@ class Unsupported(ModelRegistryError, NotImplementedError):
 
 
 class PagerLoopError(ModelRegistryError, RuntimeError):
-    """A paged listing returned a next-page token it had returned before (the server loops)."""
+    """A paged listing does not end: a next-page token came twice, or page after page came
+    empty with a new token (the server loops). The message counts the items received."""
+
+
+class ResponseTooLarge(ModelRegistryError):
+    """An answer larger than the client accepts (``max_receive_message_bytes`` over gRPC).
+
+    Not retried: the same request gets the same answer. Ask for a smaller page size, or raise
+    the limit.
+
+    Attributes:
+        method: ``"gRPC"``.
+        path: The RPC name.
+    """
+
+    def __init__(self, message: str, *, method: str | None = None, path: str | None = None):
+        self.message = message
+        self.method = method
+        self.path = path
+        super().__init__(message)
 
 
 #: HTTP status -> error class. Statuses not listed fall back by class (4xx, 5xx).
@@ -281,7 +301,7 @@ def from_http_response(
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         try:
             parsed = json.loads(text) if text.strip() else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to decode
             parsed = None
             message = text.strip()[:500] or None
     if isinstance(parsed, Mapping):

@@ -26,6 +26,7 @@ from model_registry.exceptions import (
     InvalidResponse,
     NotFound,
     PagerLoopError,
+    ServerError,
     Timeout,
     Unauthorized,
     Unavailable,
@@ -305,6 +306,46 @@ async def test_malformed_success_bodies_raise_invalid_response(body: bytes) -> N
                 await client.get_registered_models()
     if b"Weird" in body:
         assert "'size'" in str(info.value)
+
+
+@pytest.mark.parametrize("status", [200, 500])
+async def test_json_nested_too_deep_to_decode_is_an_invalid_response_or_the_status_error(
+    status: int,
+) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=deep, status=status, content_type="application/json")
+
+    async with (
+        fault_server(handler) as (port, _),
+        connect(port, retry=RetryPolicy.none()) as client,
+    ):
+        if status == 200:
+            with pytest.raises(InvalidResponse, match="nests too deep"):
+                await client.get_registered_models()
+        else:
+            with pytest.raises(ServerError):
+                await client.get_registered_models()
+
+
+async def test_a_server_answering_empty_pages_with_new_tokens_forever_stops_the_pager() -> None:
+    served = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal served
+        served += 1
+        items = [{"id": "1", "name": "m"}] if served == 1 else []
+        body = {"items": items, "nextPageToken": f"t{served}", "pageSize": 1, "size": len(items)}
+        return json_response(body)
+
+    async with fault_server(handler) as (port, _), connect(port) as client:
+        names = []
+        with pytest.raises(PagerLoopError, match=r"empty pages in a row.*after 1 items"):
+            async for model in Pager(client.get_registered_models):
+                names.append(model.name)
+    assert names == ["m"]
+    assert served <= 12  # one read ahead at most
 
 
 async def test_one_session_and_one_kept_alive_connection_for_sequential_calls() -> None:

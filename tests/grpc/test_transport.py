@@ -37,6 +37,7 @@ from model_registry.operations import (
     MODEL_VERSION,
     REGISTERED_MODEL,
 )
+from model_registry.server import RunningServer
 from model_registry.server.grpc import SERVICE_NAME
 from model_registry.transport.grpc import RETRY_AFTER, GrpcTransport
 from model_registry.transport.policy import RetryPolicy, call_options
@@ -377,3 +378,27 @@ async def test_reads_recover_soon_after_the_server_comes_back_on_its_port() -> N
             await restarted.stop(None)
     finally:
         await transport.aclose()
+
+
+async def test_an_answer_over_max_receive_message_bytes_raises_response_too_large_once(
+    grpc_server: RunningServer,
+) -> None:
+    from model_registry.core import ModelRegistryAPIClient
+    from model_registry.exceptions import ResponseTooLarge
+
+    async with ModelRegistryAPIClient.insecure_connection(
+        "127.0.0.1",
+        grpc_server.grpc_port or 0,
+        transport="grpc",
+        retry=NO_WAIT,
+        max_receive_message_bytes=64 * 1024,
+    ) as client:
+        for i in range(3):
+            await client.upsert_registered_model(RegisteredModel(f"m{i}", description="d" * 40_000))
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ResponseTooLarge, match="smaller page size") as info:
+            await client.get_registered_models()
+        assert not isinstance(info.value, Unavailable)
+        assert asyncio.get_running_loop().time() - started < 2.0  # not retried with backoff
+        page = await client.get_registered_models(ListOptions(limit=1))
+        assert [m.name for m in page] == ["m0"]

@@ -71,6 +71,38 @@ def test_repeated_token_raises_instead_of_looping() -> None:
         list(Pager(looping))
 
 
+def test_empty_pages_with_fresh_tokens_stop_after_ten_counting_the_items_received() -> None:
+    calls: list[ListOptions] = []
+
+    def fresh_tokens(options: ListOptions) -> Page[int]:
+        calls.append(options)
+        if len(calls) == 1:
+            return Page([1, 2, 3], next_page_token="t1")
+        return Page([], next_page_token=f"t{len(calls)}")
+
+    with pytest.raises(PagerLoopError, match=r"10 empty pages in a row.*after 3 items"):
+        list(Pager(fresh_tokens))
+    assert len(calls) == 11
+
+
+def test_the_empty_page_bound_is_configurable_and_reset_by_a_page_with_items() -> None:
+    calls: list[ListOptions] = []
+
+    def sparse(options: ListOptions) -> Page[int]:
+        calls.append(options)
+        n = len(calls)
+        if n > 12:
+            return Page([n])
+        return Page([n] if n % 3 == 0 else [], next_page_token=f"t{n}")
+
+    assert list(Pager(sparse).max_empty_pages(3)) == [3, 6, 9, 12, 13]
+    calls.clear()
+    with pytest.raises(PagerLoopError, match=r"2 empty pages in a row.*after 0 items"):
+        list(Pager(sparse).max_empty_pages(2))
+    with pytest.raises(ValueError, match="max_empty_pages"):
+        Pager(sparse).max_empty_pages(0)
+
+
 def test_next_page_walks_pages_and_restart_goes_back() -> None:
     table = Table(5)
     pager = Pager(table).limit(2)

@@ -31,6 +31,7 @@ from model_registry.exceptions import (
     ClientClosed,
     ConnectionFailed,
     ModelRegistryError,
+    ResponseTooLarge,
     StatusError,
     Unsupported,
     error_class_for_http_status,
@@ -39,7 +40,12 @@ from model_registry.exceptions import (
 from model_registry.operations import ARTIFACT, KINDS, Kind, Op
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
 from model_registry.transport.base import CallLoop, Failure, Transport
-from model_registry.transport.policy import DEFAULT_TIMEOUT, RetryPolicy, parse_retry_after
+from model_registry.transport.policy import (
+    DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+    parse_retry_after,
+)
 from model_registry.types import Artifact, BaseResource, RawPage
 
 __all__ = ["RETRY_AFTER", "GrpcTransport"]
@@ -60,7 +66,6 @@ _INTEGER_TYPES = frozenset(
 # server that is already back.
 _CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.enable_retries", 0),
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 5000),
@@ -111,6 +116,8 @@ class GrpcTransport(Transport):
         timeout: Default timeout of each call in seconds, retries included (``None``: none).
         retry: Retry policy; ``None`` uses ``RetryPolicy()``.
         options: Extra channel options (``grpc.*`` arguments).
+        max_receive_message_bytes: The largest answer accepted; a larger one raises
+            :class:`~model_registry.exceptions.ResponseTooLarge` (not retried).
     """
 
     def __init__(
@@ -124,13 +131,21 @@ class GrpcTransport(Transport):
         timeout: float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         options: Sequence[tuple[str, Any]] = (),
+        max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     ) -> None:
+        if max_receive_message_bytes < 1:
+            raise ValueError("max_receive_message_bytes must be positive")
         self._target = f"{host}:{port}"
         self._secure = secure or custom_ca is not None
         self._root_certificates = _read_ca(custom_ca) if custom_ca is not None else None
         token = user_token if isinstance(user_token, TokenProvider) else TokenProvider(user_token)
         self._loop = CallLoop(token, timeout, retry if retry is not None else RetryPolicy())
-        self._options = _CHANNEL_OPTIONS + tuple(options)
+        self._options = (
+            *_CHANNEL_OPTIONS,
+            ("grpc.max_receive_message_length", max_receive_message_bytes),
+            *options,
+        )
+        self._max_receive = max_receive_message_bytes
         self._channel: grpc.aio.Channel | None = None
         self._methods: dict[str, Any] = {}
         self._closed = False
@@ -271,6 +286,10 @@ def _request(cls: type[Message], fields: Mapping[str, Any]) -> Message:
     return cls(**kwargs)
 
 
+# How grpc-core describes an answer over the channel's receive limit.
+_TOO_LARGE = "larger than max"
+
+
 def _never_sent(exc: grpc.aio.AioRpcError) -> bool:
     """Whether a connection-level failure happened before the request left (no connection)."""
     details = (exc.details() or "").lower()
@@ -296,6 +315,18 @@ def _classify(exc: Exception, rpc: str) -> Failure:
     server_code = marks.get(wire_errors.ERROR_MARK)
     if code == "DEADLINE_EXCEEDED":
         return Failure(from_grpc_status(code, details, path=rpc), timeout=True)
+    if code == "RESOURCE_EXHAUSTED" and server_code is None and _TOO_LARGE in details:
+        # The channel refused an answer over max_receive_message_bytes: asking again gets the
+        # same answer, so this is not retried.
+        return Failure(
+            ResponseTooLarge(
+                f"the answer to {rpc} is larger than this client accepts ({details}): ask "
+                "for a smaller page size (ListOptions(limit=...)), or raise the client's "
+                "max_receive_message_bytes",
+                method="gRPC",
+                path=rpc,
+            )
+        )
     if code == "UNAVAILABLE" and server_code is None:
         error: ModelRegistryError = ConnectionFailed(
             details or "connection failed", method="gRPC", path=rpc

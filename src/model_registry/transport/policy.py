@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 __all__ = [
+    "DEFAULT_MAX_RECEIVE_MESSAGE_BYTES",
     "DEFAULT_TIMEOUT",
     "RETRYABLE_GRPC_CODES",
     "RETRYABLE_HTTP_STATUSES",
@@ -29,6 +30,9 @@ __all__ = [
 
 #: Default timeout of one call (seconds), retries included.
 DEFAULT_TIMEOUT = 30.0
+
+#: Largest gRPC answer the client accepts by default (gRPC's own default is 4 MiB).
+DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 64 * 1024 * 1024
 
 #: HTTP statuses worth retrying: the server asks to come back later or a proxy failed.
 RETRYABLE_HTTP_STATUSES: frozenset[int] = frozenset({429, 502, 503, 504})

@@ -66,6 +66,10 @@ def _loads(content: bytes, request: Mapping[str, Any]) -> Any:
         raise InvalidResponse(
             f"the server's answer to {request['method']} {request['url']} is not JSON"
         ) from None
+    except RecursionError:  # orjson stops at 1,024 levels; json recurses until it cannot
+        raise InvalidResponse(
+            f"the server's answer to {request['method']} {request['url']} nests too deep to decode"
+        ) from None
 
 
 class _Status(Exception):

@@ -11,7 +11,11 @@ from model_registry.exceptions import PagerLoopError
 from model_registry.types.enums import OrderByField
 from model_registry.types.options import ListOptions, Page, PageCall, RawPage
 
-__all__ = ["Pager"]
+__all__ = ["DEFAULT_MAX_EMPTY_PAGES", "Pager"]
+
+#: Consecutive empty pages that still name a next page after which a walk stops with
+#: :class:`~model_registry.exceptions.PagerLoopError` (a server looping with fresh tokens).
+DEFAULT_MAX_EMPTY_PAGES = 10
 
 T = TypeVar("T")
 
@@ -24,11 +28,13 @@ PageFn = Callable[[ListOptions], Any]
 class _Walk:
     """Paging state of one walk: the token to send, tokens seen, items given out."""
 
-    def __init__(self, start_token: str | None) -> None:
+    def __init__(self, start_token: str | None, max_empty_pages: int = DEFAULT_MAX_EMPTY_PAGES):
         self.token = start_token or None
         self.seen: set[str] = {start_token} if start_token else set()
         self.count = 0
         self.done = False
+        self.empty_pages = 0
+        self.max_empty_pages = max_empty_pages
 
     def accept(self, result: Iterable[T], sent: ListOptions, max_items: int | None) -> Page[T]:
         """Take one page's result, advance the state, and return the items to hand out."""
@@ -45,6 +51,12 @@ class _Walk:
             raise PagerLoopError(
                 f"the server returned next page token {token!r} twice: it is looping; "
                 f"stopped after {self.count} items"
+            )
+        self.empty_pages = self.empty_pages + 1 if token and not items else 0
+        if self.empty_pages >= self.max_empty_pages:
+            raise PagerLoopError(
+                f"the server returned {self.empty_pages} empty pages in a row, each with a new "
+                f"next page token: it is looping; stopped after {self.count} items"
             )
         if not token or (max_items is not None and self.count >= max_items):
             self.done = True
@@ -141,7 +153,9 @@ class Pager(Generic[T]):
 
     Each ``for``/``async for`` walks from the first page. The walk stops when a page comes with
     an empty or absent next-page token (the first page is never read again to find the end)
-    and raises :class:`~model_registry.exceptions.PagerLoopError` when a token repeats.
+    and raises :class:`~model_registry.exceptions.PagerLoopError` when a token repeats, or
+    after :meth:`max_empty_pages` empty pages in a row that still name a next page (10 by
+    default), its message counting the items handed out.
     ``next_page()`` is a separate manual cursor, reset by ``restart()``.
 
     ``async for`` over an async page function reads one page ahead: while the caller goes
@@ -182,8 +196,12 @@ class Pager(Generic[T]):
         self._page_fn = page_fn
         self._options = options.copy() if options is not None else ListOptions()
         self._max_items: int | None = None
-        self._cursor = _Walk(self._options.next_page_token)
+        self._max_empty_pages = DEFAULT_MAX_EMPTY_PAGES
+        self._cursor = self._new_walk()
         self._is_async: bool | None = None
+
+    def _new_walk(self) -> _Walk:
+        return _Walk(self._options.next_page_token, self._max_empty_pages)
 
     # -- options -------------------------------------------------------------------------
 
@@ -213,6 +231,16 @@ class Pager(Generic[T]):
         self.restart()
         return self
 
+    def max_empty_pages(self, n: int) -> Pager[T]:
+        """Stop with :class:`~model_registry.exceptions.PagerLoopError` after ``n`` empty
+        pages in a row that still name a next page (default
+        :data:`DEFAULT_MAX_EMPTY_PAGES`)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"max_empty_pages must be a positive int, got {n!r}")
+        self._max_empty_pages = n
+        self.restart()
+        return self
+
     def order_by_creation_time(self) -> Pager[T]:
         """Order by creation time."""
         return self._set(order_by=OrderByField.CREATE_TIME)
@@ -239,7 +267,7 @@ class Pager(Generic[T]):
 
     def restart(self) -> Pager[T]:
         """Reset the :meth:`next_page` cursor to the first page."""
-        self._cursor = _Walk(self._options.next_page_token)
+        self._cursor = self._new_walk()
         return self
 
     # -- pages ---------------------------------------------------------------------------
@@ -280,7 +308,7 @@ class Pager(Generic[T]):
         return walk.accept(result, sent, self._max_items)
 
     def __iter__(self) -> Iterator[T]:
-        walk = _Walk(self._options.next_page_token)
+        walk = self._new_walk()
         while not walk.done:
             if self._max_items is not None and walk.count >= self._max_items:
                 return
@@ -298,7 +326,7 @@ class Pager(Generic[T]):
         return self._aiter()
 
     async def _aiter(self) -> AsyncIterator[T]:
-        walk = _Walk(self._options.next_page_token)
+        walk = self._new_walk()
         if self._max_items is not None and self._max_items <= 0:
             return
         sent, result = self._call(walk)

@@ -687,6 +687,67 @@ def register_predictions(
     _done(as_json, "predictions", predictions_id, dataset_id=found.id, model_version_id=mv.id)
 
 
+# -- backup and restore ------------------------------------------------------------------------
+
+_DATABASE_OPTION = click.option(
+    "--database-url",
+    default="sqlite:///./registry.db",
+    show_default=True,
+    help="The registry database, as serve takes it (sqlite:///FILE or postgresql://...).",
+)
+
+
+def _backup_done(verb: str, result: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"action": verb, **{k: str(v) for k, v in vars(result).items()}}))
+    else:
+        click.echo(
+            f"{verb} {result.database} -> {result.path} ({result.size} bytes, "
+            f"schema {result.revision})"
+            if verb == "backup"
+            else f"{verb} {result.path} -> {result.database} (schema {result.revision})"
+        )
+
+
+@cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@_DATABASE_OPTION
+@click.option("--force", is_flag=True, help="Replace PATH when it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def backup_command(path: Path, database_url: str, force: bool, as_json: bool) -> None:
+    """Back the registry database up to PATH (safe while a server runs on it).
+
+    SQLite: a consistent copy through SQLite's online backup API, checked before it is
+    written. PostgreSQL: pg_dump's custom format (needs PostgreSQL's client tools).
+    """
+    from model_registry.backup import BackupError, backup
+
+    try:
+        result = backup(database_url, path, overwrite=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    _backup_done("backup", result, as_json)
+
+
+@cli.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@_DATABASE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def restore_command(path: Path, database_url: str, as_json: bool) -> None:
+    """Replace the registry database with the backup at PATH.
+
+    SQLite: copied in under the database's write lock (a running server sees the restored
+    registry at once). PostgreSQL: pg_restore --clean.
+    """
+    from model_registry.backup import BackupError, restore
+
+    try:
+        result = restore(database_url, path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    _backup_done("restore", result, as_json)
+
+
 # `import mlflow` (model_registry.integrations): light to import, MLflow loads when it runs.
 cli.add_command(import_group)
 

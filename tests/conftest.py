@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from model_registry.core import ModelRegistryAPIClient
 from model_registry.server import RunningServer, ServerThread, run_server
 from model_registry.server.rest import BASE_PATH
 from model_registry.server.store import Store
@@ -141,6 +142,51 @@ async def server(database_url: str) -> AsyncIterator[RunningServer]:
 def base_url(server: RunningServer) -> str:
     """The REST API base URL of the running server."""
     return server.url + BASE_PATH
+
+
+@pytest.fixture
+async def grpc_server(database_url: str) -> AsyncIterator[RunningServer]:
+    """A running server with REST and gRPC, both on free ports, over a clean database."""
+    async with run_server(database_url, grpc_port=0) as srv:
+        assert srv.grpc_port
+        yield srv
+
+
+#: The transports the async client is tested over (the ``client`` fixture).
+TRANSPORTS = ["rest", "grpc"]
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """The transport under test."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def registry(database_url: str, transport: str) -> AsyncIterator[RunningServer]:
+    """A running server over a clean database, with gRPC on when the transport needs it."""
+    async with run_server(database_url, grpc_port=0 if transport == "grpc" else None) as srv:
+        yield srv
+
+
+def port_for(server: RunningServer, transport: str) -> int:
+    """The port ``transport`` talks to on ``server``."""
+    if transport == "grpc":
+        assert server.grpc_port is not None
+        return server.grpc_port
+    return server.port
+
+
+@pytest.fixture
+async def client(registry: RunningServer, transport: str) -> AsyncIterator[ModelRegistryAPIClient]:
+    """An async client connected to ``registry`` over ``transport`` (every client test takes
+    it, so the same tests run over each transport in ``TRANSPORTS``)."""
+    async with ModelRegistryAPIClient.insecure_connection(
+        "127.0.0.1",
+        port_for(registry, transport),
+        transport=transport,  # type: ignore[arg-type]
+    ) as api:
+        yield api
 
 
 #: The bearer token the ``auth_server`` accepts.

@@ -1,7 +1,7 @@
 """``async for`` over a Pager reads one page ahead: order of calls, limits, errors, cancelling.
 
 The page functions here are in-memory fakes that record what happens in which order (the real
-transports are walked in ``tests/client/test_client_pager_prefetch.py``). No timing is asserted:
+transports are walked in ``tests/types/test_pager_prefetch_client.py``). No timing is asserted:
 only the order of events.
 """
 

@@ -1,4 +1,4 @@
-"""Wire conversion rules and s3_uri_from (no I/O)."""
+"""REST wire conversion rules of ``_convert`` (no I/O)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from model_registry.types import (
     RegisteredModel,
     RegisteredModelState,
 )
-from model_registry.utils import s3_uri_from
 
 
 def test_create_body_has_set_fields_only_in_camel_case() -> None:
@@ -121,18 +120,3 @@ def test_domain_types_read_well() -> None:
     assert RegisteredModel("a") == RegisteredModel("a")
     assert RegisteredModel("a") != RegisteredModel("b")
     assert RegisteredModelState.LIVE == "LIVE"
-
-
-def test_s3_uri_from() -> None:
-    assert (
-        s3_uri_from("build/onnx/hal.onnx", "cool-bucket") == "s3://cool-bucket/build/onnx/hal.onnx"
-    )
-    assert s3_uri_from("/k", "b-1") == "s3://b-1/k"
-    assert (
-        s3_uri_from("k", "bucket", endpoint="http://minio:9000", region="eu-west-1")
-        == "s3://bucket/k?endpoint=http%3A%2F%2Fminio%3A9000&defaultRegion=eu-west-1"
-    )
-    with pytest.raises(ValueError):
-        s3_uri_from("k", "Bad_Bucket")
-    with pytest.raises(ValueError):
-        s3_uri_from("", "bucket")

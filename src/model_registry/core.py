@@ -23,6 +23,7 @@ Conventions:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import ssl
@@ -85,12 +86,6 @@ TransportName = Literal["rest", "grpc"]
 
 def _is_id(value: object) -> bool:
     return value is not None and bool(_ID.match(str(value)))
-
-
-def _require(what: str, **params: object) -> None:
-    if all(value is None for value in params.values()):
-        names = " or ".join(params)
-        raise ValueError(f"{what}: give {names}")
 
 
 def _parent(what: str, value: str | None) -> str:
@@ -182,17 +177,8 @@ class ModelRegistryAPIClient:
                 larger one raises :class:`~model_registry.exceptions.ResponseTooLarge`.
         """
         scheme, host = _split_address(server_address, "http")
-        return cls._build(
-            scheme,
-            host,
-            port,
-            user_token,
-            transport,
-            timeout,
-            retry,
-            ssl_context=None,
-            max_receive_message_bytes=max_receive_message_bytes,
-        )
+        limit = max_receive_message_bytes
+        return cls._build(scheme, host, port, user_token, transport, timeout, retry, None, limit)
 
     @classmethod
     def secure_connection(
@@ -225,29 +211,16 @@ class ModelRegistryAPIClient:
                 larger one raises :class:`~model_registry.exceptions.ResponseTooLarge`.
         """
         _, host = _split_address(server_address, "https")
+        limit = max_receive_message_bytes
         if transport == "grpc":
             if not verify:
                 raise ValueError("the gRPC transport cannot turn certificate checks off")
             return cls._build(
-                "https",
-                host,
-                port,
-                user_token,
-                transport,
-                timeout,
-                retry,
-                custom_ca=custom_ca,
-                max_receive_message_bytes=max_receive_message_bytes,
+                "https", host, port, user_token, transport, timeout, retry, None, limit, custom_ca
             )
+        context = _ssl_context(custom_ca, verify)
         return cls._build(
-            "https",
-            host,
-            port,
-            user_token,
-            transport,
-            timeout,
-            retry,
-            ssl_context=_ssl_context(custom_ca, verify),
+            "https", host, port, user_token, transport, timeout, retry, context, limit
         )
 
     @classmethod
@@ -260,40 +233,35 @@ class ModelRegistryAPIClient:
         transport: str,
         timeout: float | None,
         retry: RetryPolicy | None,
-        *,
         ssl_context: Any = None,
-        custom_ca: Any = None,
         max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+        custom_ca: Any = None,
     ) -> ModelRegistryAPIClient:
         number = _port_number(port)
         # A bad port is reported on the first call, not here: building a client never fails
         # for what only matters once it talks (and does no I/O).
         shown_port = number if number is not None else 1
         impl: Transport
+        common: dict[str, Any] = {"user_token": user_token, "timeout": timeout, "retry": retry}
         if transport == "rest":
             from model_registry.transport.rest import RestTransport
 
-            impl = RestTransport(
-                f"{scheme}://{host}:{shown_port}",
-                user_token=user_token,
-                ssl_context=ssl_context,
-                timeout=timeout,
-                retry=retry,
-            )
+            base_url = f"{scheme}://{host}:{shown_port}"
+            impl = RestTransport(base_url, ssl_context=ssl_context, **common)
         elif transport == "grpc":
             if isinstance(custom_ca, ssl.SSLContext):
                 raise ValueError("the gRPC transport takes custom_ca as a PEM file path")
             from model_registry.transport.grpc import GrpcTransport
 
+            secure = scheme == "https"
+            limit = max_receive_message_bytes
             impl = GrpcTransport(
                 host,
                 shown_port,
-                secure=scheme == "https",
+                secure=secure,
                 custom_ca=custom_ca,
-                user_token=user_token,
-                timeout=timeout,
-                retry=retry,
-                max_receive_message_bytes=max_receive_message_bytes,
+                max_receive_message_bytes=limit,
+                **common,
             )
         else:
             raise ValueError(f"transport must be 'rest' or 'grpc', got {transport!r}")
@@ -362,20 +330,6 @@ class ModelRegistryAPIClient:
         except NotFound:
             return None
 
-    @staticmethod
-    def _with_filter(options: ListOptions | None, extra: str) -> ListOptions:
-        opts = options if options is not None else ListOptions()
-        combined = f"({opts.filter_query}) AND {extra}" if opts.filter_query else extra
-        return opts.copy(filter_query=combined)
-
-    @staticmethod
-    def _quote(value: str) -> str:
-        if '"' not in value:
-            return f'"{value}"'
-        if "'" not in value:
-            return f"'{value}'"
-        raise ValueError(f"cannot filter on a value with both quote characters: {value!r}")
-
     # -- the generic operations behind the public methods --------------------------------
 
     async def _upsert(
@@ -397,7 +351,8 @@ class ModelRegistryAPIClient:
             parent = parent_id or getattr(entity, kind.parent_attr)
             if parent is None:
                 raise ValueError(f"upsert_{kind.name}: give the {kind.parent_attr}")
-            entity = _replace(entity, **{kind.parent_attr: str(parent)})
+            changes: dict[str, Any] = {kind.parent_attr: str(parent)}
+            entity = dataclasses.replace(entity, **changes)
         return await t.create(kind, entity, parent_id if in_path else None)
 
     async def _link(self, parent: str, artifact: Artifact, parent_id: str | None) -> Artifact:
@@ -427,7 +382,8 @@ class ModelRegistryAPIClient:
         what = f"get_{kind.name}_by_params"
         name_key, _, parent_key = kind.find_keys
         if parent_key is None:
-            _require(what, **{name_key: name, "external_id": external_id})
+            if name is None and external_id is None:
+                raise ValueError(f"{what}: give {name_key} or external_id")
         elif external_id is None:
             if name is None or parent_id is None:
                 raise ValueError(f"{what}: give external_id, or {name_key} and {parent_key}")
@@ -461,7 +417,14 @@ class ModelRegistryAPIClient:
             sent = opts
             if runtime is not None:
                 # The runtime filter travels inside the request's filterQuery (server-side).
-                sent = self._with_filter(opts, f"runtime = {self._quote(runtime)}")
+                if '"' in runtime and "'" in runtime:
+                    raise ValueError(
+                        f"cannot filter on a value with both quote characters: {runtime!r}"
+                    )
+                quote = "'" if '"' in runtime else '"'
+                where = f"runtime = {quote}{runtime}{quote}"
+                query = f"({opts.filter_query}) AND {where}" if opts.filter_query else where
+                sent = opts.copy(filter_query=query)
             if parent is None or parent_id is None:
                 return await t.list(kind, sent, artifact_type=kind_filter, **filters)
             if not _is_id(parent_id):
@@ -796,9 +759,3 @@ class ModelRegistryAPIClient:
         return self._list(
             METRIC_HISTORY, options, "experiment_run", experiment_run_id, name=name, step_ids=steps
         )
-
-
-def _replace(entity: T, **changes: Any) -> T:
-    import dataclasses
-
-    return cast(T, dataclasses.replace(cast(Any, entity), **changes))

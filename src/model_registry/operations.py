@@ -285,18 +285,6 @@ METRIC_HISTORY: Kind[Metric] = Kind(
 )
 
 #: Every kind by name.
-KINDS: Mapping[str, Kind[BaseResource]] = {
-    kind.name: kind  # type: ignore[misc]
-    for kind in (
-        REGISTERED_MODEL,
-        MODEL_VERSION,
-        ARTIFACT,
-        MODEL_ARTIFACT,
-        SERVING_ENVIRONMENT,
-        INFERENCE_SERVICE,
-        SERVE_MODEL,
-        EXPERIMENT,
-        EXPERIMENT_RUN,
-        METRIC_HISTORY,
-    )
+KINDS: Mapping[str, Kind[Any]] = {
+    k.name: k for k in list(globals().values()) if isinstance(k, Kind)
 }

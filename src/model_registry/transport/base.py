@@ -18,7 +18,7 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from model_registry.exceptions import ModelRegistryError, NotFound, Timeout
@@ -80,7 +80,7 @@ class Failure:
     """
 
     error: ModelRegistryError
-    retry: dict[str, Any] | None = field(default=None)
+    retry: dict[str, Any] | None = None
     retry_after: float | None = None
     unauthenticated: bool = False
     timeout: bool = False
@@ -153,14 +153,8 @@ class CallLoop:
             ):
                 delay = self.retry.backoff(attempt, failure.retry_after)
                 if delay is not None and (deadline is None or loop.time() + delay < deadline):
-                    _log.debug(
-                        "retrying %s %s in %.2fs (attempt %d): %s",
-                        shown,
-                        path,
-                        delay,
-                        attempt,
-                        failure.error,
-                    )
+                    fmt = "retrying %s %s in %.2fs (attempt %d): %s"
+                    _log.debug(fmt, shown, path, delay, attempt, failure.error)
                     await asyncio.sleep(delay)
                     continue
             raise failure.error from None

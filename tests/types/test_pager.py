@@ -8,6 +8,7 @@ import pytest
 
 from model_registry.exceptions import PagerLoopError
 from model_registry.types import ListOptions, OrderByField, Page, Pager
+from model_registry.types.pager import AnyPages, AsyncPages, SyncPages
 
 
 class Table:
@@ -188,3 +189,15 @@ def test_page_is_a_list_carrying_the_next_token() -> None:
     assert isinstance(page, list)
     assert page.next_page_token == "t"
     assert Page().next_page_token == ""
+
+
+def test_a_pager_type_says_whether_next_page_is_awaited() -> None:
+    # The type checker learns from the page function whether next_page() gives a Page or an
+    # awaitable of one; at run time the marker is only a type argument.
+    def sync_fn(options: ListOptions) -> Page[int]:
+        return Page([1])
+
+    pager: Pager[int, SyncPages] = Pager(sync_fn)
+    assert pager.next_page() == [1]
+    assert Pager[int].__args__ == (int, AnyPages)  # type: ignore[attr-defined]
+    assert issubclass(SyncPages, AnyPages) and issubclass(AsyncPages, AnyPages)

@@ -7,11 +7,13 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar, overload
 
+from typing_extensions import TypeVar as DefaultTypeVar
+
 from model_registry.exceptions import PagerLoopError
 from model_registry.types.enums import OrderByField
 from model_registry.types.options import ListOptions, Page, PageCall, RawPage
 
-__all__ = ["DEFAULT_MAX_EMPTY_PAGES", "Pager"]
+__all__ = ["DEFAULT_MAX_EMPTY_PAGES", "AnyPages", "AsyncPages", "Pager", "SyncPages"]
 
 #: Consecutive empty pages that still name a next page after which a walk stops with
 #: :class:`~model_registry.exceptions.PagerLoopError` (a server looping with fresh tokens).
@@ -143,7 +145,26 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-class Pager(Generic[T]):
+class AnyPages:
+    """Type marker: a :class:`Pager` whose page function may be sync or async (the type
+    checker's view only; never instantiated)."""
+
+
+class SyncPages(AnyPages):
+    """Type marker of a :class:`Pager` over a sync page function."""
+
+
+class AsyncPages(AnyPages):
+    """Type marker of a :class:`Pager` over an async page function."""
+
+
+#: Whether a ``Pager``'s page function is sync or async, as the type checker knows it from the
+#: page function given: ``next_page()`` then returns a ``Page`` or an awaitable of one. A
+#: ``Pager[T]`` written without it is either (``next_page()`` is then ``Any``).
+K = DefaultTypeVar("K", bound=AnyPages, covariant=True, default=AnyPages)
+
+
+class Pager(Generic[T, K]):
     """Iterate over every item of a paged listing.
 
     The pager is sync or async by how it is iterated: ``for`` calls ``page_fn`` directly;
@@ -178,14 +199,14 @@ class Pager(Generic[T]):
 
     @overload
     def __init__(
-        self: Pager[T],
+        self: Pager[T, AsyncPages],
         page_fn: Callable[[ListOptions], Awaitable[Iterable[T]]],
         options: ListOptions | None = None,
     ) -> None: ...
 
     @overload
     def __init__(
-        self: Pager[T],
+        self: Pager[T, SyncPages],
         page_fn: Callable[[ListOptions], Iterable[T]],
         options: ListOptions | None = None,
     ) -> None: ...
@@ -210,20 +231,20 @@ class Pager(Generic[T]):
         """A copy of the options every page is read with (without the page token)."""
         return self._options.copy()
 
-    def _set(self, **changes: Any) -> Pager[T]:
+    def _set(self, **changes: Any) -> Pager[T, K]:
         self._options = self._options.copy(**changes)
         self.restart()
         return self
 
-    def limit(self, n: int) -> Pager[T]:
+    def limit(self, n: int) -> Pager[T, K]:
         """Set the page size (same as :meth:`page_size`)."""
         return self._set(limit=n)
 
-    def page_size(self, n: int) -> Pager[T]:
+    def page_size(self, n: int) -> Pager[T, K]:
         """Set the page size."""
         return self._set(limit=n)
 
-    def max_items(self, n: int | None) -> Pager[T]:
+    def max_items(self, n: int | None) -> Pager[T, K]:
         """Stop after ``n`` items in total (``None``: no cap)."""
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
             raise ValueError(f"max_items must be a non-negative int or None, got {n!r}")
@@ -231,7 +252,7 @@ class Pager(Generic[T]):
         self.restart()
         return self
 
-    def max_empty_pages(self, n: int) -> Pager[T]:
+    def max_empty_pages(self, n: int) -> Pager[T, K]:
         """Stop with :class:`~model_registry.exceptions.PagerLoopError` after ``n`` empty
         pages in a row that still name a next page (default
         :data:`DEFAULT_MAX_EMPTY_PAGES`)."""
@@ -241,31 +262,31 @@ class Pager(Generic[T]):
         self.restart()
         return self
 
-    def order_by_creation_time(self) -> Pager[T]:
+    def order_by_creation_time(self) -> Pager[T, K]:
         """Order by creation time."""
         return self._set(order_by=OrderByField.CREATE_TIME)
 
-    def order_by_update_time(self) -> Pager[T]:
+    def order_by_update_time(self) -> Pager[T, K]:
         """Order by last update time."""
         return self._set(order_by=OrderByField.LAST_UPDATE_TIME)
 
-    def order_by_id(self) -> Pager[T]:
+    def order_by_id(self) -> Pager[T, K]:
         """Order by id."""
         return self._set(order_by=OrderByField.ID)
 
-    def ascending(self) -> Pager[T]:
+    def ascending(self) -> Pager[T, K]:
         """Ascending order."""
         return self._set(is_asc=True)
 
-    def descending(self) -> Pager[T]:
+    def descending(self) -> Pager[T, K]:
         """Descending order."""
         return self._set(is_asc=False)
 
-    def filter(self, query: str | None) -> Pager[T]:
+    def filter(self, query: str | None) -> Pager[T, K]:
         """Set the filter query (``None`` removes it)."""
         return self._set(filter_query=query)
 
-    def restart(self) -> Pager[T]:
+    def restart(self) -> Pager[T, K]:
         """Reset the :meth:`next_page` cursor to the first page."""
         self._cursor = self._new_walk()
         return self
@@ -278,6 +299,15 @@ class Pager(Generic[T]):
     def _call(self, walk: _Walk) -> tuple[ListOptions, Any]:
         sent = self._options_for(walk)
         return sent, self._page_fn(sent)
+
+    @overload
+    def next_page(self: Pager[T, AsyncPages]) -> Awaitable[Page[T]]: ...
+
+    @overload
+    def next_page(self: Pager[T, SyncPages]) -> Page[T]: ...
+
+    @overload
+    def next_page(self: Pager[T, AnyPages]) -> Any: ...
 
     def next_page(self) -> Any:
         """Read the next page of the manual cursor.

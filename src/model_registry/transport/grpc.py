@@ -40,6 +40,7 @@ from model_registry.exceptions import (
 from model_registry.operations import ARTIFACT, KINDS, Kind, Op
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
 from model_registry.transport.base import CallLoop, Failure, Transport
+from model_registry.transport.hints import wrong_protocol_hint
 from model_registry.transport.policy import (
     DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     DEFAULT_TIMEOUT,
@@ -327,6 +328,11 @@ def _classify(exc: Exception, rpc: str) -> Failure:
                 path=rpc,
             )
         )
+    if code in ("UNAVAILABLE", "UNKNOWN", "INTERNAL") and server_code is None:
+        hint = wrong_protocol_hint(details)
+        if hint is not None:
+            # The wrong protocol on this port: asking again gets the same answer.
+            return Failure(ConnectionFailed(hint, method="gRPC", path=rpc))
     if code == "UNAVAILABLE" and server_code is None:
         error: ModelRegistryError = ConnectionFailed(
             details or "connection failed", method="gRPC", path=rpc

@@ -38,6 +38,7 @@ from model_registry.exceptions import (
 from model_registry.operations import ARTIFACT, REST_APIS, V1ALPHA3, Kind, Op
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
 from model_registry.transport.base import CallLoop, Failure, Transport
+from model_registry.transport.hints import wrong_protocol_hint
 from model_registry.transport.policy import DEFAULT_TIMEOUT, RetryPolicy, parse_retry_after
 from model_registry.types import Artifact, BaseResource, RawPage
 
@@ -210,6 +211,10 @@ class RestTransport(Transport):
             )
         if isinstance(exc, asyncio.TimeoutError):
             return Failure(ConnectionFailed("timed out", **where), timeout=True)
+        hint = wrong_protocol_hint(str(exc)) if isinstance(exc, aiohttp.ClientError) else None
+        if hint is not None:
+            # The wrong protocol on this port: asking again gets the same answer.
+            return Failure(ConnectionFailed(f"{self.base_url}: {hint}", **where))
         if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
             message = f"TLS handshake with {self.base_url} failed: {exc}"
             return Failure(ConnectionFailed(message, **where))

@@ -43,7 +43,6 @@ from model_registry.server.filtering import (
     And,
     Comparison,
     FilterError,
-    KnownField,
     Node,
     Op,
     Or,
@@ -51,11 +50,10 @@ from model_registry.server.filtering import (
     Scalar,
     Value,
     ValueType,
-    build_filter,
-    compile_filter,
     parse_filter,
     render_filter,
 )
+from model_registry.server.store.filters import KnownField, build_filter, compile_filter
 
 # ------------------------------------------------------------------------------------------
 # Parser: the examples of COMPAT.md

@@ -27,11 +27,10 @@ from model_registry.server.paging import (
     PageRequest,
     PageRequestError,
     PageTokenError,
-    apply_page,
     decode_token,
     encode_token,
-    finish_page,
 )
+from model_registry.server.store.keyset import apply_page, finish_page
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 IDS = st.integers(min_value=1, max_value=2**63 - 1)

@@ -63,7 +63,7 @@ def test_no_server_module_loads_a_client_module() -> None:
         "model_registry.server.grpc",
         "model_registry.server.rest",
         "model_registry.server.cli",
-        "model_registry.server.store.repository",
+        "model_registry.server.store.database",
     } <= set(found)
     assert {module: client for module, client in found.items() if client} == {}
 

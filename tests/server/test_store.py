@@ -16,9 +16,8 @@ from model_registry.server.entities import ARTIFACT_KINDS, MODEL_VERSION, REGIST
 from model_registry.server.errors import Conflict
 from model_registry.server.paging import PageRequest
 from model_registry.server.service import RegistryService
-from model_registry.server.store import Store
+from model_registry.server.store import Scope, Store, Tx
 from model_registry.server.store.engine import create_engine_from_url, run_migrations
-from model_registry.server.store.repository import Scope, Tx, page_statement
 from model_registry.server.store.schema import (
     artifacts,
     attributions,
@@ -26,6 +25,7 @@ from model_registry.server.store.schema import (
     contexts_properties,
     metadata,
 )
+from model_registry.server.store.statements import page_statement
 
 
 @pytest.fixture

@@ -19,8 +19,7 @@ from model_registry.server.entities import REGISTERED_MODEL
 from model_registry.server.errors import Conflict, Unavailable
 from model_registry.server.paging import PageRequest
 from model_registry.server.service import RegistryService
-from model_registry.server.store import Store
-from model_registry.server.store.repository import Scope, SqliteStore, Tx
+from model_registry.server.store import Scope, SqliteStore, Store, Tx
 from model_registry.server.store.writer import _Job, run_to_end
 
 

@@ -17,8 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 from model_registry.server.errors import Unavailable
-from model_registry.server.store import Store
-from model_registry.server.store.repository import WriteBody
+from model_registry.server.store import Store, WriteBody
 
 T = TypeVar("T")
 

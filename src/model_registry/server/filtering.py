@@ -1,4 +1,4 @@
-"""The ``filterQuery`` language of every list endpoint: parser, AST and SQL compiler.
+"""The ``filterQuery`` language of every list endpoint: parser, AST and renderer.
 
 Grammar (keywords are case-insensitive)::
 
@@ -11,10 +11,9 @@ Grammar (keywords are case-insensitive)::
     value := 'str' | "str" | int | float | true | false | "(" value ("," value)* ")"
 
 :func:`parse_filter` turns text into an immutable AST (:class:`Comparison`, :class:`And`,
-:class:`Or`); :func:`compile_filter` turns the AST into a SQLAlchemy boolean expression through a
-:class:`PropertyResolver` the store supplies, binding every literal as a parameter.
-:func:`build_filter` does both. Every problem is a :class:`FilterError` (a ``ValueError``) whose
-message names the offending token and its 1-based column, so the REST layer can answer 400.
+:class:`Or`); the store compiles the AST into SQL (:mod:`model_registry.server.store.filters`).
+Every problem is a :class:`FilterError` (a ``ValueError``) whose message names the offending
+token and its 1-based column, so the REST layer can answer 400.
 
 Meaning, where the grammar leaves it open:
 
@@ -43,16 +42,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol, TypeAlias
-
-from sqlalchemy import BigInteger, Boolean, and_, bindparam, literal, or_
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
     "MAX_COMPARISONS",
     "MAX_DEPTH",
     "MAX_FILTER_LENGTH",
@@ -62,19 +57,17 @@ __all__ = [
     "Comparison",
     "FieldKind",
     "FilterError",
-    "KnownField",
     "Node",
     "Op",
     "Or",
     "PropertyRef",
-    "PropertyResolver",
     "Scalar",
     "Value",
     "ValueType",
-    "build_filter",
-    "compile_filter",
+    "filter_error",
     "parse_filter",
     "render_filter",
+    "render_scalar",
 ]
 
 #: Longest filter text accepted; longer input is refused before tokenizing.
@@ -87,8 +80,9 @@ MAX_COMPARISONS = 200
 #: costs up to its length times the text's per row, and backtracking over ``%`` more.
 MAX_PATTERN_WILDCARDS = 10
 
-_INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
+#: The range of the integers a filter may hold (64-bit, as the columns).
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
 ValueType = Literal["string_value", "int_value", "double_value", "bool_value"]
 VALUE_TYPES: tuple[ValueType, ...] = ("string_value", "int_value", "double_value", "bool_value")
@@ -192,7 +186,8 @@ _UNSTORABLE_RE = re.compile(r"[\x00\ud800-\udfff]")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
 
 
-def _error(message: str) -> FilterError:
+def filter_error(message: str) -> FilterError:
+    """The :class:`FilterError` of a message (prefixed with ``filterQuery:``)."""
     return FilterError(f"filterQuery: {message}")
 
 
@@ -228,7 +223,7 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
             continue
         out.append(ch)
         i += 1
-    raise _error(f"unterminated string starting at column {start + 1}")
+    raise filter_error(f"unterminated string starting at column {start + 1}")
 
 
 def _tokenize(text: str) -> list[_Token]:
@@ -250,10 +245,10 @@ def _tokenize(text: str) -> list[_Token]:
         elif ch == "`":
             end = text.find("`", i + 1)
             if end < 0:
-                raise _error(f"unterminated quoted name starting at column {col}")
+                raise filter_error(f"unterminated quoted name starting at column {col}")
             name = text[i + 1 : end]
             if not name.strip():
-                raise _error(f"empty quoted name at column {col}")
+                raise filter_error(f"empty quoted name at column {col}")
             tokens.append(_Token("NAME", text[i : end + 1], col, name))
             i = end + 1
         elif ch in _OP_CHARS:
@@ -262,7 +257,7 @@ def _tokenize(text: str) -> list[_Token]:
                 j += 1
             op_text = text[i:j]
             if op_text not in _OPERATORS:
-                raise _error(f"unknown operator {_show(op_text)} at column {col}")
+                raise filter_error(f"unknown operator {_show(op_text)} at column {col}")
             tokens.append(_Token("OP", op_text, col, _OPERATORS[op_text]))
             i = j
         elif ch in _DIGITS or (ch == "-" and i + 1 < n and text[i + 1] in _DIGITS):
@@ -274,17 +269,17 @@ def _tokenize(text: str) -> list[_Token]:
                 j += 1
             raw = text[i:j]
             if j != m.end():
-                raise _error(f"invalid number {_show(raw)} at column {col}")
+                raise filter_error(f"invalid number {_show(raw)} at column {col}")
             tokens.append(_Token("NUMBER", raw, col, _number(raw, col)))
             i = j
         elif ch.isalpha() or ch == "_":
             m = _WORD_RE.match(text, i)
             if m is None:  # a non-ASCII letter: not part of the identifier alphabet
-                raise _error(f"unexpected character {_show(ch)} at column {col}")
+                raise filter_error(f"unexpected character {_show(ch)} at column {col}")
             tokens.append(_Token("WORD", m.group(), col, m.group()))
             i = m.end()
         else:
-            raise _error(f"unexpected character {_show(ch)} at column {col}")
+            raise filter_error(f"unexpected character {_show(ch)} at column {col}")
     tokens.append(_Token("EOF", "", n + 1))
     return tokens
 
@@ -293,13 +288,13 @@ def _number(raw: str, column: int) -> int | float:
     if "." in raw or "e" in raw or "E" in raw:
         value = float(raw)
         if not math.isfinite(value):
-            raise _error(f"number {_show(raw)} out of range at column {column}")
+            raise filter_error(f"number {_show(raw)} out of range at column {column}")
         return value
     if len(raw) > 20:  # cheap guard before int() on a long digit run
-        raise _error(f"integer {_show(raw)} out of range at column {column}")
+        raise filter_error(f"integer {_show(raw)} out of range at column {column}")
     ivalue = int(raw)
-    if not _INT64_MIN <= ivalue <= _INT64_MAX:
-        raise _error(f"integer {_show(raw)} out of range at column {column}")
+    if not INT64_MIN <= ivalue <= INT64_MAX:
+        raise filter_error(f"integer {_show(raw)} out of range at column {column}")
     return ivalue
 
 
@@ -325,8 +320,8 @@ class _Parser:
     @staticmethod
     def _unexpected(tok: _Token) -> FilterError:
         if tok.kind == "EOF":
-            return _error(f"unexpected end of input at column {tok.column}")
-        return _error(f"unexpected token {_show(tok.text)} at column {tok.column}")
+            return filter_error(f"unexpected end of input at column {tok.column}")
+        return filter_error(f"unexpected token {_show(tok.text)} at column {tok.column}")
 
     def _expect(self, kind: _TokKind) -> _Token:
         tok = self._next()
@@ -363,7 +358,7 @@ class _Parser:
         tok = self._peek()
         if tok.kind == "(":
             if depth >= MAX_DEPTH:
-                raise _error(f"nesting deeper than {MAX_DEPTH} at column {tok.column}")
+                raise filter_error(f"nesting deeper than {MAX_DEPTH} at column {tok.column}")
             self._next()
             node = self._or(depth + 1)
             self._expect(")")
@@ -373,11 +368,11 @@ class _Parser:
         value = self._in_list() if op == "IN" else self._scalar()
         self._comparisons += 1
         if self._comparisons > MAX_COMPARISONS:
-            raise _error(f"more than {MAX_COMPARISONS} comparisons at column {tok.column}")
+            raise filter_error(f"more than {MAX_COMPARISONS} comparisons at column {tok.column}")
         if op in ("LIKE", "ILIKE") and isinstance(value, str):
             wildcards = _wildcards(value)
             if wildcards > MAX_PATTERN_WILDCARDS:
-                raise _error(
+                raise filter_error(
                     f"{op} pattern with {wildcards} wildcards at column {tok.column}: "
                     f"at most {MAX_PATTERN_WILDCARDS} (% and _) are allowed"
                 )
@@ -414,7 +409,7 @@ class _Parser:
         if tok.kind == "WORD":
             keyword = _KEYWORD_OPS.get(tok.text.upper())
             if keyword is None:
-                raise _error(f"unknown operator {_show(tok.text)} at column {tok.column}")
+                raise filter_error(f"unknown operator {_show(tok.text)} at column {tok.column}")
             return keyword
         raise self._unexpected(tok)
 
@@ -426,13 +421,13 @@ class _Parser:
         if tok.kind == "WORD" and tok.text.upper() in ("TRUE", "FALSE"):
             return tok.text.upper() == "TRUE"
         if tok.kind == "(":
-            raise _error(f"a list value needs the IN operator at column {tok.column}")
+            raise filter_error(f"a list value needs the IN operator at column {tok.column}")
         raise self._unexpected(tok)
 
     def _in_list(self) -> tuple[Scalar, ...]:
         self._expect("(")
         if self._peek().kind == ")":
-            raise _error(f"empty IN list at column {self._peek().column}")
+            raise filter_error(f"empty IN list at column {self._peek().column}")
         values = [self._scalar()]
         while self._peek().kind == ",":
             self._next()
@@ -453,7 +448,7 @@ def _as_value_type(text: str) -> ValueType:
     for vt in VALUE_TYPES:
         if vt == text:
             return vt
-    raise _error(f"unknown value type {_show(text)}")
+    raise filter_error(f"unknown value type {_show(text)}")
 
 
 def parse_filter(text: str) -> Node:
@@ -470,12 +465,12 @@ def parse_filter(text: str) -> Node:
             string, empty ``IN`` list, trailing input, nesting deeper than :data:`MAX_DEPTH`.
     """
     if len(text) > MAX_FILTER_LENGTH:
-        raise _error(f"longer than {MAX_FILTER_LENGTH} characters")
+        raise filter_error(f"longer than {MAX_FILTER_LENGTH} characters")
     if not text.strip():
-        raise _error("empty filter")
+        raise filter_error("empty filter")
     bad = _UNSTORABLE_RE.search(text)
     if bad is not None:
-        raise _error(f"unexpected character {_show(bad.group())} at column {bad.start() + 1}")
+        raise filter_error(f"unexpected character {_show(bad.group())} at column {bad.start() + 1}")
     return _Parser(_tokenize(text)).parse()
 
 
@@ -498,7 +493,8 @@ def _render_name(prop: PropertyRef) -> str:
     return text
 
 
-def _render_scalar(value: Scalar) -> str:
+def render_scalar(value: Scalar) -> str:
+    """A literal as the filter language writes it (strings double-quoted and escaped)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -525,315 +521,17 @@ def render_filter(node: Node) -> str:
     """
     if isinstance(node, Comparison):
         if "`" in node.prop.name or _UNSTORABLE_RE.search(node.prop.name):
-            raise _error(f"property name {_show(node.prop.name)} cannot be written")
+            raise filter_error(f"property name {_show(node.prop.name)} cannot be written")
         for v in node.value if isinstance(node.value, tuple) else (node.value,):
             if isinstance(v, str) and _UNSTORABLE_RE.search(v):
-                raise _error(f"string {_show(v)} cannot be written")
+                raise filter_error(f"string {_show(v)} cannot be written")
         if isinstance(node.value, tuple):
-            value = "(" + ", ".join(_render_scalar(v) for v in node.value) + ")"
+            value = "(" + ", ".join(render_scalar(v) for v in node.value) + ")"
         else:
-            value = _render_scalar(node.value)
+            value = render_scalar(node.value)
         return f"{_render_name(node.prop)} {node.op} {value}"
     joiner = " AND " if isinstance(node, And) else " OR "
     return joiner.join(
         render_filter(item) if isinstance(item, Comparison) else f"({render_filter(item)})"
         for item in node.items
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Compiler
-
-
-@dataclass(frozen=True)
-class KnownField:
-    """An entity's own field that a filter may name.
-
-    Attributes:
-        column: The column (or column expression) holding the field.
-        kind: How literals are coerced: ``int`` (ids), ``time`` (epoch milliseconds, integers),
-            ``str``, ``enum`` (a string with a closed set of values), ``bool``, ``double``.
-        values: For ``enum``: the allowed values; a literal outside them is a FilterError.
-    """
-
-    column: ColumnElement[Any]
-    kind: FieldKind
-    values: tuple[str, ...] | None = None
-
-
-class PropertyResolver(Protocol):
-    """What the store tells the compiler about one entity kind."""
-
-    def known(self, name: str) -> KnownField | None:
-        """Return the field called ``name``, or ``None`` when it is a custom property."""
-        ...
-
-    def custom(
-        self,
-        name: str,
-        value_type: ValueType,
-        condition: Callable[[ColumnElement[Any]], ColumnElement[bool]],
-    ) -> ColumnElement[bool]:
-        """Return EXISTS(custom property ``name`` whose ``value_type`` column meets condition)."""
-        ...
-
-
-_KIND_OF_VALUE_TYPE: dict[ValueType, FieldKind] = {
-    "string_value": "str",
-    "int_value": "int",
-    "double_value": "double",
-    "bool_value": "bool",
-}
-_INT_RE = re.compile(r"-?[0-9]{1,19}")
-
-
-class _CaseSensitiveLike(ColumnElement[bool]):
-    """``column LIKE pattern`` that is case-sensitive on every backend.
-
-    PostgreSQL's LIKE is case-sensitive; SQLite's is not (for ASCII), so on SQLite the pattern
-    is translated to an equivalent GLOB, which is. ``\\`` escapes ``%``/``_`` on both.
-    """
-
-    # Statements holding this element are not cached; correctness over a cache hit.
-    inherit_cache = False
-    type = Boolean()
-
-    def __init__(self, column: ColumnElement[Any], pattern: str) -> None:
-        self.column = column
-        self.pattern = pattern
-
-    @property
-    def _from_objects(self) -> Any:
-        return self.column._from_objects
-
-
-@compiles(_CaseSensitiveLike)
-def _compile_like_default(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
-    like = element.column.like(element.pattern, escape="\\")
-    return "(" + compiler.process(like, **kw) + ")"
-
-
-@compiles(_CaseSensitiveLike, "sqlite")
-def _compile_like_sqlite(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
-    glob = element.column.op("GLOB", is_comparison=True)(_like_to_glob(element.pattern))
-    return "(" + compiler.process(glob, **kw) + ")"
-
-
-def _like_to_glob(pattern: str) -> str:
-    """Translate a LIKE pattern (escape ``\\``) into the SQLite GLOB pattern matching the same."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            literal = pattern[i + 1]
-            out.append(f"[{literal}]" if literal in "*?[" else literal)
-            i += 2
-            continue
-        if ch == "%":
-            out.append("*")
-        elif ch == "_":
-            out.append("?")
-        elif ch in "*?[":
-            out.append(f"[{ch}]")
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _where(c: Comparison) -> str:
-    return f" at column {c.column}" if c.column else ""
-
-
-def _coerce(c: Comparison, value: Scalar, kind: FieldKind, what: str) -> Scalar:
-    """Coerce one literal to the Python type matching ``kind``."""
-    bad = _error(f"{what} cannot be compared with {_render_scalar(value)}{_where(c)}")
-    if kind in ("int", "time"):
-        if isinstance(value, bool):
-            raise bad
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise bad
-            value = int(value)
-        elif _INT_RE.fullmatch(value.strip()):
-            value = int(value.strip())
-        else:
-            raise bad
-        if not _INT64_MIN <= value <= _INT64_MAX:
-            raise bad
-        return value
-    if kind == "double":
-        if isinstance(value, bool):
-            raise bad
-        if isinstance(value, (int, float)):
-            return float(value)
-        try:
-            result = float(value)
-        except ValueError:
-            raise bad from None
-        if not math.isfinite(result):
-            raise bad
-        return result
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        raise bad
-    # str / enum
-    if isinstance(value, (bool, float)):
-        raise bad
-    return str(value)
-
-
-_ORDERING_OPS = frozenset({"<", "<=", ">", ">="})
-_LIKE_OPS = frozenset({"LIKE", "ILIKE"})
-
-
-def _check_op(c: Comparison, kind: FieldKind, what: str) -> None:
-    if c.op in _LIKE_OPS and kind not in ("str", "enum"):
-        raise _error(f"{c.op} needs a string property, {what} is not{_where(c)}")
-    if c.op in _ORDERING_OPS and kind in ("bool", "enum"):
-        raise _error(f"operator {c.op} does not apply to {what}{_where(c)}")
-
-
-def _coerced(c: Comparison, kind: FieldKind, what: str) -> Value:
-    _check_op(c, kind, what)
-    if isinstance(c.value, tuple):
-        return tuple(_coerce(c, v, kind, what) for v in c.value)
-    if c.op in _LIKE_OPS:
-        if not isinstance(c.value, str):
-            raise _error(f"{c.op} needs a string pattern{_where(c)}")
-        if re.search(r"(?<!\\)(\\\\)*\\$", c.value):
-            raise _error(f"{c.op} pattern ends with an escape character{_where(c)}")
-    return _coerce(c, c.value, kind, what)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _condition(op: Op, value: Value) -> Callable[[ColumnElement[Any]], ColumnElement[bool]]:
-    """The comparison as a function of the column it applies to; every value is bound."""
-
-    def apply(col: ColumnElement[Any]) -> ColumnElement[bool]:
-        if isinstance(value, tuple):
-            if all(_is_int(v) for v in value):
-                return col.in_(bindparam(None, list(value), expanding=True, type_=BigInteger()))
-            return col.in_(list(value))
-        # Integers bind as BIGINT: bound with an INTEGER column's type, PostgreSQL drivers refuse
-        # values beyond 32 bits instead of comparing them.
-        bound: object = literal(value, BigInteger()) if _is_int(value) else value
-        if op == "=":
-            return col == bound
-        if op == "!=":
-            return col != bound
-        if op == "<":
-            return col < bound
-        if op == "<=":
-            return col <= bound
-        if op == ">":
-            return col > bound
-        if op == ">=":
-            return col >= bound
-        if op == "LIKE":
-            return _CaseSensitiveLike(col, str(value))
-        if op == "ILIKE":
-            return col.ilike(str(value), escape="\\")
-        raise AssertionError(op)  # pragma: no cover - the parser admits no other operator
-
-    return apply
-
-
-def _inferred(c: Comparison) -> list[tuple[ValueType, Comparison]]:
-    """The (value type, comparison) pairs a custom property without a suffix is matched on.
-
-    A string literal means ``string_value``, a float ``double_value``, a bool ``bool_value``;
-    an integer literal matches an ``int_value`` or a ``double_value`` of that value. In an ``IN``
-    list mixing integers and floats, ``int_value`` is matched against the integers only.
-    """
-    values = c.value if isinstance(c.value, tuple) else (c.value,)
-    if all(isinstance(v, str) for v in values):
-        return [("string_value", c)]
-    if all(isinstance(v, bool) for v in values):
-        return [("bool_value", c)]
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        ints = tuple(v for v in values if isinstance(v, int))
-        pairs: list[tuple[ValueType, Comparison]] = []
-        if ints:
-            int_value: Value = ints if isinstance(c.value, tuple) else ints[0]
-            pairs.append(("int_value", replace(c, value=int_value)))
-        pairs.append(("double_value", c))
-        return pairs
-    raise _error(f"IN list mixes literal types{_where(c)}")
-
-
-def _compile_comparison(c: Comparison, resolver: PropertyResolver) -> ColumnElement[bool]:
-    prop = c.prop
-    if prop.value_type is None:
-        known = resolver.known(prop.name)
-        if known is not None:
-            value = _coerced(c, known.kind, prop.name)
-            if known.kind == "enum" and known.values is not None:
-                for v in value if isinstance(value, tuple) else (value,):
-                    if c.op not in _LIKE_OPS and v not in known.values:
-                        allowed = ", ".join(known.values)
-                        raise _error(
-                            f"{prop.name} is one of {allowed}, not {_render_scalar(v)}{_where(c)}"
-                        )
-            return _condition(c.op, value)(known.column)
-        pairs = _inferred(c)
-    else:
-        pairs = [(prop.value_type, c)]
-    conditions = [
-        resolver.custom(
-            prop.name,
-            vt,
-            _condition(cc.op, _coerced(cc, _KIND_OF_VALUE_TYPE[vt], f"{prop.name}.{vt}")),
-        )
-        for vt, cc in pairs
-    ]
-    return conditions[0] if len(conditions) == 1 else or_(*conditions)
-
-
-def compile_filter(node: Node, resolver: PropertyResolver) -> ColumnElement[bool]:
-    """Compile an AST into a SQLAlchemy boolean expression.
-
-    Known fields compare on their column with the literal coerced to the field kind; any other
-    name is a custom property matched through ``resolver.custom``.
-
-    Args:
-        node: The root node from :func:`parse_filter`.
-        resolver: Maps property names to columns / custom-property conditions.
-
-    Returns:
-        The WHERE condition; every literal is a bound parameter.
-
-    Raises:
-        FilterError: A literal that does not fit the property or operator.
-    """
-    if isinstance(node, Comparison):
-        return _compile_comparison(node, resolver)
-    parts = [compile_filter(item, resolver) for item in node.items]
-    return and_(*parts) if isinstance(node, And) else or_(*parts)
-
-
-def build_filter(text: str | None, resolver: PropertyResolver) -> ColumnElement[bool] | None:
-    """Parse and compile ``text``; ``None`` when there is no filter.
-
-    Args:
-        text: The raw ``filterQuery`` parameter (``None``, empty or blank means no filter).
-        resolver: Maps property names to columns / custom-property conditions.
-
-    Returns:
-        The WHERE condition, or ``None``.
-
-    Raises:
-        FilterError: Any parse or compile error.
-    """
-    if text is None or not text.strip():
-        return None
-    return compile_filter(parse_filter(text), resolver)

@@ -1,4 +1,6 @@
-"""Keyset paging for list endpoints: page requests, page tokens and the page query.
+"""Keyset paging for list endpoints: page requests and page tokens.
+
+The page query that uses them is the store's (:mod:`model_registry.server.store.keyset`).
 
 A page token is an opaque cursor over (order value, id) of the last row on the page. It is
 deterministic (the same position always gives the same token, which the reference client's pager
@@ -20,12 +22,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import BigInteger, and_, literal, or_
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
 __all__ = [
@@ -37,10 +37,8 @@ __all__ = [
     "PageRequest",
     "PageRequestError",
     "PageTokenError",
-    "apply_page",
     "decode_token",
     "encode_token",
-    "finish_page",
 ]
 
 #: Largest page served; a larger ``pageSize`` is clamped to this.
@@ -228,70 +226,3 @@ class PageRequest:
         if self.token is None:
             return None
         return decode_token(self.token, order_by=self.order_by, desc=self.desc)
-
-
-def apply_page(
-    select: _S, order_col: ColumnElement[Any], id_col: ColumnElement[Any], req: PageRequest
-) -> _S:
-    """Add the keyset condition, the ordering and the limit of ``req`` to ``select``.
-
-    Rows come ordered by (``order_col``, ``id_col``) in the request direction, start strictly
-    after the token's position, and number at most ``page_size + 1`` (the extra row tells
-    :func:`finish_page` that another page follows). With ``order_by == "ID"`` only ``id_col`` is
-    used.
-
-    Args:
-        select: The query selecting the candidate rows (filters already applied).
-        order_col: The column of ``req.order_by``.
-        id_col: The id column (the tie breaker).
-        req: The page request.
-
-    Returns:
-        The paged query.
-
-    Raises:
-        PageTokenError: The request's token is malformed or made for another ordering.
-    """
-    by_id = req.order_by == "ID"
-    cursor = req.cursor()
-    if cursor is not None:
-        # Bound as BIGINT: a token may carry any 64-bit value, and PostgreSQL drivers refuse
-        # one beyond 32 bits when it is bound with an INTEGER column's type.
-        value, last_id = literal(cursor[0], BigInteger()), literal(cursor[1], BigInteger())
-        if by_id:
-            cond = id_col < last_id if req.desc else id_col > last_id
-        elif req.desc:
-            cond = or_(order_col < value, and_(order_col == value, id_col < last_id))
-        else:
-            cond = or_(order_col > value, and_(order_col == value, id_col > last_id))
-        select = select.where(cond)
-    columns = [id_col] if by_id else [order_col, id_col]
-    select = select.order_by(*(c.desc() if req.desc else c.asc() for c in columns))
-    if req.page_size is not None:
-        select = select.limit(req.page_size + 1)
-    return select
-
-
-def finish_page(
-    rows: Sequence[_T],
-    req: PageRequest,
-    order_value_of: Callable[[_T], int],
-    id_of: Callable[[_T], int],
-) -> tuple[list[_T], str]:
-    """Cut the rows of an :func:`apply_page` query into the page and the next token.
-
-    Args:
-        rows: The rows the paged query returned (at most ``page_size + 1``).
-        req: The page request.
-        order_value_of: Gives a row's order value (the id itself for ``ID`` ordering).
-        id_of: Gives a row's id.
-
-    Returns:
-        ``(rows_on_page, next_token)``; the token is ``""`` on the last page.
-    """
-    if req.page_size is None or len(rows) <= req.page_size:
-        return list(rows), ""
-    page = list(rows[: req.page_size])
-    last = page[-1]
-    token = encode_token(order_value_of(last), id_of(last), order_by=req.order_by, desc=req.desc)
-    return page, token

@@ -48,7 +48,7 @@ from model_registry.server.errors import (
     UnprocessableEntity,
 )
 from model_registry.server.paging import PageRequest
-from model_registry.server.store.repository import Record, Scope, Store, Tx
+from model_registry.server.store import Record, Scope, Store, Tx
 from model_registry.server.wire import (
     check_name,
     check_text,

@@ -1,0 +1,352 @@
+"""The query API of the store: generic row operations driven by the entity descriptors.
+
+The service works through the :class:`Tx` of a transaction
+(:meth:`~model_registry.server.store.database.Store.transaction`,
+:meth:`~model_registry.server.store.database.Store.write`); rows come back as :class:`Record`
+(column values plus custom-property rows). A unique-constraint violation becomes
+:class:`~model_registry.server.errors.Conflict`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, case, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from model_registry.server.entities import EntityKind
+from model_registry.server.errors import Conflict
+from model_registry.server.paging import PageRequest
+from model_registry.server.store.executor import Executor, SyncExecutor, dicts, first_dict
+from model_registry.server.store.keyset import finish_page
+from model_registry.server.store.schema import PROPERTY_TABLES, TABLES, attributions
+from model_registry.server.store.statements import (
+    PROPS_INSERTS,
+    SQLITE_PROPS_SQL,
+    Scope,
+    columns_of,
+    exists_statement,
+    get_layout,
+    get_statement,
+    insert_statement,
+    kind_condition,
+    newest_children_statement,
+    page_statement,
+    pg_props_statement,
+    props_statement,
+    scoped_statement,
+)
+
+T = TypeVar("T")
+
+
+def now_ms() -> int:
+    """The current time in milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class Record:
+    """One stored entity.
+
+    Attributes:
+        values: Column name to value for the entity row.
+        properties: Custom-property rows (column name to value), in name order.
+    """
+
+    values: dict[str, Any]
+    properties: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        """The entity id."""
+        return int(self.values["id"])
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    # Foreign-key and not-null failures are bugs, not conflicts: only unique clashes map to 409.
+    text_ = str(exc.orig).lower()
+    return "unique" in text_ or "duplicate" in text_
+
+
+class Tx:
+    """Queries inside one transaction."""
+
+    def __init__(self, conn: Executor) -> None:
+        self._conn = conn
+
+    async def _execute(
+        self, stmt: Any, kind: EntityKind, values: Mapping[str, Any], params: Any = None
+    ) -> Any:
+        try:
+            return await self._conn.execute(stmt, params)
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise Conflict(_conflict_message(exc, kind, values)) from None
+            raise
+
+    async def insert(
+        self, kind: EntityKind, values: Mapping[str, Any], props: Iterable[Mapping[str, Any]]
+    ) -> int:
+        """Insert an entity row and its custom properties; return the new id.
+
+        Raises:
+            Conflict: The name or external id is taken.
+        """
+        row = _new_row(kind, values)
+        stmt = insert_statement(kind.table, whole_row=False)
+        result = await self._execute(stmt, kind, row, row)
+        new_id = int(result.scalar_one())
+        await self._write_props(kind, new_id, props)
+        return new_id
+
+    async def create(
+        self, kind: EntityKind, values: Mapping[str, Any], props: Iterable[Mapping[str, Any]]
+    ) -> Record:
+        """Insert an entity row and its custom properties; return the stored record.
+
+        The row comes back from ``INSERT ... RETURNING`` (SQLite >= 3.35, PostgreSQL), so it is
+        not read again; the properties are read back only when there are some, because their
+        order is the database's name order (its collation, on PostgreSQL).
+
+        Raises:
+            Conflict: The name or external id is taken.
+        """
+        row = _new_row(kind, values)
+        stored = first_dict(
+            await self._execute(insert_statement(kind.table, whole_row=True), kind, row, row)
+        )
+        assert stored is not None  # RETURNING of a single-row INSERT yields that row
+        new_id = int(stored["id"])
+        rows = list(props)
+        await self._write_props(kind, new_id, rows)
+        return Record(stored, await self._read_props(kind, new_id) if rows else [])
+
+    async def _read_props(self, kind: EntityKind, owner_id: int) -> list[dict[str, Any]]:
+        stmt = props_statement(kind.table)
+        return dicts(await self._conn.execute(stmt, {"owner_id": owner_id}))
+
+    async def _write_props(
+        self, kind: EntityKind, owner_id: int, props: Iterable[Mapping[str, Any]]
+    ) -> None:
+        rows = [{**p, "owner_id": owner_id} for p in props]
+        if rows:
+            await self._conn.execute(PROPS_INSERTS[kind.table], rows)
+
+    async def update(
+        self,
+        kind: EntityKind,
+        entity_id: int,
+        values: Mapping[str, Any],
+        props: Iterable[Mapping[str, Any]] | None,
+    ) -> None:
+        """Update columns and, when ``props`` is not None, replace all custom properties.
+
+        ``update_time`` becomes ``max(now, previous + 1)`` in the same statement, so it strictly
+        increases on every update even within one millisecond and under concurrency.
+
+        Raises:
+            Conflict: The new external id is taken.
+        """
+        table = TABLES[kind.table]
+        stamp = now_ms()
+        new_time = case((table.c.update_time < stamp, stamp), else_=table.c.update_time + 1)
+        await self._execute(
+            update(table)
+            .where(table.c.id == entity_id)
+            .values({**values, "update_time": new_time}),
+            kind,
+            values,
+        )
+        if props is not None:
+            ptable = PROPERTY_TABLES[kind.table]
+            await self._conn.execute(delete(ptable).where(ptable.c.owner_id == entity_id))
+            await self._write_props(kind, entity_id, props)
+
+    async def _rows(
+        self, stmt: Select[Any], params: Mapping[str, Any]
+    ) -> tuple[tuple[str, ...], Sequence[Sequence[Any]]]:
+        """The column keys and rows of a prebuilt statement."""
+        if isinstance(self._conn, SyncExecutor):
+            return self._conn.prepared_rows(stmt, params)
+        result = await self._conn.execute(stmt, params)
+        return tuple(result.keys()), result.all()
+
+    async def get(self, kinds: Sequence[EntityKind], entity_id: int) -> Record | None:
+        """Return the entity with this id if it is of one of ``kinds``."""
+        keys, rows = await self._rows(get_statement(kinds), {"entity_id": entity_id})
+        if not rows:
+            return None
+        width, prop_keys, name_at = get_layout(kinds[0].table, keys)
+        values = dict(zip(keys[:width], rows[0][:width], strict=True))
+        # The property name is part of the key: NULL only on the outer join's empty side.
+        props = [
+            dict(zip(prop_keys, row[width:], strict=True))
+            for row in rows
+            if row[name_at] is not None
+        ]
+        return Record(values, props)
+
+    async def exists(self, kind: EntityKind, entity_id: int) -> bool:
+        """Whether an entity of ``kind`` has this id."""
+        _keys, rows = await self._rows(exists_statement(kind), {"entity_id": entity_id})
+        return bool(rows)
+
+    def _scoped(self, kinds: Sequence[EntityKind], scope: Scope) -> Select[Any]:
+        return scoped_statement(kinds, scope)
+
+    async def find(self, kinds: Sequence[EntityKind], scope: Scope) -> Record | None:
+        """Return the first entity (lowest id) in ``scope``, or None."""
+        table = TABLES[kinds[0].table]
+        stmt = self._scoped(kinds, scope).order_by(table.c.id).limit(1)
+        row = first_dict(await self._conn.execute(stmt))
+        if row is None:
+            return None
+        return (await self._with_props(kinds[0], [row]))[0]
+
+    async def list_page(
+        self,
+        kinds: Sequence[EntityKind],
+        scope: Scope,
+        filter_query: str | None,
+        page: PageRequest,
+    ) -> tuple[list[Record], str]:
+        """Return one page of entities in ``scope`` matching ``filter_query``.
+
+        Returns:
+            The records on the page and the next page token (``""`` on the last page).
+
+        Raises:
+            FilterError: The filter does not parse or names a field with a wrong literal.
+            PageTokenError: The page token is malformed.
+        """
+        stmt = page_statement(kinds, scope, filter_query, page)
+        rows = dicts(await self._conn.execute(stmt))
+        order_key = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "update_time"}[
+            page.order_by
+        ]
+        on_page, token = finish_page(rows, page, lambda r: int(r[order_key]), lambda r: r["id"])
+        return await self._with_props(kinds[0], on_page), token
+
+    async def _with_props(self, kind: EntityKind, rows: list[dict[str, Any]]) -> list[Record]:
+        """Attach custom properties to rows with ONE query for the whole page.
+
+        The page's ids go as ONE parameter (a JSON array on SQLite, an array on PostgreSQL):
+        1,000 bound parameters of an ``IN`` list cost more to render and bind than the query.
+        """
+        if not rows:
+            return []
+        ids = [r["id"] for r in rows]
+        by_owner: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        if isinstance(self._conn, SyncExecutor):  # SQLite
+            found = self._conn.driver_dicts(SQLITE_PROPS_SQL[kind.table], (json.dumps(ids),))
+        else:
+            stmt = pg_props_statement(kind.table)
+            found = dicts(await self._conn.execute(stmt, {"ids": ids}))
+        for p in found:
+            by_owner[p["owner_id"]].append(p)
+        return [Record(r, by_owner[r["id"]]) for r in rows]
+
+    async def link(self, context_id: int, artifact_id: int) -> None:
+        """Attribute an artifact to a context (no-op when already linked)."""
+        # One statement: the primary key (context_id, artifact_id) makes a second link, also
+        # one a concurrent request inserted first, a no-op (SQLite >= 3.24, PostgreSQL).
+        dialect_insert = sqlite_insert if self._conn.dialect.name == "sqlite" else pg_insert
+        await self._conn.execute(
+            dialect_insert(attributions)
+            .values(context_id=context_id, artifact_id=artifact_id)
+            .on_conflict_do_nothing(
+                index_elements=[attributions.c.context_id, attributions.c.artifact_id]
+            )
+        )
+
+    async def newest_child(self, kind: EntityKind, parent_id: int) -> Record | None:
+        """The child of ``kind`` under ``parent_id`` created last (ties: highest id)."""
+        table = TABLES[kind.table]
+        stmt = (
+            select(table)
+            .where(table.c.kind == kind.kind, table.c.parent_id == parent_id)
+            .order_by(table.c.create_time.desc(), table.c.id.desc())
+            .limit(1)
+        )
+        row = first_dict(await self._conn.execute(stmt))
+        if row is None:
+            return None
+        return (await self._with_props(kind, [row]))[0]
+
+    async def newest_children(
+        self, kind: EntityKind, parent_ids: Sequence[int]
+    ) -> dict[int, Record]:
+        """The newest child of ``kind`` under each parent (as :meth:`newest_child`), ONE query.
+
+        Each parent's newest child is a correlated ``LIMIT 1`` subquery on the (kind, parent,
+        create time, id) index, so the cost grows with the number of parents, not with their
+        children; the statement is built once per kind (building one is most of the cost).
+
+        Returns:
+            The newest child by parent id; parents without children are absent.
+        """
+        if not parent_ids:
+            return {}
+        stmt = newest_children_statement(kind)
+        params = {"ids": list(dict.fromkeys(parent_ids))}
+        rows = dicts(await self._conn.execute(stmt, params))
+        records = await self._with_props(kind, rows)
+        return {int(r.values["parent_id"]): r for r in records}
+
+    async def linked_artifacts(
+        self, kinds: Sequence[EntityKind], context_ids: Sequence[int], limit: int
+    ) -> list[tuple[int, Record]]:
+        """The artifacts of ``kinds`` linked to any of ``context_ids``, in ONE query (+ props).
+
+        Returns:
+            ``(context id, artifact)`` pairs by context then artifact id, at most ``limit``.
+        """
+        if not context_ids:
+            return []
+        table = TABLES[kinds[0].table]
+        stmt = (
+            select(*columns_of(table, kinds), attributions.c.context_id.label("_context_id"))
+            .select_from(table.join(attributions, attributions.c.artifact_id == table.c.id))
+            .where(
+                attributions.c.context_id.in_(list(dict.fromkeys(context_ids))),
+                kind_condition(table, [k.kind for k in kinds]),
+            )
+            .order_by(attributions.c.context_id, table.c.id)
+            .limit(limit)
+        )
+        rows = dicts(await self._conn.execute(stmt))
+        contexts = [int(r.pop("_context_id")) for r in rows]
+        records = await self._with_props(kinds[0], rows)
+        return list(zip(contexts, records, strict=True))
+
+    async def count(self, kind: EntityKind) -> int:
+        """How many entities of ``kind`` exist (for tests and diagnostics)."""
+        table = TABLES[kind.table]
+        stmt = select(func.count()).select_from(table).where(table.c.kind == kind.kind)
+        return int((await self._conn.execute(stmt)).scalar_one())
+
+
+def _new_row(kind: EntityKind, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The full column values of a new entity row: kind, parent 0 and the times filled in."""
+    row = {"parent_id": 0, **values, "kind": kind.kind}
+    row.setdefault("create_time", now_ms())
+    row.setdefault("update_time", row["create_time"])
+    return row
+
+
+def _conflict_message(exc: IntegrityError, kind: EntityKind, values: Mapping[str, Any]) -> str:
+    if "external_id" in str(exc.orig).lower():
+        return f"externalId {values.get('external_id')!r} is already used by another entity"
+    where = f" in parent {values['parent_id']}" if values.get("parent_id") else ""
+    return f"a {kind.label} named {values.get('name')!r} already exists{where}"
+
+
+WriteBody = Callable[[Tx], Coroutine[Any, Any, T]]
+"""A write transaction's body: takes the :class:`Tx`, awaits only its queries."""

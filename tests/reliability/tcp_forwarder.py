@@ -33,6 +33,15 @@ class Forwarder:
         """Start accepting connections."""
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
 
+    def cut(self) -> None:
+        """Cut every open connection but keep accepting new ones (a connection lost mid-way).
+
+        Synchronous, so a SQLAlchemy event handler can call it right before a statement goes.
+        """
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
+
     async def stop(self) -> None:
         """Stop accepting and cut every open connection (the database went away)."""
         if self._server is not None:

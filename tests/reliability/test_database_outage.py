@@ -15,7 +15,13 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from reliability.tcp_forwarder import Forwarder, free_port
+from sqlalchemy import event
 
+from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
+from model_registry._generated.grpc.model_registry.v1alpha3 import (
+    model_registry_pb2_grpc as pb_grpc,
+)
+from model_registry._wire.errors import ERROR_HTTP_STATUS, ERROR_MARK, RETRY_AFTER
 from model_registry.core import ModelRegistryAPIClient
 from model_registry.exceptions import Unavailable
 from model_registry.server import RunningServer, run_server
@@ -162,3 +168,84 @@ async def test_a_database_outage_is_503_while_it_lasts_and_the_server_recovers(
                     await client.aclose()
     finally:
         await forwarder.stop()
+
+
+def _trailing(error: grpc.aio.AioRpcError) -> dict[str, str]:
+    return {key: str(value) for key, value in error.trailing_metadata() or ()}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (MR_TEST_DATABASE_URL)")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_connection_lost_mid_query_is_unavailable_with_a_retry_hint_on_both_doors(
+    database_url: str,
+) -> None:
+    real = urlsplit(database_url)
+    assert real.hostname is not None
+    forwarder = Forwarder(free_port(), real.hostname, real.port or 5432)
+    userinfo = real.netloc.rpartition("@")[0]
+    url = urlunsplit(real._replace(netloc=f"{userinfo}@127.0.0.1:{forwarder.port}"))
+    await forwarder.start()
+    try:
+        async with run_server(url, grpc_port=0) as srv, aiohttp.ClientSession() as http:
+            channel = grpc.aio.insecure_channel(f"127.0.0.1:{srv.grpc_port}")
+            stub = pb_grpc.ModelRegistryServiceStub(channel)
+            request = pb.UpsertRegisteredModelRequest(registered_model=pb.RegisteredModel(name="m"))
+            created = (await stub.UpsertRegisteredModel(request)).id
+            models_url = f"{srv.url}{BASE_PATH}/registered_models/{created}"
+            # The pooled connection passed its check-out ping; the database goes away right
+            # before the statement, so the failure hits the query itself, not the connect.
+            engine = srv.service.store.query_engine
+
+            def cut(*_: object) -> None:
+                forwarder.cut()
+
+            event.listen(engine, "before_cursor_execute", cut)
+            try:
+                with pytest.raises(grpc.aio.AioRpcError) as failed:
+                    await stub.GetRegisteredModelById(pb.GetRegisteredModelByIdRequest(id=created))
+                async with http.get(models_url) as resp:
+                    rest_status, rest_body = resp.status, await resp.json()
+                    rest_retry_after = resp.headers.get("Retry-After")
+            finally:
+                event.remove(engine, "before_cursor_execute", cut)
+
+            assert failed.value.code() == grpc.StatusCode.UNAVAILABLE, failed.value.details()
+            assert _trailing(failed.value) == {
+                ERROR_MARK: "Service Unavailable",
+                ERROR_HTTP_STATUS: "503",
+                RETRY_AFTER: "1",
+            }
+            assert rest_status == 503, rest_body
+            assert rest_body["code"] == "Service Unavailable"
+            assert rest_retry_after == "1"
+            # The connection is replaced on the next call: both doors serve again.
+            got = await stub.GetRegisteredModelById(pb.GetRegisteredModelByIdRequest(id=created))
+            assert got.name == "m"
+            async with http.get(models_url) as resp:
+                assert resp.status == 200
+            await channel.close()
+    finally:
+        await forwarder.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_closed_sqlite_store_is_unavailable_with_a_retry_hint_on_both_doors(
+    database_url: str,
+) -> None:
+    # (A closed PostgreSQL store would simply reconnect: its pool opens new connections.)
+    async with run_server(database_url, grpc_port=0) as srv, aiohttp.ClientSession() as http:
+        await srv.service.store.close()
+        async with http.post(
+            f"{srv.url}{BASE_PATH}/registered_models", json={"name": "late"}
+        ) as resp:
+            assert resp.status == 503, await resp.text()
+            assert resp.headers["Retry-After"] == "1"
+            assert (await resp.json())["code"] == "Service Unavailable"
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+            stub = pb_grpc.ModelRegistryServiceStub(channel)
+            request = pb.UpsertRegisteredModelRequest(registered_model=pb.RegisteredModel(name="x"))
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                await stub.UpsertRegisteredModel(request)
+        assert failed.value.code() == grpc.StatusCode.UNAVAILABLE, failed.value.details()
+        assert _trailing(failed.value)[RETRY_AFTER] == "1"

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+#: The ``Retry-After`` (seconds) of an :class:`Unavailable` answer.
+RETRY_AFTER_SECONDS = 1
+
 
 class ServiceError(Exception):
     """A failure the client can act on, carrying the HTTP status and a message.
@@ -18,10 +21,13 @@ class ServiceError(Exception):
         code: The ``code`` of the REST error body (the HTTP status text).
         message: The human readable detail.
         grpc_code: The name of the ``grpc.StatusCode`` member that stands for this error.
+        retry_after: Seconds after which the same request may succeed (REST ``Retry-After``,
+            gRPC trailing metadata ``retry-after``), or ``None`` when repeating will not help.
     """
 
     http_status: int = 500
     grpc_code: str = "INTERNAL"
+    retry_after: float | None = None
 
     def __init__(self, *args: int | str, code: str | None = None) -> None:
         """Build the error as ``Subclass(message)`` or ``ServiceError(status, message)``."""
@@ -35,15 +41,6 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code if code is not None else HTTPStatus(self.http_status).phrase
-
-    @property
-    def status(self) -> int:
-        """The HTTP status code (alias of ``http_status``)."""
-        return self.http_status
-
-    def to_body(self) -> dict[str, str]:
-        """Return the REST error body."""
-        return {"code": self.code, "message": self.message}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
@@ -133,19 +130,14 @@ class TooManyRequests(ServiceError):
 
 
 class Unavailable(ServiceError):
-    """The store cannot answer right now (503)."""
+    """The store cannot answer right now (503); worth trying again in a moment."""
 
     http_status = 503
     grpc_code = "UNAVAILABLE"
+    # Short: the pool reconnects on the next call once the database answers again.
+    retry_after = RETRY_AFTER_SECONDS
 
     @classmethod
     def because(cls, exc: BaseException) -> Unavailable:
         """The error for a database failure; names only the failure's type, not its text."""
         return cls(f"database unavailable: {type(exc).__name__}")
-
-
-class InternalError(ServiceError):
-    """An unexpected failure (500); raised only for bugs, never for client input."""
-
-    http_status = 500
-    grpc_code = "INTERNAL"

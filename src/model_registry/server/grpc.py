@@ -9,7 +9,8 @@ With auth on, :class:`_BearerInterceptor` checks the bearer token of every call 
 All RPCs pass through :func:`_dispatch`, the one place that maps
 :class:`~model_registry.server.errors.ServiceError` to a gRPC status (its ``grpc_code``, with
 the REST error message as details, and the REST error code and HTTP status as trailing
-metadata :data:`~model_registry._wire.errors.ERROR_MARK` and ``ERROR_HTTP_STATUS``).
+metadata :data:`~model_registry._wire.errors.ERROR_MARK` and ``ERROR_HTTP_STATUS``; an error
+worth retrying, such as a database out of reach, also carries ``RETRY_AFTER`` in seconds).
 The standard health (``grpc.health.v1.Health``) and reflection services are served beside it.
 """
 
@@ -27,7 +28,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
-from model_registry._wire.errors import ERROR_HTTP_STATUS, ERROR_MARK
+from model_registry._wire.errors import ERROR_HTTP_STATUS, ERROR_MARK, RETRY_AFTER
 from model_registry._wire.proto import message_to_wire, query_params, wire_to_message
 from model_registry.server.auth import TokenAuthenticator
 from model_registry.server.connections import ConnectionLimits
@@ -38,7 +39,6 @@ from model_registry.server.errors import (
     EntityTooLarge,
     NotFound,
     ServiceError,
-    TooManyRequests,
     Unauthorized,
 )
 from model_registry.server.paging import PageRequest, encode_token
@@ -48,9 +48,6 @@ from model_registry.server.service import RegistryService
 __all__ = ["RPC_HANDLERS", "SERVICE_NAME", "start_grpc_server"]
 
 log = logging.getLogger("model_registry.server.grpc")
-
-#: Trailing metadata of a refusal that may be retried: seconds to wait first.
-RETRY_AFTER = "retry-after"
 
 #: Full name of the registry service.
 SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].full_name
@@ -454,7 +451,7 @@ async def _abort(context: grpc.aio.ServicerContext, err: ServiceError) -> None:
         (ERROR_MARK, err.code),
         (ERROR_HTTP_STATUS, str(err.http_status)),
     )
-    if isinstance(err, TooManyRequests):
+    if err.retry_after is not None:
         trailing += ((RETRY_AFTER, str(max(1, math.ceil(err.retry_after)))),)
     await context.abort(code, err.message, trailing_metadata=trailing)
 

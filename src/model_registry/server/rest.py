@@ -22,10 +22,9 @@ from aiohttp.http_exceptions import (
     HttpProcessingError,
     TransferEncodingError,
 )
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from model_registry.server.auth import TokenAuthenticator
-from model_registry.server.errors import BadRequest, ServiceError, TooManyRequests, Unauthorized
+from model_registry.server.errors import BadRequest, ServiceError, Unauthorized
 from model_registry.server.ratelimit import RateLimiter
 from model_registry.server.service import RegistryService
 
@@ -88,7 +87,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ServiceError as exc:
         response = error_response(exc.http_status, exc.message, code=exc.code)
-        if isinstance(exc, TooManyRequests):
+        if exc.retry_after is not None:
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return response
     except web.HTTPException as exc:
@@ -102,9 +101,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
-    except (OperationalError, InterfaceError) as exc:
-        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
-        return error_response(503, "database unavailable")
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error_response(500, "internal server error")

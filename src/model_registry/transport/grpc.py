@@ -55,7 +55,7 @@ E = TypeVar("E", bound=BaseResource)
 
 #: Trailing metadata key of the server's retry hint on ``UNAVAILABLE`` /
 #: ``RESOURCE_EXHAUSTED``: seconds to wait, as in the HTTP ``Retry-After`` header.
-RETRY_AFTER = "retry-after"
+RETRY_AFTER = wire_errors.RETRY_AFTER
 
 _INTEGER_TYPES = frozenset(
     {FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT32}

@@ -14,10 +14,8 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from model_registry.server.errors import Unavailable
 from model_registry.server.store.engine import (
     create_engine_from_url,
     create_sync_sqlite_engine,
@@ -25,6 +23,7 @@ from model_registry.server.store.engine import (
     run_migrations,
 )
 from model_registry.server.store.executor import SyncExecutor
+from model_registry.server.store.failures import unavailable_on_connection_failure
 from model_registry.server.store.queries import Tx, WriteBody
 from model_registry.server.store.writer import SqliteWriter
 
@@ -105,16 +104,16 @@ class Store:
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[Tx]:
-        try:
+        with unavailable_on_connection_failure(connecting=True):
             conn_cm = self._engine.connect()
             conn = await conn_cm.__aenter__()
-        except (DBAPIError, OSError) as exc:
-            raise Unavailable.because(exc) from None
-        try:
-            async with conn.begin():
-                yield Tx(conn)
-        finally:
-            await conn_cm.__aexit__(None, None, None)
+        # BEGIN, every statement, COMMIT, and the rollback and release after a failure.
+        with unavailable_on_connection_failure():
+            try:
+                async with conn.begin():
+                    yield Tx(conn)
+            finally:
+                await conn_cm.__aexit__(None, None, None)
 
     async def ping(self) -> bool:
         """Whether the database answers a trivial query."""
@@ -166,7 +165,7 @@ class SqliteStore(Store):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         """Run a read-only block in one transaction, inline on the event loop."""
-        with self._sync_transaction() as tx:
+        with unavailable_on_connection_failure(), self._sync_transaction() as tx:
             yield tx
 
     @contextmanager
@@ -187,14 +186,13 @@ class SqliteStore(Store):
             yield Tx(SyncExecutor(conn))
 
     def _connect(self) -> Connection:
-        try:
+        with unavailable_on_connection_failure(connecting=True):
             return self._sync_engine.connect()
-        except (DBAPIError, OSError) as exc:
-            raise Unavailable.because(exc) from None
 
     async def write(self, body: WriteBody[T]) -> T:
         """Run ``body(tx)`` on the writer thread; see :meth:`Store.write`."""
-        return await self._writer.submit(body)
+        with unavailable_on_connection_failure():
+            return await self._writer.submit(body)
 
     async def ping(self) -> bool:
         """Whether the database file answers a trivial query."""

@@ -1,7 +1,8 @@
 """Bearer tokens end to end: our client over REST and gRPC, token files re-read, nothing logged.
 
 (The REST refusal forms are pinned in test_rest_auth.py; the gRPC front door's own tests in
-tests/grpc/test_services.py. Here: both transports through the client, every token source.)
+tests/server/grpc/test_grpc_services.py. Here: both transports through the client, every token
+source.)
 """
 
 from __future__ import annotations

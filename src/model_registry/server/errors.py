@@ -7,6 +7,7 @@ each front door maps errors at one place without a table of its own.
 
 from __future__ import annotations
 
+import math
 from http import HTTPStatus
 
 #: The ``Retry-After`` (seconds) of an :class:`Unavailable` answer.
@@ -28,6 +29,12 @@ class ServiceError(Exception):
     http_status: int = 500
     grpc_code: str = "INTERNAL"
     retry_after: float | None = None
+
+    def retry_after_header(self) -> str | None:
+        """:attr:`retry_after` as the whole seconds both front doors send (at least 1)."""
+        if self.retry_after is None:
+            return None
+        return str(max(1, math.ceil(self.retry_after)))
 
     def __init__(self, *args: int | str, code: str | None = None) -> None:
         """Build the error as ``Subclass(message)`` or ``ServiceError(status, message)``."""

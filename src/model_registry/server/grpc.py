@@ -17,7 +17,6 @@ The standard health (``grpc.health.v1.Health``) and reflection services are serv
 from __future__ import annotations
 
 import logging
-import math
 import socket
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
@@ -451,8 +450,9 @@ async def _abort(context: grpc.aio.ServicerContext, err: ServiceError) -> None:
         (ERROR_MARK, err.code),
         (ERROR_HTTP_STATUS, str(err.http_status)),
     )
-    if err.retry_after is not None:
-        trailing += ((RETRY_AFTER, str(max(1, math.ceil(err.retry_after)))),)
+    retry_after = err.retry_after_header()
+    if retry_after is not None:
+        trailing += ((RETRY_AFTER, retry_after),)
     await context.abort(code, err.message, trailing_metadata=trailing)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from collections.abc import Awaitable, Callable, Collection
 from http import HTTPStatus
@@ -87,8 +86,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ServiceError as exc:
         response = error_response(exc.http_status, exc.message, code=exc.code)
-        if exc.retry_after is not None:
-            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        retry_after = exc.retry_after_header()
+        if retry_after is not None:
+            response.headers["Retry-After"] = retry_after
         return response
     except web.HTTPException as exc:
         if exc.status < 400:

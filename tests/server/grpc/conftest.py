@@ -1,4 +1,4 @@
-"""Fixtures of the gRPC server suites: a channel and a raw stub to the ``grpc_server``."""
+"""Fixtures of the gRPC server suites: a channel to the server and the raw generated stub."""
 
 from __future__ import annotations
 

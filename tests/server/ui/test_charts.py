@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from model_registry.server.ui.charts import HEIGHT, WIDTH, line_chart
+from model_registry.server.ui.charts import HEIGHT, MAX_MARKERS, WIDTH, line_chart
 
 
 def test_points_are_sorted_by_step_and_span_the_plot_area() -> None:
@@ -29,3 +29,12 @@ def test_a_single_or_flat_series_is_drawn_in_the_middle_and_non_finite_values_ar
     assert 0 < flat.points[0].y < HEIGHT
     assert len(single.points) == 1 and 0 < single.points[0].x < WIDTH
     assert line_chart("none", []).points == ()
+
+
+def test_a_long_series_is_drawn_as_a_line_without_a_dot_per_value() -> None:
+    short = line_chart("loss", [(i, 1 / (i + 1)) for i in range(MAX_MARKERS)])
+    long = line_chart("loss", [(i, 1 / (i + 1)) for i in range(MAX_MARKERS + 1)])
+
+    assert short.markers == short.points
+    assert long.markers == ()
+    assert len(long.polyline.split()) == MAX_MARKERS + 1

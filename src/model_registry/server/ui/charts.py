@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 __all__ = ["Chart", "Point", "line_chart"]
 
+MAX_MARKERS = 200
+"""Up to this many values, each gets a dot (with its step and value); beyond, only the line."""
 WIDTH = 480
 HEIGHT = 200
 _LEFT, _RIGHT, _TOP, _BOTTOM = 56, 12, 12, 28
@@ -26,6 +28,11 @@ class Point:
     value: float
     x: float
     y: float
+
+    @property
+    def step_label(self) -> str:
+        """The step as written (``3``, not ``3.0``)."""
+        return _label(self.step)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,11 @@ class Chart:
     y_ticks: tuple[tuple[float, str], ...]
     width: int = WIDTH
     height: int = HEIGHT
+
+    @property
+    def markers(self) -> tuple[Point, ...]:
+        """The points drawn as dots: all of them, or none when they would only blur the line."""
+        return self.points if len(self.points) <= MAX_MARKERS else ()
 
     @property
     def left(self) -> int:

@@ -148,6 +148,7 @@ def _templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("model_registry.server.ui", "templates"),
         autoescape=True,  # every value, whatever the template's name
+        auto_reload=False,  # shipped in the package: no file checks on every render
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -742,7 +743,10 @@ def setup_ui(app: web.Application, *, auth: TokenAuthenticator | None) -> None:
         app: The application (its :data:`~model_registry.server.rest.SERVICE_KEY` set).
         auth: The authenticator of the API, or None when auth is off.
     """
-    app[_CONFIG_KEY] = _Config(auth, _templates())
+    templates = _templates()
+    for name in templates.list_templates():
+        templates.get_template(name)  # compiled now, not on the first request of each page
+    app[_CONFIG_KEY] = _Config(auth, templates)
     r = app.router
     p = UI_PREFIX
     r.add_get(p, _home, allow_head=False)

@@ -119,6 +119,9 @@ def test_the_dataset_panel_shows_the_dataset_parameters(
     assert "label_col\tis_fraud" in params
     assert "timestamp_col\ttimestamp" in params
     assert 'class_names\t["fraud","ok"]' in params
+    assert page.locator("#dataset-predictions").inner_text() == (
+        f"predictions-{seeded['dataset']} by version v2"
+    )
     browser.shot("datasets")
 
     browser.open("/ui/predictions")

@@ -72,14 +72,35 @@ def test_user_text_with_script_and_onerror_renders_as_text_and_no_dialog_fires(
         f"/model_versions/{version['id']}/artifacts",
         {"artifactType": "model-artifact", "name": HOSTILE, "uri": "javascript:alert(3)"},
     )
+    dataset = api.post(
+        "/artifacts",
+        {
+            "artifactType": "dataset-artifact",
+            "name": HOSTILE,
+            "description": HOSTILE,
+            "customProperties": string_props(
+                **{"registry.kind": "dataset", "params.label_col": HOSTILE}
+            ),
+        },
+    )
     page = browser.page
-    for path in ["/ui/models", f"/ui/models/{model['id']}", f"/ui/versions/{version['id']}"]:
+    for path in [
+        "/ui/models",
+        f"/ui/models/{model['id']}",
+        f"/ui/versions/{version['id']}",
+        f"/ui/datasets?dataset={dataset['id']}",
+    ]:
         browser.open(path)
         page.wait_for_load_state("load")
         assert page.locator("img[src=x]").count() == 0
         assert page.locator("main script").count() == 0
         assert HOSTILE in page.locator("main").inner_text()
     assert page.locator("a[href^=javascript]").count() == 0  # URIs are shown, not linked
+    bad_filter = f"name = '{HOSTILE}' AND"
+    browser.open("/ui/models?filter=" + urllib.parse.quote(bad_filter))  # echoed in its box
+    assert page.locator("input[name=filter]").input_value() == bad_filter
+    assert page.locator("#filter-error").is_visible()
+    assert page.locator("img[src=x]").count() == 0
     browser.open(f"/ui/models/{model['id']}")
     assert page.locator("#labels").inner_text().strip() == "<b>label</b>"
     assert page.locator("#labels b").count() == 0

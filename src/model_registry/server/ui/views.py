@@ -532,7 +532,24 @@ async def _datasets(request: web.Request) -> PageResult:
         selected = next((d for d in page["items"] if d["id"] == selected_id), None)
         if selected is None:
             selected = await service.get("dataset-artifact", selected_id)
+    predictions: list[dict[str, Any]] = []
+    versions: dict[str, Any] = {}
+    if selected is not None:
+        # The predictions made on this dataset (one list), and their versions (one batch).
+        on_dataset = f'{_PREDICTIONS_FILTER} AND dataset_id = "{selected["id"]}"'
+        found = await service.list(
+            "artifact",
+            {"artifactType": "dataset-artifact", "filterQuery": on_dataset, "pageSize": "100"},
+        )
+        predictions = found["items"]
+        versions = await _by_ids(
+            service,
+            "model-version",
+            [_prop(p.get("customProperties"), "model_version_id") or "" for p in predictions],
+        )
     return "datasets.html", {
+        "predictions": predictions,
+        "versions": versions,
         "title": "Datasets",
         "nav": "datasets",
         "query": query,

@@ -10,8 +10,9 @@ import logging
 import os
 import socket
 import tempfile
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,19 @@ from model_registry.server.rest import (
     error_response,
     json_response,
     rate_limit_middleware,
+    sunset_middleware,
 )
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store, normalize_database_url
 from model_registry.server.tls import ServerTLS, load_server_tls
 from model_registry.server.ui import UI_PREFIX, is_ui_request, setup_ui, wants_html
+from model_registry.server.versions import (
+    DEFAULT_API_VERSIONS,
+    V1,
+    V1ALPHA3,
+    AlphaSunset,
+    parse_api_versions,
+)
 
 log = logging.getLogger("model_registry.server")
 
@@ -57,6 +66,7 @@ class RunningServer:
         grpc_port: The gRPC port, or None when gRPC is off.
         database_url: The database the server uses.
         service: The service behind both front doors (for tests that inspect state).
+        api_versions: The REST API versions served (``"v1"``, ``"v1alpha3"``).
     """
 
     url: str
@@ -65,6 +75,7 @@ class RunningServer:
     grpc_port: int | None
     database_url: str
     service: RegistryService
+    api_versions: tuple[str, ...] = DEFAULT_API_VERSIONS
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -90,6 +101,8 @@ def create_app(
     auth: TokenAuthenticator | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     rate_limiter: RateLimiter | None = None,
+    api_versions: Iterable[str] = DEFAULT_API_VERSIONS,
+    alpha_sunset_date: date | None = None,
 ) -> web.Application:
     """Build the aiohttp application serving the REST API over ``service``.
 
@@ -100,11 +113,25 @@ def create_app(
         max_body_bytes: The largest request body accepted; a larger one is a 413.
         rate_limiter: Limit each caller's request rate (by token with auth on, else by client
             address); None: no limit.
+        api_versions: The REST API versions to serve (``"v1"``, ``"v1alpha3"``); the other
+            prefix answers 404.
+        alpha_sunset_date: When given, every v1alpha3 answer carries ``Deprecation``,
+            ``Sunset`` (this day) and, where v1 has the same route, a successor ``Link``.
 
     Returns:
         The application (not yet running).
+
+    Raises:
+        ValueError: An unknown or repeated API version, none at all, or a sunset date for
+            v1alpha3 while it is not served.
     """
+    versions = check_api_versions(api_versions, alpha_sunset_date)
     middlewares: list[Any] = [error_middleware]
+    if alpha_sunset_date is not None:
+        # Outermost, so the error bodies the error middleware writes carry the headers too.
+        middlewares.insert(
+            0, sunset_middleware(AlphaSunset.on(alpha_sunset_date), successor=V1 in versions)
+        )
     if auth is None and auth_tokens:
         auth = TokenAuthenticator(auth_tokens)
     if auth is not None:
@@ -118,9 +145,26 @@ def create_app(
     app.router.add_get("/", _root, allow_head=False)
     app.router.add_get("/healthz", _healthz, allow_head=False)
     app.router.add_get("/readyz", _readyz, allow_head=False)
-    add_routes(app)
+    add_routes(app, versions)
     setup_ui(app, auth=auth)
     return app
+
+
+def check_api_versions(
+    api_versions: Iterable[str], alpha_sunset_date: date | None = None
+) -> tuple[str, ...]:
+    """Validate the API versions to serve and the v1alpha3 sunset date together.
+
+    Returns:
+        The version names, in order.
+
+    Raises:
+        ValueError: As :func:`create_app` says.
+    """
+    versions = parse_api_versions(api_versions)
+    if alpha_sunset_date is not None and V1ALPHA3 not in versions:
+        raise ValueError("a v1alpha3 sunset date needs v1alpha3 among the served API versions")
+    return versions
 
 
 async def _open_store(database_url: str) -> Store | DeferredStore:
@@ -185,6 +229,8 @@ async def run_server(
     max_body_bytes: int = MAX_BODY_BYTES,
     connection_limits: ConnectionLimits | None = None,
     rate_limit: RateLimit | None = None,
+    api_versions: Iterable[str] = DEFAULT_API_VERSIONS,
+    alpha_sunset_date: date | None = None,
 ) -> AsyncIterator[RunningServer]:
     """Run the registry server for the duration of an ``async with`` block.
 
@@ -206,6 +252,9 @@ async def run_server(
             :class:`~model_registry.server.connections.ConnectionLimits`; defaults when None).
         rate_limit: A request-rate limit per caller (token, or address with auth off);
             None (the default): no limit.
+        api_versions: The REST API versions to serve (default both ``v1`` and ``v1alpha3``).
+        alpha_sunset_date: The day v1alpha3 goes away: its answers then carry
+            ``Deprecation``, ``Sunset`` and successor ``Link`` headers.
 
     A PostgreSQL database that cannot be reached at start does not stop the start: the server
     answers 503 (gRPC: UNAVAILABLE, health NOT_SERVING) until it has connected.
@@ -214,11 +263,13 @@ async def run_server(
         The running server.
 
     Raises:
-        ValueError: Bad TLS files, only one of them, or auth on without any token.
+        ValueError: Bad TLS files, only one of them, auth on without any token, or bad
+            API versions (see :func:`create_app`).
         OSError: The token file cannot be read or an address cannot be bound.
     """
     if (tls_cert is None) != (tls_key is None):
         raise ValueError("TLS needs both a certificate and a key")
+    versions = check_api_versions(api_versions, alpha_sunset_date)
     tls = load_server_tls(tls_cert, tls_key) if tls_cert and tls_key else None
     auth: TokenAuthenticator | None = None
     if auth_tokens or auth_token_file is not None:
@@ -236,7 +287,12 @@ async def run_server(
         try:
             service = RegistryService(store)  # type: ignore[arg-type]  # a DeferredStore too
             app = create_app(
-                service, auth=auth, max_body_bytes=max_body_bytes, rate_limiter=limiter
+                service,
+                auth=auth,
+                max_body_bytes=max_body_bytes,
+                rate_limiter=limiter,
+                api_versions=versions,
+                alpha_sunset_date=alpha_sunset_date,
             )
             handler_options: dict[str, Any] = {
                 "access_log": None,
@@ -288,6 +344,7 @@ async def run_server(
                     grpc_port=bound_grpc,
                     database_url=database_url,
                     service=service,
+                    api_versions=versions,
                 )
             finally:
                 if grpc_server is not None:

@@ -278,6 +278,7 @@ DOC_ARTIFACT = EntityKind(
     kind="doc-artifact",
     label="doc artifact",
     table="artifacts",
+    generate_name=True,
     artifact_type="doc-artifact",
     fields=_ARTIFACT_FIELDS,
 )
@@ -286,6 +287,7 @@ DATASET_ARTIFACT = EntityKind(
     kind="dataset-artifact",
     label="dataset artifact",
     table="artifacts",
+    generate_name=True,
     artifact_type="dataset-artifact",
     fields=(
         *_ARTIFACT_FIELDS,
@@ -308,6 +310,7 @@ METRIC = EntityKind(
     kind="metric",
     label="metric",
     table="artifacts",
+    generate_name=True,
     artifact_type="metric",
     fields=_METRIC_FIELDS,
 )
@@ -316,6 +319,7 @@ PARAMETER = EntityKind(
     kind="parameter",
     label="parameter",
     table="artifacts",
+    generate_name=True,
     artifact_type="parameter",
     fields=(
         *_ARTIFACT_FIELDS,

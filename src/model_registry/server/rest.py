@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -23,13 +23,23 @@ from aiohttp.http_exceptions import (
 )
 
 from model_registry.server.auth import TokenAuthenticator
+from model_registry.server.entities import ANY_ARTIFACT, ARTIFACT_KINDS
 from model_registry.server.errors import BadRequest, ServiceError, Unauthorized
 from model_registry.server.ratelimit import RateLimiter
 from model_registry.server.service import RegistryService
+from model_registry.server.versions import (
+    API_VERSIONS,
+    DEFAULT_API_VERSIONS,
+    V1,
+    V1ALPHA3,
+    AlphaSunset,
+    ApiVersion,
+)
 
 log = logging.getLogger("model_registry.server")
 
-BASE_PATH = "/api/model_registry/v1alpha3"
+BASE_PATH = API_VERSIONS[V1ALPHA3].base_path
+"""The base path of the v1alpha3 API (see :data:`API_VERSIONS` for every version)."""
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 """Paths answered without a token (the probes)."""
@@ -284,42 +294,67 @@ def _ok(body: Any, status: int = 200) -> web.Response:
     return json_response(body, status=status)
 
 
-def _collection(kind: str) -> tuple[Handler, Handler]:
+_Shape = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _shapes(version: ApiVersion, artifacts: bool) -> tuple[_Shape, _Shape]:
+    """The body and answer conversions of ``version`` for a route (identity where none)."""
+    out = version.artifact_out if artifacts and version.step_as_string else _same
+    return version.body_in, out
+
+
+def _same(value: dict[str, Any]) -> dict[str, Any]:
+    return value
+
+
+async def _body(request: web.Request, shape_in: _Shape) -> dict[str, Any]:
+    return shape_in(await read_json_object(request))
+
+
+def _collection(kind: str, version: ApiVersion) -> tuple[Handler, Handler]:
+    shape_in, out = _shapes(version, _is_artifact(kind))
+
     async def list_(request: web.Request) -> web.Response:
-        return _ok(await _service(request).list(kind, _params(request)))
+        return _ok(out(await _service(request).list(kind, _params(request))))
 
     async def create(request: web.Request) -> web.Response:
-        body = await read_json_object(request)
-        return _ok(await _service(request).create(kind, body), 201)
+        body = await _body(request, shape_in)
+        return _ok(out(await _service(request).create(kind, body)), 201)
 
     return list_, create
 
 
-def _item(kind: str) -> tuple[Handler, Handler]:
+def _item(kind: str, version: ApiVersion) -> tuple[Handler, Handler]:
+    shape_in, out = _shapes(version, _is_artifact(kind))
+
     async def get(request: web.Request) -> web.Response:
-        return _ok(await _service(request).get(kind, request.match_info["id"]))
+        return _ok(out(await _service(request).get(kind, request.match_info["id"])))
 
     async def patch(request: web.Request) -> web.Response:
-        body = await read_json_object(request)
-        return _ok(await _service(request).update(kind, request.match_info["id"], body))
+        body = await _body(request, shape_in)
+        return _ok(out(await _service(request).update(kind, request.match_info["id"], body)))
 
     return get, patch
 
 
-def _find(kind: str) -> Handler:
+def _find(kind: str, version: ApiVersion) -> Handler:
+    _, out = _shapes(version, _is_artifact(kind))
+
     async def find(request: web.Request) -> web.Response:
-        return _ok(await _service(request).find(kind, _params(request)))
+        return _ok(out(await _service(request).find(kind, _params(request))))
 
     return find
 
 
-def _children(kind: str) -> tuple[Handler, Handler]:
+def _children(kind: str, version: ApiVersion) -> tuple[Handler, Handler]:
+    shape_in, _ = _shapes(version, artifacts=False)
+
     async def list_(request: web.Request) -> web.Response:
         service = _service(request)
         return _ok(await service.list(kind, _params(request), parent_id=request.match_info["id"]))
 
     async def create(request: web.Request) -> web.Response:
-        body = await read_json_object(request)
+        body = await _body(request, shape_in)
         service = _service(request)
         created = await service.create(kind, body, parent_id=request.match_info["id"], full=True)
         return _ok(created, 201)
@@ -327,23 +362,29 @@ def _children(kind: str) -> tuple[Handler, Handler]:
     return list_, create
 
 
-def _context_artifacts(context_kind: str) -> tuple[Handler, Handler]:
+def _context_artifacts(context_kind: str, version: ApiVersion) -> tuple[Handler, Handler]:
+    shape_in, out = _shapes(version, artifacts=True)
+
     async def list_(request: web.Request) -> web.Response:
         service = _service(request)
         page = await service.list_context_artifacts(
             context_kind, request.match_info["id"], _params(request)
         )
-        return _ok(page)
+        return _ok(out(page))
 
     async def upsert(request: web.Request) -> web.Response:
-        body = await read_json_object(request)
+        body = await _body(request, shape_in)
         service = _service(request)
         artifact, created = await service.upsert_context_artifact(
             context_kind, request.match_info["id"], body
         )
-        return _ok(artifact, 201 if created else 200)
+        return _ok(out(artifact), 201 if created else 200)
 
     return list_, upsert
+
+
+def _is_artifact(kind: str) -> bool:
+    return kind == ANY_ARTIFACT or kind in ARTIFACT_KINDS
 
 
 async def _only_get(request: web.Request) -> web.Response:
@@ -389,36 +430,98 @@ _NESTED = (
     ("inference_services", "serves", "serve-model"),
 )
 
+# (parent collection, context kind) of the artifacts of versions and runs.
+_CONTEXTS = (("model_versions", "model-version"), ("experiment_runs", "experiment-run"))
 
-def add_routes(app: web.Application) -> None:
-    """Register every operation of the REST API (56 in all)."""
-    r = app.router
-    b = BASE_PATH
-    # Static segments first: /experiment_runs/metric_history must win over /{id}, for every
-    # method (a PATCH there is a 405, not a PATCH of a run with the id "metric_history").
-    r.add_get(f"{b}/experiment_runs/metric_history", _metric_history_all, allow_head=False)
-    r.add_route("*", f"{b}/experiment_runs/metric_history", _only_get)
+EXPERIMENT_KINDS = frozenset({"experiment", "experiment-run"})
+"""Kinds whose routes (and whose children's routes) only API versions with experiments serve."""
+
+EXPERIMENT_SEGMENTS = frozenset({"experiment", "experiments", "experiment_run", "experiment_runs"})
+"""First path segments (below the base path) of the routes of :data:`EXPERIMENT_KINDS`."""
+
+
+def add_routes(app: web.Application, versions: Iterable[str] = DEFAULT_API_VERSIONS) -> None:
+    """Register every operation of each REST API version named in ``versions``.
+
+    v1alpha3 has 56 operations; v1 the 40 that are not about experiments, runs or metric
+    history. Both versions' routes call the same service methods.
+
+    Args:
+        app: The application to add the routes to.
+        versions: Names out of :data:`~model_registry.server.versions.API_VERSIONS`.
+    """
+    for name in versions:
+        _add_version_routes(app.router, API_VERSIONS[name])
+
+
+def _add_version_routes(r: web.UrlDispatcher, version: ApiVersion) -> None:
+    b = version.base_path
+
+    def served(*kinds: str) -> bool:
+        return version.experiments or not EXPERIMENT_KINDS.intersection(kinds)
+
+    if version.experiments:
+        # Static segments first: /experiment_runs/metric_history must win over /{id}, for every
+        # method (a PATCH there is a 405, not a PATCH of a run with the id "metric_history").
+        r.add_get(f"{b}/experiment_runs/metric_history", _metric_history_all, allow_head=False)
+        r.add_route("*", f"{b}/experiment_runs/metric_history", _only_get)
     for collection, find_path, kind in _COLLECTIONS:
-        list_, create = _collection(kind)
-        get, patch = _item(kind)
+        if not served(kind):
+            continue
+        list_, create = _collection(kind, version)
+        get, patch = _item(kind, version)
         r.add_get(f"{b}/{collection}", list_, allow_head=False)
         r.add_post(f"{b}/{collection}", create)
         r.add_get(f"{b}/{collection}/{{id}}", get, allow_head=False)
         r.add_patch(f"{b}/{collection}/{{id}}", patch)
-        r.add_get(f"{b}/{find_path}", _find(kind), allow_head=False)
+        r.add_get(f"{b}/{find_path}", _find(kind, version), allow_head=False)
     for parent, segment, kind in _NESTED:
-        list_, create = _children(kind)
+        if not served(kind):
+            continue
+        list_, create = _children(kind, version)
         r.add_get(f"{b}/{parent}/{{id}}/{segment}", list_, allow_head=False)
         r.add_post(f"{b}/{parent}/{{id}}/{segment}", create)
-    for parent, context_kind in (
-        ("model_versions", "model-version"),
-        ("experiment_runs", "experiment-run"),
-    ):
-        list_, upsert = _context_artifacts(context_kind)
+    for parent, context_kind in _CONTEXTS:
+        if not served(context_kind):
+            continue
+        list_, upsert = _context_artifacts(context_kind, version)
         r.add_get(f"{b}/{parent}/{{id}}/artifacts", list_, allow_head=False)
         r.add_post(f"{b}/{parent}/{{id}}/artifacts", upsert)
-    r.add_get(f"{b}/experiment_runs/{{id}}/metric_history", _metric_history_run, allow_head=False)
+    if version.experiments:
+        r.add_get(
+            f"{b}/experiment_runs/{{id}}/metric_history", _metric_history_run, allow_head=False
+        )
     r.add_get(f"{b}/inference_services/{{id}}/model", _inference_service_model, allow_head=False)
     r.add_get(
         f"{b}/inference_services/{{id}}/version", _inference_service_version, allow_head=False
     )
+
+
+def sunset_middleware(sunset: AlphaSunset, *, successor: bool) -> Any:
+    """Mark every v1alpha3 answer (errors included) as deprecated, with its sunset day.
+
+    Args:
+        sunset: The header values.
+        successor: Whether v1 is served too, so that a v1 path can be named as the successor
+            (``Link: <...>; rel="successor-version"``) of every v1alpha3 route v1 also has.
+    """
+    alpha = API_VERSIONS[V1ALPHA3].base_path + "/"
+    stable = API_VERSIONS[V1].base_path + "/"
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        path = request.path
+        if path.startswith(alpha):
+            response.headers["Deprecation"] = sunset.deprecation
+            response.headers["Sunset"] = sunset.sunset
+            rest = path[len(alpha) :]
+            if (
+                successor
+                and request.match_info.route.resource is not None
+                and rest.split("/", 1)[0] not in EXPERIMENT_SEGMENTS
+            ):
+                response.headers["Link"] = sunset.successor_link(stable + rest)
+        return response
+
+    return middleware

@@ -185,6 +185,22 @@ def _label(kinds: tuple[EntityKind, ...]) -> str:
     return "artifact" if len(kinds) > 1 else kinds[0].label
 
 
+def _find_miss(
+    kinds: tuple[EntityKind, ...], name: str | None, parent: str | None, external_id: str | None
+) -> str:
+    """The 404 message of a find that matched nothing, in the reference server's form.
+
+    ``no registered models found for name=HAL, externalId=: not found``: tools built on the
+    reference tell "absent" from "failed" by the trailing ``: not found`` (COMPAT.md,
+    "Not-found messages"). Children name their parent as ``parentResourceId``.
+    """
+    criteria = [f"name={name or ''}"]
+    if parent is not None or kinds[0].parent is not None or kinds[0].is_artifact:
+        criteria.append(f"parentResourceId={parent or ''}")
+    criteria.append(f"externalId={external_id or ''}")
+    return f"no {_label(kinds)}s found for {', '.join(criteria)}: not found"
+
+
 def _record_kind(record: Record) -> EntityKind:
     return KINDS[str(record.values["kind"])]
 
@@ -532,7 +548,7 @@ class RegistryService:
         async with self._store.transaction() as tx:
             record = await tx.find(kinds, scope)
         if record is None:
-            raise NotFound(f"no {_label(kinds)} matches the search parameters")
+            raise NotFound(_find_miss(kinds, name, parent_raw if is_child else None, external_id))
         return to_wire(_record_kind(record), record)
 
     # ---------------------------------------------------------------------------------------

@@ -54,7 +54,14 @@ def _show(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _type_error(wire: str, expected: str, value: object) -> BadRequest:
+def type_error(wire: str, expected: str, value: object) -> BadRequest:
+    """The 400 for a JSON value of the wrong type, in the reference's message form.
+
+    Args:
+        wire: The field name.
+        expected: The Go type name the reference would report (``string``, ``int64``...).
+        value: The value received.
+    """
     return BadRequest(
         f"json: cannot unmarshal {_json_kind(value)} into field {wire} of type {expected}"
     )
@@ -72,6 +79,22 @@ def _json_kind(value: object) -> str:
     if isinstance(value, list):
         return "array"
     return "object"
+
+
+def int64_from_string(value: str, wire: str, *, what: str = "an int64") -> int:
+    """Parse a decimal integer string within the signed 64-bit range (``"-12"``, ``"3"``).
+
+    Args:
+        value: The string received.
+        wire: The field name for the message.
+        what: How the message names the expected form.
+
+    Raises:
+        BadRequest: Not an optional minus and decimal digits, or beyond 64 bits.
+    """
+    if _INT64_RE.fullmatch(value) is None or not _INT64_MIN <= int(value) <= _INT64_MAX:
+        raise BadRequest(f"invalid {wire} {_show(value)}: must be {what} in a string")
+    return int(value)
 
 
 def check_text(value: str, wire: str) -> str:
@@ -93,7 +116,7 @@ def field_to_column(f: Field, value: object) -> Any:
     """
     if f.type in ("str", "enum"):
         if not isinstance(value, str):
-            raise _type_error(f.wire, "string", value)
+            raise type_error(f.wire, "string", value)
         check_text(value, f.wire)
         if f.type == "enum" and value not in f.enum:
             raise BadRequest(f"invalid {f.wire} {_show(value)}: must be one of {', '.join(f.enum)}")
@@ -102,26 +125,24 @@ def field_to_column(f: Field, value: object) -> Any:
         return parse_id(value, f.wire)
     if f.type == "int64str":
         if not isinstance(value, str):
-            raise _type_error(f.wire, "string", value)
-        if _INT64_RE.fullmatch(value) is None or not _INT64_MIN <= int(value) <= _INT64_MAX:
-            raise BadRequest(f"invalid {f.wire} {_show(value)}: must be an int64 in a string")
-        return int(value)
+            raise type_error(f.wire, "string", value)
+        return int64_from_string(value, f.wire)
     if f.type == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _type_error(f.wire, "int64", value)
+            raise type_error(f.wire, "int64", value)
         if not _INT64_MIN <= value <= _INT64_MAX:
             raise BadRequest(f"invalid {f.wire}: out of the int64 range")
         return value
     if f.type == "double":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _type_error(f.wire, "float64", value)
+            raise type_error(f.wire, "float64", value)
         result = float(value)
         if not math.isfinite(result):
             raise BadRequest(f"invalid {f.wire}: must be a finite number")
         return result
     if f.type == "strlist":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise _type_error(f.wire, "[]string", value)
+            raise type_error(f.wire, "[]string", value)
         for v in value:
             check_text(v, f.wire)
         return json.dumps(value)
@@ -153,7 +174,7 @@ def check_name(value: object, wire: str, *, prefix_len: int = 0) -> str:
         BadRequest: Not a string, or too long.
     """
     if not isinstance(value, str):
-        raise _type_error(wire, "string", value)
+        raise type_error(wire, "string", value)
     check_text(value, wire)
     if len(value) + prefix_len > NAME_LENGTH:
         raise BadRequest(
@@ -165,7 +186,7 @@ def check_name(value: object, wire: str, *, prefix_len: int = 0) -> str:
 
 def _base64(value: object, wire: str) -> str:
     if not isinstance(value, str):
-        raise _type_error(wire, "string", value)
+        raise type_error(wire, "string", value)
     try:
         base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
@@ -180,7 +201,7 @@ def custom_properties_to_rows(value: object) -> list[dict[str, Any]]:
         BadRequest: Not an object, or a value that is not a valid tagged MetadataValue.
     """
     if not isinstance(value, Mapping):
-        raise _type_error("customProperties", "map[string]MetadataValue", value)
+        raise type_error("customProperties", "map[string]MetadataValue", value)
     rows: list[dict[str, Any]] = []
     for name, item in value.items():
         check_name(name, "customProperties key")
@@ -220,7 +241,7 @@ def _metadata_value_to_row(name: str, item: object) -> dict[str, Any]:
     v = item[keys[0]]
     if mtype == "MetadataStringValue":
         if not isinstance(v, str):
-            raise _type_error(f"{where}.string_value", "string", v)
+            raise type_error(f"{where}.string_value", "string", v)
         row["string_value"] = check_text(v, f"{where}.string_value")
     elif mtype == "MetadataIntValue":
         if not isinstance(v, str) or _INT32_STR_RE.fullmatch(v) is None:
@@ -231,18 +252,18 @@ def _metadata_value_to_row(name: str, item: object) -> dict[str, Any]:
         row["int_value"] = int(v)
     elif mtype == "MetadataDoubleValue":
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise _type_error(f"{where}.double_value", "float64", v)
+            raise type_error(f"{where}.double_value", "float64", v)
         row["double_value"] = float(v)
     elif mtype == "MetadataBoolValue":
         if not isinstance(v, bool):
-            raise _type_error(f"{where}.bool_value", "bool", v)
+            raise type_error(f"{where}.bool_value", "bool", v)
         row["bool_value"] = v
     elif mtype == "MetadataStructValue":
         row["bytes_value"] = _base64(v, f"{where}.struct_value")
     else:
         proto_type = item["type"]
         if not isinstance(proto_type, str):
-            raise _type_error(f"{where}.type", "string", proto_type)
+            raise type_error(f"{where}.type", "string", proto_type)
         row["proto_type"] = check_text(proto_type, f"{where}.type")
         row["bytes_value"] = _base64(item["proto_value"], f"{where}.proto_value")
     return row

@@ -146,6 +146,61 @@ _REFERENCE_SCHEMA_NAMES = """
 """
 REFERENCE_SCHEMAS = frozenset(_REFERENCE_SCHEMA_NAMES.split())
 
+V1_SPEC = REPO / "openapi" / "model-registry-v1.yaml"
+V1_BASE_PATH = "/api/model_registry/v1"
+# Facts of the Kubeflow Model Registry REST API v1 (the reference client 0.3.18's generated
+# mr_openapi, COMPAT.md "API v1"): operationId -> path below V1_BASE_PATH. Methods and query
+# parameters are those of the same operation on v1alpha3.
+REFERENCE_V1_PATHS: dict[str, str] = {
+    "createArtifact": "/artifacts",
+    "createEnvironmentInferenceService": (
+        "/serving_environments/{serving_environment_id}/inference_services"
+    ),
+    "createInferenceService": "/inference_services",
+    "createInferenceServiceServe": "/inference_services/{inference_service_id}/serves",
+    "createModelArtifact": "/model_artifacts",
+    "createModelVersion": "/model_versions",
+    "createRegisteredModel": "/registered_models",
+    "createRegisteredModelVersion": "/registered_models/{registered_model_id}/versions",
+    "createServingEnvironment": "/serving_environments",
+    "findArtifact": "/artifact",
+    "findInferenceService": "/inference_service",
+    "findModelArtifact": "/model_artifact",
+    "findModelVersion": "/model_version",
+    "findRegisteredModel": "/registered_model",
+    "findServingEnvironment": "/serving_environment",
+    "getArtifact": "/artifacts/{id}",
+    "getArtifacts": "/artifacts",
+    "getEnvironmentInferenceServices": (
+        "/serving_environments/{serving_environment_id}/inference_services"
+    ),
+    "getInferenceService": "/inference_services/{inference_service_id}",
+    "getInferenceServiceModel": "/inference_services/{inference_service_id}/model",
+    "getInferenceServiceServes": "/inference_services/{inference_service_id}/serves",
+    "getInferenceServiceVersion": "/inference_services/{inference_service_id}/version",
+    "getInferenceServices": "/inference_services",
+    "getModelArtifact": "/model_artifacts/{model_artifact_id}",
+    "getModelArtifacts": "/model_artifacts",
+    "getModelVersion": "/model_versions/{model_version_id}",
+    "getModelVersionArtifacts": "/model_versions/{model_version_id}/artifacts",
+    "getModelVersions": "/model_versions",
+    "getRegisteredModel": "/registered_models/{registered_model_id}",
+    "getRegisteredModelVersions": "/registered_models/{registered_model_id}/versions",
+    "getRegisteredModels": "/registered_models",
+    "getServingEnvironment": "/serving_environments/{serving_environment_id}",
+    "getServingEnvironments": "/serving_environments",
+    "updateArtifact": "/artifacts/{id}",
+    "updateInferenceService": "/inference_services/{inference_service_id}",
+    "updateModelArtifact": "/model_artifacts/{model_artifact_id}",
+    "updateModelVersion": "/model_versions/{model_version_id}",
+    "updateRegisteredModel": "/registered_models/{registered_model_id}",
+    "updateServingEnvironment": "/serving_environments/{serving_environment_id}",
+    "upsertModelVersionArtifact": "/model_versions/{model_version_id}/artifacts",
+}
+REFERENCE_V1_SCHEMAS = frozenset(
+    name for name in REFERENCE_SCHEMAS if not name.startswith("Experiment") and name != "MetricList"
+)
+
 
 def _run_generate(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -213,13 +268,26 @@ def test_fresh_generation_covers_both_openapi_and_grpc_stubs(
 ) -> None:
     fresh, _ = fresh_generation
     names = _files(fresh)
-    assert "openapi/client.py" in names
-    assert "openapi/api/model_registry_service/get_registered_models.py" in names
+    for package in ("openapi", "openapi_v1"):
+        assert f"{package}/client.py" in names
+        assert f"{package}/api/model_registry_service/get_registered_models.py" in names
+    assert "openapi_v1/api/model_registry_service/get_experiments.py" not in names
     protos = sorted((REPO / "proto").rglob("*.proto"))
     for proto in protos:
         stem = proto.relative_to(REPO / "proto").with_suffix("").as_posix()
         for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi"):
             assert f"grpc/{stem}{suffix}" in names
+
+
+def test_committed_v1_spec_matches_a_fresh_derivation(
+    fresh_generation: tuple[Path, str],
+) -> None:
+    fresh, _ = fresh_generation
+    derived = fresh.parents[2] / "openapi" / V1_SPEC.name
+
+    assert derived.read_text(encoding="utf-8") == V1_SPEC.read_text(encoding="utf-8"), (
+        f"{V1_SPEC.relative_to(REPO)} is stale; run `make generate` and commit it"
+    )
 
 
 def test_generation_emits_no_warnings(fresh_generation: tuple[Path, str]) -> None:
@@ -262,8 +330,8 @@ def test_generation_fails_loudly_when_the_spec_makes_the_generator_warn(tmp_path
     assert not (tmp_path / "out" / GENERATED / "openapi").exists()
 
 
-def _operations(spec: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
-    """operationId -> (method, path below BASE_PATH, sorted query parameter names)."""
+def _operations(spec: dict[str, Any], base: str = BASE_PATH) -> dict[str, tuple[str, str, str]]:
+    """operationId -> (method, path below ``base``, sorted query parameter names)."""
 
     def resolve(param: dict[str, Any]) -> dict[str, Any]:
         if "$ref" in param:
@@ -284,8 +352,8 @@ def _operations(spec: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
             assert in_path == set(re.findall(r"{(\w+)}", path)), op["operationId"]
             assert {p["in"] for p in params} <= {"path", "query"}, op["operationId"]
             query = " ".join(sorted(p["name"] for p in params if p["in"] == "query"))
-            assert path.startswith(BASE_PATH + "/"), path
-            ops[op["operationId"]] = (method, path[len(BASE_PATH) :], query)
+            assert path.startswith(base + "/"), path
+            ops[op["operationId"]] = (method, path[len(base) :], query)
     return ops
 
 
@@ -318,6 +386,59 @@ def test_spec_keeps_every_reference_schema_name_and_declares_custom_properties_o
             )
 
 
+def test_v1_spec_has_the_40_reference_v1_operations_with_snake_case_path_parameters() -> None:
+    ours = _operations(yaml.safe_load(V1_SPEC.read_text(encoding="utf-8")), V1_BASE_PATH)
+    alpha = _expected_operations()
+
+    assert len(REFERENCE_V1_PATHS) == 40
+    assert ours == {
+        op_id: (alpha[op_id][0], path, alpha[op_id][2])
+        for op_id, path in REFERENCE_V1_PATHS.items()
+    }
+
+
+def test_v1_spec_schemas_are_the_reference_v1_ones_with_a_string_metric_step() -> None:
+    schemas = yaml.safe_load(V1_SPEC.read_text(encoding="utf-8"))["components"]["schemas"]
+
+    assert set(schemas) == REFERENCE_V1_SCHEMAS | {"CustomProperties"}
+    for name in ("Metric", "MetricCreate", "MetricUpdate"):
+        assert schemas[name]["properties"]["step"]["type"] == "string", name
+    for name, schema in schemas.items():
+        props = schema.get("properties", {})
+        assert "experimentId" not in props and "experimentRunId" not in props, name
+
+
+@pytest.mark.parametrize(
+    ("spec_path", "version"), [(SPEC, "v1alpha3"), (V1_SPEC, "v1")], ids=["v1alpha3", "v1"]
+)
+def test_spec_operations_are_exactly_the_routes_the_server_serves(
+    spec_path: Path, version: str
+) -> None:
+    from model_registry.server.rest import add_routes
+    from model_registry.server.versions import API_VERSIONS
+
+    base = API_VERSIONS[version].base_path
+
+    def shape(path: str) -> str:
+        return re.sub(r"{\w+}", "{}", path)
+
+    app = web.Application()
+    add_routes(app, [version])
+    routed = {
+        (route.method.lower(), shape(route.resource.canonical[len(base) :]))
+        for route in app.router.routes()
+        if route.resource is not None and route.method != "*"
+    }
+    specified = {
+        (method, shape(path))
+        for method, path, _ in _operations(
+            yaml.safe_load(spec_path.read_text(encoding="utf-8")), base
+        ).values()
+    }
+
+    assert routed == specified
+
+
 def test_embedded_reference_tables_match_the_reference_spec_file() -> None:
     if not REFERENCE_SPEC.is_file():
         pytest.skip(f"reference spec not available at {REFERENCE_SPEC}")
@@ -327,8 +448,9 @@ def test_embedded_reference_tables_match_the_reference_spec_file() -> None:
     assert set(reference["components"]["schemas"]) == REFERENCE_SCHEMAS
 
 
-def test_create_and_update_request_bodies_refuse_unknown_fields() -> None:
-    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("spec_path", [SPEC, V1_SPEC], ids=["v1alpha3", "v1"])
+def test_create_and_update_request_bodies_refuse_unknown_fields(spec_path: Path) -> None:
+    spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
     schemas = spec["components"]["schemas"]
 
     def leaves(name: str) -> list[str]:
@@ -355,7 +477,7 @@ def test_create_and_update_request_bodies_refuse_unknown_fields() -> None:
         and not name.startswith(("Base", "ArtifactCreate", "ArtifactUpdate"))
     }
     assert all(schemas[name].get("additionalProperties") is False for name in strict)
-    # v1alpha3 has no PATCH for serve records, so ServeModelUpdate is never a body.
+    # Neither version has a PATCH for serve records, so ServeModelUpdate is never a body.
     assert checked == strict - {"ServeModelUpdate"}
 
 
@@ -393,11 +515,16 @@ def test_every_endpoint_module_is_async_only_and_goes_through_client_send() -> N
     import pkgutil
 
     import model_registry._generated.openapi.api.model_registry_service as endpoints
+    import model_registry._generated.openapi_v1.api.model_registry_service as v1_endpoints
 
-    modules = [m.name for m in pkgutil.iter_modules(endpoints.__path__)]
+    modules = [f"{endpoints.__name__}.{m.name}" for m in pkgutil.iter_modules(endpoints.__path__)]
+    v1_modules = [
+        f"{v1_endpoints.__name__}.{m.name}" for m in pkgutil.iter_modules(v1_endpoints.__path__)
+    ]
     assert len(modules) == 56
-    for name in modules:
-        module = importlib.import_module(f"{endpoints.__name__}.{name}")
+    assert len(v1_modules) == 40
+    for name in modules + v1_modules:
+        module = importlib.import_module(name)
         assert inspect.iscoroutinefunction(module.asyncio_detailed), name
         assert inspect.iscoroutinefunction(module.asyncio), name
         assert not hasattr(module, "sync") and not hasattr(module, "sync_detailed"), name
@@ -513,7 +640,7 @@ def test_every_generated_file_says_it_is_generated_and_must_not_be_edited() -> N
     for path in files:
         head = "\n".join(path.read_text(encoding="utf-8").splitlines()[:3]).lower()
         name = path.relative_to(root).as_posix()
-        if name.startswith("openapi/") or path.name == "__init__.py":
+        if name.startswith(("openapi/", "openapi_v1/")) or path.name == "__init__.py":
             # Our own header, written by the templates and by scripts/generate.py.
             assert head.startswith("# generated by `make generate`"), name
             assert "do not edit" in head, name

@@ -1,28 +1,38 @@
 """The reference Python client (``model-registry`` from PyPI) against our server.
 
-Two releases that speak ``v1alpha3`` run every scenario: 0.3.9 (the one the project targets)
-and 0.3.14 (the newest). Each lives in its own virtual environment under ``tests/.ref-venv/``,
-created on first use with one ``pip install``, so its pins never touch ours; the scenarios in
-``tests/server/refclient/`` run there as subprocesses and print JSON for these tests to check.
+Two releases that speak ``v1alpha3``, 0.3.9 (the one the project targeted first) and 0.3.14 (the
+newest of them), and 0.3.18, which speaks only ``v1`` (what ``pip install model-registry`` gives
+today), run the scenarios. Each client meets a server that serves ONLY the API version it speaks,
+so a pass proves the version it really used. Each lives in its own virtual environment under
+``tests/.ref-venv/``, created on first use with one ``pip install``, so its pins never touch
+ours; the scenarios in ``tests/server/refclient/`` run there as subprocesses and print JSON for
+these tests to check.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from model_registry.server import run_server
+from model_registry.server import RunningServer, run_server
 
-REFERENCE_VERSIONS = ["0.3.9", "0.3.14"]
+ALPHA_CLIENTS = ["0.3.9", "0.3.14"]
+"""Reference client releases that speak v1alpha3 (COMPAT.md "API v1")."""
+V1_CLIENTS = ["0.3.18"]
+"""Reference client releases that speak v1."""
+REFERENCE_VERSIONS = ALPHA_CLIENTS + V1_CLIENTS
 VENV_ROOT = Path(__file__).resolve().parent.parent / ".ref-venv"
 SCENARIO = Path(__file__).resolve().parent / "refclient" / "scenario.py"
 SCENARIO_TIMEOUT = 120
@@ -76,10 +86,51 @@ def build_reference_venv(version: str) -> Path:
     return venv_python(venv)
 
 
+@dataclass(frozen=True)
+class ReferenceClient:
+    """One reference client release, ready to run scenarios.
+
+    Attributes:
+        version: The ``model-registry`` release.
+        python: The interpreter of its virtual environment.
+        api_version: The REST API version it speaks (``"v1"`` or ``"v1alpha3"``).
+    """
+
+    version: str
+    python: Path
+    api_version: str
+
+
+def _client(version: str) -> ReferenceClient:
+    api_version = "v1" if version in V1_CLIENTS else "v1alpha3"
+    return ReferenceClient(version, build_reference_venv(version), api_version)
+
+
 @pytest.fixture(scope="session", params=REFERENCE_VERSIONS)
-def reference_python(request: pytest.FixtureRequest) -> Path:
-    """The interpreter of a virtual environment holding one reference client release."""
-    return build_reference_venv(request.param)
+def reference_client(request: pytest.FixtureRequest) -> ReferenceClient:
+    """One reference client release of every API version."""
+    return _client(request.param)
+
+
+@pytest.fixture(scope="session", params=ALPHA_CLIENTS)
+def alpha_reference_client(request: pytest.FixtureRequest) -> ReferenceClient:
+    """One reference client release that speaks v1alpha3 (the only one with experiments)."""
+    return _client(request.param)
+
+
+@pytest.fixture(scope="session", params=V1_CLIENTS)
+def v1_reference_client(request: pytest.FixtureRequest) -> ReferenceClient:
+    """One reference client release that speaks v1."""
+    return _client(request.param)
+
+
+@contextlib.asynccontextmanager
+async def serving_only(
+    client: ReferenceClient, database_url: str, **options: Any
+) -> AsyncIterator[RunningServer]:
+    """A server that serves only the API version ``client`` speaks."""
+    async with run_server(database_url, api_versions=[client.api_version], **options) as srv:
+        yield srv
 
 
 async def run_scenario(
@@ -113,9 +164,10 @@ async def run_scenario(
 
 
 async def test_reference_client_registers_reads_updates_and_pages_models(
-    reference_python: Path, server: Any
+    reference_client: ReferenceClient, database_url: str
 ) -> None:
-    report = await run_scenario(reference_python, server.port, "models")
+    async with serving_only(reference_client, database_url) as server:
+        report = await run_scenario(reference_client.python, server.port, "models")
 
     assert report["registered"]["name"] == "mnist"
     assert report["registered"]["owner"] == "ref-author"
@@ -166,10 +218,48 @@ async def test_reference_client_registers_reads_updates_and_pages_models(
     assert report["version_names"] == ["v1", "v2"]
 
 
-async def test_reference_client_logs_params_and_metrics_of_an_experiment_run(
-    reference_python: Path, server: Any
+async def test_reference_client_archives_models_and_versions(
+    reference_client: ReferenceClient, database_url: str
 ) -> None:
-    report = await run_scenario(reference_python, server.port, "experiments")
+    async with serving_only(reference_client, database_url) as server:
+        report = await run_scenario(reference_client.python, server.port, "archive")
+
+    assert report == {"model_state": "ARCHIVED", "version_state": "ARCHIVED"}
+
+
+async def test_reference_v1_client_serves_models_and_records_metrics_with_string_steps(
+    v1_reference_client: ReferenceClient, database_url: str
+) -> None:
+    async with serving_only(v1_reference_client, database_url) as server:
+        report = await run_scenario(v1_reference_client.python, server.port, "serving")
+
+    env = report["environment"]
+    assert env["name"] == "prod" and env["found"] == env["id"]
+    isvc = report["inference_service"]
+    assert isvc["name"] == "served-isvc"
+    assert isvc["runtime"] == "kserve"
+    assert isvc["desired_state"] == "DEPLOYED"
+    assert isvc["undeployed"] == "UNDEPLOYED"
+    assert len(isvc["listed"]) == 1
+    assert report["serves"] == [report["serve"]["id"]]
+    assert report["served_model"] == "1"
+    assert report["served_version"] == report["serve"]["model_version_id"]
+    assert report["metric"] == {
+        "created_step": "3",
+        "updated_step": "4",
+        "fetched_step": "4",
+        "fetched_value": 11.0,
+        "listed_steps": ["4"],
+    }
+    # The reference client asserts that an artifact it gets back has a name.
+    assert report["doc_name"]
+
+
+async def test_reference_client_logs_params_and_metrics_of_an_experiment_run(
+    alpha_reference_client: ReferenceClient, database_url: str
+) -> None:
+    async with serving_only(alpha_reference_client, database_url) as server:
+        report = await run_scenario(alpha_reference_client.python, server.port, "experiments")
 
     run = report["run"]
     assert report["fetched_run"] == run
@@ -212,9 +302,11 @@ async def test_reference_client_logs_params_and_metrics_of_an_experiment_run(
 
 
 async def test_reference_client_sends_its_bearer_token(
-    reference_python: Path, database_url: str
+    reference_client: ReferenceClient, database_url: str
 ) -> None:
-    async with run_server(database_url, auth_tokens=["ref-token"]) as guarded:
-        report = await run_scenario(reference_python, guarded.port, "token", token="ref-token")
+    async with serving_only(reference_client, database_url, auth_tokens=["ref-token"]) as guarded:
+        report = await run_scenario(
+            reference_client.python, guarded.port, "token", token="ref-token"
+        )
 
     assert report == {"model": "guarded", "artifact_uri": "s3://bucket/guarded"}

@@ -1,6 +1,7 @@
-"""Property-based API tests: schemathesis drives our own OpenAPI spec against the live server.
+"""Property-based API tests: schemathesis drives our own OpenAPI specs against the live server.
 
-Every operation of ``openapi/model-registry.yaml`` gets its examples and a bounded number of
+Every operation of ``openapi/model-registry.yaml`` (v1alpha3) and of
+``openapi/model-registry-v1.yaml`` (v1) gets its examples and a bounded number of
 generated requests (valid and invalid, derandomised so CI runs are repeatable), then the
 stateful phase follows the spec's links (create -> get / patch / list children). Two checks
 run on every response: no 5xx, and the body matches the schema the spec declares for that
@@ -29,6 +30,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from model_registry.server import RunningServer, run_server
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi" / "model-registry.yaml"
+V1_SPEC = SPEC.with_name("model-registry-v1.yaml")
 CHECKS = [not_a_server_error, response_schema_conformance]
 SEED = 20261125
 # Per operation and phase; with 56 operations this keeps the module near a minute and a half.
@@ -134,6 +136,7 @@ def threaded_server(database_url: str) -> Iterator[RunningServer]:
 # schemathesis.pytest.from_fixture would share one server, but it relies on a private pytest
 # attribute (Node._nodeid) that pytest 9.2 no longer has.
 schema = schemathesis.openapi.from_path(SPEC, config=schemathesis_config())
+schema_v1 = schemathesis.openapi.from_path(V1_SPEC, config=schemathesis_config())
 
 
 @schema.parametrize()
@@ -146,11 +149,22 @@ def test_every_operation_answers_within_the_spec(
     case.call_and_validate(base_url=threaded_server.url, checks=CHECKS)
 
 
-def test_linked_operations_hold_up_in_sequences(tmp_path: Path) -> None:
+@schema_v1.parametrize()
+@hypothesis.settings(
+    suppress_health_check=list(hypothesis.HealthCheck), deadline=None, print_blob=True
+)
+def test_every_v1_operation_answers_within_the_v1_spec(
+    case: schemathesis.Case[Any], threaded_server: RunningServer
+) -> None:
+    case.call_and_validate(base_url=threaded_server.url, checks=CHECKS)
+
+
+@pytest.mark.parametrize("spec", [SPEC, V1_SPEC], ids=["v1alpha3", "v1"])
+def test_linked_operations_hold_up_in_sequences(tmp_path: Path, spec: Path) -> None:
     # Hypothesis replays scenarios and needs each replay to see the same responses, so every
     # scenario gets a fresh server over a fresh SQLite file (the store matrix is covered by the
     # per-operation test above and the behaviour suites).
-    bound = schemathesis.openapi.from_path(SPEC, config=schemathesis_config())
+    bound = schemathesis.openapi.from_path(spec, config=schemathesis_config())
     machine = bound.as_state_machine()
     scenarios = itertools.count()
     seen: list[tuple[str, str, int]] = []

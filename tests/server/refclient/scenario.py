@@ -1,16 +1,20 @@
 """Drive a registry server with the reference Python client and print what it saw as JSON.
 
 Run by ``tests/server/test_reference_client.py`` inside a virtual environment that holds the
-reference client (``model-registry`` 0.3.9 or 0.3.14 from PyPI), never ours: both distributions are
-called ``model_registry``, so the reference package is imported by name at run time.
+reference client (``model-registry`` 0.3.9 or 0.3.14 from PyPI, which speak v1alpha3, or 0.3.18,
+which speaks v1), never ours: both distributions are called ``model_registry``, so the reference
+package is imported by name at run time.
 
-Usage: ``python scenario.py PORT {models,experiments,token}``; the ``token`` scenario reads the
-bearer token from ``MR_TEST_TOKEN``. The last line of stdout is one JSON object; everything the
-test asserts on is in it.
+Usage: ``python scenario.py PORT {models,archive,experiments,serving,token}``; the ``token``
+scenario reads the bearer token from ``MR_TEST_TOKEN``. ``serving`` needs a v1 client (0.3.18):
+its facade has no serving or metric methods, so it drives the reference's own generated v1 API
+(``mr_openapi``) through the client's ``ModelRegistryAPIClient.get_client()``. The last line of
+stdout is one JSON object; everything the test asserts on is in it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import os
@@ -196,6 +200,102 @@ def experiments_scenario(registry: Any) -> dict[str, Any]:
     }
 
 
+def archive_scenario(registry: Any) -> dict[str, Any]:
+    """Archive a model and a version through ``update`` and read the state back."""
+    types = importlib.import_module("model_registry.types")
+    registry.register_model(
+        "retired",
+        "s3://bucket/retired",
+        model_format_name="onnx",
+        model_format_version="1",
+        version="v1",
+    )
+    model = registry.get_registered_model("retired")
+    version = registry.get_model_version("retired", "v1")
+    model.state = types.RegisteredModelState.ARCHIVED
+    version.state = types.ModelVersionState.ARCHIVED
+    registry.update(model)
+    registry.update(version)
+    return {
+        "model_state": str(registry.get_registered_model("retired").state.value),
+        "version_state": str(registry.get_model_version("retired", "v1").state.value),
+    }
+
+
+def serving_scenario(registry: Any) -> dict[str, Any]:
+    """Serving environments, inference services, serves and metrics over the v1 API."""
+    registered = registry.register_model(
+        "served",
+        "s3://bucket/served",
+        model_format_name="onnx",
+        model_format_version="1",
+        version="v1",
+    )
+    version = registry.get_model_version("served", "v1")
+    return asyncio.run(_serving(registry._api, registered.id, version.id))
+
+
+async def _serving(api: Any, model_id: str, version_id: str) -> dict[str, Any]:
+    m = importlib.import_module("mr_openapi")
+    async with api.get_client() as client:
+        env = await client.create_serving_environment(m.ServingEnvironmentCreate(name="prod"))
+        found_env = await client.find_serving_environment(name="prod")
+        isvc = await client.create_inference_service(
+            m.InferenceServiceCreate(
+                name="served-isvc",
+                servingEnvironmentId=env.id,
+                registeredModelId=model_id,
+                runtime="kserve",
+            )
+        )
+        listed = await client.get_environment_inference_services(env.id)
+        serve = await client.create_inference_service_serve(
+            isvc.id, m.ServeModelCreate(modelVersionId=version_id)
+        )
+        serves = await client.get_inference_service_serves(isvc.id)
+        served_model = await client.get_inference_service_model(isvc.id)
+        served_version = await client.get_inference_service_version(isvc.id)
+        undeployed = await client.update_inference_service(
+            isvc.id, m.InferenceServiceUpdate(desiredState=m.InferenceServiceState.UNDEPLOYED)
+        )
+        metric = await client.create_artifact(
+            m.ArtifactCreate(
+                m.MetricCreate(artifactType="metric", name="latency", value=12.5, step="3")
+            )
+        )
+        updated = await client.update_artifact(
+            metric.actual_instance.id,
+            m.ArtifactUpdate(m.MetricUpdate(artifactType="metric", step="4", value=11.0)),
+        )
+        fetched = await client.get_artifact(metric.actual_instance.id)
+        metrics = await client.get_artifacts(artifact_type=m.ArtifactTypeQueryParam.METRIC)
+        doc = await client.upsert_model_version_artifact(
+            version_id, m.Artifact(m.DocArtifact(artifactType="doc-artifact", uri="s3://b/doc"))
+        )
+    return {
+        "environment": {"id": env.id, "name": env.name, "found": found_env.id},
+        "inference_service": {
+            "name": isvc.name,
+            "runtime": isvc.runtime,
+            "desired_state": str(isvc.desired_state.value),
+            "listed": [item.id for item in listed.items],
+            "undeployed": str(undeployed.desired_state.value),
+        },
+        "serve": {"id": serve.id, "model_version_id": serve.model_version_id},
+        "serves": [item.id for item in serves.items],
+        "served_model": served_model.id,
+        "served_version": served_version.id,
+        "metric": {
+            "created_step": metric.actual_instance.step,
+            "updated_step": updated.actual_instance.step,
+            "fetched_step": fetched.actual_instance.step,
+            "fetched_value": fetched.actual_instance.value,
+            "listed_steps": [item.actual_instance.step for item in metrics.items],
+        },
+        "doc_name": doc.actual_instance.name,
+    }
+
+
 def token_scenario(registry: Any) -> dict[str, Any]:
     """Register and read back a model through a server that demands a bearer token."""
     registry.register_model(
@@ -212,7 +312,9 @@ def token_scenario(registry: Any) -> dict[str, Any]:
 
 SCENARIOS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "models": models_scenario,
+    "archive": archive_scenario,
     "experiments": experiments_scenario,
+    "serving": serving_scenario,
     "token": token_scenario,
 }
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import email.utils
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
+from reliability.serving import serve_process, serve_refused
 
 from model_registry.server import run_server
 from model_registry.server.app import check_api_versions
@@ -163,3 +165,56 @@ def test_a_sunset_date_must_be_a_real_yyyy_mm_dd(value: str) -> None:
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         parse_sunset_date(value)
     assert parse_sunset_date("2027-06-30") == SUNSET
+
+
+@pytest.mark.parametrize(("served", "absent"), [("v1", "v1alpha3"), ("v1alpha3", "v1")])
+async def test_serve_with_one_api_version_serves_only_that_prefix(
+    tmp_path: Path, served: str, absent: str
+) -> None:
+    database = f"sqlite:///{tmp_path / 'registry.db'}"
+    async with (
+        serve_process(["--database-url", database, "--api-versions", served], grpc=False) as srv,
+        aiohttp.ClientSession() as http,
+    ):
+        present = await http.get(srv.url + API_VERSIONS[served].base_path + "/registered_models")
+        missing = await http.get(srv.url + API_VERSIONS[absent].base_path + "/registered_models")
+        present.release()
+        missing.release()
+
+    assert present.status == 200
+    assert missing.status == 404
+    assert srv.banner.rstrip().endswith(f"REST API {served}")
+
+
+async def test_serve_with_a_sunset_date_marks_v1alpha3_answers(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'registry.db'}"
+    args = ["--database-url", database, "--alpha-sunset-date", "2027-06-30"]
+    async with serve_process(args, grpc=False) as srv, aiohttp.ClientSession() as http:
+        alpha = await http.get(srv.url + ALPHA_BASE + "/serving_environments")
+        stable = await http.get(srv.url + V1_BASE + "/serving_environments")
+        alpha.release()
+        stable.release()
+
+    assert srv.banner.rstrip().endswith("REST API v1 and v1alpha3")
+    assert alpha.headers["Sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
+    assert alpha.headers["Deprecation"] == f"@{int(V1_STABLE_SINCE.timestamp())}"
+    assert alpha.headers["Link"] == f'<{V1_BASE}/serving_environments>; rel="successor-version"'
+    assert "Sunset" not in stable.headers
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--api-versions", "v2"], "unknown API version 'v2'"),
+        (["--api-versions", ","], "no API version"),
+        (["--alpha-sunset-date", "30.06.2027"], "expected YYYY-MM-DD"),
+        (["--api-versions", "v1", "--alpha-sunset-date", "2027-06-30"], "needs v1alpha3"),
+    ],
+)
+async def test_serve_refuses_bad_api_version_options_with_a_usage_error(
+    args: list[str], problem: str
+) -> None:
+    code, _, err = await serve_refused(args)
+
+    assert code == 2
+    assert problem in err.decode()

@@ -22,7 +22,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from model_registry._eventloop import LOOP_CHOICES, resolve_loop, run_on_loop
-from model_registry.server.app import MAX_BODY_BYTES, run_server
+from model_registry.server.app import MAX_BODY_BYTES, check_api_versions, run_server
 from model_registry.server.connections import (
     DEFAULT_GRPC_KEEPALIVE_TIME,
     DEFAULT_GRPC_MAX_CONCURRENT_STREAMS,
@@ -35,6 +35,12 @@ from model_registry.server.connections import (
 )
 from model_registry.server.ratelimit import RateLimit
 from model_registry.server.store.engine import normalize_database_url
+from model_registry.server.versions import (
+    API_VERSIONS,
+    DEFAULT_API_VERSIONS,
+    parse_api_versions,
+    parse_sunset_date,
+)
 
 __all__ = ["LOOP_ENV", "TOKEN_ENV", "serve"]
 
@@ -46,6 +52,20 @@ LOOP_ENV = "MODEL_REGISTRY_LOOP"
 ``--loop`` is not given."""
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _api_versions(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    try:
+        return parse_api_versions(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _sunset_date(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    try:
+        return None if value is None else parse_sunset_date(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command(
@@ -164,6 +184,21 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
     default=None,
     help="Requests a caller may send at once under --rate-limit (default: the rate).",
 )
+@click.option(
+    "--api-versions",
+    default=",".join(DEFAULT_API_VERSIONS),
+    show_default=True,
+    callback=_api_versions,
+    help=f"REST API versions to serve, comma separated, out of {', '.join(API_VERSIONS)}; "
+    "another version's prefix answers 404.",
+)
+@click.option(
+    "--alpha-sunset-date",
+    metavar="YYYY-MM-DD",
+    callback=_sunset_date,
+    help="The day v1alpha3 goes away: its answers then carry Deprecation, Sunset and a "
+    "successor Link to v1.",
+)
 def serve(
     *,
     grpc_port: int,
@@ -182,7 +217,7 @@ def serve(
     rate_limit_burst: int | None,
     **run_options: Any,
 ) -> None:
-    """Run the model registry server (REST API v1alpha3, optional gRPC)."""
+    """Run the model registry server (REST API v1 and v1alpha3, optional gRPC)."""
     if (run_options["tls_cert"] is None) != (run_options["tls_key"] is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
     if rate_limit_burst is not None and rate_limit is None:
@@ -198,6 +233,10 @@ def serve(
     )
     if rate_limit is not None:
         run_options["rate_limit"] = RateLimit(rate_limit, rate_limit_burst)
+    try:
+        check_api_versions(run_options["api_versions"], run_options["alpha_sunset_date"])
+    except ValueError as exc:
+        raise click.UsageError(f"--alpha-sunset-date: {exc}") from None
     try:
         kind = resolve_loop(loop or os.environ.get(LOOP_ENV, "").strip().lower() or "auto")
     except ValueError as exc:
@@ -256,7 +295,11 @@ async def _serve(**run_options: Any) -> None:
         # again while a page of 1,000 items is built (about a quarter of a page's CPU).
         gc.collect()
         gc.freeze()
-        print(f"model-registry serving on {srv.url}{grpc}{auth}, event loop {kind}", flush=True)
+        apis = " and ".join(srv.api_versions)
+        print(
+            f"model-registry serving on {srv.url}{grpc}{auth}, event loop {kind}, REST API {apis}",
+            flush=True,
+        )
         print(f"model-registry web UI at {srv.url}/ui", flush=True)
         await stop.wait()
         print("model-registry stopping", flush=True)

@@ -183,7 +183,7 @@ async def test_serve_with_one_api_version_serves_only_that_prefix(
 
     assert present.status == 200
     assert missing.status == 404
-    assert srv.banner.rstrip().endswith(f"REST API {served}")
+    assert f", REST API {served}, event loop" in srv.banner
 
 
 async def test_serve_with_a_sunset_date_marks_v1alpha3_answers(tmp_path: Path) -> None:
@@ -195,7 +195,7 @@ async def test_serve_with_a_sunset_date_marks_v1alpha3_answers(tmp_path: Path) -
         alpha.release()
         stable.release()
 
-    assert srv.banner.rstrip().endswith("REST API v1 and v1alpha3")
+    assert ", REST API v1 and v1alpha3, event loop" in srv.banner
     assert alpha.headers["Sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
     assert alpha.headers["Deprecation"] == f"@{int(V1_STABLE_SINCE.timestamp())}"
     assert alpha.headers["Link"] == f'<{V1_BASE}/serving_environments>; rel="successor-version"'

@@ -297,7 +297,7 @@ async def _serve(**run_options: Any) -> None:
         gc.freeze()
         apis = " and ".join(srv.api_versions)
         print(
-            f"model-registry serving on {srv.url}{grpc}{auth}, event loop {kind}, REST API {apis}",
+            f"model-registry serving on {srv.url}{grpc}{auth}, REST API {apis}, event loop {kind}",
             flush=True,
         )
         print(f"model-registry web UI at {srv.url}/ui", flush=True)

@@ -1,4 +1,4 @@
-"""``python -m bench [--smoke] [--out DIR] [--profile DIR] [--only GROUP ...]``.
+"""``python -m bench [--smoke] [--scale] [--out DIR] [--profile DIR] [--only GROUP ...]``.
 
 Runs the scenarios and writes the results.
 
@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import profile, report
+from bench import floor, pg, profile, report, scale
+from bench.mlflow_peer import MlflowCounts, mlflow_version
+from bench.mlflow_peer import run_scenarios as run_mlflow
 from bench.paging_child import run_in_child
 from bench.reference import REF_VERSION, ReferenceUnavailable, run_reference
 from bench.scenarios import concurrent_creates, seed_models, sequential_creates, sequential_gets
@@ -51,6 +53,9 @@ class Counts:
     ref_gets: int
     ref_creates: int
     ref_page_items: int
+    mlflow: MlflowCounts
+    scale_versions: int
+    scale_page_size: int
     ui_models: int = 2000
     ui_metric_points: int = 1000
     ui_requests: int = 30
@@ -73,6 +78,17 @@ FULL = Counts(
     ref_gets=200,
     ref_creates=100,
     ref_page_items=100_000,
+    # MLflow answers tens of calls per second: bounded counts, compared as ops/s.
+    mlflow=MlflowCounts(
+        gets=300,
+        creates=60,
+        concurrent_creates=200,
+        page_versions=2000,
+        page_size=1000,
+        page_walks=3,
+    ),
+    scale_versions=1_000_000,
+    scale_page_size=1000,
 )
 
 SMOKE = Counts(
@@ -93,24 +109,40 @@ SMOKE = Counts(
     ui_models=30,
     ui_metric_points=20,
     ui_requests=3,
+    # Pages of 10 so that the walk follows page tokens.
+    mlflow=MlflowCounts(
+        gets=5, creates=3, concurrent_creates=16, page_versions=30, page_size=10, page_walks=1
+    ),
+    scale_versions=3000,
+    scale_page_size=100,
 )
 
-GROUPS = ("get", "create", "concurrent", "paging", "ui")
+GROUPS = ("get", "create", "concurrent", "paging", "mlflow", "postgresql", "ui", "scale")
 """Scenario groups ``--only`` can pick: get = a, e (get), g and the reference's gets;
-create = b and the reference's creates; concurrent = c; paging = d, e (paging) and the
-reference's Pager; ui = u, the web UI's pages on a registry of ``page_items`` versions."""
-DEFAULT_GROUPS = ("get", "create", "concurrent", "paging")
+create = b and the reference's creates; concurrent = c; paging = d, e (paging), the paging
+floor and the reference's Pager; mlflow = the m_ scenarios against an ``mlflow server``;
+postgresql = gets, creates, 64 in flight and paging on PostgreSQL; ui = u, the web UI's pages
+on a registry of ``page_items`` versions; scale = the s_ page costs over ``scale_versions``."""
+DEFAULT_GROUPS = ("get", "create", "concurrent", "paging", "mlflow", "postgresql")
 """What a full run without ``--only`` runs: ui only on request (``--only ui``, it seeds its own
-100,000-version registry); a smoke run runs every group, so none rots."""
+100,000-version registry), scale only with ``--scale`` (a million versions, both databases);
+a smoke run runs every group, so none rots."""
 
 
 class Run:
     """One bench run: a scratch directory for databases, the results and failures so far."""
 
-    def __init__(self, counts: Counts, scratch: Path, profile_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        counts: Counts,
+        scratch: Path,
+        profile_dir: Path | None = None,
+        pg_url: str = pg.DEFAULT_URL,
+    ) -> None:
         self.counts = counts
         self.scratch = scratch
         self.profile_dir = profile_dir
+        self.pg_url = pg_url
         self.results: list[Result] = []
         self.failures: dict[str, str] = {}
         self._n = 0
@@ -124,9 +156,12 @@ class Run:
         return path
 
     @contextlib.contextmanager
-    def serve(self, label: str, template: Path | None = None) -> Iterator[ServerProcess]:
-        """A server on a fresh database; with ``--profile``, py-spy samples it and the bench."""
-        with ServerProcess(self.fresh_db(template)) as server:
+    def serve(
+        self, label: str, template: Path | None = None, database_url: str | None = None
+    ) -> Iterator[ServerProcess]:
+        """A server on a fresh database (or on ``database_url``); with ``--profile``, py-spy
+        samples it and the bench."""
+        with ServerProcess(self.fresh_db(template), database_url=database_url) as server:
             if self.profile_dir is None:
                 yield server
                 return
@@ -231,11 +266,132 @@ def _ref_paging(run: Run, template: Path, model_id: str) -> Result:
         )
 
 
+def _floor_paging(run: Run, template: Path, model_id: str) -> Result:
+    """The paging floor: our server's first page, captured once, walked from a trivial server."""
+    c = run.counts
+    body = run.scratch / "floor-page.json"
+    with run.serve("floor_capture", template) as server:
+        floor.capture_page(server, model_id, c.page_size, body)
+    with ServerProcess(run.scratch / "floor.db", command=floor.command(body)) as server:
+        result = run_in_child("floor", server.host, server.port, "-", c.page_size, c.page_items)
+    result.extra["page_bytes"] = body.stat().st_size
+    return result
+
+
+def _mlflow_group(run: Run) -> None:
+    """The m_ scenarios; an MLflow server that cannot start is a failure of the run."""
+    try:
+        run_mlflow(run.counts.mlflow, run.attempt)
+    except Exception as exc:  # reported, never skipped: the run then exits 1
+        run.failures["m_mlflow_server"] = f"the MLflow server did not run: {exc}"
+        print(f"bench: MLflow FAILED: {exc}", flush=True)
+
+
+def _on_postgresql(results: list[Result]) -> list[Result]:
+    for r in results:
+        r.key += "_pg"
+        r.title += " (PostgreSQL)"
+    return results
+
+
+def _pg_group(run: Run) -> None:
+    """Gets, creates, 64 in flight and paging (REST and gRPC) on PostgreSQL, a fresh schema each."""
+    c = run.counts
+
+    def gets() -> list[Result]:
+        with (
+            pg.fresh_schema(run.pg_url, "get") as url,
+            run.serve("pg_get", database_url=url) as server,
+        ):
+            ids = asyncio.run(seed_models(server, c.get_models))
+            return _on_postgresql(
+                asyncio.run(sequential_gets(server, ids, c.gets, c.get_rounds, c.get_warmup))
+            )
+
+    def creates() -> list[Result]:
+        with (
+            pg.fresh_schema(run.pg_url, "create") as url,
+            run.serve("pg_create", database_url=url) as server,
+        ):
+            return _on_postgresql([asyncio.run(sequential_creates(server, c.creates, "rest"))])
+
+    def concurrent() -> list[Result]:
+        with (
+            pg.fresh_schema(run.pg_url, "concurrent") as url,
+            run.serve("pg_concurrent", database_url=url) as server,
+        ):
+            return _on_postgresql(
+                [asyncio.run(concurrent_creates(server, c.concurrent_creates, c.in_flight, "rest"))]
+            )
+
+    def paging() -> list[Result]:
+        with pg.fresh_schema(run.pg_url, "paging") as url:
+            print(f"bench: seeding {c.page_items:,} versions in PostgreSQL ...", flush=True)
+            t0 = time.perf_counter()
+            model_id = seed_versions_sync(url, c.page_items)
+            print(f"bench:   seeded in {time.perf_counter() - t0:.1f}s", flush=True)
+            results = []
+            for transport in ("rest", "grpc"):
+                with run.serve(f"pg_page_{transport}", database_url=url) as server:
+                    port = server.port if transport == "rest" else server.grpc_port
+                    results.append(
+                        run_in_child(
+                            transport, server.host, port, model_id, c.page_size, c.page_items
+                        )
+                    )
+            return _on_postgresql(results)
+
+    why = pg.unavailable(run.pg_url)
+    if why is not None:
+        run.failures["postgresql"] = f"skipped: PostgreSQL does not answer at {run.pg_url}: {why}"
+        print(f"bench: {run.failures['postgresql']}", flush=True)
+        return
+    run.attempt("PostgreSQL gets", gets)
+    run.attempt("PostgreSQL creates", creates)
+    run.attempt("PostgreSQL concurrent creates", concurrent)
+    run.attempt("PostgreSQL paging", paging)
+
+
+def _scale_group(run: Run) -> None:
+    """Page costs at the start, middle and end of a walk over many versions, both databases."""
+    c = run.counts
+
+    def seeded(backend: str, database: Path | str) -> str:
+        print(f"bench: seeding {c.scale_versions:,} versions ({backend}) ...", flush=True)
+        t0 = time.perf_counter()
+        model_id = seed_versions_sync(database, c.scale_versions, scale=True)
+        print(f"bench:   seeded in {time.perf_counter() - t0:.1f}s", flush=True)
+        return model_id
+
+    def on_sqlite() -> list[Result]:
+        db = run.fresh_db()
+        model_id = seeded("SQLite", db)
+        with run.serve("s_sqlite", db) as server:
+            return scale.run(server, model_id, c.scale_page_size, "sqlite")
+
+    def on_postgresql() -> list[Result]:
+        with pg.fresh_schema(run.pg_url, "scale") as url:
+            model_id = seeded("PostgreSQL", url)
+            with run.serve("s_pg", database_url=url) as server:
+                return scale.run(server, model_id, c.scale_page_size, "pg")
+
+    run.attempt("scale SQLite", on_sqlite)
+    why = pg.unavailable(run.pg_url)
+    if why is None:
+        run.attempt("scale PostgreSQL", on_postgresql)
+    else:
+        run.failures["s_pg"] = f"skipped: PostgreSQL does not answer at {run.pg_url}: {why}"
+
+
 def execute(
-    counts: Counts, groups: set[str], scratch: Path, profile_dir: Path | None = None
+    counts: Counts,
+    groups: set[str],
+    scratch: Path,
+    profile_dir: Path | None = None,
+    pg_url: str = pg.DEFAULT_URL,
 ) -> Run:
     """Run the chosen scenario groups, each on a fresh database and server."""
-    run = Run(counts, scratch, profile_dir)
+    run = Run(counts, scratch, profile_dir, pg_url)
     if "get" in groups:
         run.attempt("a/e/g/f sequential gets", lambda: _get_group(run))
     if "create" in groups:
@@ -259,12 +415,19 @@ def execute(
             return r
 
         run.attempt("d paging REST (small, for RSS)", small)
+        run.attempt("paging floor", lambda: _floor_paging(run, template, model_id))
         run.attempt(
             "e paging gRPC", lambda: _paging(run, template, model_id, "grpc", counts.page_items)
         )
         run.attempt("f reference paging", lambda: _ref_paging(run, template, model_id))
     if "ui" in groups:
         run.attempt("u web UI pages", lambda: _ui(run))
+    if "mlflow" in groups:
+        _mlflow_group(run)
+    if "postgresql" in groups:
+        _pg_group(run)
+    if "scale" in groups:
+        _scale_group(run)
     return run
 
 
@@ -295,7 +458,17 @@ def _parser() -> argparse.ArgumentParser:
         "--only",
         nargs="+",
         choices=GROUPS,
-        help="run only these scenario groups (default: all but ui; smoke: all)",
+        help="run only these scenario groups (default: all but ui and scale; smoke: all)",
+    )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="run only the scale group (a million versions; results to scale-latest.*)",
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=pg.DEFAULT_URL,
+        help=f"PostgreSQL for the postgresql and scale groups (default {pg.DEFAULT_URL})",
     )
     return parser
 
@@ -304,21 +477,26 @@ def main(argv: list[str]) -> int:
     """Run the bench; see the module docstring for the exit status."""
     args = _parser().parse_args(argv)
     counts = SMOKE if args.smoke else FULL
-    groups = set(args.only or (GROUPS if args.smoke else DEFAULT_GROUPS))
+    if args.scale:
+        groups = {"scale"}
+    else:
+        groups = set(args.only or (GROUPS if args.smoke else DEFAULT_GROUPS))
     stamp = report.run_stamp(BENCH_DIR.parent)
     stamp["smoke"] = args.smoke
     stamp["counts"] = asdict(counts)
     stamp["reference_version"] = REF_VERSION
+    stamp["mlflow_version"] = mlflow_version()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mr-bench-") as scratch:
-        run = execute(counts, groups, Path(scratch), args.profile)
+        run = execute(counts, groups, Path(scratch), args.profile, args.pg_url)
         out_dir = args.out or (Path(scratch) / "results" if args.smoke else RESULTS_DIR)
         stamp["wall_seconds"] = time.perf_counter() - t0
         stamp["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
         goals = report.targets(
             {r.key: r for r in run.results}, create_count=counts.concurrent_creates
         )
-        written = report.write(out_dir, stamp, run.results, goals, run.failures)
+        prefix = "scale-" if args.scale else ""
+        written = report.write(out_dir, stamp, run.results, goals, run.failures, prefix=prefix)
         print()
         print(written[1].read_text())
         if args.out or not args.smoke:

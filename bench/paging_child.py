@@ -5,6 +5,10 @@ model's versions with ``Pager`` (``async for``), keeps nothing but a count, and 
 :class:`~bench.timing.Result`: items/s, the latency of each page call (p50/p99), and
 ``ru_maxrss`` before the walk (after imports and one warm-up page) and after it. The growth
 between the two is what the walk itself needed at its peak.
+
+With TRANSPORT ``floor`` the walk is the paging floor instead: a bare ``aiohttp`` session
+against :mod:`bench.floor` (MODEL_ID is then ignored), one ``orjson.loads`` per page and the
+next token read from it, nothing more.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Literal
+
+import aiohttp
+import orjson
 
 from bench.timing import Recorder, Result, peak_rss, reset_peak_rss, result_from_stdout
 from model_registry.core import ModelRegistryAPIClient
@@ -72,6 +79,53 @@ async def walk(
     )
 
 
+async def walk_floor(host: str, port: int, page_size: int, max_items: int) -> Result:
+    """Walk ``max_items`` items of the floor server's identical pages and measure it."""
+    url = f"http://{host}:{port}/page"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+
+        async def page(token: str) -> tuple[int, str]:
+            async with session.get(url, params={"nextPageToken": token} if token else None) as resp:
+                if resp.status != 200:
+                    raise RuntimeError(f"floor page: HTTP {resp.status}")
+                body = orjson.loads(await resp.read())
+            return len(body["items"]), str(body["nextPageToken"])
+
+        await page("")  # warm-up
+        gc.collect()
+        rss_start = reset_peak_rss()
+        pages = Recorder()
+        items, token = 0, ""
+        t0 = time.perf_counter()
+        while items < max_items:
+            p0 = time.perf_counter()
+            got, token = await page(token)
+            pages.latencies.append(time.perf_counter() - p0)
+            if not got:
+                raise RuntimeError("the floor's page is empty")
+            items += min(got, max_items - items)
+        seconds = time.perf_counter() - t0
+        rss_peak = peak_rss()
+    page_stats = pages.result("pages", "", "", "page")
+    return Result(
+        key="d_page_floor",
+        title=f"paging floor: bare aiohttp, identical pre-built pages of {page_size}",
+        client="floor",
+        ops=items,
+        seconds=seconds,
+        unit="item",
+        p50_ms=page_stats.p50_ms,
+        p99_ms=page_stats.p99_ms,
+        extra={
+            "pages": len(pages.latencies),
+            "latency_is_per": "page",
+            "rss_start_kb": rss_start,
+            "rss_peak_kb": rss_peak,
+            "rss_growth_kb": rss_peak - rss_start,
+        },
+    )
+
+
 def run_in_child(
     transport: str, host: str, port: int, model_id: str, page_size: int, items: int
 ) -> Result:
@@ -96,8 +150,12 @@ def run_in_child(
 def main(argv: list[str]) -> int:
     """Run the walk described by ``argv`` and print its JSON result."""
     transport, host, port, model_id, page_size, max_items = argv
+    if transport == "floor":
+        result = asyncio.run(walk_floor(host, int(port), int(page_size), int(max_items)))
+        print(json.dumps(result.to_json()))
+        return 0
     if transport not in ("rest", "grpc"):
-        print(f"transport must be rest or grpc, got {transport!r}", file=sys.stderr)
+        print(f"transport must be rest, grpc or floor, got {transport!r}", file=sys.stderr)
         return 2
     result = asyncio.run(
         walk(transport, host, int(port), model_id, int(page_size), int(max_items))  # type: ignore[arg-type]

@@ -130,14 +130,90 @@ def _extra(results: Mapping[str, Result], key: str, name: str) -> float:
     return float(found.extra[name])
 
 
+def _all_stored(results: Mapping[str, Result], key: str, count: int) -> float:
+    found = results.get(key)
+    if found is None:
+        return math.nan
+    return float(found.errors == 0 and found.extra.get("stored") == count)
+
+
+def _page_cost_ratio(results: Mapping[str, Result], prefix: str) -> float:
+    start, end = results.get(prefix + "_start"), results.get(prefix + "_end")
+    if start is None or end is None or not start.p50_ms or end.p50_ms is None:
+        return math.nan
+    return end.p50_ms / start.p50_ms
+
+
 def targets(results: Mapping[str, Result], *, create_count: int) -> list[Target]:
-    """The issue's targets, as measured in this run."""
-    conc = results.get("c_concurrent_rest")
-    conc_ok = math.nan
-    if conc is not None:
-        conc_ok = float(conc.errors == 0 and conc.extra.get("stored") == create_count)
+    """The issue's targets, as measured in this run.
+
+    The scale targets are listed only when the run has scale results (``--scale``, smoke).
+    """
+    conc_ok = _all_stored(results, "c_concurrent_rest", create_count)
     rss_small = _extra(results, "d_page_rest_small", "rss_growth_kb")
     rss_large = _extra(results, "d_page_rest", "rss_growth_kb")
+    goals = _sqlite_targets(results, conc_ok, rss_large - rss_small)
+    goals += [
+        Target("REST get / MLflow get (a/m)", _ratio(results, "a_get_rest", "m_get"), 25),
+        Target(
+            "REST create / MLflow create (b/m)", _ratio(results, "b_create_rest", "m_create"), 25
+        ),
+        Target(
+            "64 in flight / MLflow 8 threads, creates (c/m)",
+            _ratio(results, "c_concurrent_rest", "m_concurrent"),
+            25,
+        ),
+        Target("REST paging / MLflow paging (d/m)", _ratio(results, "d_page_rest", "m_page"), 20),
+        Target(
+            "PostgreSQL: REST get / floor (a/g)",
+            _ratio(results, "a_get_rest_pg", "g_get_floor_pg"),
+            0.7,
+        ),
+        Target(
+            "PostgreSQL: REST create / MLflow create (b/m)",
+            _ratio(results, "b_create_rest_pg", "m_create"),
+            25,
+        ),
+        Target(
+            "PostgreSQL: 64-in-flight creates/s (c)",
+            _rate(results, "c_concurrent_rest_pg"),
+            1500,
+            unit="/s",
+        ),
+        Target(
+            "PostgreSQL: 64-in-flight creates: no errors, all stored (c)",
+            _all_stored(results, "c_concurrent_rest_pg", create_count),
+            1.0,
+            unit="",
+        ),
+        Target(
+            "PostgreSQL: REST paging / paging floor (d/floor)",
+            _ratio(results, "d_page_rest_pg", "d_page_floor"),
+            0.5,
+        ),
+        Target(
+            "PostgreSQL: gRPC paging / REST paging (e/d)",
+            _ratio(results, "d_page_grpc_pg", "d_page_rest_pg"),
+            1.0,
+        ),
+    ]
+    if any(key.startswith("s_") for key in results):
+        for backend, name in (("sqlite", "SQLite"), ("pg", "PostgreSQL")):
+            for walk in ("all", "filtered"):
+                goals.append(
+                    Target(
+                        f"scale, {name}, {walk}: last page / first page (s)",
+                        _page_cost_ratio(results, f"s_{backend}_{walk}"),
+                        1.5,
+                        kind="max",
+                    )
+                )
+    return goals
+
+
+def _sqlite_targets(
+    results: Mapping[str, Result], conc_ok: float, rss_growth_kb: float
+) -> list[Target]:
     return [
         Target("REST get / floor (a/g)", _ratio(results, "a_get_rest", "g_get_floor"), 0.7),
         Target("REST get / reference (a/f)", _ratio(results, "a_get_rest", "f_get_ref"), 50),
@@ -146,13 +222,18 @@ def targets(results: Mapping[str, Result], *, create_count: int) -> list[Target]
         ),
         Target("gRPC get / REST get (e/a)", _ratio(results, "e_get_grpc", "a_get_rest"), 1.0),
         Target(
+            "REST paging / paging floor (d/floor)",
+            _ratio(results, "d_page_rest", "d_page_floor"),
+            0.5,
+        ),
+        Target(
             "gRPC paging / REST paging (e/d)", _ratio(results, "d_page_grpc", "d_page_rest"), 1.0
         ),
         Target("REST paging items/s (d)", _rate(results, "d_page_rest"), 50_000, unit="/s"),
         Target("gRPC paging items/s (e)", _rate(results, "d_page_grpc"), 50_000, unit="/s"),
         Target(
             "paging peak RSS growth, 100k-item walk minus 10k-item walk (d)",
-            (rss_large - rss_small) / 1024,
+            rss_growth_kb / 1024,
             2.0,
             kind="max",
             unit=" MiB",
@@ -180,9 +261,58 @@ def _note(result: Result) -> str:
         notes.append("latency per page")
     if "stored" in extra:
         notes.append(f"{extra['stored']} stored")
+    if "walk_pages" in extra:
+        notes.append(
+            f"p50 = median of the page's fetches, p99 = slowest; walk of "
+            f"{extra['walk_items']:,} items: {extra['walk_page_ms_median']:.1f} ms per page median"
+        )
+    if "page_bytes" in extra:
+        notes.append(f"{extra['page_bytes']:,} bytes per page")
     if "first_error" in extra:
         notes.append(f"first error: {extra['first_error'][:80]}")
     return "; ".join(notes)
+
+
+SIDE_BY_SIDE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "sequential get (get/s)",
+        ("a_get_rest", "a_get_rest_pg", "m_get", "f_get_ref", "g_get_floor"),
+    ),
+    (
+        "sequential create model + version (pairs/s)",
+        ("b_create_rest", "b_create_rest_pg", "m_create", "f_create_ref", ""),
+    ),
+    (
+        "concurrent creates (creates/s; ours 64 in flight, MLflow 8 threads)",
+        ("c_concurrent_rest", "c_concurrent_rest_pg", "m_concurrent", "", ""),
+    ),
+    (
+        "paging by 1,000 (items/s)",
+        ("d_page_rest", "d_page_rest_pg", "m_page", "f_page_ref", "d_page_floor"),
+    ),
+)
+"""Rows of the side-by-side table: the scenario keys under each column of
+:data:`SIDE_BY_SIDE_COLUMNS` ("" where that column has no such scenario)."""
+
+SIDE_BY_SIDE_COLUMNS = (
+    "ours REST, SQLite",
+    "ours REST, PostgreSQL",
+    "MLflow",
+    "reference client",
+    "bare aiohttp floor",
+)
+
+
+def _side_by_side(results: Sequence[Result]) -> list[str]:
+    by_key = {r.key: r for r in results}
+    lines = [
+        "| scenario | " + " | ".join(SIDE_BY_SIDE_COLUMNS) + " |",
+        "| --- |" + " ---: |" * len(SIDE_BY_SIDE_COLUMNS),
+    ]
+    for title, keys in SIDE_BY_SIDE:
+        cells = [_fmt(by_key[k].ops_per_s) if k in by_key else "-" for k in keys]
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def markdown(
@@ -201,7 +331,8 @@ def markdown(
         f"- Python {stamp['python']} ({stamp['implementation']}), {stamp['platform']}",
         f"- {stamp['cores']} cores, {stamp['cpu_model']}; load average at start "
         f"{stamp['load_average_start']}, at end {stamp.get('load_average_end', 'n/a')}",
-        f"- {packages}; reference client model-registry {stamp.get('reference_version', 'n/a')}",
+        f"- {packages}; reference client model-registry {stamp.get('reference_version', 'n/a')}; "
+        f"MLflow {stamp.get('mlflow_version', 'n/a')}",
         f"- total wall time {stamp.get('wall_seconds', 0):.0f} s",
         "",
         "| scenario | client | ops | unit | ops/s | p50 ms | p99 ms | errors | notes |",
@@ -212,6 +343,8 @@ def markdown(
             f"| {r.key}: {r.title} | {r.client} | {r.ops:,} | {r.unit} | {_fmt(r.ops_per_s)} | "
             f"{_fmt(r.p50_ms, 2)} | {_fmt(r.p99_ms, 2)} | {r.errors} | {_note(r)} |"
         )
+    if not all(r.key.startswith("s_") for r in results):
+        lines += ["", *_side_by_side(results)]
     lines += ["", "| target | measured | goal | met |", "| --- | ---: | ---: | --- |"]
     for t in goals:
         sign = ">=" if t.kind == "min" else "<="
@@ -233,8 +366,11 @@ def write(
     results: Sequence[Result],
     goals: Sequence[Target],
     failures: Mapping[str, str],
+    *,
+    prefix: str = "",
 ) -> list[Path]:
-    """Write ``latest.json``/``latest.md`` and a timestamped copy of both into ``out_dir``.
+    """Write ``latest.json``/``latest.md`` and a timestamped copy of both into ``out_dir``
+    (each name after ``prefix``: the scale run writes ``scale-latest.md``...).
 
     Returns:
         The files written.
@@ -256,7 +392,7 @@ def write(
         (f"run-{tag}.json", text_json),
         (f"run-{tag}.md", text_md),
     ):
-        path = out_dir / name
+        path = out_dir / (prefix + name)
         path.write_text(text)
         written.append(path)
     return written

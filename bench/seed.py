@@ -1,4 +1,4 @@
-"""Bulk seeding of model versions, straight into the SQLite file before the server starts.
+"""Bulk seeding of model versions, straight into the database before the server starts.
 
 Creating 100,000 versions through the API would take minutes and measure writes, not paging.
 Instead the seeder opens the database with the server's own store module (so the schema is
@@ -6,6 +6,10 @@ migrated exactly as the server would), creates the registered model and ONE temp
 through :class:`~model_registry.server.service.RegistryService` (so every column and property
 row is what a real create writes), then copies that template's row and custom-property rows
 ``count - 1`` times with executemany in one transaction, changing only the name and the times.
+
+The scale scenario seeds :data:`SCALE_PROPERTIES` instead, where each copy gets its own
+``accuracy`` (a double spread over [0, 1), about 10% above 0.9) so that a filter on it selects a
+tenth of the rows, spread over the whole walk.
 """
 
 from __future__ import annotations
@@ -28,24 +32,49 @@ VERSION_PROPERTIES: dict[str, dict[str, str]] = {
 }
 """Custom properties of every seeded version (a realistic, small payload)."""
 
+SCALE_PROPERTIES: dict[str, dict[str, object]] = {
+    "framework": {"metadataType": "MetadataStringValue", "string_value": "onnx"},
+    "accuracy": {"metadataType": "MetadataDoubleValue", "double_value": 0.5},
+}
+"""Custom properties of the scale scenario's versions (``accuracy`` varies per copy)."""
+
+
+def scale_accuracy(i: int) -> float:
+    """The ``accuracy`` of the ``i``-th scale version: spread over [0, 1), 10% above 0.9."""
+    return (i * 7919 % 1000) / 1000
+
 
 def version_name(i: int) -> str:
     """The name of the ``i``-th seeded version (1-based)."""
     return f"v{i:06d}"
 
 
-async def seed_versions(database: Path, count: int, *, model_name: str = "paged-model") -> str:
-    """Create one registered model with ``count`` versions in the SQLite file ``database``.
+def database_url(database: Path | str) -> str:
+    """A SQLite file's URL, or ``database`` itself when it is already a URL."""
+    return database if isinstance(database, str) else f"sqlite:///{database}"
+
+
+async def seed_versions(
+    database: Path | str,
+    count: int,
+    *,
+    model_name: str = "paged-model",
+    scale: bool = False,
+) -> str:
+    """Create one registered model with ``count`` versions in ``database``.
 
     Args:
-        database: The SQLite file (created when absent); no server may be running on it.
+        database: The SQLite file (created when absent) or a database URL; no server may be
+            running on it.
         count: How many versions to create (>= 1).
         model_name: The registered model's name.
+        scale: Seed :data:`SCALE_PROPERTIES` (a varying ``accuracy``) instead of
+            :data:`VERSION_PROPERTIES`.
 
     Returns:
         The registered model's id.
     """
-    store = await Store.open(f"sqlite:///{database}")
+    store = await Store.open(database_url(database))
     try:
         service = RegistryService(store)
         model = await service.create(
@@ -58,16 +87,16 @@ async def seed_versions(database: Path, count: int, *, model_name: str = "paged-
                 "registeredModelId": model["id"],
                 "author": "bench",
                 "description": "a seeded version",
-                "customProperties": VERSION_PROPERTIES,
+                "customProperties": SCALE_PROPERTIES if scale else VERSION_PROPERTIES,
             },
         )
-        await _copy_template(store, int(template["id"]), count - 1)
+        await _copy_template(store, int(template["id"]), count - 1, scale=scale)
         return str(model["id"])
     finally:
         await store.close()
 
 
-async def _copy_template(store: Store, template_id: int, copies: int) -> None:
+async def _copy_template(store: Store, template_id: int, copies: int, *, scale: bool) -> None:
     """Insert ``copies`` clones of the template version (row + property rows)."""
     if copies <= 0:
         return
@@ -117,13 +146,15 @@ async def _copy_template(store: Store, template_id: int, copies: int) -> None:
             for start in range(0, len(new_ids), _BATCH):
                 prop_rows = [
                     {**p, "owner_id": owner}
-                    for owner in new_ids[start : start + _BATCH]
+                    if not (scale and p["name"] == "accuracy")
+                    else {**p, "owner_id": owner, "double_value": scale_accuracy(start + n + 2)}
+                    for n, owner in enumerate(new_ids[start : start + _BATCH])
                     for p in props
                 ]
                 if prop_rows:
                     await conn.execute(insert(contexts_properties), prop_rows)
 
 
-def seed_versions_sync(database: Path, count: int) -> str:
+def seed_versions_sync(database: Path | str, count: int, *, scale: bool = False) -> str:
     """:func:`seed_versions` from synchronous code (its own event loop)."""
-    return asyncio.run(seed_versions(database, count))
+    return asyncio.run(seed_versions(database, count, scale=scale))

@@ -1,4 +1,5 @@
-"""The registry server under test: ``model-registry serve`` as a subprocess on a SQLite file."""
+"""The registry server under test: ``model-registry serve`` as a subprocess on a SQLite file or a
+PostgreSQL schema (and, with another command, any server that announces itself the same way)."""
 
 from __future__ import annotations
 
@@ -32,13 +33,18 @@ def serve_command() -> list[str]:
 
 @dataclass
 class ServerProcess:
-    """A ``model-registry serve`` subprocess on one SQLite file, REST and gRPC on free ports.
+    """A ``model-registry serve`` subprocess on one database, REST and gRPC on free ports.
 
     Use as a context manager: the server is started on entry (once it answers ``/readyz``)
     and stopped with SIGTERM on exit. Its output goes to ``<database>.log``.
 
     Attributes:
-        database: The SQLite file (created and migrated by the server when absent).
+        database: The SQLite file (created and migrated by the server when absent); with
+            ``database_url``, only names the log file.
+        database_url: Another database to serve (a PostgreSQL URL) instead of ``database``.
+        command: Another command to run instead of ``model-registry serve ...`` (the paging
+            floor's server): it must print ``serving on http://HOST:PORT`` and answer
+            ``/readyz``.
         start_timeout: Seconds to wait for the server to answer.
         host: The listening host (set once started).
         port: The REST port (set once started).
@@ -46,6 +52,8 @@ class ServerProcess:
     """
 
     database: Path
+    database_url: str | None = None
+    command: list[str] | None = None
     start_timeout: float = 60.0
     host: str = "127.0.0.1"
     port: int = 0
@@ -68,7 +76,7 @@ class ServerProcess:
         Raises:
             RuntimeError: The server exited or did not become ready in time.
         """
-        cmd = [
+        cmd = self.command or [
             *serve_command(),
             "serve",
             "--host",
@@ -78,7 +86,7 @@ class ServerProcess:
             "--grpc-port",
             "0",
             "--database-url",
-            f"sqlite:///{self.database}",
+            self.database_url or f"sqlite:///{self.database}",
             "--log-level",
             "WARNING",
         ]

@@ -86,6 +86,17 @@ class Recorder:
                 self.first_error = f"{type(exc).__name__}: {exc}"
         self.latencies.append(time.perf_counter() - t0)
 
+    def call(self, op: Callable[[], object]) -> None:
+        """:meth:`timed` for a synchronous op (the MLflow client)."""
+        t0 = time.perf_counter()
+        try:
+            op()
+        except Exception as exc:  # a failed op is a measured outcome, not a crash
+            self.errors += 1
+            if self.first_error is None:
+                self.first_error = f"{type(exc).__name__}: {exc}"
+        self.latencies.append(time.perf_counter() - t0)
+
     def __enter__(self) -> Recorder:
         self.started = time.perf_counter()
         return self

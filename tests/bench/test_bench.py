@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import urllib.request
 from pathlib import Path
 
+import pytest
+
+from bench import floor, pg, scale
+from bench.mlflow_peer import MlflowCounts, run_scenarios
 from bench.paging_child import run_in_child
-from bench.report import Target, markdown, run_stamp, targets
-from bench.scenarios import seed_models, sequential_gets
-from bench.seed import seed_versions_sync
+from bench.report import Target, markdown, run_stamp, targets, write
+from bench.scenarios import concurrent_creates, seed_models, sequential_gets
+from bench.seed import scale_accuracy, seed_versions_sync
 from bench.server import ServerProcess
 from bench.timing import Recorder, Result, merge, percentile
+
+PG_URL = os.environ.get("MR_TEST_DATABASE_URL", "")
 
 
 def test_percentile_is_nearest_rank_and_nan_when_empty() -> None:
@@ -111,3 +119,149 @@ def test_merge_adds_rounds_up_and_takes_percentiles_from_their_raw_latencies() -
     assert merged.ops_per_s == 1.0
     assert (merged.p50_ms, merged.p99_ms) == (2.0, 4.0)
     assert merged.extra == {"rounds": 2, "first_error": "x"}
+
+
+def test_new_targets_are_ratios_to_the_floor_mlflow_and_first_page() -> None:
+    results = {
+        "d_page_rest": _result("d_page_rest", 30_000, 1.0),
+        "d_page_floor": _result("d_page_floor", 100_000, 1.0),
+        "m_page": _result("m_page", 1_000, 1.0),
+        "a_get_rest": _result("a_get_rest", 2_000, 1.0),
+        "m_get": _result("m_get", 50, 1.0),
+        "s_sqlite_all_start": _result("s_sqlite_all_start", 1, 1.0),
+        "s_sqlite_all_end": _result("s_sqlite_all_end", 1, 1.0),
+    }
+    results["s_sqlite_all_start"].p50_ms = 10.0
+    results["s_sqlite_all_end"].p50_ms = 16.0
+    by_name = {t.name: t for t in targets(results, create_count=1)}
+    floor_ratio = by_name["REST paging / paging floor (d/floor)"]
+    assert floor_ratio.value == 0.3 and not floor_ratio.met
+    assert by_name["REST paging / MLflow paging (d/m)"].value == 30.0
+    assert by_name["REST paging / MLflow paging (d/m)"].met
+    assert by_name["REST get / MLflow get (a/m)"].value == 40.0
+    last_first = by_name["scale, SQLite, all: last page / first page (s)"]
+    assert last_first.value == 1.6 and not last_first.met
+    assert math.isnan(by_name["scale, PostgreSQL, filtered: last page / first page (s)"].value)
+
+
+def test_scale_targets_are_listed_only_when_the_run_measured_scale() -> None:
+    names = [t.name for t in targets({}, create_count=1)]
+    assert not [n for n in names if n.startswith("scale")]
+    assert "PostgreSQL: REST paging / paging floor (d/floor)" in names
+
+
+def test_markdown_sets_ours_postgresql_mlflow_and_the_floor_side_by_side() -> None:
+    stamp = run_stamp(Path(__file__).resolve().parents[2])
+    results = [
+        _result("a_get_rest", 1000, 1.0),
+        _result("a_get_rest_pg", 800, 1.0),
+        _result("m_get", 40, 1.0),
+    ]
+    text = markdown(stamp, results, [], {})
+    assert "| sequential get (get/s) | 1,000 | 800 | 40.0 | - | - |" in text
+
+
+def test_write_puts_a_prefix_before_every_file_name(tmp_path: Path) -> None:
+    stamp = run_stamp(Path(__file__).resolve().parents[2])
+    written = write(tmp_path, stamp, [], [], {}, prefix="scale-")
+    assert {p.name for p in written} >= {"scale-latest.json", "scale-latest.md"}
+
+
+def test_paging_floor_serves_our_page_byte_for_byte_and_the_floor_walk_counts_it(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "paged.db"
+    model_id = seed_versions_sync(db, 1200)
+    body = tmp_path / "page.json"
+    with ServerProcess(db) as server:
+        floor.capture_page(server, model_id, 500, body)
+    assert body.read_bytes().count(b'"name":"v0') == 500
+    with ServerProcess(tmp_path / "floor.db", command=floor.command(body)) as server:
+        with urllib.request.urlopen(f"{server.url}/page?nextPageToken=x") as resp:
+            assert resp.read() == body.read_bytes()
+        result = run_in_child("floor", server.host, server.port, "-", 500, 1200)
+    assert (result.key, result.ops, result.errors, result.extra["pages"]) == (
+        "d_page_floor",
+        1200,
+        0,
+        3,
+    )
+
+
+def test_scale_walks_cost_first_middle_and_last_pages_of_all_and_of_the_filter(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "scale.db"
+    model_id = seed_versions_sync(db, 1000, scale=True)
+    with ServerProcess(db) as server:
+        results = scale.run(server, model_id, 50, "sqlite")
+    by_key = {r.key: r for r in results}
+    assert set(by_key) == {
+        f"s_sqlite_{walk}_{pos}" for walk in ("all", "filtered") for pos in scale.POSITIONS
+    }
+    assert by_key["s_sqlite_all_end"].extra["walk_items"] == 1000
+    assert by_key["s_sqlite_all_end"].extra["page_index"] == 19
+    # The template (version 1) has accuracy 0.5; copies 2..1000 follow scale_accuracy.
+    matching = sum(1 for i in range(2, 1001) if scale_accuracy(i) > 0.9)
+    assert by_key["s_sqlite_filtered_start"].extra["walk_items"] == matching
+    for r in results:
+        assert r.p50_ms is not None and r.p50_ms > 0
+
+
+def test_mlflow_scenarios_run_against_a_real_mlflow_server() -> None:
+    got: dict[str, Result] = {}
+    failures: dict[str, str] = {}
+
+    def record(key: str, fn: object) -> None:
+        try:
+            result = fn()  # type: ignore[operator]
+        except Exception as exc:
+            failures[key] = repr(exc)
+            return
+        got[key] = result
+
+    counts = MlflowCounts(
+        gets=3, creates=2, concurrent_creates=9, page_versions=12, page_size=5, page_walks=2
+    )
+    run_scenarios(counts, record)
+    assert failures == {}
+    assert set(got) == {"m_get", "m_create", "m_concurrent", "m_page"}
+    assert all(r.errors == 0 for r in got.values()), {k: r.extra for k, r in got.items()}
+    assert (got["m_get"].ops, got["m_create"].ops) == (3, 2)
+    assert got["m_concurrent"].extra["stored"] == 9
+    assert (got["m_page"].ops, got["m_page"].extra["pages"]) == (24, 6)
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (MR_TEST_DATABASE_URL)")
+def test_postgresql_schema_is_seeded_served_paged_and_dropped(tmp_path: Path) -> None:
+    with pg.fresh_schema(PG_URL, "test") as url:
+        model_id = seed_versions_sync(url, 1100)
+        with ServerProcess(tmp_path / "pg.db", database_url=url) as server:
+            page = run_in_child("rest", server.host, server.port, model_id, 500, 1100)
+            created = asyncio.run(concurrent_creates(server, 20, 8, "rest"))
+    assert (page.ops, page.errors) == (1100, 0)
+    # Every model in the schema is counted back: the 20 created and the seeded one.
+    assert (created.errors, created.extra["stored"]) == (0, 21)
+    assert pg.unavailable(url) is None
+    schema = url.rsplit("search_path=", 1)[1]
+    check = asyncio.run(_schema_exists(schema))
+    assert check is False
+
+
+async def _schema_exists(schema: str) -> bool:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        return bool(
+            await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema
+            )
+        )
+    finally:
+        await conn.close()
+
+
+def test_postgresql_is_reported_unavailable_with_the_reason_when_nothing_answers() -> None:
+    why = pg.unavailable("postgresql://postgres@127.0.0.1:1/test")
+    assert why is not None and "Error" in why

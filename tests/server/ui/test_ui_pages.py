@@ -168,3 +168,13 @@ def test_serving_pages_show_the_version_each_inference_service_serves(
     assert row.locator("td").nth(2).inner_text() == "v1"  # pinned, not the newest
     browser.shot("serving")
     assert not browser.console_errors
+
+
+def test_an_unknown_ui_page_or_entity_is_an_html_404_page(browser: Any) -> None:
+    for path, message in [
+        ("/ui/nowhere", "no page at /ui/nowhere"),
+        ("/ui/models/999", "registered model with id 999 not found"),
+    ]:
+        answer = browser.open(path)
+        assert answer.status == 404
+        assert browser.page.locator("#page-error").inner_text() == message

@@ -141,3 +141,29 @@ def test_a_write_without_the_csrf_token_or_from_another_origin_is_refused(
     assert foreign.value.code == 403
     model = Api(ui_server).call("GET", f"/registered_models/{seeded['model']}")
     assert model["state"] == "LIVE"
+
+
+def test_with_auth_on_a_write_without_the_login_cookie_goes_to_the_login_page_and_changes_nothing(
+    ui_auth_server: RunningServer,
+) -> None:
+    api = Api(ui_auth_server, UI_TOKEN)
+    model = api.post("/registered_models", {"name": "guarded"})
+    csrf = "y" * 43
+    request = urllib.request.Request(
+        f"{ui_auth_server.url}/ui/models/{model['id']}/state",
+        data=urllib.parse.urlencode({"state": "ARCHIVED", "csrf": csrf}).encode(),
+        method="POST",
+        headers={"Cookie": f"mr_csrf={csrf}; mr_token=not-a-token"},
+    )
+    with urllib.request.urlopen(request) as answer:  # follows the redirect
+        assert "/ui/login" in answer.url
+        assert "guarded" not in answer.read().decode()
+    assert api.call("GET", f"/registered_models/{model['id']}")["state"] == "LIVE"
+
+
+def test_with_auth_on_a_browser_asking_for_the_root_lands_on_the_login_page(
+    auth_browser: Any,
+) -> None:
+    auth_browser.open("/")
+    assert "/ui/login" in auth_browser.page.url
+    assert auth_browser.page.locator("input[name=token]").is_visible()

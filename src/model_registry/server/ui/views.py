@@ -21,7 +21,7 @@ import jinja2
 from aiohttp import web
 
 from model_registry.server.auth import TokenAuthenticator
-from model_registry.server.errors import BadRequest, ServiceError
+from model_registry.server.errors import BadRequest, NotFound, ServiceError
 from model_registry.server.rest import SERVICE_KEY
 from model_registry.server.service import RegistryService
 from model_registry.server.ui import security
@@ -753,6 +753,11 @@ async def _logout(request: web.Request) -> PageResult:
     raise response
 
 
+@_page()
+async def _not_found(request: web.Request) -> PageResult:
+    raise NotFound(f"no page at {request.path}")
+
+
 def setup_ui(app: web.Application, *, auth: TokenAuthenticator | None) -> None:
     """Add the UI's routes to the server's application.
 
@@ -785,3 +790,4 @@ def setup_ui(app: web.Application, *, auth: TokenAuthenticator | None) -> None:
     r.add_post(f"{p}/logout", _logout)
     static = resources.files("model_registry.server.ui") / "static"
     r.add_static(f"{p}/static", str(static), append_version=False)
+    r.add_get(f"{p}/{{tail:.*}}", _not_found, allow_head=False)  # last: any other UI path

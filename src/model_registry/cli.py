@@ -1,6 +1,7 @@
 """The ``model-registry`` command line.
 
-``model-registry serve`` runs the embedded server (``model_registry.server.cli.serve``).
+``model-registry serve`` runs the embedded server (``model_registry.server.cli.serve``);
+``backup PATH`` and ``restore PATH`` work on its database directly (``model_registry.backup``).
 Every other command talks to a registry at ``--url`` (or ``$MODEL_REGISTRY_URL``, default
 ``http://127.0.0.1:8080``) through the sync ``ModelRegistry`` facade, with the bearer token from
 ``$MODEL_REGISTRY_TOKEN`` or ``--token-file``:

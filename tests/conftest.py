@@ -152,14 +152,31 @@ async def grpc_server(database_url: str) -> AsyncIterator[RunningServer]:
         yield srv
 
 
-#: The transports the async client is tested over (the ``client`` fixture).
-TRANSPORTS = ["rest", "grpc"]
+#: The wires the async client is tested over (the ``client`` fixture): wire name ->
+#: (transport, api_version). REST with each API version; gRPC is versioned on its own.
+WIRES = {
+    "rest-v1": ("rest", "v1"),
+    "rest-v1alpha3": ("rest", "v1alpha3"),
+    "grpc": ("grpc", "auto"),
+}
 
 
-@pytest.fixture(params=TRANSPORTS)
-def transport(request: pytest.FixtureRequest) -> str:
-    """The transport under test."""
+@pytest.fixture(params=list(WIRES))
+def wire(request: pytest.FixtureRequest) -> str:
+    """The wire under test (a key of :data:`WIRES`)."""
     return str(request.param)
+
+
+@pytest.fixture
+def transport(wire: str) -> str:
+    """The transport under test."""
+    return WIRES[wire][0]
+
+
+@pytest.fixture
+def api_version(wire: str) -> str:
+    """The REST API version the client under test is told to speak."""
+    return WIRES[wire][1]
 
 
 @pytest.fixture
@@ -178,13 +195,16 @@ def port_for(server: RunningServer, transport: str) -> int:
 
 
 @pytest.fixture
-async def client(registry: RunningServer, transport: str) -> AsyncIterator[ModelRegistryAPIClient]:
-    """An async client connected to ``registry`` over ``transport`` (every client test takes
-    it, so the same tests run over each transport in ``TRANSPORTS``)."""
+async def client(
+    registry: RunningServer, transport: str, api_version: str
+) -> AsyncIterator[ModelRegistryAPIClient]:
+    """An async client connected to ``registry`` over ``transport`` and ``api_version`` (every
+    client test takes it, so the same tests run over each wire in ``WIRES``)."""
     async with ModelRegistryAPIClient.insecure_connection(
         "127.0.0.1",
         port_for(registry, transport),
         transport=transport,  # type: ignore[arg-type]
+        api_version=api_version,  # type: ignore[arg-type]
     ) as api:
         yield api
 

@@ -462,7 +462,20 @@ def page_parts(data: Any) -> tuple[list[Any], str, int | None]:
     )
 
 
-def to_model(model_cls: Any, entity: BaseResource, mode: Mode = "create") -> Any:
+def to_model(
+    model_cls: Any, entity: BaseResource, mode: Mode = "create", *, step_as_string: bool = False
+) -> Any:
     """Build the generated attrs model ``model_cls`` (e.g. ``RegisteredModelCreate``) for
-    ``entity``."""
-    return model_cls.from_dict(to_wire(entity, mode))
+    ``entity``.
+
+    Args:
+        model_cls: The generated model class.
+        entity: The domain entity.
+        mode: As for :func:`to_wire`.
+        step_as_string: Send ``Metric.step`` as a decimal string (REST API v1) instead of a
+            JSON integer (v1alpha3); the domain type keeps it an int either way.
+    """
+    body = to_wire(entity, mode)
+    if step_as_string and body.get("step") is not None:
+        body["step"] = str(body["step"])
+    return model_cls.from_dict(body)

@@ -64,12 +64,13 @@ class _Connection:
     custom_ca: str | None
     transport: Literal["rest", "grpc"]
     timeout: float | None
+    api_version: Literal["auto", "v1", "v1alpha3"] = "auto"
 
     def connect(self) -> ModelRegistryAPIClient:
         """Build the async client (no I/O: it connects on its first call)."""
         from model_registry.core import ModelRegistryAPIClient
 
-        extra: dict[str, Any] = {"transport": self.transport}
+        extra: dict[str, Any] = {"transport": self.transport, "api_version": self.api_version}
         if self.timeout is not None:
             extra["timeout"] = self.timeout
         if self.is_secure:
@@ -137,6 +138,9 @@ class ModelRegistry:
         user_token: Bearer token: a string, bytes, a path to a token file, or a callable.
         custom_ca: Path to a PEM bundle of CA certificates for TLS.
         transport: ``"rest"`` (default) or ``"grpc"``.
+        api_version: The REST API version: ``"auto"`` (the default: the server's stable v1
+            when it serves it, else v1alpha3; asked once, before the first call), ``"v1"`` or
+            ``"v1alpha3"``. Experiment methods need v1alpha3 (v1 has no experiments).
         timeout: Default timeout of each call in seconds (the async client's default if None).
         user_token_envvar: When ``user_token`` is None: the environment variable holding the
             path of a token file (it must be set). Without it, ``$KF_PIPELINES_SA_TOKEN_PATH``
@@ -162,6 +166,7 @@ class ModelRegistry:
         user_token: Any = None,
         custom_ca: str | None = None,
         transport: Literal["rest", "grpc"] = "rest",
+        api_version: Literal["auto", "v1", "v1alpha3"] = "auto",
         timeout: float | None = None,
         user_token_envvar: str | None = None,
         custom_ca_envvar: str | None = None,
@@ -169,6 +174,10 @@ class ModelRegistry:
     ) -> None:
         if transport not in ("rest", "grpc"):
             raise ValueError(f"transport must be 'rest' or 'grpc', not {transport!r}")
+        if api_version not in ("auto", "v1", "v1alpha3"):
+            raise ValueError(f"api_version must be 'auto', 'v1' or 'v1alpha3', not {api_version!r}")
+        if transport == "grpc" and api_version != "auto":
+            raise ValueError("api_version chooses a REST API version; leave it 'auto' for gRPC")
         if log_level is not None:
             # Only our own logger, and only when asked: the caller's logging setup is theirs.
             logging.getLogger("model_registry").setLevel(log_level)
@@ -178,7 +187,7 @@ class ModelRegistry:
             custom_ca = os.environ.get(custom_ca_envvar) or None
         self._author = author
         connection = _Connection(
-            server_address, port, is_secure, user_token, custom_ca, transport, timeout
+            server_address, port, is_secure, user_token, custom_ca, transport, timeout, api_version
         )
         self._holder = _ClientHolder(connection.connect)
         self._runner = LoopThread(

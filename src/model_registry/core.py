@@ -82,6 +82,8 @@ E = TypeVar("E", bound=BaseResource)
 _ID = re.compile(r"^[1-9][0-9]{0,8}$")
 
 TransportName = Literal["rest", "grpc"]
+ApiVersionName = Literal["auto", "v1", "v1alpha3"]
+"""The REST API version a client speaks (``"auto"``: the server's stable one, asked once)."""
 
 
 def _is_id(value: object) -> bool:
@@ -162,6 +164,7 @@ class ModelRegistryAPIClient:
         timeout: float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+        api_version: ApiVersionName = "auto",
     ) -> ModelRegistryAPIClient:
         """A client over plain HTTP (or plaintext gRPC).
 
@@ -175,10 +178,25 @@ class ModelRegistryAPIClient:
             retry: Retry policy (default :class:`~model_registry.transport.policy.RetryPolicy`).
             max_receive_message_bytes: The largest gRPC answer accepted (64 MiB by default); a
                 larger one raises :class:`~model_registry.exceptions.ResponseTooLarge`.
+            api_version: The REST API version: ``"auto"`` (the default: asks the server once,
+                before the first call), ``"v1"`` or ``"v1alpha3"``; see
+                :class:`~model_registry.transport.rest.RestTransport`. The gRPC API is
+                versioned on its own and takes only ``"auto"``.
         """
         scheme, host = _split_address(server_address, "http")
         limit = max_receive_message_bytes
-        return cls._build(scheme, host, port, user_token, transport, timeout, retry, None, limit)
+        return cls._build(
+            scheme,
+            host,
+            port,
+            user_token,
+            transport,
+            timeout,
+            retry,
+            None,
+            limit,
+            api_version=api_version,
+        )
 
     @classmethod
     def secure_connection(
@@ -193,6 +211,7 @@ class ModelRegistryAPIClient:
         timeout: float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+        api_version: ApiVersionName = "auto",
     ) -> ModelRegistryAPIClient:
         """A client over TLS.
 
@@ -209,6 +228,8 @@ class ModelRegistryAPIClient:
             retry: Retry policy (default :class:`~model_registry.transport.policy.RetryPolicy`).
             max_receive_message_bytes: The largest gRPC answer accepted (64 MiB by default); a
                 larger one raises :class:`~model_registry.exceptions.ResponseTooLarge`.
+            api_version: The REST API version: ``"auto"`` (the default), ``"v1"`` or
+                ``"v1alpha3"`` (see :meth:`insecure_connection`).
         """
         _, host = _split_address(server_address, "https")
         limit = max_receive_message_bytes
@@ -216,11 +237,30 @@ class ModelRegistryAPIClient:
             if not verify:
                 raise ValueError("the gRPC transport cannot turn certificate checks off")
             return cls._build(
-                "https", host, port, user_token, transport, timeout, retry, None, limit, custom_ca
+                "https",
+                host,
+                port,
+                user_token,
+                transport,
+                timeout,
+                retry,
+                None,
+                limit,
+                custom_ca,
+                api_version=api_version,
             )
         context = _ssl_context(custom_ca, verify)
         return cls._build(
-            "https", host, port, user_token, transport, timeout, retry, context, limit
+            "https",
+            host,
+            port,
+            user_token,
+            transport,
+            timeout,
+            retry,
+            context,
+            limit,
+            api_version=api_version,
         )
 
     @classmethod
@@ -236,7 +276,15 @@ class ModelRegistryAPIClient:
         ssl_context: Any = None,
         max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
         custom_ca: Any = None,
+        api_version: str = "auto",
     ) -> ModelRegistryAPIClient:
+        if api_version not in ("auto", "v1", "v1alpha3"):
+            raise ValueError(f"api_version must be 'auto', 'v1' or 'v1alpha3', got {api_version!r}")
+        if transport == "grpc" and api_version != "auto":
+            raise ValueError(
+                "api_version chooses a REST API version; the gRPC API is versioned on its own "
+                "(leave api_version='auto' with transport='grpc')"
+            )
         number = _port_number(port)
         # A bad port is reported on the first call, not here: building a client never fails
         # for what only matters once it talks (and does no I/O).
@@ -247,7 +295,9 @@ class ModelRegistryAPIClient:
             from model_registry.transport.rest import RestTransport
 
             base_url = f"{scheme}://{host}:{shown_port}"
-            impl = RestTransport(base_url, ssl_context=ssl_context, **common)
+            impl = RestTransport(
+                base_url, ssl_context=ssl_context, api_version=api_version, **common
+            )
         elif transport == "grpc":
             if isinstance(custom_ca, ssl.SSLContext):
                 raise ValueError("the gRPC transport takes custom_ca as a PEM file path")

@@ -53,14 +53,20 @@ __all__ = [
 
 E = TypeVar("E", bound=BaseResource)
 
+V1 = "v1"
 V1ALPHA3 = "v1alpha3"
 
 #: REST API version -> the generated package of its stubs (``api.model_registry_service.<op>``
-#: endpoint modules and ``models`` with the ``<Class>Create`` / ``<Class>Update`` bodies).
-REST_APIS: Mapping[str, str] = {V1ALPHA3: "model_registry._generated.openapi"}
+#: endpoint modules and ``models`` with the ``<Class>Create`` / ``<Class>Update`` bodies). Both
+#: versions name an operation's module alike (the same operationIds), so one table row serves
+#: both.
+REST_APIS: Mapping[str, str] = {
+    V1: "model_registry._generated.openapi_v1",
+    V1ALPHA3: "model_registry._generated.openapi",
+}
 
 #: The API versions serving the reference's model, artifact and serving operations.
-COMMON: tuple[str, ...] = (V1ALPHA3,)
+COMMON: tuple[str, ...] = (V1, V1ALPHA3)
 #: The API versions serving experiments, runs and metric history.
 EXPERIMENTS: tuple[str, ...] = (V1ALPHA3,)
 

@@ -1,10 +1,16 @@
-"""Experiments, runs, run artifacts and metric history against the real server."""
+"""Experiments, runs, run artifacts and metric history against the real server.
+
+REST API v1 has no experiments: these run over v1alpha3 and gRPC, and a client told to speak v1
+refuses them with ``Unsupported`` (so does ``auto`` on a server serving only v1).
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from model_registry.core import ModelRegistryAPIClient
+from model_registry.exceptions import Unsupported
+from model_registry.server import run_server
 from model_registry.types import (
     ArtifactType,
     DataSet,
@@ -16,6 +22,63 @@ from model_registry.types import (
     Metric,
     Parameter,
 )
+
+
+@pytest.fixture(params=["rest-v1alpha3", "grpc"])
+def wire(request: pytest.FixtureRequest) -> str:
+    """The wires that have experiments."""
+    return str(request.param)
+
+
+async def test_a_client_told_to_speak_v1_refuses_experiment_methods_naming_why(
+    database_url: str,
+) -> None:
+    async with (
+        run_server(database_url) as server,
+        ModelRegistryAPIClient.insecure_connection(
+            "127.0.0.1", server.port, api_version="v1"
+        ) as client,
+    ):
+        with pytest.raises(Unsupported, match=r"v1 has no endpoint.*api_version='v1' was chosen"):
+            await client.upsert_experiment(Experiment("exp"))
+        with pytest.raises(Unsupported, match="v1"):
+            await client.get_experiment_runs()
+        with pytest.raises(Unsupported, match="v1"):
+            await client.get_experiment_run_metric_history(experiment_run_id="1")
+        # Registry operations still work over v1.
+        assert await client.get_registered_models() == []
+
+
+async def test_auto_on_a_v1_only_server_refuses_experiment_methods_naming_why(
+    database_url: str,
+) -> None:
+    async with (
+        run_server(database_url, api_versions=["v1"]) as server,
+        ModelRegistryAPIClient.insecure_connection("127.0.0.1", server.port) as client,
+    ):
+        with pytest.raises(Unsupported, match="serves only the REST API v1"):
+            await client.get_experiments()
+        with pytest.raises(Unsupported, match="no experiments"):
+            await client.get_experiment_by_id("1")
+
+
+async def test_auto_on_a_server_with_both_uses_v1alpha3_for_experiments(
+    database_url: str,
+) -> None:
+    async with (
+        run_server(database_url) as server,
+        ModelRegistryAPIClient.insecure_connection("127.0.0.1", server.port) as client,
+    ):
+        exp = await client.upsert_experiment(Experiment("both"))
+        assert exp.id is not None
+        run = await client.upsert_experiment_run(ExperimentRun("r"), exp.id)
+        assert run.id is not None
+        logged = await client.upsert_experiment_run_artifact(
+            Metric("acc", value=1.0, step=7), run.id
+        )
+        assert isinstance(logged, Metric) and logged.step == 7
+        assert [r.id for r in await client.get_experiment_runs(experiment_id=exp.id)] == [run.id]
+        assert client.transport.api_versions_served == {"v1": True, "v1alpha3": True}  # type: ignore[attr-defined]
 
 
 async def test_experiments(client: ModelRegistryAPIClient) -> None:

@@ -237,8 +237,8 @@ class Transport(ABC):
         """
         if parent is not None:
             op = kind.children.get(parent)
-        elif self.supports(kind.list) or not kind.children:
-            op = kind.list
+        elif self.supports(kind.list) or not any(map(self.supports, kind.children.values())):
+            op = kind.list  # when nothing can list the kind, this call says why (Unsupported)
         else:
             owner = next(iter(kind.children)).replace("_", " ")
             raise ValueError(f"this transport lists {kind.label}s per {owner}: give its id")

@@ -32,10 +32,11 @@ from model_registry.exceptions import (
     ClientClosed,
     ConnectionFailed,
     InvalidResponse,
+    NotFound,
     Unsupported,
     from_http_response,
 )
-from model_registry.operations import ARTIFACT, REST_APIS, V1ALPHA3, Kind, Op
+from model_registry.operations import ARTIFACT, REST_APIS, V1, V1ALPHA3, Kind, Op
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
 from model_registry.transport.base import CallLoop, Failure, Transport
 from model_registry.transport.hints import wrong_protocol_hint
@@ -47,6 +48,17 @@ __all__ = ["RestTransport"]
 E = TypeVar("E", bound=BaseResource)
 
 _SUFFIX = {"create": "Create", "update": "Update", "full": ""}
+
+AUTO = "auto"
+"""``api_version`` that asks the server which REST API version it serves (see ``RestTransport``)."""
+API_VERSION_CHOICES = (AUTO, V1, V1ALPHA3)
+"""The values ``api_version`` takes."""
+
+_BASE = "/api/model_registry/"
+# The request the reference client 0.3.18 probes with: a 2xx means the server serves v1.
+_V1_PROBE = f"{_BASE}{V1}/registered_models"
+# Asked only when an operation v1 lacks (experiments) is called after v1 was found.
+_ALPHA_PROBE = f"{_BASE}{V1ALPHA3}/registered_models"
 
 
 def _loads(content: bytes, request: Mapping[str, Any]) -> Any:
@@ -80,6 +92,10 @@ class _Status(Exception):
         self.status, self.headers, self.content = status, headers, content
 
 
+def _a(label: str) -> str:
+    return f"an {label}" if label[:1] in "aeiou" else f"a {label}"
+
+
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.capitalize() for part in rest)
@@ -96,8 +112,14 @@ class RestTransport(Transport):
         timeout: Default timeout of a call in seconds, retries included (``None``: no limit).
         retry: The retry policy (default: :class:`RetryPolicy()`).
         connector_limit: Most connections kept open at once.
-        api_version: The REST API version to call (a key of
-            :data:`~model_registry.operations.REST_APIS`).
+        api_version: The REST API version to call: ``"v1"``, ``"v1alpha3"``, or ``"auto"``
+            (the default), which asks the server once, before the first call, with the
+            request the reference client uses (``GET /api/model_registry/v1/registered_models
+            ?pageSize=1``): a success means v1, a 404 means v1alpha3 only. Under ``auto``,
+            operations v1 has use v1 and experiment operations use v1alpha3 when the server
+            still serves it (asked once, the first time one is called); with ``"v1"``, or on a
+            server that serves only v1, they raise
+            :class:`~model_registry.exceptions.Unsupported`.
     """
 
     def __init__(
@@ -109,13 +131,17 @@ class RestTransport(Transport):
         timeout: float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         connector_limit: int = 100,
-        api_version: str = V1ALPHA3,
+        api_version: str = AUTO,
     ) -> None:
-        if api_version not in REST_APIS:
-            raise ValueError(f"api_version must be one of {', '.join(REST_APIS)}")
+        if api_version not in API_VERSION_CHOICES:
+            raise ValueError(
+                f"api_version must be one of {', '.join(API_VERSION_CHOICES)}, got {api_version!r}"
+            )
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
-        self._package = REST_APIS[api_version]
+        # What the server was found to serve, remembered for the transport's life (auto).
+        self._served: dict[str, bool] = {} if api_version == AUTO else {api_version: True}
+        self._probe_lock = asyncio.Lock()
         self._auth = TokenProvider(user_token)
         self._loop = CallLoop(self._auth, timeout, retry or RetryPolicy())
         self._ssl: ssl.SSLContext | bool = True if ssl_context is None else ssl_context
@@ -228,7 +254,66 @@ class RestTransport(Transport):
             return Failure(ConnectionFailed(message, **where), retry={"connection_error": True})
         raise exc
 
-    def _request(
+    # -- the API version -----------------------------------------------------------------
+
+    async def _serves(self, version: str) -> bool:
+        """Whether the server serves ``version`` (asked once per transport under ``auto``).
+
+        Only a 404 answers "no": any other failure (unreachable, 401) propagates and the
+        question is asked again on the next call.
+        """
+        known = self._served.get(version)
+        if known is not None:
+            return known
+        async with self._probe_lock:
+            if version not in self._served:
+                probe = _V1_PROBE if version == V1 else _ALPHA_PROBE
+                request = {"method": "GET", "url": probe, "params": {"pageSize": "1"}}
+                try:
+                    await self._send(request)
+                    self._served[version] = True
+                except NotFound:
+                    self._served[version] = False
+                    if version == V1:
+                        # A server without v1 is one that predates it: v1alpha3 (no probe).
+                        self._served[V1ALPHA3] = True
+            return self._served[version]
+
+    async def _version_for(self, kind: Kind[Any], op: Op | None, what: str) -> str:
+        """The API version to call ``op`` with; Unsupported when none can."""
+        rest = {} if op is None else op.rest
+        if self.api_version != AUTO:
+            if self.api_version in rest:
+                return self.api_version
+            reason = (
+                f"api_version={self.api_version!r} was chosen"
+                if any(v in rest for v in REST_APIS)
+                else "neither REST API version has one; use the gRPC transport"
+            )
+            raise Unsupported(
+                f"the REST API {self.api_version} has no endpoint to {what} {_a(kind.label)} "
+                f"({reason})"
+            )
+        # v1 is asked about before the first call, whichever operation that is.
+        if await self._serves(V1) and V1 in rest:
+            return V1
+        if V1ALPHA3 in rest and await self._serves(V1ALPHA3):
+            return V1ALPHA3
+        if V1ALPHA3 in rest:
+            raise Unsupported(
+                f"the server serves only the REST API v1, which has no endpoint to {what} "
+                f"{_a(kind.label)} (v1 has no experiments, experiment runs or metric history)"
+            )
+        raise Unsupported(
+            f"the REST API has no endpoint to {what} {_a(kind.label)}; use the gRPC transport"
+        )
+
+    @property
+    def api_versions_served(self) -> Mapping[str, bool]:
+        """What is known of the REST API versions the server serves (filled as asked)."""
+        return dict(self._served)
+
+    async def _request(
         self,
         kind: Kind[Any],
         op: Op | None,
@@ -237,26 +322,30 @@ class RestTransport(Transport):
         body: tuple[BaseResource, str] | None = None,
         query: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Build the request of ``op`` with its generated endpoint module."""
-        name = None if op is None else op.rest.get(self.api_version)
-        if name is None:
-            raise Unsupported(
-                f"the REST API {self.api_version} has no endpoint to {what} a {kind.label}; "
-                "use the gRPC transport"
-            )
-        module = self._modules.get(name)
+        """Build the request of ``op`` with the generated endpoint module of its version."""
+        version = await self._version_for(kind, op, what)
+        assert op is not None  # _version_for refuses a missing operation
+        name = op.rest[version]
+        package = REST_APIS[version]
+        key = f"{version}.{name}"
+        module = self._modules.get(key)
         if module is None:
-            module = importlib.import_module(f"{self._package}.api.model_registry_service.{name}")
-            self._modules[name] = module
+            module = importlib.import_module(f"{package}.api.model_registry_service.{name}")
+            self._modules[key] = module
         extra: dict[str, Any] = {}
         if body is not None:
             entity, mode = body
-            models = importlib.import_module(f"{self._package}.models")
+            models = importlib.import_module(f"{package}.models")
             names = [cls.__name__ + _SUFFIX[mode] for cls in type(entity).__mro__]
             model = next((getattr(models, n) for n in names if hasattr(models, n)), None)
             if model is None or not isinstance(entity, kind.domain):
                 raise TypeError(f"{type(entity).__name__} is not a concrete {kind.label} kind")
-            extra["body"] = _convert.to_model(model, entity, mode)  # type: ignore[arg-type]
+            extra["body"] = _convert.to_model(
+                model,
+                entity,
+                mode,  # type: ignore[arg-type]
+                step_as_string=version == V1,
+            )
         request: dict[str, Any] = module._get_kwargs(*path, **extra)
         if query:
             request["params"] = {_camel(key): value for key, value in query.items()}
@@ -269,39 +358,42 @@ class RestTransport(Transport):
     # -- the primitives ------------------------------------------------------------------
 
     def supports(self, op: Op | None) -> bool:
-        """Whether the chosen API version has an endpoint for ``op``."""
-        return op is not None and self.api_version in op.rest
+        """Whether the chosen API version (any, under ``auto``) has an endpoint for ``op``."""
+        if op is None:
+            return False
+        return bool(op.rest) if self.api_version == AUTO else self.api_version in op.rest
 
     async def create(self, kind: Kind[E], entity: E, parent_id: str | None = None) -> E:
         path = () if parent_id is None else (parent_id,)
         return await self._one(
-            kind, self._request(kind, kind.create, "create", *path, body=(entity, "create"))
+            kind,
+            await self._request(kind, kind.create, "create", *path, body=(entity, "create")),
         )
 
     async def update(self, kind: Kind[E], entity: E, parent_id: str | None = None) -> E:
-        request = self._request(
+        request = await self._request(
             kind, kind.update, "update", str(entity.id), body=(entity, "update")
         )
         return await self._one(kind, request)
 
     async def link(self, parent: str, artifact: Artifact, parent_id: str) -> Artifact:
         op = ARTIFACT.links.get(parent)
-        request = self._request(ARTIFACT, op, "link", parent_id, body=(artifact, "full"))
+        request = await self._request(ARTIFACT, op, "link", parent_id, body=(artifact, "full"))
         return await self._one(ARTIFACT, request)
 
     async def _get(self, kind: Kind[E], op: Op, id: str) -> E:
-        return await self._one(kind, self._request(kind, op, "get", id))
+        return await self._one(kind, await self._request(kind, op, "get", id))
 
     async def _find(self, kind: Kind[E], keys: tuple[str | None, str | None, str | None]) -> E:
         names = ("name", "external_id", "parent_resource_id")
         query = {name: value for name, value in zip(names, keys, strict=True) if value is not None}
-        return await self._one(kind, self._request(kind, kind.find, "find", query=query))
+        return await self._one(kind, await self._request(kind, kind.find, "find", query=query))
 
     async def _list(
         self, kind: Kind[E], op: Op | None, parent_id: str | None, fields: dict[str, str]
     ) -> RawPage[E]:
         path = () if parent_id is None else (parent_id,)
-        request = self._request(kind, op, "list", *path, query=fields)
+        request = await self._request(kind, op, "list", *path, query=fields)
         content = await self._send(request)
 
         def read() -> tuple[list[Any], str, int | None]:

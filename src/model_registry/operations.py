@@ -133,6 +133,13 @@ class Kind(Generic[E]):
     parent_attr: str | None = None
 
     @property
+    def ops(self) -> tuple[Op, ...]:
+        """Every operation of the kind."""
+        named = (self.create, self.update, self.get, self.find, self.list)
+        ops = (*named, self.by_inference_service, *self.children.values(), *self.links.values())
+        return tuple(op for op in ops if op is not None)
+
+    @property
     def label(self) -> str:
         """How messages name one entity (``"model version"``)."""
         return self.name.replace("_", " ")

@@ -88,20 +88,7 @@ def _read_ca(custom_ca: str | bytes | os.PathLike[str]) -> bytes:
 
 def rpc_names() -> set[str]:
     """Every RPC the operation table names (a test checks it covers the service)."""
-    ops = [
-        op
-        for kind in KINDS.values()
-        for op in (
-            kind.create,
-            kind.update,
-            kind.get,
-            kind.find,
-            kind.list,
-            kind.by_inference_service,
-        )
-    ]
-    ops += [op for kind in KINDS.values() for op in (*kind.children.values(), *kind.links.values())]
-    return {op.rpc for op in ops if op is not None and op.rpc is not None}
+    return {op.rpc for kind in KINDS.values() for op in kind.ops if op.rpc is not None}
 
 
 class GrpcTransport(Transport):
@@ -146,7 +133,6 @@ class GrpcTransport(Transport):
             ("grpc.max_receive_message_length", max_receive_message_bytes),
             *options,
         )
-        self._max_receive = max_receive_message_bytes
         self._channel: grpc.aio.Channel | None = None
         self._methods: dict[str, Any] = {}
         self._closed = False

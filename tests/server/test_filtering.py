@@ -24,8 +24,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    and_,
+    case,
     create_engine,
     exists,
+    func,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -444,6 +447,24 @@ class Resolver:
             props.c.entity_id == models.c.id,
             props.c.name == name,
             condition(props.c[value_type]),
+        )
+
+    def custom_row(
+        self,
+        name: str,
+        value_type: ValueType,
+        condition: Callable[[ColumnElement[Any]], ColumnElement[bool]],
+    ) -> ColumnElement[bool]:
+        self.custom_calls.append((name, value_type))
+        return and_(props.c.name == name, condition(props.c[value_type]))
+
+    def custom_all(self, rows: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+        met = [func.max(case((row, 1), else_=0)) == 1 for row in rows]
+        return exists(
+            select(props.c.entity_id)
+            .where(props.c.entity_id == models.c.id)
+            .group_by(props.c.entity_id)
+            .having(and_(*met))
         )
 
 

@@ -71,6 +71,21 @@ class PropertyResolver(Protocol):
         """Return EXISTS(custom property ``name`` whose ``value_type`` column meets condition)."""
         ...
 
+    def custom_row(
+        self,
+        name: str,
+        value_type: ValueType,
+        condition: Callable[[ColumnElement[Any]], ColumnElement[bool]],
+    ) -> ColumnElement[bool]:
+        """Return the condition on one property row: named ``name``, its ``value_type``
+        column meeting ``condition`` (for :meth:`custom_all`)."""
+        ...
+
+    def custom_all(self, rows: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+        """Return: for each of ``rows``, the entity has a property row meeting it (ANDed
+        custom-property comparisons, as one subquery whose cost grows with their number)."""
+        ...
+
 
 _KIND_OF_VALUE_TYPE: dict[ValueType, FieldKind] = {
     "string_value": "str",
@@ -265,6 +280,31 @@ def _inferred(c: Comparison) -> list[tuple[ValueType, Comparison]]:
     raise filter_error(f"IN list mixes literal types{_where(c)}")
 
 
+def _custom_pairs(c: Comparison, resolver: PropertyResolver) -> list[tuple[ValueType, Any]] | None:
+    """The (value type, condition) a custom-property comparison is matched on; None for a
+    comparison on one of the entity's own fields."""
+    prop = c.prop
+    if prop.value_type is None:
+        if resolver.known(prop.name) is not None:
+            return None
+        pairs = _inferred(c)
+    else:
+        pairs = [(prop.value_type, c)]
+    return [
+        (vt, _condition(cc.op, _coerced(cc, _KIND_OF_VALUE_TYPE[vt], f"{prop.name}.{vt}")))
+        for vt, cc in pairs
+    ]
+
+
+def _custom_row(c: Comparison, resolver: PropertyResolver) -> ColumnElement[bool] | None:
+    """The property-row condition of a custom-property comparison (None for a field)."""
+    pairs = _custom_pairs(c, resolver)
+    if pairs is None:
+        return None
+    rows = [resolver.custom_row(c.prop.name, vt, cond) for vt, cond in pairs]
+    return rows[0] if len(rows) == 1 else or_(*rows)
+
+
 def _compile_comparison(c: Comparison, resolver: PropertyResolver) -> ColumnElement[bool]:
     prop = c.prop
     if prop.value_type is None:
@@ -279,17 +319,9 @@ def _compile_comparison(c: Comparison, resolver: PropertyResolver) -> ColumnElem
                             f"{prop.name} is one of {allowed}, not {render_scalar(v)}{_where(c)}"
                         )
             return _condition(c.op, value)(known.column)
-        pairs = _inferred(c)
-    else:
-        pairs = [(prop.value_type, c)]
-    conditions = [
-        resolver.custom(
-            prop.name,
-            vt,
-            _condition(cc.op, _coerced(cc, _KIND_OF_VALUE_TYPE[vt], f"{prop.name}.{vt}")),
-        )
-        for vt, cc in pairs
-    ]
+    pairs = _custom_pairs(c, resolver)
+    assert pairs is not None  # not a known field
+    conditions = [resolver.custom(prop.name, vt, condition) for vt, condition in pairs]
     return conditions[0] if len(conditions) == 1 else or_(*conditions)
 
 
@@ -311,8 +343,25 @@ def compile_filter(node: Node, resolver: PropertyResolver) -> ColumnElement[bool
     """
     if isinstance(node, Comparison):
         return _compile_comparison(node, resolver)
-    parts = [compile_filter(item, resolver) for item in node.items]
-    return and_(*parts) if isinstance(node, And) else or_(*parts)
+    if isinstance(node, And):
+        # ANDed custom-property comparisons become ONE subquery over the entity's property
+        # rows: an EXISTS each lets PostgreSQL plan them as as many joins, a planning cost
+        # that grows much faster than their number (200 took half a minute).
+        customs: list[tuple[Comparison, ColumnElement[bool]]] = []
+        parts: list[ColumnElement[bool]] = []
+        for item in node.items:
+            row = _custom_row(item, resolver) if isinstance(item, Comparison) else None
+            if row is not None:
+                assert isinstance(item, Comparison)
+                customs.append((item, row))
+            else:
+                parts.append(compile_filter(item, resolver))
+        if len(customs) == 1:
+            parts.append(_compile_comparison(customs[0][0], resolver))
+        elif customs:
+            parts.append(resolver.custom_all([row for _, row in customs]))
+        return and_(*parts)
+    return or_(*(compile_filter(item, resolver) for item in node.items))
 
 
 def build_filter(text: str | None, resolver: PropertyResolver) -> ColumnElement[bool] | None:

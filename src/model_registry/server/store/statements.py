@@ -17,9 +17,12 @@ from sqlalchemy import (
     Integer,
     Select,
     Table,
+    and_,
     any_,
     bindparam,
+    case,
     exists,
+    func,
     insert,
     literal,
     or_,
@@ -106,6 +109,28 @@ class _Resolver:
                 p.c.name == name,
                 condition(p.c[value_type]),
             )
+        )
+
+    def custom_row(
+        self,
+        name: str,
+        value_type: ValueType,
+        condition: Any,
+    ) -> ColumnElement[bool]:
+        p = self._props
+        return and_(p.c.name == name, condition(p.c[value_type]))
+
+    def custom_all(self, rows: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+        # One pass over the entity's property rows; each comparison is one aggregate that is 1
+        # when some row meets it. Grouped, the subquery is never turned into joins, so its cost
+        # (to plan and to run) grows with the number of comparisons, not faster.
+        p = self._props
+        met = [func.max(case((row, 1), else_=0)) == 1 for row in rows]
+        return exists(
+            select(literal(1))
+            .where(p.c.owner_id == self._table.c.id)
+            .group_by(p.c.owner_id)
+            .having(and_(*met))
         )
 
 

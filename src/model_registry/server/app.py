@@ -35,6 +35,7 @@ from model_registry.server.rest import (
 )
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store, normalize_database_url
+from model_registry.server.store.engine import DEFAULT_STATEMENT_TIMEOUT
 from model_registry.server.tls import ServerTLS, load_server_tls
 from model_registry.server.ui import UI_PREFIX, is_ui_request, setup_ui, wants_html
 from model_registry.server.versions import (
@@ -167,18 +168,18 @@ def check_api_versions(
     return versions
 
 
-async def _open_store(database_url: str) -> Store | DeferredStore:
+async def _open_store(database_url: str, statement_timeout: float) -> Store | DeferredStore:
     """Open the store; a PostgreSQL database that cannot be reached yet is waited for.
 
     SQLite opens a local file: failing to is a configuration error and stops the start.
     """
     try:
-        return await Store.open(database_url)
+        return await Store.open(database_url, statement_timeout=statement_timeout)
     except UNREACHABLE_ERRORS as exc:
         if normalize_database_url(database_url).get_backend_name() == "sqlite":
             raise
         log.warning("database not reachable at start, answering 503 until it is: %s", exc)
-    deferred = DeferredStore(database_url)
+    deferred = DeferredStore(database_url, statement_timeout=statement_timeout)
     deferred.start()
     return deferred
 
@@ -231,6 +232,7 @@ async def run_server(
     rate_limit: RateLimit | None = None,
     api_versions: Iterable[str] = DEFAULT_API_VERSIONS,
     alpha_sunset_date: date | None = None,
+    statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
 ) -> AsyncIterator[RunningServer]:
     """Run the registry server for the duration of an ``async with`` block.
 
@@ -255,6 +257,8 @@ async def run_server(
         api_versions: The REST API versions to serve (default both ``v1`` and ``v1alpha3``).
         alpha_sunset_date: The day v1alpha3 goes away: its answers then carry
             ``Deprecation``, ``Sunset`` and successor ``Link`` headers.
+        statement_timeout: Seconds a database statement may run; over it a filtered read is
+            a 400 ("too expensive"), anything else a 503.
 
     A PostgreSQL database that cannot be reached at start does not stop the start: the server
     answers 503 (gRPC: UNAVAILABLE, health NOT_SERVING) until it has connected.
@@ -283,7 +287,7 @@ async def run_server(
         if database_url is None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="model-registry-"))
             database_url = f"sqlite:///{Path(tmp) / 'registry.db'}"
-        store = await _open_store(database_url)
+        store = await _open_store(database_url, statement_timeout)
         try:
             service = RegistryService(store)  # type: ignore[arg-type]  # a DeferredStore too
             app = create_app(
@@ -302,7 +306,13 @@ async def run_server(
                 "max_field_size": MAX_REQUEST_LINE_BYTES,
             }
             runner = web.AppRunner(
-                app, handle_signals=False, shutdown_timeout=5.0, **handler_options
+                app,
+                handle_signals=False,
+                shutdown_timeout=5.0,
+                # A request whose client went away is cancelled, and its database statement
+                # with it (PostgreSQL gets a cancel; a SQLite heavy read is interrupted).
+                handler_cancellation=True,
+                **handler_options,
             )
             await runner.setup()
             grpc_server: Any = None

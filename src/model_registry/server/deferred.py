@@ -43,8 +43,9 @@ class DeferredStore:
         database_url: The database to open.
     """
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, statement_timeout: float = 5.0) -> None:
         self._database_url = database_url
+        self._statement_timeout = statement_timeout
         self._store: Store | None = None
         self._task: asyncio.Task[None] | None = None
         self.opened = asyncio.Event()
@@ -58,7 +59,9 @@ class DeferredStore:
         delay = FIRST_RETRY_SECONDS
         while True:
             try:
-                self._store = await Store.open(self._database_url)
+                self._store = await Store.open(
+                    self._database_url, statement_timeout=self._statement_timeout
+                )
             except UNREACHABLE_ERRORS as exc:
                 log.warning("database not reachable yet, retrying in %.1fs: %s", delay, exc)
             except Exception:

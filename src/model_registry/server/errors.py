@@ -148,3 +148,11 @@ class Unavailable(ServiceError):
     def because(cls, exc: BaseException) -> Unavailable:
         """The error for a database failure; names only the failure's type, not its text."""
         return cls(f"database unavailable: {type(exc).__name__}")
+
+
+class StatementTimeout(Unavailable):
+    """A statement ran past its time budget (``serve --statement-timeout``).
+
+    A 503 by default (the database was slow: load, a lock); a read whose cost comes from what
+    it asks (a filter) is answered 400 by the service instead, saying how to narrow it.
+    """

@@ -21,7 +21,7 @@ import functools
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -45,6 +45,7 @@ from model_registry.server.errors import (
     Conflict,
     EntityTooLarge,
     NotFound,
+    StatementTimeout,
     UnprocessableEntity,
 )
 from model_registry.server.paging import PageRequest
@@ -376,8 +377,7 @@ class RegistryService:
         """
         kinds = _kinds(kind)
         ident = parse_id(entity_id)
-        async with self._store.transaction() as tx:
-            record = await self._get_record(tx, kinds, ident)
+        record = await self._store.read(lambda tx: self._get_record(tx, kinds, ident))
         return to_wire(_record_kind(record), record)
 
     async def _get_record(self, tx: Tx, kinds: tuple[EntityKind, ...], ident: int) -> Record:
@@ -466,7 +466,8 @@ class RegistryService:
         """
         kinds = self._list_kinds(kind, params)
         page = _page_request(params)
-        async with self._store.transaction() as tx:
+
+        async def body(tx: Tx) -> dict[str, Any]:
             parent: int | None = None
             if parent_id is not None:
                 parent = parse_id(parent_id, "parent id")
@@ -480,6 +481,31 @@ class RegistryService:
                 external_id=_query_text(params, "externalId") if parent is not None else None,
             )
             return await self._page(tx, kinds, scope, params, page)
+
+        return await self._read_listing(params, body)
+
+    async def _read_listing(
+        self, params: Params, body: Callable[[Tx], Coroutine[Any, Any, dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """Run a list read: a filtered one off the event loop, and over its time budget a 400
+        saying how to narrow it (the filter is what made it costly), not a 503.
+
+        Raises:
+            BadRequest: A filtered read ran past the statement budget.
+            Unavailable: The database cannot answer (an unfiltered read past its budget too).
+        """
+        filtered = bool(params.get("filterQuery"))
+        try:
+            return await self._store.read(body, heavy=filtered)
+        except StatementTimeout:
+            if not filtered:
+                raise
+            budget = getattr(self._store, "statement_timeout", None)
+            within = f" (it ran past the {budget:g} s statement budget)" if budget else ""
+            raise BadRequest(
+                f"filterQuery: the query is too expensive{within}: narrow it with fewer or "
+                "more selective comparisons, fewer LIKE wildcards, or a smaller pageSize"
+            ) from None
 
     def _list_kinds(self, kind: str, params: Params) -> tuple[EntityKind, ...]:
         kinds = _kinds(kind)
@@ -572,7 +598,8 @@ class RegistryService:
         kinds = self._list_kinds(ANY_ARTIFACT, params)
         page = _page_request(params)
         ident = parse_id(context_id)
-        async with self._store.transaction() as tx:
+
+        async def body(tx: Tx) -> dict[str, Any]:
             await self._require(tx, KINDS[context_kind], ident)
             scope = Scope(
                 tuple(k.kind for k in kinds),
@@ -581,6 +608,8 @@ class RegistryService:
                 external_id=_query_text(params, "externalId"),
             )
             return await self._page(tx, kinds, scope, params, page)
+
+        return await self._read_listing(params, body)
 
     async def upsert_context_artifact(
         self, context_kind: str, context_id: str, body: Body
@@ -687,7 +716,8 @@ class RegistryService:
                     f"invalid stepIds {raw_steps[:40]!r}: must be comma separated step numbers"
                 )
             steps = tuple(int(s) for s in raw_steps.split(","))
-        async with self._store.transaction() as tx:
+
+        async def body(tx: Tx) -> dict[str, Any]:
             parent: int | None = None
             if run_id is not None:
                 parent = parse_id(run_id)
@@ -699,6 +729,8 @@ class RegistryService:
                 steps=steps,
             )
             return await self._page(tx, (METRIC_HISTORY,), scope, params, page)
+
+        return await self._read_listing(params, body)
 
     # ---------------------------------------------------------------------------------------
     # inference services

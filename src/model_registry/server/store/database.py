@@ -8,15 +8,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from model_registry.server.errors import StatementTimeout, Unavailable
 from model_registry.server.store.engine import (
+    DEFAULT_STATEMENT_TIMEOUT,
     create_engine_from_url,
     create_sync_sqlite_engine,
     is_sqlite,
@@ -25,9 +29,47 @@ from model_registry.server.store.engine import (
 from model_registry.server.store.executor import SyncExecutor
 from model_registry.server.store.failures import unavailable_on_connection_failure
 from model_registry.server.store.queries import Tx, WriteBody
-from model_registry.server.store.writer import SqliteWriter
+from model_registry.server.store.writer import SqliteWriter, run_to_end
 
 T = TypeVar("T")
+
+
+HEAVY_READERS = 4
+"""Threads that run SQLite's heavy reads (filtered lists) at once."""
+
+
+class _Interrupt:
+    """Stops a heavy read on a reader thread: its budget is over, or its request cancelled.
+
+    ``sqlite3``'s ``interrupt()`` may be called from any thread; SQLite checks it between
+    steps of the statement (between rows), so a single costly row still finishes first.
+    """
+
+    __slots__ = ("_connection", "_fired", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        self._fired = False
+
+    def attach(self, connection: Any) -> None:
+        """The read runs on this ``sqlite3`` connection now."""
+        with self._lock:
+            self._connection = connection
+            if self._fired:
+                connection.interrupt()
+
+    def detach(self) -> None:
+        """The read is over: an interrupt must not reach the connection's next user."""
+        with self._lock:
+            self._connection = None
+
+    def fire(self) -> None:
+        """Interrupt the read (now, or as soon as it starts)."""
+        with self._lock:
+            self._fired = True
+            if self._connection is not None:
+                self._connection.interrupt()
 
 
 class Store:
@@ -40,28 +82,38 @@ class Store:
         engine: The async engine of the database (migrated).
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
+    ) -> None:
         self._engine = engine
+        self.statement_timeout = statement_timeout
 
     @classmethod
-    async def open(cls, database_url: str) -> Store:
+    async def open(
+        cls, database_url: str, *, statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
+    ) -> Store:
         """Connect to ``database_url`` and migrate its schema to the newest version.
 
         Args:
             database_url: A ``sqlite:///`` or ``postgresql://`` URL.
+            statement_timeout: Seconds a statement may run (see
+                :func:`~model_registry.server.store.engine.create_engine_from_url`).
 
         Returns:
             The ready store (a :class:`SqliteStore` for SQLite); close it with :meth:`close`.
         """
-        engine = create_engine_from_url(database_url)
+        engine = create_engine_from_url(database_url, statement_timeout=statement_timeout)
         try:
             await run_migrations(engine)
         except BaseException:
             await engine.dispose()
             raise
         if is_sqlite(engine):
-            return SqliteStore(engine, create_sync_sqlite_engine(database_url))
-        return cls(engine)
+            sync_engine = create_sync_sqlite_engine(
+                database_url, statement_timeout=statement_timeout
+            )
+            return SqliteStore(engine, sync_engine, statement_timeout)
+        return cls(engine, statement_timeout)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -86,6 +138,31 @@ class Store:
         """
         async with self._begin() as tx:
             yield tx
+
+    async def read(self, body: WriteBody[T], *, heavy: bool = False) -> T:
+        """Run ``body(tx)`` in a read-only transaction and return what it returns.
+
+        A read is safe to repeat: one that loses its connection (the database restarted, a
+        failover) is run once more on a fresh connection before the failure is answered.
+
+        Args:
+            body: Awaits nothing but the queries of its ``tx``.
+            heavy: The read may take long (a filter): on SQLite it then runs off the event
+                loop (PostgreSQL reads never block the loop).
+
+        Raises:
+            Unavailable: The database cannot be reached (twice), or the read ran past its
+                budget (:class:`~model_registry.server.errors.StatementTimeout`).
+        """
+        try:
+            async with self._begin() as tx:
+                return await body(tx)
+        except StatementTimeout:
+            raise
+        except Unavailable:
+            pass
+        async with self._begin() as tx:
+            return await body(tx)
 
     async def write(self, body: WriteBody[T]) -> T:
         """Run ``body(tx)`` in a write transaction, committed when it returns.
@@ -139,9 +216,17 @@ class SqliteStore(Store):
         sync_engine: The synchronous engine on the same file that runs the transactions.
     """
 
-    def __init__(self, engine: AsyncEngine, sync_engine: Engine) -> None:
-        super().__init__(engine)
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sync_engine: Engine,
+        statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
+    ) -> None:
+        super().__init__(engine, statement_timeout)
         self._sync_engine = sync_engine
+        # Heavy reads (filters) run here, off the event loop: sqlite3 lets go of the GIL
+        # while a statement runs, so the loop keeps serving.
+        self._readers = ThreadPoolExecutor(HEAVY_READERS, thread_name_prefix="sqlite-reader")
         self._writer = SqliteWriter(sync_engine, lambda conn: Tx(SyncExecutor(conn)))
         # One read connection per thread that reads (the event loop's), kept open: taking one
         # from the pool and giving it back costs more than the query of a get.
@@ -156,6 +241,7 @@ class SqliteStore(Store):
     async def close(self) -> None:
         """Finish queued writes, stop the writer thread, close every connection."""
         await self._writer.close()
+        await asyncio.to_thread(self._readers.shutdown, wait=True)
         for conn in self._read_connections:
             conn.close()
         self._read_connections.clear()
@@ -168,8 +254,32 @@ class SqliteStore(Store):
         with unavailable_on_connection_failure(), self._sync_transaction() as tx:
             yield tx
 
+    async def read(self, body: WriteBody[T], *, heavy: bool = False) -> T:
+        """Run ``body(tx)`` in a read transaction: inline on the event loop (a get costs less
+        than a hand-off to a thread), or, ``heavy``, on a reader thread; see
+        :meth:`Store.read`. A heavy read whose request is cancelled (its client went away)
+        is stopped at its next budget check."""
+        if not heavy:
+            with unavailable_on_connection_failure(), self._sync_transaction() as tx:
+                return await body(tx)
+        stop = _Interrupt()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._readers, self._read_on_thread, body, stop)
+        deadline = loop.call_later(self.statement_timeout, stop.fire)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            stop.fire()
+            raise
+        finally:
+            deadline.cancel()
+
+    def _read_on_thread(self, body: WriteBody[T], stop: _Interrupt) -> T:
+        with unavailable_on_connection_failure(), self._sync_transaction(stop) as tx:
+            return run_to_end(body(tx))
+
     @contextmanager
-    def _sync_transaction(self) -> Iterator[Tx]:
+    def _sync_transaction(self, stop: _Interrupt | None = None) -> Iterator[Tx]:
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is not None and conn.in_transaction():
             # A read begun while another is open on this thread gets a connection of its own.
@@ -183,7 +293,14 @@ class SqliteStore(Store):
             conn = self._local.conn = self._connect()
             self._read_connections.append(conn)
         with conn.begin():
-            yield Tx(SyncExecutor(conn))
+            if stop is None:
+                yield Tx(SyncExecutor(conn))
+                return
+            stop.attach(conn.connection.dbapi_connection)
+            try:
+                yield Tx(SyncExecutor(conn))
+            finally:
+                stop.detach()
 
     def _connect(self) -> Connection:
         with unavailable_on_connection_failure(connecting=True):

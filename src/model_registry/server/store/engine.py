@@ -48,7 +48,13 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_engine_from_url(url: str) -> AsyncEngine:
+DEFAULT_STATEMENT_TIMEOUT = 5.0
+"""Seconds a statement may run (``serve --statement-timeout``); a lock may be waited for half."""
+
+
+def create_engine_from_url(
+    url: str, *, statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
+) -> AsyncEngine:
     """Create the async engine for a database URL.
 
     SQLite connections get WAL, a busy timeout and foreign keys; the store opens write
@@ -56,8 +62,14 @@ def create_engine_from_url(url: str) -> AsyncEngine:
     instead of failing on a lock upgrade. A PostgreSQL URL may carry ``?search_path=schema``
     (used by the tests to give each test its own schema); it is passed as a server setting.
 
+    Every statement has ``statement_timeout`` seconds on PostgreSQL (its
+    ``statement_timeout``); SQLite's heavy reads are interrupted by the store when theirs is
+    over. A lock is waited for at most as long (SQLite's busy timeout) or half as long
+    (PostgreSQL's ``lock_timeout``, so that a lock wait is told from a costly statement).
+
     Args:
         url: A ``sqlite:///`` or ``postgresql://`` URL.
+        statement_timeout: The budget of a statement in seconds.
 
     Returns:
         A new engine; the caller disposes it.
@@ -68,18 +80,29 @@ def create_engine_from_url(url: str) -> AsyncEngine:
         query = dict(sa_url.query)
         search_path = query.pop("search_path", None)
         sa_url = sa_url.set(query=query)
+        settings = {
+            "statement_timeout": str(_ms(statement_timeout)),
+            "lock_timeout": str(max(1, _ms(statement_timeout) // 2)),
+        }
         if search_path:
-            kwargs["connect_args"] = {"server_settings": {"search_path": str(search_path)}}
+            settings["search_path"] = str(search_path)
+        kwargs["connect_args"] = {"server_settings": settings}
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 10
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(sa_url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine.sync_engine)
+        _configure_sqlite(engine.sync_engine, statement_timeout)
     return engine
 
 
-def create_sync_sqlite_engine(url: str) -> Engine:
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def create_sync_sqlite_engine(
+    url: str, *, statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
+) -> Engine:
     """Create a synchronous (``sqlite3``) engine on the SQLite file of ``url``.
 
     The SQLite store runs its transactions on this engine: a read inline on the event loop
@@ -94,18 +117,18 @@ def create_sync_sqlite_engine(url: str) -> Engine:
     """
     sa_url = make_url(url).set(drivername="sqlite+pysqlite")
     engine = create_engine(sa_url, connect_args={"check_same_thread": False})
-    _configure_sqlite(engine)
+    _configure_sqlite(engine, statement_timeout)
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, statement_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Let the store, not the driver, decide when a transaction begins (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={_ms(statement_timeout)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -146,6 +169,10 @@ async def run_migrations(engine: AsyncEngine, revision: str = "head") -> None:
             conn = await conn.execution_options(sqlite_write=True)
         async with conn.begin():
             if not is_sqlite(engine):
+                # No statement budget for migrations: waiting for another replica's upgrade
+                # (the advisory lock) or a long upgrade must not fail the start.
+                await conn.execute(text("SET LOCAL statement_timeout = 0"))
+                await conn.execute(text("SET LOCAL lock_timeout = 0"))
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
                 )

@@ -11,14 +11,15 @@ after one of those. Every such failure is
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import exc as sa_exc
 
-from model_registry.server.errors import Unavailable
+from model_registry.server.errors import StatementTimeout, Unavailable
 
-__all__ = ["is_connection_failure", "unavailable_on_connection_failure"]
+__all__ = ["is_connection_failure", "over_budget", "unavailable_on_connection_failure"]
 
 log = logging.getLogger("model_registry.server.store")
 
@@ -47,6 +48,38 @@ def is_connection_failure(exc: BaseException) -> bool:
     return False
 
 
+# SQLSTATEs of PostgreSQL: statement_timeout (or a cancel) and lock_timeout.
+_QUERY_CANCELED = "57014"
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def over_budget(exc: BaseException) -> Unavailable | None:
+    """The error for a statement stopped by its time budget, or None for any other failure.
+
+    PostgreSQL stops it with ``query_canceled`` (``statement_timeout``, or the cancel sent
+    when the request's client went away) or ``lock_not_available`` (``lock_timeout``); SQLite
+    with ``interrupted`` (the store's interrupt) or ``database is locked`` (busy timeout).
+    """
+    if isinstance(exc, sqlite3.OperationalError):  # raised straight by the driver's cursor
+        if "locked" in str(exc):
+            return Unavailable("database busy: waited too long for a lock")
+        return (
+            StatementTimeout("the query ran past its time budget")
+            if str(exc) == ("interrupted")
+            else None
+        )
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    if isinstance(exc.orig, sqlite3.OperationalError):
+        return over_budget(exc.orig)
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate == _LOCK_NOT_AVAILABLE:
+        return Unavailable("database busy: waited too long for a lock")
+    if sqlstate == _QUERY_CANCELED:
+        return StatementTimeout("the query ran past its time budget")
+    return None
+
+
 @contextmanager
 def unavailable_on_connection_failure(*, connecting: bool = False) -> Iterator[None]:
     """Raise :class:`Unavailable` for a connection-level failure inside the block.
@@ -61,6 +94,9 @@ def unavailable_on_connection_failure(*, connecting: bool = False) -> Iterator[N
     try:
         yield
     except Exception as exc:
+        over = over_budget(exc)
+        if over is not None:
+            raise over from None
         if not (is_connection_failure(exc) or (connecting and isinstance(exc, sa_exc.DBAPIError))):
             raise
         log.warning("database unavailable: %s: %s", type(exc).__name__, exc)

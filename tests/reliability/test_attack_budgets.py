@@ -1,0 +1,198 @@
+"""Costly reads, on loopback, on SQLite and PostgreSQL: a filter that takes seconds runs off the
+event loop while everything else keeps answering, stops at the statement budget with a 400
+that says how to narrow it, and a write that waits for a lock stops with a 503; ANDed
+custom-property filters cost in proportion to their length. Bounded in time and count."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
+from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2_grpc
+from model_registry.server import RunningServer, run_server
+from model_registry.server.filtering import MAX_COMPARISONS
+from model_registry.server.rest import BASE_PATH
+
+MIB = 1024 * 1024
+# A LIKE whose cost is the text's length times the pattern's: about a second per 1 MiB row.
+SLOW_FILTER = "description LIKE '%" + "a" * 200 + "b'"
+
+
+async def seed_large_descriptions(srv: RunningServer, count: int) -> None:
+    """``count`` registered models, each with 1 MiB of ``a`` as its description."""
+    async with aiohttp.ClientSession() as http:
+        for i in range(count):
+            body = {"name": f"large-{i}", "description": "a" * MIB}
+            async with http.post(srv.url + BASE_PATH + "/registered_models", json=body) as r:
+                assert r.status == 201, await r.text()
+
+
+async def timed(
+    http: aiohttp.ClientSession, url: str, params: dict[str, str] | None = None
+) -> tuple[int, float]:
+    """Status and seconds of a GET."""
+    started = time.monotonic()
+    async with http.get(url, params=params, timeout=aiohttp.ClientTimeout(total=60)) as resp:
+        await resp.read()
+        return resp.status, time.monotonic() - started
+
+
+@pytest.fixture
+async def budget_1s(database_url: str) -> AsyncIterator[RunningServer]:
+    """A server whose statements have one second."""
+    async with run_server(database_url, grpc_port=0, statement_timeout=1.0) as srv:
+        yield srv
+
+
+@pytest.mark.slow
+async def test_a_read_over_budget_because_of_its_filter_is_a_400_saying_how_to_narrow_it(
+    budget_1s: RunningServer,
+) -> None:
+    srv = budget_1s
+    await seed_large_descriptions(srv, 4)
+    url = srv.url + BASE_PATH + "/registered_models"
+    async with aiohttp.ClientSession() as http:
+        started = time.monotonic()
+        async with http.get(url, params={"filterQuery": SLOW_FILTER}) as resp:
+            body = await resp.json()
+            assert resp.status == 400, body
+        assert time.monotonic() - started < 5.0
+        assert "too expensive" in body["message"] and "narrow" in body["message"]
+        assert (await timed(http, srv.url + "/healthz"))[0] == 200
+        assert (await timed(http, url + "/1"))[0] == 200
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+        stub = model_registry_pb2_grpc.ModelRegistryServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.GetRegisteredModels(
+                pb.GetRegisteredModelsRequest(filter_query=SLOW_FILTER), timeout=20
+            )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "too expensive" in (info.value.details() or "")
+
+
+@pytest.mark.slow
+async def test_while_a_slow_filtered_read_runs_health_and_gets_answer_over_rest_and_grpc(
+    database_url: str,
+) -> None:
+    async with run_server(database_url, grpc_port=0, statement_timeout=60.0) as srv:
+        await seed_large_descriptions(srv, 3)
+        url = srv.url + BASE_PATH + "/registered_models"
+        async with (
+            aiohttp.ClientSession() as http,
+            grpc.aio.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel,
+        ):
+            slow = asyncio.ensure_future(timed(http, url, {"filterQuery": SLOW_FILTER}))
+            await asyncio.sleep(0.3)  # the slow read has started
+            health = health_pb2_grpc.HealthStub(channel)
+            stub = model_registry_pb2_grpc.ModelRegistryServiceStub(channel)
+            latencies = []
+            for _ in range(5):
+                for path in ("/healthz", "/readyz", BASE_PATH + "/registered_models/1"):
+                    status, seconds = await timed(http, srv.url + path)
+                    assert status == 200
+                    latencies.append(seconds)
+                started = time.monotonic()
+                reply = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+                assert reply.status == health_pb2.HealthCheckResponse.SERVING
+                got = await stub.GetRegisteredModelById(
+                    pb.GetRegisteredModelByIdRequest(id="1"), timeout=5
+                )
+                assert got.name == "large-0"
+                latencies.append(time.monotonic() - started)
+                await asyncio.sleep(0.1)
+            assert not slow.done(), "the slow read must still be running for this to count"
+            status, slow_seconds = await slow
+        assert status == 200 and slow_seconds > 1.0
+        assert max(latencies) < 1.0, latencies
+
+
+async def test_a_write_waiting_for_a_lock_past_its_budget_is_a_503_with_retry_after(
+    database_url: str, tmp_path: object
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the PostgreSQL lock case is the read test below")
+    async with run_server(database_url, statement_timeout=1.0) as srv:
+        path = database_url.removeprefix("sqlite:///")
+        holder = sqlite3.connect(path, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+            async with aiohttp.ClientSession() as http:
+                started = time.monotonic()
+                async with http.post(
+                    srv.url + BASE_PATH + "/registered_models", json={"name": "blocked"}
+                ) as resp:
+                    assert resp.status == 503, await resp.text()
+                    assert resp.headers["Retry-After"]
+                assert time.monotonic() - started < 5.0
+                assert (await timed(http, srv.url + "/healthz"))[0] == 200
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+
+
+async def test_a_read_waiting_for_a_lock_past_its_budget_is_a_503(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite readers never wait for a lock (WAL)")
+    import asyncpg
+
+    from model_registry.server.store.engine import normalize_database_url
+
+    async with run_server(database_url, grpc_port=0, statement_timeout=1.0) as srv:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(srv.url + BASE_PATH + "/registered_models", json={"name": "m"}) as resp,
+        ):
+            assert resp.status == 201
+        sa_url = normalize_database_url(database_url)
+        schema = dict(sa_url.query)["search_path"]
+        holder = await asyncpg.connect(
+            user=sa_url.username, host=sa_url.host, port=sa_url.port, database=sa_url.database
+        )
+        try:
+            tx = holder.transaction()
+            await tx.start()
+            await holder.execute(f'LOCK TABLE "{schema}".contexts IN ACCESS EXCLUSIVE MODE')
+            async with aiohttp.ClientSession() as http:
+                started = time.monotonic()
+                async with http.get(srv.url + BASE_PATH + "/registered_models/1") as resp:
+                    assert resp.status == 503, await resp.text()
+                    assert resp.headers["Retry-After"]
+                assert time.monotonic() - started < 5.0
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+                stub = model_registry_pb2_grpc.ModelRegistryServiceStub(channel)
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    await stub.GetRegisteredModelById(
+                        pb.GetRegisteredModelByIdRequest(id="1"), timeout=10
+                    )
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+            await tx.rollback()
+        finally:
+            await holder.close()
+
+
+async def test_a_filter_of_the_most_anded_custom_property_comparisons_answers_within_a_second(
+    database_url: str,
+) -> None:
+    async with run_server(database_url) as srv, aiohttp.ClientSession() as http:
+        url = srv.url + BASE_PATH + "/registered_models"
+        for i in range(20):
+            props = {"s": {"metadataType": "MetadataStringValue", "string_value": "a"}}
+            async with http.post(url, json={"name": f"m{i}", "customProperties": props}) as r:
+                assert r.status == 201
+        query = " AND ".join(["s = 'a'"] * MAX_COMPARISONS)
+        status, seconds = await timed(http, url, {"filterQuery": query})
+        assert status == 200
+        assert seconds < 1.0, seconds
+        async with http.get(url, params={"filterQuery": query}) as resp:
+            assert len((await resp.json())["items"]) == 20
+        mixed = " AND ".join(f"s = 'a' AND name != 'x{i}'" for i in range(MAX_COMPARISONS // 2 - 1))
+        async with http.get(url, params={"filterQuery": mixed + " AND t = 1"}) as resp:
+            assert (await resp.json())["items"] == []  # no model has t

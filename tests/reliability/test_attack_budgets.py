@@ -196,3 +196,59 @@ async def test_a_filter_of_the_most_anded_custom_property_comparisons_answers_wi
         mixed = " AND ".join(f"s = 'a' AND name != 'x{i}'" for i in range(MAX_COMPARISONS // 2 - 1))
         async with http.get(url, params={"filterQuery": mixed + " AND t = 1"}) as resp:
             assert (await resp.json())["items"] == []  # no model has t
+
+
+@pytest.mark.slow
+async def test_reads_abandoned_by_their_clients_stop_running_in_the_database(
+    database_url: str,
+) -> None:
+    async with run_server(database_url, statement_timeout=60.0) as srv:
+        await seed_large_descriptions(srv, 3)
+        url = srv.url + BASE_PATH + "/registered_models"
+        async with aiohttp.ClientSession() as http:
+
+            async def abandon() -> None:
+                with pytest.raises(asyncio.TimeoutError):
+                    await http.get(
+                        url,
+                        params={"filterQuery": SLOW_FILTER},
+                        timeout=aiohttp.ClientTimeout(total=0.5),
+                    )
+
+            await asyncio.gather(*(abandon() for _ in range(6)))
+            await asyncio.sleep(1.5)  # the server has seen the clients go
+            started = time.monotonic()
+            status, _ = await timed(http, url + "/1")
+            assert status == 200 and time.monotonic() - started < 1.0
+        if database_url.startswith("postgresql"):
+            assert await running_like_queries() == 0
+
+
+async def running_like_queries() -> int:
+    """How many statements with a LIKE run in the test database now (other backends)."""
+    import asyncpg
+
+    from model_registry.server.store.engine import normalize_database_url
+
+    sa_url = normalize_database_url(database_url_of_tests())
+    conn = await asyncpg.connect(
+        user=sa_url.username, host=sa_url.host, port=sa_url.port, database=sa_url.database
+    )
+    try:
+        return int(
+            await conn.fetchval(
+                # Other test runs may share the database: only LIKE statements running for
+                # more than a second are ours (each of the others takes milliseconds).
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                "AND pid <> pg_backend_pid() AND query ILIKE '%description LIKE%' "
+                "AND query_start < now() - interval '1 second'"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+def database_url_of_tests() -> str:
+    import os
+
+    return os.environ["MR_TEST_DATABASE_URL"]

@@ -9,11 +9,13 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from reliability.serving import serve_process
 
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2_grpc
@@ -26,11 +28,11 @@ MIB = 1024 * 1024
 SLOW_FILTER = "description LIKE '%" + "a" * 200 + "b'"
 
 
-async def seed_large_descriptions(srv: RunningServer, count: int) -> None:
-    """``count`` registered models, each with 1 MiB of ``a`` as its description."""
+async def seed_large_descriptions(srv: RunningServer, count: int, size: int = MIB) -> None:
+    """``count`` registered models, each with ``size`` characters ``a`` as its description."""
     async with aiohttp.ClientSession() as http:
         for i in range(count):
-            body = {"name": f"large-{i}", "description": "a" * MIB}
+            body = {"name": f"large-{i}", "description": "a" * size}
             async with http.post(srv.url + BASE_PATH + "/registered_models", json=body) as r:
                 assert r.status == 201, await r.text()
 
@@ -203,9 +205,16 @@ async def test_reads_abandoned_by_their_clients_stop_running_in_the_database(
     database_url: str,
 ) -> None:
     async with run_server(database_url, statement_timeout=60.0) as srv:
-        await seed_large_descriptions(srv, 3)
+        # Many rows of 64 KiB: neither database stops a LIKE inside one row's text, only
+        # between rows, so each row must be cheap for a stop to show at once.
+        await seed_large_descriptions(srv, 60, 64 * 1024)
         url = srv.url + BASE_PATH + "/registered_models"
         async with aiohttp.ClientSession() as http:
+            if database_url.startswith("postgresql"):
+                slow = asyncio.ensure_future(timed(http, url, {"filterQuery": SLOW_FILTER}))
+                await asyncio.sleep(1.5)
+                assert await running_like_queries() == 1  # the measure sees a slow read
+                await slow
 
             async def abandon() -> None:
                 with pytest.raises(asyncio.TimeoutError):
@@ -252,3 +261,15 @@ def database_url_of_tests() -> str:
     import os
 
     return os.environ["MR_TEST_DATABASE_URL"]
+
+
+async def test_serve_takes_the_statement_budget_from_the_command_line(tmp_path: Path) -> None:
+    args = ["--database-url", f"sqlite:///{tmp_path / 'registry.db'}", "--statement-timeout", "1"]
+    async with serve_process(args, grpc=False) as proc, aiohttp.ClientSession() as http:
+        url = proc.url + BASE_PATH + "/registered_models"
+        for i in range(3):
+            async with http.post(url, json={"name": f"m{i}", "description": "a" * MIB}) as r:
+                assert r.status == 201
+        async with http.get(url, params={"filterQuery": SLOW_FILTER}) as resp:
+            assert resp.status == 400
+            assert "1 s statement budget" in (await resp.json())["message"]

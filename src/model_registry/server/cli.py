@@ -34,7 +34,7 @@ from model_registry.server.connections import (
     ConnectionLimits,
 )
 from model_registry.server.ratelimit import RateLimit
-from model_registry.server.store.engine import normalize_database_url
+from model_registry.server.store.engine import DEFAULT_STATEMENT_TIMEOUT, normalize_database_url
 from model_registry.server.versions import (
     API_VERSIONS,
     DEFAULT_API_VERSIONS,
@@ -120,6 +120,14 @@ def _sunset_date(ctx: click.Context, param: click.Parameter, value: str | None) 
     default=MAX_BODY_BYTES,
     show_default=True,
     help="Largest request body / gRPC message accepted.",
+)
+@click.option(
+    "--statement-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_STATEMENT_TIMEOUT,
+    show_default=True,
+    help="Seconds a database statement may run: over it a filtered read is a 400 "
+    "('too expensive'), anything else a 503.",
 )
 @click.option(
     "--header-timeout",

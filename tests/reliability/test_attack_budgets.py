@@ -273,3 +273,57 @@ async def test_serve_takes_the_statement_budget_from_the_command_line(tmp_path: 
         async with http.get(url, params={"filterQuery": SLOW_FILTER}) as resp:
             assert resp.status == 400
             assert "1 s statement budget" in (await resp.json())["message"]
+
+
+async def test_terminated_postgresql_connections_under_load_give_200_or_503_never_500(
+    database_url: str,
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("pg_terminate_backend is PostgreSQL's")
+    import asyncpg
+
+    from model_registry.server.store.engine import normalize_database_url
+
+    async with run_server(database_url, grpc_port=0) as srv, aiohttp.ClientSession() as http:
+        url = srv.url + BASE_PATH + "/registered_models"
+        async with http.post(url, json={"name": "m"}) as resp:
+            assert resp.status == 201
+        engine = srv.service.store.engine
+
+        async def server_pids() -> set[int]:
+            # Check out several pool connections at once to learn their backends.
+            conns = [await engine.connect() for _ in range(5)]
+            try:
+                raws = [await c.get_raw_connection() for c in conns]
+                return {int(r.driver_connection.get_server_pid()) for r in raws}  # type: ignore[union-attr]
+            finally:
+                for c in conns:
+                    await c.close()
+
+        sa_url = normalize_database_url(database_url)
+        admin = await asyncpg.connect(
+            user=sa_url.username, host=sa_url.host, port=sa_url.port, database=sa_url.database
+        )
+        statuses: list[int] = []
+
+        async def reads(n: int) -> None:
+            for _ in range(n):
+                async with http.get(url + "/1") as resp:
+                    statuses.append(resp.status)
+                async with http.get(url, params={"filterQuery": "name = 'm'"}) as resp:
+                    statuses.append(resp.status)
+
+        try:
+            for _ in range(3):
+                pids = await server_pids()
+                load = asyncio.gather(*(reads(10) for _ in range(8)))
+                await asyncio.sleep(0.05)
+                for pid in pids:
+                    await admin.execute("SELECT pg_terminate_backend($1)", pid)
+                await load
+        finally:
+            await admin.close()
+        assert set(statuses) <= {200, 503}, statuses
+        assert statuses.count(200) > len(statuses) * 0.9  # reads are retried on a new connection
+        async with http.get(url + "/1") as resp:
+            assert resp.status == 200

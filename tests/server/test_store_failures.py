@@ -24,7 +24,7 @@ def _wrapped(cls: type[sa_exc.DBAPIError], orig: Exception) -> sa_exc.DBAPIError
         ConnectionRefusedError("connect refused"),
         TimeoutError("timed out"),
         sa_exc.TimeoutError("QueuePool limit reached, connection timed out"),
-        _wrapped(sa_exc.OperationalError, sqlite3.OperationalError("database is locked")),
+        _wrapped(sa_exc.OperationalError, sqlite3.OperationalError("disk I/O error")),
         _wrapped(sa_exc.InterfaceError, sqlite3.InterfaceError("connection closed")),
         _wrapped(sa_exc.DBAPIError, Exception("connection was closed in the middle of operation")),
         _wrapped(
@@ -63,3 +63,22 @@ def test_any_driver_error_while_connecting_is_unavailable() -> None:
     refused_login = _wrapped(sa_exc.ProgrammingError, Exception("password authentication failed"))
     with pytest.raises(Unavailable), unavailable_on_connection_failure(connecting=True):
         raise refused_login
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (sqlite3.OperationalError("database is locked"), "waited too long for a lock"),
+        (
+            _wrapped(sa_exc.OperationalError, sqlite3.OperationalError("database is locked")),
+            "waited too long for a lock",
+        ),
+        (sqlite3.OperationalError("interrupted"), "ran past its time budget"),
+    ],
+    ids=["locked-raw", "locked-wrapped", "interrupted"],
+)
+def test_a_lock_wait_or_an_interrupt_past_the_budget_is_unavailable(
+    failure: Exception, message: str
+) -> None:
+    with pytest.raises(Unavailable, match=message), unavailable_on_connection_failure():
+        raise failure

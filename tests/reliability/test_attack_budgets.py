@@ -192,7 +192,11 @@ async def test_a_filter_of_the_most_anded_custom_property_comparisons_answers_wi
         query = " AND ".join(["s = 'a'"] * MAX_COMPARISONS)
         status, seconds = await timed(http, url, {"filterQuery": query})
         assert status == 200
-        assert seconds < 1.0, seconds
+        short = " AND ".join(["s = 'a'"] * (MAX_COMPARISONS // 10))
+        _, short_seconds = await timed(http, url, {"filterQuery": short})
+        # Under a second on an idle machine (PostgreSQL planned 200 such terms for half a
+        # minute before); on a loaded one, at least no faster growth than the filter's length.
+        assert seconds < max(1.0, 15 * short_seconds), (seconds, short_seconds)
         async with http.get(url, params={"filterQuery": query}) as resp:
             assert len((await resp.json())["items"]) == 20
         mixed = " AND ".join(f"s = 'a' AND name != 'x{i}'" for i in range(MAX_COMPARISONS // 2 - 1))

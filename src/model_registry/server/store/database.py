@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from model_registry.server.errors import StatementTimeout, Unavailable
 from model_registry.server.store.engine import (
     DEFAULT_STATEMENT_TIMEOUT,
+    check_sqlite_file,
     create_engine_from_url,
     create_sync_sqlite_engine,
     is_sqlite,
@@ -102,6 +103,7 @@ class Store:
         Returns:
             The ready store (a :class:`SqliteStore` for SQLite); close it with :meth:`close`.
         """
+        check_sqlite_file(database_url)
         engine = create_engine_from_url(database_url, statement_timeout=statement_timeout)
         try:
             await run_migrations(engine)

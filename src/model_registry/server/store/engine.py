@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -50,6 +52,36 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 DEFAULT_STATEMENT_TIMEOUT = 5.0
 """Seconds a statement may run (``serve --statement-timeout``); a lock may be waited for half."""
+
+
+def check_sqlite_file(url: str) -> None:
+    """Open a SQLite file database once with the standard ``sqlite3`` module.
+
+    Why: when aiosqlite fails to connect, its worker thread answers the failure after the
+    caller's event loop may already have closed (``serve`` with a path that cannot be opened),
+    and prints a traceback from that thread. Opening the file here first reports the same
+    driver error, synchronously, without a worker thread. In-memory databases are not checked.
+
+    Args:
+        url: A database URL; anything but a SQLite file is ignored.
+
+    Raises:
+        OperationalError: The file cannot be opened or is not a SQLite database.
+    """
+    sa_url = normalize_database_url(url)
+    path = sa_url.database
+    if sa_url.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return
+    if path.startswith("file:") or sa_url.query.get("mode") == "memory":
+        return
+    try:
+        connection = sqlite3.connect(path)
+        try:
+            connection.execute("PRAGMA schema_version").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise OperationalError("open the database file", None, exc) from None
 
 
 def create_engine_from_url(

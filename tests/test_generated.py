@@ -386,8 +386,35 @@ def test_spec_keeps_every_reference_schema_name_and_declares_custom_properties_o
             )
 
 
+def _reference_part(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` without our extensions: every node marked ``x-extension: true`` and the tag
+    ``extensions`` removed (and a path left with no operation)."""
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: strip(value)
+                for key, value in node.items()
+                if not (isinstance(value, dict) and value.get("x-extension") is True)
+            }
+        if isinstance(node, list):
+            return [strip(value) for value in node]
+        return node
+
+    stripped: dict[str, Any] = strip(spec)
+    stripped["tags"] = [tag for tag in stripped["tags"] if tag["name"] != "extensions"]
+    stripped["paths"] = {
+        path: item
+        for path, item in stripped["paths"].items()
+        if any(method in item for method in METHODS)
+    }
+    return stripped
+
+
 def test_v1_spec_has_the_40_reference_v1_operations_with_snake_case_path_parameters() -> None:
-    ours = _operations(yaml.safe_load(V1_SPEC.read_text(encoding="utf-8")), V1_BASE_PATH)
+    ours = _operations(
+        _reference_part(yaml.safe_load(V1_SPEC.read_text(encoding="utf-8"))), V1_BASE_PATH
+    )
     alpha = _expected_operations()
 
     assert len(REFERENCE_V1_PATHS) == 40
@@ -398,7 +425,8 @@ def test_v1_spec_has_the_40_reference_v1_operations_with_snake_case_path_paramet
 
 
 def test_v1_spec_schemas_are_the_reference_v1_ones_with_a_string_metric_step() -> None:
-    schemas = yaml.safe_load(V1_SPEC.read_text(encoding="utf-8"))["components"]["schemas"]
+    spec = _reference_part(yaml.safe_load(V1_SPEC.read_text(encoding="utf-8")))
+    schemas = spec["components"]["schemas"]
 
     assert set(schemas) == REFERENCE_V1_SCHEMAS | {"CustomProperties"}
     for name in ("Metric", "MetricCreate", "MetricUpdate"):
@@ -511,6 +539,7 @@ def test_importing_every_generated_module_does_not_import_httpx() -> None:
 
 def test_every_endpoint_module_is_async_only_and_goes_through_client_send() -> None:
     import importlib
+    import importlib.util
     import inspect
     import pkgutil
 
@@ -523,6 +552,11 @@ def test_every_endpoint_module_is_async_only_and_goes_through_client_send() -> N
     ]
     assert len(modules) == 56
     assert len(v1_modules) == 40
+    if importlib.util.find_spec(f"{v1_endpoints.__name__.rsplit('.', 1)[0]}.extensions"):
+        extensions = importlib.import_module("model_registry._generated.openapi_v1.api.extensions")
+        v1_modules += [
+            f"{extensions.__name__}.{m.name}" for m in pkgutil.iter_modules(extensions.__path__)
+        ]
     for name in modules + v1_modules:
         module = importlib.import_module(name)
         assert inspect.iscoroutinefunction(module.asyncio_detailed), name
@@ -647,3 +681,235 @@ def test_every_generated_file_says_it_is_generated_and_must_not_be_edited() -> N
         else:
             # protoc and mypy-protobuf output keeps the tools' own "generated, do not edit" line.
             assert "generated" in head and "do not edit" in head, name
+
+
+# -- the v1 extension overlay (openapi/extensions-v1.yaml, merge_extensions) ----------------
+
+OVERLAY = REPO / "openapi" / "extensions-v1.yaml"
+
+
+def _generate_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "generate_script", REPO / "scripts" / "generate.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+generate_script = _generate_module()
+
+
+def _derived_v1() -> dict[str, Any]:
+    result: dict[str, Any] = generate_script.derive_v1_spec(
+        yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    )
+    return result
+
+
+def _marked_operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (method, path): op
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in METHODS and op.get("x-extension") is True
+    }
+
+
+def test_v1_spec_without_its_extensions_is_exactly_the_v1_derived_from_v1alpha3() -> None:
+    v1 = yaml.safe_load(V1_SPEC.read_text(encoding="utf-8"))
+    reference = _reference_part(v1)
+
+    assert reference == _derived_v1()
+    assert len(_operations(reference, V1_BASE_PATH)) == 40
+
+
+def test_every_overlay_operation_is_in_the_v1_spec_marked_and_tagged_as_ours() -> None:
+    v1 = yaml.safe_load(V1_SPEC.read_text(encoding="utf-8"))
+    overlay = yaml.safe_load(OVERLAY.read_text(encoding="utf-8"))
+    written = {
+        (method, path)
+        for path, item in (overlay.get("paths") or {}).items()
+        for method in item
+        if method in METHODS
+    }
+    marked = _marked_operations(v1)
+
+    assert set(marked) == written
+    for op in marked.values():
+        assert op["tags"] == ["extensions"], op["operationId"]
+    for section, entries in (overlay.get("components") or {}).items():
+        for name in entries or {}:
+            assert v1["components"][section][name]["x-extension"] is True, name
+    for name, props in (overlay.get("x-schema-properties") or {}).items():
+        for prop in props:
+            assert v1["components"]["schemas"][name]["properties"][prop]["x-extension"] is True
+    reference_ops = [
+        op
+        for item in v1["paths"].values()
+        for method, op in item.items()
+        if method in METHODS and (method, op) not in marked.items()
+    ]
+    assert all("extensions" not in op["tags"] for op in reference_ops)
+
+
+_SAMPLE_OVERLAY: dict[str, Any] = {
+    "paths": {
+        f"{V1_BASE_PATH}/registered_models/{{registered_model_id}}": {
+            "delete": {
+                "operationId": "deleteRegisteredModel",
+                "summary": "Delete a registered model",
+                "parameters": [{"in": "query", "name": "cascade", "schema": {"type": "boolean"}}],
+                "responses": {
+                    "204": {"description": "Deleted."},
+                    "404": {"$ref": "#/components/responses/NotFound"},
+                    "409": {"$ref": "#/components/responses/Conflict"},
+                },
+            }
+        },
+        f"{V1_BASE_PATH}/widgets/{{widget_id}}": {
+            "parameters": [
+                {"in": "path", "name": "widget_id", "required": True, "schema": {"type": "string"}}
+            ],
+            "get": {
+                "operationId": "getWidget",
+                "summary": "Get a widget",
+                "responses": {
+                    "200": {
+                        "description": "The widget.",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Widget"}}
+                        },
+                    },
+                    "404": {"$ref": "#/components/responses/NotFound"},
+                },
+            },
+        },
+    },
+    "components": {
+        "schemas": {
+            "Widget": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "model": {"$ref": "#/components/schemas/RegisteredModel"},
+                },
+            }
+        }
+    },
+    "x-schema-properties": {
+        "ModelVersion": {
+            "aliases": {"type": "array", "items": {"type": "string"}, "readOnly": True}
+        }
+    },
+}
+
+
+def test_merge_marks_every_extension_and_leaves_the_reference_part_untouched() -> None:
+    derived = _derived_v1()
+
+    merged = generate_script.merge_extensions(derived, _SAMPLE_OVERLAY)
+
+    marked = _marked_operations(merged)
+    assert set(marked) == {
+        ("delete", f"{V1_BASE_PATH}/registered_models/{{registered_model_id}}"),
+        ("get", f"{V1_BASE_PATH}/widgets/{{widget_id}}"),
+    }
+    assert all(op["tags"] == ["extensions"] for op in marked.values())
+    assert merged["tags"][-1]["name"] == "extensions"
+    assert merged["components"]["schemas"]["Widget"]["x-extension"] is True
+    aliases = merged["components"]["schemas"]["ModelVersion"]["properties"]["aliases"]
+    assert aliases["x-extension"] is True
+    assert _reference_part(merged) == derived
+    assert derived == _derived_v1()  # the merge copies; its input is unchanged
+
+
+def _overlay_with(**changes: Any) -> dict[str, Any]:
+    import copy
+
+    overlay = copy.deepcopy(_SAMPLE_OVERLAY)
+    overlay.update(changes)
+    return overlay
+
+
+@pytest.mark.parametrize(
+    ("overlay", "complaint"),
+    [
+        (
+            {"paths": {f"{V1_BASE_PATH}/registered_models": {"get": {"operationId": "x"}}}},
+            "already exists",
+        ),
+        (
+            {"paths": {f"{V1_BASE_PATH}/things": {"get": {"operationId": "getRegisteredModels"}}}},
+            "taken",
+        ),
+        ({"paths": {"/api/model_registry/v1alpha3/things": {}}}, "is not below"),
+        ({"components": {"schemas": {"ModelVersion": {"type": "object"}}}}, "already exists"),
+        ({"components": {"securitySchemes": {"x": {}}}}, "cannot add"),
+        ({"x-schema-properties": {"ModelVersion": {"name": {"type": "string"}}}}, "already"),
+        ({"x-schema-properties": {"Nowhere": {"a": {"type": "string"}}}}, "not a reference"),
+        ({"extras": {}}, "unknown keys"),
+        (
+            {
+                "paths": {
+                    f"{V1_BASE_PATH}/model_versions/{{model_version_id}}": {
+                        "parameters": [],
+                        "delete": {"operationId": "deleteModelVersion", "responses": {}},
+                    }
+                }
+            },
+            "parameters are the reference's",
+        ),
+        (
+            {
+                "paths": {
+                    f"{V1_BASE_PATH}/things": {
+                        "get": {
+                            "operationId": "getThings",
+                            "responses": {"200": {"$ref": "#/components/responses/Nowhere"}},
+                        }
+                    }
+                }
+            },
+            "refers to #/components/responses/Nowhere",
+        ),
+    ],
+    ids=[
+        "reference-operation",
+        "taken-operation-id",
+        "path-outside-v1",
+        "reference-schema",
+        "other-section",
+        "reference-property",
+        "unknown-schema",
+        "unknown-key",
+        "reference-path-parameters",
+        "dangling-ref",
+    ],
+)
+def test_merge_refuses_an_overlay_that_would_change_the_reference(
+    overlay: dict[str, Any], complaint: str
+) -> None:
+    with pytest.raises(generate_script.GenerationError, match=re.escape(complaint)):
+        generate_script.merge_extensions(_derived_v1(), overlay)
+
+
+def test_extension_operations_generate_stubs_in_their_own_group_without_warnings(
+    tmp_path: Path,
+) -> None:
+    spec_file = tmp_path / "v1.yaml"
+    merged = generate_script.merge_extensions(_derived_v1(), _SAMPLE_OVERLAY)
+    spec_file.write_text(yaml.safe_dump(merged, sort_keys=False), encoding="utf-8")
+
+    generate_script.generate_openapi(tmp_path / "openapi_v1", spec_file)
+
+    api = tmp_path / "openapi_v1" / "api"
+    assert sorted(p.name for p in (api / "extensions").glob("[!_]*.py")) == [
+        "delete_registered_model.py",
+        "get_widget.py",
+    ]
+    assert not (api / "model_registry_service" / "delete_registered_model.py").exists()
+    assert len(list((api / "model_registry_service").glob("[!_]*.py"))) == 40

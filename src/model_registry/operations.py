@@ -49,6 +49,8 @@ __all__ = [
     "SERVING_ENVIRONMENT",
     "Kind",
     "Op",
+    "endpoint_module",
+    "extension",
 ]
 
 E = TypeVar("E", bound=BaseResource)
@@ -64,6 +66,19 @@ REST_APIS: Mapping[str, str] = {
     V1: "model_registry._generated.openapi_v1",
     V1ALPHA3: "model_registry._generated.openapi",
 }
+
+#: The generated module group (``api.<group>``) of our extension operations: the stubs of the
+#: operations tagged ``extensions`` in ``openapi/extensions-v1.yaml``.
+EXTENSIONS_GROUP = "extensions"
+#: The generated module group of the reference's operations.
+REFERENCE_GROUP = "model_registry_service"
+
+
+def endpoint_module(name: str) -> str:
+    """The module of an ``Op.rest`` entry below a stubs package's ``api``: a bare name is a
+    reference operation (``model_registry_service.<name>``), ``extensions.<name>`` ours."""
+    return name if "." in name else f"{REFERENCE_GROUP}.{name}"
+
 
 #: The API versions serving the reference's model, artifact and serving operations.
 COMMON: tuple[str, ...] = (V1, V1ALPHA3)
@@ -99,6 +114,18 @@ def _op(
 ) -> Op:
     """An operation whose REST endpoint has the same module name in each of ``versions``."""
     return Op({version: rest for version in versions} if rest else {}, rpc, field, parent)
+
+
+def extension(
+    rest: str | None,
+    rpc: str | None,
+    field: str | None = None,
+    parent: str | None = None,
+) -> Op:
+    """One of our extension operations: served on REST v1 only (never on the reference's
+    routes), its stubs in the ``extensions`` group; ``rest`` is the operationId's snake_case
+    module name."""
+    return Op({V1: f"{EXTENSIONS_GROUP}.{rest}"} if rest else {}, rpc, field, parent)
 
 
 @dataclass(frozen=True)

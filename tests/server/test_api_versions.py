@@ -5,18 +5,20 @@ from __future__ import annotations
 import email.utils
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 from reliability.serving import serve_process, serve_refused
 
-from model_registry.server import run_server
+from model_registry.server import rest, run_server
 from model_registry.server.app import check_api_versions
-from model_registry.server.rest import add_routes
+from model_registry.server.rest import EXTENSION_ROUTES, ExtensionRoute, add_routes
 from model_registry.server.versions import (
     API_VERSIONS,
     V1_STABLE_SINCE,
+    ApiVersion,
     parse_api_versions,
     parse_sunset_date,
 )
@@ -41,11 +43,32 @@ def _operations(versions: tuple[str, ...]) -> dict[str, set[tuple[str, str]]]:
 
 def test_v1_serves_the_40_operations_of_v1alpha3_that_are_not_about_experiments() -> None:
     ops = _operations(("v1", "v1alpha3"))
+    extensions = {(route.method, route.path) for route in EXTENSION_ROUTES}
 
     assert len(ops["v1alpha3"]) == 56
-    assert len(ops["v1"]) == 40
+    assert len(ops["v1"] - extensions) == 40
     experiment_ops = {op for op in ops["v1alpha3"] if op[1].startswith("/experiment")}
-    assert ops["v1"] == ops["v1alpha3"] - experiment_ops
+    assert ops["v1"] - extensions == ops["v1alpha3"] - experiment_ops
+    assert extensions <= ops["v1"]
+
+
+async def test_an_extension_route_is_served_on_v1_only(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def handler(version: ApiVersion) -> Any:
+        async def answer(request: web.Request) -> web.Response:
+            return web.json_response({"version": version.name, "id": request.match_info["id"]})
+
+        return answer
+
+    route = ExtensionRoute("GET", "/registered_models/{id}/probe", handler)
+    monkeypatch.setattr(rest, "EXTENSION_ROUTES", (*rest.EXTENSION_ROUTES, route))
+    async with run_server(database_url) as srv, aiohttp.ClientSession() as http:
+        async with http.get(srv.url + V1_BASE + "/registered_models/7/probe") as r:
+            assert r.status == 200
+            assert await r.json() == {"version": "v1", "id": "7"}
+        async with http.get(srv.url + ALPHA_BASE + "/registered_models/7/probe") as r:
+            assert r.status == 404
 
 
 @pytest.mark.parametrize(("served", "absent"), [("v1", ALPHA_BASE), ("v1alpha3", V1_BASE)])

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -433,6 +434,31 @@ _NESTED = (
 # (parent collection, context kind) of the artifacts of versions and runs.
 _CONTEXTS = (("model_versions", "model-version"), ("experiment_runs", "experiment-run"))
 
+
+@dataclass(frozen=True)
+class ExtensionRoute:
+    """One REST operation of our v1 extensions (an operation of ``openapi/extensions-v1.yaml``).
+
+    Served on the API versions whose :attr:`ApiVersion.extensions` is set (v1), never on
+    v1alpha3. A test checks that the routes are exactly the spec's operations.
+
+    Attributes:
+        method: The HTTP method (``"DELETE"``).
+        path: The path below the version's base path, in aiohttp's form, the entity id named
+            ``{id}`` as on every other route (``/registered_models/{id}/aliases/{alias}``).
+        handler: Builds the handler for an API version (bodies and answers go through its
+            shapes, as the reference routes' do).
+    """
+
+    method: str
+    path: str
+    handler: Callable[[ApiVersion], Handler]
+
+
+EXTENSION_ROUTES: tuple[ExtensionRoute, ...] = ()
+"""Every route of our v1 extensions: adding an extension operation is a row here (and its
+operation in ``openapi/extensions-v1.yaml``)."""
+
 EXPERIMENT_KINDS = frozenset({"experiment", "experiment-run"})
 """Kinds whose routes (and whose children's routes) only API versions with experiments serve."""
 
@@ -444,7 +470,8 @@ def add_routes(app: web.Application, versions: Iterable[str] = DEFAULT_API_VERSI
     """Register every operation of each REST API version named in ``versions``.
 
     v1alpha3 has 56 operations; v1 the 40 that are not about experiments, runs or metric
-    history. Both versions' routes call the same service methods.
+    history, plus our extensions (:data:`EXTENSION_ROUTES`). Both versions' routes call the
+    same service methods.
 
     Args:
         app: The application to add the routes to.
@@ -495,6 +522,10 @@ def _add_version_routes(r: web.UrlDispatcher, version: ApiVersion) -> None:
     r.add_get(
         f"{b}/inference_services/{{id}}/version", _inference_service_version, allow_head=False
     )
+    if version.extensions:
+        for route in EXTENSION_ROUTES:
+            # add_route("GET") adds no HEAD, like add_get(allow_head=False) above.
+            r.add_route(route.method, f"{b}{route.path}", route.handler(version))
 
 
 def sunset_middleware(sunset: AlphaSunset, *, successor: bool) -> Any:

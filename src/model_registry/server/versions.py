@@ -13,7 +13,8 @@ The differences of ``v1`` from ``v1alpha3`` (COMPAT.md, "API v1"):
   keeps it an int64, so the conversion happens here in both directions;
 - artifacts have no ``experimentId``/``experimentRunId``: a body carrying one is a 400 naming
   the field, and answers leave them out;
-- an unknown ``orderBy`` is a 400 (this server refuses it on ``v1alpha3`` too).
+- an unknown ``orderBy`` is a 400 (this server refuses it on ``v1alpha3`` too);
+- our extensions (``openapi/extensions-v1.yaml``) are served on v1 only.
 
 Everything here is pure: no I/O, no aiohttp.
 """
@@ -44,12 +45,15 @@ class ApiVersion:
         base_path: The route prefix, e.g. ``/api/model_registry/v1``.
         experiments: Whether experiments, runs and metric history are part of it.
         step_as_string: ``Metric.step`` is a decimal string on the wire (v1), not an integer.
+        extensions: Whether our extensions (``openapi/extensions-v1.yaml``: projects, tokens,
+            aliases, delete, ...) are served under it (v1 only: v1alpha3 stays the reference's).
     """
 
     name: str
     base_path: str
     experiments: bool
     step_as_string: bool
+    extensions: bool = False
 
     def body_in(self, body: dict[str, Any]) -> dict[str, Any]:
         """Turn a request body of this version into the service's wire dict.
@@ -97,7 +101,9 @@ def _artifact_to_v1(artifact: dict[str, Any]) -> None:
 
 
 API_VERSIONS: Mapping[str, ApiVersion] = {
-    V1: ApiVersion(V1, "/api/model_registry/v1", experiments=False, step_as_string=True),
+    V1: ApiVersion(
+        V1, "/api/model_registry/v1", experiments=False, step_as_string=True, extensions=True
+    ),
     V1ALPHA3: ApiVersion(
         V1ALPHA3, "/api/model_registry/v1alpha3", experiments=True, step_as_string=False
     ),

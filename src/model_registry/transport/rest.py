@@ -36,7 +36,15 @@ from model_registry.exceptions import (
     Unsupported,
     from_http_response,
 )
-from model_registry.operations import ARTIFACT, REST_APIS, V1, V1ALPHA3, Kind, Op
+from model_registry.operations import (
+    ARTIFACT,
+    REST_APIS,
+    V1,
+    V1ALPHA3,
+    Kind,
+    Op,
+    endpoint_module,
+)
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
 from model_registry.transport.base import CallLoop, Failure, Transport
 from model_registry.transport.hints import wrong_protocol_hint
@@ -330,7 +338,7 @@ class RestTransport(Transport):
         key = f"{version}.{name}"
         module = self._modules.get(key)
         if module is None:
-            module = importlib.import_module(f"{package}.api.model_registry_service.{name}")
+            module = importlib.import_module(f"{package}.api.{endpoint_module(name)}")
             self._modules[key] = module
         extra: dict[str, Any] = {}
         if body is not None:

@@ -108,6 +108,34 @@ def test_models_pages_follow_the_api_page_tokens_in_the_chosen_order(
     assert page.locator("#models tbody tr").count() == 20
 
 
+def test_previous_page_links_walk_back_through_the_pages_a_table_came_through(
+    browser: Any, api: Any
+) -> None:
+    for i in range(45):
+        api.post("/registered_models", {"name": f"m{i:02d}"})
+    page = browser.page
+
+    def names() -> list[str]:
+        return [t.split("\t")[0] for t in page.locator("#models tbody tr").all_inner_texts()]
+
+    browser.open("/ui/models?order=ID&dir=asc")
+    assert page.locator("#previous-page").count() == 0
+    page.click("#next-page")
+    page.click("#next-page")
+    assert names() == [f"m{i:02d}" for i in range(40, 45)]
+    page.click("#previous-page")
+    assert names() == [f"m{i:02d}" for i in range(20, 40)]
+    page.click("#previous-page")
+    assert names() == [f"m{i:02d}" for i in range(20)]
+    assert page.locator("#previous-page").count() == 0  # the first page has none
+    assert page.locator("#first-page").count() == 0
+    # A new search starts the way back afresh: its second page leads back to its own first.
+    browser.open("/ui/models?order=ID&dir=asc&q=m")
+    page.click("#next-page")
+    page.click("#previous-page")
+    assert names() == [f"m{i:02d}" for i in range(20)]
+
+
 def test_the_dataset_panel_shows_the_dataset_parameters(
     browser: Any, seeded: dict[str, str]
 ) -> None:

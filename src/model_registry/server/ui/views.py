@@ -44,6 +44,10 @@ ORDERINGS = (
     ("ID", "id"),
 )
 """The API's orderings, as the models table offers them."""
+MAX_BACK_PAGES = 20
+"""How many pages back a table's "Previous page" reaches (the tokens ride in its URL)."""
+_FIRST_PAGE = "~"
+"""The first page's (empty) token in a ``back`` list; page tokens are base64url, never ``~``."""
 MAX_CHART_POINTS = 10_000
 """Most metric-history rows a run page reads (one page of the API)."""
 
@@ -252,6 +256,9 @@ class TableQuery:
     desc: bool = True
     size: int = PAGE_SIZES[0]
     token: str = ""
+    back: tuple[str, ...] = ()
+    """The page tokens of the pages before this one, nearest last (``""`` is the first page):
+    API page tokens only go forward, so the URL carries the way back."""
 
     @classmethod
     def from_request(cls, request: web.Request, *, order: str = "LAST_UPDATE_TIME") -> TableQuery:
@@ -266,6 +273,9 @@ class TableQuery:
             desc=q.get("dir", "desc") != "asc",
             size=int(size) if size.isdigit() and int(size) in PAGE_SIZES else PAGE_SIZES[0],
             token=q.get("token", ""),
+            back=tuple("" if t == _FIRST_PAGE else t for t in q.get("back", "").split(".") if t)[
+                -MAX_BACK_PAGES:
+            ],
         )
 
     def api_params(self, *, base_filter: str = "") -> dict[str, str]:
@@ -285,7 +295,12 @@ class TableQuery:
         return params
 
     def url(self, path: str, **changes: Any) -> str:
-        """This table's URL with some of its state changed (``token=""`` for the first page)."""
+        """This table's URL with some of its state changed (``token=""`` for the first page).
+
+        Any change but a page move starts the way back afresh (the old tokens belong to
+        another search, filter or ordering).
+        """
+        back = self.back if set(changes) <= {"token", "back"} else ()
         state = {
             "q": self.search,
             "filter": self.filter,
@@ -294,8 +309,22 @@ class TableQuery:
             "size": str(self.size),
             "token": self.token,
         }
-        state.update({k: str(v) for k, v in changes.items()})
+        state.update({k: str(v) for k, v in changes.items() if k != "back"})
+        back = tuple(changes.get("back", back))
+        if back and state["token"]:
+            state["back"] = ".".join(t or _FIRST_PAGE for t in back[-MAX_BACK_PAGES:])
         return f"{path}?{urlencode({k: v for k, v in state.items() if v})}"
+
+    def next_url(self, path: str, next_token: str) -> str:
+        """The URL of the page after this one."""
+        return self.url(path, token=next_token, back=(*self.back, self.token))
+
+    def previous_url(self, path: str) -> str | None:
+        """The URL of the page before this one, or None when it is not known (or this is the
+        first page)."""
+        if not self.token or not self.back:
+            return None
+        return self.url(path, token=self.back[-1], back=self.back[:-1])
 
 
 def _like_literal(text: str) -> str:
@@ -350,39 +379,30 @@ async def _home(request: web.Request) -> PageResult:
     raise _redirect(f"{UI_PREFIX}/models")
 
 
-@_page()
-async def _models(request: web.Request) -> PageResult:
-    service = _service(request)
+async def _list_page(
+    request: web.Request, kind: str, template: str, title: str, *, nav: str | None = None
+) -> tuple[str, Context]:
+    """A top-level table page: one page of ``kind`` in the URL's search, filter and order.
+
+    The rows are ``rows`` in the template (``nav`` defaults to the title in lower case).
+    """
     query = TableQuery.from_request(request)
-    page, error = await _table(service, "registered-model", query)
-    latest = await service.newest_versions([m["id"] for m in page["items"]])
-    return "models.html", {
-        "title": "Models",
-        "nav": "models",
+    page, error = await _table(_service(request), kind, query)
+    return template, {
+        "title": title,
+        "nav": nav or title.lower(),
         "query": query,
-        "models": page["items"],
-        "latest": latest,
+        "rows": page["items"],
         "next_token": page["nextPageToken"],
         "filter_error": error,
-        "orderings": ORDERINGS,
-        "sizes": PAGE_SIZES,
     }
 
 
-def _model_context(
-    model: dict[str, Any],
-    versions: list[dict[str, Any]],
-    artifacts: Mapping[str, list[dict[str, Any]]],
-    datasets: Mapping[str, dict[str, Any]],
-) -> Context:
-    return {
-        "title": model.get("name", ""),
-        "nav": "models",
-        "model": model,
-        "versions": versions,
-        "artifacts": artifacts,
-        "datasets": datasets,
-    }
+@_page()
+async def _models(request: web.Request) -> PageResult:
+    template, context = await _list_page(request, "registered-model", "models.html", "Models")
+    context["latest"] = await _service(request).newest_versions([m["id"] for m in context["rows"]])
+    return template, context
 
 
 async def _version_links(
@@ -399,22 +419,32 @@ async def _version_links(
     return artifacts, await _by_ids(service, "artifact", dataset_ids)
 
 
-@_page()
-async def _model(request: web.Request) -> PageResult:
-    service = _service(request)
-    model = await service.get("registered-model", request.match_info["id"])
-    query = TableQuery.from_request(request, order="CREATE_TIME")
-    page, error = await _table(service, "model-version", query, parent_id=model["id"])
+async def _model_page(
+    service: RegistryService, model_id: str, query: TableQuery, error: str | None = None
+) -> PageResult:
+    """A model with a page of its versions, their artifacts and the datasets they use."""
+    model = await service.get("registered-model", model_id)
+    page, filter_error = await _table(service, "model-version", query, parent_id=model["id"])
     artifacts, datasets = await _version_links(service, page["items"])
-    context = _model_context(model, page["items"], artifacts, datasets)
-    context.update(query=query, next_token=page["nextPageToken"], error=error)
-    return "model.html", context
+    return "model.html", {
+        "title": model.get("name", ""),
+        "nav": "models",
+        "model": model,
+        "versions": page["items"],
+        "artifacts": artifacts,
+        "datasets": datasets,
+        "query": query,
+        "next_token": page["nextPageToken"],
+        "error": error or filter_error,
+        "_status": 400 if error else 200,
+    }
 
 
-@_page()
-async def _version(request: web.Request) -> PageResult:
-    service = _service(request)
-    version = await service.get("model-version", request.match_info["id"])
+async def _version_page(
+    service: RegistryService, version_id: str, error: str | None = None
+) -> PageResult:
+    """A version with its model, artifacts and the datasets its predictions use."""
+    version = await service.get("model-version", version_id)
     model = await service.get("registered-model", version["registeredModelId"])
     artifacts, datasets = await _version_links(service, [version])
     return "version.html", {
@@ -424,8 +454,20 @@ async def _version(request: web.Request) -> PageResult:
         "version": version,
         "artifacts": artifacts.get(version["id"], []),
         "datasets": datasets,
-        "error": None,
+        "error": error,
+        "_status": 400 if error else 200,
     }
+
+
+@_page()
+async def _model(request: web.Request) -> PageResult:
+    query = TableQuery.from_request(request, order="CREATE_TIME")
+    return await _model_page(_service(request), request.match_info["id"], query)
+
+
+@_page()
+async def _version(request: web.Request) -> PageResult:
+    return await _version_page(_service(request), request.match_info["id"])
 
 
 # writes ------------------------------------------------------------------------------------
@@ -482,34 +524,8 @@ async def _rerender_with_error(
     """The entity's page again, with the service's refusal shown on it (status 400)."""
     service = _service(request)
     if collection == "models":
-        model = await service.get("registered-model", entity_id)
-        page = await service.list(
-            "model-version",
-            {"pageSize": str(PAGE_SIZES[0]), "orderBy": "CREATE_TIME", "sortOrder": "DESC"},
-            parent_id=entity_id,
-        )
-        artifacts, datasets = await _version_links(service, page["items"])
-        context = _model_context(model, page["items"], artifacts, datasets)
-        context.update(
-            query=TableQuery(order="CREATE_TIME"),
-            next_token=page["nextPageToken"],
-            error=message,
-            _status=400,
-        )
-        return "model.html", context
-    version = await service.get("model-version", entity_id)
-    model = await service.get("registered-model", version["registeredModelId"])
-    artifacts, datasets = await _version_links(service, [version])
-    return "version.html", {
-        "title": f"{model.get('name', '')} {version.get('name', '')}",
-        "nav": "models",
-        "model": model,
-        "version": version,
-        "artifacts": artifacts.get(version["id"], []),
-        "datasets": datasets,
-        "error": message,
-        "_status": 400,
-    }
+        return await _model_page(service, entity_id, TableQuery(order="CREATE_TIME"), message)
+    return await _version_page(service, entity_id, message)
 
 
 # datasets and predictions -------------------------------------------------------------------
@@ -597,17 +613,7 @@ async def _predictions(request: web.Request) -> PageResult:
 
 @_page()
 async def _experiments(request: web.Request) -> PageResult:
-    service = _service(request)
-    query = TableQuery.from_request(request)
-    page, error = await _table(service, "experiment", query)
-    return "experiments.html", {
-        "title": "Experiments",
-        "nav": "experiments",
-        "query": query,
-        "experiments": page["items"],
-        "next_token": page["nextPageToken"],
-        "filter_error": error,
-    }
+    return await _list_page(request, "experiment", "experiments.html", "Experiments")
 
 
 @_page()
@@ -668,17 +674,9 @@ async def _run(request: web.Request) -> PageResult:
 
 @_page()
 async def _environments(request: web.Request) -> PageResult:
-    service = _service(request)
-    query = TableQuery.from_request(request)
-    page, error = await _table(service, "serving-environment", query)
-    return "environments.html", {
-        "title": "Serving",
-        "nav": "serving",
-        "query": query,
-        "environments": page["items"],
-        "next_token": page["nextPageToken"],
-        "filter_error": error,
-    }
+    return await _list_page(
+        request, "serving-environment", "environments.html", "Serving", nav="serving"
+    )
 
 
 @_page()

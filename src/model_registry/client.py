@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from model_registry._eventloop import LoopThread
 from model_registry.exceptions import ClientClosed, NotFound
+from model_registry.transport.policy import call_options, check_project
 from model_registry.types import (
     Artifact,
     DataSet,
@@ -65,12 +66,17 @@ class _Connection:
     transport: Literal["rest", "grpc"]
     timeout: float | None
     api_version: Literal["auto", "v1", "v1alpha3"] = "auto"
+    project: str | None = None
 
     def connect(self) -> ModelRegistryAPIClient:
         """Build the async client (no I/O: it connects on its first call)."""
         from model_registry.core import ModelRegistryAPIClient
 
-        extra: dict[str, Any] = {"transport": self.transport, "api_version": self.api_version}
+        extra: dict[str, Any] = {
+            "transport": self.transport,
+            "api_version": self.api_version,
+            "project": self.project,
+        }
         if self.timeout is not None:
             extra["timeout"] = self.timeout
         if self.is_secure:
@@ -148,6 +154,8 @@ class ModelRegistry:
             is re-read when it changes.
         custom_ca_envvar: When ``custom_ca`` is None: the environment variable holding it.
         log_level: Level of the ``model_registry`` logger (left alone when None).
+        project: The project (name or id) every call works in; ``None`` lets the server
+            choose (the token's first project, else ``default``).
 
     Example:
         >>> registry = ModelRegistry("http://localhost", 8080, author="me", is_secure=False)
@@ -171,7 +179,9 @@ class ModelRegistry:
         user_token_envvar: str | None = None,
         custom_ca_envvar: str | None = None,
         log_level: int | None = None,
+        project: str | None = None,
     ) -> None:
+        check_project(project)
         if transport not in ("rest", "grpc"):
             raise ValueError(f"transport must be 'rest' or 'grpc', not {transport!r}")
         if api_version not in ("auto", "v1", "v1alpha3"):
@@ -186,8 +196,17 @@ class ModelRegistry:
         if custom_ca is None and custom_ca_envvar:
             custom_ca = os.environ.get(custom_ca_envvar) or None
         self._author = author
+        self._project = project
         connection = _Connection(
-            server_address, port, is_secure, user_token, custom_ca, transport, timeout, api_version
+            server_address,
+            port,
+            is_secure,
+            user_token,
+            custom_ca,
+            transport,
+            timeout,
+            api_version,
+            project,
         )
         self._holder = _ClientHolder(connection.connect)
         self._runner = LoopThread(
@@ -206,9 +225,24 @@ class ModelRegistry:
         """The default author (and owner) of what this client registers."""
         return self._author
 
-    def _call(self, fn: Callable[[ModelRegistryAPIClient], Coroutine[Any, Any, T]]) -> T:
+    @property
+    def project(self) -> str | None:
+        """The project (name or id) this client works in; ``None``: the server's choice (the
+        token's first project, else ``default``)."""
+        return self._project
+
+    def _call(
+        self,
+        fn: Callable[[ModelRegistryAPIClient], Coroutine[Any, Any, T]],
+        project: str | None = None,
+    ) -> T:
         async def step() -> T:
-            return await fn(await self._holder.get())
+            api = await self._holder.get()
+            if project is None:
+                return await fn(api)
+            # Set on the private loop, inside the call's own task: only this call sees it.
+            with call_options(project=project):
+                return await fn(api)
 
         return self._runner.run(step())
 

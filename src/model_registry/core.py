@@ -165,6 +165,7 @@ class ModelRegistryAPIClient:
         retry: RetryPolicy | None = None,
         max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
         api_version: ApiVersionName = "auto",
+        project: str | None = None,
     ) -> ModelRegistryAPIClient:
         """A client over plain HTTP (or plaintext gRPC).
 
@@ -182,6 +183,11 @@ class ModelRegistryAPIClient:
                 before the first call), ``"v1"`` or ``"v1alpha3"``; see
                 :class:`~model_registry.transport.rest.RestTransport`. The gRPC API is
                 versioned on its own and takes only ``"auto"``.
+            project: The project (name or id) every call works in: sent as the
+                ``X-Model-Registry-Project`` header (gRPC: ``x-model-registry-project``
+                metadata). ``None`` sends none and the server chooses (the token's first
+                project, else ``default``). One call or block of calls can work in another
+                with :meth:`call_options` ``(project=...)``.
         """
         scheme, host = _split_address(server_address, "http")
         limit = max_receive_message_bytes
@@ -196,6 +202,7 @@ class ModelRegistryAPIClient:
             None,
             limit,
             api_version=api_version,
+            project=project,
         )
 
     @classmethod
@@ -212,6 +219,7 @@ class ModelRegistryAPIClient:
         retry: RetryPolicy | None = None,
         max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
         api_version: ApiVersionName = "auto",
+        project: str | None = None,
     ) -> ModelRegistryAPIClient:
         """A client over TLS.
 
@@ -230,6 +238,8 @@ class ModelRegistryAPIClient:
                 larger one raises :class:`~model_registry.exceptions.ResponseTooLarge`.
             api_version: The REST API version: ``"auto"`` (the default), ``"v1"`` or
                 ``"v1alpha3"`` (see :meth:`insecure_connection`).
+            project: The project (name or id) every call works in (see
+                :meth:`insecure_connection`).
         """
         _, host = _split_address(server_address, "https")
         limit = max_receive_message_bytes
@@ -248,6 +258,7 @@ class ModelRegistryAPIClient:
                 limit,
                 custom_ca,
                 api_version=api_version,
+                project=project,
             )
         context = _ssl_context(custom_ca, verify)
         return cls._build(
@@ -261,6 +272,7 @@ class ModelRegistryAPIClient:
             context,
             limit,
             api_version=api_version,
+            project=project,
         )
 
     @classmethod
@@ -277,6 +289,7 @@ class ModelRegistryAPIClient:
         max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
         custom_ca: Any = None,
         api_version: str = "auto",
+        project: str | None = None,
     ) -> ModelRegistryAPIClient:
         if api_version not in ("auto", "v1", "v1alpha3"):
             raise ValueError(f"api_version must be 'auto', 'v1' or 'v1alpha3', got {api_version!r}")
@@ -290,7 +303,12 @@ class ModelRegistryAPIClient:
         # for what only matters once it talks (and does no I/O).
         shown_port = number if number is not None else 1
         impl: Transport
-        common: dict[str, Any] = {"user_token": user_token, "timeout": timeout, "retry": retry}
+        common: dict[str, Any] = {
+            "user_token": user_token,
+            "timeout": timeout,
+            "retry": retry,
+            "project": project,
+        }
         if transport == "rest":
             from model_registry.transport.rest import RestTransport
 
@@ -332,6 +350,12 @@ class ModelRegistryAPIClient:
         """Whether :meth:`aclose` was called."""
         return self._transport.closed
 
+    @property
+    def project(self) -> str | None:
+        """The project (name or id) the client's calls work in; ``None``: the server's choice
+        (the token's first project, else ``default``)."""
+        return self._transport.project
+
     def _t(self) -> Transport:
         if self._transport.closed:
             raise ClientClosed("this ModelRegistryAPIClient is closed")
@@ -360,15 +384,20 @@ class ModelRegistryAPIClient:
     @staticmethod
     @contextmanager
     def call_options(
-        *, timeout: float | None = None, retry_unsafe: bool | None = None
+        *,
+        timeout: float | None = None,
+        retry_unsafe: bool | None = None,
+        project: str | None = None,
     ) -> Iterator[CallOptions]:
-        """Override the timeout (seconds) and/or the retry consent for POST/PATCH of every call
-        made in the block (in this task)::
+        """Override the timeout (seconds), the retry consent for POST/PATCH and/or the project
+        (name or id) of every call made in the block (in this task)::
 
             with client.call_options(timeout=2):
                 await client.get_registered_models()
+            with client.call_options(project="fraud"):
+                await client.upsert_registered_model(RegisteredModel("scorer"))
         """
-        with call_options(timeout=timeout, retry_unsafe=retry_unsafe) as opts:
+        with call_options(timeout=timeout, retry_unsafe=retry_unsafe, project=project) as opts:
             yield opts
 
     # -- helpers -------------------------------------------------------------------------

@@ -165,7 +165,13 @@ class Transport(ABC):
 
     Implementations open their connection lazily on first use and reuse it; ``aclose()`` is
     idempotent and a call after it raises :class:`~model_registry.exceptions.ClientClosed`.
+
+    Attributes:
+        project: The project (name or id) every call works in, sent with each call
+            (``None``: none is sent; the server chooses).
     """
+
+    project: str | None = None
 
     @abstractmethod
     async def aclose(self) -> None:

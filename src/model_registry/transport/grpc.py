@@ -44,7 +44,10 @@ from model_registry.transport.hints import wrong_protocol_hint
 from model_registry.transport.policy import (
     DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     DEFAULT_TIMEOUT,
+    PROJECT_METADATA,
     RetryPolicy,
+    check_project,
+    effective_project,
     parse_retry_after,
 )
 from model_registry.types import Artifact, BaseResource, RawPage
@@ -106,6 +109,9 @@ class GrpcTransport(Transport):
         options: Extra channel options (``grpc.*`` arguments).
         max_receive_message_bytes: The largest answer accepted; a larger one raises
             :class:`~model_registry.exceptions.ResponseTooLarge` (not retried).
+        project: The project (name or id) every call works in, sent as the
+            ``x-model-registry-project`` metadata (``None``: none, the server chooses); a call
+            made inside ``call_options(project=...)`` sends that one instead.
     """
 
     def __init__(
@@ -120,7 +126,9 @@ class GrpcTransport(Transport):
         retry: RetryPolicy | None = None,
         options: Sequence[tuple[str, Any]] = (),
         max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+        project: str | None = None,
     ) -> None:
+        self.project = check_project(project)
         if max_receive_message_bytes < 1:
             raise ValueError("max_receive_message_bytes must be positive")
         self._target = f"{host}:{port}"
@@ -139,7 +147,8 @@ class GrpcTransport(Transport):
 
     def __repr__(self) -> str:
         scheme = "grpcs" if self._secure else "grpc"
-        return f"GrpcTransport({scheme}://{self._target})"
+        project = "" if self.project is None else f", project={self.project!r}"
+        return f"GrpcTransport({scheme}://{self._target}{project})"
 
     # -- connection ----------------------------------------------------------------------
 
@@ -181,9 +190,12 @@ class GrpcTransport(Transport):
         rpc = op.rpc
         method = self._methods[rpc]
         request = _request(getattr(pb, rpc + "Request"), fields)
+        project = effective_project(self.project)
+        scope = () if project is None else ((PROJECT_METADATA, project),)
 
         async def send_once(token: str | None, remaining: float | None) -> Any:
-            metadata = (("authorization", bearer_header(token)),) if token else None
+            auth = (("authorization", bearer_header(token)),) if token else ()
+            metadata = (*auth, *scope) or None
             return await method(request, timeout=remaining, metadata=metadata)
 
         def classify(exc: Exception) -> Failure:

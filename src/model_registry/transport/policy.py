@@ -17,16 +17,25 @@ from email.utils import parsedate_to_datetime
 __all__ = [
     "DEFAULT_MAX_RECEIVE_MESSAGE_BYTES",
     "DEFAULT_TIMEOUT",
+    "PROJECT_HEADER",
+    "PROJECT_METADATA",
     "RETRYABLE_GRPC_CODES",
     "RETRYABLE_HTTP_STATUSES",
     "SAFE_METHODS",
     "CallOptions",
     "RetryPolicy",
     "call_options",
+    "check_project",
     "current_call_options",
+    "effective_project",
     "effective_timeout",
     "parse_retry_after",
 ]
+
+#: The REST header naming the project a call works in (its name or id).
+PROJECT_HEADER = "X-Model-Registry-Project"
+#: The gRPC metadata key naming it.
+PROJECT_METADATA = "x-model-registry-project"
 
 #: Default timeout of one call (seconds), retries included.
 DEFAULT_TIMEOUT = 30.0
@@ -51,10 +60,12 @@ class CallOptions:
     Attributes:
         timeout: Timeout of each call in seconds (``None``: the transport's default).
         retry_unsafe: Whether POST/PATCH calls may be retried (``None``: the policy's default).
+        project: The project (name or id) the calls work in (``None``: the client's).
     """
 
     timeout: float | None = None
     retry_unsafe: bool | None = None
+    project: str | None = None
 
 
 _CALL_OPTIONS: contextvars.ContextVar[CallOptions] = contextvars.ContextVar(
@@ -70,9 +81,12 @@ def current_call_options() -> CallOptions:
 
 @contextlib.contextmanager
 def call_options(
-    *, timeout: float | None = None, retry_unsafe: bool | None = None
+    *,
+    timeout: float | None = None,
+    retry_unsafe: bool | None = None,
+    project: str | None = None,
 ) -> Iterator[CallOptions]:
-    """Override the timeout and/or retry consent of every call made inside the block.
+    """Override the timeout, retry consent and/or project of every call made inside the block.
 
     Works across ``await`` within the same task (a context variable), so it is safe with
     concurrent tasks::
@@ -83,6 +97,8 @@ def call_options(
     Args:
         timeout: Seconds each call may take (retries included).
         retry_unsafe: Allow retrying POST/PATCH calls (they may then be applied twice).
+        project: The project (name or id) the calls work in, instead of the client's
+            (see :func:`check_project`).
     """
     if timeout is not None and timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout!r}")
@@ -90,6 +106,7 @@ def call_options(
     inner = CallOptions(
         timeout=timeout if timeout is not None else outer.timeout,
         retry_unsafe=retry_unsafe if retry_unsafe is not None else outer.retry_unsafe,
+        project=check_project(project) if project is not None else outer.project,
     )
     token = _CALL_OPTIONS.set(inner)
     try:
@@ -101,6 +118,40 @@ def call_options(
 def effective_timeout(default: float | None) -> float | None:
     """The timeout of a call now: the per-call override, else ``default``."""
     override = _CALL_OPTIONS.get().timeout
+    return override if override is not None else default
+
+
+def check_project(project: str | None) -> str | None:
+    """Check a project name or id before it travels in a header (``None`` passes).
+
+    The project is sent as the ``X-Model-Registry-Project`` header (REST) or the
+    ``x-model-registry-project`` metadata (gRPC), whose values are printable ASCII: a name
+    with other characters is refused here rather than mangled on the wire.
+
+    Raises:
+        ValueError: The project is empty, not a string, or not printable ASCII.
+    """
+    if project is None:
+        return None
+    if not isinstance(project, str):
+        raise ValueError(f"project must be a name or id (a string), got {project!r}")
+    if not project.strip():
+        raise ValueError("project must be a non-empty name or id")
+    if project != project.strip():
+        # HTTP drops the spaces around a header value: the server would see another name.
+        raise ValueError(f"project {project!r} has spaces around it")
+    if not all(" " <= ch <= "~" for ch in project):
+        raise ValueError(
+            f"project {project!r} cannot travel in a header (printable ASCII only): "
+            "select it by its id"
+        )
+    return project
+
+
+def effective_project(default: str | None) -> str | None:
+    """The project of a call now: the per-call override, else ``default`` (``None``: none is
+    sent and the server chooses)."""
+    override = _CALL_OPTIONS.get().project
     return override if override is not None else default
 
 

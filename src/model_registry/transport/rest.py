@@ -48,7 +48,14 @@ from model_registry.operations import (
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
 from model_registry.transport.base import CallLoop, Failure, Transport
 from model_registry.transport.hints import wrong_protocol_hint
-from model_registry.transport.policy import DEFAULT_TIMEOUT, RetryPolicy, parse_retry_after
+from model_registry.transport.policy import (
+    DEFAULT_TIMEOUT,
+    PROJECT_HEADER,
+    RetryPolicy,
+    check_project,
+    effective_project,
+    parse_retry_after,
+)
 from model_registry.types import Artifact, BaseResource, RawPage
 
 __all__ = ["RestTransport"]
@@ -128,6 +135,10 @@ class RestTransport(Transport):
             still serves it (asked once, the first time one is called); with ``"v1"``, or on a
             server that serves only v1, they raise
             :class:`~model_registry.exceptions.Unsupported`.
+        project: The project (name or id) every call works in, sent as the
+            ``X-Model-Registry-Project`` header (``None``: none is sent, and the server
+            chooses: the token's first project, else ``default``); a call made inside
+            ``call_options(project=...)`` sends that one instead.
     """
 
     def __init__(
@@ -140,7 +151,9 @@ class RestTransport(Transport):
         retry: RetryPolicy | None = None,
         connector_limit: int = 100,
         api_version: str = AUTO,
+        project: str | None = None,
     ) -> None:
+        self.project = check_project(project)
         if api_version not in API_VERSION_CHOICES:
             raise ValueError(
                 f"api_version must be one of {', '.join(API_VERSION_CHOICES)}, got {api_version!r}"
@@ -160,7 +173,8 @@ class RestTransport(Transport):
         self._closed = False
 
     def __repr__(self) -> str:
-        return f"RestTransport({self.base_url!r}, auth={self._auth!r})"
+        project = "" if self.project is None else f", project={self.project!r}"
+        return f"RestTransport({self.base_url!r}, auth={self._auth!r}{project})"
 
     # -- connection ----------------------------------------------------------------------
 
@@ -196,8 +210,12 @@ class RestTransport(Transport):
 
     # -- one request ---------------------------------------------------------------------
 
-    async def _send(self, request: dict[str, Any]) -> bytes:
-        """Send one request through the call loop; return the body of the 2xx answer."""
+    async def _send(self, request: dict[str, Any], *, scoped: bool = True) -> bytes:
+        """Send one request through the call loop; return the body of the 2xx answer.
+
+        ``scoped``: send the project header (the API-version probe does not: a 404 must mean
+        "no such route", never "no such project").
+        """
         if self._closed:
             raise ClientClosed("the model registry client is closed")
         session = await self._get_session()
@@ -206,6 +224,7 @@ class RestTransport(Transport):
         payload = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         params = request.get("params")
         full_url = self.base_url + url
+        project = effective_project(self.project) if scoped else None
 
         async def send_once(token: str | None, remaining: float | None) -> bytes:
             if self._closed:
@@ -215,6 +234,8 @@ class RestTransport(Transport):
                 headers["Content-Type"] = "application/json"
             if token:
                 headers["Authorization"] = bearer_header(token)
+            if project is not None:
+                headers[PROJECT_HEADER] = project
             async with session.request(
                 method,
                 full_url,
@@ -278,7 +299,7 @@ class RestTransport(Transport):
                 probe = _V1_PROBE if version == V1 else _ALPHA_PROBE
                 request = {"method": "GET", "url": probe, "params": {"pageSize": "1"}}
                 try:
-                    await self._send(request)
+                    await self._send(request, scoped=False)
                     self._served[version] = True
                 except NotFound:
                     self._served[version] = False
@@ -311,6 +332,11 @@ class RestTransport(Transport):
             raise Unsupported(
                 f"the server serves only the REST API v1, which has no endpoint to {what} "
                 f"{_a(kind.label)} (v1 has no experiments, experiment runs or metric history)"
+            )
+        if V1 in rest:
+            raise Unsupported(
+                f"the server serves only the REST API v1alpha3, which has no endpoint to {what} "
+                f"{_a(kind.label)} (it is an extension of our REST API v1)"
             )
         raise Unsupported(
             f"the REST API has no endpoint to {what} {_a(kind.label)}; use the gRPC transport"

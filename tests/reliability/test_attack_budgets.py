@@ -20,12 +20,16 @@ from reliability.serving import serve_process
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2_grpc
 from model_registry.server import RunningServer, run_server
-from model_registry.server.filtering import MAX_COMPARISONS
+from model_registry.server.filtering import MAX_COMPARISONS, MAX_PATTERN_LENGTH
 from model_registry.server.rest import BASE_PATH
 
 MIB = 1024 * 1024
-# A LIKE whose cost is the text's length times the pattern's: about a second per 1 MiB row.
-SLOW_FILTER = "description LIKE '%" + "a" * 200 + "b'"
+# LIKEs whose cost is the text's length times the pattern's: about a second per 1 MiB row.
+# Two patterns of the longest length allowed (MAX_PATTERN_LENGTH) cost what one twice as long
+# would, and both are matched on every row (neither matches).
+SLOW_FILTER = " OR ".join(
+    f"description LIKE '%{'a' * (MAX_PATTERN_LENGTH - 2)}{end}'" for end in "bc"
+)
 
 
 async def seed_large_descriptions(srv: RunningServer, count: int, size: int = MIB) -> None:

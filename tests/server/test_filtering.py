@@ -41,6 +41,7 @@ from model_registry.server.filtering import (
     MAX_COMPARISONS,
     MAX_DEPTH,
     MAX_FILTER_LENGTH,
+    MAX_PATTERN_LENGTH,
     MAX_PATTERN_WILDCARDS,
     VALUE_TYPES,
     And,
@@ -300,6 +301,18 @@ def test_wildcards_in_a_pattern_are_bounded_and_the_refusal_names_the_limit(op: 
     assert isinstance(parse_filter(f"description {op} '{at_limit}'"), Comparison)
     with pytest.raises(FilterError, match=f"at most {MAX_PATTERN_WILDCARDS} "):
         parse_filter(f"description {op} '{at_limit}_b'")
+
+
+@pytest.mark.parametrize("op", ["LIKE", "ILIKE"])
+def test_a_pattern_longer_than_the_limit_is_refused_naming_the_limit(op: str) -> None:
+    at_limit = "%" + "a" * (MAX_PATTERN_LENGTH - 1)
+    assert isinstance(parse_filter(f"name {op} '{at_limit}'"), Comparison)
+    with pytest.raises(FilterError, match=f"at most {MAX_PATTERN_LENGTH} are allowed"):
+        parse_filter(f"name {op} '{at_limit}b'")
+
+
+def test_the_pattern_length_limit_leaves_equality_on_long_texts_alone() -> None:
+    assert isinstance(parse_filter(f"description = '{'a' * 1000}'"), Comparison)
 
 
 def test_escaped_wildcards_do_not_count_against_the_limit() -> None:

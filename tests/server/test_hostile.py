@@ -190,6 +190,7 @@ QUERIES = [
     pytest.param({"filterQuery": "name = 'a\x00'"}, id="nul-filter"),
     pytest.param({"filterQuery": "name = "}, id="truncated-filter"),
     pytest.param({"filterQuery": "id = 99999999999999999999999"}, id="huge-int-filter"),
+    pytest.param({"filterQuery": "description LIKE '%" + "a" * 200 + "'"}, id="long-pattern"),
     pytest.param({"orderBy": "NAME; DROP TABLE contexts"}, id="bad-orderBy"),
     pytest.param({"sortOrder": "x" * 30_000}, id="overlong-sortOrder"),
 ]
@@ -325,6 +326,13 @@ GRPC_CASES = [
         "GetRegisteredModels",
         pb.GetRegisteredModelsRequest(filter_query="(" * 200).SerializeToString(),
         id="deep-filter",
+    ),
+    pytest.param(
+        "GetRegisteredModels",
+        pb.GetRegisteredModelsRequest(
+            filter_query="description LIKE '%" + "a" * 200 + "'"
+        ).SerializeToString(),
+        id="long-pattern",
     ),
 ]
 

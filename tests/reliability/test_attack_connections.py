@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from reliability.serving import serve_process, serve_refused
 
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
@@ -290,6 +291,72 @@ async def test_a_request_body_slower_than_the_header_deadline_is_not_cut(
         assert split_response(raw)[0] == 201
 
 
+async def stalled_body(port: int, *, sent: bytes = b'{"na') -> asyncio.StreamWriter:
+    """A connection whose POST head is complete and whose body stops after ``sent``."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"POST {BASE_PATH}/registered_models HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n".encode()
+        + sent
+    )
+    await writer.drain()
+    writer.reader = reader  # type: ignore[attr-defined]  # kept with its writer for the test
+    return writer
+
+
+async def test_a_request_body_that_trickles_past_the_body_deadline_gets_408_and_is_closed(
+    database_url: str,
+) -> None:
+    limits = ConnectionLimits(body_timeout=1.0, header_timeout=30)
+    async with run_server(database_url, connection_limits=limits) as srv:
+        writer = await stalled_body(srv.port)
+        reader: asyncio.StreamReader = writer.reader  # type: ignore[attr-defined]
+        started = time.monotonic()
+        try:
+
+            async def trickle() -> None:
+                for _ in range(40):  # a byte every quarter second never extends the deadline
+                    await asyncio.sleep(0.25)
+                    writer.write(b"a")
+
+            trickling = asyncio.ensure_future(trickle())
+            raw = await asyncio.wait_for(reader.read(), 20)
+            elapsed = time.monotonic() - started
+            trickling.cancel()
+        finally:
+            writer.close()
+        status, _headers, body = split_response(raw)
+        assert_error_body(body, 408, status)
+        assert json.loads(body)["message"] == "request body not received in time"
+        assert 1.0 <= elapsed < 8.0, elapsed  # cut near the deadline, long before 10 s of bytes
+        async with (  # nothing was created, and the server serves
+            aiohttp.ClientSession() as http,
+            http.get(srv.url + BASE_PATH + "/registered_models") as resp,
+        ):
+            assert resp.status == 200 and (await resp.json())["size"] == 0
+
+
+async def test_stalled_bodies_give_their_connection_slots_back(database_url: str) -> None:
+    # Two slots for the address, both taken by bodies that never finish: once they are cut,
+    # the same address is served again (without the deadline they would hold them forever).
+    limits = ConnectionLimits(body_timeout=1.0, header_timeout=30, max_connections_per_address=2)
+    async with run_server(database_url, connection_limits=limits) as srv:
+        writers = [await stalled_body(srv.port) for _ in range(2)]
+        try:
+            raw = await raw_exchange(srv.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert split_response(raw)[0] == 503  # both slots are held
+            for writer in writers:
+                raw = await asyncio.wait_for(writer.reader.read(), 20)  # type: ignore[attr-defined]
+                assert split_response(raw)[0] == 408
+            await asyncio.sleep(0.2)  # closed ones are counted out
+            raw = await raw_exchange(
+                srv.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            assert split_response(raw)[0] == 200
+        finally:
+            await close_all(writers)
+
+
 async def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout(
     database_url: str,
 ) -> None:
@@ -335,6 +402,100 @@ async def test_a_grpc_connection_that_never_sends_its_preface_is_closed(database
             assert time.monotonic() - started < 10.0
         finally:
             writer.close()
+
+
+class OtherAddressForwarder:
+    """Listens on ``127.0.0.1`` and forwards each connection to ``127.0.0.1:port`` from
+    :data:`OTHER_CLIENT`, so a gRPC channel (which cannot choose its source address) reaches
+    the server as another client."""
+
+    def __init__(self, port: int) -> None:
+        self._target = port
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> OtherAddressForwarder:
+        self._server = await asyncio.start_server(self._pipe, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(
+            "127.0.0.1", self._target, local_addr=(OTHER_CLIENT, 0)
+        )
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+
+
+async def test_grpc_calls_over_the_per_address_cap_are_unavailable_and_others_still_served(
+    database_url: str,
+) -> None:
+    limits = ConnectionLimits(grpc_max_calls_per_address=3)
+    async with run_server(database_url, grpc_port=0, connection_limits=limits) as srv:
+        async with aiohttp.ClientSession() as http:
+            body = {"name": "m"}
+            async with http.post(srv.url + BASE_PATH + "/registered_models", json=body) as resp:
+                assert resp.status == 201
+        # Gets that stay in the server's hands until released: three fill the address's cap.
+        release = asyncio.Event()
+        entered = 0
+        real_get = srv.service.get
+
+        async def held_get(kind: str, entity_id: str) -> dict[str, Any]:
+            nonlocal entered
+            entered += 1
+            await release.wait()
+            return await real_get(kind, entity_id)
+
+        srv.service.get = held_get  # type: ignore[method-assign]
+        target = f"127.0.0.1:{srv.grpc_port}"
+        async with grpc.aio.insecure_channel(target) as channel:
+            stub = model_registry_pb2_grpc.ModelRegistryServiceStub(channel)
+            request = pb.GetRegisteredModelByIdRequest(id="1")
+            held = [asyncio.ensure_future(stub.GetRegisteredModelById(request)) for _ in range(3)]
+            for _ in range(200):
+                if entered == 3:
+                    break
+                await asyncio.sleep(0.05)
+            assert entered == 3
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stub.GetRegisteredModels(pb.GetRegisteredModelsRequest(), timeout=10)
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "too many calls in flight from this address" in (info.value.details() or "")
+            trailing = dict(info.value.trailing_metadata() or ())
+            assert trailing["retry-after"] == "1"
+            # Health is not counted, and another address is served.
+            health = health_pb2_grpc.HealthStub(channel)
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            async with (
+                OtherAddressForwarder(srv.grpc_port or 0) as forward,
+                grpc.aio.insecure_channel(f"127.0.0.1:{forward.port}") as other,
+            ):
+                other_stub = model_registry_pb2_grpc.ModelRegistryServiceStub(other)
+                page = await other_stub.GetRegisteredModels(
+                    pb.GetRegisteredModelsRequest(), timeout=10
+                )
+                assert [m.name for m in page.items] == ["m"]
+            release.set()
+            assert [m.name for m in await asyncio.gather(*held)] == ["m"] * 3
+            # Counted out: the address is served again.
+            page = await stub.GetRegisteredModels(pb.GetRegisteredModelsRequest(), timeout=10)
+            assert page.size == 1
 
 
 # --- request rate ---------------------------------------------------------------------------
@@ -405,6 +566,8 @@ async def test_serve_takes_the_connection_and_rate_limits_from_the_command_line(
         "3",
         "--header-timeout",
         "30",
+        "--body-timeout",
+        "1",
         "--rate-limit",
         "0.5",
         "--rate-limit-burst",
@@ -421,6 +584,13 @@ async def test_serve_takes_the_connection_and_rate_limits_from_the_command_line(
             assert split_response(raw)[0] == 503
         finally:
             await close_all(writers)
+        await asyncio.sleep(2.2)  # closed ones are counted out, the rate bucket refills
+        writer = await stalled_body(proc.port)
+        try:
+            raw = await asyncio.wait_for(writer.reader.read(), 20)  # type: ignore[attr-defined]
+            assert split_response(raw)[0] == 408
+        finally:
+            writer.close()
 
 
 async def test_a_rate_limit_burst_without_a_rate_is_a_usage_error() -> None:

@@ -24,7 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from model_registry._eventloop import LOOP_CHOICES, resolve_loop, run_on_loop
 from model_registry.server.app import MAX_BODY_BYTES, check_api_versions, run_server
 from model_registry.server.connections import (
+    DEFAULT_BODY_TIMEOUT,
     DEFAULT_GRPC_KEEPALIVE_TIME,
+    DEFAULT_GRPC_MAX_CALLS_PER_ADDRESS,
     DEFAULT_GRPC_MAX_CONCURRENT_STREAMS,
     DEFAULT_GRPC_MAX_CONNECTION_AGE,
     DEFAULT_HEADER_TIMEOUT,
@@ -137,6 +139,13 @@ def _sunset_date(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="Seconds a client has to finish a request head (and a TLS or HTTP/2 handshake).",
 )
 @click.option(
+    "--body-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_BODY_TIMEOUT,
+    show_default=True,
+    help="Seconds a client has to finish a request body once its head is complete.",
+)
+@click.option(
     "--keepalive-timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=DEFAULT_KEEPALIVE_TIMEOUT,
@@ -179,6 +188,13 @@ def _sunset_date(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="Most calls in flight on one gRPC connection.",
 )
 @click.option(
+    "--grpc-max-calls-per-address",
+    type=click.IntRange(min=1),
+    default=DEFAULT_GRPC_MAX_CALLS_PER_ADDRESS,
+    show_default=True,
+    help="Most gRPC calls handled at once for one client address; more get UNAVAILABLE.",
+)
+@click.option(
     "--rate-limit",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
@@ -215,12 +231,14 @@ def serve(
     auth_token: tuple[str, ...],
     loop: str | None,
     header_timeout: float,
+    body_timeout: float,
     keepalive_timeout: float,
     max_connections: int,
     max_connections_per_address: int,
     grpc_keepalive_time: float,
     grpc_max_connection_age: float,
     grpc_max_concurrent_streams: int,
+    grpc_max_calls_per_address: int,
     rate_limit: float | None,
     rate_limit_burst: int | None,
     **run_options: Any,
@@ -232,12 +250,14 @@ def serve(
         raise click.UsageError("--rate-limit-burst needs --rate-limit")
     run_options["connection_limits"] = ConnectionLimits(
         header_timeout=header_timeout,
+        body_timeout=body_timeout,
         keepalive_timeout=keepalive_timeout,
         max_connections=max_connections,
         max_connections_per_address=max_connections_per_address,
         grpc_keepalive_time=grpc_keepalive_time,
         grpc_max_connection_age=grpc_max_connection_age,
         grpc_max_concurrent_streams=grpc_max_concurrent_streams,
+        grpc_max_calls_per_address=grpc_max_calls_per_address,
     )
     if rate_limit is not None:
         run_options["rate_limit"] = RateLimit(rate_limit, rate_limit_burst)

@@ -8,9 +8,13 @@ nobody is served, ``/healthz`` included. :class:`GuardedRequestHandler` adds, at
 level and before any request exists:
 
 - a **header deadline**: a request head must be complete within ``header_timeout`` seconds
-  of its first byte, or the connection gets a ``408`` and is closed. One sweep per second
-  checks every open connection (one ``loop.time()`` per request is all it costs on the hot
-  path, no timer per request);
+  of its first byte, or the connection gets a ``408`` and is closed;
+- a **body deadline**: a request body must be complete within ``body_timeout`` seconds of
+  the end of its head, or the connection gets a ``408`` (when no answer has begun) and is
+  closed, and the request's handler is cancelled with it, so a client that sends its headers
+  and then trickles or stalls the body holds its slot for a bounded time. One sweep per
+  second checks both deadlines on every open connection (a ``loop.time()`` per request is all
+  they cost on the hot path, no timer per request);
 - **caps on open connections** per client address and in total. A connection over either is
   answered ``503`` with ``Retry-After`` and closed at once, so one address cannot take every
   slot and starve the other clients (a cap in total alone would);
@@ -47,7 +51,9 @@ from aiohttp.http_exceptions import (
 )
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_GRPC_KEEPALIVE_TIME",
+    "DEFAULT_GRPC_MAX_CALLS_PER_ADDRESS",
     "DEFAULT_GRPC_MAX_CONCURRENT_STREAMS",
     "DEFAULT_GRPC_MAX_CONNECTION_AGE",
     "DEFAULT_HEADER_TIMEOUT",
@@ -65,6 +71,9 @@ log = logging.getLogger("model_registry.server")
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 """Seconds a client has to finish a request head once it sent its first byte."""
+DEFAULT_BODY_TIMEOUT = 30.0
+"""Seconds a client has to send a request body once its head is complete (a 4 MiB body, the
+default size limit, needs about 1.1 Mbit/s)."""
 DEFAULT_KEEPALIVE_TIMEOUT = 75.0
 """Seconds an idle keep-alive connection (no request in progress) stays open."""
 DEFAULT_MAX_CONNECTIONS = 1024
@@ -77,6 +86,9 @@ DEFAULT_GRPC_MAX_CONNECTION_AGE = 1800.0
 """Seconds after which a gRPC connection is asked to go away (clients reconnect on their own)."""
 DEFAULT_GRPC_MAX_CONCURRENT_STREAMS = 100
 """Most calls in flight on one gRPC connection; more wait in the client."""
+DEFAULT_GRPC_MAX_CALLS_PER_ADDRESS = 128
+"""Most gRPC registry calls in the server's hands at once from one client address (as many as
+the REST connections one address may hold, each of which carries one request at a time)."""
 
 # File descriptors kept for everything but REST connections: the database pool, gRPC, logs.
 _RESERVED_FDS = 128
@@ -105,6 +117,8 @@ class ConnectionLimits:
         header_timeout: Seconds from a request head's first byte to its end (and for a TLS
             handshake); later, the client gets a 408 and the connection is closed.
         keepalive_timeout: Seconds an idle connection stays open between requests.
+        body_timeout: Seconds from the end of a request head to the end of its body; later,
+            the client gets a 408 (when no answer has begun) and the connection is closed.
         max_connections: Most open connections in total; more are answered 503 and closed.
             Lowered at start to stay under the process's file limit.
         max_connections_per_address: Most open connections from one client address; more are
@@ -114,6 +128,9 @@ class ConnectionLimits:
         grpc_max_connection_age: Seconds after which a gRPC connection is sent GOAWAY (calls
             in flight get 30 s to finish); clients reconnect by themselves.
         grpc_max_concurrent_streams: Most calls in flight on one gRPC connection.
+        grpc_max_calls_per_address: Most registry calls being handled at once for one
+            client address, over all its connections; more are refused ``UNAVAILABLE`` with
+            ``retry-after`` at once (health calls are not counted).
 
     The gRPC front door also takes ``header_timeout`` (HTTP/2 and TLS handshake) and
     ``keepalive_timeout`` (idle connections are closed).
@@ -121,16 +138,19 @@ class ConnectionLimits:
 
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     max_connections_per_address: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
     grpc_keepalive_time: float = DEFAULT_GRPC_KEEPALIVE_TIME
     grpc_max_connection_age: float = DEFAULT_GRPC_MAX_CONNECTION_AGE
     grpc_max_concurrent_streams: int = DEFAULT_GRPC_MAX_CONCURRENT_STREAMS
+    grpc_max_calls_per_address: int = DEFAULT_GRPC_MAX_CALLS_PER_ADDRESS
 
     def __post_init__(self) -> None:
         for name in (
             "header_timeout",
             "keepalive_timeout",
+            "body_timeout",
             "grpc_keepalive_time",
             "grpc_max_connection_age",
         ):
@@ -140,6 +160,7 @@ class ConnectionLimits:
             "max_connections",
             "max_connections_per_address",
             "grpc_max_concurrent_streams",
+            "grpc_max_calls_per_address",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -261,12 +282,20 @@ class ConnectionGuard:
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
-        timeout = self.limits.header_timeout
+        head_timeout = self.limits.header_timeout
+        body_timeout = self.limits.body_timeout
+        pause = min(_SWEEP_SECONDS, head_timeout / 2, body_timeout / 2)
         while True:
-            await asyncio.sleep(min(_SWEEP_SECONDS, timeout / 2))
-            deadline = loop.time() - timeout
-            for handler in [h for h in self._open if 0.0 < h.head_since < deadline]:
+            await asyncio.sleep(pause)
+            now = loop.time()
+            head_deadline = now - head_timeout
+            body_deadline = now - body_timeout
+            late_heads = [h for h in self._open if 0.0 < h.head_since < head_deadline]
+            late_bodies = [h for h in self._open if 0.0 < h.body_since < body_deadline]
+            for handler in late_heads:
                 handler.head_timed_out()
+            for handler in late_bodies:
+                handler.body_timed_out()
 
 
 class GuardedRequestHandler(web.RequestHandler):
@@ -278,7 +307,7 @@ class GuardedRequestHandler(web.RequestHandler):
         **kwargs: aiohttp's request handler options.
     """
 
-    __slots__ = ("_address", "_guard", "_refused", "head_since")
+    __slots__ = ("_address", "_body", "_guard", "_refused", "body_since", "head_since")
 
     def __init__(self, manager: web.Server, *, guard: ConnectionGuard, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
@@ -287,6 +316,10 @@ class GuardedRequestHandler(web.RequestHandler):
         self._refused = False
         # Loop time of the first byte of a request head not yet complete; 0.0 when none.
         self.head_since = 0.0
+        # The body of the latest request while it is still arriving, and the loop time its
+        # head was complete; None and 0.0 when none is.
+        self._body: Any = None
+        self.body_since = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
@@ -314,8 +347,13 @@ class GuardedRequestHandler(web.RequestHandler):
         if not self.head_since and self._awaiting_head():
             self.head_since = self._loop.time()
         super().data_received(data)
-        if self._messages:  # the head is complete (or was refused by the parser)
+        messages = self._messages
+        if messages:  # the head is complete (or was refused by the parser)
             self.head_since = 0.0
+            body = messages[-1][1]
+            if body is not self._body and not body.is_eof():
+                self._body = body  # a new request whose body is still to come
+                self.body_since = self._loop.time()
 
     def _awaiting_head(self) -> bool:
         """Whether the connection waits for a request head (not inside a request)."""
@@ -331,6 +369,30 @@ class GuardedRequestHandler(web.RequestHandler):
         if transport is not None:
             with contextlib.suppress(Exception):
                 transport.write(_raw_error(408, "request head not received in time"))
+        self.force_close()
+
+    def body_timed_out(self) -> None:
+        """Answer 408 (unless an answer has begun) and close: the body did not finish in time.
+
+        Closing cancels the request's handler (``handler_cancellation``), which frees what it
+        held. A body that did finish, or that aiohttp drains after an answer that did not read
+        it (bounded by its own lingering time), is left alone.
+        """
+        body = self._body
+        if body is None or body.is_eof():
+            self._body, self.body_since = None, 0.0
+            return
+        request = self._current_request
+        if request is None:
+            # Not in a handler: answered already (aiohttp's lingering read of the rest ends
+            # on its own) or queued behind another request; looked at again next sweep.
+            return
+        self._body, self.body_since = None, 0.0
+        transport = self.transport
+        if transport is not None and request.writer.output_size == 0:
+            with contextlib.suppress(Exception):
+                transport.write(_raw_error(408, "request body not received in time"))
+        log.debug("closed a connection whose request body did not arrive in time")
         self.force_close()
 
     def log_exception(self, *args: Any, **kwargs: Any) -> None:

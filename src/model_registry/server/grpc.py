@@ -39,12 +39,13 @@ from model_registry.server.errors import (
     NotFound,
     ServiceError,
     Unauthorized,
+    Unavailable,
 )
 from model_registry.server.paging import PageRequest, encode_token
 from model_registry.server.ratelimit import RateLimiter
 from model_registry.server.service import RegistryService
 
-__all__ = ["RPC_HANDLERS", "SERVICE_NAME", "start_grpc_server"]
+__all__ = ["RPC_HANDLERS", "SERVICE_NAME", "CallsPerAddress", "start_grpc_server"]
 
 log = logging.getLogger("model_registry.server.grpc")
 
@@ -411,6 +412,52 @@ def _caller_key(context: grpc.aio.ServicerContext, by_token: bool) -> str:
     return _peer_address(context.peer() or "")
 
 
+class CallsPerAddress:
+    """Counts the registry calls being handled per client address and refuses those over a cap.
+
+    grpcio gives Python no hook on its connections (no accept, no close; an interceptor sees
+    a call's method and metadata, not even its peer), so a cap on *connections* per address,
+    as REST has, cannot be enforced here. What can be, honestly, is the cap on what one address
+    holds of the server: calls in its handlers (a coroutine each, and a database connection or
+    reader thread while they query). Over the cap a call is refused at once with
+    ``UNAVAILABLE`` and ``retry-after``, as REST refuses a connection over its cap with a 503.
+    A stream whose request message is still arriving is grpcio's, bounded per connection by
+    ``grpc.max_concurrent_streams`` and in time by the caller's deadline, never by this cap.
+
+    Args:
+        limit: Most calls at once from one address.
+    """
+
+    __slots__ = ("_by_address", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._by_address: dict[str, int] = {}
+
+    def enter(self, address: str) -> None:
+        """Count a call in.
+
+        Raises:
+            Unavailable: ``address`` has :attr:`limit` calls in the server's hands already.
+        """
+        count = self._by_address.get(address, 0)
+        if count >= self.limit:
+            raise Unavailable(f"too many calls in flight from this address (at most {self.limit})")
+        self._by_address[address] = count + 1
+
+    def leave(self, address: str) -> None:
+        """Count a finished call out."""
+        left = self._by_address.get(address, 1) - 1
+        if left > 0:
+            self._by_address[address] = left
+        else:
+            self._by_address.pop(address, None)
+
+    def in_flight(self, address: str) -> int:
+        """How many calls of ``address`` are being handled now."""
+        return self._by_address.get(address, 0)
+
+
 def _dispatch(
     name: str,
     handler: Handler,
@@ -418,8 +465,22 @@ def _dispatch(
     request_cls: type[Message],
     limiter: RateLimiter | None = None,
     by_token: bool = False,
+    calls: CallsPerAddress | None = None,
 ) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[Message]]:
     async def behavior(raw: bytes, context: grpc.aio.ServicerContext) -> Message:
+        if calls is None:
+            return await run(raw, context)
+        address = _peer_address(context.peer() or "")
+        try:
+            calls.enter(address)
+        except ServiceError as err:
+            await _abort(context, err)
+        try:
+            return await run(raw, context)
+        finally:
+            calls.leave(address)
+
+    async def run(raw: bytes, context: grpc.aio.ServicerContext) -> Message:
         try:
             if limiter is not None:
                 limiter.check(_caller_key(context, by_token))
@@ -457,7 +518,10 @@ async def _abort(context: grpc.aio.ServicerContext, err: ServiceError) -> None:
 
 
 def _registry_method_handlers(
-    service: RegistryService, limiter: RateLimiter | None = None, by_token: bool = False
+    service: RegistryService,
+    limiter: RateLimiter | None = None,
+    by_token: bool = False,
+    calls: CallsPerAddress | None = None,
 ) -> dict[str, grpc.RpcMethodHandler]:
     """The unary handler of every RPC of the registry service, by method name."""
     methods = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name
@@ -466,7 +530,7 @@ def _registry_method_handlers(
         request_cls = getattr(pb, method.input_type.name)
         response_cls = getattr(pb, method.output_type.name)
         handlers[name] = grpc.unary_unary_rpc_method_handler(
-            _dispatch(name, RPC_HANDLERS[name], service, request_cls, limiter, by_token),
+            _dispatch(name, RPC_HANDLERS[name], service, request_cls, limiter, by_token, calls),
             response_serializer=response_cls.SerializeToString,
         )
     return handlers
@@ -534,8 +598,9 @@ async def start_grpc_server(
         auth: An authenticator to use instead of ``auth_tokens`` (shared with REST, e.g. one
             re-reading a token file).
         max_message_bytes: The largest request message accepted (gRPC's default: 4 MiB).
-        limits: Handshake deadline, idle timeout, keepalive, connection age and the cap on
-            concurrent calls per connection (defaults when None).
+        limits: Handshake deadline, idle timeout, keepalive, connection age, the cap on
+            concurrent calls per connection and per client address (:class:`CallsPerAddress`;
+            defaults when None).
         rate_limiter: Limit each caller's call rate (by token with auth on, else by client
             address; health is never limited); None: no limit.
 
@@ -548,18 +613,17 @@ async def start_grpc_server(
     if auth is None and auth_tokens:
         auth = TokenAuthenticator(auth_tokens)
     interceptors = [_BearerInterceptor(auth)] if auth is not None else []
-    options: list[tuple[str, Any]] = [
-        ("grpc.so_reuseport", 0),
-        *(limits or ConnectionLimits()).grpc_options(),
-    ]
+    limits = limits or ConnectionLimits()
+    options: list[tuple[str, Any]] = [("grpc.so_reuseport", 0), *limits.grpc_options()]
     if max_message_bytes is not None:
         options.append(("grpc.max_receive_message_length", max_message_bytes))
     options.append(("grpc.max_send_message_length", MAX_RESPONSE_BYTES))
     server = grpc.aio.server(interceptors=interceptors, options=options)
     # Registered methods: gRPC's core matches the method path itself, with no generic handler
     # lookup in Python on each call (the generated health service registers the same way).
+    calls = CallsPerAddress(limits.grpc_max_calls_per_address)
     server.add_registered_method_handlers(
-        SERVICE_NAME, _registry_method_handlers(service, rate_limiter, auth is not None)
+        SERVICE_NAME, _registry_method_handlers(service, rate_limiter, auth is not None, calls)
     )
 
     health_servicer = _ReadinessHealth(service)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,8 +21,12 @@ from reliability.serving import serve_process
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2_grpc
 from model_registry.server import RunningServer, run_server
+from model_registry.server.errors import StatementTimeout, Unavailable
 from model_registry.server.filtering import MAX_COMPARISONS, MAX_PATTERN_LENGTH
 from model_registry.server.rest import BASE_PATH
+from model_registry.server.service import RegistryService
+from model_registry.server.store import Store, Tx
+from model_registry.server.store.database import HEAVY_READERS
 
 MIB = 1024 * 1024
 # LIKEs whose cost is the text's length times the pattern's: about a second per 1 MiB row.
@@ -179,16 +184,68 @@ async def test_a_read_waiting_for_a_lock_past_its_budget_is_a_503(database_url: 
                     assert resp.status == 503, await resp.text()
                     assert resp.headers["Retry-After"]
                 assert time.monotonic() - started < 5.0
+                # A filtered read held up by the lock is load, not cost: a 503 too, never
+                # the 400 "too expensive" (the lock budget, half the statement's, ends first).
+                params = {"filterQuery": "name = 'm'"}
+                async with http.get(srv.url + BASE_PATH + "/registered_models", params=params) as r:
+                    assert r.status == 503, await r.text()
+                    assert r.headers["Retry-After"]
             async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
                 stub = model_registry_pb2_grpc.ModelRegistryServiceStub(channel)
                 with pytest.raises(grpc.aio.AioRpcError) as info:
                     await stub.GetRegisteredModelById(
                         pb.GetRegisteredModelByIdRequest(id="1"), timeout=10
                     )
-            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+                assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    await stub.GetRegisteredModels(
+                        pb.GetRegisteredModelsRequest(filter_query="name = 'm'"), timeout=10
+                    )
+                assert info.value.code() == grpc.StatusCode.UNAVAILABLE
             await tx.rollback()
         finally:
             await holder.close()
+
+
+async def test_a_filtered_read_waiting_for_a_sqlite_reader_past_its_budget_is_a_503_not_a_400(
+    tmp_path: Path,
+) -> None:
+    # Every reader thread held by another read: a filtered read that waits for one past the
+    # budget was never run, so its filter cannot be what made it costly. Load: Unavailable
+    # (503), not the 400 that says to narrow the filter.
+    store = await Store.open(f"sqlite:///{tmp_path / 'r.db'}", statement_timeout=0.3)
+    release = threading.Event()
+    held = 0
+
+    async def hold(tx: Tx) -> int:
+        nonlocal held
+        held += 1
+        release.wait(30)  # a Python wait: the interrupt cannot end it, only the release
+        return 1
+
+    try:
+        holders = [
+            asyncio.ensure_future(store.read(hold, heavy=True)) for _ in range(HEAVY_READERS)
+        ]
+        for _ in range(200):
+            if held == HEAVY_READERS:
+                break
+            await asyncio.sleep(0.05)
+        assert held == HEAVY_READERS
+        service = RegistryService(store)
+        with pytest.raises(Unavailable) as info:
+            await service.list("registered-model", {"filterQuery": "name = 'x'"})
+        assert not isinstance(info.value, StatementTimeout)
+        assert info.value.http_status == 503 and info.value.retry_after_header() == "1"
+        assert "busy" in info.value.message
+        release.set()
+        assert await asyncio.gather(*holders) == [1] * HEAVY_READERS
+        # With the readers free again the same read runs (and finds nothing).
+        page = await service.list("registered-model", {"filterQuery": "name = 'x'"})
+        assert page["size"] == 0
+    finally:
+        release.set()
+        await store.close()
 
 
 async def test_a_filter_of_the_most_anded_custom_property_comparisons_answers_within_a_second(

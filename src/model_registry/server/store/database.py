@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
@@ -39,6 +39,11 @@ HEAVY_READERS = 4
 """Threads that run SQLite's heavy reads (filtered lists) at once."""
 
 
+def _readers_busy() -> Unavailable:
+    """The 503 of a heavy read that waited for a reader thread past its budget."""
+    return Unavailable("server busy: every reader was taken by other costly reads")
+
+
 class _Interrupt:
     """Stops a heavy read on a reader thread: its budget is over, or its request cancelled.
 
@@ -46,12 +51,38 @@ class _Interrupt:
     steps of the statement (between rows), so a single costly row still finishes first.
     """
 
-    __slots__ = ("_connection", "_fired", "_lock")
+    __slots__ = ("_connection", "_expired", "_fired", "_lock", "_started")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._connection: Any = None
         self._fired = False
+        self._started = False
+        self._expired = False
+
+    def start(self) -> None:
+        """A reader thread takes the read up.
+
+        Raises:
+            Unavailable: The read waited for a thread past its budget (:meth:`expire`).
+        """
+        with self._lock:
+            if self._expired:
+                raise _readers_busy()
+            self._started = True
+
+    @property
+    def expired(self) -> bool:
+        """Whether the read was given up while it waited for a thread."""
+        return self._expired
+
+    def expire(self) -> bool:
+        """Give up on a read still waiting for a reader thread; False once it has started."""
+        with self._lock:
+            if self._started:
+                return False
+            self._expired = True
+            return True
 
     def attach(self, connection: Any) -> None:
         """The read runs on this ``sqlite3`` connection now."""
@@ -264,19 +295,45 @@ class SqliteStore(Store):
         if not heavy:
             with unavailable_on_connection_failure(), self._sync_transaction() as tx:
                 return await body(tx)
+        # The budget is the read's own run time: it starts when a reader thread takes the read
+        # up. Time spent waiting for a thread is load, not cost: past the budget a read still
+        # waiting is given up as Unavailable (503, retry), never StatementTimeout (400).
         stop = _Interrupt()
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._readers, self._read_on_thread, body, stop)
-        deadline = loop.call_later(self.statement_timeout, stop.fire)
+        budget = self.statement_timeout
+        deadline: list[asyncio.TimerHandle] = []
+
+        def started() -> None:
+            deadline.append(loop.call_later(budget, stop.fire))
+
+        work = self._readers.submit(
+            self._read_on_thread, body, stop, lambda: loop.call_soon_threadsafe(started)
+        )
+
+        def waited_too_long() -> None:
+            if stop.expire():
+                work.cancel()  # still queued: dropped; taken up meanwhile: start() refuses it
+
+        queued = loop.call_later(budget, waited_too_long)
         try:
-            return await future
+            return await asyncio.wrap_future(work)
         except asyncio.CancelledError:
+            # Cancelled by the give-up above, not by the request's own cancellation.
+            cancelling = getattr(asyncio.current_task(), "cancelling", None)  # Python 3.11+
+            if stop.expired and work.cancelled() and not (cancelling and cancelling()):
+                raise _readers_busy() from None
             stop.fire()
             raise
         finally:
-            deadline.cancel()
+            queued.cancel()
+            for handle in deadline:
+                handle.cancel()
 
-    def _read_on_thread(self, body: WriteBody[T], stop: _Interrupt) -> T:
+    def _read_on_thread(
+        self, body: WriteBody[T], stop: _Interrupt, started: Callable[[], object]
+    ) -> T:
+        stop.start()
+        started()
         with unavailable_on_connection_failure(), self._sync_transaction(stop) as tx:
             return run_to_end(body(tx))
 

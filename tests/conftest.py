@@ -153,7 +153,8 @@ async def grpc_server(database_url: str) -> AsyncIterator[RunningServer]:
 
 
 #: The wires the async client is tested over (the ``client`` fixture): wire name ->
-#: (transport, api_version). REST with each API version; gRPC is versioned on its own.
+#: (transport, api_version). REST with each API version; gRPC with ``auto`` (its stable
+#: ``model_registry.v1`` service for the registry, v1alpha3 for experiments: both services).
 WIRES = {
     "rest-v1": ("rest", "v1"),
     "rest-v1alpha3": ("rest", "v1alpha3"),

@@ -290,6 +290,48 @@ def test_committed_v1_spec_matches_a_fresh_derivation(
     )
 
 
+V1_PROTO = REPO / "proto" / "model_registry" / "v1" / "model_registry.proto"
+
+
+def test_committed_stable_grpc_proto_matches_a_fresh_derivation(
+    fresh_generation: tuple[Path, str],
+) -> None:
+    fresh, _ = fresh_generation
+    derived = fresh.parents[2] / V1_PROTO.relative_to(REPO)
+    assert derived.read_text(encoding="utf-8") == V1_PROTO.read_text(encoding="utf-8"), (
+        f"{V1_PROTO.relative_to(REPO)} is stale; run `make generate` and commit it"
+    )
+
+
+def test_the_stable_grpc_proto_is_derived_from_the_v1alpha3_service_without_experiments() -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import generate
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    alpha = """syntax = "proto3";
+package model_registry.v1alpha3;
+service ModelRegistryService {
+  // A comment.
+  rpc GetThing(GetThingRequest) returns (Thing);
+  rpc Upload(stream Chunk)
+      returns (Thing);
+  rpc UpsertExperiment(UpsertExperimentRequest) returns (Experiment);
+  rpc Watch(WatchRequest) returns (stream Event);
+}
+"""
+    text = generate.derive_v1_proto(alpha)
+    assert "package model_registry.v1;" in text
+    rpcs = [line.strip() for line in text.splitlines() if line.strip().startswith("rpc ")]
+    assert rpcs == [
+        "rpc GetThing(model_registry.v1alpha3.GetThingRequest)",
+        "rpc Upload(stream model_registry.v1alpha3.Chunk)",
+        "rpc Watch(model_registry.v1alpha3.WatchRequest)",
+    ]
+    assert "returns (stream model_registry.v1alpha3.Event);" in text
+    assert "Experiment" not in text.split("service", 1)[1]
+
+
 def test_generation_emits_no_warnings(fresh_generation: tuple[Path, str]) -> None:
     _, stderr = fresh_generation
     assert stderr.strip() == ""

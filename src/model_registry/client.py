@@ -144,8 +144,8 @@ class ModelRegistry:
         user_token: Bearer token: a string, bytes, a path to a token file, or a callable.
         custom_ca: Path to a PEM bundle of CA certificates for TLS.
         transport: ``"rest"`` (default) or ``"grpc"``.
-        api_version: The REST API version: ``"auto"`` (the default: the server's stable v1
-            when it serves it, else v1alpha3; asked once, before the first call), ``"v1"`` or
+        api_version: The API version, over REST or gRPC: ``"auto"`` (the default: the
+            server's stable v1 when it serves it, else v1alpha3; found out once), ``"v1"`` or
             ``"v1alpha3"``. Experiment methods need v1alpha3 (v1 has no experiments).
         timeout: Default timeout of each call in seconds (the async client's default if None).
         user_token_envvar: When ``user_token`` is None: the environment variable holding the

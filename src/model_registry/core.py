@@ -179,10 +179,11 @@ class ModelRegistryAPIClient:
             retry: Retry policy (default :class:`~model_registry.transport.policy.RetryPolicy`).
             max_receive_message_bytes: The largest gRPC answer accepted (64 MiB by default); a
                 larger one raises :class:`~model_registry.exceptions.ResponseTooLarge`.
-            api_version: The REST API version: ``"auto"`` (the default: asks the server once,
-                before the first call), ``"v1"`` or ``"v1alpha3"``; see
-                :class:`~model_registry.transport.rest.RestTransport`. The gRPC API is
-                versioned on its own and takes only ``"auto"``.
+            api_version: The API version: ``"auto"`` (the default: the server's stable v1
+                when it serves it, v1alpha3 for experiments), ``"v1"`` or ``"v1alpha3"``; see
+                :class:`~model_registry.transport.rest.RestTransport` and
+                :class:`~model_registry.transport.grpc.GrpcTransport` (whose registry service
+                is ``model_registry.v1`` or ``model_registry.v1alpha3``).
             project: The project (name or id) every call works in: sent as the
                 ``X-Model-Registry-Project`` header (gRPC: ``x-model-registry-project``
                 metadata). ``None`` sends none and the server chooses (the token's first
@@ -236,7 +237,7 @@ class ModelRegistryAPIClient:
             retry: Retry policy (default :class:`~model_registry.transport.policy.RetryPolicy`).
             max_receive_message_bytes: The largest gRPC answer accepted (64 MiB by default); a
                 larger one raises :class:`~model_registry.exceptions.ResponseTooLarge`.
-            api_version: The REST API version: ``"auto"`` (the default), ``"v1"`` or
+            api_version: The API version: ``"auto"`` (the default), ``"v1"`` or
                 ``"v1alpha3"`` (see :meth:`insecure_connection`).
             project: The project (name or id) every call works in (see
                 :meth:`insecure_connection`).
@@ -293,11 +294,6 @@ class ModelRegistryAPIClient:
     ) -> ModelRegistryAPIClient:
         if api_version not in ("auto", "v1", "v1alpha3"):
             raise ValueError(f"api_version must be 'auto', 'v1' or 'v1alpha3', got {api_version!r}")
-        if transport == "grpc" and api_version != "auto":
-            raise ValueError(
-                "api_version chooses a REST API version; the gRPC API is versioned on its own "
-                "(leave api_version='auto' with transport='grpc')"
-            )
         number = _port_number(port)
         # A bad port is reported on the first call, not here: building a client never fails
         # for what only matters once it talks (and does no I/O).
@@ -329,6 +325,7 @@ class ModelRegistryAPIClient:
                 secure=secure,
                 custom_ca=custom_ca,
                 max_receive_message_bytes=limit,
+                api_version=api_version,
                 **common,
             )
         else:

@@ -112,8 +112,8 @@ async def test_auto_probes_once_with_the_reference_request_and_remembers(
 def test_api_version_must_be_one_of_the_three() -> None:
     with pytest.raises(ValueError, match="api_version"):
         ModelRegistryAPIClient.insecure_connection("h", 1, api_version="v2")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="gRPC"):
-        ModelRegistryAPIClient.insecure_connection("h", 1, transport="grpc", api_version="v1")
+    with pytest.raises(ValueError, match="api_version"):
+        ModelRegistryAPIClient.insecure_connection("h", 1, transport="grpc", api_version="v2")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="api_version"):
         ModelRegistry("http://h", 1, author="a", is_secure=False, api_version="v9")  # type: ignore[arg-type]
 

@@ -67,7 +67,7 @@ class RunningServer:
         grpc_port: The gRPC port, or None when gRPC is off.
         database_url: The database the server uses.
         service: The service behind both front doors (for tests that inspect state).
-        api_versions: The REST API versions served (``"v1"``, ``"v1alpha3"``).
+        api_versions: The API versions served (``"v1"``, ``"v1alpha3"``), REST and gRPC.
     """
 
     url: str
@@ -197,6 +197,7 @@ async def _start_grpc(
     max_body_bytes: int,
     limits: ConnectionLimits,
     rate_limiter: RateLimiter | None,
+    api_versions: tuple[str, ...],
 ) -> tuple[Any, int] | None:
     if not _grpc_available():
         log.warning("gRPC requested but model_registry.server.grpc is not available")
@@ -212,6 +213,7 @@ async def _start_grpc(
         max_message_bytes=max_body_bytes,
         limits=limits,
         rate_limiter=rate_limiter,
+        api_versions=api_versions,
     )
     return server, int(bound)
 
@@ -254,7 +256,9 @@ async def run_server(
             :class:`~model_registry.server.connections.ConnectionLimits`; defaults when None).
         rate_limit: A request-rate limit per caller (token, or address with auth off);
             None (the default): no limit.
-        api_versions: The REST API versions to serve (default both ``v1`` and ``v1alpha3``).
+        api_versions: The API versions to serve, over REST (the routes of each) and gRPC (the
+            registry service of each: ``model_registry.v1`` and ``model_registry.v1alpha3``);
+            default both ``v1`` and ``v1alpha3``.
         alpha_sunset_date: The day v1alpha3 goes away: its answers then carry
             ``Deprecation``, ``Sunset`` and successor ``Link`` headers.
         statement_timeout: Seconds a database statement may run; over it a filtered read is
@@ -341,7 +345,15 @@ async def run_server(
                 bound_grpc: int | None = None
                 if grpc_port is not None:
                     started = await _start_grpc(
-                        service, host, grpc_port, auth, tls, max_body_bytes, limits, limiter
+                        service,
+                        host,
+                        grpc_port,
+                        auth,
+                        tls,
+                        max_body_bytes,
+                        limits,
+                        limiter,
+                        versions,
                     )
                     if started is not None:
                         grpc_server, bound_grpc = started

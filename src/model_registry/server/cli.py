@@ -213,8 +213,9 @@ def _sunset_date(ctx: click.Context, param: click.Parameter, value: str | None) 
     default=",".join(DEFAULT_API_VERSIONS),
     show_default=True,
     callback=_api_versions,
-    help=f"REST API versions to serve, comma separated, out of {', '.join(API_VERSIONS)}; "
-    "another version's prefix answers 404.",
+    help=f"API versions to serve, comma separated, out of {', '.join(API_VERSIONS)}: REST "
+    "routes and gRPC service of each (another version's prefix answers 404, its gRPC service "
+    "UNIMPLEMENTED).",
 )
 @click.option(
     "--alpha-sunset-date",

@@ -26,6 +26,7 @@ from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from model_registry._generated.grpc.model_registry.v1 import model_registry_pb2 as pb_v1
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
 from model_registry._wire.errors import ERROR_HTTP_STATUS, ERROR_MARK, RETRY_AFTER
 from model_registry._wire.proto import message_to_wire, query_params, wire_to_message
@@ -45,12 +46,27 @@ from model_registry.server.paging import PageRequest, encode_token
 from model_registry.server.ratelimit import RateLimiter
 from model_registry.server.service import RegistryService
 
-__all__ = ["RPC_HANDLERS", "SERVICE_NAME", "CallsPerAddress", "start_grpc_server"]
+__all__ = [
+    "RPC_HANDLERS",
+    "SERVICE_NAME",
+    "SERVICE_NAMES",
+    "V1_SERVICE_NAME",
+    "CallsPerAddress",
+    "start_grpc_server",
+]
 
 log = logging.getLogger("model_registry.server.grpc")
 
-#: Full name of the registry service.
+#: Full name of the registry service of API v1alpha3 (every RPC).
 SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].full_name
+#: Full name of the stable registry service (API v1: the same RPCs and messages but those of
+#: experiments, runs and metric history; ``proto/model_registry/v1`` is derived by
+#: ``make generate``).
+V1_SERVICE_NAME: str = pb_v1.DESCRIPTOR.services_by_name["ModelRegistryService"].full_name
+#: The registry service's full name by API version: ``serve --api-versions`` chooses which
+#: are served, for gRPC as for REST.
+SERVICE_NAMES: Mapping[str, str] = {"v1": V1_SERVICE_NAME, "v1alpha3": SERVICE_NAME}
+_V1_METHODS = frozenset(pb_v1.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name)
 
 Handler = Callable[[RegistryService, Any], Awaitable[Message]]
 
@@ -540,14 +556,15 @@ class _ReadinessHealth(health.aio.HealthServicer):  # type: ignore[misc]
     """The standard health service; the registry (and the server as a whole, service "")
     is SERVING while its database answers, like REST's ``/readyz``."""
 
-    def __init__(self, service: RegistryService) -> None:
+    def __init__(self, service: RegistryService, served: Collection[str]) -> None:
         super().__init__()
         self._service = service
+        self._ready_names = {"", *served}
 
     async def Check(
         self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext
     ) -> health_pb2.HealthCheckResponse:
-        if request.service in ("", SERVICE_NAME):
+        if request.service in self._ready_names:
             ready = await self._service.ready()
             response = health_pb2.HealthCheckResponse
             status = response.SERVING if ready else response.NOT_SERVING
@@ -585,6 +602,7 @@ async def start_grpc_server(
     max_message_bytes: int | None = None,
     limits: ConnectionLimits | None = None,
     rate_limiter: RateLimiter | None = None,
+    api_versions: Collection[str] = tuple(SERVICE_NAMES),
 ) -> tuple[grpc.aio.Server, int]:
     """Start the gRPC server (registry, health and reflection services).
 
@@ -603,6 +621,8 @@ async def start_grpc_server(
             defaults when None).
         rate_limiter: Limit each caller's call rate (by token with auth on, else by client
             address; health is never limited); None: no limit.
+        api_versions: The API versions whose registry service is served (``"v1"``:
+            :data:`V1_SERVICE_NAME`, ``"v1alpha3"``: :data:`SERVICE_NAME`), as for REST.
 
     Returns:
         The started server (stop it with ``await server.stop(grace)``) and the bound port.
@@ -622,14 +642,22 @@ async def start_grpc_server(
     # Registered methods: gRPC's core matches the method path itself, with no generic handler
     # lookup in Python on each call (the generated health service registers the same way).
     calls = CallsPerAddress(limits.grpc_max_calls_per_address)
-    server.add_registered_method_handlers(
-        SERVICE_NAME, _registry_method_handlers(service, rate_limiter, auth is not None, calls)
-    )
+    handlers = _registry_method_handlers(service, rate_limiter, auth is not None, calls)
+    served = [SERVICE_NAMES[version] for version in SERVICE_NAMES if version in api_versions]
+    for name in served:
+        # One handler per RPC, registered under each served name: the stable service is the
+        # same calls (the v1alpha3 ones but experiments') under its own name.
+        methods = (
+            handlers
+            if name == SERVICE_NAME
+            else {method: handler for method, handler in handlers.items() if method in _V1_METHODS}
+        )
+        server.add_registered_method_handlers(name, methods)
 
-    health_servicer = _ReadinessHealth(service)
+    health_servicer = _ReadinessHealth(service, served)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (*served, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
 
     address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
@@ -646,6 +674,6 @@ async def start_grpc_server(
     if not bound:
         raise OSError(f"cannot listen for gRPC on {address}")
     await server.start()
-    for name in ("", SERVICE_NAME):
+    for name in ("", *served):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, bound

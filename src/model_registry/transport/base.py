@@ -36,12 +36,17 @@ from model_registry.types import (
     ServeModel,
 )
 
-__all__ = ["CallLoop", "Failure", "Transport", "list_fields"]
+__all__ = ["CallLoop", "Failure", "Transport", "list_fields", "with_article"]
 
 E = TypeVar("E", bound=BaseResource)
 R = TypeVar("R")
 
 _log = logging.getLogger("model_registry.transport")
+
+
+def with_article(label: str) -> str:
+    """``label`` after its indefinite article, for messages (``"an artifact"``)."""
+    return f"an {label}" if label[:1] in "aeiou" else f"a {label}"
 
 
 def list_fields(options: ListOptions, **filters: str | None) -> dict[str, str]:

@@ -21,6 +21,10 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from model_registry import _convert_grpc as conv
+from model_registry._generated.grpc.model_registry.v1 import model_registry_pb2 as pb_v1
+from model_registry._generated.grpc.model_registry.v1 import (
+    model_registry_pb2_grpc as pb_v1_grpc,
+)
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
 from model_registry._generated.grpc.model_registry.v1alpha3 import (
     model_registry_pb2_grpc as pb_grpc,
@@ -39,7 +43,7 @@ from model_registry.exceptions import (
 )
 from model_registry.operations import ARTIFACT, KINDS, Kind, Op
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
-from model_registry.transport.base import CallLoop, Failure, Transport
+from model_registry.transport.base import CallLoop, Failure, Transport, with_article
 from model_registry.transport.hints import wrong_protocol_hint
 from model_registry.transport.policy import (
     DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
@@ -89,6 +93,12 @@ def _read_ca(custom_ca: str | bytes | os.PathLike[str]) -> bytes:
         raise ValueError(f"cannot read the CA file {text}: {exc.strerror}") from None
 
 
+#: The RPCs of the stable service (``model_registry.v1``): all but experiments', runs' and
+#: metric history's, as REST v1.
+V1_RPCS = frozenset(pb_v1.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name)
+_AUTO, _V1, _V1ALPHA3 = "auto", "v1", "v1alpha3"
+
+
 def rpc_names() -> set[str]:
     """Every RPC the operation table names (a test checks it covers the service)."""
     return {op.rpc for kind in KINDS.values() for op in kind.ops if op.rpc is not None}
@@ -112,6 +122,13 @@ class GrpcTransport(Transport):
         project: The project (name or id) every call works in, sent as the
             ``x-model-registry-project`` metadata (``None``: none, the server chooses); a call
             made inside ``call_options(project=...)`` sends that one instead.
+        api_version: The registry service to call: ``"v1"`` (``model_registry.v1``, which
+            has no experiment calls: they raise
+            :class:`~model_registry.exceptions.Unsupported`), ``"v1alpha3"`` (every call), or
+            ``"auto"`` (the default): v1 for what it has, until the server answers
+            ``UNIMPLEMENTED`` for the service (a server that predates it: v1alpha3 from then
+            on, the call made again there), and v1alpha3 for experiments, runs and metric
+            history.
     """
 
     def __init__(
@@ -127,8 +144,14 @@ class GrpcTransport(Transport):
         options: Sequence[tuple[str, Any]] = (),
         max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
         project: str | None = None,
+        api_version: str = _AUTO,
     ) -> None:
         self.project = check_project(project)
+        if api_version not in (_AUTO, _V1, _V1ALPHA3):
+            raise ValueError(f"api_version must be 'auto', 'v1' or 'v1alpha3', got {api_version!r}")
+        self.api_version = api_version
+        # Whether the server has the stable service: None until the first v1 call tells.
+        self._v1_served: bool | None = {_AUTO: None, _V1: True, _V1ALPHA3: False}[api_version]
         if max_receive_message_bytes < 1:
             raise ValueError("max_receive_message_bytes must be positive")
         self._target = f"{host}:{port}"
@@ -142,7 +165,7 @@ class GrpcTransport(Transport):
             *options,
         )
         self._channel: grpc.aio.Channel | None = None
-        self._methods: dict[str, Any] = {}
+        self._methods: dict[tuple[str, str], Any] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -159,8 +182,10 @@ class GrpcTransport(Transport):
             channel = grpc.aio.secure_channel(self._target, credentials, options=self._options)
         else:
             channel = grpc.aio.insecure_channel(self._target, options=self._options)
-        stub = pb_grpc.ModelRegistryServiceStub(channel)
-        self._methods = {rpc: getattr(stub, rpc) for rpc in rpc_names()}
+        alpha = pb_grpc.ModelRegistryServiceStub(channel)
+        stable = pb_v1_grpc.ModelRegistryServiceStub(channel)
+        self._methods = {(_V1ALPHA3, rpc): getattr(alpha, rpc) for rpc in rpc_names()}
+        self._methods.update({(_V1, rpc): getattr(stable, rpc) for rpc in rpc_names() & V1_RPCS})
         self._channel = channel
 
     async def aclose(self) -> None:
@@ -188,7 +213,11 @@ class GrpcTransport(Transport):
         if self._channel is None:
             self._open()
         rpc = op.rpc
-        method = self._methods[rpc]
+        if rpc not in V1_RPCS and self.api_version == _V1:
+            raise Unsupported(
+                f"the gRPC API v1 has no call to {what} {with_article(kind.label)} (v1 has no "
+                "experiments, experiment runs or metric history); api_version='v1' was chosen"
+            )
         request = _request(getattr(pb, rpc + "Request"), fields)
         project = effective_project(self.project)
         scope = () if project is None else ((PROJECT_METADATA, project),)
@@ -196,7 +225,26 @@ class GrpcTransport(Transport):
         async def send_once(token: str | None, remaining: float | None) -> Any:
             auth = (("authorization", bearer_header(token)),) if token else ()
             metadata = (*auth, *scope) or None
-            return await method(request, timeout=remaining, metadata=metadata)
+            version = _V1 if rpc in V1_RPCS and self._v1_served is not False else _V1ALPHA3
+            try:
+                answer = await self._methods[version, rpc](
+                    request, timeout=remaining, metadata=metadata
+                )
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    if version == _V1 and exc.code() not in _NOT_ANSWERED:
+                        self._v1_served = True  # it answered, with an error of its own
+                    raise
+                # The server has no such call under this service name (the registry answers
+                # UNIMPLEMENTED for nothing else).
+                if version == _V1 and self._v1_served is None:
+                    # A server that predates the stable service: v1alpha3, now and from now on.
+                    self._v1_served = False
+                    return await send_once(token, remaining)
+                raise Unsupported(_unserved(version, rpc, what, kind.label)) from None
+            if version == _V1:
+                self._v1_served = True
+            return answer
 
         def classify(exc: Exception) -> Failure:
             return _classify(exc, rpc)
@@ -293,6 +341,25 @@ def _never_sent(exc: grpc.aio.AioRpcError) -> bool:
     """Whether a connection-level failure happened before the request left (no connection)."""
     details = (exc.details() or "").lower()
     return "failed to connect" in details or "connection refused" in details
+
+
+def _unserved(version: str, rpc: str, what: str, label: str) -> str:
+    """Why a call the server answered ``UNIMPLEMENTED`` cannot be made."""
+    if version == _V1:
+        return (
+            "the server has no gRPC service model_registry.v1 (it predates API v1): use "
+            "api_version='auto' or 'v1alpha3'"
+        )
+    if rpc not in V1_RPCS:
+        return (
+            f"the server serves only the gRPC API v1, which has no call to {what} "
+            f"{with_article(label)} (v1 has no experiments, experiment runs or metric history)"
+        )
+    return "the server does not serve the gRPC API v1alpha3: use api_version='auto' or 'v1'"
+
+
+_NOT_ANSWERED = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+"""Codes of a call no server answered: they tell nothing about the services it has."""
 
 
 def _classify(exc: Exception, rpc: str) -> Failure:

@@ -46,7 +46,7 @@ from model_registry.operations import (
     endpoint_module,
 )
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
-from model_registry.transport.base import CallLoop, Failure, Transport
+from model_registry.transport.base import CallLoop, Failure, Transport, with_article
 from model_registry.transport.hints import wrong_protocol_hint
 from model_registry.transport.policy import (
     DEFAULT_TIMEOUT,
@@ -105,10 +105,6 @@ class _Status(Exception):
 
     def __init__(self, status: int, headers: Mapping[str, str], content: bytes) -> None:
         self.status, self.headers, self.content = status, headers, content
-
-
-def _a(label: str) -> str:
-    return f"an {label}" if label[:1] in "aeiou" else f"a {label}"
 
 
 def _camel(name: str) -> str:
@@ -320,8 +316,8 @@ class RestTransport(Transport):
                 else "neither REST API version has one; use the gRPC transport"
             )
             raise Unsupported(
-                f"the REST API {self.api_version} has no endpoint to {what} {_a(kind.label)} "
-                f"({reason})"
+                f"the REST API {self.api_version} has no endpoint to {what} "
+                f"{with_article(kind.label)} ({reason})"
             )
         # v1 is asked about before the first call, whichever operation that is.
         if await self._serves(V1) and V1 in rest:
@@ -331,15 +327,17 @@ class RestTransport(Transport):
         if V1ALPHA3 in rest:
             raise Unsupported(
                 f"the server serves only the REST API v1, which has no endpoint to {what} "
-                f"{_a(kind.label)} (v1 has no experiments, experiment runs or metric history)"
+                f"{with_article(kind.label)} (v1 has no experiments, experiment runs or metric "
+                "history)"
             )
         if V1 in rest:
             raise Unsupported(
                 f"the server serves only the REST API v1alpha3, which has no endpoint to {what} "
-                f"{_a(kind.label)} (it is an extension of our REST API v1)"
+                f"{with_article(kind.label)} (it is an extension of our REST API v1)"
             )
         raise Unsupported(
-            f"the REST API has no endpoint to {what} {_a(kind.label)}; use the gRPC transport"
+            f"the REST API has no endpoint to {what} {with_article(kind.label)}; use the gRPC "
+            "transport"
         )
 
     @property

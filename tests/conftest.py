@@ -90,10 +90,14 @@ def _pg_migrated_schema() -> Iterator[tuple[str, str] | None]:
 async def _truncate_pg_schema(schema: str) -> None:
     import asyncpg
 
-    tables = ", ".join(f'"{schema}"."{t.name}"' for t in metadata.sorted_tables)
+    # The event log's counter row is the migration's: reset, not removed.
+    tables = ", ".join(
+        f'"{schema}"."{t.name}"' for t in metadata.sorted_tables if t.name != "event_log"
+    )
     conn = await asyncpg.connect(_plain_dsn(PG_URL))
     try:
         await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        await conn.execute(f'UPDATE "{schema}".event_log SET last_cursor = 0, pruned_through = 0')
     finally:
         await conn.close()
 

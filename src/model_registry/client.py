@@ -17,20 +17,22 @@ also reaches. A server running on that same blocked loop could never answer.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import weakref
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from model_registry._eventloop import LoopThread
-from model_registry.exceptions import ClientClosed, NotFound
+from model_registry.exceptions import ClientClosed, ModelRegistryError, NotFound
 from model_registry.transport.policy import call_options, check_project
 from model_registry.types import (
     Artifact,
     DataSet,
+    Event,
     ListOptions,
     ModelArtifact,
     ModelVersion,
@@ -280,6 +282,45 @@ class ModelRegistry:
             return self._call(lambda api: page(api, options))
 
         return Pager(page_fn)
+
+    # -- change events -------------------------------------------------------------------
+
+    def watch(
+        self,
+        kinds: str | Iterable[str] | None = None,
+        actions: str | Iterable[str] | None = None,
+        since: int | str | None = None,
+        project: str | None = None,
+    ) -> Iterator[Event]:
+        """The registry's changes as they commit: ``for event in registry.watch():``.
+
+        The same stream as :meth:`ModelRegistryAPIClient.watch` (commit order, reconnection
+        without loss or repeat, ``since`` a cursor to resume after), iterated from this
+        thread; each ``next`` waits for the next change. Break out of the loop to stop (the
+        stream is closed when the iterator is).
+        """
+        stream: AsyncIterator[Event] | None = None
+
+        async def start() -> AsyncIterator[Event]:
+            return (await self._holder.get()).watch(kinds, actions, since, project)
+
+        async def step() -> Event:
+            assert stream is not None
+            return await anext(stream)
+
+        stream = self._runner.run(start())
+        try:
+            while True:
+                try:
+                    event = self._runner.run(step())
+                except StopAsyncIteration:
+                    return
+                yield event
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(ModelRegistryError, RuntimeError):
+                    self._runner.run(aclose())
 
     # -- models --------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ import dataclasses
 import os
 import re
 import ssl
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -48,18 +48,20 @@ from model_registry.operations import (
     Kind,
 )
 from model_registry.transport.auth import TokenSource
-from model_registry.transport.base import Transport
+from model_registry.transport.base import Transport, WatchFilter
 from model_registry.transport.policy import (
     DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     DEFAULT_TIMEOUT,
     CallOptions,
     RetryPolicy,
     call_options,
+    check_project,
 )
 from model_registry.types import (
     Artifact,
     ArtifactType,
     BaseResource,
+    Event,
     Experiment,
     ExperimentRun,
     InferenceService,
@@ -835,3 +837,55 @@ class ModelRegistryAPIClient:
         return self._list(
             METRIC_HISTORY, options, "experiment_run", experiment_run_id, name=name, step_ids=steps
         )
+
+    # -- change events -------------------------------------------------------------------
+
+    def watch(
+        self,
+        kinds: str | Iterable[str] | None = None,
+        actions: str | Iterable[str] | None = None,
+        since: int | str | None = None,
+        project: str | None = None,
+    ) -> AsyncIterator[Event]:
+        """The registry's changes as they commit: ``async for event in client.watch():``.
+
+        Events come in commit order, each with a ``cursor``. The watch reconnects by itself
+        (with backoff) when the connection breaks or the server restarts, resuming after the
+        last event it yielded, so none is lost or repeated; to resume in another process,
+        pass the last ``event.cursor`` you handled as ``since``. The iteration never ends by
+        itself: break out of it (or cancel its task) to stop.
+
+        Args:
+            kinds: Only these kinds (``"registered_model"``, ``"model_version"``,
+                ``"model_artifact"``, ``"model_version_alias"``...); None: every kind.
+            actions: Only these actions (``"created"``, ``"updated"``, ``"state_changed"``,
+                ``"deleted"``, ``"uploaded"``); None: every action.
+            since: Start after this cursor; None: with the changes from now on.
+            project: The project to watch (name or id); None: the client's project (see
+                ``project=`` of the constructors), else the token's default.
+
+        Raises:
+            CursorExpired: ``since`` is older than the events the server keeps.
+            BadRequest: An unknown kind or action, or a cursor of another registry.
+            Unsupported: The transport cannot stream events.
+        """
+        cursor = _cursor(since)
+        wanted = WatchFilter(_names(kinds), _names(actions), check_project(project))
+        return self._t().watch(cursor, wanted)
+
+
+def _names(names: str | Iterable[str] | None) -> tuple[str, ...]:
+    if names is None:
+        return ()
+    if isinstance(names, str):
+        names = names.split(",")
+    return tuple(n.strip() for n in names if n.strip())
+
+
+def _cursor(since: int | str | None) -> int | None:
+    if since is None:
+        return None
+    text = str(since).strip()
+    if isinstance(since, bool) or not text.isdigit():
+        raise ValueError(f"since must be an event cursor (a non-negative integer), not {since!r}")
+    return int(text)

@@ -24,6 +24,7 @@ __all__ = [
     "ClientClosed",
     "Conflict",
     "ConnectionFailed",
+    "CursorExpired",
     "Forbidden",
     "InvalidResponse",
     "ModelRegistryError",
@@ -133,6 +134,14 @@ class Conflict(StatusError):
     default_status = 409
 
 
+class CursorExpired(StatusError):
+    """A watch asked to resume from a cursor older than the events the server keeps (HTTP
+    410, gRPC ``OUT_OF_RANGE`` marked 410): start again without ``since`` and re-read the
+    state needed."""
+
+    default_status = 410
+
+
 class UnprocessableEntity(StatusError):
     """A required field is missing or a rule refused the entity (HTTP 422; over gRPC,
     ``INVALID_ARGUMENT`` marked with HTTP status 422, or ``FAILED_PRECONDITION``)."""
@@ -223,6 +232,7 @@ HTTP_STATUS_TO_ERROR: Mapping[int, type[StatusError]] = {
     403: Forbidden,
     404: NotFound,
     409: Conflict,
+    410: CursorExpired,
     422: UnprocessableEntity,
     429: Unavailable,
     500: ServerError,

@@ -51,7 +51,7 @@ async def test_migrations_build_the_schema_from_an_empty_database(
             diff = await conn.run_sync(_schema_diff)
     finally:
         await store.close()
-    assert version == "0002"
+    assert version == "0003"
     assert diff == []
 
 
@@ -325,6 +325,6 @@ async def test_a_database_at_the_first_revision_upgrades_to_head_keeping_rows(
         found = await RegistryService(store).find("registered-model", {"name": "old"})
     finally:
         await store.close()
-    assert version == "0002"
+    assert version == "0003"
     assert diff == []
     assert found["createTimeSinceEpoch"] == "1"

@@ -21,6 +21,7 @@ from aiohttp import web
 from model_registry.server.auth import TokenAuthenticator
 from model_registry.server.connections import ConnectionLimits, GuardedSite, fitting_max_connections
 from model_registry.server.deferred import UNREACHABLE_ERRORS, DeferredStore
+from model_registry.server.events import DEFAULT_RETENTION_SECONDS
 from model_registry.server.ratelimit import RateLimit, RateLimiter
 from model_registry.server.rest import (
     MAX_BODY_KEY,
@@ -235,6 +236,7 @@ async def run_server(
     api_versions: Iterable[str] = DEFAULT_API_VERSIONS,
     alpha_sunset_date: date | None = None,
     statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
+    event_retention: float = DEFAULT_RETENTION_SECONDS,
 ) -> AsyncIterator[RunningServer]:
     """Run the registry server for the duration of an ``async with`` block.
 
@@ -263,6 +265,7 @@ async def run_server(
             ``Deprecation``, ``Sunset`` and successor ``Link`` headers.
         statement_timeout: Seconds a database statement may run; over it a filtered read is
             a 400 ("too expensive"), anything else a 503.
+        event_retention: Seconds change events are kept (older ones are pruned now and then).
 
     A PostgreSQL database that cannot be reached at start does not stop the start: the server
     answers 503 (gRPC: UNAVAILABLE, health NOT_SERVING) until it has connected.
@@ -357,6 +360,7 @@ async def run_server(
                     )
                     if started is not None:
                         grpc_server, bound_grpc = started
+                service.events.start_pruning(event_retention)
                 url_host = f"[{host}]" if ":" in host else host
                 scheme = "https" if tls is not None else "http"
                 yield RunningServer(
@@ -369,6 +373,8 @@ async def run_server(
                     api_versions=versions,
                 )
             finally:
+                # The watches end first, so their streams do not hold the stop up.
+                await service.events.close()
                 if grpc_server is not None:
                     await grpc_server.stop(grace=2.0)
                 await runner.cleanup()

@@ -35,6 +35,7 @@ from model_registry.server.connections import (
     DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
     ConnectionLimits,
 )
+from model_registry.server.events import parse_duration
 from model_registry.server.ratelimit import RateLimit
 from model_registry.server.store.engine import DEFAULT_STATEMENT_TIMEOUT, normalize_database_url
 from model_registry.server.versions import (
@@ -59,6 +60,13 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 def _api_versions(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
     try:
         return parse_api_versions(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _retention(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    try:
+        return parse_duration(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
@@ -223,6 +231,14 @@ def _sunset_date(ctx: click.Context, param: click.Parameter, value: str | None) 
     callback=_sunset_date,
     help="The day v1alpha3 goes away: its answers then carry Deprecation, Sunset and a "
     "successor Link to v1.",
+)
+@click.option(
+    "--event-retention",
+    default="30d",
+    show_default=True,
+    callback=_retention,
+    help="How long change events are kept (e.g. 30d, 12h, 90m); a watcher resuming from an "
+    "older cursor gets a clear error.",
 )
 def serve(
     *,

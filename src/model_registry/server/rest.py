@@ -6,6 +6,7 @@ answer. Errors become ``{"code", "message"}`` bodies at one place (the error mid
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -455,7 +456,62 @@ class ExtensionRoute:
     handler: Callable[[ApiVersion], Handler]
 
 
-EXTENSION_ROUTES: tuple[ExtensionRoute, ...] = ()
+def _sse(event: str | None, cursor: str | None, data: Any) -> bytes:
+    """One server-sent event (``text/event-stream``): ``id``, ``event`` and one ``data`` line."""
+    head = (f"id: {cursor}\n" if cursor is not None else "") + (
+        f"event: {event}\n" if event is not None else ""
+    )
+    return head.encode() + b"data: " + dump_json(data) + b"\n\n"
+
+
+def _watch_events(version: ApiVersion) -> Handler:
+    """``GET /events``: the change events as server-sent events.
+
+    The stream opens with a ``ready`` event whose ``id`` is the cursor it starts after (a
+    client that reconnects before any event came resumes from it), then one event per
+    change (``id`` its cursor, ``event`` its type such as ``model_version.created``, ``data``
+    the event's JSON), a comment now and then while nothing happens, and, should the
+    watcher fall behind the retention, an ``error`` event (``{"code", "message"}``).
+    ``Last-Event-ID`` stands in for ``since`` (a browser's ``EventSource`` reconnecting).
+    """
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        params = _params(request)
+        for key in ("kinds", "actions"):
+            values = request.rel_url.query.getall(key, [])
+            if len(values) > 1:
+                params[key] = ",".join(values)
+        last_id = request.headers.get("Last-Event-ID")
+        if not params.get("since") and last_id:
+            params["since"] = last_id
+        watch = await _service(request).watch(params)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await response.prepare(request)
+        await response.write(_sse("ready", str(watch.start), {"cursor": str(watch.start)}))
+        try:
+            async for event in watch:
+                if event is None:
+                    await response.write(b": heartbeat\n\n")
+                else:
+                    await response.write(_sse(event["type"], event["cursor"], event))
+        except ServiceError as exc:
+            await response.write(_sse("error", None, {"code": exc.code, "message": exc.message}))
+        except (ConnectionResetError, OSError):  # the watcher went away
+            return response
+        with contextlib.suppress(ConnectionResetError, OSError):
+            await response.write_eof()
+        return response
+
+    return handler
+
+
+EXTENSION_ROUTES: tuple[ExtensionRoute, ...] = (ExtensionRoute("GET", "/events", _watch_events),)
 """Every route of our v1 extensions: adding an extension operation is a row here (and its
 operation in ``openapi/extensions-v1.yaml``)."""
 

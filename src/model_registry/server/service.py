@@ -22,7 +22,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -48,8 +48,11 @@ from model_registry.server.errors import (
     StatementTimeout,
     UnprocessableEntity,
 )
+from model_registry.server.events import EventFeed, EventWatch, WatchRequest, event_kind
 from model_registry.server.paging import PageRequest
-from model_registry.server.store import Record, Scope, Store, Tx
+from model_registry.server.store import Record, Scope, Store, Tx, WriteBody
+from model_registry.server.store.events import append_events
+from model_registry.server.store.queries import Change, now_ms
 from model_registry.server.wire import (
     check_name,
     check_text,
@@ -73,6 +76,11 @@ _STEP_IDS_RE = re.compile(r"[0-9]{1,9}(,[0-9]{1,9})*")
 
 # Context kinds whose artifacts are reached through /{context}/{id}/artifacts.
 _ARTIFACT_OWNERS = ("model-version", "experiment-run")
+
+T = TypeVar("T")
+
+_STATE_COLUMNS = ("state", "desired_state", "last_known_state")
+"""Columns whose change is a ``state_changed`` event rather than ``updated``."""
 
 MAX_BATCH_IDS = 1000
 """Most ids one batch read takes (a table page is far smaller)."""
@@ -229,11 +237,67 @@ class RegistryService:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self.events = EventFeed(store)
+        """The change events: watchers read them through it; each write wakes them."""
 
     @property
     def store(self) -> Store:
         """The store behind the service."""
         return self._store
+
+    async def _write(self, body: WriteBody[T]) -> T:
+        """Run a write transaction; the one place every change gets its event.
+
+        The changes the body made through its ``tx`` become rows of the event log at the end
+        of the same transaction (so no change commits without its event, and no event
+        without its change), and the watchers are woken after the commit.
+        """
+
+        async def run(tx: Tx) -> T:
+            start = len(tx.changes)  # SQLite's writer runs several bodies on one Tx
+            try:
+                result = await body(tx)
+                rows = [await self._event_row(tx, c) for c in tx.changes[start:]]
+                await append_events(tx.executor, rows)
+            finally:
+                del tx.changes[start:]
+            return result
+
+        result = await self._store.write(run)
+        self.events.notify()
+        return result
+
+    async def _event_row(self, tx: Tx, change: Change) -> dict[str, Any]:
+        """The ``events`` row of one change: the entity as it is now, in its wire form."""
+        if change.kind is None:
+            kind, entity = change.event_kind or "", change.entity or {}
+        else:
+            record = change.record
+            if record is None and change.action != "deleted":
+                record = await tx.get((change.kind,), int(change.entity_id))
+            entity = {"id": str(change.entity_id)}
+            if record is not None:
+                entity = to_wire(change.kind, record)
+            kind = event_kind(change.kind)
+        return {
+            "time": now_ms(),
+            "kind": kind,
+            "action": change.action,
+            "entity_id": str(change.entity_id),
+            "project": None,
+            "subject": None,
+            "entity": orjson.dumps(entity).decode(),
+        }
+
+    async def watch(self, params: Params) -> EventWatch:
+        """Open a watch of the change events (``since``, ``kinds``, ``actions``; see
+        :class:`~model_registry.server.events.WatchRequest`).
+
+        Raises:
+            BadRequest: A bad cursor, kind or action.
+            CursorExpired: ``since`` is older than the events kept (410).
+        """
+        return await self.events.open(WatchRequest.from_params(params))
 
     async def ready(self) -> bool:
         """Whether the database answers (for ``/readyz`` and gRPC health)."""
@@ -266,7 +330,7 @@ class RegistryService:
         """
         desc = self._create_kind(kind, body)
         values, props = self._create_values(desc, body, full=full)
-        record = await self._store.write(
+        record = await self._write(
             lambda tx: self._insert(tx, desc, values, props, path_parent=parent_id)
         )
         return to_wire(desc, record)
@@ -406,7 +470,7 @@ class RegistryService:
             record = await self._get_record(tx, kinds, ident)
             return await self._apply_update(tx, record, body, ignore=())
 
-        record = await self._store.write(apply)
+        record = await self._write(apply)
         return to_wire(_record_kind(record), record)
 
     async def _apply_update(
@@ -438,6 +502,8 @@ class RegistryService:
             raise BadRequest("name cannot change")
         values.update(_common_values(body))
         await tx.update(desc, record.id, values, _custom_properties(body))
+        if any(c in values and values[c] != record.values.get(c) for c in _STATE_COLUMNS):
+            tx.changes[-1].action = "state_changed"
         updated = await tx.get((desc,), record.id)
         assert updated is not None  # updated in this transaction
         return _fitting(desc, updated)
@@ -667,14 +733,14 @@ class RegistryService:
             return record, created
 
         try:
-            record, created = await self._store.write(upsert)
+            record, created = await self._write(upsert)
         except Conflict:
             if not (in_run and desc in (METRIC, PARAMETER) and _present(body, "name")):
                 raise
             # A concurrent post of the same name to this run inserted it between our look-up
             # and our insert (PostgreSQL runs both transactions at once; SQLite's single writer
             # never does). Its row is committed now: run again, and update it.
-            record, created = await self._store.write(upsert)
+            record, created = await self._write(upsert)
         return to_wire(_record_kind(record), record), created
 
     async def _append_history(self, tx: Tx, metric: Record, run_id: int) -> None:

@@ -16,12 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from model_registry.exceptions import ModelRegistryError, NotFound, Timeout
+from model_registry.exceptions import (
+    ConnectionFailed,
+    ModelRegistryError,
+    NotFound,
+    ServerError,
+    Timeout,
+    Unavailable,
+    Unsupported,
+)
 from model_registry.operations import ARTIFACT, INFERENCE_SERVICE, MODEL_VERSION, Kind, Op
 from model_registry.transport.auth import TokenProvider
 from model_registry.transport.policy import RetryPolicy, effective_timeout
@@ -29,6 +38,7 @@ from model_registry.types import (
     Artifact,
     ArtifactType,
     BaseResource,
+    Event,
     ListOptions,
     ModelArtifact,
     Page,
@@ -36,7 +46,31 @@ from model_registry.types import (
     ServeModel,
 )
 
-__all__ = ["CallLoop", "Failure", "Transport", "list_fields", "with_article"]
+__all__ = ["CallLoop", "Failure", "Transport", "WatchFilter", "list_fields", "with_article"]
+
+WATCH_FIRST_DELAY = 0.1
+"""Seconds a watch waits before its first reconnection (doubled each failure in a row)."""
+WATCH_MAX_DELAY = 5.0
+"""Most seconds a watch waits between reconnections."""
+
+# What a watch reconnects after: the server is away or restarting, or the stream broke.
+_WATCH_TRANSIENT = (ConnectionFailed, Timeout, Unavailable, ServerError)
+
+
+@dataclass(frozen=True)
+class WatchFilter:
+    """What a watch asks for (besides where it starts).
+
+    Attributes:
+        kinds: Only these event kinds (empty: all).
+        actions: Only these actions (empty: all).
+        project: The project (name or id) to watch; None: the token's default.
+    """
+
+    kinds: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    project: str | None = None
+
 
 E = TypeVar("E", bound=BaseResource)
 R = TypeVar("R")
@@ -186,6 +220,45 @@ class Transport(ABC):
     @abstractmethod
     def closed(self) -> bool:
         """Whether :meth:`aclose` was called."""
+
+    def _event_stream(
+        self, since: int | None, wanted: WatchFilter
+    ) -> AsyncIterator[tuple[int, Mapping[str, Any] | None]]:
+        """One connection's event stream: the streaming primitive of a transport.
+
+        Yields ``(cursor, None)`` once the server accepted the watch (the cursor the stream
+        starts after), then ``(cursor, event)`` with each event's wire form (REST JSON).
+        Ends when the server ends the stream; raises :mod:`model_registry.exceptions`
+        classes (a lost connection is :class:`~model_registry.exceptions.ConnectionFailed`).
+        """
+        raise Unsupported(f"{type(self).__name__} cannot watch change events")
+
+    async def watch(self, since: int | None, wanted: WatchFilter) -> AsyncIterator[Event]:
+        """The change events after ``since`` (None: from now), across reconnections.
+
+        The one reconnection loop of every transport: when a stream breaks or the server
+        restarts, it connects again (capped backoff with jitter) from the last cursor it
+        handed out, so no event is lost or repeated. Errors a retry cannot mend (a bad
+        filter, an expired cursor, a refused token) are raised.
+        """
+        cursor = since
+        delay = WATCH_FIRST_DELAY
+        while True:
+            try:
+                async for position, data in self._event_stream(cursor, wanted):
+                    if data is None:
+                        cursor = position  # accepted: later failures resume from here
+                        delay = WATCH_FIRST_DELAY
+                        continue
+                    event = Event.from_wire(data)
+                    cursor = event.cursor
+                    yield event
+                _log.debug("the event stream ended; reconnecting after cursor %s", cursor)
+            except _WATCH_TRANSIENT as exc:
+                _log.debug("the event stream failed (%s); reconnecting in %.2fs", exc, delay)
+            # Jitter, so the watchers of a restarted server do not all come back at once.
+            await asyncio.sleep(delay * (0.5 + random.random() / 2))
+            delay = min(delay * 2, WATCH_MAX_DELAY)
 
     @abstractmethod
     def supports(self, op: Op | None) -> bool:

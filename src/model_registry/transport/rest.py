@@ -20,7 +20,7 @@ import asyncio
 import importlib
 import json
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ from model_registry.exceptions import (
     ClientClosed,
     ConnectionFailed,
     InvalidResponse,
+    ModelRegistryError,
     NotFound,
     Unsupported,
     from_http_response,
@@ -46,7 +47,7 @@ from model_registry.operations import (
     endpoint_module,
 )
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
-from model_registry.transport.base import CallLoop, Failure, Transport, with_article
+from model_registry.transport.base import CallLoop, Failure, Transport, WatchFilter, with_article
 from model_registry.transport.hints import wrong_protocol_hint
 from model_registry.transport.policy import (
     DEFAULT_TIMEOUT,
@@ -72,6 +73,13 @@ API_VERSION_CHOICES = (AUTO, V1, V1ALPHA3)
 _BASE = "/api/model_registry/"
 # The request the reference client 0.3.18 probes with: a 2xx means the server serves v1.
 _V1_PROBE = f"{_BASE}{V1}/registered_models"
+# The change events (server-sent events), an extension of v1 only.
+_EVENTS = f"{_BASE}{V1}/events"
+# A silent stream for this long is taken for a broken connection (the server sends a
+# heartbeat every 15 s).
+_EVENTS_IDLE_SECONDS = 45.0
+# Most bytes of one server-sent event (an event carries one entity, at most 4 MiB encoded).
+_MAX_SSE_BYTES = 8 * 1024 * 1024
 # Asked only when an operation v1 lacks (experiments) is called after v1 was found.
 _ALPHA_PROBE = f"{_BASE}{V1ALPHA3}/registered_models"
 
@@ -279,6 +287,46 @@ class RestTransport(Transport):
             return Failure(ConnectionFailed(message, **where), retry={"connection_error": True})
         raise exc
 
+    # -- streaming -----------------------------------------------------------------------
+
+    async def _event_stream(
+        self, since: int | None, wanted: WatchFilter
+    ) -> AsyncIterator[tuple[int, Mapping[str, Any] | None]]:
+        """``GET /api/model_registry/v1/events`` read as server-sent events; see
+        :meth:`Transport._event_stream`."""
+        if self._closed:
+            raise ClientClosed("the model registry client is closed")
+        session = await self._get_session()
+        headers = {"Accept": "text/event-stream"}
+        token = await self._auth.get() if self._auth.enabled else None
+        if token:
+            headers["Authorization"] = bearer_header(token)
+        project = wanted.project if wanted.project is not None else effective_project(self.project)
+        if project is not None:
+            headers[PROJECT_HEADER] = project
+        params = {}
+        if since is not None:
+            params["since"] = str(since)
+        if wanted.kinds:
+            params["kinds"] = ",".join(wanted.kinds)
+        if wanted.actions:
+            params["actions"] = ",".join(wanted.actions)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=DEFAULT_TIMEOUT, sock_read=_EVENTS_IDLE_SECONDS
+        )
+        try:
+            async with session.get(
+                self.base_url + _EVENTS, params=params, headers=headers, timeout=timeout
+            ) as response:
+                if response.status != 200:
+                    raise _Status(response.status, response.headers, await response.read())
+                async for item in _server_sent_events(response.content):
+                    yield item
+        except ModelRegistryError:
+            raise
+        except Exception as exc:  # mapped as any call's failure; unknown ones re-raised
+            raise self._classify(exc, "GET", _EVENTS).error from None
+
     # -- the API version -----------------------------------------------------------------
 
     async def _serves(self, version: str) -> bool:
@@ -432,3 +480,41 @@ class RestTransport(Transport):
             return _convert.page_parts(_loads(content, request))
 
         return RawPage(read, _convert.decoder_for(kind.domain))
+
+
+async def _server_sent_events(
+    content: aiohttp.StreamReader,
+) -> AsyncIterator[tuple[int, Mapping[str, Any] | None]]:
+    """The events of a ``text/event-stream``: ``ready`` as ``(cursor, None)``, each change as
+    ``(cursor, event JSON)``; an ``error`` event is raised as the error it names."""
+    buffer = b""
+    fields: dict[str, str] = {}
+    async for chunk in content.iter_any():
+        buffer += chunk
+        if len(buffer) > _MAX_SSE_BYTES:
+            raise InvalidResponse("a server-sent event is larger than the client reads")
+        *lines, buffer = buffer.split(b"\n")
+        for raw in lines:
+            line = raw.rstrip(b"\r").decode("utf-8", "replace")
+            if line:
+                if not line.startswith(":"):  # a comment (heartbeat)
+                    name, _, value = line.partition(":")
+                    value = value.removeprefix(" ")
+                    if name == "data" and "data" in fields:
+                        value = fields["data"] + "\n" + value
+                    fields[name] = value
+                continue
+            event, fields = fields, {}
+            kind = event.get("event")
+            if kind == "error":
+                body = orjson.loads(event.get("data") or "{}")
+                status = 410 if body.get("code") == "Gone" else 503
+                raise from_http_response(status, body, method="GET", path=_EVENTS)
+            if "id" not in event or "data" not in event:
+                continue
+            try:
+                cursor = int(event["id"])
+                data = orjson.loads(event["data"])
+            except ValueError:
+                raise InvalidResponse(f"the server sent a broken event: {event!r}"[:500]) from None
+            yield cursor, None if kind == "ready" else data

@@ -37,6 +37,7 @@ from model_registry.types.enums import (
     RegisteredModelState,
     SortOrder,
 )
+from model_registry.types.events import Event
 from model_registry.types.options import ListOptions, Page, PageCall, RawPage
 from model_registry.types.pager import Pager
 
@@ -48,6 +49,7 @@ __all__ = [
     "CustomValue",
     "DataSet",
     "DocArtifact",
+    "Event",
     "ExecutionState",
     "Experiment",
     "ExperimentRun",

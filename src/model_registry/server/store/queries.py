@@ -69,6 +69,28 @@ class Record:
         return int(self.values["id"])
 
 
+@dataclass
+class Change:
+    """One change made in a transaction, for the event log (see ``store/events.py``).
+
+    Attributes:
+        kind: The entity kind's descriptor, or None for a change that is not an entity's
+            (an alias), which then gives ``event_kind`` and ``entity``.
+        action: ``"created"``, ``"updated"``, ``"deleted"``...
+        entity_id: The id of the entity changed.
+        record: The entity as stored after the change, when the query had it at hand.
+        event_kind: The event's kind when ``kind`` is None.
+        entity: The event's entity (wire form) when ``kind`` is None.
+    """
+
+    kind: EntityKind | None
+    action: str
+    entity_id: int | str
+    record: Record | None = None
+    event_kind: str | None = None
+    entity: dict[str, Any] | None = None
+
+
 def _is_unique_violation(exc: IntegrityError) -> bool:
     # Foreign-key and not-null failures are bugs, not conflicts: only unique clashes map to 409.
     text_ = str(exc.orig).lower()
@@ -80,6 +102,13 @@ class Tx:
 
     def __init__(self, conn: Executor) -> None:
         self._conn = conn
+        self.changes: list[Change] = []
+        """The changes made through this Tx, in order; the service turns them into events."""
+
+    @property
+    def executor(self) -> Executor:
+        """Where this transaction's statements run (for the query modules beside this one)."""
+        return self._conn
 
     async def _execute(
         self, stmt: Any, kind: EntityKind, values: Mapping[str, Any], params: Any = None
@@ -126,7 +155,9 @@ class Tx:
         new_id = int(stored["id"])
         rows = list(props)
         await self._write_props(kind, new_id, rows)
-        return Record(stored, await self._read_props(kind, new_id) if rows else [])
+        record = Record(stored, await self._read_props(kind, new_id) if rows else [])
+        self.changes.append(Change(kind, "created", new_id, record))
+        return record
 
     async def _read_props(self, kind: EntityKind, owner_id: int) -> list[dict[str, Any]]:
         stmt = props_statement(kind.table)
@@ -168,6 +199,7 @@ class Tx:
             ptable = PROPERTY_TABLES[kind.table]
             await self._conn.execute(delete(ptable).where(ptable.c.owner_id == entity_id))
             await self._write_props(kind, entity_id, props)
+        self.changes.append(Change(kind, "updated", entity_id))
 
     async def _rows(
         self, stmt: Select[Any], params: Mapping[str, Any]

@@ -207,3 +207,28 @@ PROPERTY_TABLES: dict[str, Table] = {
     "executions": executions_properties,
     "metric_history": metric_history_properties,
 }
+
+# The change-event log (an outbox): one row per change, written in the change's transaction.
+# The cursor is handed out by the one row of ``event_log`` (updated in that transaction too),
+# so on PostgreSQL a later cursor cannot commit before an earlier one is visible.
+events = Table(
+    "events",
+    metadata,
+    Column("cursor", BigInteger, primary_key=True, autoincrement=False),
+    Column("time", BigInteger, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("project", String(NAME_LENGTH), nullable=True),
+    Column("subject", String(NAME_LENGTH), nullable=True),
+    Column("entity", Text, nullable=False),
+)
+Index("ix_events_time", events.c.time)
+
+event_log = Table(
+    "event_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_cursor", BigInteger, nullable=False),
+    Column("pruned_through", BigInteger, nullable=False),
+)

@@ -26,6 +26,8 @@ from .doc_artifact_create_artifact_type import DocArtifactCreateArtifactType
 from .doc_artifact_update import DocArtifactUpdate
 from .doc_artifact_update_artifact_type import DocArtifactUpdateArtifactType
 from .error import Error
+from .event import Event
+from .event_entity import EventEntity
 from .execution_state import ExecutionState
 from .inference_service import InferenceService
 from .inference_service_create import InferenceServiceCreate
@@ -110,6 +112,8 @@ __all__ = (
     "DocArtifactUpdate",
     "DocArtifactUpdateArtifactType",
     "Error",
+    "Event",
+    "EventEntity",
     "ExecutionState",
     "InferenceService",
     "InferenceServiceCreate",

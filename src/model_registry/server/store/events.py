@@ -1,0 +1,104 @@
+"""The queries of the change-event log (``events``, ``event_log``): append, read, prune.
+
+A change and its event commit in the same transaction: the service appends the events of a
+write at the end of its transaction body (:func:`append_events`). Cursors come from the one
+row of ``event_log``, incremented in that transaction: the row lock it takes (PostgreSQL) is
+held until the commit, so the transaction holding cursor ``n`` commits before any other can
+take ``n + 1``. A reader that has seen cursor ``n`` committed has therefore seen every cursor
+below it, which a sequence cannot promise (a lower number may commit after a higher one has
+been read). SQLite's single writer commits in cursor order anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+
+from model_registry.server.store.executor import Executor, dicts, first_dict
+from model_registry.server.store.schema import event_log, events
+
+__all__ = ["append_events", "log_bounds", "prune_events", "read_events"]
+
+_EVENT_COLUMNS = ("time", "kind", "action", "entity_id", "project", "subject", "entity")
+
+
+async def append_events(conn: Executor, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Append events (dicts of the ``events`` columns but ``cursor``); return their cursors.
+
+    Must run last in its transaction: the counter row stays locked until the commit.
+    """
+    if not rows:
+        return []
+    taken = await conn.execute(
+        update(event_log)
+        .where(event_log.c.id == 1)
+        .values(last_cursor=event_log.c.last_cursor + len(rows))
+        .returning(event_log.c.last_cursor)
+    )
+    last = int(taken.scalar_one())
+    first = last - len(rows) + 1
+    params = [
+        {"cursor": first + i, **{c: row.get(c) for c in _EVENT_COLUMNS}}
+        for i, row in enumerate(rows)
+    ]
+    await conn.execute(insert(events), params)
+    return list(range(first, last + 1))
+
+
+async def log_bounds(conn: Executor) -> tuple[int, int]:
+    """The newest committed cursor and the newest pruned one (0 when none)."""
+    row = first_dict(
+        await conn.execute(select(event_log.c.last_cursor, event_log.c.pruned_through))
+    )
+    assert row is not None  # the migration inserts the one row
+    return int(row["last_cursor"]), int(row["pruned_through"])
+
+
+async def read_events(
+    conn: Executor,
+    after: int,
+    *,
+    kinds: Collection[str] = (),
+    actions: Collection[str] = (),
+    projects: Collection[str] | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Events with a cursor above ``after``, in cursor order, matching the filters.
+
+    Args:
+        conn: The transaction's executor.
+        after: Return only cursors greater than this.
+        kinds: Only these kinds (empty: all).
+        actions: Only these actions (empty: all).
+        projects: Only events of these projects (None: any project).
+        limit: At most this many.
+    """
+    stmt = select(events).where(events.c.cursor > after)
+    if kinds:
+        stmt = stmt.where(events.c.kind.in_(sorted(kinds)))
+    if actions:
+        stmt = stmt.where(events.c.action.in_(sorted(actions)))
+    if projects is not None:
+        stmt = stmt.where(events.c.project.in_(sorted(projects)))
+    return dicts(await conn.execute(stmt.order_by(events.c.cursor).limit(limit)))
+
+
+async def prune_events(conn: Executor, older_than_ms: int) -> int:
+    """Delete the events older than a time; return the newest pruned cursor (0: none ever).
+
+    Only a prefix of the log is deleted (everything up to the newest cursor that is old
+    enough), so "pruned through n" stays exact even when times are not monotonic.
+    """
+    newest_old = (
+        await conn.execute(select(func.max(events.c.cursor)).where(events.c.time < older_than_ms))
+    ).scalar_one()
+    if newest_old is not None:
+        await conn.execute(delete(events).where(events.c.cursor <= newest_old))
+        await conn.execute(
+            update(event_log)
+            .where(event_log.c.id == 1, event_log.c.pruned_through < newest_old)
+            .values(pruned_through=newest_old)
+        )
+    return int((await log_bounds(conn))[1])

@@ -388,12 +388,23 @@ class GuardedRequestHandler(web.RequestHandler):
             # on its own) or queued behind another request; looked at again next sweep.
             return
         self._body, self.body_since = None, 0.0
+        log.debug("closing a connection whose request body did not arrive in time")
         transport = self.transport
-        if transport is not None and request.writer.output_size == 0:
-            with contextlib.suppress(Exception):
-                transport.write(_raw_error(408, "request body not received in time"))
-        log.debug("closed a connection whose request body did not arrive in time")
-        self.force_close()
+        if transport is None:
+            self.force_close()
+            return
+        # The answer, a half-close, and what still arrives read and dropped for a moment
+        # before the close: closed at once while the client is still sending, the connection
+        # would be reset and the client could lose the answer with it (as for a refusal).
+        self._force_close = True  # data_received drops whatever still arrives
+        with contextlib.suppress(Exception):
+            if request.writer.output_size == 0:
+                cast(asyncio.WriteTransport, transport).write(
+                    _raw_error(408, "request body not received in time")
+                )
+            cast(asyncio.WriteTransport, transport).write_eof()
+        # Closing cancels the handler (handler_cancellation), which frees what it held.
+        self._loop.call_later(_REFUSAL_LINGER, transport.close)
 
     def log_exception(self, *args: Any, **kwargs: Any) -> None:
         """aiohttp's log of a failure; a request body that could not be read is the client's.

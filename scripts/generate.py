@@ -1,6 +1,7 @@
 """Regenerate every generated package of the project (run by ``make generate``).
 
-Two generators, three outputs under ``src/model_registry/_generated/``, and one derived spec:
+Two generators, three outputs under ``src/model_registry/_generated/``, and one derived spec
+(plus ``_generated/specs/``: both specs as the server serves them, YAML and JSON):
 
 * ``openapi/``: the REST API v1alpha3 stubs, built by openapi-python-client from
   ``openapi/model-registry.yaml`` with the templates in ``openapi/templates/`` and the settings in
@@ -44,6 +45,7 @@ import contextlib
 import copy
 import importlib.resources
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -521,6 +523,19 @@ def generate_grpc(src_root: Path) -> list[Path]:
     return protos
 
 
+def write_served_specs(target: Path, alpha_spec: Path, v1_spec: Path) -> None:
+    """The OpenAPI documents the server serves (``/api/model_registry/<version>/openapi.yaml``
+    and ``.json``), as package data: the YAML as it is, and its JSON form."""
+    import yaml  # the dev extra, as in write_v1_spec
+
+    target.mkdir(parents=True, exist_ok=True)
+    for version, source in (("v1alpha3", alpha_spec), ("v1", v1_spec)):
+        text = source.read_text(encoding="utf-8")
+        (target / f"{version}.yaml").write_text(text, encoding="utf-8")
+        as_json = json.dumps(yaml.safe_load(text), indent=2, sort_keys=False) + "\n"
+        (target / f"{version}.json").write_text(as_json, encoding="utf-8")
+
+
 def generate_all(out_root: Path, spec: Path = SPEC) -> None:
     """Regenerate the v1 spec (``out_root/openapi/``) and every stub package under
     ``out_root/src/model_registry/_generated``."""
@@ -541,7 +556,8 @@ def generate_all(out_root: Path, spec: Path = SPEC) -> None:
             _package_init("Generated code only: produced by `make generate`, never edited."),
             encoding="utf-8",
         )
-        for name in ("openapi", "openapi_v1", "grpc"):
+        write_served_specs(staged / "specs", spec, v1_spec)
+        for name in ("openapi", "openapi_v1", "grpc", "specs"):
             shutil.rmtree(final / name, ignore_errors=True)
             shutil.copytree(staged / name, final / name)
         (out_root / "openapi").mkdir(exist_ok=True)

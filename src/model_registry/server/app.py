@@ -18,10 +18,17 @@ from typing import Any
 
 from aiohttp import web
 
+from model_registry.server.apidocs import add_doc_routes, public_doc_paths
 from model_registry.server.auth import TokenAuthenticator
 from model_registry.server.connections import ConnectionLimits, GuardedSite, fitting_max_connections
 from model_registry.server.deferred import UNREACHABLE_ERRORS, DeferredStore
 from model_registry.server.events import DEFAULT_RETENTION_SECONDS
+from model_registry.server.metrics import CONTENT_TYPE, Metrics, store_gauges
+from model_registry.server.observability import (
+    ACCESS_LOG_FORMATS,
+    CallObserver,
+    observe_middleware,
+)
 from model_registry.server.ratelimit import RateLimit, RateLimiter
 from model_registry.server.rest import (
     MAX_BODY_KEY,
@@ -54,6 +61,11 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 
 MAX_REQUEST_LINE_BYTES = 64 * 1024
 """Longest request line (method, path and query) or header the HTTP layer parses."""
+
+METRICS_PATH = "/metrics"
+"""The Prometheus metrics (with auth on, they need a token unless ``metrics_public``)."""
+
+METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,21 @@ async def _readyz(request: web.Request) -> web.Response:
     return error_response(503, "database not ready")
 
 
+async def _metrics(request: web.Request) -> web.Response:
+    text = request.app[METRICS_KEY].render()
+    return web.Response(text=text, headers={"Content-Type": CONTENT_TYPE})
+
+
+def public_paths(versions: Iterable[str], *, metrics_public: bool = False) -> frozenset[str]:
+    """The paths answered without a token when auth is on: the probes, the API documents and
+    their page (the published API, nothing of this deployment), and ``/metrics`` when
+    ``metrics_public`` (docs/security.md)."""
+    paths = {"/healthz", "/readyz"} | public_doc_paths(versions)
+    if metrics_public:
+        paths.add(METRICS_PATH)
+    return frozenset(paths)
+
+
 async def _root(request: web.Request) -> web.Response:
     if wants_html(request):
         raise web.HTTPFound(f"{UI_PREFIX}/models")  # a browser: to the web UI
@@ -105,6 +132,9 @@ def create_app(
     rate_limiter: RateLimiter | None = None,
     api_versions: Iterable[str] = DEFAULT_API_VERSIONS,
     alpha_sunset_date: date | None = None,
+    metrics: Metrics | None = None,
+    metrics_public: bool = False,
+    access_log: bool = False,
 ) -> web.Application:
     """Build the aiohttp application serving the REST API over ``service``.
 
@@ -119,6 +149,10 @@ def create_app(
             prefix answers 404.
         alpha_sunset_date: When given, every v1alpha3 answer carries ``Deprecation``,
             ``Sunset`` (this day) and, where v1 has the same route, a successor ``Link``.
+        metrics: Count and time every request into these, served at ``/metrics`` (a new
+            registry when None).
+        metrics_public: Serve ``/metrics`` without a token also with auth on.
+        access_log: Log one JSON line per request (``model_registry.access``).
 
     Returns:
         The application (not yet running).
@@ -128,6 +162,8 @@ def create_app(
             v1alpha3 while it is not served.
     """
     versions = check_api_versions(api_versions, alpha_sunset_date)
+    if metrics is None:
+        metrics = Metrics(_service_gauges(service))
     middlewares: list[Any] = [error_middleware]
     if alpha_sunset_date is not None:
         # Outermost, so the error bodies the error middleware writes carry the headers too.
@@ -136,20 +172,40 @@ def create_app(
         )
     if auth is None and auth_tokens:
         auth = TokenAuthenticator(auth_tokens)
+    # Outermost of all: it sees every answer, the sunset headers' and the refusals' included.
+    middlewares.insert(0, observe_middleware(metrics, access_log=access_log))
     if auth is not None:
-        # The UI's pages check their own sign-in cookie (and send a browser to the login page).
-        middlewares.append(auth_middleware(auth, exempt=is_ui_request))
+        # The UI's pages check their own sign-in cookie (and send a browser to the login page);
+        # the API documents and their page are public, /metrics when asked.
+        open_paths = public_paths(versions, metrics_public=metrics_public)
+
+        def exempt(request: web.Request) -> bool:
+            return request.path in open_paths or is_ui_request(request)
+
+        middlewares.append(auth_middleware(auth, exempt=exempt))
     if rate_limiter is not None:
         middlewares.append(rate_limit_middleware(rate_limiter, by_token=auth is not None))
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
     app[SERVICE_KEY] = service
     app[MAX_BODY_KEY] = max_body_bytes
+    app[METRICS_KEY] = metrics
     app.router.add_get("/", _root, allow_head=False)
     app.router.add_get("/healthz", _healthz, allow_head=False)
     app.router.add_get("/readyz", _readyz, allow_head=False)
+    app.router.add_get(METRICS_PATH, _metrics, allow_head=False)
     add_routes(app, versions)
+    add_doc_routes(app, versions)
     setup_ui(app, auth=auth)
     return app
+
+
+def _service_gauges(service: RegistryService) -> Any:
+    """The store's pool gauges, read when scraped (the service may not be set up yet)."""
+
+    def read() -> Any:
+        return store_gauges(service.store)()
+
+    return read
 
 
 def check_api_versions(
@@ -199,6 +255,7 @@ async def _start_grpc(
     limits: ConnectionLimits,
     rate_limiter: RateLimiter | None,
     api_versions: tuple[str, ...],
+    observer: CallObserver,
 ) -> tuple[Any, int] | None:
     if not _grpc_available():
         log.warning("gRPC requested but model_registry.server.grpc is not available")
@@ -215,6 +272,7 @@ async def _start_grpc(
         limits=limits,
         rate_limiter=rate_limiter,
         api_versions=api_versions,
+        observer=observer,
     )
     return server, int(bound)
 
@@ -237,6 +295,8 @@ async def run_server(
     alpha_sunset_date: date | None = None,
     statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
     event_retention: float = DEFAULT_RETENTION_SECONDS,
+    access_log: str = "off",
+    metrics_public: bool = False,
 ) -> AsyncIterator[RunningServer]:
     """Run the registry server for the duration of an ``async with`` block.
 
@@ -266,6 +326,9 @@ async def run_server(
         statement_timeout: Seconds a database statement may run; over it a filtered read is
             a 400 ("too expensive"), anything else a 503.
         event_retention: Seconds change events are kept (older ones are pruned now and then).
+        access_log: ``"json"``: one JSON line per REST request and gRPC call on the logger
+            ``model_registry.access``; ``"off"`` (the default): none.
+        metrics_public: Serve ``/metrics`` without a token also with auth on.
 
     A PostgreSQL database that cannot be reached at start does not stop the start: the server
     answers 503 (gRPC: UNAVAILABLE, health NOT_SERVING) until it has connected.
@@ -281,6 +344,8 @@ async def run_server(
     if (tls_cert is None) != (tls_key is None):
         raise ValueError("TLS needs both a certificate and a key")
     versions = check_api_versions(api_versions, alpha_sunset_date)
+    if access_log not in ACCESS_LOG_FORMATS:
+        raise ValueError(f"access_log must be one of {', '.join(ACCESS_LOG_FORMATS)}")
     tls = load_server_tls(tls_cert, tls_key) if tls_cert and tls_key else None
     auth: TokenAuthenticator | None = None
     if auth_tokens or auth_token_file is not None:
@@ -297,8 +362,12 @@ async def run_server(
         store = await _open_store(database_url, statement_timeout)
         try:
             service = RegistryService(store)  # type: ignore[arg-type]  # a DeferredStore too
+            metrics = Metrics(_service_gauges(service))
             app = create_app(
                 service,
+                metrics=metrics,
+                metrics_public=metrics_public,
+                access_log=access_log == "json",
                 auth=auth,
                 max_body_bytes=max_body_bytes,
                 rate_limiter=limiter,
@@ -347,6 +416,7 @@ async def run_server(
                 bound_port = int(sock.getsockname()[1])
                 bound_grpc: int | None = None
                 if grpc_port is not None:
+                    observer = CallObserver(metrics, access_log=access_log == "json")
                     started = await _start_grpc(
                         service,
                         host,
@@ -357,6 +427,7 @@ async def run_server(
                         limits,
                         limiter,
                         versions,
+                        observer,
                     )
                     if started is not None:
                         grpc_server, bound_grpc = started

@@ -36,6 +36,7 @@ from model_registry.server.connections import (
     ConnectionLimits,
 )
 from model_registry.server.events import parse_duration
+from model_registry.server.observability import ACCESS_LOG_FORMATS, ACCESS_LOGGER
 from model_registry.server.ratelimit import RateLimit
 from model_registry.server.store.engine import DEFAULT_STATEMENT_TIMEOUT, normalize_database_url
 from model_registry.server.versions import (
@@ -217,6 +218,19 @@ def _sunset_date(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="Requests a caller may send at once under --rate-limit (default: the rate).",
 )
 @click.option(
+    "--access-log",
+    type=click.Choice(ACCESS_LOG_FORMATS),
+    default="off",
+    show_default=True,
+    help="json: one JSON object per request on stderr (method, route, status, duration; "
+    "never a token or a body).",
+)
+@click.option(
+    "--metrics-public",
+    is_flag=True,
+    help="Serve /metrics without a token also with auth on.",
+)
+@click.option(
     "--api-versions",
     default=",".join(DEFAULT_API_VERSIONS),
     show_default=True,
@@ -292,6 +306,14 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if run_options["access_log"] == "json":
+        # Each line is the JSON object alone, whatever the log level of the rest.
+        access = logging.getLogger(ACCESS_LOGGER)
+        access_handler = logging.StreamHandler()
+        access_handler.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(access_handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
     try:
         run_on_loop(
             _serve(grpc_port=None if no_grpc else grpc_port, auth_tokens=tokens, **run_options),

@@ -42,6 +42,7 @@ from model_registry.server.errors import (
     Unauthorized,
     Unavailable,
 )
+from model_registry.server.observability import CallObserver
 from model_registry.server.paging import PageRequest, encode_token
 from model_registry.server.ratelimit import RateLimiter
 from model_registry.server.service import RegistryService
@@ -482,21 +483,35 @@ def _dispatch(
     limiter: RateLimiter | None = None,
     by_token: bool = False,
     calls: CallsPerAddress | None = None,
+    observer: CallObserver | None = None,
 ) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[Message]]:
     async def behavior(raw: bytes, context: grpc.aio.ServicerContext) -> Message:
-        if calls is None:
-            return await run(raw, context)
-        address = _peer_address(context.peer() or "")
+        started = observer.start() if observer is not None else 0.0
+        code = "CANCELLED"  # unless the call ends otherwise: its client went away
+        address = _peer_address(context.peer() or "") if calls is not None else ""
         try:
-            calls.enter(address)
-        except ServiceError as err:
-            await _abort(context, err)
-        try:
-            return await run(raw, context)
+            if calls is not None:
+                try:
+                    calls.enter(address)
+                except ServiceError as err:
+                    code = err.grpc_code
+                    await _abort(context, err)
+            try:
+                result = await run(raw, context)
+            finally:
+                if calls is not None:
+                    calls.leave(address)
+            if isinstance(result, ServiceError):
+                code = result.grpc_code
+                await _abort(context, result)
+            code = "OK"
+            return result  # type: ignore[return-value]  # not an error, so a message
         finally:
-            calls.leave(address)
+            if observer is not None:
+                observer.done(name, code, started, address or None)
 
-    async def run(raw: bytes, context: grpc.aio.ServicerContext) -> Message:
+    async def run(raw: bytes, context: grpc.aio.ServicerContext) -> Message | ServiceError:
+        """The answer, or the error to end the call with."""
         try:
             if limiter is not None:
                 limiter.check(_caller_key(context, by_token))
@@ -508,14 +523,13 @@ def _dispatch(
                 raise BadRequest(f"request is not a valid {request_cls.__name__}") from None
             return await handler(service, request)
         except ServiceError as err:
-            await _abort(context, err)
+            return err
         except ValueError as err:
             # A request value with no wire form (the converter names it): a client mistake.
-            await _abort(context, BadRequest(str(err)))
+            return BadRequest(str(err))
         except Exception:
             log.exception("gRPC %s failed", name)
-            await _abort(context, ServiceError(500, "internal error"))
-        raise AssertionError("unreachable: abort raises")  # pragma: no cover
+            return ServiceError(500, "internal error")
 
     return behavior
 
@@ -538,6 +552,7 @@ def _registry_method_handlers(
     limiter: RateLimiter | None = None,
     by_token: bool = False,
     calls: CallsPerAddress | None = None,
+    observer: CallObserver | None = None,
 ) -> dict[str, grpc.RpcMethodHandler]:
     """The unary handler of every RPC of the registry service, by method name."""
     methods = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name
@@ -546,7 +561,9 @@ def _registry_method_handlers(
         request_cls = getattr(pb, method.input_type.name)
         response_cls = getattr(pb, method.output_type.name)
         handlers[name] = grpc.unary_unary_rpc_method_handler(
-            _dispatch(name, RPC_HANDLERS[name], service, request_cls, limiter, by_token, calls),
+            _dispatch(
+                name, RPC_HANDLERS[name], service, request_cls, limiter, by_token, calls, observer
+            ),
             response_serializer=response_cls.SerializeToString,
         )
     return handlers
@@ -603,6 +620,7 @@ async def start_grpc_server(
     limits: ConnectionLimits | None = None,
     rate_limiter: RateLimiter | None = None,
     api_versions: Collection[str] = tuple(SERVICE_NAMES),
+    observer: CallObserver | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Start the gRPC server (registry, health and reflection services).
 
@@ -623,6 +641,7 @@ async def start_grpc_server(
             address; health is never limited); None: no limit.
         api_versions: The API versions whose registry service is served (``"v1"``:
             :data:`V1_SERVICE_NAME`, ``"v1alpha3"``: :data:`SERVICE_NAME`), as for REST.
+        observer: Counts, times and logs every registry call (metrics, access log).
 
     Returns:
         The started server (stop it with ``await server.stop(grace)``) and the bound port.
@@ -642,7 +661,7 @@ async def start_grpc_server(
     # Registered methods: gRPC's core matches the method path itself, with no generic handler
     # lookup in Python on each call (the generated health service registers the same way).
     calls = CallsPerAddress(limits.grpc_max_calls_per_address)
-    handlers = _registry_method_handlers(service, rate_limiter, auth is not None, calls)
+    handlers = _registry_method_handlers(service, rate_limiter, auth is not None, calls, observer)
     served = [SERVICE_NAMES[version] for version in SERVICE_NAMES if version in api_versions]
     for name in served:
         # One handler per RPC, registered under each served name: the stable service is the

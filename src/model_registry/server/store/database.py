@@ -225,6 +225,19 @@ class Store:
             finally:
                 await conn_cm.__aexit__(None, None, None)
 
+    def pool_stats(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+        """Gauges of the connection pool for ``/metrics``: ``db_pool_connections`` by state
+        (``size``: kept open at most, ``checked_out``: in use, ``overflow``: open beyond the
+        size). Read from the pool's counters, no query."""
+        pool: Any = self._engine.sync_engine.pool
+        states = (("size", "size"), ("checked_out", "checkedout"), ("overflow", "overflow"))
+        samples = [
+            ({"state": state}, float(getattr(pool, attr)()))
+            for state, attr in states
+            if callable(getattr(pool, attr, None))
+        ]
+        return {"db_pool_connections": samples}
+
     async def ping(self) -> bool:
         """Whether the database answers a trivial query."""
         try:
@@ -364,6 +377,16 @@ class SqliteStore(Store):
     def _connect(self) -> Connection:
         with unavailable_on_connection_failure(connecting=True):
             return self._sync_engine.connect()
+
+    def pool_stats(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+        """Gauges for ``/metrics``: ``sqlite_writer_queue_depth`` (writes waiting for the
+        writer thread) and ``sqlite_heavy_reads_queued`` (filtered reads waiting for a reader
+        thread, beyond those running)."""
+        queued = float(self._readers._work_queue.qsize())  # the executor's own queue
+        return {
+            "sqlite_writer_queue_depth": [({}, float(self._writer.queue_depth))],
+            "sqlite_heavy_reads_queued": [({}, queued)],
+        }
 
     async def write(self, body: WriteBody[T]) -> T:
         """Run ``body(tx)`` on the writer thread; see :meth:`Store.write`."""

@@ -93,6 +93,11 @@ class SqliteWriter:
         self._thread = threading.Thread(target=self._run, name="sqlite-store-writer", daemon=True)
         self._thread.start()
 
+    @property
+    def queue_depth(self) -> int:
+        """How many writes wait for the thread now (approximate, as any queue size)."""
+        return self._queue.qsize()
+
     async def submit(self, fn: WriteFn[T]) -> T:
         """Run ``fn(tx)`` in a write transaction on the writer thread; return what it returns.
 

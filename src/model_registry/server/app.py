@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from model_registry.server.apidocs import add_doc_routes, public_doc_paths
+from model_registry.server.artifacts import ArtifactStore, default_store_uri, open_artifact_store
 from model_registry.server.auth import TokenAuthenticator
 from model_registry.server.connections import ConnectionLimits, GuardedSite, fitting_max_connections
 from model_registry.server.deferred import UNREACHABLE_ERRORS, DeferredStore
@@ -81,6 +82,7 @@ class RunningServer:
         database_url: The database the server uses.
         service: The service behind both front doors (for tests that inspect state).
         api_versions: The API versions served (``"v1"``, ``"v1alpha3"``), REST and gRPC.
+        artifact_store: The location of the artifact content store (``file://`` or ``s3://``).
     """
 
     url: str
@@ -90,6 +92,7 @@ class RunningServer:
     database_url: str
     service: RegistryService
     api_versions: tuple[str, ...] = DEFAULT_API_VERSIONS
+    artifact_store: str | None = None
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -241,6 +244,21 @@ async def _open_store(database_url: str, statement_timeout: float) -> Store | De
     return deferred
 
 
+def _artifact_store(
+    database_url: str, uri: str | None, s3_endpoint_url: str | None
+) -> ArtifactStore:
+    """Open the artifact store ``uri`` names, or the default one of the database."""
+    if uri is None:
+        uri, local_to_replica = default_store_uri(database_url)
+        if local_to_replica:
+            log.warning(
+                "artifact content goes to %s, a folder of this machine: several replicas of "
+                "the server need a shared store (--artifact-store s3://bucket/prefix)",
+                uri,
+            )
+    return open_artifact_store(uri, s3_endpoint_url=s3_endpoint_url)
+
+
 def _grpc_available() -> bool:
     return importlib.util.find_spec("model_registry.server.grpc") is not None
 
@@ -297,6 +315,9 @@ async def run_server(
     event_retention: float = DEFAULT_RETENTION_SECONDS,
     access_log: str = "off",
     metrics_public: bool = False,
+    artifact_store: str | None = None,
+    s3_endpoint_url: str | None = None,
+    max_artifact_bytes: int | None = None,
 ) -> AsyncIterator[RunningServer]:
     """Run the registry server for the duration of an ``async with`` block.
 
@@ -329,6 +350,12 @@ async def run_server(
         access_log: ``"json"``: one JSON line per REST request and gRPC call on the logger
             ``model_registry.access``; ``"off"`` (the default): none.
         metrics_public: Serve ``/metrics`` without a token also with auth on.
+        artifact_store: Where uploaded artifact content goes: ``file:///path`` (or a plain
+            path) or ``s3://bucket/prefix``. None: a folder ``artifacts`` beside the SQLite
+            file; with PostgreSQL, ``./artifacts`` in the working directory (logged as a
+            warning: several replicas need a shared store).
+        s3_endpoint_url: The S3 service's URL for an ``s3://`` store when it is not AWS's.
+        max_artifact_bytes: The largest artifact content an upload may send (None: no limit).
 
     A PostgreSQL database that cannot be reached at start does not stop the start: the server
     answers 503 (gRPC: UNAVAILABLE, health NOT_SERVING) until it has connected.
@@ -361,7 +388,12 @@ async def run_server(
             database_url = f"sqlite:///{Path(tmp) / 'registry.db'}"
         store = await _open_store(database_url, statement_timeout)
         try:
-            service = RegistryService(store)  # type: ignore[arg-type]  # a DeferredStore too
+            artifacts = _artifact_store(database_url, artifact_store, s3_endpoint_url)
+            service = RegistryService(
+                store,  # type: ignore[arg-type]  # a DeferredStore too
+                artifacts=artifacts,
+                max_artifact_bytes=max_artifact_bytes,
+            )
             metrics = Metrics(_service_gauges(service))
             app = create_app(
                 service,
@@ -442,6 +474,7 @@ async def run_server(
                     database_url=database_url,
                     service=service,
                     api_versions=versions,
+                    artifact_store=artifacts.uri,
                 )
             finally:
                 # The watches end first, so their streams do not hold the stop up.
@@ -449,5 +482,6 @@ async def run_server(
                 if grpc_server is not None:
                     await grpc_server.stop(grace=2.0)
                 await runner.cleanup()
+                await artifacts.close()
         finally:
             await store.close()

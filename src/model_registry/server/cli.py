@@ -254,6 +254,26 @@ def _sunset_date(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="How long change events are kept (e.g. 30d, 12h, 90m); a watcher resuming from an "
     "older cursor gets a clear error.",
 )
+@click.option(
+    "--artifact-store",
+    metavar="URI",
+    default=None,
+    help="Where uploaded artifact content goes: file:///path or s3://bucket/prefix "
+    "(default: a folder 'artifacts' beside the SQLite file; with PostgreSQL ./artifacts).",
+)
+@click.option(
+    "--s3-endpoint-url",
+    metavar="URL",
+    default=None,
+    help="URL of the S3-compatible service of an s3:// artifact store (default: AWS); "
+    "credentials come from the usual AWS sources (environment, shared files, roles).",
+)
+@click.option(
+    "--max-artifact-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Largest artifact content an upload may send (default: no limit); more gets 413.",
+)
 def serve(
     *,
     grpc_port: int,
@@ -368,5 +388,6 @@ async def _serve(**run_options: Any) -> None:
             flush=True,
         )
         print(f"model-registry web UI at {srv.url}/ui", flush=True)
+        print(f"model-registry artifact store at {srv.artifact_store}", flush=True)
         await stop.wait()
         print("model-registry stopping", flush=True)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import resource
 import socket
 import ssl
@@ -182,6 +183,13 @@ class ConnectionLimits:
         ]
 
 
+STREAMED_BODY = re.compile(r"/api/model_registry/v1/artifacts/[^/]+/content")
+"""Paths (of a ``PUT``) whose body is an artifact's content, which may take as long as it
+keeps arriving: for them the body deadline counts from the last bytes received (a stalled
+upload still ends after ``body_timeout``), since a large file on a slow link cannot arrive in
+a fixed time."""
+
+
 def _raw_error(status: int, message: str, *, retry_after: int | None = None) -> bytes:
     """A complete HTTP/1.1 error response with the JSON error body, closing the connection."""
     body = orjson.dumps({"code": HTTPStatus(status).phrase, "message": message})
@@ -307,7 +315,15 @@ class GuardedRequestHandler(web.RequestHandler):
         **kwargs: aiohttp's request handler options.
     """
 
-    __slots__ = ("_address", "_body", "_guard", "_refused", "body_since", "head_since")
+    __slots__ = (
+        "_address",
+        "_body",
+        "_guard",
+        "_refused",
+        "_streamed",
+        "body_since",
+        "head_since",
+    )
 
     def __init__(self, manager: web.Server, *, guard: ConnectionGuard, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
@@ -320,6 +336,9 @@ class GuardedRequestHandler(web.RequestHandler):
         # head was complete; None and 0.0 when none is.
         self._body: Any = None
         self.body_since = 0.0
+        # Whether that body is an artifact's content (STREAMED_BODY): its deadline runs from
+        # the last bytes received, not from the head.
+        self._streamed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
@@ -350,10 +369,15 @@ class GuardedRequestHandler(web.RequestHandler):
         messages = self._messages
         if messages:  # the head is complete (or was refused by the parser)
             self.head_since = 0.0
-            body = messages[-1][1]
+            message, body = messages[-1]
             if body is not self._body and not body.is_eof():
                 self._body = body  # a new request whose body is still to come
                 self.body_since = self._loop.time()
+                method = getattr(message, "method", None)  # not on a parse error
+                path = getattr(getattr(message, "url", None), "path", "")
+                self._streamed = method == "PUT" and bool(STREAMED_BODY.fullmatch(path))
+        elif self._streamed and self._body is not None and not self._body.is_eof():
+            self.body_since = self._loop.time()  # content still arriving: the deadline moves
 
     def _awaiting_head(self) -> bool:
         """Whether the connection waits for a request head (not inside a request)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import grpc
@@ -30,6 +30,7 @@ from model_registry._generated.grpc.model_registry.v1 import model_registry_pb2 
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
 from model_registry._wire.errors import ERROR_HTTP_STATUS, ERROR_MARK, RETRY_AFTER
 from model_registry._wire.proto import message_to_wire, query_params, wire_to_message
+from model_registry.server.artifacts import SHA256_PROPERTY
 from model_registry.server.auth import TokenAuthenticator
 from model_registry.server.connections import ConnectionLimits
 from model_registry.server.entities import ANY_ARTIFACT, ARTIFACT_KINDS, KINDS
@@ -48,6 +49,7 @@ from model_registry.server.ratelimit import RateLimiter
 from model_registry.server.service import RegistryService
 
 __all__ = [
+    "CONTENT_SERVICE_NAME",
     "RPC_HANDLERS",
     "SERVICE_NAME",
     "SERVICE_NAMES",
@@ -355,6 +357,122 @@ RPC_HANDLERS: Mapping[str, Handler] = {
     "GetExperimentRunArtifacts": _list_context_artifacts("experiment-run", "experiment_run_id"),
     "GetExperimentRunMetricHistory": _metric_history,
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Artifact content (ArtifactContentService): a client-streaming upload, a server-streaming
+# download, over the service methods REST's content routes call.
+
+#: Full name of the artifact content service.
+CONTENT_SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["ArtifactContentService"].full_name
+
+
+def _decode(raw: bytes, cls: type[Message]) -> Any:
+    try:
+        return cls.FromString(raw)
+    except DecodeError:
+        raise BadRequest(f"request is not a valid {cls.__name__}") from None
+
+
+async def _upload_content(service: RegistryService, requests: AsyncIterator[bytes]) -> Message:
+    first = None
+    async for raw in requests:
+        first = _decode(raw, pb.UploadArtifactContentRequest)
+        break
+    if first is None or first.WhichOneof("part") != "header":
+        raise BadRequest("an upload starts with a header message naming the artifact")
+    header = first.header
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async for raw in requests:
+            message = _decode(raw, pb.UploadArtifactContentRequest)
+            if message.WhichOneof("part") == "header":
+                raise BadRequest("an upload has one header message, first")
+            yield message.chunk
+
+    artifact = await service.upload_content(
+        header.artifact_id,
+        chunks(),
+        sha256=header.sha256 if header.HasField("sha256") else None,
+        size=header.size if header.HasField("size") else None,
+    )
+    return wire_to_message(artifact, pb.Artifact)
+
+
+async def _download_content(service: RegistryService, request: Any) -> AsyncIterator[Message]:
+    artifact, blob = await service.open_content(request.artifact_id)
+    try:
+        digest = artifact["customProperties"][SHA256_PROPERTY]["string_value"]
+        yield pb.DownloadArtifactContentResponse(
+            header=pb.ArtifactContentHeader(
+                artifact_id=artifact["id"], sha256=digest, size=blob.size
+            )
+        )
+        async for chunk in blob.chunks():
+            yield pb.DownloadArtifactContentResponse(chunk=chunk)
+    finally:
+        await blob.close()
+
+
+def _content_method_handlers(
+    service: RegistryService,
+    limiter: RateLimiter | None = None,
+    by_token: bool = False,
+    calls: CallsPerAddress | None = None,
+) -> dict[str, grpc.RpcMethodHandler]:
+    """The streaming handlers of ArtifactContentService, with the same error mapping, rate
+    limit and cap on calls per address as every other RPC."""
+
+    def admit(context: grpc.aio.ServicerContext) -> str | None:
+        if limiter is not None:
+            limiter.check(_caller_key(context, by_token))
+        if calls is None:
+            return None
+        address = _peer_address(context.peer() or "")
+        calls.enter(address)
+        return address
+
+    def leave(address: str | None) -> None:
+        if calls is not None and address is not None:
+            calls.leave(address)
+
+    async def upload(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> Message:
+        address = None
+        try:
+            address = admit(context)
+            return await _upload_content(service, requests)
+        except ServiceError as err:
+            await _abort(context, err)
+        except Exception:
+            log.exception("gRPC UploadArtifactContent failed")
+            await _abort(context, ServiceError(500, "internal error"))
+        finally:
+            leave(address)
+        raise AssertionError("unreachable: abort raises")  # pragma: no cover
+
+    async def download(raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
+        address = None
+        try:
+            address = admit(context)
+            request = _decode(raw, pb.DownloadArtifactContentRequest)
+            async for message in _download_content(service, request):
+                yield message
+        except ServiceError as err:
+            await _abort(context, err)
+        except Exception:
+            log.exception("gRPC DownloadArtifactContent failed")
+            await _abort(context, ServiceError(500, "internal error"))
+        finally:
+            leave(address)
+
+    return {
+        "UploadArtifactContent": grpc.stream_unary_rpc_method_handler(
+            upload, response_serializer=pb.Artifact.SerializeToString
+        ),
+        "DownloadArtifactContent": grpc.unary_stream_rpc_method_handler(
+            download, response_serializer=pb.DownloadArtifactContentResponse.SerializeToString
+        ),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -672,11 +790,16 @@ async def start_grpc_server(
             else {method: handler for method, handler in handlers.items() if method in _V1_METHODS}
         )
         server.add_registered_method_handlers(name, methods)
+    # Our extension, whatever the API versions: content is not part of either reference API.
+    server.add_registered_method_handlers(
+        CONTENT_SERVICE_NAME,
+        _content_method_handlers(service, rate_limiter, auth is not None, calls),
+    )
 
     health_servicer = _ReadinessHealth(service, served)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (*served, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (*served, CONTENT_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
 
     address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"

@@ -6,14 +6,16 @@ answer. Errors become ``{"code", "message"}`` bodies at one place (the error mid
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from aiohttp import web
@@ -24,6 +26,7 @@ from aiohttp.http_exceptions import (
     TransferEncodingError,
 )
 
+from model_registry.server.artifacts import SHA256_PROPERTY
 from model_registry.server.auth import TokenAuthenticator
 from model_registry.server.entities import ANY_ARTIFACT, ARTIFACT_KINDS
 from model_registry.server.errors import BadRequest, ServiceError, Unauthorized
@@ -436,6 +439,86 @@ _NESTED = (
 _CONTEXTS = (("model_versions", "model-version"), ("experiment_runs", "experiment-run"))
 
 
+# ---------------------------------------------------------------------------------------------
+# Artifact content (our v1 extension): the body is streamed, never read whole.
+
+
+async def _request_chunks(request: web.Request) -> AsyncIterator[bytes]:
+    """The request body as it arrives (``client_max_size`` bounds only bodies read whole; the
+    service applies ``--max-artifact-bytes`` to this stream)."""
+    try:
+        async for chunk in request.content.iter_any():
+            yield chunk
+    except (web.RequestPayloadError, HttpProcessingError) as exc:
+        raise undecodable_body(exc) from None
+    except ConnectionError:
+        raise BadRequest("request body incomplete: the connection was closed") from None
+
+
+def _upload_content(version: ApiVersion) -> Handler:
+    _, out = _shapes(version, artifacts=True)
+
+    async def upload(request: web.Request) -> web.Response:
+        artifact = await _service(request).upload_content(
+            request.match_info["id"],
+            _request_chunks(request),
+            sha256=request.rel_url.query.get("sha256") or None,
+            size=request.content_length,  # None for a chunked body
+        )
+        return _ok(out(artifact))
+
+    return upload
+
+
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def content_disposition(name: str | None, fallback: str) -> str:
+    """A ``Content-Disposition: attachment`` naming the file safely.
+
+    The name (an artifact's, chosen by a client) keeps only its last path segment; the plain
+    ``filename`` has only ASCII letters, digits, ``.``, ``_`` and ``-`` (no quote, no path, no
+    leading dot), and ``filename*`` carries the segment percent-encoded (RFC 6266, 8187).
+    """
+    segment = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    segment = "".join(ch for ch in segment if ch.isprintable()).lstrip(".")[:200]
+    plain = _UNSAFE_FILENAME.sub("_", segment).lstrip(".") or fallback
+    value = f'attachment; filename="{plain}"'
+    if segment and segment != plain:
+        value += f"; filename*=UTF-8''{quote(segment, safe='')}"
+    return value
+
+
+def _download_content(version: ApiVersion) -> Handler:
+    return _download
+
+
+async def _download(request: web.Request) -> web.StreamResponse:
+    artifact_id = request.match_info["id"]
+    artifact, blob = await _service(request).open_content(artifact_id)
+    try:
+        digest = artifact["customProperties"][SHA256_PROPERTY]["string_value"]
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Disposition": content_disposition(
+                    artifact.get("name"), f"artifact-{artifact['id']}"
+                ),
+                "ETag": f'"sha256:{digest}"',
+                "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(digest)).decode()}:",
+                "X-Content-Type-Options": "nosniff",
+            }
+        )
+        response.content_length = blob.size
+        await response.prepare(request)
+        async for chunk in blob.chunks():
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+    finally:
+        await blob.close()
+
+
 @dataclass(frozen=True)
 class ExtensionRoute:
     """One REST operation of our v1 extensions (an operation of ``openapi/extensions-v1.yaml``).
@@ -511,7 +594,11 @@ def _watch_events(version: ApiVersion) -> Handler:
     return handler
 
 
-EXTENSION_ROUTES: tuple[ExtensionRoute, ...] = (ExtensionRoute("GET", "/events", _watch_events),)
+EXTENSION_ROUTES: tuple[ExtensionRoute, ...] = (
+    ExtensionRoute("GET", "/events", _watch_events),
+    ExtensionRoute("PUT", "/artifacts/{id}/content", _upload_content),
+    ExtensionRoute("GET", "/artifacts/{id}/content", _download_content),
+)
 """Every route of our v1 extensions: adding an extension operation is a row here (and its
 operation in ``openapi/extensions-v1.yaml``)."""
 

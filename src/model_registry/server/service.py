@@ -21,19 +21,31 @@ import functools
 import json
 import re
 import uuid
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
 
+from model_registry.server.artifacts import (
+    SHA256_PROPERTY,
+    SIZE_PROPERTY,
+    ArtifactStore,
+    Blob,
+    StoredBlob,
+    check_digest,
+    content_uri,
+)
 from model_registry.server.entities import (
     ANY_ARTIFACT,
     ARTIFACT_KINDS,
+    DATASET_ARTIFACT,
+    DOC_ARTIFACT,
     EXPERIMENT_RUN,
     INFERENCE_SERVICE,
     KINDS,
     METRIC,
     METRIC_HISTORY,
+    MODEL_ARTIFACT,
     MODEL_VERSION,
     PARAMETER,
     REGISTERED_MODEL,
@@ -45,6 +57,7 @@ from model_registry.server.errors import (
     Conflict,
     EntityTooLarge,
     NotFound,
+    PayloadTooLarge,
     StatementTimeout,
     UnprocessableEntity,
 )
@@ -84,6 +97,14 @@ _STATE_COLUMNS = ("state", "desired_state", "last_known_state")
 
 MAX_BATCH_IDS = 1000
 """Most ids one batch read takes (a table page is far smaller)."""
+
+CONTENT_KINDS = (MODEL_ARTIFACT, DOC_ARTIFACT, DATASET_ARTIFACT)
+"""Artifact kinds that can have content in the artifact store (metrics and parameters are
+values, not files)."""
+
+RESERVED_PROPERTIES = (SHA256_PROPERTY, SIZE_PROPERTY)
+"""Custom properties of a content artifact that only an upload sets: a client may repeat their
+stored values (or leave them out, which keeps them) but never write others."""
 
 
 def _kinds(kind: str) -> tuple[EntityKind, ...]:
@@ -233,10 +254,21 @@ class RegistryService:
 
     Args:
         store: The opened store.
+        artifacts: The artifact content store (None: content uploads and downloads answer
+            that the server has none).
+        max_artifact_bytes: The largest content accepted by an upload (None: no limit).
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        artifacts: ArtifactStore | None = None,
+        max_artifact_bytes: int | None = None,
+    ) -> None:
         self._store = store
+        self._artifacts = artifacts
+        self._max_artifact_bytes = max_artifact_bytes
         self.events = EventFeed(store)
         """The change events: watchers read them through it; each write wakes them."""
 
@@ -387,7 +419,12 @@ class RegistryService:
         values.update(_common_values(body))
         if _present(body, "name"):
             values["name"] = _string(body, "name")
-        return values, _custom_properties(body) or []
+        props = _custom_properties(body) or []
+        if desc in CONTENT_KINDS:
+            for row in props:
+                if row["name"] in RESERVED_PROPERTIES:
+                    raise _reserved(row["name"])
+        return values, props
 
     async def _insert(
         self,
@@ -501,7 +538,10 @@ class RegistryService:
         if _present(body, "name") and _string(body, "name") != record.values["name"]:
             raise BadRequest("name cannot change")
         values.update(_common_values(body))
-        await tx.update(desc, record.id, values, _custom_properties(body))
+        props = _custom_properties(body)
+        if props is not None and desc in CONTENT_KINDS:
+            props = _keep_reserved(record, props)
+        await tx.update(desc, record.id, values, props)
         if any(c in values and values[c] != record.values.get(c) for c in _STATE_COLUMNS):
             tx.changes[-1].action = "state_changed"
         updated = await tx.get((desc,), record.id)
@@ -889,6 +929,141 @@ class RegistryService:
             out.setdefault(str(context), []).append(to_wire(_record_kind(record), record))
         return out
 
+    # ---------------------------------------------------------------------------------------
+    # artifact content
+
+    def _artifact_store(self) -> ArtifactStore:
+        if self._artifacts is None:
+            raise BadRequest("this server has no artifact store")
+        return self._artifacts
+
+    async def _content_record(self, tx: Tx, ident: int) -> Record:
+        record = await tx.get(tuple(ARTIFACT_KINDS.values()), ident)
+        if record is None:
+            raise NotFound(f"artifact with id {ident} not found")
+        kind = _record_kind(record)
+        if kind not in CONTENT_KINDS:
+            raise BadRequest(
+                f"a {kind.artifact_type} has no content: only "
+                + ", ".join(str(k.artifact_type) for k in CONTENT_KINDS)
+                + " artifacts do"
+            )
+        return record
+
+    async def upload_content(
+        self,
+        artifact_id: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        sha256: str | None = None,
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """Store the content of an artifact and record its digest, size and URI on it.
+
+        The artifact must exist before its content is uploaded, and its content is set once:
+        uploading the same bytes again is answered with the artifact as it is (the stream is
+        not read when ``sha256`` says so), other bytes are a conflict. Checks that need no
+        byte of content (the artifact, its kind, the announced size) come first.
+
+        On success the artifact's custom properties :data:`SHA256_PROPERTY` (hex digest) and
+        :data:`SIZE_PROPERTY` (bytes) are set, and its ``uri`` becomes
+        ``model-registry://artifacts/<id>``.
+
+        Args:
+            artifact_id: The artifact (a model, doc or dataset artifact).
+            chunks: The content.
+            sha256: The digest the client announces: checked against the bytes received.
+            size: The size the client announces: checked likewise, and against the limit
+                before anything is read.
+
+        Returns:
+            The artifact as stored.
+
+        Raises:
+            BadRequest: Bad id or digest, a metric or parameter, content that does not match
+                what was announced, no artifact store.
+            NotFound: No such artifact.
+            Conflict: The artifact has other content already.
+            PayloadTooLarge: Over ``--max-artifact-bytes``.
+        """
+        store = self._artifact_store()
+        ident = parse_id(artifact_id)
+        if sha256 is not None:
+            check_digest(sha256)
+        if size is not None:
+            if size < 0:
+                raise BadRequest("the announced size must not be negative")
+            if self._max_artifact_bytes is not None and size > self._max_artifact_bytes:
+                raise PayloadTooLarge(
+                    f"artifact content larger than {self._max_artifact_bytes} bytes"
+                )
+        record = await self._store.read(lambda tx: self._content_record(tx, ident))
+        current = _content_digest(record)
+        if current is not None:
+            if sha256 == current:
+                return to_wire(_record_kind(record), record)
+            raise _content_set(ident, current)
+        blob = await store.put(
+            chunks,
+            max_bytes=self._max_artifact_bytes,
+            expected_sha256=sha256,
+            expected_size=size,
+        )
+
+        async def attach(tx: Tx) -> Record:
+            return await self._attach_content(tx, ident, blob)
+
+        record = await self._write(attach)
+        return to_wire(_record_kind(record), record)
+
+    async def _attach_content(self, tx: Tx, ident: int, blob: StoredBlob) -> Record:
+        record = await self._content_record(tx, ident)
+        current = _content_digest(record)
+        if current is not None:
+            if current == blob.sha256:
+                return record  # a concurrent upload of the same bytes won
+            raise _content_set(ident, current)
+        props = rows_to_custom_properties(record.properties)
+        props[SHA256_PROPERTY] = {
+            "metadataType": "MetadataStringValue",
+            "string_value": blob.sha256,
+        }
+        # A string: int custom properties are 32-bit on the reference's wire, content is not.
+        props[SIZE_PROPERTY] = {
+            "metadataType": "MetadataStringValue",
+            "string_value": str(blob.size),
+        }
+        desc = _record_kind(record)
+        await tx.update(
+            desc, ident, {"uri": content_uri(str(ident))}, custom_properties_to_rows(props)
+        )
+        tx.changes[-1].action = "uploaded"  # watchers see content arrive, not a plain update
+        updated = await tx.get((desc,), ident)
+        assert updated is not None  # updated in this transaction
+        return _fitting(desc, updated)
+
+    async def open_content(self, artifact_id: str) -> tuple[dict[str, Any], Blob]:
+        """Open the uploaded content of an artifact for download.
+
+        Only content uploaded to this registry is ever read: an artifact's ``uri`` is never
+        opened, whatever it names.
+
+        Returns:
+            The artifact (its reserved properties carry the digest and size to verify the
+            download against) and the open content (the caller closes it).
+
+        Raises:
+            BadRequest: Bad id, a metric or parameter, no artifact store.
+            NotFound: No such artifact, or no content uploaded for it.
+        """
+        store = self._artifact_store()
+        ident = parse_id(artifact_id)
+        record = await self._store.read(lambda tx: self._content_record(tx, ident))
+        digest = _content_digest(record)
+        if digest is None:
+            raise NotFound(f"artifact with id {ident} has no uploaded content")
+        return to_wire(_record_kind(record), record), await store.open(digest)
+
 
 def _batch_ids(ids: Sequence[str]) -> list[int]:
     if len(ids) > MAX_BATCH_IDS:
@@ -918,3 +1093,39 @@ def _string(body: Body, key: str) -> str:
     if not isinstance(value, str):
         raise BadRequest(f"json: cannot unmarshal into field {key} of type string")
     return value
+
+
+def _content_digest(record: Record) -> str | None:
+    """The digest of an artifact's uploaded content, or None."""
+    for row in record.properties:
+        if row["name"] == SHA256_PROPERTY:
+            value = row.get("string_value")
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _content_set(ident: int, digest: str) -> Conflict:
+    return Conflict(
+        f"artifact with id {ident} has content already (sha256 {digest}): content is set once; "
+        "register a new artifact for other content"
+    )
+
+
+def _reserved(name: str) -> BadRequest:
+    return BadRequest(
+        f"customProperties {name!r} is reserved: the registry sets it when content is uploaded"
+    )
+
+
+def _keep_reserved(record: Record, props: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The property rows of an update of a content artifact: its reserved properties as
+    stored, whether the body repeats them or leaves them out; another value is refused."""
+    stored = rows_to_custom_properties(
+        [row for row in record.properties if row["name"] in RESERVED_PROPERTIES]
+    )
+    given = rows_to_custom_properties([row for row in props if row["name"] in RESERVED_PROPERTIES])
+    for name, value in given.items():
+        if stored.get(name) != value:
+            raise _reserved(name)
+    kept = [row for row in props if row["name"] not in RESERVED_PROPERTIES]
+    return kept + custom_properties_to_rows(stored)

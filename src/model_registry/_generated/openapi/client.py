@@ -46,6 +46,7 @@ class Client:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> RawResponse:
         """Send one request and read the whole response.
@@ -55,6 +56,7 @@ class Client:
             url: The request path relative to `base_url`, already percent-encoded.
             params: Query parameters; every value is a string.
             json: A JSON-serialisable body, or ``None`` for no body.
+            data: A body of bytes instead (sent as it is).
             headers: Extra request headers.
 
         Returns:
@@ -65,6 +67,7 @@ class Client:
             self.url_for(url),
             params=params,
             json=json,
+            data=data,
             headers=headers,
         ) as response:
             content = await response.read()

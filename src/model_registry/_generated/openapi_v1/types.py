@@ -26,6 +26,19 @@ UNSET: Unset = Unset()
 
 
 @frozen
+class File:
+    """A body or answer of bytes (an artifact's content), read whole.
+
+    The async client streams content with flat memory instead (``transport/rest.py``); these
+    stubs read it whole, as every generated call does.
+    """
+
+    payload: Any  # bytes to send, or a BytesIO of an answer read whole
+    file_name: str | None = None
+    mime_type: str | None = None
+
+
+@frozen
 class RawResponse:
     """What `Client.send` returns: an HTTP response already read to the end.
 

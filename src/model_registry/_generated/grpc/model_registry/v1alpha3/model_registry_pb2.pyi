@@ -3557,3 +3557,126 @@ class GetExperimentRunMetricHistoryRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__step_ids) -> _WhichOneofReturnType__step_ids | None: ...
 
 Global___GetExperimentRunMetricHistoryRequest: _TypeAlias = GetExperimentRunMetricHistoryRequest  # noqa: Y015
+
+@_typing.final
+class ArtifactContentHeader(_message.Message):
+    """---------------------------------------------------------------------------------------------
+    Artifact content (our extension, beside the reference's service): the bytes of a model, doc
+    or dataset artifact, streamed. The registry stores them by SHA-256 digest and records the
+    digest and size on the artifact (the reserved custom properties `registry.sha256` and
+    `registry.size`); the artifact's `uri` becomes `model-registry://artifacts/<id>`.
+
+    What a transfer is about: the first message of an upload, the first answer of a download.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTIFACT_ID_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    artifact_id: _builtins.str
+    """The artifact (a model, doc or dataset artifact; it must exist)."""
+    sha256: _builtins.str
+    """Lower-case hex SHA-256 of the content. Upload: announced by the client and checked (an
+    upload whose bytes differ is refused, nothing kept); download: the stored digest.
+    """
+    size: _builtins.int
+    """Size of the content in bytes: announced and checked likewise."""
+    def __init__(
+        self,
+        *,
+        artifact_id: _builtins.str = ...,
+        sha256: _builtins.str | None = ...,
+        size: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_sha256", b"_sha256", "_size", b"_size", "sha256", b"sha256", "size", b"size"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_sha256", b"_sha256", "_size", b"_size", "artifact_id", b"artifact_id", "sha256", b"sha256", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__sha256: _TypeAlias = _typing.Literal["sha256"]  # noqa: Y015
+    _WhichOneofArgType__sha256: _TypeAlias = _typing.Literal["_sha256", b"_sha256"]  # noqa: Y015
+    _WhichOneofReturnType__size: _TypeAlias = _typing.Literal["size"]  # noqa: Y015
+    _WhichOneofArgType__size: _TypeAlias = _typing.Literal["_size", b"_size"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sha256) -> _WhichOneofReturnType__sha256 | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__size) -> _WhichOneofReturnType__size | None: ...
+
+Global___ArtifactContentHeader: _TypeAlias = ArtifactContentHeader  # noqa: Y015
+
+@_typing.final
+class UploadArtifactContentRequest(_message.Message):
+    """One message of an upload: the header first, then the content in chunks (each within the
+    server's message limit; 1 MiB is a good size).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    chunk: _builtins.bytes
+    @_builtins.property
+    def header(self) -> Global___ArtifactContentHeader: ...
+    def __init__(
+        self,
+        *,
+        header: Global___ArtifactContentHeader | None = ...,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "chunk"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___UploadArtifactContentRequest: _TypeAlias = UploadArtifactContentRequest  # noqa: Y015
+
+@_typing.final
+class DownloadArtifactContentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTIFACT_ID_FIELD_NUMBER: _builtins.int
+    artifact_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        artifact_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_id", b"artifact_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DownloadArtifactContentRequest: _TypeAlias = DownloadArtifactContentRequest  # noqa: Y015
+
+@_typing.final
+class DownloadArtifactContentResponse(_message.Message):
+    """One answer of a download: the header first (digest and size to verify against), then the
+    content in chunks.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    chunk: _builtins.bytes
+    @_builtins.property
+    def header(self) -> Global___ArtifactContentHeader: ...
+    def __init__(
+        self,
+        *,
+        header: Global___ArtifactContentHeader | None = ...,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "chunk"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___DownloadArtifactContentResponse: _TypeAlias = DownloadArtifactContentResponse  # noqa: Y015

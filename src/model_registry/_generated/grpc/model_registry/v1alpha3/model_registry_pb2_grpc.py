@@ -1919,3 +1919,122 @@ class ModelRegistryService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ArtifactContentServiceStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.UploadArtifactContent = channel.stream_unary(
+                '/model_registry.v1alpha3.ArtifactContentService/UploadArtifactContent',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.UploadArtifactContentRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Artifact.FromString,
+                _registered_method=True)
+        self.DownloadArtifactContent = channel.unary_stream(
+                '/model_registry.v1alpha3.ArtifactContentService/DownloadArtifactContent',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DownloadArtifactContentRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DownloadArtifactContentResponse.FromString,
+                _registered_method=True)
+
+
+class ArtifactContentServiceServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def UploadArtifactContent(self, request_iterator, context):
+        """Upload the content of an artifact (set once: the same bytes again are accepted, other
+        bytes are ALREADY_EXISTS); answers the artifact with its digest, size and URI.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadArtifactContent(self, request, context):
+        """Download the uploaded content of an artifact (NOT_FOUND when it has none). An artifact's
+        `uri` is never opened by the server, whatever it names.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ArtifactContentServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'UploadArtifactContent': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadArtifactContent,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.UploadArtifactContentRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Artifact.SerializeToString,
+            ),
+            'DownloadArtifactContent': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadArtifactContent,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DownloadArtifactContentRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DownloadArtifactContentResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'model_registry.v1alpha3.ArtifactContentService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('model_registry.v1alpha3.ArtifactContentService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ArtifactContentService:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def UploadArtifactContent(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/model_registry.v1alpha3.ArtifactContentService/UploadArtifactContent',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.UploadArtifactContentRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Artifact.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadArtifactContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/model_registry.v1alpha3.ArtifactContentService/DownloadArtifactContent',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DownloadArtifactContentRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DownloadArtifactContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

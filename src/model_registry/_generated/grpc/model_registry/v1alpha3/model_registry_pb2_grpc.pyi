@@ -488,3 +488,52 @@ class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_model_registry_pb2.MetricList, _abc.Awaitable[_model_registry_pb2.MetricList]]: ...
 
 def add_ModelRegistryServiceServicer_to_server(servicer: ModelRegistryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class ArtifactContentServiceStub:
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ArtifactContentServiceAsyncStub: ...
+    UploadArtifactContent: _grpc.StreamUnaryMultiCallable[_model_registry_pb2.UploadArtifactContentRequest, _model_registry_pb2.Artifact]
+    """Upload the content of an artifact (set once: the same bytes again are accepted, other
+    bytes are ALREADY_EXISTS); answers the artifact with its digest, size and URI.
+    """
+    DownloadArtifactContent: _grpc.UnaryStreamMultiCallable[_model_registry_pb2.DownloadArtifactContentRequest, _model_registry_pb2.DownloadArtifactContentResponse]
+    """Download the uploaded content of an artifact (NOT_FOUND when it has none). An artifact's
+    `uri` is never opened by the server, whatever it names.
+    """
+
+@_typing.type_check_only
+class ArtifactContentServiceAsyncStub(ArtifactContentServiceStub):
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    UploadArtifactContent: _aio.StreamUnaryMultiCallable[_model_registry_pb2.UploadArtifactContentRequest, _model_registry_pb2.Artifact]  # type: ignore[assignment]
+    """Upload the content of an artifact (set once: the same bytes again are accepted, other
+    bytes are ALREADY_EXISTS); answers the artifact with its digest, size and URI.
+    """
+    DownloadArtifactContent: _aio.UnaryStreamMultiCallable[_model_registry_pb2.DownloadArtifactContentRequest, _model_registry_pb2.DownloadArtifactContentResponse]  # type: ignore[assignment]
+    """Download the uploaded content of an artifact (NOT_FOUND when it has none). An artifact's
+    `uri` is never opened by the server, whatever it names.
+    """
+
+class ArtifactContentServiceServicer(metaclass=_abc_1.ABCMeta):
+    @_abc_1.abstractmethod
+    def UploadArtifactContent(
+        self,
+        request_iterator: _MaybeAsyncIterator[_model_registry_pb2.UploadArtifactContentRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Artifact, _abc.Awaitable[_model_registry_pb2.Artifact]]:
+        """Upload the content of an artifact (set once: the same bytes again are accepted, other
+        bytes are ALREADY_EXISTS); answers the artifact with its digest, size and URI.
+        """
+
+    @_abc_1.abstractmethod
+    def DownloadArtifactContent(
+        self,
+        request: _model_registry_pb2.DownloadArtifactContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_model_registry_pb2.DownloadArtifactContentResponse], _abc.AsyncIterator[_model_registry_pb2.DownloadArtifactContentResponse]]:
+        """Download the uploaded content of an artifact (NOT_FOUND when it has none). An artifact's
+        `uri` is never opened by the server, whatever it names.
+        """
+
+def add_ArtifactContentServiceServicer_to_server(servicer: ArtifactContentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -29,6 +29,7 @@ from model_registry.server.artifacts import (
     FileArtifactStore,
     default_store_uri,
 )
+from model_registry.server.connections import ConnectionLimits
 from model_registry.server.rest import content_disposition
 from model_registry.server.versions import API_VERSIONS
 
@@ -411,3 +412,37 @@ def test_the_default_store_is_beside_the_sqlite_file_and_in_the_working_director
     monkeypatch.chdir(tmp_path)
     uri, shared_risk = default_store_uri("postgresql://u@127.0.0.1:5432/registry")
     assert (uri, shared_risk) == ((tmp_path / "artifacts").as_uri(), True)
+
+
+async def test_an_upload_may_outlast_the_body_deadline_while_it_keeps_arriving(
+    database_url: str, tmp_path: Path
+) -> None:
+    limits = ConnectionLimits(body_timeout=0.6)
+    async with (
+        run_server(database_url, artifact_store=str(tmp_path), connection_limits=limits) as srv,
+        rest_api(srv.url + V1_BASE) as v1,
+        aiohttp.ClientSession() as http,
+    ):
+        steady = await _version_artifact(v1)
+
+        async def trickle() -> AsyncIterator[bytes]:
+            for _ in range(8):  # about 1.6 s in all, never 0.6 s without bytes
+                yield b"t" * 100
+                await asyncio.sleep(0.2)
+
+        async with http.put(_content_url(srv, steady["id"]), data=trickle()) as resp:
+            assert resp.status == 200, await resp.text()
+        stalled = await _version_artifact(v1)
+
+        async def stall() -> AsyncIterator[bytes]:
+            yield b"s" * 100
+            await asyncio.sleep(3)
+            yield b"s"
+
+        with pytest.raises(aiohttp.ClientError):
+            async with http.put(_content_url(srv, stalled["id"]), data=stall()) as resp:
+                assert resp.status == 408
+                await resp.read()
+                raise aiohttp.ClientError("answered 408")
+        after = await v1.fetch(f"/artifacts/{stalled['id']}")
+        assert SHA256_PROPERTY not in after["customProperties"]

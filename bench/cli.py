@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import floor, pg, profile, report, scale
+from bench import floor, guard, pg, profile, report, scale
 from bench.mlflow_peer import MlflowCounts, mlflow_version
 from bench.mlflow_peer import run_scenarios as run_mlflow
 from bench.paging_child import run_in_child
@@ -59,6 +59,11 @@ class Counts:
     ui_models: int = 2000
     ui_metric_points: int = 1000
     ui_requests: int = 30
+    guard_gets: int = 2000
+    guard_connections: int = 500
+    guard_rounds: int = 3
+    hostile_seconds: float = 10.0
+    hostile_rows: int = 8
 
 
 FULL = Counts(
@@ -109,6 +114,11 @@ SMOKE = Counts(
     ui_models=30,
     ui_metric_points=20,
     ui_requests=3,
+    guard_gets=50,
+    guard_connections=20,
+    guard_rounds=1,
+    hostile_seconds=1.0,
+    hostile_rows=2,
     # Pages of 10 so that the walk follows page tokens.
     mlflow=MlflowCounts(
         gets=5, creates=3, concurrent_creates=16, page_versions=30, page_size=10, page_walks=1
@@ -117,15 +127,18 @@ SMOKE = Counts(
     scale_page_size=100,
 )
 
-GROUPS = ("get", "create", "concurrent", "paging", "mlflow", "postgresql", "ui", "scale")
+GROUPS = ("get", "create", "concurrent", "paging", "mlflow", "postgresql", "ui", "scale", "guard")
 """Scenario groups ``--only`` can pick: get = a, e (get), g and the reference's gets;
 create = b and the reference's creates; concurrent = c; paging = d, e (paging), the paging
 floor and the reference's Pager; mlflow = the m_ scenarios against an ``mlflow server``;
 postgresql = gets, creates, 64 in flight and paging on PostgreSQL; ui = u, the web UI's pages
-on a registry of ``page_items`` versions; scale = the s_ page costs over ``scale_versions``."""
+on a registry of ``page_items`` versions; scale = the s_ page costs over ``scale_versions``;
+guard = h, the connection guard's and the observe middleware's cost (A/B against plain
+aiohttp) and gets under a hostile load on SQLite and PostgreSQL (bench/guard.py)."""
 DEFAULT_GROUPS = ("get", "create", "concurrent", "paging", "mlflow", "postgresql")
-"""What a full run without ``--only`` runs: ui only on request (``--only ui``, it seeds its own
-100,000-version registry), scale only with ``--scale`` (a million versions, both databases);
+"""What a full run without ``--only`` runs: ui and guard only on request (``--only ui``, it
+seeds its own 100,000-version registry; ``--only guard``, minutes of A/B rounds), scale only
+with ``--scale`` (a million versions, both databases);
 a smoke run runs every group, so none rots."""
 
 
@@ -428,7 +441,31 @@ def execute(
         _pg_group(run)
     if "scale" in groups:
         _scale_group(run)
+    if "guard" in groups:
+        _guard_group(run)
     return run
+
+
+def _guard_group(run: Run) -> None:
+    c = run.counts
+    run.attempt(
+        "h guard cost (A/B)",
+        lambda: guard.guard_cost(run.scratch, c.guard_gets, c.guard_connections, c.guard_rounds),
+    )
+    run.attempt(
+        "h gets under hostile load (SQLite)",
+        lambda: guard.hostile_gets(run.scratch, c.hostile_seconds, c.hostile_rows),
+    )
+    why = pg.unavailable(run.pg_url)
+    if why is not None:
+        run.failures["h_hostile_pg"] = f"skipped: PostgreSQL does not answer at {run.pg_url}: {why}"
+        return
+
+    def on_postgresql() -> list[Result]:
+        with pg.fresh_schema(run.pg_url, "guard") as url:
+            return guard.hostile_gets(run.scratch, c.hostile_seconds, c.hostile_rows, url)
+
+    run.attempt("h gets under hostile load (PostgreSQL)", on_postgresql)
 
 
 def _ui(run: Run) -> list[Result]:
@@ -495,7 +532,8 @@ def main(argv: list[str]) -> int:
         goals = report.targets(
             {r.key: r for r in run.results}, create_count=counts.concurrent_creates
         )
-        prefix = "scale-" if args.scale else ""
+        # A run of the guard group alone has files of its own: latest.* stays a full run's.
+        prefix = "scale-" if args.scale else "guard-" if groups == {"guard"} else ""
         written = report.write(out_dir, stamp, run.results, goals, run.failures, prefix=prefix)
         print()
         print(written[1].read_text())

@@ -59,9 +59,9 @@ class Counts:
     ui_models: int = 2000
     ui_metric_points: int = 1000
     ui_requests: int = 30
-    guard_gets: int = 2000
-    guard_connections: int = 500
-    guard_rounds: int = 3
+    guard_gets: int = 1000
+    guard_connections: int = 300
+    guard_rounds: int = 6
     hostile_seconds: float = 10.0
     hostile_rows: int = 8
 
@@ -448,6 +448,9 @@ def execute(
 
 def _guard_group(run: Run) -> None:
     c = run.counts
+    run.attempt(
+        "h observe middleware in process", lambda: guard.observe_call_cost(c.guard_gets * 20)
+    )
     run.attempt(
         "h guard cost (A/B)",
         lambda: guard.guard_cost(run.scratch, c.guard_gets, c.guard_connections, c.guard_rounds),

@@ -265,3 +265,26 @@ async def _schema_exists(schema: str) -> bool:
 def test_postgresql_is_reported_unavailable_with_the_reason_when_nothing_answers() -> None:
     why = pg.unavailable("postgresql://postgres@127.0.0.1:1/test")
     assert why is not None and "Error" in why
+
+
+def test_guard_scenarios_serve_every_variant_and_time_gets_under_a_hostile_load(
+    tmp_path: Path,
+) -> None:
+    from bench import guard
+    from bench.guard_child import VARIANTS
+
+    cost = guard.guard_cost(tmp_path, gets=20, connections=5, rounds=1)
+    assert len(cost) == 2 * len(VARIANTS)
+    assert all(r.ops > 0 and r.seconds > 0 and r.errors == 0 for r in cost)
+    plain = [r for r in cost if r.key.endswith("_plain")]
+    assert [r.extra["wall_ratio_to_plain"] for r in plain] == [1.0, 1.0]
+    assert all(r.extra["server_cpu_us_per_request"] >= 0 for r in cost)
+
+    hostile = guard.hostile_gets(tmp_path, seconds=0.5, large_rows=1)
+    assert [r.key for r in hostile] == [
+        "h_quiet_get_sqlite",
+        "h_hostile_get_sqlite",
+        "h_hostile_healthz_sqlite",
+    ]
+    for r in hostile:
+        assert r.ops > 0 and r.p99_ms is not None and r.p50_ms is not None

@@ -130,3 +130,39 @@ async def test_metadata_may_not_shadow_parameters(api: ModelRegistryAPIClient) -
         )  # fmt: skip
 
     assert await wf.find_dataset(api, "d") is None
+
+
+async def test_a_new_model_must_not_exist_and_newest_version_finds_the_last_one(
+    api: ModelRegistryAPIClient,
+) -> None:
+    first = await wf.register_model(api, "m", "s3://b/1", version="1", author="a", new_model=True)
+    with pytest.raises(Conflict, match="model 'm' already exists"):
+        await wf.register_model(api, "m", "s3://b/2", version="2", author="a", new_model=True)
+    second = await wf.register_model(api, "m", "s3://b/2", version="2", author="a")
+    assert first.model.id is not None and first.model == second.model
+    assert await wf.newest_version(api, first.model.id) == second.version
+    assert await wf.newest_version(api, "999999") is None
+
+
+async def test_predictions_record_extra_parameters_and_metadata(
+    api: ModelRegistryAPIClient, tmp_path: Path
+) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("id,score,rank\n1,0.5,1\n")
+    parts = await wf.register_model(api, "m", "s3://b/1", version="1", author="a")
+    dataset = await wf.register_dataset(api, "d", "s3://b/d.csv")
+    stored = await wf.register_predictions(
+        api,
+        dataset,
+        parts.version,
+        str(path),
+        pred_col="score",
+        params={"rank_col": "rank"},
+        metadata={"integration_id": "i-1"},
+    )
+    assert wf.params_of(stored) == {"rank_col": "rank", "pred_col": "score"}
+    assert stored.custom_properties["integration_id"] == "i-1"
+    with pytest.raises(ValueError, match="reserved"):
+        await wf.register_predictions(
+            api, dataset, parts.version, str(path), pred_col="score", metadata={"params.x": "1"}
+        )

@@ -75,6 +75,7 @@ __all__ = [
     "get_predictions_by_id",
     "latest_version",
     "list_datasets",
+    "newest_version",
     "params_of",
     "predictions_external_id",
     "register_dataset",
@@ -123,10 +124,12 @@ async def register_model(
     service_account_name: str | None = None,
     model_source: Mapping[str, str | None] | None = None,
     artifact_properties: Mapping[str, Any] | None = None,
+    new_model: bool = False,
 ) -> RegisteredParts:
     """Register a model, one version of it and the version's model artifact.
 
-    The model is reused when it exists (its owner is left as it is); the version must be new.
+    The model is reused when it exists (its owner is left as it is) unless ``new_model``; the
+    version must be new.
 
     Args:
         api: The async client.
@@ -145,15 +148,20 @@ async def register_model(
         model_source: Artifact ``model_source_*`` fields by suffix (``kind``, ``class``,
             ``group``, ``id``, ``name``).
         artifact_properties: Custom properties of the artifact.
+        new_model: The model must not exist yet (names are unique, as in the seed's project
+            workflow): an existing one is a ``Conflict``.
 
     Returns:
         The model, version and artifact as stored.
 
     Raises:
-        Conflict: The version exists already (nothing is written).
+        Conflict: The version (or with ``new_model`` the model) exists already (nothing is
+            written).
     """
     source = _model_source(model_source)
     model = await api.get_registered_model_by_params(name=name)
+    if model is not None and new_model:
+        raise Conflict(f"model {name!r} already exists")
     if model is not None and model.id is not None:
         existing = await api.get_model_version_by_params(
             registered_model_id=model.id, version=version
@@ -166,7 +174,7 @@ async def register_model(
         except Conflict:
             # Another caller created the model between our lookup and our create: use theirs
             # (the version, created next, is still refused if it exists).
-            model = await api.get_registered_model_by_params(name=name)
+            model = None if new_model else await api.get_registered_model_by_params(name=name)
             if model is None:
                 raise
     assert model.id is not None
@@ -237,6 +245,7 @@ async def register_model_from_config(
     description: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     skip_validation: bool = False,
+    new_model: bool = False,
 ) -> RegisteredParts:
     """Register a model described by a configuration (Hugging Face or model path).
 
@@ -250,6 +259,7 @@ async def register_model_from_config(
         description: Version description.
         metadata: Custom properties of the version.
         skip_validation: Do not check that a local model path exists.
+        new_model: The model must not exist yet (see :func:`register_model`).
 
     Returns:
         What was stored.
@@ -257,7 +267,7 @@ async def register_model_from_config(
     Raises:
         ValueError: The configuration is malformed.
         DataValidationError: A local model path does not exist or cannot be read.
-        Conflict: The version exists already.
+        Conflict: The version (with ``new_model``: the model) exists already.
     """
     spec = spec_from_config(model_config)
     if spec.source == "model_path" and not skip_validation:
@@ -273,6 +283,7 @@ async def register_model_from_config(
         metadata=metadata,
         model_format_name=spec.source,
         artifact_properties=spec.properties,
+        new_model=new_model,
     )
 
 
@@ -285,8 +296,16 @@ async def latest_version(api: ModelRegistryAPIClient, name: str) -> ModelVersion
     model = await api.get_registered_model_by_params(name=name)
     if model is None or model.id is None:
         raise NotFound(f"model {name!r} does not exist")
+    return await newest_version(api, model.id)
+
+
+async def newest_version(
+    api: ModelRegistryAPIClient, registered_model_id: str
+) -> ModelVersion | None:
+    """Return the most recently created version of the model with this id (None if it has
+    none, or if there is no such model)."""
     page = await api.get_model_versions(
-        model.id, ListOptions.order_by_creation_time(is_asc=False, limit=1)
+        registered_model_id, ListOptions.order_by_creation_time(is_asc=False, limit=1)
     )
     return page[0] if page else None
 
@@ -358,11 +377,7 @@ async def register_dataset(
         Conflict: A dataset with this name exists (nothing is written).
     """
     params = normalize_params(data_params)
-    reserved = [
-        key for key in metadata or {} if key.startswith(PARAM_PREFIX) or key == KIND_PROPERTY
-    ]
-    if reserved:
-        raise ValueError(f"metadata names reserved for parameters: {', '.join(reserved)}")
+    _check_metadata(metadata)
     checked = await asyncio.to_thread(_validate, uri, params, skip_validation)
     external_id = dataset_external_id(name)
     if await api.get_artifact_by_params(external_id=external_id) is not None:
@@ -384,6 +399,14 @@ async def register_dataset(
     stored = await api.upsert_artifact(dataset)
     assert isinstance(stored, DataSet)
     return stored
+
+
+def _check_metadata(metadata: Mapping[str, Any] | None) -> None:
+    reserved = [
+        key for key in metadata or {} if key.startswith(PARAM_PREFIX) or key == KIND_PROPERTY
+    ]
+    if reserved:
+        raise ValueError(f"metadata names reserved for parameters: {', '.join(reserved)}")
 
 
 async def _as_dataset(api: ModelRegistryAPIClient, dataset: DataSet | str) -> DataSet:
@@ -435,7 +458,9 @@ async def register_predictions(
     uri: str,
     *,
     pred_col: str,
+    params: Mapping[str, Any] | None = None,
     description: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
     skip_validation: bool = False,
 ) -> DataSet:
     """Register the predictions of a model version on a dataset.
@@ -446,7 +471,9 @@ async def register_predictions(
         model_version: The model version (or its id) that made them.
         uri: Where the predictions file is (a local file is validated).
         pred_col: The column holding the predictions.
+        params: Further prediction parameters (stored as ``params.*`` beside ``pred_col``).
         description: Free text.
+        metadata: Extra custom properties (names must not start with ``params.``).
         skip_validation: Do not open a local file to check its columns.
 
     Returns:
@@ -457,7 +484,8 @@ async def register_predictions(
         DataValidationError: The local file is unreadable or lacks ``pred_col``.
         Conflict: Predictions of this version on this dataset exist (nothing is written).
     """
-    params = normalize_params({"pred_col": pred_col})
+    params = normalize_params({**(params or {}), "pred_col": pred_col})
+    _check_metadata(metadata)
     ds = await _as_dataset(api, dataset)
     if isinstance(model_version, ModelVersion):
         mv: ModelVersion | None = model_version
@@ -470,7 +498,8 @@ async def register_predictions(
     external_id = predictions_external_id(ds.id, mv.id)
     if await api.get_artifact_by_params(external_id=external_id) is not None:
         raise Conflict(f"predictions of model version {mv.id} on dataset {ds.id} already exist")
-    properties: dict[str, Any] = encode_params(params)
+    properties: dict[str, Any] = dict(metadata or {})
+    properties.update(encode_params(params))
     properties[KIND_PROPERTY] = KIND_PREDICTIONS
     properties["dataset_id"] = ds.id
     properties["model_version_id"] = mv.id

@@ -132,6 +132,10 @@ async def test_metrics_count_rest_requests_by_route_template_and_status_with_his
         )
     else:
         assert series(samples, "model_registry_sqlite_writer_queue_depth") == 0
+        # The create went through the writer thread: writes, each batch holding at least one.
+        writes = series(samples, "model_registry_sqlite_writer_batched_writes_total")
+        batches = series(samples, "model_registry_sqlite_writer_batches_total")
+        assert 1 <= batches <= writes
 
 
 async def test_metrics_count_grpc_calls_by_method_and_code(srv: RunningServer) -> None:

@@ -19,8 +19,9 @@ Metrics (all prefixed ``model_registry_``):
 - ``grpc_requests_total{method,code}`` and ``grpc_request_duration_seconds{method,code}``
   (histogram), ``grpc_requests_in_flight``: the same for registry RPCs;
 - ``db_pool_connections{state}`` (PostgreSQL: ``size``, ``checked_out``, ``overflow``), or
-  ``sqlite_writer_queue_depth`` and ``sqlite_heavy_reads_queued`` (SQLite): read at scrape
-  time.
+  ``sqlite_writer_queue_depth``, ``sqlite_heavy_reads_queued`` and the counters
+  ``sqlite_writer_batches_total`` and ``sqlite_writer_batched_writes_total`` (SQLite: their
+  ratio is the mean group-commit size): read at scrape time.
 """
 
 from __future__ import annotations
@@ -138,7 +139,8 @@ class _Family:
 
 
 Gauges = Callable[[], Mapping[str, Iterable[tuple[Mapping[str, str], float]]]]
-"""Values read when scraped: metric name (without prefix) -> (labels, value) pairs."""
+"""Values read when scraped: metric name (without prefix) -> (labels, value) pairs; a name
+ending in ``_total`` is a counter, any other a gauge."""
 
 
 class Metrics:
@@ -175,7 +177,8 @@ class Metrics:
                 gauges = {}
         for name, samples in sorted(gauges.items()):
             full = _PREFIX + name
-            out.append(f"# TYPE {full} gauge")
+            kind = "counter" if name.endswith("_total") else "gauge"
+            out.append(f"# TYPE {full} {kind}")
             for labels, value in samples:
                 keys = tuple(sorted(labels))
                 text = _labels(keys, tuple(labels[k] for k in keys))

@@ -20,7 +20,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -63,8 +62,17 @@ def route_template(request: web.Request) -> str:
     return resource.canonical
 
 
+_second: list[Any] = [-1, ""]  # the last whole second formatted, and its text
+
+
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The UTC time as ``2026-12-07T18:13:38.186Z``; the date and time part is formatted
+    once a second (a ``datetime`` per request cost more than the rest of the line)."""
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second[0], _second[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_second[1]}.{int((now - second) * 1000):03d}Z"
 
 
 def access_line(**fields: Any) -> str:

@@ -379,13 +379,18 @@ class SqliteStore(Store):
             return self._sync_engine.connect()
 
     def pool_stats(self) -> dict[str, list[tuple[dict[str, str], float]]]:
-        """Gauges for ``/metrics``: ``sqlite_writer_queue_depth`` (writes waiting for the
-        writer thread) and ``sqlite_heavy_reads_queued`` (filtered reads waiting for a reader
-        thread, beyond those running)."""
+        """Values for ``/metrics``: ``sqlite_writer_queue_depth`` (writes waiting for the
+        writer thread), ``sqlite_heavy_reads_queued`` (filtered reads waiting for a reader
+        thread, beyond those running), and the counters ``sqlite_writer_batches_total`` and
+        ``sqlite_writer_batched_writes_total`` (transactions committed by the writer and the
+        writes they held: their ratio is the mean group-commit size)."""
         queued = float(self._readers._work_queue.qsize())  # the executor's own queue
+        writer = self._writer
         return {
-            "sqlite_writer_queue_depth": [({}, float(self._writer.queue_depth))],
+            "sqlite_writer_queue_depth": [({}, float(writer.queue_depth))],
             "sqlite_heavy_reads_queued": [({}, queued)],
+            "sqlite_writer_batches_total": [({}, float(writer.batches))],
+            "sqlite_writer_batched_writes_total": [({}, float(writer.batched_writes))],
         }
 
     async def write(self, body: WriteBody[T]) -> T:

@@ -90,6 +90,10 @@ class SqliteWriter:
         self._make_tx = make_tx
         self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._closed = False
+        # Transactions run and writes they held (their ratio: the mean batch size); written by
+        # the writer thread only, read by /metrics.
+        self.batches = 0
+        self.batched_writes = 0
         self._thread = threading.Thread(target=self._run, name="sqlite-store-writer", daemon=True)
         self._thread.start()
 
@@ -136,6 +140,8 @@ class SqliteWriter:
                     break
                 batch.append(more)
             self._run_batch(batch)
+            self.batches += 1
+            self.batched_writes += len(batch)
             _answer(batch)
             if stop:
                 break

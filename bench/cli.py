@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench import events as bench_events
 from bench import floor, guard, pg, profile, report, scale
 from bench.mlflow_peer import MlflowCounts, mlflow_version
 from bench.mlflow_peer import run_scenarios as run_mlflow
@@ -64,6 +65,8 @@ class Counts:
     guard_rounds: int = 6
     hostile_seconds: float = 10.0
     hostile_rows: int = 8
+    event_rounds: int = 3
+    event_watched: int = 200
 
 
 FULL = Counts(
@@ -125,17 +128,32 @@ SMOKE = Counts(
     ),
     scale_versions=3000,
     scale_page_size=100,
+    event_rounds=1,
+    event_watched=10,
 )
 
-GROUPS = ("get", "create", "concurrent", "paging", "mlflow", "postgresql", "ui", "scale", "guard")
+GROUPS = (
+    "get",
+    "create",
+    "concurrent",
+    "paging",
+    "mlflow",
+    "postgresql",
+    "events",
+    "ui",
+    "scale",
+    "guard",
+)
 """Scenario groups ``--only`` can pick: get = a, e (get), g and the reference's gets;
 create = b and the reference's creates; concurrent = c; paging = d, e (paging), the paging
 floor and the reference's Pager; mlflow = the m_ scenarios against an ``mlflow server``;
-postgresql = gets, creates, 64 in flight and paging on PostgreSQL; ui = u, the web UI's pages
-on a registry of ``page_items`` versions; scale = the s_ page costs over ``scale_versions``;
-guard = h, the connection guard's and the observe middleware's cost (A/B against plain
-aiohttp) and gets under a hostile load on SQLite and PostgreSQL (bench/guard.py)."""
-DEFAULT_GROUPS = ("get", "create", "concurrent", "paging", "mlflow", "postgresql")
+postgresql = gets, creates, 64 in flight and paging on PostgreSQL; events = the event log's
+cost on creates (v, with and without it) and the watcher latency (w), on both databases;
+ui = u, the web UI's pages on a registry of ``page_items`` versions; scale = the s_ page
+costs over ``scale_versions``; guard = h, the connection guard's and the observe
+middleware's cost (A/B against plain aiohttp) and gets under a hostile load on SQLite and
+PostgreSQL (bench/guard.py)."""
+DEFAULT_GROUPS = ("get", "create", "concurrent", "paging", "mlflow", "postgresql", "events")
 """What a full run without ``--only`` runs: ui and guard only on request (``--only ui``, it
 seeds its own 100,000-version registry; ``--only guard``, minutes of A/B rounds), scale only
 with ``--scale`` (a million versions, both databases);
@@ -439,6 +457,8 @@ def execute(
         _mlflow_group(run)
     if "postgresql" in groups:
         _pg_group(run)
+    if "events" in groups:
+        _events_group(run)
     if "scale" in groups:
         _scale_group(run)
     if "guard" in groups:
@@ -469,6 +489,35 @@ def _guard_group(run: Run) -> None:
             return guard.hostile_gets(run.scratch, c.hostile_seconds, c.hostile_rows, url)
 
     run.attempt("h gets under hostile load (PostgreSQL)", on_postgresql)
+
+
+def _events_group(run: Run) -> None:
+    c = run.counts
+    backends: list[tuple[str, str | None]] = [("sqlite", None)]
+    reason = pg.unavailable(run.pg_url)
+    if reason is None:
+        backends.append(("pg", run.pg_url))
+    else:
+        run.failures["v/w events on PostgreSQL"] = f"skipped: PostgreSQL unavailable ({reason})"
+    for label, url in backends:
+        run.attempt(
+            f"v event log cost ({label})",
+            lambda url=url, label=label: bench_events.cost_rounds(  # type: ignore[misc]
+                run.scratch,
+                url,
+                label,
+                creates=c.creates // c.create_rounds,
+                concurrent=c.concurrent_creates,
+                in_flight=c.in_flight,
+                rounds=c.event_rounds,
+            ),
+        )
+        run.attempt(
+            f"w watcher latency ({label})",
+            lambda url=url, label=label: bench_events.latency(  # type: ignore[misc]
+                run.scratch, url, label, count=c.event_watched
+            ),
+        )
 
 
 def _ui(run: Run) -> list[Result]:

@@ -197,6 +197,8 @@ def targets(results: Mapping[str, Result], *, create_count: int) -> list[Target]
             1.0,
         ),
     ]
+    if any(key.startswith(("v_", "w_")) for key in results):
+        goals += _event_targets(results)
     if any(key.startswith("s_") for key in results):
         for backend, name in (("sqlite", "SQLite"), ("pg", "PostgreSQL")):
             for walk in ("all", "filtered"):
@@ -208,6 +210,35 @@ def targets(results: Mapping[str, Result], *, create_count: int) -> list[Target]
                         kind="max",
                     )
                 )
+    return goals
+
+
+def _event_targets(results: Mapping[str, Result]) -> list[Target]:
+    """The event log's cost on creates (``1 - with / without``, percent) and the watcher
+    latency (event time to arrival, p50), on each database."""
+    goals = []
+    for backend, name in (("sqlite", "SQLite"), ("pg", "PostgreSQL")):
+        for kind, what in (("create", "sequential model+version"), ("concurrent", "64 in flight")):
+            ratio = _ratio(results, f"v_{kind}_events_{backend}", f"v_{kind}_no_events_{backend}")
+            goals.append(
+                Target(
+                    f"{name}: event log cost on creates, {what} (v)",
+                    (1 - ratio) * 100,
+                    10,
+                    kind="max",
+                    unit="%",
+                )
+            )
+        found = results.get(f"w_watch_latency_{backend}")
+        goals.append(
+            Target(
+                f"{name}: watcher latency from the event's commit, p50 (w)",
+                found.p50_ms if found is not None and found.p50_ms is not None else math.nan,
+                50,
+                kind="max",
+                unit=" ms",
+            )
+        )
     return goals
 
 

@@ -288,3 +288,31 @@ def test_guard_scenarios_serve_every_variant_and_time_gets_under_a_hostile_load(
     ]
     for r in hostile:
         assert r.ops > 0 and r.p99_ms is not None and r.p50_ms is not None
+
+
+def test_the_events_group_measures_creates_with_and_without_the_log_and_watch_latency(
+    tmp_path: Path,
+) -> None:
+    from bench import events as bench_events
+
+    results = bench_events.cost_rounds(
+        tmp_path, None, "sqlite", creates=3, concurrent=8, in_flight=4, rounds=1
+    )
+    results.append(bench_events.latency(tmp_path, None, "sqlite", count=3))
+    by_key = {r.key: r for r in results}
+    assert set(by_key) == {
+        "v_create_no_events_sqlite",
+        "v_concurrent_no_events_sqlite",
+        "v_create_events_sqlite",
+        "v_concurrent_events_sqlite",
+        "w_watch_latency_sqlite",
+    }
+    assert all(r.errors == 0 and r.ops_per_s > 0 for r in results)
+    assert by_key["v_concurrent_events_sqlite"].extra["stored"] >= 8
+    latency = by_key["w_watch_latency_sqlite"]
+    assert latency.ops == 3
+    assert latency.p50_ms is not None and latency.p50_ms >= 0
+    goals = {t.name: t for t in targets(by_key, create_count=8)}
+    cost = goals["SQLite: event log cost on creates, 64 in flight (v)"]
+    assert not math.isnan(cost.value)
+    assert math.isnan(goals["PostgreSQL: watcher latency from the event's commit, p50 (w)"].value)

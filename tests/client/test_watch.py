@@ -20,8 +20,13 @@ PG_URL = os.environ.get("MR_TEST_DATABASE_URL", "")
 WAIT = 30.0  # generous: a loaded machine is slow, a fast one never waits this long
 
 
-def connect(port: int) -> ModelRegistryAPIClient:
-    return ModelRegistryAPIClient.insecure_connection("127.0.0.1", port, api_version="v1")
+def connect(port: int, transport: str = "rest") -> ModelRegistryAPIClient:
+    return ModelRegistryAPIClient.insecure_connection(
+        "127.0.0.1",
+        port,
+        transport=transport,  # type: ignore[arg-type]
+        api_version="v1",
+    )
 
 
 async def take(stream: AsyncIterator[Event], count: int) -> list[Event]:
@@ -166,3 +171,39 @@ def test_the_sync_facade_iterates_the_same_stream(threaded_server: RunningServer
         "model_version.created",
         "model_artifact.created",
     ]
+
+
+async def test_watch_over_grpc_streams_the_same_events_and_resumes(
+    grpc_server: RunningServer,
+) -> None:
+    assert grpc_server.grpc_port is not None
+    async with connect(grpc_server.grpc_port, "grpc") as api:
+        model = await api.upsert_registered_model(RegisteredModel("m"))
+        assert model.id is not None
+        await api.upsert_model_version(ModelVersion("v1"), model.id)
+        async with contextlib.aclosing(api.watch(since=0)) as stream:
+            events = await take(stream, 2)
+        async with contextlib.aclosing(
+            api.watch(since=events[0].cursor, kinds="model_version")
+        ) as stream:
+            resumed = await take(stream, 1)
+            await api.upsert_model_version(ModelVersion("v2"), model.id)
+            resumed += await take(stream, 1)
+        with pytest.raises(BadRequest, match="unknown actions"):
+            await anext(api.watch(actions="exploded"))
+    assert [e.type for e in events] == ["registered_model.created", "model_version.created"]
+    assert events[0].entity["name"] == "m"
+    assert [e.entity["name"] for e in resumed] == ["v1", "v2"]
+    assert [e.cursor for e in resumed] == [2, 3]
+
+
+async def test_an_expired_cursor_raises_cursor_expired_over_grpc(
+    grpc_server: RunningServer,
+) -> None:
+    assert grpc_server.grpc_port is not None
+    await grpc_server.service.create("registered-model", {"name": "old"})
+    await asyncio.sleep(0.01)
+    await grpc_server.service.events.prune(0.001)
+    async with connect(grpc_server.grpc_port, "grpc") as api:
+        with pytest.raises(CursorExpired, match="older than the events kept"):
+            await anext(api.watch(since=0))

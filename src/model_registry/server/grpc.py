@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapp
 from typing import Any
 
 import grpc
+import orjson
 from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -359,6 +360,41 @@ RPC_HANDLERS: Mapping[str, Handler] = {
 }
 
 
+StreamHandler = Callable[[RegistryService, Any], AsyncIterator[Message]]
+
+
+async def _watch_events(service: RegistryService, request: Any) -> AsyncIterator[Message]:
+    """The change events: a ``ready`` message with the starting cursor, then one per event
+    (the REST stream's, with the entity as its JSON text)."""
+    params: dict[str, str] = {}
+    if request.HasField("since"):
+        params["since"] = request.since
+    if request.kinds:
+        params["kinds"] = ",".join(request.kinds)
+    if request.actions:
+        params["actions"] = ",".join(request.actions)
+    watch = await service.watch(params)
+    yield pb.Event(cursor=str(watch.start), ready=True)
+    async for event in watch:
+        if event is None:
+            continue  # a heartbeat: gRPC keepalive pings do that job here
+        yield pb.Event(
+            cursor=event["cursor"],
+            type=event["type"],
+            kind=event["kind"],
+            action=event["action"],
+            entity_id=event["entityId"],
+            time_since_epoch=int(event["timeSinceEpoch"]),
+            project=event.get("project"),
+            subject=event.get("subject"),
+            entity_json=orjson.dumps(event["entity"]).decode(),
+        )
+
+
+STREAM_HANDLERS: Mapping[str, StreamHandler] = {"WatchEvents": _watch_events}
+"""The server-streaming RPCs (the others are in :data:`RPC_HANDLERS`)."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Artifact content (ArtifactContentService): a client-streaming upload, a server-streaming
 # download, over the service methods REST's content routes call.
@@ -652,6 +688,39 @@ def _dispatch(
     return behavior
 
 
+def _dispatch_stream(
+    name: str,
+    handler: StreamHandler,
+    service: RegistryService,
+    request_cls: type[Message],
+    limiter: RateLimiter | None = None,
+    by_token: bool = False,
+) -> Callable[[bytes, grpc.aio.ServicerContext], AsyncIterator[Message]]:
+    """A server-streaming RPC on the same error mapping as :func:`_dispatch`. A stream is
+    long-lived, so it is not counted among the calls in flight per address; it takes one
+    token of the rate limit when it starts."""
+
+    async def behavior(raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
+        try:
+            if limiter is not None:
+                limiter.check(_caller_key(context, by_token))
+            try:
+                request = request_cls.FromString(raw)
+            except DecodeError:
+                raise BadRequest(f"request is not a valid {request_cls.__name__}") from None
+            async for message in handler(service, request):
+                yield message
+        except ServiceError as err:
+            await _abort(context, err)
+        except ValueError as err:
+            await _abort(context, BadRequest(str(err)))
+        except Exception:
+            log.exception("gRPC %s failed", name)
+            await _abort(context, ServiceError(500, "internal error"))
+
+    return behavior
+
+
 async def _abort(context: grpc.aio.ServicerContext, err: ServiceError) -> None:
     """End the call with the error's gRPC code (the one error mapping of this front door)."""
     code = getattr(grpc.StatusCode, err.grpc_code, grpc.StatusCode.UNKNOWN)
@@ -678,6 +747,14 @@ def _registry_method_handlers(
     for name, method in methods.items():
         request_cls = getattr(pb, method.input_type.name)
         response_cls = getattr(pb, method.output_type.name)
+        if method.server_streaming:
+            handlers[name] = grpc.unary_stream_rpc_method_handler(
+                _dispatch_stream(
+                    name, STREAM_HANDLERS[name], service, request_cls, limiter, by_token
+                ),
+                response_serializer=response_cls.SerializeToString,
+            )
+            continue
         handlers[name] = grpc.unary_unary_rpc_method_handler(
             _dispatch(
                 name, RPC_HANDLERS[name], service, request_cls, limiter, by_token, calls, observer

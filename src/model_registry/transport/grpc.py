@@ -12,11 +12,12 @@ mapped into :mod:`model_registry.exceptions` by :func:`_classify`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+import orjson
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
@@ -43,7 +44,13 @@ from model_registry.exceptions import (
 )
 from model_registry.operations import ARTIFACT, KINDS, Kind, Op
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
-from model_registry.transport.base import CallLoop, Failure, Transport, with_article
+from model_registry.transport.base import (
+    CallLoop,
+    Failure,
+    Transport,
+    WatchFilter,
+    with_article,
+)
 from model_registry.transport.hints import wrong_protocol_hint
 from model_registry.transport.policy import (
     DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
@@ -97,6 +104,10 @@ def _read_ca(custom_ca: str | bytes | os.PathLike[str]) -> bytes:
 #: metric history's, as REST v1.
 V1_RPCS = frozenset(pb_v1.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name)
 _AUTO, _V1, _V1ALPHA3 = "auto", "v1", "v1alpha3"
+
+
+STREAM_RPCS = frozenset({"WatchEvents"})
+"""The server-streaming RPCs (behind :meth:`GrpcTransport._event_stream`, not the table)."""
 
 
 def rpc_names() -> set[str]:
@@ -186,6 +197,9 @@ class GrpcTransport(Transport):
         stable = pb_v1_grpc.ModelRegistryServiceStub(channel)
         self._methods = {(_V1ALPHA3, rpc): getattr(alpha, rpc) for rpc in rpc_names()}
         self._methods.update({(_V1, rpc): getattr(stable, rpc) for rpc in rpc_names() & V1_RPCS})
+        for rpc in STREAM_RPCS:
+            self._methods[_V1ALPHA3, rpc] = getattr(alpha, rpc)
+            self._methods[_V1, rpc] = getattr(stable, rpc)
         self._channel = channel
 
     async def aclose(self) -> None:
@@ -251,6 +265,50 @@ class GrpcTransport(Transport):
 
         verb = "POST" if rpc.startswith("Upsert") else "GET"
         return await self._loop.run(send_once, classify, method=verb, path=rpc, shown="gRPC")
+
+    async def _event_stream(
+        self, since: int | None, wanted: WatchFilter
+    ) -> AsyncIterator[tuple[int, Mapping[str, Any] | None]]:
+        """``WatchEvents`` (server streaming); see :meth:`Transport._event_stream`."""
+        if self._closed:
+            raise ClientClosed("the client is closed")
+        if self._channel is None:
+            self._open()
+        request = pb.WatchEventsRequest(kinds=wanted.kinds, actions=wanted.actions)
+        if since is not None:
+            request.since = str(since)
+        auth = self._loop.auth
+        token = await auth.get() if auth.enabled else None
+        project = wanted.project if wanted.project is not None else effective_project(self.project)
+        metadata = (
+            *((("authorization", bearer_header(token)),) if token else ()),
+            *(((PROJECT_METADATA, project),) if project is not None else ()),
+        )
+        version = _V1ALPHA3 if self._v1_served is False else _V1
+        call = self._methods[version, "WatchEvents"](request, metadata=metadata or None)
+        try:
+            async for message in call:
+                if message.ready:
+                    yield int(message.cursor), None
+                    continue
+                event: dict[str, Any] = {
+                    "cursor": message.cursor,
+                    "type": message.type,
+                    "kind": message.kind,
+                    "action": message.action,
+                    "entityId": message.entity_id,
+                    "timeSinceEpoch": message.time_since_epoch,
+                    "entity": orjson.loads(message.entity_json or "{}"),
+                }
+                if message.HasField("project"):
+                    event["project"] = message.project
+                if message.HasField("subject"):
+                    event["subject"] = message.subject
+                yield int(message.cursor), event
+        except grpc.aio.AioRpcError as exc:
+            raise _classify(exc, "WatchEvents").error from None
+        finally:
+            call.cancel()
 
     async def _one(self, kind: Kind[E], op: Op | None, what: str, **fields: Any) -> E:
         result: E = conv.message_to_domain(await self._call(kind, op, what, **fields))

@@ -14,14 +14,52 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 
-from model_registry.server.store.executor import Executor, dicts, first_dict
+from model_registry.server.store.executor import Executor, SyncExecutor, dicts, first_dict
 from model_registry.server.store.schema import event_log, events
 
 __all__ = ["append_events", "log_bounds", "prune_events", "read_events"]
 
 _EVENT_COLUMNS = ("time", "kind", "action", "entity_id", "project", "subject", "entity")
+
+# SQLite's two statements, straight on the driver (see SyncExecutor.driver_execute): every
+# write runs them, and SQLAlchemy's per-execution work costs several times SQLite's here.
+_TAKE_SQL = "UPDATE event_log SET last_cursor = last_cursor + ? WHERE id = 1 RETURNING last_cursor"
+_INSERT_SQL = (
+    f"INSERT INTO events (cursor, {', '.join(_EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (len(_EVENT_COLUMNS) + 1))})"
+)
+
+# PostgreSQL's one statement per count of events: the counter row is taken and the events
+# inserted in a single round trip, so the row stays locked only for it and the COMMIT.
+_PG_APPEND: dict[int, Any] = {}
+
+
+def _pg_append(count: int) -> Any:
+    stmt = _PG_APPEND.get(count)
+    if stmt is None:
+        rows = ", ".join(
+            "(" + ", ".join([str(i)] + [f":{c}_{i}" for c in _EVENT_COLUMNS]) + ")"
+            for i in range(count)
+        )
+        stmt = text(
+            f"WITH taken AS (UPDATE event_log SET last_cursor = last_cursor + {count} "
+            "WHERE id = 1 RETURNING last_cursor) "
+            f"INSERT INTO events (cursor, {', '.join(_EVENT_COLUMNS)}) "
+            f"SELECT taken.last_cursor - {count - 1} + v.n, "
+            + ", ".join(f"v.{c}" for c in _EVENT_COLUMNS)
+            + f" FROM taken CROSS JOIN (VALUES {rows}) AS v(n, {', '.join(_EVENT_COLUMNS)}) "
+            "RETURNING cursor"
+        ).bindparams(
+            *(
+                bindparam(f"{c}_{i}", type_=events.c[c].type)
+                for i in range(count)
+                for c in _EVENT_COLUMNS
+            )
+        )
+        _PG_APPEND[count] = stmt
+    return stmt
 
 
 async def append_events(conn: Executor, rows: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -31,20 +69,15 @@ async def append_events(conn: Executor, rows: Sequence[Mapping[str, Any]]) -> li
     """
     if not rows:
         return []
-    taken = await conn.execute(
-        update(event_log)
-        .where(event_log.c.id == 1)
-        .values(last_cursor=event_log.c.last_cursor + len(rows))
-        .returning(event_log.c.last_cursor)
-    )
-    last = int(taken.scalar_one())
-    first = last - len(rows) + 1
-    params = [
-        {"cursor": first + i, **{c: row.get(c) for c in _EVENT_COLUMNS}}
-        for i, row in enumerate(rows)
-    ]
-    await conn.execute(insert(events), params)
-    return list(range(first, last + 1))
+    if isinstance(conn, SyncExecutor):
+        ((last,),) = conn.driver_execute(_TAKE_SQL, (len(rows),))
+        first = int(last) - len(rows) + 1
+        values = [(first + i, *(row.get(c) for c in _EVENT_COLUMNS)) for i, row in enumerate(rows)]
+        conn.driver_execute(_INSERT_SQL, values, many=True)
+        return list(range(first, first + len(rows)))
+    params = {f"{c}_{i}": row.get(c) for i, row in enumerate(rows) for c in _EVENT_COLUMNS}
+    result = await conn.execute(_pg_append(len(rows)), params)
+    return sorted(int(r[0]) for r in result.all())
 
 
 async def log_bounds(conn: Executor) -> tuple[int, int]:

@@ -70,6 +70,7 @@ class ModelRegistryServiceStub:
     UpsertServeModel: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.UpsertServeModelRequest, _model_registry_pb2.ServeModel]
     GetServeModelById: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetServeModelByIdRequest, _model_registry_pb2.ServeModel]
     GetServeModels: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetServeModelsRequest, _model_registry_pb2.ServeModelList]
+    WatchEvents: _grpc.UnaryStreamMultiCallable[_model_registry_pb2.WatchEventsRequest, _model_registry_pb2.Event]
 
 @_typing.type_check_only
 class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
@@ -106,6 +107,7 @@ class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
     UpsertServeModel: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.UpsertServeModelRequest, _model_registry_pb2.ServeModel]  # type: ignore[assignment]
     GetServeModelById: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetServeModelByIdRequest, _model_registry_pb2.ServeModel]  # type: ignore[assignment]
     GetServeModels: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetServeModelsRequest, _model_registry_pb2.ServeModelList]  # type: ignore[assignment]
+    WatchEvents: _aio.UnaryStreamMultiCallable[_model_registry_pb2.WatchEventsRequest, _model_registry_pb2.Event]  # type: ignore[assignment]
 
 class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -331,5 +333,12 @@ class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _model_registry_pb2.GetServeModelsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_model_registry_pb2.ServeModelList, _abc.Awaitable[_model_registry_pb2.ServeModelList]]: ...
+
+    @_abc_1.abstractmethod
+    def WatchEvents(
+        self,
+        request: _model_registry_pb2.WatchEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_model_registry_pb2.Event], _abc.AsyncIterator[_model_registry_pb2.Event]]: ...
 
 def add_ModelRegistryServiceServicer_to_server(servicer: ModelRegistryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

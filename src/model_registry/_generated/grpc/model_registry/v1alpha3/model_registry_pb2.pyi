@@ -3559,6 +3559,102 @@ class GetExperimentRunMetricHistoryRequest(_message.Message):
 Global___GetExperimentRunMetricHistoryRequest: _TypeAlias = GetExperimentRunMetricHistoryRequest  # noqa: Y015
 
 @_typing.final
+class WatchEventsRequest(_message.Message):
+    """---------------------------------------------------------------------------------------------
+    Change events (our extension; the Kubeflow reference has no such RPC).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SINCE_FIELD_NUMBER: _builtins.int
+    KINDS_FIELD_NUMBER: _builtins.int
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    since: _builtins.str
+    """Send the events after this cursor (a decimal string); unset: from now."""
+    @_builtins.property
+    def kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only these event kinds (`registered_model`, `model_version`, ...); empty: every kind."""
+
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only these actions (`created`, `updated`, `state_changed`, ...); empty: every action."""
+
+    def __init__(
+        self,
+        *,
+        since: _builtins.str | None = ...,
+        kinds: _abc.Iterable[_builtins.str] | None = ...,
+        actions: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_since", b"_since", "since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_since", b"_since", "actions", b"actions", "kinds", b"kinds", "since", b"since"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__since: _TypeAlias = _typing.Literal["since"]  # noqa: Y015
+    _WhichOneofArgType__since: _TypeAlias = _typing.Literal["_since", b"_since"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__since) -> _WhichOneofReturnType__since | None: ...
+
+Global___WatchEventsRequest: _TypeAlias = WatchEventsRequest  # noqa: Y015
+
+@_typing.final
+class Event(_message.Message):
+    """One change, as the REST event stream's `data` (an Event of the v1 spec). The first message
+    of a stream has `ready` set and only `cursor`: the cursor the stream starts after.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURSOR_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    ENTITY_ID_FIELD_NUMBER: _builtins.int
+    TIME_SINCE_EPOCH_FIELD_NUMBER: _builtins.int
+    PROJECT_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    ENTITY_JSON_FIELD_NUMBER: _builtins.int
+    READY_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    type: _builtins.str
+    kind: _builtins.str
+    action: _builtins.str
+    entity_id: _builtins.str
+    time_since_epoch: _builtins.int
+    project: _builtins.str
+    subject: _builtins.str
+    entity_json: _builtins.str
+    """The entity after the change, as the REST API's JSON."""
+    ready: _builtins.bool
+    def __init__(
+        self,
+        *,
+        cursor: _builtins.str = ...,
+        type: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        action: _builtins.str = ...,
+        entity_id: _builtins.str = ...,
+        time_since_epoch: _builtins.int = ...,
+        project: _builtins.str | None = ...,
+        subject: _builtins.str | None = ...,
+        entity_json: _builtins.str = ...,
+        ready: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_project", b"_project", "_subject", b"_subject", "project", b"project", "subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_project", b"_project", "_subject", b"_subject", "action", b"action", "cursor", b"cursor", "entity_id", b"entity_id", "entity_json", b"entity_json", "kind", b"kind", "project", b"project", "ready", b"ready", "subject", b"subject", "time_since_epoch", b"time_since_epoch", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__project: _TypeAlias = _typing.Literal["project"]  # noqa: Y015
+    _WhichOneofArgType__project: _TypeAlias = _typing.Literal["_project", b"_project"]  # noqa: Y015
+    _WhichOneofReturnType__subject: _TypeAlias = _typing.Literal["subject"]  # noqa: Y015
+    _WhichOneofArgType__subject: _TypeAlias = _typing.Literal["_subject", b"_subject"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__project) -> _WhichOneofReturnType__project | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__subject) -> _WhichOneofReturnType__subject | None: ...
+
+Global___Event: _TypeAlias = Event  # noqa: Y015
+
+@_typing.final
 class ArtifactContentHeader(_message.Message):
     """---------------------------------------------------------------------------------------------
     Artifact content (our extension, beside the reference's service): the bytes of a model, doc

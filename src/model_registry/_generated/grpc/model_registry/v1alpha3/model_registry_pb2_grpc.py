@@ -252,6 +252,11 @@ class ModelRegistryServiceStub:
                 request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetExperimentRunMetricHistoryRequest.SerializeToString,
                 response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.MetricList.FromString,
                 _registered_method=True)
+        self.WatchEvents = channel.unary_stream(
+                '/model_registry.v1alpha3.ModelRegistryService/WatchEvents',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WatchEventsRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Event.FromString,
+                _registered_method=True)
 
 
 class ModelRegistryServiceServicer:
@@ -527,6 +532,13 @@ class ModelRegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchEvents(self, request, context):
+        """Change events, in commit order (server streaming; an extension of ours).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelRegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -744,6 +756,11 @@ def add_ModelRegistryServiceServicer_to_server(servicer, server):
                     servicer.GetExperimentRunMetricHistory,
                     request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetExperimentRunMetricHistoryRequest.FromString,
                     response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.MetricList.SerializeToString,
+            ),
+            'WatchEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchEvents,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WatchEventsRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Event.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1910,6 +1927,33 @@ class ModelRegistryService:
             '/model_registry.v1alpha3.ModelRegistryService/GetExperimentRunMetricHistory',
             model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetExperimentRunMetricHistoryRequest.SerializeToString,
             model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.MetricList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/model_registry.v1alpha3.ModelRegistryService/WatchEvents',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WatchEventsRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Event.FromString,
             options,
             channel_credentials,
             insecure,

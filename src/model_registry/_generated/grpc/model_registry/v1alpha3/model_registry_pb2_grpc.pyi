@@ -111,6 +111,8 @@ class ModelRegistryServiceStub:
     UpsertExperimentRunArtifact: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.UpsertExperimentRunArtifactRequest, _model_registry_pb2.Artifact]
     GetExperimentRunArtifacts: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetExperimentRunArtifactsRequest, _model_registry_pb2.ArtifactList]
     GetExperimentRunMetricHistory: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetExperimentRunMetricHistoryRequest, _model_registry_pb2.MetricList]
+    WatchEvents: _grpc.UnaryStreamMultiCallable[_model_registry_pb2.WatchEventsRequest, _model_registry_pb2.Event]
+    """Change events, in commit order (server streaming; an extension of ours)."""
 
 @_typing.type_check_only
 class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
@@ -171,6 +173,8 @@ class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
     UpsertExperimentRunArtifact: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.UpsertExperimentRunArtifactRequest, _model_registry_pb2.Artifact]  # type: ignore[assignment]
     GetExperimentRunArtifacts: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetExperimentRunArtifactsRequest, _model_registry_pb2.ArtifactList]  # type: ignore[assignment]
     GetExperimentRunMetricHistory: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetExperimentRunMetricHistoryRequest, _model_registry_pb2.MetricList]  # type: ignore[assignment]
+    WatchEvents: _aio.UnaryStreamMultiCallable[_model_registry_pb2.WatchEventsRequest, _model_registry_pb2.Event]  # type: ignore[assignment]
+    """Change events, in commit order (server streaming; an extension of ours)."""
 
 class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     """---------------------------------------------------------------------------------------------
@@ -486,6 +490,14 @@ class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _model_registry_pb2.GetExperimentRunMetricHistoryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_model_registry_pb2.MetricList, _abc.Awaitable[_model_registry_pb2.MetricList]]: ...
+
+    @_abc_1.abstractmethod
+    def WatchEvents(
+        self,
+        request: _model_registry_pb2.WatchEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_model_registry_pb2.Event], _abc.AsyncIterator[_model_registry_pb2.Event]]:
+        """Change events, in commit order (server streaming; an extension of ours)."""
 
 def add_ModelRegistryServiceServicer_to_server(servicer: ModelRegistryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

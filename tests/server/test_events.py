@@ -276,3 +276,21 @@ def test_retention_durations(text_: str, seconds: float) -> None:
 def test_bad_retention_durations_are_refused(text_: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text_)
+
+
+async def test_uploading_artifact_content_is_an_uploaded_event(server: RunningServer) -> None:
+    async with aiohttp.ClientSession() as http:
+        artifact = await post(
+            http, server, "/artifacts", {"artifactType": "model-artifact", "name": "weights"}
+        )
+        async with http.put(
+            f"{server.url}{V1}/artifacts/{artifact['id']}/content",
+            data=b"bytes of a model",
+            headers={"Content-Type": "application/octet-stream"},
+        ) as response:
+            assert response.status in (200, 201), await response.text()
+        events = await events_after(http, server, 0, 2)
+    assert [e["type"] for e in events] == ["model_artifact.created", "model_artifact.uploaded"]
+    assert events[1]["entityId"] == artifact["id"]
+    props = events[1]["entity"]["customProperties"]
+    assert "registry.sha256" in props

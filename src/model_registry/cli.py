@@ -83,7 +83,10 @@ class _Group(click.Group):
     (SQLAlchemy, the web framework, gRPC) would slow down every other command.
     """
 
-    _LAZY = {"serve": ("model_registry.server.cli", "serve")}
+    _LAZY = {
+        "serve": ("model_registry.server.cli", "serve"),
+        "watch": ("model_registry.events_cli", "watch"),
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self._LAZY})

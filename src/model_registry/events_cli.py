@@ -1,0 +1,124 @@
+"""``model-registry watch``: print the registry's changes as they commit.
+
+Registered on the ``model-registry`` group (``cli.py``) as a lazily loaded command, so this
+module is read only when it runs. It uses the group's connection settings (``--url``,
+``--token-file``, ``--grpc``) through the sync facade's ``watch()``, which reconnects by itself
+and resumes from the last cursor it printed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+
+from model_registry.types import Event
+
+__all__ = ["watch"]
+
+_COLUMNS = (("cursor", 8), ("time (UTC)", 23), ("type", 32), ("id", 8), ("name", 0))
+
+
+def _names(values: tuple[str, ...]) -> list[str] | None:
+    names = [n.strip() for value in values for n in value.split(",") if n.strip()]
+    return names or None
+
+
+def _when(millis: int) -> str:
+    moment = datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def event_json(event: Event) -> str:
+    """One JSON line of an event (the REST wire names)."""
+    data: dict[str, Any] = {
+        "cursor": str(event.cursor),
+        "type": event.type,
+        "kind": event.kind,
+        "action": event.action,
+        "entityId": event.entity_id,
+        "timeSinceEpoch": str(event.time_since_epoch),
+    }
+    if event.project is not None:
+        data["project"] = event.project
+    if event.subject is not None:
+        data["subject"] = event.subject
+    data["entity"] = dict(event.entity)
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _row(cells: tuple[str, ...]) -> str:
+    return "  ".join(
+        cell.ljust(width) if width else cell
+        for cell, (_, width) in zip(cells, _COLUMNS, strict=True)
+    ).rstrip()
+
+
+@click.command("watch")
+@click.option(
+    "--kinds",
+    multiple=True,
+    help="Only these kinds, comma separated or repeated (registered_model, model_version, "
+    "model_artifact, ...).",
+)
+@click.option(
+    "--actions",
+    multiple=True,
+    help="Only these actions (created, updated, state_changed, deleted, uploaded).",
+)
+@click.option(
+    "--since",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Start after this event cursor (default: with the changes from now on).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many events (default: until interrupted).",
+)
+@click.pass_context
+def watch(
+    ctx: click.Context,
+    kinds: tuple[str, ...],
+    actions: tuple[str, ...],
+    since: int | None,
+    as_json: bool,
+    count: int | None,
+) -> None:
+    """Print the registry's changes as they commit (Ctrl-C stops).
+
+    Each line is one event: its cursor (pass it as --since to resume after it), time, type
+    (kind.action, as model_version.created), entity id and name; --json prints each event
+    as a JSON line with the entity after the change.
+    """
+    registry = ctx.obj.registry()
+    if not as_json:
+        click.echo(_row(tuple(header for header, _ in _COLUMNS)))
+    printed = 0
+    try:
+        for event in registry.watch(_names(kinds), _names(actions), since):
+            if as_json:
+                click.echo(event_json(event))
+            else:
+                name = event.entity.get("name")
+                click.echo(
+                    _row(
+                        (
+                            str(event.cursor),
+                            _when(event.time_since_epoch),
+                            event.type,
+                            event.entity_id,
+                            "" if name is None else str(name),
+                        )
+                    )
+                )
+            printed += 1
+            if count is not None and printed >= count:
+                return
+    except KeyboardInterrupt:
+        return  # the way to stop watching, not an error

@@ -18,6 +18,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
+from conformance.s3 import CREDENTIALS as S3_CREDENTIALS
+from conformance.s3 import S3Server, running_s3_server
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -259,3 +261,18 @@ async def scratch_engine(request: pytest.FixtureRequest) -> AsyncIterator[AsyncE
         await engine.dispose()
         if schema is not None:
             await drop_pg_schema(schema)
+
+
+@pytest.fixture(scope="session")
+def _s3_process() -> Iterator[S3Server]:
+    with running_s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_server(_s3_process: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """A real S3-wire server (moto's, in its own process), with its credentials in the
+    environment for the code under test."""
+    for key, value in S3_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    return _s3_process

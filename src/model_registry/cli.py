@@ -86,6 +86,8 @@ class _Group(click.Group):
     _LAZY = {
         "serve": ("model_registry.server.cli", "serve"),
         "watch": ("model_registry.events_cli", "watch"),
+        "push": ("model_registry.cli_artifacts", "push"),
+        "pull": ("model_registry.cli_artifacts", "pull"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from model_registry._content import Progress
 from model_registry._eventloop import LoopThread
 from model_registry.exceptions import ClientClosed, ModelRegistryError, NotFound
 from model_registry.transport.policy import call_options, check_project
@@ -42,6 +43,8 @@ from model_registry.types import (
     RegisteredModel,
     RegisteredModelState,
 )
+from model_registry.utils import OCIParams, S3Params
+from model_registry.workflows import artifacts as wf_artifacts
 from model_registry.workflows import registration as wf
 from model_registry.workflows.params import decode_params
 
@@ -400,6 +403,106 @@ class ModelRegistry:
             )
         )
         return parts.model
+
+    def upload_artifact_and_register_model(
+        self,
+        name: str,
+        model_files_path: str | os.PathLike[str],
+        *,
+        upload_params: S3Params | OCIParams | None = None,
+        version: str,
+        model_format_name: str,
+        model_format_version: str,
+        storage_path: str | None = None,
+        storage_key: str | None = None,
+        service_account_name: str | None = None,
+        author: str | None = None,
+        owner: str | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> RegisteredModel:
+        """Upload a model's files and register it, as the reference client's method does.
+
+        Name and version conflicts are checked before a byte moves. Without
+        ``upload_params`` the files go to the registry's own artifact store (a directory as
+        one tar of its tree), streamed with flat memory; with :class:`~model_registry.utils.
+        S3Params` straight to your bucket with boto3, registering the ``s3://`` URI;
+        :class:`~model_registry.utils.OCIParams` is not supported. The async twin is
+        :func:`model_registry.workflows.artifacts.upload_artifact_and_register_model`.
+
+        Args:
+            name: Model name (also the artifact's name).
+            model_files_path: A file or a directory.
+            upload_params: Where the files go (see above).
+            version: Version name; must not exist yet.
+            model_format_name: E.g. ``"onnx"``.
+            model_format_version: E.g. ``"1"``.
+            storage_path: Storage path of the artifact.
+            storage_key: Storage credentials key of the artifact.
+            service_account_name: Service account to read the model with.
+            author: Version author; the client's author by default.
+            owner: Owner of a newly created model; the client's author by default.
+            description: Version description.
+            metadata: Custom properties of the version.
+            progress: ``progress(bytes_done, bytes_total)`` while the files move.
+
+        Returns:
+            The registered model.
+
+        Raises:
+            Conflict: The version exists already; nothing was uploaded or written.
+            Unsupported: ``OCIParams``, or ``S3Params`` without boto3 (the ``s3`` extra).
+        """
+        parts = self._call(
+            lambda api: wf_artifacts.upload_artifact_and_register_model(
+                api,
+                name,
+                model_files_path,
+                upload_params=upload_params,
+                version=version,
+                model_format_name=model_format_name,
+                model_format_version=model_format_version,
+                author=author or self._author,
+                owner=owner or self._author,
+                description=description,
+                metadata=metadata,
+                storage_path=storage_path,
+                storage_key=storage_key,
+                service_account_name=service_account_name,
+                progress=progress,
+            )
+        )
+        return parts.model
+
+    def download_model_artifact(
+        self,
+        name: str,
+        version: str,
+        dest: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+        s3_params: S3Params | None = None,
+    ) -> Path:
+        """Download the files of a model version to ``dest``, streamed with flat memory.
+
+        Content in the registry's store is checked against its recorded SHA-256 before it
+        lands; a directory uploaded as a tree is unpacked into ``dest``. See
+        :func:`model_registry.workflows.artifacts.download_model_artifact` (the async twin).
+
+        Returns:
+            The file written, or the directory the files were unpacked into.
+
+        Raises:
+            NotFound: No such model, version or model artifact.
+            Unsupported: The files are neither in the registry nor in S3.
+            InvalidResponse: The bytes do not match the recorded digest (nothing written).
+        """
+        return self._call(
+            lambda api: wf_artifacts.download_model_artifact(
+                api, name, version, dest, progress=progress, s3_params=s3_params
+            )
+        )
 
     def get_registered_model(self, name: str) -> RegisteredModel | None:
         """Return the model called ``name``, or None."""

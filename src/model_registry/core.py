@@ -33,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar, cast
 
+from model_registry._content import Progress, download_file, require_content, upload_file
 from model_registry.exceptions import ClientClosed, NotFound
 from model_registry.operations import (
     ARTIFACT,
@@ -839,6 +840,67 @@ class ModelRegistryAPIClient:
         )
 
     # -- change events -------------------------------------------------------------------
+
+    # -- artifact content (our extension) ------------------------------------------------
+
+    async def upload_artifact_content(
+        self,
+        artifact_id: str,
+        path: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+    ) -> Artifact:
+        """Upload a file as the content of an artifact (a model, doc or dataset artifact),
+        streamed with flat memory, to the registry's artifact store.
+
+        The registry records the file's SHA-256 and size on the artifact (custom properties
+        ``registry.sha256`` and ``registry.size``) and sets its ``uri`` to
+        ``model-registry://artifacts/<id>``. Content is set once: the same bytes again are
+        accepted, other bytes are a :class:`~model_registry.exceptions.Conflict`.
+
+        Args:
+            artifact_id: The artifact (it must exist).
+            path: The file.
+            progress: ``progress(bytes_sent, bytes_total)`` after each piece.
+
+        Returns:
+            The artifact as the registry recorded it.
+
+        Raises:
+            Conflict: The artifact has other content already.
+            PayloadTooLarge: The file is larger than the server accepts.
+            InvalidResponse: The digest recorded is not the file's.
+        """
+        return await upload_file(self._transport, artifact_id, path, progress=progress)
+
+    async def download_artifact_content(
+        self,
+        artifact_id: str,
+        dest: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Download the content of an artifact to the file ``dest``, streamed with flat
+        memory and checked against the SHA-256 the registry recorded before it is renamed
+        into place (a failed download writes nothing at ``dest``).
+
+        Returns:
+            ``dest``.
+
+        Raises:
+            NotFound: No such artifact, or no content of it in the registry.
+            InvalidResponse: The bytes do not match the recorded digest.
+        """
+        artifact = await self.get_artifact_by_id(artifact_id)
+        if artifact is None:
+            raise NotFound(f"artifact {artifact_id} not found")
+        return await download_file(
+            self._transport,
+            artifact_id,
+            dest,
+            expected_sha256=require_content(artifact),
+            progress=progress,
+        )
 
     def watch(
         self,

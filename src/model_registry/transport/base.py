@@ -15,10 +15,11 @@ backoff and jitter, the server's retry hint, and the token re-read once after a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -199,6 +200,29 @@ class CallLoop:
             raise failure.error from None
 
 
+CONTENT_CHUNK_BYTES = 1024 * 1024
+"""Size of the pieces artifact content is sent in (within every server's message limit)."""
+
+CONTENT_IDLE_SECONDS = 300.0
+"""A content transfer with no bytes moving for this long is taken for a broken connection
+(a transfer as a whole has no time limit: a large file on a slow link takes what it takes)."""
+
+
+@dataclass
+class ContentDownload:
+    """Artifact content being downloaded (see :meth:`Transport.download_content`).
+
+    Attributes:
+        sha256: The hex digest the server names for it (verify the bytes against it).
+        size: Its size in bytes, when the server says (it always does).
+        chunks: The bytes, in pieces; read them once, inside the ``async with``.
+    """
+
+    sha256: str | None
+    size: int | None
+    chunks: AsyncIterator[bytes]
+
+
 class Transport(ABC):
     """Abstract async transport: one connection pool, generic operations, mapped errors.
 
@@ -259,6 +283,32 @@ class Transport(ABC):
             # Jitter, so the watchers of a restarted server do not all come back at once.
             await asyncio.sleep(delay * (0.5 + random.random() / 2))
             delay = min(delay * 2, WATCH_MAX_DELAY)
+
+    async def upload_content(
+        self,
+        artifact_id: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        size: int | None = None,
+        sha256: str | None = None,
+    ) -> Artifact:
+        """Stream the content of an artifact to the registry's artifact store (one attempt:
+        a stream cannot be sent twice); answer the artifact with its digest and size.
+
+        Raises:
+            Unsupported: The transport cannot stream content.
+        """
+        raise Unsupported(f"{type(self).__name__} cannot upload artifact content")
+
+    def download_content(
+        self, artifact_id: str
+    ) -> contextlib.AbstractAsyncContextManager[ContentDownload]:
+        """``async with transport.download_content(id) as download:`` the content, streamed.
+
+        Raises:
+            Unsupported: The transport cannot stream content.
+        """
+        raise Unsupported(f"{type(self).__name__} cannot download artifact content")
 
     @abstractmethod
     def supports(self, op: Op | None) -> bool:

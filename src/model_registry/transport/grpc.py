@@ -11,8 +11,9 @@ mapped into :mod:`model_registry.exceptions` by :func:`_classify`.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +36,7 @@ from model_registry._wire.proto import enum_from_wire
 from model_registry.exceptions import (
     ClientClosed,
     ConnectionFailed,
+    InvalidResponse,
     ModelRegistryError,
     ResponseTooLarge,
     StatusError,
@@ -45,7 +47,9 @@ from model_registry.exceptions import (
 from model_registry.operations import ARTIFACT, KINDS, Kind, Op
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
 from model_registry.transport.base import (
+    CONTENT_CHUNK_BYTES,
     CallLoop,
+    ContentDownload,
     Failure,
     Transport,
     WatchFilter,
@@ -169,6 +173,7 @@ class GrpcTransport(Transport):
         self._secure = secure or custom_ca is not None
         self._root_certificates = _read_ca(custom_ca) if custom_ca is not None else None
         token = user_token if isinstance(user_token, TokenProvider) else TokenProvider(user_token)
+        self._auth = token
         self._loop = CallLoop(token, timeout, retry if retry is not None else RetryPolicy())
         self._options = (
             *_CHANNEL_OPTIONS,
@@ -200,6 +205,7 @@ class GrpcTransport(Transport):
         for rpc in STREAM_RPCS:
             self._methods[_V1ALPHA3, rpc] = getattr(alpha, rpc)
             self._methods[_V1, rpc] = getattr(stable, rpc)
+        self._content = pb_grpc.ArtifactContentServiceStub(channel)
         self._channel = channel
 
     async def aclose(self) -> None:
@@ -307,6 +313,80 @@ class GrpcTransport(Transport):
                 yield int(message.cursor), event
         except grpc.aio.AioRpcError as exc:
             raise _classify(exc, "WatchEvents").error from None
+        finally:
+            call.cancel()
+
+    # -- artifact content (ArtifactContentService, our extension) -------------------------
+
+    async def _content_metadata(self) -> tuple[tuple[str, str], ...]:
+        if self._closed:
+            raise ClientClosed("the client is closed")
+        if self._channel is None:
+            self._open()
+        token = await self._auth.get() if self._auth.enabled else None
+        project = effective_project(self.project)
+        return (
+            *((("authorization", bearer_header(token)),) if token else ()),
+            *(((PROJECT_METADATA, project),) if project is not None else ()),
+        )
+
+    async def upload_content(
+        self,
+        artifact_id: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        size: int | None = None,
+        sha256: str | None = None,
+    ) -> Artifact:
+        """``UploadArtifactContent``, client-streaming; see :meth:`Transport.upload_content`."""
+        metadata = await self._content_metadata()
+        header = pb.ArtifactContentHeader(artifact_id=artifact_id, sha256=sha256, size=size)
+
+        async def requests() -> AsyncIterator[pb.UploadArtifactContentRequest]:
+            yield pb.UploadArtifactContentRequest(header=header)
+            async for chunk in chunks:
+                for start in range(0, len(chunk), CONTENT_CHUNK_BYTES):
+                    piece = chunk[start : start + CONTENT_CHUNK_BYTES]
+                    yield pb.UploadArtifactContentRequest(chunk=piece)
+
+        try:
+            answer = await self._content.UploadArtifactContent(requests(), metadata=metadata)
+        except grpc.aio.AioRpcError as exc:
+            raise _classify(exc, "UploadArtifactContent").error from None
+        result: Artifact = conv.message_to_domain(answer)
+        return result
+
+    @contextlib.asynccontextmanager
+    async def download_content(self, artifact_id: str) -> AsyncIterator[ContentDownload]:
+        """``DownloadArtifactContent``, server-streaming; see
+        :meth:`Transport.download_content`."""
+        metadata = await self._content_metadata()
+        call = self._content.DownloadArtifactContent(
+            pb.DownloadArtifactContentRequest(artifact_id=artifact_id), metadata=metadata
+        )
+        try:
+            first = await call.read()
+            if first is grpc.aio.EOF or first.WhichOneof("part") != "header":
+                raise InvalidResponse("the server's download did not start with its header")
+
+            async def chunks() -> AsyncIterator[bytes]:
+                while True:
+                    try:
+                        message = await call.read()
+                    except grpc.aio.AioRpcError as exc:
+                        raise _classify(exc, "DownloadArtifactContent").error from None
+                    if message is grpc.aio.EOF:
+                        return
+                    yield message.chunk
+
+            header = first.header
+            yield ContentDownload(
+                header.sha256 if header.HasField("sha256") else None,
+                header.size if header.HasField("size") else None,
+                chunks(),
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _classify(exc, "DownloadArtifactContent").error from None
         finally:
             call.cancel()
 

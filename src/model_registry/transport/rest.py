@@ -17,12 +17,14 @@ lock on first use and reused; one SSL context, built once by the caller."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from types import ModuleType
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -47,7 +49,16 @@ from model_registry.operations import (
     endpoint_module,
 )
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
-from model_registry.transport.base import CallLoop, Failure, Transport, WatchFilter, with_article
+from model_registry.transport.base import (
+    CONTENT_CHUNK_BYTES,
+    CONTENT_IDLE_SECONDS,
+    CallLoop,
+    ContentDownload,
+    Failure,
+    Transport,
+    WatchFilter,
+    with_article,
+)
 from model_registry.transport.hints import wrong_protocol_hint
 from model_registry.transport.policy import (
     DEFAULT_TIMEOUT,
@@ -326,6 +337,90 @@ class RestTransport(Transport):
             raise
         except Exception as exc:  # mapped as any call's failure; unknown ones re-raised
             raise self._classify(exc, "GET", _EVENTS).error from None
+
+    # -- artifact content (our v1 extension) -----------------------------------------------
+
+    def _content_request(self) -> tuple[dict[str, str], aiohttp.ClientTimeout]:
+        headers: dict[str, str] = {}
+        project = effective_project(self.project)
+        if project is not None:
+            headers[PROJECT_HEADER] = project
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=DEFAULT_TIMEOUT, sock_read=CONTENT_IDLE_SECONDS
+        )
+        return headers, timeout
+
+    async def _authorize(self, headers: dict[str, str]) -> None:
+        token = await self._auth.get() if self._auth.enabled else None
+        if token:
+            headers["Authorization"] = bearer_header(token)
+
+    async def upload_content(
+        self,
+        artifact_id: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        size: int | None = None,
+        sha256: str | None = None,
+    ) -> Artifact:
+        """``PUT /api/model_registry/v1/artifacts/{id}/content``, the body streamed; see
+        :meth:`Transport.upload_content`."""
+        if self._closed:
+            raise ClientClosed("the model registry client is closed")
+        session = await self._get_session()
+        path = f"{_BASE}{V1}/artifacts/{quote(artifact_id, safe='')}/content"
+        headers, timeout = self._content_request()
+        headers.update({"Accept": "application/json", "Content-Type": "application/octet-stream"})
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        await self._authorize(headers)
+        params = {"sha256": sha256} if sha256 else {}
+        try:
+            async with session.put(
+                self.base_url + path, data=chunks, params=params, headers=headers, timeout=timeout
+            ) as response:
+                content = await response.read()
+                if response.status != 200:
+                    raise _Status(response.status, response.headers, content)
+            return _convert.artifact_from_wire(orjson.loads(content))
+        except ModelRegistryError:
+            raise
+        except Exception as exc:
+            raise self._classify(exc, "PUT", path).error from None
+
+    @contextlib.asynccontextmanager
+    async def download_content(self, artifact_id: str) -> AsyncIterator[ContentDownload]:
+        """``GET /api/model_registry/v1/artifacts/{id}/content``, streamed; see
+        :meth:`Transport.download_content`."""
+        if self._closed:
+            raise ClientClosed("the model registry client is closed")
+        session = await self._get_session()
+        path = f"{_BASE}{V1}/artifacts/{quote(artifact_id, safe='')}/content"
+        headers, timeout = self._content_request()
+        await self._authorize(headers)
+
+        async def chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.content.iter_chunked(CONTENT_CHUNK_BYTES):
+                    yield chunk
+            except ModelRegistryError:
+                raise
+            except Exception as exc:
+                raise self._classify(exc, "GET", path).error from None
+
+        try:
+            async with session.get(
+                self.base_url + path, headers=headers, timeout=timeout
+            ) as response:
+                if response.status != 200:
+                    raise _Status(response.status, response.headers, await response.read())
+                etag = response.headers.get("ETag", "").strip('"')
+                digest = etag[len("sha256:") :] if etag.startswith("sha256:") else None
+                yield ContentDownload(digest, response.content_length, chunks(response))
+        except ModelRegistryError:
+            raise
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise self._classify(exc, "GET", path).error from None
 
     # -- the API version -----------------------------------------------------------------
 

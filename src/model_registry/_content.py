@@ -1,0 +1,189 @@
+"""Artifact content between a local file and the registry, with flat memory.
+
+A file is read (and written) in pieces of :data:`~model_registry.transport.base.
+CONTENT_CHUNK_BYTES` on a worker thread, hashed as it goes: an upload holds a piece or two in
+memory whatever the file's size, and so does a download, which goes to a temporary file beside
+its destination and is renamed into place only once its SHA-256 matched what the registry
+recorded (a download that fails leaves no file, and never half of one, at the destination).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from model_registry.exceptions import InvalidResponse, NotFound
+from model_registry.transport.base import CONTENT_CHUNK_BYTES, Transport
+from model_registry.types import Artifact
+
+__all__ = [
+    "SHA256_PROPERTY",
+    "SIZE_PROPERTY",
+    "URI_PREFIX",
+    "Progress",
+    "content_digest",
+    "download_file",
+    "upload_file",
+]
+
+SHA256_PROPERTY = "registry.sha256"
+"""The custom property where the registry records the digest of uploaded content."""
+
+SIZE_PROPERTY = "registry.size"
+"""The custom property where the registry records its size (a decimal string)."""
+
+URI_PREFIX = "model-registry://artifacts/"
+"""The URI scheme of content the registry stores: ``model-registry://artifacts/<id>``."""
+
+Progress = Callable[[int, "int | None"], None]
+"""A progress callback: ``progress(bytes_done, bytes_total)`` (total None when unknown),
+called after each piece moved, on the event loop's thread."""
+
+
+def content_digest(artifact: Artifact) -> str | None:
+    """The SHA-256 of the content the registry stores for ``artifact``, or None."""
+    value = (artifact.custom_properties or {}).get(SHA256_PROPERTY)
+    return value if isinstance(value, str) else None
+
+
+def _read_hashed(handle: BinaryIO, hasher: Any) -> bytes:
+    piece = handle.read(CONTENT_CHUNK_BYTES)
+    hasher.update(piece)  # on the worker thread too: hashlib releases the GIL
+    return piece
+
+
+async def _file_chunks(
+    path: Path, hasher: Any, total: int, progress: Progress | None
+) -> AsyncIterator[bytes]:
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        done = 0
+        while True:
+            piece = await asyncio.to_thread(_read_hashed, handle, hasher)
+            if not piece:
+                return
+            done += len(piece)
+            if progress is not None:
+                progress(done, total)
+            yield piece
+    finally:
+        handle.close()
+
+
+async def upload_file(
+    transport: Transport,
+    artifact_id: str,
+    path: str | os.PathLike[str],
+    *,
+    progress: Progress | None = None,
+) -> Artifact:
+    """Stream a file to the registry as the content of an artifact.
+
+    The file is read once: hashed while it is sent, its digest compared with the one the
+    registry recorded.
+
+    Raises:
+        OSError: The file cannot be read.
+        InvalidResponse: The registry recorded another digest than the file's (the bytes were
+            changed on the way, or the file while it was read).
+    """
+    source = Path(path)
+    size = (await asyncio.to_thread(source.stat)).st_size
+    hasher = hashlib.sha256()
+    artifact = await transport.upload_content(
+        artifact_id, _file_chunks(source, hasher, size, progress), size=size
+    )
+    recorded = content_digest(artifact)
+    if recorded is not None and recorded != hasher.hexdigest():
+        raise InvalidResponse(
+            f"the registry recorded sha256 {recorded} for artifact {artifact_id}, the file "
+            f"{source} has {hasher.hexdigest()}"
+        )
+    return artifact
+
+
+async def download_file(
+    transport: Transport,
+    artifact_id: str,
+    dest: str | os.PathLike[str],
+    *,
+    expected_sha256: str | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Stream the content of an artifact to the file ``dest`` (replaced if it exists).
+
+    Args:
+        transport: The transport.
+        artifact_id: The artifact.
+        dest: The file to write (its folder must exist).
+        expected_sha256: The digest recorded on the artifact; the server's is checked too.
+        progress: Called as bytes arrive.
+
+    Returns:
+        ``dest`` as a path.
+
+    Raises:
+        NotFound: The artifact has no content in the registry.
+        InvalidResponse: The bytes received do not have the digest or size expected (nothing
+            is written at ``dest``).
+    """
+    target = Path(dest)
+    fd, tmp_name = tempfile.mkstemp(prefix=".mr-download-", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            hasher = hashlib.sha256()
+            done = 0
+            async with transport.download_content(artifact_id) as download:
+                announced = download.sha256
+                async for piece in download.chunks:
+                    await asyncio.to_thread(_write_hashed, out, hasher, piece)
+                    done += len(piece)
+                    if progress is not None:
+                        progress(done, download.size)
+                size = download.size
+        digest = hasher.hexdigest()
+        for what, wanted in (
+            ("the registry's answer", announced),
+            ("the artifact", expected_sha256),
+        ):
+            if wanted is not None and wanted != digest:
+                raise InvalidResponse(
+                    f"the content of artifact {artifact_id} has sha256 {digest}, {what} says "
+                    f"{wanted}: not written"
+                )
+        if size is not None and size != done:
+            raise InvalidResponse(
+                f"the content of artifact {artifact_id} is {done} bytes, the registry said {size}"
+            )
+        await asyncio.to_thread(os.replace, tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    return target
+
+
+def _write_hashed(out: BinaryIO, hasher: Any, piece: bytes) -> None:
+    hasher.update(piece)
+    out.write(piece)
+
+
+def require_content(artifact: Artifact) -> str:
+    """The digest of ``artifact``'s content in the registry.
+
+    Raises:
+        NotFound: It has none.
+    """
+    digest = content_digest(artifact)
+    if digest is None:
+        raise NotFound(
+            f"artifact {artifact.id} has no content in the registry (its uri is {artifact.uri!r})"
+        )
+    return digest

@@ -115,6 +115,7 @@ _FIELDS: dict[type[BaseResource], tuple[_Field, ...]] = {
         _f("license", "license"),
         _f("license_link", "licenseLink"),
         _f("library_name", "libraryName"),
+        _f("aliases", "aliases", "map", _RO),
     ),
     ModelVersion: (
         *_BASE,
@@ -122,6 +123,7 @@ _FIELDS: dict[type[BaseResource], tuple[_Field, ...]] = {
         _f("author", "author"),
         _e("state", "state", ModelVersionState),
         _f("registered_model_id", "registeredModelId", send=_CREATE),
+        _f("aliases", "aliases", "list", _RO),
     ),
     Experiment: (
         *_BASE,
@@ -311,11 +313,19 @@ def _enum_reader(enum: type[Enum]) -> Callable[[Any], Enum]:
     return read
 
 
+def _read_map(value: Any) -> dict[str, str]:
+    """A JSON object of strings (a registered model's aliases)."""
+    if not isinstance(value, Mapping):
+        raise TypeError(value)
+    return {str(k): str(v) for k, v in value.items()}
+
+
 _READERS: dict[str, Callable[[Any], Any]] = {
     "ms": _read_int,
     "int": _read_int,
     "float": _read_float,
     "list": _read_list,
+    "map": _read_map,
 }  # "str" has no entry: the decoder reads it inline
 
 

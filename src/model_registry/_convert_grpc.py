@@ -74,6 +74,10 @@ class _DomainCodec:
         for fd in desc.fields:
             if fd.name not in domain_fields:
                 continue
+            if fd.name in _SERVER_SET:
+                # A map (a model's aliases) or a repeated string (a version's).
+                self.by_name[fd.name] = dict if fd.message_type is not None else list
+                continue
             if fd.name == "custom_properties":
                 # Filled in place by domain_to_message; read by message_to_domain below.
                 self.by_name[fd.name] = _custom_to_domain
@@ -92,6 +96,10 @@ class _DomainCodec:
         found = (name, self.by_name[name]) if name in self.by_name else None
         self.by_field[fd] = found
         return found
+
+
+_SERVER_SET = frozenset({"aliases"})
+"""Fields only the server sets (our extension's aliases): read from answers, never sent."""
 
 
 def _domain_field_codec(fd: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:

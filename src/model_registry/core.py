@@ -935,6 +935,112 @@ class ModelRegistryAPIClient:
         wanted = WatchFilter(_names(kinds), _names(actions), check_project(project))
         return self._t().watch(cursor, wanted)
 
+    # -- our extensions: aliases ----------------------------------------------------------
+    # Not in the Kubeflow Model Registry API: a server without them (the reference) makes
+    # these raise Unsupported.
+
+    async def set_model_version_alias(
+        self, registered_model_id: str, alias: str, model_version_id: str
+    ) -> ModelVersion:
+        """Point ``alias`` of a registered model at one of its versions (create or move it).
+
+        Aliases are unique within a model; a version may carry several. Names: 1 to 255
+        characters out of ``A-Z a-z 0-9 _ -``; ``latest`` and ``v`` followed by digits are
+        reserved.
+
+        Returns:
+            The version, with its ``aliases``.
+
+        Raises:
+            NotFound: The model or version does not exist.
+            BadRequest: A bad or reserved alias, or a version of another model.
+            Unsupported: The server has no aliases.
+        """
+        path = (("registered_model_id", str(registered_model_id)), ("alias", alias))
+        body = {"model_version_id": str(model_version_id)}
+        found = await self._t().call(MODEL_VERSION, "set_alias", path, body)
+        assert found is not None  # the operation answers the version
+        return found
+
+    async def delete_model_version_alias(self, registered_model_id: str, alias: str) -> None:
+        """Remove an alias of a registered model (the version stays).
+
+        Raises:
+            NotFound: The model does not exist or has no such alias.
+            Unsupported: The server has no aliases.
+        """
+        path = (("registered_model_id", str(registered_model_id)), ("alias", alias))
+        await self._t().call(MODEL_VERSION, "delete_alias", path)
+
+    async def get_model_version_by_alias(
+        self, registered_model_id: str | None, alias: str
+    ) -> ModelVersion | None:
+        """The version ``alias`` of a registered model points at, or ``None`` when the alias is
+        unset (or the model does not exist).
+
+        Raises:
+            Unsupported: The server has no aliases.
+        """
+        if not _is_id(registered_model_id):
+            return None
+        path = (("registered_model_id", str(registered_model_id)), ("alias", alias))
+        return await self._maybe(self._t().call(MODEL_VERSION, "by_alias", path))
+
+    # -- our extensions: delete -----------------------------------------------------------
+    # Each raises NotFound when the entity does not exist (deleting twice included), Conflict
+    # naming what is in the way (its own children without ``cascade``; references from outside
+    # it always), and Unsupported against a server without delete (the reference).
+
+    async def _delete(
+        self, kind: Kind[Any], id: str, cascade: bool = False, parent_id: str | None = None
+    ) -> None:
+        if not _is_id(id):
+            raise NotFound(f"no {kind.label} {id!r}")
+        await self._t().delete(kind, str(id), cascade=cascade, parent_id=parent_id)
+
+    async def delete_registered_model(self, id: str, *, cascade: bool = False) -> None:
+        """Delete a registered model; ``cascade``: with its versions, their artifacts and its
+        aliases (in one transaction)."""
+        await self._delete(REGISTERED_MODEL, id, cascade)
+
+    async def delete_model_version(self, id: str, *, cascade: bool = False) -> None:
+        """Delete a model version; ``cascade``: with its artifacts (one also linked to another
+        version is only unlinked) and the aliases pointing at it."""
+        await self._delete(MODEL_VERSION, id, cascade)
+
+    async def delete_artifact(self, id: str) -> None:
+        """Delete an artifact of any kind (its links to versions and runs go with it)."""
+        await self._delete(ARTIFACT, id)
+
+    async def delete_model_artifact(self, id: str) -> None:
+        """Delete a model artifact."""
+        await self._delete(MODEL_ARTIFACT, id)
+
+    async def delete_serving_environment(self, id: str, *, cascade: bool = False) -> None:
+        """Delete a serving environment; ``cascade``: with its inference services and their
+        serve models."""
+        await self._delete(SERVING_ENVIRONMENT, id, cascade)
+
+    async def delete_inference_service(self, id: str, *, cascade: bool = False) -> None:
+        """Delete an inference service; ``cascade``: with its serve models."""
+        await self._delete(INFERENCE_SERVICE, id, cascade)
+
+    async def delete_serve_model(self, id: str, inference_service_id: str) -> None:
+        """Delete a serve model of an inference service."""
+        if not _is_id(inference_service_id):
+            raise NotFound(f"no inference service {inference_service_id!r}")
+        await self._delete(SERVE_MODEL, id, parent_id=str(inference_service_id))
+
+    async def delete_experiment(self, id: str, *, cascade: bool = False) -> None:
+        """Delete an experiment; ``cascade``: with its runs, their artifacts and metric
+        history (gRPC only: REST v1 has no experiments)."""
+        await self._delete(EXPERIMENT, id, cascade)
+
+    async def delete_experiment_run(self, id: str, *, cascade: bool = False) -> None:
+        """Delete an experiment run; ``cascade``: with its artifacts and metric history
+        (gRPC only)."""
+        await self._delete(EXPERIMENT_RUN, id, cascade)
+
 
 def _names(names: str | Iterable[str] | None) -> tuple[str, ...]:
     if names is None:

@@ -80,6 +80,10 @@ def endpoint_module(name: str) -> str:
     return name if "." in name else f"{REFERENCE_GROUP}.{name}"
 
 
+#: Our extensions, as the server names them (``GET /api/model_registry/v1/extensions``).
+ALIASES = "aliases"
+DELETE = "delete"
+
 #: The API versions serving the reference's model, artifact and serving operations.
 COMMON: tuple[str, ...] = (V1, V1ALPHA3)
 #: The API versions serving experiments, runs and metric history.
@@ -97,12 +101,16 @@ class Op:
         field: The gRPC request field holding the entity (upserts, links) or, for a list of
             children, the parent id.
         parent_field: The gRPC request field holding the parent id of an upsert or link.
+        extension: For one of our extensions, its name as the server lists it (``GET
+            /extensions``: ``"aliases"``, ``"delete"``); a server without it (the reference)
+            makes the call :class:`~model_registry.exceptions.Unsupported`.
     """
 
     rest: Mapping[str, str] = field(default_factory=dict)
     rpc: str | None = None
     field: str | None = None
     parent_field: str | None = None
+    extension: str | None = None
 
 
 def _op(
@@ -117,15 +125,23 @@ def _op(
 
 
 def extension(
+    name: str,
     rest: str | None,
     rpc: str | None,
     field: str | None = None,
     parent: str | None = None,
 ) -> Op:
     """One of our extension operations: served on REST v1 only (never on the reference's
-    routes), its stubs in the ``extensions`` group; ``rest`` is the operationId's snake_case
-    module name."""
-    return Op({V1: f"{EXTENSIONS_GROUP}.{rest}"} if rest else {}, rpc, field, parent)
+    routes), its stubs in the ``extensions`` group.
+
+    Args:
+        name: The extension's name as ``GET /extensions`` lists it (``"delete"``).
+        rest: The operationId's snake_case module name (``None``: no REST endpoint).
+        rpc: The gRPC method name.
+        field: As :attr:`Op.field`.
+        parent: As :attr:`Op.parent_field`.
+    """
+    return Op({V1: f"{EXTENSIONS_GROUP}.{rest}"} if rest else {}, rpc, field, parent, name)
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,9 @@ class Kind(Generic[E]):
             ``get_x_by_params`` parameter names, which are also the gRPC request fields (REST
             always sends ``name``, ``externalId`` and ``parentResourceId``).
         parent_attr: The domain attribute holding the parent id on create, if any.
+        delete: Delete by id (our extension ``delete``); path ids as REST names them.
+        special: The kind's other operations by name (the aliases of model versions:
+            ``set_alias``, ``delete_alias``, ``by_alias``).
     """
 
     name: str
@@ -158,12 +177,20 @@ class Kind(Generic[E]):
     by_inference_service: Op | None = None
     find_keys: tuple[str, str, str | None] = ("name", "external_id", None)
     parent_attr: str | None = None
+    delete: Op | None = None
+    special: Mapping[str, Op] = field(default_factory=dict)
 
     @property
     def ops(self) -> tuple[Op, ...]:
         """Every operation of the kind."""
-        named = (self.create, self.update, self.get, self.find, self.list)
-        ops = (*named, self.by_inference_service, *self.children.values(), *self.links.values())
+        named = (self.create, self.update, self.get, self.find, self.list, self.delete)
+        ops = (
+            *named,
+            self.by_inference_service,
+            *self.children.values(),
+            *self.links.values(),
+            *self.special.values(),
+        )
         return tuple(op for op in ops if op is not None)
 
     @property
@@ -200,6 +227,7 @@ REGISTERED_MODEL: Kind[RegisteredModel] = _standard(
     RegisteredModel,
     "registered_models",
     by_inference_service=_op("get_inference_service_model", "GetRegisteredModelByInferenceService"),
+    delete=extension(DELETE, "delete_registered_model", "DeleteRegisteredModel"),
 )
 MODEL_VERSION: Kind[ModelVersion] = _standard(
     "model_version",
@@ -213,6 +241,12 @@ MODEL_VERSION: Kind[ModelVersion] = _standard(
     by_inference_service=_op("get_inference_service_version", "GetModelVersionByInferenceService"),
     find_keys=("version", "external_id", "registered_model_id"),
     parent_attr="registered_model_id",
+    delete=extension(DELETE, "delete_model_version", "DeleteModelVersion"),
+    special={
+        "set_alias": extension(ALIASES, "set_model_version_alias", "SetModelVersionAlias"),
+        "delete_alias": extension(ALIASES, "delete_model_version_alias", "DeleteModelVersionAlias"),
+        "by_alias": extension(ALIASES, "get_model_version_by_alias", "GetModelVersionByAlias"),
+    },
 )
 ARTIFACT: Kind[Artifact] = _standard(
     "artifact",
@@ -245,6 +279,7 @@ ARTIFACT: Kind[Artifact] = _standard(
         ),
     },
     find_keys=("name", "external_id", "parent_resource_id"),
+    delete=extension(DELETE, "delete_artifact", "DeleteArtifact"),
 )
 MODEL_ARTIFACT: Kind[ModelArtifact] = _standard(
     "model_artifact",
@@ -253,11 +288,13 @@ MODEL_ARTIFACT: Kind[ModelArtifact] = _standard(
     # REST has no endpoint: the transport reads the served version's first model artifact.
     by_inference_service=_op(None, "GetModelArtifactByInferenceService"),
     find_keys=("name", "external_id", "model_version_id"),
+    delete=extension(DELETE, "delete_model_artifact", "DeleteArtifact"),
 )
 SERVING_ENVIRONMENT: Kind[ServingEnvironment] = _standard(
     "serving_environment",
     ServingEnvironment,
     "serving_environments",
+    delete=extension(DELETE, "delete_serving_environment", "DeleteServingEnvironment"),
 )
 INFERENCE_SERVICE: Kind[InferenceService] = _standard(
     "inference_service",
@@ -271,6 +308,7 @@ INFERENCE_SERVICE: Kind[InferenceService] = _standard(
         )
     },
     find_keys=("name", "external_id", "serving_environment_id"),
+    delete=extension(DELETE, "delete_inference_service", "DeleteInferenceService"),
 )
 SERVE_MODEL: Kind[ServeModel] = Kind(
     "serve_model",
@@ -287,8 +325,16 @@ SERVE_MODEL: Kind[ServeModel] = Kind(
             "get_inference_service_serves", "GetServeModels", "inference_service_id"
         )
     },
+    # REST names the serve model under its inference service (the path's first id).
+    delete=extension(DELETE, "delete_inference_service_serve", "DeleteServeModel"),
 )
-EXPERIMENT: Kind[Experiment] = _standard("experiment", Experiment, "experiments", EXPERIMENTS)
+EXPERIMENT: Kind[Experiment] = _standard(
+    "experiment",
+    Experiment,
+    "experiments",
+    EXPERIMENTS,
+    delete=extension(DELETE, None, "DeleteExperiment"),
+)
 EXPERIMENT_RUN: Kind[ExperimentRun] = _standard(
     "experiment_run",
     ExperimentRun,
@@ -304,6 +350,7 @@ EXPERIMENT_RUN: Kind[ExperimentRun] = _standard(
     },
     find_keys=("name", "external_id", "experiment_id"),
     parent_attr="experiment_id",
+    delete=extension(DELETE, None, "DeleteExperimentRun"),
 )
 #: The metric history of runs: a list only (entries are appended by linking a ``Metric``).
 METRIC_HISTORY: Kind[Metric] = Kind(

@@ -58,6 +58,22 @@ METHODS: dict[str, list[str]] = {
     "upsert_experiment_run_artifact": ["artifact", "experiment_run_id"],
     "get_experiment_run_artifacts": ["artifact_type", "options", "experiment_run_id"],
     "get_experiment_run_metric_history": ["name", "step_ids", "options", "experiment_run_id"],
+    # Our extensions (issue 21): aliases and delete.
+    "set_model_version_alias": ["registered_model_id", "alias", "model_version_id"],
+    "delete_model_version_alias": ["registered_model_id", "alias"],
+    "get_model_version_by_alias": ["registered_model_id", "alias"],
+    "delete_registered_model": ["id", "cascade"],
+    "delete_model_version": ["id", "cascade"],
+    "delete_artifact": ["id"],
+    "delete_model_artifact": ["id"],
+    "delete_serving_environment": ["id", "cascade"],
+    "delete_inference_service": ["id", "cascade"],
+    "delete_serve_model": ["id", "inference_service_id"],
+    "delete_experiment": ["id", "cascade"],
+    "delete_experiment_run": ["id", "cascade"],
+    # Our extension (artifact content).
+    "upload_artifact_content": ["artifact_id", "path", "progress"],
+    "download_artifact_content": ["artifact_id", "dest", "progress"],
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from model_registry.server.entities import ARTIFACT_KINDS, MODEL_VERSION, REGIST
 from model_registry.server.errors import Conflict
 from model_registry.server.paging import PageRequest
 from model_registry.server.service import RegistryService
-from model_registry.server.store import Scope, Store, Tx
+from model_registry.server.store import Scope, Store, Tx, migrations
 from model_registry.server.store.engine import create_engine_from_url, run_migrations
 from model_registry.server.store.schema import (
     artifacts,
@@ -37,6 +38,13 @@ async def store(database_url: str) -> AsyncIterator[Store]:
         await opened.close()
 
 
+HEAD_REVISION = max(
+    path.name.split("_", 1)[0]
+    for path in (Path(migrations.__file__).parent / "versions").glob("[0-9]*_*.py")
+)
+"""The newest migration (file names start with the revision number)."""
+
+
 def _schema_diff(conn: Connection) -> list[Any]:
     return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
@@ -51,7 +59,7 @@ async def test_migrations_build_the_schema_from_an_empty_database(
             diff = await conn.run_sync(_schema_diff)
     finally:
         await store.close()
-    assert version == "0003"
+    assert version == HEAD_REVISION
     assert diff == []
 
 
@@ -203,7 +211,36 @@ async def test_a_page_with_custom_properties_loads_them_in_one_query(store: Stor
         event.remove(store.query_engine, "before_cursor_execute", count)
     assert page["size"] == 25
     assert all(len(m["customProperties"]) == 2 for m in page["items"])
-    assert len(statements) == 2, statements
+    # The page, its properties, and its aliases (a model's alias map): one query each.
+    assert len(statements) == 3, statements
+    assert "model_version_aliases" in statements[2]
+
+
+async def test_a_page_of_versions_loads_their_aliases_in_one_query(store: Store) -> None:
+    service = RegistryService(store)
+    model = await service.create("registered-model", {"name": "m"})
+    versions = [
+        await service.create("model-version", {"name": f"v{i}", "registeredModelId": model["id"]})
+        for i in range(30)
+    ]
+    for i, version in enumerate(versions):
+        await service.set_alias(model["id"], f"a{i}", {"modelVersionId": version["id"]})
+        await service.set_alias(model["id"], f"b{i}", {"modelVersionId": version["id"]})
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(store.query_engine, "before_cursor_execute", count)
+    try:
+        page = await service.list("model-version", {"pageSize": "25"}, parent_id=model["id"])
+    finally:
+        event.remove(store.query_engine, "before_cursor_execute", count)
+    assert [item["aliases"] for item in page["items"]] == [[f"a{i}", f"b{i}"] for i in range(25)]
+    # The page, its properties, its aliases (and the parent check): never a query per version.
+    assert sum("model_version_aliases" in stmt for stmt in statements) == 1, statements
+    assert len(statements) <= 4, statements
 
 
 async def test_a_page_of_a_versions_artifacts_starts_from_its_links(store: Store) -> None:
@@ -325,6 +362,6 @@ async def test_a_database_at_the_first_revision_upgrades_to_head_keeping_rows(
         found = await RegistryService(store).find("registered-model", {"name": "old"})
     finally:
         await store.close()
-    assert version == "0003"
+    assert version == HEAD_REVISION
     assert diff == []
     assert found["createTimeSinceEpoch"] == "1"

@@ -11,7 +11,8 @@ rules:
   ``_UNSPECIFIED`` zero value means "absent";
 - ``CustomProperties`` is the REST ``customProperties`` object of tagged ``MetadataValue``s;
 - ``StringList`` is a JSON array of strings;
-- ``Artifact`` is the REST artifact union, its set member named by ``artifactType``.
+- ``Artifact`` is the REST artifact union, its set member named by ``artifactType``;
+- a ``map<string, string>`` is a JSON object of strings.
 
 The server's gRPC front door uses :func:`message_to_wire` / :func:`wire_to_message` to hand the
 service the same dicts REST hands it. The client's domain codec
@@ -263,7 +264,16 @@ def _identity(value: Any) -> Any:
 class _FieldCodec:
     """How one field of one message type maps to its REST key and value."""
 
-    __slots__ = ("enum_from", "kind", "message_type", "name", "repeated", "to_wire", "wire")
+    __slots__ = (
+        "enum_from",
+        "is_map",
+        "kind",
+        "message_type",
+        "name",
+        "repeated",
+        "to_wire",
+        "wire",
+    )
 
     def __init__(self, fd: Any) -> None:
         self.name: str = fd.name
@@ -273,7 +283,11 @@ class _FieldCodec:
         self.enum_from: dict[str, int] = {}
         self.message_type: Any = fd.message_type  # descriptor of a message field, else None
         to_wire: Callable[[Any], Any] = _identity
-        if fd.type == FieldDescriptor.TYPE_ENUM:
+        self.is_map = _is_map(fd)
+        if self.is_map:
+            # map<string, string> (a registered model's aliases): a JSON object as it is.
+            to_wire, self.message_type = dict, None
+        elif fd.type == FieldDescriptor.TYPE_ENUM:
             codec = _ENUMS[fd.enum_type.name]
             to_wire = _enum_to_wire(codec)
             self.kind, self.enum_from = _ENUM, codec.from_wire
@@ -433,6 +447,8 @@ def _fill(message: Any, wire: Mapping[str, Any], codec: _MessageCodec) -> None:
             if kind == _PLAIN:
                 if field.repeated:
                     getattr(message, field.name).extend(value)
+                elif field.is_map:
+                    getattr(message, field.name).update(value)
                 else:
                     setattr(message, field.name, value)
             elif kind == _INT:

@@ -126,6 +126,7 @@ def _update_body(kind: str, body: dict[str, Any]) -> dict[str, Any]:
         desc = KINDS.get(kind)
     body.pop("createTimeSinceEpoch", None)
     body.pop("lastUpdateTimeSinceEpoch", None)
+    body.pop("aliases", None)
     if desc is not None:
         for field in desc.fields:
             if field.mode == "ro":
@@ -299,6 +300,35 @@ async def _metric_history(service: RegistryService, request: Any) -> Message:
     return _page_message(result, pb.MetricList, params)
 
 
+# ---------------------------------------------------------------------------------------------
+# Our extensions: aliases and delete.
+
+
+def _delete(kind: str) -> Handler:
+    async def handler(service: RegistryService, request: Any) -> Message:
+        await service.delete(kind, request.id, cascade=request.cascade)
+        return pb.Deleted()
+
+    return handler
+
+
+async def _set_alias(service: RegistryService, request: Any) -> Message:
+    result = await service.set_alias(
+        request.registered_model_id, request.alias, {"modelVersionId": request.model_version_id}
+    )
+    return wire_to_message(result, pb.ModelVersion)
+
+
+async def _delete_alias(service: RegistryService, request: Any) -> Message:
+    await service.delete_alias(request.registered_model_id, request.alias)
+    return pb.Deleted()
+
+
+async def _version_by_alias(service: RegistryService, request: Any) -> Message:
+    result = await service.get_version_by_alias(request.registered_model_id, request.alias)
+    return wire_to_message(result, pb.ModelVersion)
+
+
 #: Every RPC of ``ModelRegistryService`` -> its handler. A test checks this covers the
 #: generated service descriptor.
 RPC_HANDLERS: Mapping[str, Handler] = {
@@ -357,6 +387,17 @@ RPC_HANDLERS: Mapping[str, Handler] = {
     "UpsertExperimentRunArtifact": _upsert_context_artifact("experiment-run", "experiment_run_id"),
     "GetExperimentRunArtifacts": _list_context_artifacts("experiment-run", "experiment_run_id"),
     "GetExperimentRunMetricHistory": _metric_history,
+    "SetModelVersionAlias": _set_alias,
+    "DeleteModelVersionAlias": _delete_alias,
+    "GetModelVersionByAlias": _version_by_alias,
+    "DeleteRegisteredModel": _delete("registered-model"),
+    "DeleteModelVersion": _delete("model-version"),
+    "DeleteArtifact": _delete(ANY_ARTIFACT),
+    "DeleteServingEnvironment": _delete("serving-environment"),
+    "DeleteInferenceService": _delete("inference-service"),
+    "DeleteServeModel": _delete("serve-model"),
+    "DeleteExperiment": _delete("experiment"),
+    "DeleteExperimentRun": _delete("experiment-run"),
 }
 
 

@@ -302,9 +302,18 @@ def _ok(body: Any, status: int = 200) -> web.Response:
 _Shape = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def _shapes(version: ApiVersion, artifacts: bool) -> tuple[_Shape, _Shape]:
-    """The body and answer conversions of ``version`` for a route (identity where none)."""
-    out = version.artifact_out if artifacts and version.step_as_string else _same
+_ALIAS_CARRIERS = frozenset({"registered-model", "model-version"})
+"""Kinds whose answers carry ``aliases`` (our extension), left out where it is not served."""
+
+
+def _shapes(version: ApiVersion, kind: str) -> tuple[_Shape, _Shape]:
+    """The body and answer conversions of ``version`` for a route of entities of ``kind``
+    (identity where none)."""
+    out: _Shape = _same
+    if _is_artifact(kind) and version.step_as_string:
+        out = version.artifact_out
+    elif kind in _ALIAS_CARRIERS and not version.extensions:
+        out = version.extensions_out
     return version.body_in, out
 
 
@@ -317,7 +326,7 @@ async def _body(request: web.Request, shape_in: _Shape) -> dict[str, Any]:
 
 
 def _collection(kind: str, version: ApiVersion) -> tuple[Handler, Handler]:
-    shape_in, out = _shapes(version, _is_artifact(kind))
+    shape_in, out = _shapes(version, kind)
 
     async def list_(request: web.Request) -> web.Response:
         return _ok(out(await _service(request).list(kind, _params(request))))
@@ -330,7 +339,7 @@ def _collection(kind: str, version: ApiVersion) -> tuple[Handler, Handler]:
 
 
 def _item(kind: str, version: ApiVersion) -> tuple[Handler, Handler]:
-    shape_in, out = _shapes(version, _is_artifact(kind))
+    shape_in, out = _shapes(version, kind)
 
     async def get(request: web.Request) -> web.Response:
         return _ok(out(await _service(request).get(kind, request.match_info["id"])))
@@ -343,7 +352,7 @@ def _item(kind: str, version: ApiVersion) -> tuple[Handler, Handler]:
 
 
 def _find(kind: str, version: ApiVersion) -> Handler:
-    _, out = _shapes(version, _is_artifact(kind))
+    _, out = _shapes(version, kind)
 
     async def find(request: web.Request) -> web.Response:
         return _ok(out(await _service(request).find(kind, _params(request))))
@@ -352,23 +361,24 @@ def _find(kind: str, version: ApiVersion) -> Handler:
 
 
 def _children(kind: str, version: ApiVersion) -> tuple[Handler, Handler]:
-    shape_in, _ = _shapes(version, artifacts=False)
+    shape_in, out = _shapes(version, kind)
 
     async def list_(request: web.Request) -> web.Response:
         service = _service(request)
-        return _ok(await service.list(kind, _params(request), parent_id=request.match_info["id"]))
+        page = await service.list(kind, _params(request), parent_id=request.match_info["id"])
+        return _ok(out(page))
 
     async def create(request: web.Request) -> web.Response:
         body = await _body(request, shape_in)
         service = _service(request)
         created = await service.create(kind, body, parent_id=request.match_info["id"], full=True)
-        return _ok(created, 201)
+        return _ok(out(created), 201)
 
     return list_, create
 
 
 def _context_artifacts(context_kind: str, version: ApiVersion) -> tuple[Handler, Handler]:
-    shape_in, out = _shapes(version, artifacts=True)
+    shape_in, out = _shapes(version, ANY_ARTIFACT)
 
     async def list_(request: web.Request) -> web.Response:
         service = _service(request)
@@ -405,14 +415,24 @@ async def _metric_history_run(request: web.Request) -> web.Response:
     return _ok(await service.list_metric_history(_params(request), run_id=request.match_info["id"]))
 
 
-async def _inference_service_model(request: web.Request) -> web.Response:
-    service = _service(request)
-    return _ok(await service.get_inference_service_model(request.match_info["id"]))
+def _inference_service_model(version: ApiVersion) -> Handler:
+    _, out = _shapes(version, "registered-model")
+
+    async def get(request: web.Request) -> web.Response:
+        service = _service(request)
+        return _ok(out(await service.get_inference_service_model(request.match_info["id"])))
+
+    return get
 
 
-async def _inference_service_version(request: web.Request) -> web.Response:
-    service = _service(request)
-    return _ok(await service.get_inference_service_version(request.match_info["id"]))
+def _inference_service_version(version: ApiVersion) -> Handler:
+    _, out = _shapes(version, "model-version")
+
+    async def get(request: web.Request) -> web.Response:
+        service = _service(request)
+        return _ok(out(await service.get_inference_service_version(request.match_info["id"])))
+
+    return get
 
 
 # (collection path, find path, entity kind) of every top-level entity collection.
@@ -456,7 +476,7 @@ async def _request_chunks(request: web.Request) -> AsyncIterator[bytes]:
 
 
 def _upload_content(version: ApiVersion) -> Handler:
-    _, out = _shapes(version, artifacts=True)
+    _, out = _shapes(version, ANY_ARTIFACT)
 
     async def upload(request: web.Request) -> web.Response:
         artifact = await _service(request).upload_content(
@@ -594,10 +614,96 @@ def _watch_events(version: ApiVersion) -> Handler:
     return handler
 
 
+EXTENSIONS = ("aliases", "artifact-content", "delete", "events")
+"""The extensions this server serves, as ``GET /extensions`` names them (the client's probe:
+a server answering 404 there has none, such as the reference)."""
+
+
+def _extensions(version: ApiVersion) -> Handler:
+    async def get(request: web.Request) -> web.Response:
+        return _ok({"extensions": list(EXTENSIONS)})
+
+    return get
+
+
+_NO_CONTENT_STATUS = 204
+
+
+def _cascade(request: web.Request) -> bool:
+    """The ``cascade`` query parameter: ``true`` or ``false`` (default)."""
+    value = request.rel_url.query.get("cascade", "false")
+    if value not in ("true", "false"):
+        raise BadRequest(f"invalid cascade {value[:20]!r}: must be true or false")
+    return value == "true"
+
+
+def _delete(kind: str) -> Callable[[ApiVersion], Handler]:
+    def build(version: ApiVersion) -> Handler:
+        async def delete(request: web.Request) -> web.Response:
+            service = _service(request)
+            await service.delete(kind, request.match_info["id"], cascade=_cascade(request))
+            return web.Response(status=_NO_CONTENT_STATUS)
+
+        return delete
+
+    return build
+
+
+def _delete_serve(version: ApiVersion) -> Handler:
+    async def delete(request: web.Request) -> web.Response:
+        service = _service(request)
+        info = request.match_info
+        cascade = _cascade(request)
+        await service.delete("serve-model", info["serve_id"], cascade=cascade, parent_id=info["id"])
+        return web.Response(status=_NO_CONTENT_STATUS)
+
+    return delete
+
+
+def _set_alias(version: ApiVersion) -> Handler:
+    async def put(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        service = _service(request)
+        info = request.match_info
+        return _ok(await service.set_alias(info["id"], info["alias"], body))
+
+    return put
+
+
+def _delete_alias(version: ApiVersion) -> Handler:
+    async def delete(request: web.Request) -> web.Response:
+        info = request.match_info
+        await _service(request).delete_alias(info["id"], info["alias"])
+        return web.Response(status=_NO_CONTENT_STATUS)
+
+    return delete
+
+
+def _version_by_alias(version: ApiVersion) -> Handler:
+    async def get(request: web.Request) -> web.Response:
+        info = request.match_info
+        return _ok(await _service(request).get_version_by_alias(info["id"], info["alias"]))
+
+    return get
+
+
 EXTENSION_ROUTES: tuple[ExtensionRoute, ...] = (
+    ExtensionRoute("GET", "/extensions", _extensions),
     ExtensionRoute("GET", "/events", _watch_events),
     ExtensionRoute("PUT", "/artifacts/{id}/content", _upload_content),
     ExtensionRoute("GET", "/artifacts/{id}/content", _download_content),
+    # delete
+    ExtensionRoute("DELETE", "/registered_models/{id}", _delete("registered-model")),
+    ExtensionRoute("DELETE", "/model_versions/{id}", _delete("model-version")),
+    ExtensionRoute("DELETE", "/artifacts/{id}", _delete(ANY_ARTIFACT)),
+    ExtensionRoute("DELETE", "/model_artifacts/{id}", _delete("model-artifact")),
+    ExtensionRoute("DELETE", "/serving_environments/{id}", _delete("serving-environment")),
+    ExtensionRoute("DELETE", "/inference_services/{id}", _delete("inference-service")),
+    ExtensionRoute("DELETE", "/inference_services/{id}/serves/{serve_id}", _delete_serve),
+    # aliases
+    ExtensionRoute("PUT", "/registered_models/{id}/aliases/{alias}", _set_alias),
+    ExtensionRoute("DELETE", "/registered_models/{id}/aliases/{alias}", _delete_alias),
+    ExtensionRoute("GET", "/registered_models/{id}/versions/by_alias/{alias}", _version_by_alias),
 )
 """Every route of our v1 extensions: adding an extension operation is a row here (and its
 operation in ``openapi/extensions-v1.yaml``)."""
@@ -661,9 +767,13 @@ def _add_version_routes(r: web.UrlDispatcher, version: ApiVersion) -> None:
         r.add_get(
             f"{b}/experiment_runs/{{id}}/metric_history", _metric_history_run, allow_head=False
         )
-    r.add_get(f"{b}/inference_services/{{id}}/model", _inference_service_model, allow_head=False)
     r.add_get(
-        f"{b}/inference_services/{{id}}/version", _inference_service_version, allow_head=False
+        f"{b}/inference_services/{{id}}/model", _inference_service_model(version), allow_head=False
+    )
+    r.add_get(
+        f"{b}/inference_services/{{id}}/version",
+        _inference_service_version(version),
+        allow_head=False,
     )
     if version.extensions:
         for route in EXTENSION_ROUTES:

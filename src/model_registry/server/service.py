@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from model_registry.server.aliases import check_alias
 from model_registry.server.artifacts import (
     SHA256_PROPERTY,
     SIZE_PROPERTY,
@@ -35,6 +36,7 @@ from model_registry.server.artifacts import (
     check_digest,
     content_uri,
 )
+from model_registry.server.deletion import plan_delete, refusal
 from model_registry.server.entities import (
     ANY_ARTIFACT,
     ARTIFACT_KINDS,
@@ -84,7 +86,9 @@ ContextArtifacts = list[dict[str, Any]]
 """The artifacts (wire dicts) of one model version or run."""
 
 _COMMON_CREATE = ("name", "externalId", "description", "customProperties")
-_READ_ONLY = ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch")
+_READ_ONLY = ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch", "aliases")
+"""Fields of a full entity body only the server sets (accepted and ignored; ``aliases`` is our
+extension's, changed through the alias operations)."""
 _STEP_IDS_RE = re.compile(r"[0-9]{1,9}(,[0-9]{1,9})*")
 
 # Context kinds whose artifacts are reached through /{context}/{id}/artifacts.
@@ -187,6 +191,12 @@ def to_wire(kind: EntityKind, record: Record) -> dict[str, Any]:
     out["customProperties"] = rows_to_custom_properties(record.properties)
     out["createTimeSinceEpoch"] = str(v["create_time"])
     out["lastUpdateTimeSinceEpoch"] = str(v["update_time"])
+    # Aliases (our extension) are read with the entity, one query per page; a row just
+    # created has none.
+    if kind is MODEL_VERSION:
+        out["aliases"] = [alias for alias, _ in record.aliases or ()]
+    elif kind is REGISTERED_MODEL:
+        out["aliases"] = {alias: str(version) for alias, version in record.aliases or ()}
     return out
 
 
@@ -450,10 +460,10 @@ class RegistryService:
             if f.required and values.get(f.column) is None:
                 raise _missing(f.wire)
         if desc.parent is not None and path_parent is not None:
-            await self._require(tx, KINDS[desc.parent.kind], values["parent_id"])
+            await self._require(tx, KINDS[desc.parent.kind], values["parent_id"], lock=True)
         for f in desc.fields:
             if f.ref is not None and values.get(f.column) is not None:
-                await self._require(tx, KINDS[f.ref], values[f.column])
+                await self._require(tx, KINDS[f.ref], values[f.column], lock=True)
         name = values.get("name")
         if name is None or name == "":
             if desc.name_required:
@@ -465,8 +475,13 @@ class RegistryService:
             check_name(name, "name")
         return _fitting(desc, await tx.create(desc, values, props))
 
-    async def _require(self, tx: Tx, desc: EntityKind, entity_id: int) -> None:
-        if not await tx.exists(desc, entity_id):
+    async def _require(
+        self, tx: Tx, desc: EntityKind, entity_id: int, *, lock: bool = False
+    ) -> None:
+        """Refuse a missing entity; ``lock``: a write depends on it, so hold it (``FOR SHARE``)
+        until the write commits, and a delete of it waits (or makes this a 404)."""
+        found = await (tx.lock(desc, entity_id) if lock else tx.exists(desc, entity_id))
+        if not found:
             raise NotFound(f"{desc.label} with id {entity_id} not found")
 
     async def get(self, kind: str, entity_id: str) -> dict[str, Any]:
@@ -533,7 +548,7 @@ class RegistryService:
                     raise BadRequest(f"{f.wire} cannot change")
                 continue
             if f.ref is not None:
-                await self._require(tx, KINDS[f.ref], value)
+                await self._require(tx, KINDS[f.ref], value, lock=True)
             values[f.column] = value
         if _present(body, "name") and _string(body, "name") != record.values["name"]:
             raise BadRequest("name cannot change")
@@ -743,6 +758,7 @@ class RegistryService:
         in_run = context_kind == EXPERIMENT_RUN.kind
 
         async def upsert(tx: Tx) -> tuple[Record, bool]:
+            await self._require(tx, KINDS[context_kind], ident, lock=True)
             context = await tx.get((KINDS[context_kind],), ident)
             if context is None:
                 raise NotFound(f"{KINDS[context_kind].label} with id {ident} not found")
@@ -751,6 +767,7 @@ class RegistryService:
                 existing = await self._get_record(
                     tx, tuple(ARTIFACT_KINDS.values()), parse_id(body["id"])
                 )
+                await self._require(tx, _record_kind(existing), existing.id, lock=True)
             elif in_run and desc in (METRIC, PARAMETER) and _present(body, "name"):
                 existing = await tx.find(
                     (desc,), Scope((desc.kind,), context_id=ident, name=_string(body, "name"))
@@ -1063,6 +1080,141 @@ class RegistryService:
         if digest is None:
             raise NotFound(f"artifact with id {ident} has no uploaded content")
         return to_wire(_record_kind(record), record), await store.open(digest)
+
+    # our extensions: delete and aliases
+
+    async def delete(
+        self, kind: str, entity_id: str, *, cascade: bool = False, parent_id: str | None = None
+    ) -> None:
+        """Delete an entity, and with ``cascade`` its own subtree, in one transaction.
+
+        See :mod:`model_registry.server.deletion` for what a subtree holds and what refuses a
+        delete. The name and external id of what was deleted are free again.
+
+        Args:
+            kind: The entity kind (``"artifact"``: any artifact kind).
+            entity_id: The entity id.
+            cascade: Delete the entity's own subtree with it.
+            parent_id: The parent the path names (a serve model's inference service): an
+                entity under another parent is a 404.
+
+        Raises:
+            BadRequest: Bad id.
+            NotFound: No entity of this kind has the id (deleted already, or never there).
+            Conflict: Children without ``cascade``, or references from outside the subtree
+                (:class:`~model_registry.server.deletion.InTheWay`, naming them).
+        """
+        kinds = _kinds(kind)
+        ident = parse_id(entity_id)
+        parent = parse_id(parent_id, "parent id") if parent_id is not None else None
+
+        async def remove(tx: Tx) -> None:
+            record = await self._get_record(tx, kinds, ident)
+            if parent is not None and int(record.values["parent_id"]) != parent:
+                raise NotFound(f"{_label(kinds)} with id {ident} not found under {parent}")
+            desc = _record_kind(record)
+            # Held until commit: a create under it waits, then finds it gone (404).
+            if not await tx.lock(desc, ident, exclusive=True):
+                raise NotFound(f"{desc.label} with id {ident} not found")
+            plan = await plan_delete(tx, desc, ident)
+            refused = refusal(desc, ident, plan, cascade=cascade)
+            if refused is not None:
+                raise refused
+            await plan.execute(tx, desc, ident)
+
+        await self._write(remove)
+
+    async def set_alias(self, model_id: str, alias: str, body: Body) -> dict[str, Any]:
+        """Point ``alias`` of a registered model at one of its versions (create or move it).
+
+        Args:
+            model_id: The registered model id.
+            alias: The alias (see :mod:`model_registry.server.aliases` for the names allowed).
+            body: ``{"modelVersionId": "<id>"}``.
+
+        Returns:
+            The version the alias now points at (with its ``aliases``).
+
+        Raises:
+            BadRequest: A bad alias, id or body, or a version of another model.
+            NotFound: The model or the version does not exist.
+        """
+        model = parse_id(model_id)
+        check_alias(alias)
+        if not isinstance(body, Mapping):
+            raise BadRequest("request body must be a JSON object")
+        for key in body:
+            if key != "modelVersionId":
+                raise _unknown_field(key)
+        if not _present(body, "modelVersionId"):
+            raise _missing("modelVersionId")
+        version = parse_id(_string(body, "modelVersionId"), "modelVersionId")
+
+        async def point(tx: Tx) -> Record:
+            # Both held until commit: a delete of either waits, then finds the alias (and
+            # refuses or removes it), or makes this a 404; never an alias on a deleted version.
+            await self._require(tx, REGISTERED_MODEL, model, lock=True)
+            await self._require(tx, MODEL_VERSION, version, lock=True)
+            record = await self._get_record(tx, (MODEL_VERSION,), version)
+            if int(record.values["parent_id"]) != model:
+                raise BadRequest(
+                    f"model version {version} is not a version of registered model {model}"
+                )
+            before = await tx.alias_target(model, alias)
+            await tx.set_alias(model, alias, version)
+            if before != version:
+                tx.changes.append(
+                    _alias_change("created" if before is None else "updated", model, alias, version)
+                )
+            updated = await tx.get((MODEL_VERSION,), version)
+            assert updated is not None  # locked in this transaction
+            return updated
+
+        return to_wire(MODEL_VERSION, await self._write(point))
+
+    async def delete_alias(self, model_id: str, alias: str) -> None:
+        """Remove an alias of a registered model.
+
+        Raises:
+            BadRequest: A bad id or alias.
+            NotFound: The model does not exist or has no such alias.
+        """
+        model = parse_id(model_id)
+        check_alias(alias)
+
+        async def remove(tx: Tx) -> None:
+            await self._require(tx, REGISTERED_MODEL, model)
+            target = await tx.alias_target(model, alias)
+            if target is None or not await tx.delete_alias(model, alias):
+                raise NotFound(f"registered model {model} has no alias {alias!r}")
+            tx.changes.append(_alias_change("deleted", model, alias, target))
+
+        await self._write(remove)
+
+    async def get_version_by_alias(self, model_id: str, alias: str) -> dict[str, Any]:
+        """The version an alias of a registered model points at.
+
+        Raises:
+            BadRequest: A bad id or alias.
+            NotFound: The model does not exist or has no such alias.
+        """
+        model = parse_id(model_id)
+        check_alias(alias)
+
+        async def read(tx: Tx) -> Record:
+            await self._require(tx, REGISTERED_MODEL, model)
+            target = await tx.alias_target(model, alias)
+            if target is None:
+                raise NotFound(f"registered model {model} has no alias {alias!r}")
+            return await self._get_record(tx, (MODEL_VERSION,), target)
+
+        return to_wire(MODEL_VERSION, await self._store.read(read))
+
+
+def _alias_change(action: str, model: int, alias: str, version: int) -> Change:
+    """The event of an alias set, moved or removed (kind ``model_version_alias``)."""
+    entity = {"registeredModelId": str(model), "alias": alias, "modelVersionId": str(version)}
+    return Change(None, action, f"{model}:{alias}", event_kind="model_version_alias", entity=entity)
 
 
 def _batch_ids(ids: Sequence[str]) -> list[int]:

@@ -91,6 +91,17 @@ class ApiVersion:
             _artifact_to_v1(answer)
         return answer
 
+    def extensions_out(self, answer: dict[str, Any]) -> dict[str, Any]:
+        """Leave our extensions' fields (``aliases``) out of an answer holding registered
+        models or model versions (one, or a page), on a version without our extensions: its
+        answers stay the reference's. Identity on v1."""
+        if self.extensions:
+            return answer
+        items = answer.get("items")
+        for item in items if isinstance(items, list) else (answer,):
+            item.pop("aliases", None)
+        return answer
+
 
 def _artifact_to_v1(artifact: dict[str, Any]) -> None:
     for key in _EXPERIMENT_FIELDS:

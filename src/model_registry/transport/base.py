@@ -19,7 +19,7 @@ import contextlib
 import logging
 import random
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -326,6 +326,35 @@ class Transport(ABC):
     async def link(self, parent: str, artifact: Artifact, parent_id: str) -> Artifact:
         """Create an artifact in a parent (``"model_version"``, ``"experiment_run"``), or link
         an existing one (``artifact.id`` set)."""
+
+    @abstractmethod
+    async def delete(
+        self, kind: Kind[Any], id: str, *, cascade: bool = False, parent_id: str | None = None
+    ) -> None:
+        """Delete an entity (our extension ``delete``); ``parent_id``: the inference service of
+        a serve model. NotFound when absent, Conflict when something is in the way,
+        Unsupported when the server has no delete."""
+
+    @abstractmethod
+    async def call(
+        self,
+        kind: Kind[E],
+        name: str,
+        path: Sequence[tuple[str, str]],
+        body: Mapping[str, str] | None = None,
+    ) -> E | None:
+        """Call the special operation ``kind.special[name]``.
+
+        Args:
+            kind: The kind whose entity the operation answers (if any).
+            name: The operation's key in ``kind.special``.
+            path: ``(gRPC request field, value)`` pairs, in the order of the REST path ids.
+            body: Further request fields by gRPC name (REST sends them camelCased as a JSON
+                body).
+
+        Returns:
+            The entity answered, or None for an operation answering nothing.
+        """
 
     @abstractmethod
     async def _get(self, kind: Kind[E], op: Op, id: str) -> E:

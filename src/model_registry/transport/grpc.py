@@ -269,7 +269,8 @@ class GrpcTransport(Transport):
         def classify(exc: Exception) -> Failure:
             return _classify(exc, rpc)
 
-        verb = "POST" if rpc.startswith("Upsert") else "GET"
+        # What the retry policy decides on: only reads are repeated after a request was sent.
+        verb = "GET" if rpc.startswith("Get") else "POST"
         return await self._loop.run(send_once, classify, method=verb, path=rpc, shown="gRPC")
 
     async def _event_stream(
@@ -427,6 +428,25 @@ class GrpcTransport(Transport):
             fields[op.parent_field] = parent_id
         return await self._one(ARTIFACT, op, "link", **fields)
 
+    async def delete(
+        self, kind: Kind[Any], id: str, *, cascade: bool = False, parent_id: str | None = None
+    ) -> None:
+        await self._call(kind, kind.delete, "delete", id=id, cascade=cascade)
+
+    async def call(
+        self,
+        kind: Kind[E],
+        name: str,
+        path: Sequence[tuple[str, str]],
+        body: Mapping[str, str] | None = None,
+    ) -> E | None:
+        fields = {**dict(path), **(body or {})}
+        answer = await self._call(kind, kind.special.get(name), name.replace("_", " "), **fields)
+        if isinstance(answer, pb.Deleted):
+            return None
+        result: E = conv.message_to_domain(answer)
+        return result
+
     async def _get(self, kind: Kind[E], op: Op, id: str) -> E:
         key = "id" if op is kind.get else "inference_service_id"
         return await self._one(kind, op, "get", **{key: id})
@@ -536,6 +556,15 @@ def _classify(exc: Exception, rpc: str) -> Failure:
         if hint is not None:
             # The wrong protocol on this port: asking again gets the same answer.
             return Failure(ConnectionFailed(hint, method="gRPC", path=rpc))
+    if code == "UNIMPLEMENTED" and server_code is None:
+        # A server without the RPC: one of our extensions against the reference, or an older
+        # version of this server.
+        return Failure(
+            Unsupported(
+                f"the server has no {rpc} call (an extension the Kubeflow Model Registry API "
+                "does not have)"
+            )
+        )
     if code == "UNAVAILABLE" and server_code is None:
         error: ModelRegistryError = ConnectionFailed(
             details or "connection failed", method="gRPC", path=rpc

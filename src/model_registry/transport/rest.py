@@ -21,7 +21,7 @@ import contextlib
 import importlib
 import json
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from types import ModuleType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -93,6 +93,8 @@ _EVENTS_IDLE_SECONDS = 45.0
 _MAX_SSE_BYTES = 8 * 1024 * 1024
 # Asked only when an operation v1 lacks (experiments) is called after v1 was found.
 _ALPHA_PROBE = f"{_BASE}{V1ALPHA3}/registered_models"
+# Our extensions' probe: the names the server serves (a 404: none, as on the reference).
+_EXTENSIONS_PROBE = f"{_BASE}{V1}/extensions"
 
 
 def _loads(content: bytes, request: Mapping[str, Any]) -> Any:
@@ -124,6 +126,16 @@ class _Status(Exception):
 
     def __init__(self, status: int, headers: Mapping[str, str], content: bytes) -> None:
         self.status, self.headers, self.content = status, headers, content
+
+
+class _RawBody:
+    """A plain JSON body where a generated endpoint expects a model (``body.to_dict()``)."""
+
+    def __init__(self, value: Mapping[str, Any]) -> None:
+        self._value = dict(value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._value)
 
 
 def _camel(name: str) -> str:
@@ -178,6 +190,7 @@ class RestTransport(Transport):
         # What the server was found to serve, remembered for the transport's life (auto).
         self._served: dict[str, bool] = {} if api_version == AUTO else {api_version: True}
         self._probe_lock = asyncio.Lock()
+        self._extensions: frozenset[str] | None = None
         self._auth = TokenProvider(user_token)
         self._loop = CallLoop(self._auth, timeout, retry or RetryPolicy())
         self._ssl: ssl.SSLContext | bool = True if ssl_context is None else ssl_context
@@ -447,7 +460,37 @@ class RestTransport(Transport):
                         self._served[V1ALPHA3] = True
             return self._served[version]
 
+    async def _has_extension(self, name: str) -> bool:
+        """Whether the server serves our extension ``name`` (asked once per transport)."""
+        if self._extensions is None:
+            async with self._probe_lock:
+                if self._extensions is None:
+                    request = {"method": "GET", "url": _EXTENSIONS_PROBE}
+                    try:
+                        answer = _loads(await self._send(request, scoped=False), request)
+                        names = answer.get("extensions") if isinstance(answer, dict) else None
+                        self._extensions = frozenset(n for n in names or () if isinstance(n, str))
+                    except NotFound:
+                        self._extensions = frozenset()
+        return name in self._extensions
+
     async def _version_for(self, kind: Kind[Any], op: Op | None, what: str) -> str:
+        """The API version to call ``op`` with; Unsupported when none can (for one of our
+        extensions also when the server does not serve it, such as the reference)."""
+        version = await self._version_for_op(kind, op, what)
+        if (
+            op is not None
+            and op.extension is not None
+            and not await self._has_extension(op.extension)
+        ):
+            raise Unsupported(
+                f"the server does not serve the {op.extension!r} extension, needed to {what} "
+                f"{with_article(kind.label)} (the Kubeflow Model Registry API has no such "
+                "operation)"
+            )
+        return version
+
+    async def _version_for_op(self, kind: Kind[Any], op: Op | None, what: str) -> str:
         """The API version to call ``op`` with; Unsupported when none can."""
         rest = {} if op is None else op.rest
         if self.api_version != AUTO:
@@ -496,8 +539,10 @@ class RestTransport(Transport):
         *path: str,
         body: tuple[BaseResource, str] | None = None,
         query: Mapping[str, str] | None = None,
+        json_body: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Build the request of ``op`` with the generated endpoint module of its version."""
+        """Build the request of ``op`` with the generated endpoint module of its version
+        (``body``: an entity in a mode; ``json_body``: a plain JSON object)."""
         version = await self._version_for(kind, op, what)
         assert op is not None  # _version_for refuses a missing operation
         name = op.rest[version]
@@ -508,6 +553,8 @@ class RestTransport(Transport):
             module = importlib.import_module(f"{package}.api.{endpoint_module(name)}")
             self._modules[key] = module
         extra: dict[str, Any] = {}
+        if json_body is not None:
+            extra["body"] = _RawBody(json_body)
         if body is not None:
             entity, mode = body
             models = importlib.import_module(f"{package}.models")
@@ -555,6 +602,31 @@ class RestTransport(Transport):
         op = ARTIFACT.links.get(parent)
         request = await self._request(ARTIFACT, op, "link", parent_id, body=(artifact, "full"))
         return await self._one(ARTIFACT, request)
+
+    async def delete(
+        self, kind: Kind[Any], id: str, *, cascade: bool = False, parent_id: str | None = None
+    ) -> None:
+        path = (id,) if parent_id is None else (parent_id, id)
+        query = {"cascade": "true"} if cascade else None
+        await self._send(await self._request(kind, kind.delete, "delete", *path, query=query))
+
+    async def call(
+        self,
+        kind: Kind[E],
+        name: str,
+        path: Sequence[tuple[str, str]],
+        body: Mapping[str, str] | None = None,
+    ) -> E | None:
+        op = kind.special.get(name)
+        what = name.replace("_", " ")
+        json_body = None if body is None else {_camel(k): v for k, v in body.items()}
+        ids = tuple(value for _, value in path)
+        request = await self._request(kind, op, what, *ids, json_body=json_body)
+        content = await self._send(request)
+        if not content:
+            return None
+        result: E = _convert.decoder_for(kind.domain)(_loads(content, request))
+        return result
 
     async def _get(self, kind: Kind[E], op: Op, id: str) -> E:
         return await self._one(kind, await self._request(kind, op, "get", id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 from model_registry.types.base import BaseResource
 from model_registry.types.enums import (
@@ -46,6 +46,9 @@ class RegisteredModel(BaseResource):
     license: str | None = None
     license_link: str | None = None
     library_name: str | None = None
+    aliases: dict[str, str] = field(default_factory=dict)
+    """Set by the server (our extension): alias -> the id of the version it points at. Change
+    aliases with ``set_model_version_alias`` / ``delete_model_version_alias``."""
 
 
 @dataclass(repr=False)
@@ -61,6 +64,9 @@ class ModelVersion(BaseResource):
     author: str | None = None
     state: ModelVersionState | None = None
     registered_model_id: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    """Set by the server (our extension): the aliases pointing at this version, in name order
+    (empty from a server without aliases)."""
 
 
 @dataclass(repr=False)

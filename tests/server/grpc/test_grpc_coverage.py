@@ -58,6 +58,18 @@ CLIENT_API = [
     "upsert_experiment_run_artifact",
     "get_experiment_run_artifacts",
     "get_experiment_run_metric_history",
+    # Our extensions (not in the Go interface): aliases and delete.
+    "set_model_version_alias",
+    "delete_model_version_alias",
+    "get_model_version_by_alias",
+    "delete_registered_model",
+    "delete_model_version",
+    "delete_artifact",
+    "delete_serving_environment",
+    "delete_inference_service",
+    "delete_serve_model",
+    "delete_experiment",
+    "delete_experiment_run",
 ]
 
 

@@ -48,11 +48,14 @@ class KnownField:
         kind: How literals are coerced: ``int`` (ids), ``time`` (epoch milliseconds, integers),
             ``str``, ``enum`` (a string with a closed set of values), ``bool``, ``double``.
         values: For ``enum``: the allowed values; a literal outside them is a FilterError.
+        related: For a field of related rows (a version's aliases): turns the condition on
+            ``column`` into the entity's condition (an EXISTS over those rows).
     """
 
     column: ColumnElement[Any]
     kind: FieldKind
     values: tuple[str, ...] | None = None
+    related: Callable[[ColumnElement[bool]], ColumnElement[bool]] | None = None
 
 
 class PropertyResolver(Protocol):
@@ -318,7 +321,8 @@ def _compile_comparison(c: Comparison, resolver: PropertyResolver) -> ColumnElem
                         raise filter_error(
                             f"{prop.name} is one of {allowed}, not {render_scalar(v)}{_where(c)}"
                         )
-            return _condition(c.op, value)(known.column)
+            condition = _condition(c.op, value)(known.column)
+            return condition if known.related is None else known.related(condition)
     pairs = _custom_pairs(c, resolver)
     assert pairs is not None  # not a known field
     conditions = [resolver.custom(prop.name, vt, condition) for vt, condition in pairs]

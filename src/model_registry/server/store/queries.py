@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, case, delete, func, select, update
+from sqlalchemy import Select, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -25,9 +25,20 @@ from model_registry.server.errors import Conflict
 from model_registry.server.paging import PageRequest
 from model_registry.server.store.executor import Executor, SyncExecutor, dicts, first_dict
 from model_registry.server.store.keyset import finish_page
-from model_registry.server.store.schema import PROPERTY_TABLES, TABLES, attributions
+from model_registry.server.store.schema import (
+    PROPERTY_TABLES,
+    TABLES,
+    artifacts_properties,
+    attributions,
+    contexts,
+    executions,
+    metric_history,
+    model_version_aliases,
+)
 from model_registry.server.store.statements import (
+    ALIAS_OWNER_COLUMNS,
     PROPS_INSERTS,
+    SQLITE_ALIASES_SQL,
     SQLITE_PROPS_SQL,
     Scope,
     columns_of,
@@ -38,6 +49,7 @@ from model_registry.server.store.statements import (
     kind_condition,
     newest_children_statement,
     page_statement,
+    pg_aliases_statement,
     pg_props_statement,
     props_statement,
     scoped_statement,
@@ -58,10 +70,13 @@ class Record:
     Attributes:
         values: Column name to value for the entity row.
         properties: Custom-property rows (column name to value), in name order.
+        aliases: For a model version or registered model: its ``(alias, model version id)``
+            pairs in alias order (read with the entity, one query per page); else None.
     """
 
     values: dict[str, Any]
     properties: list[dict[str, Any]] = field(default_factory=list)
+    aliases: list[tuple[str, int]] | None = None
 
     @property
     def id(self) -> int:
@@ -223,7 +238,10 @@ class Tx:
             for row in rows
             if row[name_at] is not None
         ]
-        return Record(values, props)
+        record = Record(values, props)
+        if values["kind"] in ALIAS_OWNER_COLUMNS:
+            await self._attach_aliases(str(values["kind"]), [record])
+        return record
 
     async def exists(self, kind: EntityKind, entity_id: int) -> bool:
         """Whether an entity of ``kind`` has this id."""
@@ -283,7 +301,27 @@ class Tx:
             found = dicts(await self._conn.execute(stmt, {"ids": ids}))
         for p in found:
             by_owner[p["owner_id"]].append(p)
-        return [Record(r, by_owner[r["id"]]) for r in rows]
+        records = [Record(r, by_owner[r["id"]]) for r in rows]
+        if kind.kind in ALIAS_OWNER_COLUMNS:
+            await self._attach_aliases(kind.kind, records)
+        return records
+
+    async def _attach_aliases(self, kind: str, records: list[Record]) -> None:
+        """Set the aliases of model versions or registered models, ONE query for them all.
+
+        Like the properties, the ids go as one parameter, and the (version, alias) index or
+        the (model, alias) key answers it: a page with aliases costs one indexed lookup more.
+        """
+        ids = [r.id for r in records]
+        by_owner: dict[int, list[tuple[str, int]]] = {i: [] for i in ids}
+        if isinstance(self._conn, SyncExecutor):  # SQLite
+            found = self._conn.driver_dicts(SQLITE_ALIASES_SQL[kind], (json.dumps(ids),))
+        else:
+            found = dicts(await self._conn.execute(pg_aliases_statement(kind), {"ids": ids}))
+        for row in found:
+            by_owner[row["owner_id"]].append((row["alias"], int(row["model_version_id"])))
+        for record in records:
+            record.aliases = by_owner[record.id]
 
     async def link(self, context_id: int, artifact_id: int) -> None:
         """Attribute an artifact to a context (no-op when already linked)."""
@@ -357,6 +395,196 @@ class Tx:
         contexts = [int(r.pop("_context_id")) for r in rows]
         records = await self._with_props(kinds[0], rows)
         return list(zip(contexts, records, strict=True))
+
+    # -- locks: a write that depends on a row holds it until it commits ----------------------
+
+    async def lock(self, kind: EntityKind, entity_id: int, *, exclusive: bool = False) -> bool:
+        """Lock the entity's row for the rest of the transaction; whether it exists.
+
+        PostgreSQL: ``FOR SHARE`` (a write depending on the row: a child's create, a link, a
+        reference) or ``FOR UPDATE`` (``exclusive``: a delete). A delete and a write under
+        the entity so wait for each other, and the second sees what the first committed.
+        SQLite runs one write transaction at a time: the plain read is enough.
+        """
+        table = TABLES[kind.table]
+        stmt = select(table.c.id).where(table.c.id == entity_id, table.c.kind == kind.kind)
+        if self._conn.dialect.name != "sqlite":
+            stmt = stmt.with_for_update(read=not exclusive)
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def lock_children(self, kind: EntityKind, parent_ids: Sequence[int]) -> list[int]:
+        """Lock (``FOR UPDATE``) and return the ids of the children of ``kind`` under
+        ``parent_ids``, in id order."""
+        if not parent_ids:
+            return []
+        table = TABLES[kind.table]
+        stmt = (
+            select(table.c.id)
+            .where(table.c.kind == kind.kind, table.c.parent_id.in_(list(parent_ids)))
+            .order_by(table.c.id)
+        )
+        if self._conn.dialect.name != "sqlite":
+            stmt = stmt.with_for_update()
+        return [int(row[0]) for row in (await self._conn.execute(stmt)).all()]
+
+    # -- aliases --------------------------------------------------------------------------
+
+    async def set_alias(self, model_id: int, alias: str, version_id: int) -> None:
+        """Point ``alias`` of a registered model at a version (create or move), one statement."""
+        dialect_insert = sqlite_insert if self._conn.dialect.name == "sqlite" else pg_insert
+        stmt = dialect_insert(model_version_aliases).values(
+            registered_model_id=model_id, alias=alias, model_version_id=version_id
+        )
+        await self._conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[
+                    model_version_aliases.c.registered_model_id,
+                    model_version_aliases.c.alias,
+                ],
+                set_={"model_version_id": stmt.excluded.model_version_id},
+            )
+        )
+
+    async def delete_alias(self, model_id: int, alias: str) -> bool:
+        """Remove an alias; whether it was set."""
+        a = model_version_aliases
+        result = await self._conn.execute(
+            delete(a).where(a.c.registered_model_id == model_id, a.c.alias == alias)
+        )
+        return bool(result.rowcount)
+
+    async def alias_target(self, model_id: int, alias: str) -> int | None:
+        """The version id an alias of a registered model points at, or None."""
+        a = model_version_aliases
+        stmt = select(a.c.model_version_id).where(
+            a.c.registered_model_id == model_id, a.c.alias == alias
+        )
+        row = (await self._conn.execute(stmt)).first()
+        return None if row is None else int(row[0])
+
+    async def aliases_on(self, version_ids: Sequence[int]) -> list[tuple[str, int]]:
+        """The ``(alias, version id)`` pairs pointing at any of ``version_ids``."""
+        if not version_ids:
+            return []
+        a = model_version_aliases
+        stmt = (
+            select(a.c.alias, a.c.model_version_id)
+            .where(a.c.model_version_id.in_(list(version_ids)))
+            .order_by(a.c.model_version_id, a.c.alias)
+        )
+        return [(str(r[0]), int(r[1])) for r in (await self._conn.execute(stmt)).all()]
+
+    # -- what a delete removes, and what stands in its way ---------------------------------
+
+    async def linked_artifact_ids(self, context_ids: Sequence[int]) -> list[int]:
+        """The ids of the artifacts linked to any of ``context_ids``."""
+        if not context_ids:
+            return []
+        stmt = (
+            select(attributions.c.artifact_id)
+            .where(attributions.c.context_id.in_(list(context_ids)))
+            .distinct()
+            .order_by(attributions.c.artifact_id)
+        )
+        return [int(r[0]) for r in (await self._conn.execute(stmt)).all()]
+
+    async def linked_elsewhere(
+        self, artifact_ids: Sequence[int], context_ids: Sequence[int]
+    ) -> set[int]:
+        """Those of ``artifact_ids`` also linked to a context not in ``context_ids``."""
+        if not artifact_ids:
+            return set()
+        stmt = select(attributions.c.artifact_id).where(
+            attributions.c.artifact_id.in_(list(artifact_ids)),
+            attributions.c.context_id.not_in(list(context_ids) or [0]),
+        )
+        return {int(r[0]) for r in (await self._conn.execute(stmt)).all()}
+
+    async def serving_references(
+        self, model_ids: Sequence[int], version_ids: Sequence[int]
+    ) -> list[tuple[str, int]]:
+        """The inference services and serve models pointing at any of these registered models
+        or model versions: ``(kind, id)`` pairs in id order."""
+        found: list[tuple[str, int]] = []
+        c = contexts
+        conditions = []
+        if model_ids:
+            conditions.append(c.c.registered_model_id.in_(list(model_ids)))
+        if version_ids:
+            conditions.append(c.c.model_version_id.in_(list(version_ids)))
+        if conditions:
+            stmt = (
+                select(c.c.id)
+                .where(c.c.kind == "inference-service", or_(*conditions))
+                .order_by(c.c.id)
+            )
+            found += [("inference-service", int(r[0])) for r in await self._all(stmt)]
+        if version_ids:
+            e = executions
+            stmt = (
+                select(e.c.id)
+                .where(e.c.kind == "serve-model", e.c.model_version_id.in_(list(version_ids)))
+                .order_by(e.c.id)
+            )
+            found += [("serve-model", int(r[0])) for r in await self._all(stmt)]
+        return found
+
+    async def dataset_references(self, artifact_ids: Sequence[int]) -> list[int]:
+        """The artifacts whose ``dataset_id`` custom property names one of ``artifact_ids``
+        (predictions made on a dataset), in id order."""
+        if not artifact_ids:
+            return []
+        p = artifacts_properties
+        stmt = (
+            select(p.c.owner_id)
+            .where(
+                p.c.name == "dataset_id",
+                p.c.string_value.in_([str(i) for i in artifact_ids]),
+            )
+            .order_by(p.c.owner_id)
+        )
+        return [int(r[0]) for r in await self._all(stmt)]
+
+    async def count_metric_history(self, run_ids: Sequence[int]) -> int:
+        """How many metric-history rows the runs have."""
+        if not run_ids:
+            return 0
+        m = metric_history
+        stmt = select(func.count()).select_from(m).where(m.c.parent_id.in_(list(run_ids)))
+        return int((await self._conn.execute(stmt)).scalar_one())
+
+    async def artifact_kinds(self, ids: Sequence[int]) -> list[tuple[int, str]]:
+        """``(id, kind)`` of these artifacts, in id order."""
+        return await self._kinds("artifacts", ids)
+
+    async def context_kinds(self, ids: Sequence[int]) -> list[tuple[int, str]]:
+        """``(id, kind)`` of these contexts, in id order."""
+        return await self._kinds("contexts", ids)
+
+    async def _kinds(self, table_name: str, ids: Sequence[int]) -> list[tuple[int, str]]:
+        if not ids:
+            return []
+        table = TABLES[table_name]
+        stmt = (
+            select(table.c.id, table.c.kind).where(table.c.id.in_(list(ids))).order_by(table.c.id)
+        )
+        return [(int(r[0]), str(r[1])) for r in await self._all(stmt)]
+
+    async def delete_rows(self, table_name: str, ids: Sequence[int]) -> None:
+        """Delete rows of an entity table by id (their properties, links and aliases go with
+        them: the foreign keys cascade)."""
+        if ids:
+            table = TABLES[table_name]
+            await self._conn.execute(delete(table).where(table.c.id.in_(list(ids))))
+
+    async def delete_metric_history(self, run_ids: Sequence[int]) -> None:
+        """Delete the metric history of runs."""
+        if run_ids:
+            m = metric_history
+            await self._conn.execute(delete(m).where(m.c.parent_id.in_(list(run_ids))))
+
+    async def _all(self, stmt: Any) -> Sequence[Any]:
+        return (await self._conn.execute(stmt)).all()  # type: ignore[no-any-return]
 
     async def count(self, kind: EntityKind) -> int:
         """How many entities of ``kind`` exist (for tests and diagnostics)."""

@@ -195,6 +195,34 @@ attributions = Table(
 )
 Index("ix_attributions_artifact", attributions.c.artifact_id, attributions.c.context_id)
 
+ALIAS_LENGTH = NAME_LENGTH
+"""Aliases are at most this long."""
+
+# Aliases (our extension): unique per registered model, a version may carry several. The
+# (version, alias) index lists a page of versions' aliases in one indexed lookup.
+model_version_aliases = Table(
+    "model_version_aliases",
+    metadata,
+    Column(
+        "registered_model_id",
+        Integer,
+        ForeignKey("contexts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("alias", String(ALIAS_LENGTH), primary_key=True),
+    Column(
+        "model_version_id",
+        Integer,
+        ForeignKey("contexts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+)
+Index(
+    "ix_model_version_aliases_version",
+    model_version_aliases.c.model_version_id,
+    model_version_aliases.c.alias,
+)
+
 TABLES: dict[str, Table] = {
     "contexts": contexts,
     "artifacts": artifacts,

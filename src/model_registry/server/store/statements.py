@@ -36,7 +36,12 @@ from model_registry.server.filtering import FieldKind, ValueType
 from model_registry.server.paging import PageRequest
 from model_registry.server.store.filters import KnownField, build_filter
 from model_registry.server.store.keyset import apply_page
-from model_registry.server.store.schema import PROPERTY_TABLES, TABLES, attributions
+from model_registry.server.store.schema import (
+    PROPERTY_TABLES,
+    TABLES,
+    attributions,
+    model_version_aliases,
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,9 @@ _FIELD_KIND: dict[str, FieldKind] = {
 class _Resolver:
     """Maps filter property names to the columns and custom properties of one table."""
 
-    def __init__(self, table: Table, fields: Mapping[str, Field], *, artifact: bool) -> None:
+    def __init__(
+        self, table: Table, fields: Mapping[str, Field], *, artifact: bool, aliases: bool = False
+    ) -> None:
         self._table = table
         self._props = PROPERTY_TABLES[str(table.name)]
         c = table.c
@@ -87,6 +94,15 @@ class _Resolver:
         }
         if artifact:
             self._known["artifactType"] = KnownField(c.kind, "str")
+        if aliases:
+            a = model_version_aliases
+
+            def has_alias(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+                return exists(
+                    select(literal(1)).where(a.c.model_version_id == table.c.id, condition)
+                )
+
+            self._known["alias"] = KnownField(a.c.alias, "str", related=has_alias)
         for wire, f in fields.items():
             kind = _FIELD_KIND.get(f.type)
             if kind is not None and f.column in c:
@@ -142,10 +158,18 @@ def _resolver(table: Table, kinds: Sequence[EntityKind]) -> _Resolver:
     found = _RESOLVERS.get(key)
     if found is None:
         fields = kinds[0].by_wire if len(kinds) == 1 else ARTIFACT_UNION_FIELDS
-        found = _Resolver(table, fields, artifact=kinds[0].is_artifact)
+        found = _Resolver(
+            table,
+            fields,
+            artifact=kinds[0].is_artifact,
+            aliases=key[1] == (MODEL_VERSION_KIND,),
+        )
         _RESOLVERS[key] = found
     return found
 
+
+MODEL_VERSION_KIND = "model-version"
+"""The kind whose rows carry aliases (``filterQuery`` may name ``alias``)."""
 
 _GET_STATEMENTS: dict[tuple[str, ...], Select[Any]] = {}
 _EXISTS_STATEMENTS: dict[str, Select[Any]] = {}
@@ -379,4 +403,39 @@ def newest_children_statement(kind: EntityKind) -> Select[Any]:
         of_parents = select(newest).where(parent.c.id.in_(bindparam("ids", expanding=True)))
         stmt = select(*columns_of(table, [kind])).where(table.c.id.in_(of_parents))
         _NEWEST_CHILDREN[kind.kind] = stmt
+    return stmt
+
+
+# -- aliases (our extension): a page's aliases in ONE statement, the ids as one parameter --
+
+ALIAS_OWNER_COLUMNS = {
+    "model-version": "model_version_id",
+    "registered-model": "registered_model_id",
+}
+"""The kinds whose answers carry aliases, and the alias column naming their rows."""
+
+SQLITE_ALIASES_SQL = {
+    kind: (
+        f"SELECT {column} AS owner_id, alias, model_version_id FROM model_version_aliases "
+        f"WHERE {column} IN (SELECT value FROM json_each(?)) ORDER BY {column}, alias"
+    )
+    for kind, column in ALIAS_OWNER_COLUMNS.items()
+}
+"""The aliases of a page's versions or models, given as a JSON array (SQLite)."""
+
+_PG_ALIASES: dict[str, Select[Any]] = {}
+
+
+def pg_aliases_statement(kind: str) -> Select[Any]:
+    """The aliases of a page's versions or models, given as one array parameter ``ids``."""
+    stmt = _PG_ALIASES.get(kind)
+    if stmt is None:
+        a = model_version_aliases
+        owner = a.c[ALIAS_OWNER_COLUMNS[kind]]
+        built: Any = (
+            select(owner.label("owner_id"), a.c.alias, a.c.model_version_id)
+            .where(owner == any_(bindparam("ids", type_=ARRAY(Integer))))
+            .order_by(owner, a.c.alias)
+        )
+        stmt = _PG_ALIASES[kind] = built
     return stmt

@@ -19,6 +19,13 @@ from .data_set_create import DataSetCreate
 from .data_set_create_artifact_type import DataSetCreateArtifactType
 from .data_set_update import DataSetUpdate
 from .data_set_update_artifact_type import DataSetUpdateArtifactType
+from .delete_artifact_cascade import DeleteArtifactCascade
+from .delete_inference_service_cascade import DeleteInferenceServiceCascade
+from .delete_inference_service_serve_cascade import DeleteInferenceServiceServeCascade
+from .delete_model_artifact_cascade import DeleteModelArtifactCascade
+from .delete_model_version_cascade import DeleteModelVersionCascade
+from .delete_registered_model_cascade import DeleteRegisteredModelCascade
+from .delete_serving_environment_cascade import DeleteServingEnvironmentCascade
 from .doc_artifact import DocArtifact
 from .doc_artifact_artifact_type import DocArtifactArtifactType
 from .doc_artifact_create import DocArtifactCreate
@@ -29,6 +36,7 @@ from .error import Error
 from .event import Event
 from .event_entity import EventEntity
 from .execution_state import ExecutionState
+from .extensions import Extensions
 from .inference_service import InferenceService
 from .inference_service_create import InferenceServiceCreate
 from .inference_service_list import InferenceServiceList
@@ -60,6 +68,7 @@ from .model_artifact_list import ModelArtifactList
 from .model_artifact_update import ModelArtifactUpdate
 from .model_artifact_update_artifact_type import ModelArtifactUpdateArtifactType
 from .model_version import ModelVersion
+from .model_version_alias_set import ModelVersionAliasSet
 from .model_version_create import ModelVersionCreate
 from .model_version_list import ModelVersionList
 from .model_version_state import ModelVersionState
@@ -73,6 +82,7 @@ from .parameter_type import ParameterType
 from .parameter_update import ParameterUpdate
 from .parameter_update_artifact_type import ParameterUpdateArtifactType
 from .registered_model import RegisteredModel
+from .registered_model_aliases import RegisteredModelAliases
 from .registered_model_create import RegisteredModelCreate
 from .registered_model_list import RegisteredModelList
 from .registered_model_state import RegisteredModelState
@@ -105,6 +115,13 @@ __all__ = (
     "DataSetCreateArtifactType",
     "DataSetUpdate",
     "DataSetUpdateArtifactType",
+    "DeleteArtifactCascade",
+    "DeleteInferenceServiceCascade",
+    "DeleteInferenceServiceServeCascade",
+    "DeleteModelArtifactCascade",
+    "DeleteModelVersionCascade",
+    "DeleteRegisteredModelCascade",
+    "DeleteServingEnvironmentCascade",
     "DocArtifact",
     "DocArtifactArtifactType",
     "DocArtifactCreate",
@@ -115,6 +132,7 @@ __all__ = (
     "Event",
     "EventEntity",
     "ExecutionState",
+    "Extensions",
     "InferenceService",
     "InferenceServiceCreate",
     "InferenceServiceList",
@@ -146,6 +164,7 @@ __all__ = (
     "ModelArtifactUpdate",
     "ModelArtifactUpdateArtifactType",
     "ModelVersion",
+    "ModelVersionAliasSet",
     "ModelVersionCreate",
     "ModelVersionList",
     "ModelVersionState",
@@ -159,6 +178,7 @@ __all__ = (
     "ParameterUpdate",
     "ParameterUpdateArtifactType",
     "RegisteredModel",
+    "RegisteredModelAliases",
     "RegisteredModelCreate",
     "RegisteredModelList",
     "RegisteredModelState",

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -40,6 +40,8 @@ class ModelVersion:
         state (ModelVersionState | Unset): Whether the resource is in use (`LIVE`) or archived
             (`ARCHIVED`).
         author (str | Unset): Who created this version.
+        aliases (list[str] | Unset): The aliases pointing at this version, in name order (set them
+            through the aliases of its registered model).
 
     Extra keys are kept in ``additional_properties`` and reachable with ``obj[key]``.
     """
@@ -54,6 +56,7 @@ class ModelVersion:
     last_update_time_since_epoch: str | Unset = UNSET
     state: ModelVersionState | Unset = UNSET
     author: str | Unset = UNSET
+    aliases: list[str] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,6 +85,10 @@ class ModelVersion:
 
         author = self.author
 
+        aliases: list[str] | Unset = UNSET
+        if not isinstance(self.aliases, Unset):
+            aliases = self.aliases
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict["name"] = name
@@ -102,6 +109,8 @@ class ModelVersion:
             field_dict["state"] = state
         if author is not UNSET:
             field_dict["author"] = author
+        if aliases is not UNSET:
+            field_dict["aliases"] = aliases
 
         return field_dict
 
@@ -141,6 +150,8 @@ class ModelVersion:
 
         author = d.pop("author", UNSET)
 
+        aliases = cast(list[str], d.pop("aliases", UNSET))
+
         model_version = cls(
             name=name,
             registered_model_id=registered_model_id,
@@ -152,6 +163,7 @@ class ModelVersion:
             last_update_time_since_epoch=last_update_time_since_epoch,
             state=state,
             author=author,
+            aliases=aliases,
         )
         model_version.additional_properties = d
         return model_version

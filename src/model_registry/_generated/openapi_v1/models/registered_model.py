@@ -15,6 +15,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.custom_properties import CustomProperties
+    from ..models.registered_model_aliases import RegisteredModelAliases
 
 
 T = TypeVar("T", bound="RegisteredModel")
@@ -48,6 +49,8 @@ class RegisteredModel:
         owner (str | Unset): Who owns the model.
         state (RegisteredModelState | Unset): Whether the resource is in use (`LIVE`) or archived
             (`ARCHIVED`).
+        aliases (RegisteredModelAliases | Unset): The model's aliases, alias -> the id of the
+            version it points at.
 
     Extra keys are kept in ``additional_properties`` and reachable with ``obj[key]``.
     """
@@ -70,6 +73,7 @@ class RegisteredModel:
     library_name: str | Unset = UNSET
     owner: str | Unset = UNSET
     state: RegisteredModelState | Unset = UNSET
+    aliases: RegisteredModelAliases | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,6 +122,10 @@ class RegisteredModel:
         if not isinstance(self.state, Unset):
             state = self.state.value
 
+        aliases: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.aliases, Unset):
+            aliases = self.aliases.to_dict()
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict["name"] = name
@@ -155,6 +163,8 @@ class RegisteredModel:
             field_dict["owner"] = owner
         if state is not UNSET:
             field_dict["state"] = state
+        if aliases is not UNSET:
+            field_dict["aliases"] = aliases
 
         return field_dict
 
@@ -162,6 +172,7 @@ class RegisteredModel:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         """Build an instance from a decoded JSON object."""
         from ..models.custom_properties import CustomProperties
+        from ..models.registered_model_aliases import RegisteredModelAliases
 
         d = dict(src_dict)
         name = d.pop("name")
@@ -210,6 +221,13 @@ class RegisteredModel:
         else:
             state = RegisteredModelState(_state)
 
+        _aliases = d.pop("aliases", UNSET)
+        aliases: RegisteredModelAliases | Unset
+        if isinstance(_aliases, Unset):
+            aliases = UNSET
+        else:
+            aliases = RegisteredModelAliases.from_dict(_aliases)
+
         registered_model = cls(
             name=name,
             custom_properties=custom_properties,
@@ -229,6 +247,7 @@ class RegisteredModel:
             library_name=library_name,
             owner=owner,
             state=state,
+            aliases=aliases,
         )
         registered_model.additional_properties = d
         return registered_model

@@ -199,6 +199,51 @@ class ModelRegistryServiceStub:
                 request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WatchEventsRequest.SerializeToString,
                 response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Event.FromString,
                 _registered_method=True)
+        self.SetModelVersionAlias = channel.unary_unary(
+                '/model_registry.v1.ModelRegistryService/SetModelVersionAlias',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.SetModelVersionAliasRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.ModelVersion.FromString,
+                _registered_method=True)
+        self.DeleteModelVersionAlias = channel.unary_unary(
+                '/model_registry.v1.ModelRegistryService/DeleteModelVersionAlias',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteModelVersionAliasRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+                _registered_method=True)
+        self.GetModelVersionByAlias = channel.unary_unary(
+                '/model_registry.v1.ModelRegistryService/GetModelVersionByAlias',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetModelVersionByAliasRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.ModelVersion.FromString,
+                _registered_method=True)
+        self.DeleteRegisteredModel = channel.unary_unary(
+                '/model_registry.v1.ModelRegistryService/DeleteRegisteredModel',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteRegisteredModelRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+                _registered_method=True)
+        self.DeleteModelVersion = channel.unary_unary(
+                '/model_registry.v1.ModelRegistryService/DeleteModelVersion',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteModelVersionRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+                _registered_method=True)
+        self.DeleteArtifact = channel.unary_unary(
+                '/model_registry.v1.ModelRegistryService/DeleteArtifact',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteArtifactRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+                _registered_method=True)
+        self.DeleteServingEnvironment = channel.unary_unary(
+                '/model_registry.v1.ModelRegistryService/DeleteServingEnvironment',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteServingEnvironmentRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+                _registered_method=True)
+        self.DeleteInferenceService = channel.unary_unary(
+                '/model_registry.v1.ModelRegistryService/DeleteInferenceService',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteInferenceServiceRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+                _registered_method=True)
+        self.DeleteServeModel = channel.unary_unary(
+                '/model_registry.v1.ModelRegistryService/DeleteServeModel',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteServeModelRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+                _registered_method=True)
 
 
 class ModelRegistryServiceServicer:
@@ -402,6 +447,60 @@ class ModelRegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetModelVersionAlias(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteModelVersionAlias(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModelVersionByAlias(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRegisteredModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteModelVersion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteArtifact(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteServingEnvironment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteInferenceService(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteServeModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelRegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -569,6 +668,51 @@ def add_ModelRegistryServiceServicer_to_server(servicer, server):
                     servicer.WatchEvents,
                     request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WatchEventsRequest.FromString,
                     response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Event.SerializeToString,
+            ),
+            'SetModelVersionAlias': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetModelVersionAlias,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.SetModelVersionAliasRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.ModelVersion.SerializeToString,
+            ),
+            'DeleteModelVersionAlias': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteModelVersionAlias,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteModelVersionAliasRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.SerializeToString,
+            ),
+            'GetModelVersionByAlias': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModelVersionByAlias,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetModelVersionByAliasRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.ModelVersion.SerializeToString,
+            ),
+            'DeleteRegisteredModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRegisteredModel,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteRegisteredModelRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.SerializeToString,
+            ),
+            'DeleteModelVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteModelVersion,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteModelVersionRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.SerializeToString,
+            ),
+            'DeleteArtifact': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteArtifact,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteArtifactRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.SerializeToString,
+            ),
+            'DeleteServingEnvironment': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteServingEnvironment,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteServingEnvironmentRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.SerializeToString,
+            ),
+            'DeleteInferenceService': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteInferenceService,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteInferenceServiceRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.SerializeToString,
+            ),
+            'DeleteServeModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteServeModel,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteServeModelRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1462,6 +1606,249 @@ class ModelRegistryService:
             '/model_registry.v1.ModelRegistryService/WatchEvents',
             model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WatchEventsRequest.SerializeToString,
             model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Event.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetModelVersionAlias(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1.ModelRegistryService/SetModelVersionAlias',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.SetModelVersionAliasRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.ModelVersion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteModelVersionAlias(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1.ModelRegistryService/DeleteModelVersionAlias',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteModelVersionAliasRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModelVersionByAlias(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1.ModelRegistryService/GetModelVersionByAlias',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetModelVersionByAliasRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.ModelVersion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRegisteredModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1.ModelRegistryService/DeleteRegisteredModel',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteRegisteredModelRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteModelVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1.ModelRegistryService/DeleteModelVersion',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteModelVersionRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteArtifact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1.ModelRegistryService/DeleteArtifact',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteArtifactRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteServingEnvironment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1.ModelRegistryService/DeleteServingEnvironment',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteServingEnvironmentRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteInferenceService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1.ModelRegistryService/DeleteInferenceService',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteInferenceServiceRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteServeModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1.ModelRegistryService/DeleteServeModel',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteServeModelRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
             options,
             channel_credentials,
             insecure,

@@ -71,6 +71,15 @@ class ModelRegistryServiceStub:
     GetServeModelById: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetServeModelByIdRequest, _model_registry_pb2.ServeModel]
     GetServeModels: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetServeModelsRequest, _model_registry_pb2.ServeModelList]
     WatchEvents: _grpc.UnaryStreamMultiCallable[_model_registry_pb2.WatchEventsRequest, _model_registry_pb2.Event]
+    SetModelVersionAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.SetModelVersionAliasRequest, _model_registry_pb2.ModelVersion]
+    DeleteModelVersionAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionAliasRequest, _model_registry_pb2.Deleted]
+    GetModelVersionByAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetModelVersionByAliasRequest, _model_registry_pb2.ModelVersion]
+    DeleteRegisteredModel: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteRegisteredModelRequest, _model_registry_pb2.Deleted]
+    DeleteModelVersion: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionRequest, _model_registry_pb2.Deleted]
+    DeleteArtifact: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteArtifactRequest, _model_registry_pb2.Deleted]
+    DeleteServingEnvironment: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteServingEnvironmentRequest, _model_registry_pb2.Deleted]
+    DeleteInferenceService: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteInferenceServiceRequest, _model_registry_pb2.Deleted]
+    DeleteServeModel: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteServeModelRequest, _model_registry_pb2.Deleted]
 
 @_typing.type_check_only
 class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
@@ -108,6 +117,15 @@ class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
     GetServeModelById: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetServeModelByIdRequest, _model_registry_pb2.ServeModel]  # type: ignore[assignment]
     GetServeModels: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetServeModelsRequest, _model_registry_pb2.ServeModelList]  # type: ignore[assignment]
     WatchEvents: _aio.UnaryStreamMultiCallable[_model_registry_pb2.WatchEventsRequest, _model_registry_pb2.Event]  # type: ignore[assignment]
+    SetModelVersionAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.SetModelVersionAliasRequest, _model_registry_pb2.ModelVersion]  # type: ignore[assignment]
+    DeleteModelVersionAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionAliasRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    GetModelVersionByAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetModelVersionByAliasRequest, _model_registry_pb2.ModelVersion]  # type: ignore[assignment]
+    DeleteRegisteredModel: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteRegisteredModelRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    DeleteModelVersion: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    DeleteArtifact: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteArtifactRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    DeleteServingEnvironment: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteServingEnvironmentRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    DeleteInferenceService: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteInferenceServiceRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    DeleteServeModel: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteServeModelRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
 
 class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -340,5 +358,68 @@ class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _model_registry_pb2.WatchEventsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_model_registry_pb2.Event], _abc.AsyncIterator[_model_registry_pb2.Event]]: ...
+
+    @_abc_1.abstractmethod
+    def SetModelVersionAlias(
+        self,
+        request: _model_registry_pb2.SetModelVersionAliasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.ModelVersion, _abc.Awaitable[_model_registry_pb2.ModelVersion]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteModelVersionAlias(
+        self,
+        request: _model_registry_pb2.DeleteModelVersionAliasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def GetModelVersionByAlias(
+        self,
+        request: _model_registry_pb2.GetModelVersionByAliasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.ModelVersion, _abc.Awaitable[_model_registry_pb2.ModelVersion]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteRegisteredModel(
+        self,
+        request: _model_registry_pb2.DeleteRegisteredModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteModelVersion(
+        self,
+        request: _model_registry_pb2.DeleteModelVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteArtifact(
+        self,
+        request: _model_registry_pb2.DeleteArtifactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteServingEnvironment(
+        self,
+        request: _model_registry_pb2.DeleteServingEnvironmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteInferenceService(
+        self,
+        request: _model_registry_pb2.DeleteInferenceServiceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteServeModel(
+        self,
+        request: _model_registry_pb2.DeleteServeModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
 
 def add_ModelRegistryServiceServicer_to_server(servicer: ModelRegistryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -454,6 +454,26 @@ class RegisteredModel(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class AliasesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     EXTERNAL_ID_FIELD_NUMBER: _builtins.int
@@ -472,6 +492,7 @@ class RegisteredModel(_message.Message):
     LICENSE_FIELD_NUMBER: _builtins.int
     LICENSE_LINK_FIELD_NUMBER: _builtins.int
     LIBRARY_NAME_FIELD_NUMBER: _builtins.int
+    ALIASES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server generated id; set it to update an existing model."""
     name: _builtins.str
@@ -497,6 +518,10 @@ class RegisteredModel(_message.Message):
     def language(self) -> Global___StringList: ...
     @_builtins.property
     def tasks(self) -> Global___StringList: ...
+    @_builtins.property
+    def aliases(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Output only (our extension): alias -> the id of the version it points at."""
+
     def __init__(
         self,
         *,
@@ -518,10 +543,11 @@ class RegisteredModel(_message.Message):
         license: _builtins.str | None = ...,
         license_link: _builtins.str | None = ...,
         library_name: _builtins.str | None = ...,
+        aliases: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_create_time_since_epoch", b"_create_time_since_epoch", "_description", b"_description", "_external_id", b"_external_id", "_id", b"_id", "_last_update_time_since_epoch", b"_last_update_time_since_epoch", "_library_name", b"_library_name", "_license", b"_license", "_license_link", b"_license_link", "_logo", b"_logo", "_maturity", b"_maturity", "_name", b"_name", "_owner", b"_owner", "_provider", b"_provider", "_readme", b"_readme", "_state", b"_state", "create_time_since_epoch", b"create_time_since_epoch", "custom_properties", b"custom_properties", "description", b"description", "external_id", b"external_id", "id", b"id", "language", b"language", "last_update_time_since_epoch", b"last_update_time_since_epoch", "library_name", b"library_name", "license", b"license", "license_link", b"license_link", "logo", b"logo", "maturity", b"maturity", "name", b"name", "owner", b"owner", "provider", b"provider", "readme", b"readme", "state", b"state", "tasks", b"tasks"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_create_time_since_epoch", b"_create_time_since_epoch", "_description", b"_description", "_external_id", b"_external_id", "_id", b"_id", "_last_update_time_since_epoch", b"_last_update_time_since_epoch", "_library_name", b"_library_name", "_license", b"_license", "_license_link", b"_license_link", "_logo", b"_logo", "_maturity", b"_maturity", "_name", b"_name", "_owner", b"_owner", "_provider", b"_provider", "_readme", b"_readme", "_state", b"_state", "create_time_since_epoch", b"create_time_since_epoch", "custom_properties", b"custom_properties", "description", b"description", "external_id", b"external_id", "id", b"id", "language", b"language", "last_update_time_since_epoch", b"last_update_time_since_epoch", "library_name", b"library_name", "license", b"license", "license_link", b"license_link", "logo", b"logo", "maturity", b"maturity", "name", b"name", "owner", b"owner", "provider", b"provider", "readme", b"readme", "state", b"state", "tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_create_time_since_epoch", b"_create_time_since_epoch", "_description", b"_description", "_external_id", b"_external_id", "_id", b"_id", "_last_update_time_since_epoch", b"_last_update_time_since_epoch", "_library_name", b"_library_name", "_license", b"_license", "_license_link", b"_license_link", "_logo", b"_logo", "_maturity", b"_maturity", "_name", b"_name", "_owner", b"_owner", "_provider", b"_provider", "_readme", b"_readme", "_state", b"_state", "aliases", b"aliases", "create_time_since_epoch", b"create_time_since_epoch", "custom_properties", b"custom_properties", "description", b"description", "external_id", b"external_id", "id", b"id", "language", b"language", "last_update_time_since_epoch", b"last_update_time_since_epoch", "library_name", b"library_name", "license", b"license", "license_link", b"license_link", "logo", b"logo", "maturity", b"maturity", "name", b"name", "owner", b"owner", "provider", b"provider", "readme", b"readme", "state", b"state", "tasks", b"tasks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__create_time_since_epoch: _TypeAlias = _typing.Literal["create_time_since_epoch"]  # noqa: Y015
     _WhichOneofArgType__create_time_since_epoch: _TypeAlias = _typing.Literal["_create_time_since_epoch", b"_create_time_since_epoch"]  # noqa: Y015
@@ -602,6 +628,7 @@ class ModelVersion(_message.Message):
     REGISTERED_MODEL_ID_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     AUTHOR_FIELD_NUMBER: _builtins.int
+    ALIASES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     """Unique within the registered model; cannot change once set. Required on create."""
@@ -615,6 +642,10 @@ class ModelVersion(_message.Message):
     author: _builtins.str
     @_builtins.property
     def custom_properties(self) -> Global___CustomProperties: ...
+    @_builtins.property
+    def aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Output only (our extension): the aliases pointing at this version, in name order."""
+
     def __init__(
         self,
         *,
@@ -628,10 +659,11 @@ class ModelVersion(_message.Message):
         registered_model_id: _builtins.str | None = ...,
         state: Global___ModelVersionState.ValueType | None = ...,
         author: _builtins.str | None = ...,
+        aliases: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_author", b"_author", "_create_time_since_epoch", b"_create_time_since_epoch", "_description", b"_description", "_external_id", b"_external_id", "_id", b"_id", "_last_update_time_since_epoch", b"_last_update_time_since_epoch", "_name", b"_name", "_registered_model_id", b"_registered_model_id", "_state", b"_state", "author", b"author", "create_time_since_epoch", b"create_time_since_epoch", "custom_properties", b"custom_properties", "description", b"description", "external_id", b"external_id", "id", b"id", "last_update_time_since_epoch", b"last_update_time_since_epoch", "name", b"name", "registered_model_id", b"registered_model_id", "state", b"state"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_author", b"_author", "_create_time_since_epoch", b"_create_time_since_epoch", "_description", b"_description", "_external_id", b"_external_id", "_id", b"_id", "_last_update_time_since_epoch", b"_last_update_time_since_epoch", "_name", b"_name", "_registered_model_id", b"_registered_model_id", "_state", b"_state", "author", b"author", "create_time_since_epoch", b"create_time_since_epoch", "custom_properties", b"custom_properties", "description", b"description", "external_id", b"external_id", "id", b"id", "last_update_time_since_epoch", b"last_update_time_since_epoch", "name", b"name", "registered_model_id", b"registered_model_id", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_author", b"_author", "_create_time_since_epoch", b"_create_time_since_epoch", "_description", b"_description", "_external_id", b"_external_id", "_id", b"_id", "_last_update_time_since_epoch", b"_last_update_time_since_epoch", "_name", b"_name", "_registered_model_id", b"_registered_model_id", "_state", b"_state", "aliases", b"aliases", "author", b"author", "create_time_since_epoch", b"create_time_since_epoch", "custom_properties", b"custom_properties", "description", b"description", "external_id", b"external_id", "id", b"id", "last_update_time_since_epoch", b"last_update_time_since_epoch", "name", b"name", "registered_model_id", b"registered_model_id", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__author: _TypeAlias = _typing.Literal["author"]  # noqa: Y015
     _WhichOneofArgType__author: _TypeAlias = _typing.Literal["_author", b"_author"]  # noqa: Y015
@@ -3653,6 +3685,278 @@ class Event(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__subject) -> _WhichOneofReturnType__subject | None: ...
 
 Global___Event: _TypeAlias = Event  # noqa: Y015
+
+@_typing.final
+class SetModelVersionAliasRequest(_message.Message):
+    """Our extensions (not in the Kubeflow Model Registry API): aliases and delete.
+
+    Aliases: named, movable pointers from a registered model to one of its versions.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGISTERED_MODEL_ID_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_ID_FIELD_NUMBER: _builtins.int
+    registered_model_id: _builtins.str
+    alias: _builtins.str
+    """1 to 255 characters out of A-Z, a-z, 0-9, `_` and `-`; `latest` and `v<digits>` reserved."""
+    model_version_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        registered_model_id: _builtins.str = ...,
+        alias: _builtins.str = ...,
+        model_version_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "model_version_id", b"model_version_id", "registered_model_id", b"registered_model_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetModelVersionAliasRequest: _TypeAlias = SetModelVersionAliasRequest  # noqa: Y015
+
+@_typing.final
+class DeleteModelVersionAliasRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGISTERED_MODEL_ID_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    registered_model_id: _builtins.str
+    alias: _builtins.str
+    def __init__(
+        self,
+        *,
+        registered_model_id: _builtins.str = ...,
+        alias: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "registered_model_id", b"registered_model_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteModelVersionAliasRequest: _TypeAlias = DeleteModelVersionAliasRequest  # noqa: Y015
+
+@_typing.final
+class GetModelVersionByAliasRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGISTERED_MODEL_ID_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    registered_model_id: _builtins.str
+    alias: _builtins.str
+    def __init__(
+        self,
+        *,
+        registered_model_id: _builtins.str = ...,
+        alias: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "registered_model_id", b"registered_model_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetModelVersionByAliasRequest: _TypeAlias = GetModelVersionByAliasRequest  # noqa: Y015
+
+@_typing.final
+class DeleteRegisteredModelRequest(_message.Message):
+    """Delete: `cascade` deletes what the entity owns with it (else anything owned is
+    FAILED_PRECONDITION naming it); references from outside always refuse.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CASCADE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    cascade: _builtins.bool
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        cascade: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cascade", b"cascade", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteRegisteredModelRequest: _TypeAlias = DeleteRegisteredModelRequest  # noqa: Y015
+
+@_typing.final
+class DeleteModelVersionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CASCADE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    cascade: _builtins.bool
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        cascade: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cascade", b"cascade", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteModelVersionRequest: _TypeAlias = DeleteModelVersionRequest  # noqa: Y015
+
+@_typing.final
+class DeleteArtifactRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CASCADE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    cascade: _builtins.bool
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        cascade: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cascade", b"cascade", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteArtifactRequest: _TypeAlias = DeleteArtifactRequest  # noqa: Y015
+
+@_typing.final
+class DeleteServingEnvironmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CASCADE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    cascade: _builtins.bool
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        cascade: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cascade", b"cascade", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteServingEnvironmentRequest: _TypeAlias = DeleteServingEnvironmentRequest  # noqa: Y015
+
+@_typing.final
+class DeleteInferenceServiceRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CASCADE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    cascade: _builtins.bool
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        cascade: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cascade", b"cascade", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteInferenceServiceRequest: _TypeAlias = DeleteInferenceServiceRequest  # noqa: Y015
+
+@_typing.final
+class DeleteServeModelRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CASCADE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    cascade: _builtins.bool
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        cascade: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cascade", b"cascade", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteServeModelRequest: _TypeAlias = DeleteServeModelRequest  # noqa: Y015
+
+@_typing.final
+class DeleteExperimentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CASCADE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    cascade: _builtins.bool
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        cascade: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cascade", b"cascade", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteExperimentRequest: _TypeAlias = DeleteExperimentRequest  # noqa: Y015
+
+@_typing.final
+class DeleteExperimentRunRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CASCADE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    cascade: _builtins.bool
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        cascade: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cascade", b"cascade", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteExperimentRunRequest: _TypeAlias = DeleteExperimentRunRequest  # noqa: Y015
+
+@_typing.final
+class Deleted(_message.Message):
+    """The answer of a delete: nothing is left to return."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Deleted: _TypeAlias = Deleted  # noqa: Y015
 
 @_typing.final
 class ArtifactContentHeader(_message.Message):

@@ -113,6 +113,19 @@ class ModelRegistryServiceStub:
     GetExperimentRunMetricHistory: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetExperimentRunMetricHistoryRequest, _model_registry_pb2.MetricList]
     WatchEvents: _grpc.UnaryStreamMultiCallable[_model_registry_pb2.WatchEventsRequest, _model_registry_pb2.Event]
     """Change events, in commit order (server streaming; an extension of ours)."""
+    SetModelVersionAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.SetModelVersionAliasRequest, _model_registry_pb2.ModelVersion]
+    """Our extensions: aliases."""
+    DeleteModelVersionAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionAliasRequest, _model_registry_pb2.Deleted]
+    GetModelVersionByAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetModelVersionByAliasRequest, _model_registry_pb2.ModelVersion]
+    DeleteRegisteredModel: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteRegisteredModelRequest, _model_registry_pb2.Deleted]
+    """Our extensions: delete."""
+    DeleteModelVersion: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionRequest, _model_registry_pb2.Deleted]
+    DeleteArtifact: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteArtifactRequest, _model_registry_pb2.Deleted]
+    DeleteServingEnvironment: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteServingEnvironmentRequest, _model_registry_pb2.Deleted]
+    DeleteInferenceService: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteInferenceServiceRequest, _model_registry_pb2.Deleted]
+    DeleteServeModel: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteServeModelRequest, _model_registry_pb2.Deleted]
+    DeleteExperiment: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteExperimentRequest, _model_registry_pb2.Deleted]
+    DeleteExperimentRun: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteExperimentRunRequest, _model_registry_pb2.Deleted]
 
 @_typing.type_check_only
 class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
@@ -175,6 +188,19 @@ class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
     GetExperimentRunMetricHistory: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetExperimentRunMetricHistoryRequest, _model_registry_pb2.MetricList]  # type: ignore[assignment]
     WatchEvents: _aio.UnaryStreamMultiCallable[_model_registry_pb2.WatchEventsRequest, _model_registry_pb2.Event]  # type: ignore[assignment]
     """Change events, in commit order (server streaming; an extension of ours)."""
+    SetModelVersionAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.SetModelVersionAliasRequest, _model_registry_pb2.ModelVersion]  # type: ignore[assignment]
+    """Our extensions: aliases."""
+    DeleteModelVersionAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionAliasRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    GetModelVersionByAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetModelVersionByAliasRequest, _model_registry_pb2.ModelVersion]  # type: ignore[assignment]
+    DeleteRegisteredModel: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteRegisteredModelRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    """Our extensions: delete."""
+    DeleteModelVersion: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    DeleteArtifact: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteArtifactRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    DeleteServingEnvironment: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteServingEnvironmentRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    DeleteInferenceService: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteInferenceServiceRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    DeleteServeModel: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteServeModelRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    DeleteExperiment: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteExperimentRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    DeleteExperimentRun: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteExperimentRunRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
 
 class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     """---------------------------------------------------------------------------------------------
@@ -498,6 +524,85 @@ class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_model_registry_pb2.Event], _abc.AsyncIterator[_model_registry_pb2.Event]]:
         """Change events, in commit order (server streaming; an extension of ours)."""
+
+    @_abc_1.abstractmethod
+    def SetModelVersionAlias(
+        self,
+        request: _model_registry_pb2.SetModelVersionAliasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.ModelVersion, _abc.Awaitable[_model_registry_pb2.ModelVersion]]:
+        """Our extensions: aliases."""
+
+    @_abc_1.abstractmethod
+    def DeleteModelVersionAlias(
+        self,
+        request: _model_registry_pb2.DeleteModelVersionAliasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def GetModelVersionByAlias(
+        self,
+        request: _model_registry_pb2.GetModelVersionByAliasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.ModelVersion, _abc.Awaitable[_model_registry_pb2.ModelVersion]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteRegisteredModel(
+        self,
+        request: _model_registry_pb2.DeleteRegisteredModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]:
+        """Our extensions: delete."""
+
+    @_abc_1.abstractmethod
+    def DeleteModelVersion(
+        self,
+        request: _model_registry_pb2.DeleteModelVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteArtifact(
+        self,
+        request: _model_registry_pb2.DeleteArtifactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteServingEnvironment(
+        self,
+        request: _model_registry_pb2.DeleteServingEnvironmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteInferenceService(
+        self,
+        request: _model_registry_pb2.DeleteInferenceServiceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteServeModel(
+        self,
+        request: _model_registry_pb2.DeleteServeModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteExperiment(
+        self,
+        request: _model_registry_pb2.DeleteExperimentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteExperimentRun(
+        self,
+        request: _model_registry_pb2.DeleteExperimentRunRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
 
 def add_ModelRegistryServiceServicer_to_server(servicer: ModelRegistryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

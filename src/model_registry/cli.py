@@ -88,6 +88,8 @@ class _Group(click.Group):
         "watch": ("model_registry.events_cli", "watch"),
         "push": ("model_registry.cli_artifacts", "push"),
         "pull": ("model_registry.cli_artifacts", "pull"),
+        "aliases": ("model_registry.cli_aliases", "aliases"),
+        "delete": ("model_registry.cli_aliases", "delete"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

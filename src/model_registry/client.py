@@ -584,6 +584,84 @@ class ModelRegistry:
             raise TypeError(f"only models and versions can be archived, not {type(entity)}")
         return self.update(dataclasses.replace(entity, state=state))
 
+    # -- aliases and delete (our extensions: Unsupported against a server without them) --
+
+    def _require_version(self, name: str, version: str) -> tuple[str, str]:
+        """The ids of model ``name`` and its version ``version``.
+
+        Raises:
+            NotFound: The model or the version does not exist.
+        """
+        model_id = self._require_model(name).id
+        assert model_id is not None
+        found = self._call(
+            lambda api: api.get_model_version_by_params(
+                registered_model_id=model_id, version=version
+            )
+        )
+        if found is None or found.id is None:
+            raise NotFound(f"model {name!r} has no version {version!r}")
+        return model_id, found.id
+
+    def set_alias(self, name: str, alias: str, version: str) -> ModelVersion:
+        """Point ``alias`` of model ``name`` at its version ``version`` (create or move it).
+
+        Aliases name a version for deployments (``champion``, ``staging``): unique within a
+        model, several per version; 1 to 255 characters out of ``A-Z a-z 0-9 _ -``, ``latest``
+        and ``v`` followed by digits reserved.
+
+        Returns:
+            The version, with its ``aliases``.
+
+        Raises:
+            NotFound: The model or the version does not exist.
+        """
+        model_id, version_id = self._require_version(name, version)
+        return self._call(lambda api: api.set_model_version_alias(model_id, alias, version_id))
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove ``alias`` of model ``name`` (the version stays).
+
+        Raises:
+            NotFound: The model does not exist or has no such alias.
+        """
+        model_id = self._require_model(name).id
+        assert model_id is not None
+        self._call(lambda api: api.delete_model_version_alias(model_id, alias))
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
+        """Return the version ``alias`` of model ``name`` points at, or None when unset.
+
+        Raises:
+            NotFound: The model does not exist.
+        """
+        model_id = self._require_model(name).id
+        return self._call(lambda api: api.get_model_version_by_alias(model_id, alias))
+
+    def delete_registered_model(self, name: str, cascade: bool = False) -> None:
+        """Delete model ``name``; ``cascade``: with its versions, their artifacts and aliases.
+
+        Raises:
+            NotFound: The model does not exist.
+            Conflict: It has versions (without ``cascade``), or something outside it refers to
+                it (an inference service): the message names them.
+        """
+        model_id = self._require_model(name).id
+        assert model_id is not None
+        self._call(lambda api: api.delete_registered_model(model_id, cascade=cascade))
+
+    def delete_model_version(self, name: str, version: str, cascade: bool = False) -> None:
+        """Delete version ``version`` of model ``name``; ``cascade``: with its artifacts and
+        the aliases pointing at it.
+
+        Raises:
+            NotFound: The model or the version does not exist.
+            Conflict: It has artifacts or aliases (without ``cascade``), or something outside
+                it refers to it (an inference service, a serve model): the message names them.
+        """
+        _, version_id = self._require_version(name, version)
+        self._call(lambda api: api.delete_model_version(version_id, cascade=cascade))
+
     def get_registered_models(self) -> Pager[RegisteredModel]:
         """Return a pager over every registered model."""
         return self._pager(lambda api, options: api.get_registered_models(options))

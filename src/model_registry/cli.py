@@ -12,6 +12,10 @@ Every other command talks to a registry at ``--url`` (or ``$MODEL_REGISTRY_URL``
 * ``register model`` (prints the new version's id), ``register dataset``,
   ``register predictions``: print the new id (``--json``: every id written).
 
+``--project`` (or ``$MODEL_REGISTRY_PROJECT``), a project's name or id, chooses the project
+every command works in; without it the server chooses (the token's first project, else
+``default``). Listings name the project under their table.
+
 Errors are one line on stderr (``error: ...``), no traceback, with the exit code telling what
 went wrong: 2 bad input (usage errors too), 3 not found, 4 conflict, 5 server unreachable (or
 unavailable, or timed out), 6 refused credentials, 1 anything else the server reported or a
@@ -147,6 +151,7 @@ class _Settings:
     author: str
     transport: str
     timeout: float | None
+    project: str | None = None
     _registry: Any = None
 
     def registry(self) -> Any:
@@ -168,6 +173,7 @@ class _Settings:
                 user_token=token,
                 transport=self.transport,  # type: ignore[arg-type]
                 timeout=self.timeout,
+                project=self.project,
             )
         return self._registry
 
@@ -213,6 +219,13 @@ pass_settings = click.make_pass_decorator(_Settings)
 )
 @click.option("--rest", "transport", flag_value="rest", default=True, help="Use REST (default).")
 @click.option("--timeout", type=float, default=None, help="Timeout of each call in seconds.")
+@click.option(
+    "--project",
+    envvar="MODEL_REGISTRY_PROJECT",
+    default=None,
+    help="Project (name or id) to work in (or $MODEL_REGISTRY_PROJECT; default: the token's "
+    "first project, else 'default').",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -221,9 +234,10 @@ def cli(
     author: str,
     transport: str,
     timeout: float | None,
+    project: str | None,
 ) -> None:
     """Inspect and fill a model registry."""
-    settings = _Settings(url, token_file, author, transport, timeout)
+    settings = _Settings(url, token_file, author, transport, timeout, project or None)
     ctx.obj = settings
     ctx.call_on_close(settings.close)
 
@@ -326,6 +340,7 @@ def _emit(
     as_json: bool,
     title: str,
     columns: Sequence[tuple[str, Callable[[Any], Any]]],
+    caption: str | None = None,
 ) -> None:
     if as_json:
         click.echo(json.dumps([_as_dict(item) for item in items], indent=2, default=str))
@@ -333,7 +348,7 @@ def _emit(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{title} ({len(items)})")
+    table = Table(title=f"{title} ({len(items)})", caption=caption)
     for header, _ in columns:
         table.add_column(header, overflow="fold")
     for item in items:
@@ -359,7 +374,9 @@ def _listing(
 ) -> None:
     pager = _configure(pager_of(settings.registry()), **paging)
     items = _collect(pager, label=label)
-    _emit(items, as_json=as_json, title=label, columns=columns)
+    chosen = settings.project or "chosen by the server (the token's first, else default)"
+    caption = f"project: {chosen}"
+    _emit(items, as_json=as_json, title=label, columns=columns, caption=caption)
 
 
 @cli.group()

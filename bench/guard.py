@@ -207,22 +207,43 @@ async def _slow_reads(url: str, stop: asyncio.Event, counter: list[int]) -> None
                 counter[resp.status // 100] += 1
 
 
-async def _probe(
-    url: str, seconds: float, first: int, models: int
-) -> tuple[list[float], list[float]]:
+Probe = tuple[list[float], list[float], list[float]]
+"""Latencies (ms): REST gets, gRPC gets, ``/healthz``."""
+
+
+async def _probe(url: str, grpc_port: int, seconds: float, first: int, models: int) -> Probe:
     """Latencies (ms) of sequential gets by id (``first`` to ``first + models - 1``, small
-    models) and of ``/healthz`` (every tenth get) for ``seconds``."""
+    models), each over REST then over gRPC, and of ``/healthz`` (every tenth) for ``seconds``."""
+    import grpc
+
+    from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
+    from model_registry._generated.grpc.model_registry.v1alpha3 import (
+        model_registry_pb2_grpc as pb_grpc,
+    )
+
     gets: list[float] = []
+    grpc_gets: list[float] = []
     health: list[float] = []
-    async with aiohttp.ClientSession() as http:
+    async with (
+        aiohttp.ClientSession() as http,
+        grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel,
+    ):
+        stub = pb_grpc.ModelRegistryServiceStub(channel)
+        await stub.GetRegisteredModelById(pb.GetRegisteredModelByIdRequest(id=str(first)))
         deadline = time.perf_counter() + seconds
         i = 0
         while time.perf_counter() < deadline:
-            path = f"{API_PATH}/registered_models/{first + i % models}"
+            ident = str(first + i % models)
+            path = f"{API_PATH}/registered_models/{ident}"
             started = time.perf_counter()
             async with http.get(url + path, timeout=aiohttp.ClientTimeout(total=30)) as r:
                 await r.read()
             gets.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            await stub.GetRegisteredModelById(
+                pb.GetRegisteredModelByIdRequest(id=ident), timeout=30
+            )
+            grpc_gets.append((time.perf_counter() - started) * 1000)
             if i % 10 == 0:
                 started = time.perf_counter()
                 async with http.get(url + "/healthz") as r:
@@ -230,7 +251,7 @@ async def _probe(
                 health.append((time.perf_counter() - started) * 1000)
             i += 1
             await asyncio.sleep(0.005)
-    return gets, health
+    return gets, grpc_gets, health
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -253,9 +274,10 @@ def _latency_result(key: str, title: str, latencies: list[float], seconds: float
 
 
 async def _hostile_run(
-    url: str, port: int, seconds: float, first: int, models: int
-) -> tuple[list[float], list[float], list[float], list[float], dict[str, int]]:
-    quiet_gets, quiet_health = await _probe(url, seconds, first, models)
+    server: ServerProcess, seconds: float, first: int, models: int
+) -> tuple[Probe, Probe, dict[str, int]]:
+    url, port = server.url, server.port
+    quiet = await _probe(url, server.grpc_port, seconds, first, models)
     stop = asyncio.Event()
     counter = [0] * 6
     half_open = await _half_open(port, 100)
@@ -263,7 +285,7 @@ async def _hostile_run(
     readers = [asyncio.ensure_future(_slow_reads(url, stop, counter)) for _ in range(4)]
     try:
         await asyncio.sleep(0.5)  # the load is on
-        gets, health = await _probe(url, seconds, first, models)
+        loaded = await _probe(url, server.grpc_port, seconds, first, models)
     finally:
         stop.set()
         for writer in half_open + stalled:
@@ -274,7 +296,7 @@ async def _hostile_run(
         "slow_reads_2xx": counter[2],
         "slow_reads_5xx": counter[5],
     }
-    return quiet_gets, quiet_health, gets, health, load
+    return quiet, loaded, load
 
 
 def hostile_gets(
@@ -288,26 +310,26 @@ def hostile_gets(
         big = "a" * _MIB
         asyncio.run(_seed_over(server.url, large_rows, big))
         asyncio.run(_seed_over_names(server.url, models))
-        quiet_gets, quiet_health, gets, health, load = asyncio.run(
-            _hostile_run(server.url, server.port, seconds, large_rows + 1, models)
-        )
+        quiet, loaded, load = asyncio.run(_hostile_run(server, seconds, large_rows + 1, models))
+    attack = (
+        "under 100 half-open + 20 stalled-body connections and 4 slow filtered-read loops from "
+        f"another address ({label})"
+    )
     results = [
         _latency_result(
-            f"h_quiet_get_{label}", f"get by id, no load ({label})", quiet_gets, seconds
+            f"h_quiet_get_{label}", f"REST get by id, no load ({label})", quiet[0], seconds
+        ),
+        _latency_result(f"h_hostile_get_{label}", f"REST get by id {attack}", loaded[0], seconds),
+        _latency_result(
+            f"h_quiet_get_grpc_{label}", f"gRPC get by id, no load ({label})", quiet[1], seconds
         ),
         _latency_result(
-            f"h_hostile_get_{label}",
-            f"get by id under 100 half-open + 20 stalled-body connections and 4 slow "
-            f"filtered-read loops from another address ({label})",
-            gets,
-            seconds,
+            f"h_hostile_get_grpc_{label}", f"gRPC get by id {attack}", loaded[1], seconds
         ),
-        _latency_result(
-            f"h_hostile_healthz_{label}", f"/healthz under the same load ({label})", health, seconds
-        ),
+        _latency_result(f"h_hostile_healthz_{label}", f"/healthz {attack}", loaded[2], seconds),
     ]
     results[1].extra.update(load)
-    results[0].extra["healthz_p99_ms"] = round(_percentile(quiet_health, 0.99), 3)
+    results[0].extra["healthz_p99_ms"] = round(_percentile(quiet[2], 0.99), 3)
     return results
 
 

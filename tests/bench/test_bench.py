@@ -284,6 +284,8 @@ def test_guard_scenarios_serve_every_variant_and_time_gets_under_a_hostile_load(
     assert [r.key for r in hostile] == [
         "h_quiet_get_sqlite",
         "h_hostile_get_sqlite",
+        "h_quiet_get_grpc_sqlite",
+        "h_hostile_get_grpc_sqlite",
         "h_hostile_healthz_sqlite",
     ]
     for r in hostile:

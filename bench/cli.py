@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench import artifacts as bench_artifacts
 from bench import events as bench_events
 from bench import floor, guard, pg, profile, report, scale
 from bench.mlflow_peer import MlflowCounts, mlflow_version
@@ -67,6 +68,8 @@ class Counts:
     hostile_rows: int = 8
     event_rounds: int = 3
     event_watched: int = 200
+    artifact_mb: int = 200
+    artifact_rounds: int = 3
 
 
 FULL = Counts(
@@ -130,6 +133,8 @@ SMOKE = Counts(
     scale_page_size=100,
     event_rounds=1,
     event_watched=10,
+    artifact_mb=8,
+    artifact_rounds=1,
 )
 
 GROUPS = (
@@ -140,6 +145,7 @@ GROUPS = (
     "mlflow",
     "postgresql",
     "events",
+    "artifacts",
     "ui",
     "scale",
     "guard",
@@ -149,11 +155,22 @@ create = b and the reference's creates; concurrent = c; paging = d, e (paging), 
 floor and the reference's Pager; mlflow = the m_ scenarios against an ``mlflow server``;
 postgresql = gets, creates, 64 in flight and paging on PostgreSQL; events = the event log's
 cost on creates (v, with and without it) and the watcher latency (w), on both databases;
+artifacts = x, artifact content upload and download MB/s over REST and gRPC against an aiohttp
+floor that hashes and writes the same file (bench/artifacts.py);
 ui = u, the web UI's pages on a registry of ``page_items`` versions; scale = the s_ page
 costs over ``scale_versions``; guard = h, the connection guard's and the observe
 middleware's cost (A/B against plain aiohttp) and gets under a hostile load on SQLite and
 PostgreSQL (bench/guard.py)."""
-DEFAULT_GROUPS = ("get", "create", "concurrent", "paging", "mlflow", "postgresql", "events")
+DEFAULT_GROUPS = (
+    "get",
+    "create",
+    "concurrent",
+    "paging",
+    "mlflow",
+    "postgresql",
+    "events",
+    "artifacts",
+)
 """What a full run without ``--only`` runs: ui and guard only on request (``--only ui``, it
 seeds its own 100,000-version registry; ``--only guard``, minutes of A/B rounds), scale only
 with ``--scale`` (a million versions, both databases);
@@ -459,11 +476,25 @@ def execute(
         _pg_group(run)
     if "events" in groups:
         _events_group(run)
+    if "artifacts" in groups:
+        _artifacts_group(run)
     if "scale" in groups:
         _scale_group(run)
     if "guard" in groups:
         _guard_group(run)
     return run
+
+
+def _artifacts_group(run: Run) -> None:
+    c = run.counts
+    source = bench_artifacts.make_file(run.scratch / "artifact.bin", c.artifact_mb)
+    with run.serve("x_artifacts") as server:
+        run.attempt(
+            "x artifact content (floor, REST, gRPC)",
+            lambda: bench_artifacts.interleaved_rounds(
+                run.scratch, source, c.artifact_mb, c.artifact_rounds, server
+            ),
+        )
 
 
 def _guard_group(run: Run) -> None:
@@ -584,8 +615,16 @@ def main(argv: list[str]) -> int:
         goals = report.targets(
             {r.key: r for r in run.results}, create_count=counts.concurrent_creates
         )
-        # A run of the guard group alone has files of its own: latest.* stays a full run's.
-        prefix = "scale-" if args.scale else "guard-" if groups == {"guard"} else ""
+        # A run of the guard or artifacts group alone has files of its own: latest.* stays a
+        # full run's.
+        alone = {"guard", "artifacts"}
+        prefix = (
+            "scale-"
+            if args.scale
+            else f"{next(iter(groups))}-"
+            if len(groups) == 1 and groups <= alone
+            else ""
+        )
         written = report.write(out_dir, stamp, run.results, goals, run.failures, prefix=prefix)
         print()
         print(written[1].read_text())

@@ -199,6 +199,16 @@ def targets(results: Mapping[str, Result], *, create_count: int) -> list[Target]
     ]
     if any(key.startswith(("v_", "w_")) for key in results):
         goals += _event_targets(results)
+    if any(key.startswith("x_") for key in results):
+        for direction in ("upload", "download"):
+            for wire in ("rest", "grpc"):
+                goals.append(
+                    Target(
+                        f"artifact {direction} MB/s, {wire} / floor (x)",
+                        _ratio(results, f"x_{direction}_{wire}", f"x_{direction}_floor"),
+                        0.7,
+                    )
+                )
     if any(key.startswith("s_") for key in results):
         for backend, name in (("sqlite", "SQLite"), ("pg", "PostgreSQL")):
             for walk in ("all", "filtered"):

@@ -61,18 +61,26 @@ def _read_hashed(handle: BinaryIO, hasher: Any) -> bytes:
 async def _file_chunks(
     path: Path, hasher: Any, total: int, progress: Progress | None
 ) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
     handle = await asyncio.to_thread(path.open, "rb")
+    # The next piece is read (and hashed) while this one is being sent: one read ahead at
+    # most, so memory stays at two pieces.
+    reading = loop.run_in_executor(None, _read_hashed, handle, hasher)
     try:
         done = 0
         while True:
-            piece = await asyncio.to_thread(_read_hashed, handle, hasher)
+            piece = await asyncio.shield(reading)
             if not piece:
                 return
+            reading = loop.run_in_executor(None, _read_hashed, handle, hasher)
             done += len(piece)
             if progress is not None:
                 progress(done, total)
             yield piece
     finally:
+        # Never close the file under a read still running.
+        with contextlib.suppress(BaseException):
+            await reading
         handle.close()
 
 
@@ -137,17 +145,30 @@ async def download_file(
     fd, tmp_name = tempfile.mkstemp(prefix=".mr-download-", dir=target.parent)
     tmp = Path(tmp_name)
     try:
+        loop = asyncio.get_running_loop()
         with os.fdopen(fd, "wb") as out:
             hasher = hashlib.sha256()
             done = 0
-            async with transport.download_content(artifact_id) as download:
-                announced = download.sha256
-                async for piece in download.chunks:
-                    await asyncio.to_thread(_write_hashed, out, hasher, piece)
-                    done += len(piece)
-                    if progress is not None:
-                        progress(done, download.size)
-                size = download.size
+            # A piece is written (and hashed) while the next one arrives: one write in
+            # flight at most, so the pieces stay in order and memory stays at two pieces.
+            writing: asyncio.Future[None] | None = None
+            try:
+                async with transport.download_content(artifact_id) as download:
+                    announced = download.sha256
+                    async for piece in download.chunks:
+                        if writing is not None:
+                            await asyncio.shield(writing)
+                        writing = loop.run_in_executor(None, _write_hashed, out, hasher, piece)
+                        done += len(piece)
+                        if progress is not None:
+                            progress(done, download.size)
+                    size = download.size
+                if writing is not None:
+                    await asyncio.shield(writing)
+            finally:
+                if writing is not None and not writing.done():
+                    with contextlib.suppress(BaseException):
+                        await writing
         digest = hasher.hexdigest()
         for what, wanted in (
             ("the registry's answer", announced),

@@ -247,15 +247,24 @@ class _FileBlob(Blob):
     def __init__(self, fd: int, size: int) -> None:
         self._file = os.fdopen(fd, "rb", buffering=0)
         self.size = size
+        self._reading: asyncio.Future[bytes] | None = None
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        # The next piece is read while this one is sent: one read ahead at most.
+        loop = asyncio.get_running_loop()
+        self._reading = loop.run_in_executor(None, self._file.read, CHUNK_BYTES)
         while True:
-            piece = await _in_thread(self._file.read, CHUNK_BYTES)
+            piece = await asyncio.shield(self._reading)
             if not piece:
                 return
+            self._reading = loop.run_in_executor(None, self._file.read, CHUNK_BYTES)
             yield piece
 
     async def close(self) -> None:
+        # Never close the file under a read still running (a download cut short).
+        if self._reading is not None and not self._reading.done():
+            with contextlib.suppress(BaseException):
+                await self._reading
         self._file.close()
 
 
@@ -301,11 +310,29 @@ class FileArtifactStore(ArtifactStore):
         await _in_thread(functools.partial(self._tmp.mkdir, parents=True, exist_ok=True))
         fd, tmp_name = tempfile.mkstemp(prefix="upload-", dir=self._tmp)
         tmp = Path(tmp_name)
+        loop = asyncio.get_running_loop()
+        # One piece is written and hashed on a worker thread while the next one arrives: the
+        # network and the disk work at once. At most one write is in flight, so the pieces
+        # stay in order and memory stays at two pieces.
+        writing: asyncio.Future[None] | None = None
         try:
             with os.fdopen(fd, "wb", buffering=0) as out:
-                async for piece in _batches(chunks, CHUNK_BYTES):
-                    meter.count(len(piece))
-                    await _in_thread(_write_and_hash, out, meter.hasher, piece)
+                try:
+                    async for piece in _batches(chunks, CHUNK_BYTES):
+                        meter.count(len(piece))
+                        if writing is not None:
+                            await asyncio.shield(writing)
+                        writing = loop.run_in_executor(
+                            None, _write_and_hash, out, meter.hasher, piece
+                        )
+                    if writing is not None:
+                        await asyncio.shield(writing)
+                finally:
+                    # Never close the file under a write still running (its descriptor could
+                    # be reused by then): a failed or cancelled upload waits for it first.
+                    if writing is not None and not writing.done():
+                        with contextlib.suppress(BaseException):
+                            await writing
                 # On disk before it gets its digest's name: a crash after the rename must not
                 # leave a digest naming other bytes.
                 await _in_thread(os.fsync, out.fileno())

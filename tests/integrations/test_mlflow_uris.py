@@ -22,6 +22,7 @@ from model_registry.integrations.mlflow.uris import (
         ("models:/churn/latest", RegistryRef("churn", None)),
         ("models:/churn/LATEST", RegistryRef("churn", None)),
         ("  models:/churn/v1.0  ", RegistryRef("churn", "v1.0")),
+        ("models:/churn@champion", RegistryRef("churn", None, "champion")),
     ],
 )
 def test_registry_references_are_read_from_models_uris(uri: str, ref: RegistryRef) -> None:
@@ -32,7 +33,6 @@ def test_registry_references_are_read_from_models_uris(uri: str, ref: RegistryRe
     "uri",
     [
         "models:/m-0123456789abcdef",  # an MLflow 3 logged model
-        "models:/churn@champion",  # an alias of an MLflow registry
         "runs:/0123abcd/model",
         "file:///tmp/model",
         "s3://bucket/model",
@@ -75,6 +75,16 @@ def test_malformed_uris_raise_invalid_model_uri_naming_the_uri(uri: object, reas
 def test_an_alias_with_a_version_is_refused() -> None:
     with pytest.raises(InvalidModelUri, match="alias"):
         parse_registry_ref("models:/churn@prod/2")
+
+
+@pytest.mark.parametrize("uri", ["models:/@champion", "models:/churn@"])
+def test_an_alias_reference_needs_a_name_and_an_alias(uri: str) -> None:
+    with pytest.raises(InvalidModelUri, match="NAME@ALIAS"):
+        parse_registry_ref(uri)
+
+
+def test_an_alias_reference_is_written_back_as_it_was_read() -> None:
+    assert RegistryRef("churn", None, "champion").uri == "models:/churn@champion"
 
 
 def test_registry_ref_writes_itself_back() -> None:

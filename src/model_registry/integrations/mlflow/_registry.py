@@ -158,7 +158,8 @@ async def resolve_ref(
 ) -> tuple[ModelVersion, ModelArtifact]:
     """Find the version a ``models:/NAME/VERSION`` reference names, and its MLflow artifact.
 
-    ``latest`` is the most recently created version that is not archived.
+    ``latest`` is the most recently created version that is not archived; ``models:/NAME@ALIAS``
+    is the version the alias points at.
 
     Args:
         api: The async client.
@@ -177,7 +178,14 @@ async def resolve_ref(
     model = await api.get_registered_model_by_params(name=ref.name)
     if model is None or model.id is None:
         raise ModelNotFoundError(ref.uri, f"no registered model named {ref.name!r}")
-    if ref.version is None:
+    version: ModelVersion | None
+    if ref.alias is not None:
+        version = await api.get_model_version_by_alias(model.id, ref.alias)
+        if version is None:
+            raise ModelVersionNotFoundError(
+                ref.name, f"@{ref.alias}", f"model {ref.name!r} has no alias {ref.alias!r}"
+            )
+    elif ref.version is None:
         version = await _latest(api, model.id)
         if version is None:
             raise ModelVersionNotFoundError(ref.name, LATEST, "the model has no live version")

@@ -10,10 +10,13 @@ number (as the version name), description, tags, author (MLflow ``user_id``), ru
 (``Archived`` becomes the ``ARCHIVED`` state), aliases and source, plus a ``ModelArtifact``
 (``model_format_name="mlflow"``) whose ``uri`` is the version's storage location.
 
+MLflow aliases become aliases of the copied versions (and stay listed in the ``mlflow.aliases``
+property), so ``models:/NAME@ALIAS`` resolves here as it did in MLflow.
+
 What exists is left alone unless ``update`` is asked for: then models and versions copied
 before (found by external id) get MLflow's current description, tags, stage and aliases (a tag
-deleted in MLflow stays). Models and versions of the same name that were not copied from MLflow
-are never changed.
+deleted in MLflow stays; an alias is moved to the version MLflow names). Models and versions of
+the same name that were not copied from MLflow are never changed.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from model_registry.exceptions import Unsupported
 from model_registry.integrations.mlflow._registry import MLFLOW_FORMAT, property_value
 from model_registry.integrations.mlflow.errors import MlflowIntegrationError
 from model_registry.types import ModelArtifact, ModelVersion, ModelVersionState, RegisteredModel
@@ -93,6 +97,7 @@ class ImportReport:
         artifacts_created: Missing artifacts added to versions copied before.
         models_updated: Models copied before and brought up to date (with ``update``).
         versions_updated: Versions copied before and brought up to date (with ``update``).
+        aliases_set: MLflow aliases set (or moved, with ``update``) on our versions.
     """
 
     models_created: int = 0
@@ -102,6 +107,7 @@ class ImportReport:
     artifacts_created: int = 0
     models_updated: int = 0
     versions_updated: int = 0
+    aliases_set: int = 0
 
     def summary(self) -> str:
         """One line for humans."""
@@ -113,6 +119,8 @@ class ImportReport:
             text += f"; updated: {self.models_updated} models, {self.versions_updated} versions"
         if self.artifacts_created:
             text += f"; {self.artifacts_created} missing artifacts added"
+        if self.aliases_set:
+            text += f"; {self.aliases_set} aliases set"
         return text
 
 
@@ -415,4 +423,39 @@ async def import_models(
         for version in model.versions:
             await _version(api, stored.id, model, version, author, report, update)
             step(f"{model.name} v{version.version}")
+        await _aliases(api, stored.id, model, report, update)
     return report
+
+
+async def _aliases(
+    api: ModelRegistryAPIClient,
+    model_id: str,
+    model: MlflowModel,
+    report: ImportReport,
+    update: bool,
+) -> None:
+    """Carry MLflow's aliases over as aliases of the versions copied from MLflow.
+
+    MLflow's alias rule is ours (``latest`` and ``v<digits>`` reserved), so each imports as
+    it is. An alias already set here is moved only with ``update``; one removed in MLflow
+    stays (it may have been set here). A server without aliases keeps them as the
+    ``mlflow.aliases`` property only.
+    """
+    wanted = [(alias, v) for v in model.versions for alias in v.aliases]
+    if not wanted:
+        return
+    stored = await api.get_registered_model_by_id(model_id)
+    current = dict(stored.aliases) if stored is not None else {}
+    for alias, version in wanted:
+        external_id = version_external_id(model.name, version.version)
+        found = await api.get_model_version_by_params(external_id=external_id)
+        if found is None or found.id is None or current.get(alias) == found.id:
+            continue
+        if alias in current and not update:
+            continue
+        try:
+            await api.set_model_version_alias(model_id, alias, found.id)
+        except Unsupported:
+            return
+        current[alias] = found.id
+        report.aliases_set += 1

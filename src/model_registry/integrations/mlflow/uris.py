@@ -1,8 +1,9 @@
 """Model URIs: checking them and telling registry references from MLflow locations.
 
-A model URI is either a reference into a registry, ``models:/NAME/VERSION`` or
-``models:/NAME/latest``, or a location MLflow loads from directly (``runs:/RUN_ID/PATH``,
-``models:/m-MODEL_ID``, ``file:///...``, ``s3://...``, a local path...). Nothing here does I/O.
+A model URI is either a reference into a registry, ``models:/NAME/VERSION``,
+``models:/NAME/latest`` or ``models:/NAME@ALIAS``, or a location MLflow loads from directly
+(``runs:/RUN_ID/PATH``, ``models:/m-MODEL_ID``, ``file:///...``, ``s3://...``, a local
+path...). Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -25,19 +26,23 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):")
 
 @dataclass(frozen=True)
 class RegistryRef:
-    """A ``models:/NAME/VERSION`` reference into a registry.
+    """A ``models:/NAME/VERSION`` (or ``models:/NAME@ALIAS``) reference into a registry.
 
     Attributes:
         name: The registered model name.
-        version: The version name, or ``None`` for the newest version (``latest``).
+        version: The version name, or ``None`` for the newest version (``latest``) or an alias.
+        alias: The alias naming the version (``models:/NAME@ALIAS``), if any.
     """
 
     name: str
     version: str | None
+    alias: str | None = None
 
     @property
     def uri(self) -> str:
         """The reference written back as a ``models:/`` URI."""
+        if self.alias is not None:
+            return f"models:/{self.name}@{self.alias}"
         return f"models:/{self.name}/{self.version or LATEST}"
 
 
@@ -75,7 +80,9 @@ def check_model_uri(uri: object) -> str:
     return text
 
 
-_MODELS_FORMS = "expected models:/NAME/VERSION, models:/NAME/latest or models:/ID"
+_MODELS_FORMS = (
+    "expected models:/NAME/VERSION, models:/NAME/latest, models:/NAME@ALIAS or models:/ID"
+)
 
 
 def _models_parts(uri: object, text: str) -> list[str]:
@@ -95,9 +102,9 @@ def parse_registry_ref(uri: object) -> RegistryRef | None:
         uri: A model URI.
 
     Returns:
-        The reference for ``models:/NAME/VERSION`` and ``models:/NAME/latest``; ``None`` for
-        any other valid URI (an MLflow location, including ``models:/m-ID`` logged models and
-        ``models:/NAME@ALIAS`` aliases of an MLflow registry).
+        The reference for ``models:/NAME/VERSION``, ``models:/NAME/latest`` and
+        ``models:/NAME@ALIAS`` (an alias of our registry); ``None`` for any other valid URI
+        (an MLflow location, including ``models:/m-ID`` logged models).
 
     Raises:
         InvalidModelUri: The URI is malformed (see :func:`check_model_uri`).
@@ -108,7 +115,12 @@ def parse_registry_ref(uri: object) -> RegistryRef | None:
         return None
     parts = _models_parts(uri, text)
     if len(parts) == 1:
-        return None
+        name, at, alias = parts[0].partition("@")
+        if not at:
+            return None
+        if not name or not alias:
+            raise InvalidModelUri(uri, _MODELS_FORMS)
+        return RegistryRef(name=name, version=None, alias=alias)
     name, version = parts
     if "@" in name:
         raise InvalidModelUri(uri, "an alias takes no version: use models:/NAME@ALIAS")

@@ -94,12 +94,15 @@ async def _truncate_pg_schema(schema: str) -> None:
 
     # The event log's counter row is the migration's: reset, not removed.
     tables = ", ".join(
-        f'"{schema}"."{t.name}"' for t in metadata.sorted_tables if t.name != "event_log"
+        f'"{schema}"."{t.name}"'
+        for t in metadata.sorted_tables
+        if t.name not in ("event_log", "webhook_lease")
     )
     conn = await asyncpg.connect(_plain_dsn(PG_URL))
     try:
         await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         await conn.execute(f'UPDATE "{schema}".event_log SET last_cursor = 0, pruned_through = 0')
+        await conn.execute(f'UPDATE "{schema}".webhook_lease SET holder = NULL, expires = 0')
     finally:
         await conn.close()
 

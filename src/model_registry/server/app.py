@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractResolver
 
 from model_registry.server.apidocs import add_doc_routes, public_doc_paths
 from model_registry.server.artifacts import ArtifactStore, default_store_uri, open_artifact_store
@@ -54,6 +55,7 @@ from model_registry.server.versions import (
     AlphaSunset,
     parse_api_versions,
 )
+from model_registry.server.webhooks import WebhookDispatcher, WebhookPolicy
 
 log = logging.getLogger("model_registry.server")
 
@@ -313,6 +315,9 @@ async def run_server(
     alpha_sunset_date: date | None = None,
     statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
     event_retention: float = DEFAULT_RETENTION_SECONDS,
+    webhook_allow_http: bool = False,
+    webhook_allow_private: bool = False,
+    webhook_resolver: AbstractResolver | None = None,
     access_log: str = "off",
     metrics_public: bool = False,
     artifact_store: str | None = None,
@@ -347,6 +352,9 @@ async def run_server(
         statement_timeout: Seconds a database statement may run; over it a filtered read is
             a 400 ("too expensive"), anything else a 503.
         event_retention: Seconds change events are kept (older ones are pruned now and then).
+        webhook_allow_http: Accept ``http`` webhook URLs (else only ``https``).
+        webhook_allow_private: Deliver webhooks to loopback, link-local and private addresses.
+        webhook_resolver: The DNS resolver of webhook deliveries (tests inject one).
         access_log: ``"json"``: one JSON line per REST request and gRPC call on the logger
             ``model_registry.access``; ``"off"`` (the default): none.
         metrics_public: Serve ``/metrics`` without a token also with auth on.
@@ -424,6 +432,7 @@ async def run_server(
             )
             await runner.setup()
             grpc_server: Any = None
+            dispatcher: WebhookDispatcher | None = None
             try:
                 sock = socket.socket(
                     socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM
@@ -464,6 +473,17 @@ async def run_server(
                     if started is not None:
                         grpc_server, bound_grpc = started
                 service.events.start_pruning(event_retention)
+                service.webhooks.policy = WebhookPolicy(
+                    allow_http=webhook_allow_http,
+                    allow_private=webhook_allow_private,
+                    resolver=webhook_resolver,
+                )
+                dispatcher = WebhookDispatcher(
+                    store,  # type: ignore[arg-type]  # a DeferredStore too
+                    service.events,
+                    service.webhooks.policy,
+                )
+                dispatcher.start()
                 url_host = f"[{host}]" if ":" in host else host
                 scheme = "https" if tls is not None else "http"
                 yield RunningServer(
@@ -478,6 +498,8 @@ async def run_server(
                 )
             finally:
                 # The watches end first, so their streams do not hold the stop up.
+                if dispatcher is not None:
+                    await dispatcher.close()
                 await service.events.close()
                 if grpc_server is not None:
                     await grpc_server.stop(grace=2.0)

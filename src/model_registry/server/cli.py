@@ -274,6 +274,16 @@ def _sunset_date(ctx: click.Context, param: click.Parameter, value: str | None) 
     default=None,
     help="Largest artifact content an upload may send (default: no limit); more gets 413.",
 )
+@click.option(
+    "--webhook-allow-http",
+    is_flag=True,
+    help="Accept http webhook URLs (by default only https).",
+)
+@click.option(
+    "--webhook-allow-private",
+    is_flag=True,
+    help="Deliver webhooks to loopback, link-local and private addresses too.",
+)
 def serve(
     *,
     grpc_port: int,

@@ -208,6 +208,11 @@ class EventFeed:
         self._poller: asyncio.Task[None] | None = None
         self._pruner: asyncio.Task[None] | None = None
 
+    @property
+    def changed(self) -> asyncio.Event:
+        """Set at the next :meth:`notify` (take it before looking at the log)."""
+        return self._changed
+
     def notify(self) -> None:
         """Wake every watcher: a write of this process committed."""
         changed, self._changed = self._changed, asyncio.Event()

@@ -614,7 +614,7 @@ def _watch_events(version: ApiVersion) -> Handler:
     return handler
 
 
-EXTENSIONS = ("aliases", "artifact-content", "delete", "events")
+EXTENSIONS = ("aliases", "artifact-content", "delete", "events", "webhooks")
 """The extensions this server serves, as ``GET /extensions`` names them (the client's probe:
 a server answering 404 there has none, such as the reference)."""
 
@@ -687,9 +687,43 @@ def _version_by_alias(version: ApiVersion) -> Handler:
     return get
 
 
+def _webhooks_list(version: ApiVersion) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        return _ok(await _service(request).webhooks.list())
+
+    return handler
+
+
+def _webhooks_create(version: ApiVersion) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        return _ok(await _service(request).webhooks.create(body), 201)
+
+    return handler
+
+
+def _webhook_get(version: ApiVersion) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        return _ok(await _service(request).webhooks.get(request.match_info["id"]))
+
+    return handler
+
+
+def _webhook_delete(version: ApiVersion) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        await _service(request).webhooks.delete(request.match_info["id"])
+        return web.Response(status=204)
+
+    return handler
+
+
 EXTENSION_ROUTES: tuple[ExtensionRoute, ...] = (
     ExtensionRoute("GET", "/extensions", _extensions),
     ExtensionRoute("GET", "/events", _watch_events),
+    ExtensionRoute("GET", "/webhooks", _webhooks_list),
+    ExtensionRoute("POST", "/webhooks", _webhooks_create),
+    ExtensionRoute("GET", "/webhooks/{id}", _webhook_get),
+    ExtensionRoute("DELETE", "/webhooks/{id}", _webhook_delete),
     ExtensionRoute("PUT", "/artifacts/{id}/content", _upload_content),
     ExtensionRoute("GET", "/artifacts/{id}/content", _download_content),
     # delete

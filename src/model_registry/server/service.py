@@ -68,6 +68,7 @@ from model_registry.server.paging import PageRequest
 from model_registry.server.store import Record, Scope, Store, Tx, WriteBody
 from model_registry.server.store.events import append_events
 from model_registry.server.store.queries import Change, now_ms
+from model_registry.server.webhooks import WebhookPolicy, Webhooks
 from model_registry.server.wire import (
     check_name,
     check_text,
@@ -281,6 +282,8 @@ class RegistryService:
         self._max_artifact_bytes = max_artifact_bytes
         self.events = EventFeed(store)
         """The change events: watchers read them through it; each write wakes them."""
+        self.webhooks = Webhooks(store, WebhookPolicy())
+        """Webhook registrations (the server's policy replaces the default one)."""
 
     @property
     def store(self) -> Store:

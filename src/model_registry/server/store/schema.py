@@ -260,3 +260,45 @@ event_log = Table(
     Column("last_cursor", BigInteger, nullable=False),
     Column("pruned_through", BigInteger, nullable=False),
 )
+
+# Webhooks: where events are delivered (signed), how far each got, the last deliveries.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("events", Text, nullable=False),  # a JSON list of event types ("*": every type)
+    Column("description", Text, nullable=True),
+    Column("create_time", BigInteger, nullable=False),
+    # The newest event cursor this webhook is done with (delivered, or given up on).
+    Column("cursor", BigInteger, nullable=False),
+    Column("last_status", String(32), nullable=True),
+    Column("last_time", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("webhook_id", Integer, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("cursor", BigInteger, nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("http_status", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+)
+Index("ix_webhook_deliveries_webhook", webhook_deliveries.c.webhook_id, webhook_deliveries.c.time)
+
+# Who delivers: one server of many holds this lease (renewed while it runs).
+webhook_lease = Table(
+    "webhook_lease",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(64), nullable=True),
+    Column("expires", BigInteger, nullable=False),
+)

@@ -96,6 +96,10 @@ from .serving_environment_create import ServingEnvironmentCreate
 from .serving_environment_list import ServingEnvironmentList
 from .serving_environment_update import ServingEnvironmentUpdate
 from .sort_order import SortOrder
+from .webhook import Webhook
+from .webhook_create import WebhookCreate
+from .webhook_delivery import WebhookDelivery
+from .webhook_list import WebhookList
 
 __all__ = (
     "ArtifactList",
@@ -192,4 +196,8 @@ __all__ = (
     "ServingEnvironmentList",
     "ServingEnvironmentUpdate",
     "SortOrder",
+    "Webhook",
+    "WebhookCreate",
+    "WebhookDelivery",
+    "WebhookList",
 )

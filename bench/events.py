@@ -114,7 +114,7 @@ async def watch_latency(server: ServerProcess, count: int, label: str) -> Result
                 async for event in stream:
                     arrived[event.entity["name"]] = (time.time(), event)
                     ready.set()
-                    if all(n in arrived for n in started) and started:
+                    if len(started) == count and all(n in arrived for n in started):
                         done.set()
 
         task = asyncio.ensure_future(watch())
@@ -128,6 +128,8 @@ async def watch_latency(server: ServerProcess, count: int, label: str) -> Result
             started[name] = time.time()
             await writer.upsert_registered_model(RegisteredModel(name))
             await asyncio.sleep(0.01)
+        if all(n in arrived for n in started):
+            done.set()
         await asyncio.wait_for(done.wait(), 60)
         seconds = time.perf_counter() - t0
         task.cancel()

@@ -90,6 +90,7 @@ class _Group(click.Group):
     _LAZY = {
         "serve": ("model_registry.server.cli", "serve"),
         "watch": ("model_registry.events_cli", "watch"),
+        "webhooks": ("model_registry.events_cli", "webhooks"),
         "push": ("model_registry.cli_artifacts", "push"),
         "pull": ("model_registry.cli_artifacts", "pull"),
         "aliases": ("model_registry.cli_aliases", "aliases"),

@@ -1,4 +1,4 @@
-"""``model-registry watch``: print the registry's changes as they commit.
+"""``model-registry watch`` (the registry's changes as they commit) and ``webhooks``.
 
 Registered on the ``model-registry`` group (``cli.py``) as a lazily loaded command, so this
 module is read only when it runs. It uses the group's connection settings (``--url``,
@@ -16,7 +16,7 @@ import click
 
 from model_registry.types import Event
 
-__all__ = ["watch"]
+__all__ = ["watch", "webhooks"]
 
 _COLUMNS = (("cursor", 8), ("time (UTC)", 23), ("type", 32), ("id", 8), ("name", 0))
 
@@ -122,3 +122,92 @@ def watch(
                 return
     except KeyboardInterrupt:
         return  # the way to stop watching, not an error
+
+
+# -- webhooks --------------------------------------------------------------------------------
+
+
+def _call(ctx: click.Context, method: str, path: str, body: Any = None) -> Any:
+    """One call of the v1 webhooks API with the group's URL, token and project."""
+    import os
+    import urllib.error
+    import urllib.request
+
+    settings = ctx.obj
+    base = settings.url if "://" in settings.url else f"http://{settings.url}"
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    token = None
+    if settings.token_file is not None:
+        token = settings.token_file.read_text(encoding="utf-8").strip()
+    elif os.environ.get("MODEL_REGISTRY_TOKEN"):
+        token = os.environ["MODEL_REGISTRY_TOKEN"].strip()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if getattr(settings, "project", None):
+        headers["X-Model-Registry-Project"] = settings.project
+    url = f"{base.rstrip('/')}/api/model_registry/v1/webhooks{path}"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    from model_registry.exceptions import ConnectionFailed, from_http_response
+
+    try:
+        with urllib.request.urlopen(request, timeout=settings.timeout or 30) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        raise from_http_response(exc.code, exc.read(), method=method, path=url) from None
+    except OSError as exc:
+        raise ConnectionFailed(f"cannot reach {base}: {exc}", method=method, path=url) from None
+    return json.loads(raw) if raw else None
+
+
+@click.group("webhooks")
+def webhooks() -> None:
+    """Webhooks: signed deliveries of the registry's events to a URL."""
+
+
+@webhooks.command("create")
+@click.argument("url")
+@click.option("--secret", required=True, help="Signs every delivery (shown never again).")
+@click.option(
+    "--events",
+    "events",
+    multiple=True,
+    required=True,
+    help="Event types, comma separated or repeated (model_version.created, ...; * for all).",
+)
+@click.option("--description", default=None)
+@click.pass_context
+def webhooks_create(
+    ctx: click.Context, url: str, secret: str, events: tuple[str, ...], description: str | None
+) -> None:
+    """Register a webhook; prints it as JSON."""
+    body: dict[str, Any] = {"url": url, "secret": secret, "events": _names(events) or []}
+    if description is not None:
+        body["description"] = description
+    click.echo(json.dumps(_call(ctx, "POST", "", body), indent=2))
+
+
+@webhooks.command("list")
+@click.pass_context
+def webhooks_list(ctx: click.Context) -> None:
+    """List the webhooks (id, url, events, last delivery) as JSON."""
+    click.echo(json.dumps(_call(ctx, "GET", "")["items"], indent=2))
+
+
+@webhooks.command("get")
+@click.argument("webhook_id")
+@click.pass_context
+def webhooks_get(ctx: click.Context, webhook_id: str) -> None:
+    """Show one webhook (with its last delivery's status) as JSON."""
+    click.echo(json.dumps(_call(ctx, "GET", f"/{webhook_id}"), indent=2))
+
+
+@webhooks.command("delete")
+@click.argument("webhook_id")
+@click.pass_context
+def webhooks_delete(ctx: click.Context, webhook_id: str) -> None:
+    """Remove a webhook and its delivery log."""
+    _call(ctx, "DELETE", f"/{webhook_id}")

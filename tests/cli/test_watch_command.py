@@ -53,3 +53,30 @@ def test_watch_with_an_unknown_kind_exits_2_naming_it(threaded_server: RunningSe
     assert result.exit_code == 2
     assert result.stderr.startswith("error: bad request:")
     assert "unknown kinds models" in result.stderr
+
+
+def test_webhooks_are_created_listed_shown_and_deleted(threaded_server: RunningServer) -> None:
+    created = run(
+        threaded_server, "webhooks", "create", "https://hooks.example.com/x",
+        "--secret", "s3cret", "--events", "model_version.created,model_version_alias.created",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    hook = json.loads(created.stdout)
+    assert "secret" not in hook
+    assert hook["events"] == ["model_version.created", "model_version_alias.created"]
+    listed = run(threaded_server, "webhooks", "list")
+    assert [h["id"] for h in json.loads(listed.stdout)] == [hook["id"]]
+    assert json.loads(run(threaded_server, "webhooks", "get", hook["id"]).stdout) == hook
+    assert run(threaded_server, "webhooks", "delete", hook["id"]).exit_code == 0
+    gone = run(threaded_server, "webhooks", "get", hook["id"])
+    assert gone.exit_code == 3
+    assert gone.stderr.startswith("error: not found:")
+
+
+def test_a_refused_webhook_exits_2_saying_why(threaded_server: RunningServer) -> None:
+    result = run(
+        threaded_server, "webhooks", "create", "http://hooks.example.com/x",
+        "--secret", "s", "--events", "*",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--webhook-allow-http" in result.stderr

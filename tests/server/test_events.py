@@ -294,3 +294,34 @@ async def test_uploading_artifact_content_is_an_uploaded_event(server: RunningSe
     assert events[1]["entityId"] == artifact["id"]
     props = events[1]["entity"]["customProperties"]
     assert "registry.sha256" in props
+
+
+async def test_a_delete_is_a_deleted_event_naming_the_entity(
+    server: RunningServer,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        model = await post(http, server, "/registered_models", {"name": "gone"})
+        async with http.delete(f"{server.url}{V1}/registered_models/{model['id']}") as response:
+            assert response.status == 204
+        events = await events_after(http, server, 0, 2)
+    assert [e["type"] for e in events] == ["registered_model.created", "registered_model.deleted"]
+    assert events[1]["entityId"] == model["id"]
+    assert events[1]["entity"] == {"id": model["id"]}  # gone: only its id remains
+
+
+async def test_setting_and_removing_an_alias_are_alias_events(server: RunningServer) -> None:
+    async with aiohttp.ClientSession() as http:
+        model = await post(http, server, "/registered_models", {"name": "m"})
+        version = await post(
+            http, server, "/model_versions", {"name": "v1", "registeredModelId": model["id"]}
+        )
+        path = f"{server.url}{V1}/registered_models/{model['id']}/aliases/champion"
+        async with http.put(path, json={"modelVersionId": version["id"]}) as response:
+            assert response.status == 200, await response.text()
+        async with http.delete(path) as response:
+            assert response.status == 204
+        events = await events_after(http, server, 2, 2, kinds="model_version_alias")
+    assert [e["type"] for e in events] == [
+        "model_version_alias.created",
+        "model_version_alias.deleted",
+    ]

@@ -294,3 +294,21 @@ async def test_serve_writes_the_access_log_as_bare_json_lines(tmp_path: Path) ->
         await asyncio.sleep(0.3)
     lines = [line for line in proc.text().splitlines() if line.startswith("{")]
     assert any(json.loads(line)["route"] == "/healthz" for line in lines), proc.text()[-2000:]
+
+
+async def test_serve_log_format_json_makes_every_log_line_a_json_object(tmp_path: Path) -> None:
+    args = ["--database-url", f"sqlite:///{tmp_path / 'r.db'}", "--log-format", "json"]
+    async with serve_process(args, grpc=False) as proc:
+        async with aiohttp.ClientSession() as http, http.get(proc.url + "/healthz") as resp:
+            assert resp.status == 200
+        await asyncio.sleep(0.3)
+    lines = [line for line in proc.text().splitlines() if line.strip()]
+    # Besides the command's own messages on stdout ("model-registry serving on ..."), every
+    # line is a JSON object: the migrations' log lines at start-up, the access log.
+    assert all(line.startswith(("{", "model-registry ")) for line in lines), lines
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    access = [r for r in records if r.get("route") == "/healthz"]
+    assert access and access[0]["status"] == 200  # --log-format json turns the access log on
+    logged = [r for r in records if "logger" in r]
+    assert logged, proc.text()[-2000:]  # the server's own lines, as objects
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in logged)

@@ -36,7 +36,12 @@ from model_registry.server.connections import (
     ConnectionLimits,
 )
 from model_registry.server.events import parse_duration
-from model_registry.server.observability import ACCESS_LOG_FORMATS, ACCESS_LOGGER
+from model_registry.server.observability import (
+    ACCESS_LOG_FORMATS,
+    ACCESS_LOGGER,
+    LOG_FORMATS,
+    JsonLogFormatter,
+)
 from model_registry.server.ratelimit import RateLimit
 from model_registry.server.store.engine import DEFAULT_STATEMENT_TIMEOUT, normalize_database_url
 from model_registry.server.versions import (
@@ -104,6 +109,14 @@ def _sunset_date(ctx: click.Context, param: click.Parameter, value: str | None) 
     default="INFO",
     show_default=True,
     help="Logging level.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="json: every log line a JSON object (time, level, logger, message), with the "
+    "access log (--access-log json) on.",
 )
 @click.option(
     "--auth-token-file",
@@ -289,6 +302,7 @@ def serve(
     grpc_port: int,
     no_grpc: bool,
     log_level: str,
+    log_format: str,
     auth_token: tuple[str, ...],
     loop: str | None,
     header_timeout: float,
@@ -336,6 +350,10 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLogFormatter())
+        run_options["access_log"] = "json"  # structured logs say what each request did
     if run_options["access_log"] == "json":
         # Each line is the JSON object alone, whatever the log level of the rest.
         access = logging.getLogger(ACCESS_LOGGER)

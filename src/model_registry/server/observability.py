@@ -30,8 +30,10 @@ from model_registry.server.metrics import Metrics
 __all__ = [
     "ACCESS_LOGGER",
     "ACCESS_LOG_FORMATS",
+    "LOG_FORMATS",
     "SUBJECT_KEY",
     "CallObserver",
+    "JsonLogFormatter",
     "observe_middleware",
     "route_template",
 ]
@@ -41,6 +43,9 @@ ACCESS_LOGGER = "model_registry.access"
 
 ACCESS_LOG_FORMATS = ("off", "json")
 """The values of ``serve --access-log``."""
+
+LOG_FORMATS = ("text", "json")
+"""The values of ``serve --log-format``."""
 
 SUBJECT_KEY = "model_registry.subject"
 """The request key under which the auth layer may put the caller's subject (a name, never a
@@ -79,6 +84,28 @@ def access_line(**fields: Any) -> str:
     """One access-log line: the fields as a JSON object, ``None`` values left out."""
     record = {"time": _now_iso(), **{k: v for k, v in fields.items() if v is not None}}
     return orjson.dumps(record).decode()
+
+
+class JsonLogFormatter(logging.Formatter):
+    """``serve --log-format json``: every log record as one JSON object on one line
+    (``time``, ``level``, ``logger``, ``message``, and ``exception`` with the traceback when
+    there is one), so a log pipeline needs no parser of its own. An access-log record is
+    already such an object and is written as it is."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format ``record`` as a JSON object (access-log records: unchanged)."""
+        message = record.getMessage()
+        if record.name == ACCESS_LOGGER:
+            return message
+        fields: dict[str, Any] = {
+            "time": _now_iso(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": message,
+        }
+        if record.exc_info:
+            fields["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(fields).decode()
 
 
 def observe_middleware(metrics: Metrics | None, *, access_log: bool) -> Any:

@@ -868,7 +868,9 @@ class ModelRegistryAPIClient:
 
         Raises:
             Conflict: The artifact has other content already.
-            PayloadTooLarge: The file is larger than the server accepts.
+            BadRequest: The file is larger than the server accepts (``code`` "Request Entity
+                Too Large": REST 413, gRPC RESOURCE_EXHAUSTED;
+                nothing was kept), or the artifact is a metric or parameter.
             InvalidResponse: The digest recorded is not the file's.
         """
         return await upload_file(self._transport, artifact_id, path, progress=progress)

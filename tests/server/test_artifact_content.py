@@ -381,13 +381,14 @@ async def test_grpc_streams_content_up_and_down_as_rest_does(
 
         other = await _version_artifact(v1)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
+            # The announced size alone is refused, before any chunk (none is sent, so the
+            # refusal never races a client still writing).
             await stub.UploadArtifactContent(
                 iter(
                     [
                         pb.UploadArtifactContentRequest(
                             header=pb.ArtifactContentHeader(artifact_id=other["id"], size=5000)
                         ),
-                        pb.UploadArtifactContentRequest(chunk=b"x" * 5000),
                     ]
                 )
             )

@@ -12,7 +12,7 @@ import pytest
 from conformance.s3 import S3Server
 
 from model_registry.core import ModelRegistryAPIClient
-from model_registry.exceptions import Conflict, InvalidResponse, NotFound, Unsupported
+from model_registry.exceptions import BadRequest, Conflict, InvalidResponse, NotFound, Unsupported
 from model_registry.server import RunningServer, run_server
 from model_registry.types import RegisteredModel
 from model_registry.utils import OCIParams, S3Params
@@ -249,3 +249,33 @@ async def test_content_is_uploaded_for_dataset_artifacts_too(
     out = await api.download_artifact_content(dataset.id, tmp_path / "copy.csv")
     assert out.read_text() == "a,b\n1,2\n"
     assert isinstance(stored, DataSet)
+
+
+async def test_a_file_over_the_servers_limit_is_refused_with_413_and_nothing_kept(
+    database_url: str, tmp_path: Path
+) -> None:
+    # REST only: over gRPC the server's refusal can reach a client still sending as INTERNAL
+    # (grpcio), see docs/server.md; the RPC's own refusal is tested in test_artifact_content.
+    wire = "rest"
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 * 1024 * 1024))
+    root = tmp_path / "store"
+    async with run_server(
+        database_url, grpc_port=0, artifact_store=str(root), max_artifact_bytes=1024 * 1024
+    ) as limited:
+        port = limited.grpc_port if wire == "grpc" else limited.port
+        assert port is not None
+        async with ModelRegistryAPIClient.insecure_connection(
+            "127.0.0.1",
+            port,
+            transport=wire,  # type: ignore[arg-type]
+        ) as client:
+            parts = await register_model(client, "m", wf.PENDING_URI, version="1", author="me")
+            assert parts.artifact.id is not None
+            with pytest.raises(BadRequest) as caught:
+                await client.upload_artifact_content(parts.artifact.id, big)
+            assert (
+                caught.value.code == "Request Entity Too Large"
+            )  # REST 413, gRPC RESOURCE_EXHAUSTED
+            assert "larger than 1048576 bytes" in str(caught.value)
+    assert _stored(root) == []

@@ -11,6 +11,7 @@ mapped into :mod:`model_registry.exceptions` by :func:`_classify`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
@@ -343,17 +344,26 @@ class GrpcTransport(Transport):
         metadata = await self._content_metadata()
         header = pb.ArtifactContentHeader(artifact_id=artifact_id, sha256=sha256, size=size)
 
-        async def requests() -> AsyncIterator[pb.UploadArtifactContentRequest]:
-            yield pb.UploadArtifactContentRequest(header=header)
-            async for chunk in chunks:
-                for start in range(0, len(chunk), CONTENT_CHUNK_BYTES):
-                    piece = chunk[start : start + CONTENT_CHUNK_BYTES]
-                    yield pb.UploadArtifactContentRequest(chunk=piece)
-
+        # Written message by message rather than from an iterator: when the server ends the
+        # call early (over its size limit, content set already), the next write fails and the
+        # call's own status, the server's answer, is what gets raised.
+        call = self._content.UploadArtifactContent(metadata=metadata)
         try:
-            answer = await self._content.UploadArtifactContent(requests(), metadata=metadata)
+            try:
+                await call.write(pb.UploadArtifactContentRequest(header=header))
+                async for chunk in chunks:
+                    for start in range(0, len(chunk), CONTENT_CHUNK_BYTES):
+                        piece = chunk[start : start + CONTENT_CHUNK_BYTES]
+                        await call.write(pb.UploadArtifactContentRequest(chunk=piece))
+                await call.done_writing()
+            except (asyncio.InvalidStateError, grpc.aio.UsageError, grpc.aio.AioRpcError):
+                pass  # the call has ended: its status says why
+            answer = await call
         except grpc.aio.AioRpcError as exc:
             raise _classify(exc, "UploadArtifactContent").error from None
+        finally:
+            if not call.done():
+                call.cancel()  # the file could not be read: the server keeps nothing
         result: Artifact = conv.message_to_domain(answer)
         return result
 

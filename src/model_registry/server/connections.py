@@ -96,6 +96,10 @@ _RESERVED_FDS = 128
 _SWEEP_SECONDS = 1.0
 # Seconds a refused connection is read before it is closed, and how many may be at once.
 _REFUSAL_LINGER = 0.5
+# A connection cut for a late body is closed once its client has been quiet for
+# _REFUSAL_LINGER, and at the latest after this: a client still sending when the socket
+# closes gets a reset, which can destroy the answer before it reads it.
+_MAX_BODY_LINGER = 3.0
 _MAX_LINGERING = 64
 
 
@@ -318,7 +322,9 @@ class GuardedRequestHandler(web.RequestHandler):
     __slots__ = (
         "_address",
         "_body",
+        "_cut_at",
         "_guard",
+        "_quiet_since",
         "_refused",
         "_streamed",
         "body_since",
@@ -339,6 +345,9 @@ class GuardedRequestHandler(web.RequestHandler):
         # Whether that body is an artifact's content (STREAMED_BODY): its deadline runs from
         # the last bytes received, not from the head.
         self._streamed = False
+        # Loop times of the cut for a late body (0.0: not cut) and of the last bytes since.
+        self._cut_at = 0.0
+        self._quiet_since = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
@@ -363,6 +372,9 @@ class GuardedRequestHandler(web.RequestHandler):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # read and dropped, so that closing does not reset the connection
+        if self._cut_at:
+            self._quiet_since = self._loop.time()  # dropped; the close waits for quiet
+            return
         if not self.head_since and self._awaiting_head():
             self.head_since = self._loop.time()
         super().data_received(data)
@@ -420,15 +432,26 @@ class GuardedRequestHandler(web.RequestHandler):
         # The answer, a half-close, and what still arrives read and dropped for a moment
         # before the close: closed at once while the client is still sending, the connection
         # would be reset and the client could lose the answer with it (as for a refusal).
-        self._force_close = True  # data_received drops whatever still arrives
+        self._force_close = True
+        self._cut_at = self._quiet_since = self._loop.time()  # data_received drops the rest
         with contextlib.suppress(Exception):
             if request.writer.output_size == 0:
                 cast(asyncio.WriteTransport, transport).write(
                     _raw_error(408, "request body not received in time")
                 )
             cast(asyncio.WriteTransport, transport).write_eof()
-        # Closing cancels the handler (handler_cancellation), which frees what it held.
-        self._loop.call_later(_REFUSAL_LINGER, transport.close)
+        self._loop.call_later(_REFUSAL_LINGER, self._close_when_quiet, transport)
+
+    def _close_when_quiet(self, transport: asyncio.BaseTransport) -> None:
+        """Close a cut connection once its client has sent nothing for a moment (or it has
+        lingered long enough). Closing cancels the handler (handler_cancellation), which
+        frees what it held."""
+        now = self._loop.time()
+        quiet = now - self._quiet_since
+        if quiet >= _REFUSAL_LINGER or now - self._cut_at >= _MAX_BODY_LINGER:
+            transport.close()
+        else:
+            self._loop.call_later(_REFUSAL_LINGER - quiet, self._close_when_quiet, transport)
 
     def log_exception(self, *args: Any, **kwargs: Any) -> None:
         """aiohttp's log of a failure; a request body that could not be read is the client's.

@@ -322,3 +322,45 @@ async def test_two_replicas_deliver_each_event_once(database_url: str) -> None:
         await asyncio.sleep(1.0)  # room for a duplicate to show up, were there one
     names = [json.loads(body)["entity"]["name"] for _, body in hook_server.requests]
     assert names == ["m0", "m1", "m2", "m3"]
+
+
+async def test_webhooks_over_grpc_are_created_listed_got_and_deleted(
+    grpc_server: RunningServer,
+) -> None:
+    import grpc
+
+    from model_registry._generated.grpc.model_registry.v1 import (
+        model_registry_pb2_grpc as pb_grpc,
+    )
+    from model_registry._generated.grpc.model_registry.v1alpha3 import (
+        model_registry_pb2 as pb,
+    )
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_server.grpc_port}") as channel:
+        stub = pb_grpc.ModelRegistryServiceStub(channel)
+        hook = await stub.CreateWebhook(
+            pb.CreateWebhookRequest(
+                url="https://hooks.example.com/x",
+                secret=SECRET,
+                events=["model_version.created"],
+                description="ci",
+            )
+        )
+        assert (hook.url, list(hook.events), hook.description) == (
+            "https://hooks.example.com/x",
+            ["model_version.created"],
+            "ci",
+        )
+        listing = await stub.GetWebhooks(pb.GetWebhooksRequest())
+        assert [h.id for h in listing.items] == [hook.id]
+        assert await stub.GetWebhookById(pb.GetWebhookByIdRequest(id=hook.id)) == hook
+        await stub.DeleteWebhook(pb.DeleteWebhookRequest(id=hook.id))
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            await stub.GetWebhookById(pb.GetWebhookByIdRequest(id=hook.id))
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.CreateWebhook(
+                pb.CreateWebhookRequest(url="http://x.example.com", secret=SECRET, events=["*"])
+            )
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "webhook-allow-http" in (refused.value.details() or "")

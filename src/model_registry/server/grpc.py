@@ -432,6 +432,55 @@ async def _watch_events(service: RegistryService, request: Any) -> AsyncIterator
         )
 
 
+def _webhook_message(hook: Mapping[str, Any]) -> pb.Webhook:
+    last = hook.get("lastDelivery") or {}
+    return pb.Webhook(
+        id=hook["id"],
+        url=hook["url"],
+        events=hook["events"],
+        description=hook.get("description"),
+        create_time_since_epoch=int(hook["createTimeSinceEpoch"]),
+        cursor=hook["cursor"],
+        last_status=last.get("status"),
+        last_time_since_epoch=int(last["timeSinceEpoch"]) if "timeSinceEpoch" in last else None,
+        last_error=last.get("error"),
+    )
+
+
+async def _create_webhook(service: RegistryService, request: Any) -> Message:
+    body: dict[str, Any] = {
+        "url": request.url,
+        "secret": request.secret,
+        "events": list(request.events),
+    }
+    if request.HasField("description"):
+        body["description"] = request.description
+    return _webhook_message(await service.webhooks.create(body))
+
+
+async def _get_webhooks(service: RegistryService, request: Any) -> Message:
+    listing = await service.webhooks.list()
+    return pb.WebhookList(items=[_webhook_message(h) for h in listing["items"]])
+
+
+async def _get_webhook(service: RegistryService, request: Any) -> Message:
+    return _webhook_message(await service.webhooks.get(request.id))
+
+
+async def _delete_webhook(service: RegistryService, request: Any) -> Message:
+    await service.webhooks.delete(request.id)
+    return pb.Deleted()
+
+
+WEBHOOK_HANDLERS: Mapping[str, Handler] = {
+    "CreateWebhook": _create_webhook,
+    "GetWebhooks": _get_webhooks,
+    "GetWebhookById": _get_webhook,
+    "DeleteWebhook": _delete_webhook,
+}
+"""The webhook RPCs (administration: the client's operation table has no call for them; the
+command line uses REST)."""
+
 STREAM_HANDLERS: Mapping[str, StreamHandler] = {"WatchEvents": _watch_events}
 """The server-streaming RPCs (the others are in :data:`RPC_HANDLERS`)."""
 
@@ -798,7 +847,14 @@ def _registry_method_handlers(
             continue
         handlers[name] = grpc.unary_unary_rpc_method_handler(
             _dispatch(
-                name, RPC_HANDLERS[name], service, request_cls, limiter, by_token, calls, observer
+                name,
+                RPC_HANDLERS.get(name) or WEBHOOK_HANDLERS[name],
+                service,
+                request_cls,
+                limiter,
+                by_token,
+                calls,
+                observer,
             ),
             response_serializer=response_cls.SerializeToString,
         )

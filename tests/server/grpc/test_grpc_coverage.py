@@ -6,7 +6,7 @@ import inspect
 
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
 from model_registry.operations import KINDS
-from model_registry.server.grpc import RPC_HANDLERS, STREAM_HANDLERS
+from model_registry.server.grpc import RPC_HANDLERS, STREAM_HANDLERS, WEBHOOK_HANDLERS
 from model_registry.transport.grpc import STREAM_RPCS, GrpcTransport, rpc_names
 
 SERVICE = pb.DESCRIPTOR.services_by_name["ModelRegistryService"]
@@ -78,8 +78,9 @@ def _camel(name: str) -> str:
 
 
 def test_the_service_has_one_rpc_per_client_api_method() -> None:
-    # ``watch`` is the client method of the streaming WatchEvents (an async iterator).
-    assert {_camel(name) for name in CLIENT_API} | {"WatchEvents"} == RPCS
+    # ``watch`` is the client method of the streaming WatchEvents (an async iterator); the
+    # webhook RPCs administer the server and have no client method.
+    assert {_camel(name) for name in CLIENT_API} | {"WatchEvents"} | set(WEBHOOK_HANDLERS) == RPCS
 
 
 def test_the_client_has_every_client_api_method() -> None:
@@ -93,13 +94,14 @@ def test_the_client_has_every_client_api_method() -> None:
 
 
 def test_every_rpc_has_a_server_handler_and_no_handler_is_stale() -> None:
-    assert set(RPC_HANDLERS) | set(STREAM_HANDLERS) == RPCS
+    assert set(RPC_HANDLERS) | set(STREAM_HANDLERS) | set(WEBHOOK_HANDLERS) == RPCS
     assert not set(RPC_HANDLERS) & set(STREAM_HANDLERS)
+    assert not set(RPC_HANDLERS) & set(WEBHOOK_HANDLERS)
 
 
 def test_every_rpc_is_called_by_an_operation_of_the_client_table() -> None:
     # The streaming RPCs are called by the transport's streaming primitive, not the table.
-    assert rpc_names() | STREAM_RPCS == RPCS
+    assert rpc_names() | STREAM_RPCS | set(WEBHOOK_HANDLERS) == RPCS
     assert set(STREAM_HANDLERS) == STREAM_RPCS
 
 

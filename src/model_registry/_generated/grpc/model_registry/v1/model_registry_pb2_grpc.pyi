@@ -71,6 +71,10 @@ class ModelRegistryServiceStub:
     GetServeModelById: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetServeModelByIdRequest, _model_registry_pb2.ServeModel]
     GetServeModels: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetServeModelsRequest, _model_registry_pb2.ServeModelList]
     WatchEvents: _grpc.UnaryStreamMultiCallable[_model_registry_pb2.WatchEventsRequest, _model_registry_pb2.Event]
+    CreateWebhook: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.CreateWebhookRequest, _model_registry_pb2.Webhook]
+    GetWebhooks: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhooksRequest, _model_registry_pb2.WebhookList]
+    GetWebhookById: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhookByIdRequest, _model_registry_pb2.Webhook]
+    DeleteWebhook: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteWebhookRequest, _model_registry_pb2.Deleted]
     SetModelVersionAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.SetModelVersionAliasRequest, _model_registry_pb2.ModelVersion]
     DeleteModelVersionAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionAliasRequest, _model_registry_pb2.Deleted]
     GetModelVersionByAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetModelVersionByAliasRequest, _model_registry_pb2.ModelVersion]
@@ -117,6 +121,10 @@ class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
     GetServeModelById: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetServeModelByIdRequest, _model_registry_pb2.ServeModel]  # type: ignore[assignment]
     GetServeModels: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetServeModelsRequest, _model_registry_pb2.ServeModelList]  # type: ignore[assignment]
     WatchEvents: _aio.UnaryStreamMultiCallable[_model_registry_pb2.WatchEventsRequest, _model_registry_pb2.Event]  # type: ignore[assignment]
+    CreateWebhook: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.CreateWebhookRequest, _model_registry_pb2.Webhook]  # type: ignore[assignment]
+    GetWebhooks: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhooksRequest, _model_registry_pb2.WebhookList]  # type: ignore[assignment]
+    GetWebhookById: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhookByIdRequest, _model_registry_pb2.Webhook]  # type: ignore[assignment]
+    DeleteWebhook: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteWebhookRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
     SetModelVersionAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.SetModelVersionAliasRequest, _model_registry_pb2.ModelVersion]  # type: ignore[assignment]
     DeleteModelVersionAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionAliasRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
     GetModelVersionByAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetModelVersionByAliasRequest, _model_registry_pb2.ModelVersion]  # type: ignore[assignment]
@@ -358,6 +366,34 @@ class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _model_registry_pb2.WatchEventsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_model_registry_pb2.Event], _abc.AsyncIterator[_model_registry_pb2.Event]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateWebhook(
+        self,
+        request: _model_registry_pb2.CreateWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Webhook, _abc.Awaitable[_model_registry_pb2.Webhook]]: ...
+
+    @_abc_1.abstractmethod
+    def GetWebhooks(
+        self,
+        request: _model_registry_pb2.GetWebhooksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.WebhookList, _abc.Awaitable[_model_registry_pb2.WebhookList]]: ...
+
+    @_abc_1.abstractmethod
+    def GetWebhookById(
+        self,
+        request: _model_registry_pb2.GetWebhookByIdRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Webhook, _abc.Awaitable[_model_registry_pb2.Webhook]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteWebhook(
+        self,
+        request: _model_registry_pb2.DeleteWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
 
     @_abc_1.abstractmethod
     def SetModelVersionAlias(

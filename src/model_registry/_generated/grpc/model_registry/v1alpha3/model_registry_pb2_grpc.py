@@ -257,6 +257,26 @@ class ModelRegistryServiceStub:
                 request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WatchEventsRequest.SerializeToString,
                 response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Event.FromString,
                 _registered_method=True)
+        self.CreateWebhook = channel.unary_unary(
+                '/model_registry.v1alpha3.ModelRegistryService/CreateWebhook',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.CreateWebhookRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Webhook.FromString,
+                _registered_method=True)
+        self.GetWebhooks = channel.unary_unary(
+                '/model_registry.v1alpha3.ModelRegistryService/GetWebhooks',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetWebhooksRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WebhookList.FromString,
+                _registered_method=True)
+        self.GetWebhookById = channel.unary_unary(
+                '/model_registry.v1alpha3.ModelRegistryService/GetWebhookById',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetWebhookByIdRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Webhook.FromString,
+                _registered_method=True)
+        self.DeleteWebhook = channel.unary_unary(
+                '/model_registry.v1alpha3.ModelRegistryService/DeleteWebhook',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteWebhookRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+                _registered_method=True)
         self.SetModelVersionAlias = channel.unary_unary(
                 '/model_registry.v1alpha3.ModelRegistryService/SetModelVersionAlias',
                 request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.SetModelVersionAliasRequest.SerializeToString,
@@ -594,6 +614,31 @@ class ModelRegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateWebhook(self, request, context):
+        """Our extensions: webhooks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWebhooks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWebhookById(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetModelVersionAlias(self, request, context):
         """Our extensions: aliases.
         """
@@ -884,6 +929,26 @@ def add_ModelRegistryServiceServicer_to_server(servicer, server):
                     servicer.WatchEvents,
                     request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WatchEventsRequest.FromString,
                     response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Event.SerializeToString,
+            ),
+            'CreateWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWebhook,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.CreateWebhookRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Webhook.SerializeToString,
+            ),
+            'GetWebhooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWebhooks,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetWebhooksRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WebhookList.SerializeToString,
+            ),
+            'GetWebhookById': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWebhookById,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetWebhookByIdRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Webhook.SerializeToString,
+            ),
+            'DeleteWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebhook,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteWebhookRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.SerializeToString,
             ),
             'SetModelVersionAlias': grpc.unary_unary_rpc_method_handler(
                     servicer.SetModelVersionAlias,
@@ -2132,6 +2197,114 @@ class ModelRegistryService:
             '/model_registry.v1alpha3.ModelRegistryService/WatchEvents',
             model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WatchEventsRequest.SerializeToString,
             model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Event.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1alpha3.ModelRegistryService/CreateWebhook',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.CreateWebhookRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Webhook.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWebhooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1alpha3.ModelRegistryService/GetWebhooks',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetWebhooksRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WebhookList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWebhookById(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1alpha3.ModelRegistryService/GetWebhookById',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetWebhookByIdRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Webhook.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1alpha3.ModelRegistryService/DeleteWebhook',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteWebhookRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
             options,
             channel_credentials,
             insecure,

@@ -113,6 +113,11 @@ class ModelRegistryServiceStub:
     GetExperimentRunMetricHistory: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetExperimentRunMetricHistoryRequest, _model_registry_pb2.MetricList]
     WatchEvents: _grpc.UnaryStreamMultiCallable[_model_registry_pb2.WatchEventsRequest, _model_registry_pb2.Event]
     """Change events, in commit order (server streaming; an extension of ours)."""
+    CreateWebhook: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.CreateWebhookRequest, _model_registry_pb2.Webhook]
+    """Our extensions: webhooks."""
+    GetWebhooks: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhooksRequest, _model_registry_pb2.WebhookList]
+    GetWebhookById: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhookByIdRequest, _model_registry_pb2.Webhook]
+    DeleteWebhook: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteWebhookRequest, _model_registry_pb2.Deleted]
     SetModelVersionAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.SetModelVersionAliasRequest, _model_registry_pb2.ModelVersion]
     """Our extensions: aliases."""
     DeleteModelVersionAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionAliasRequest, _model_registry_pb2.Deleted]
@@ -188,6 +193,11 @@ class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
     GetExperimentRunMetricHistory: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetExperimentRunMetricHistoryRequest, _model_registry_pb2.MetricList]  # type: ignore[assignment]
     WatchEvents: _aio.UnaryStreamMultiCallable[_model_registry_pb2.WatchEventsRequest, _model_registry_pb2.Event]  # type: ignore[assignment]
     """Change events, in commit order (server streaming; an extension of ours)."""
+    CreateWebhook: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.CreateWebhookRequest, _model_registry_pb2.Webhook]  # type: ignore[assignment]
+    """Our extensions: webhooks."""
+    GetWebhooks: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhooksRequest, _model_registry_pb2.WebhookList]  # type: ignore[assignment]
+    GetWebhookById: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhookByIdRequest, _model_registry_pb2.Webhook]  # type: ignore[assignment]
+    DeleteWebhook: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteWebhookRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
     SetModelVersionAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.SetModelVersionAliasRequest, _model_registry_pb2.ModelVersion]  # type: ignore[assignment]
     """Our extensions: aliases."""
     DeleteModelVersionAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionAliasRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
@@ -524,6 +534,35 @@ class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_model_registry_pb2.Event], _abc.AsyncIterator[_model_registry_pb2.Event]]:
         """Change events, in commit order (server streaming; an extension of ours)."""
+
+    @_abc_1.abstractmethod
+    def CreateWebhook(
+        self,
+        request: _model_registry_pb2.CreateWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Webhook, _abc.Awaitable[_model_registry_pb2.Webhook]]:
+        """Our extensions: webhooks."""
+
+    @_abc_1.abstractmethod
+    def GetWebhooks(
+        self,
+        request: _model_registry_pb2.GetWebhooksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.WebhookList, _abc.Awaitable[_model_registry_pb2.WebhookList]]: ...
+
+    @_abc_1.abstractmethod
+    def GetWebhookById(
+        self,
+        request: _model_registry_pb2.GetWebhookByIdRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Webhook, _abc.Awaitable[_model_registry_pb2.Webhook]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteWebhook(
+        self,
+        request: _model_registry_pb2.DeleteWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
 
     @_abc_1.abstractmethod
     def SetModelVersionAlias(

@@ -349,18 +349,16 @@ class WebhookDispatcher:
         while not self._closed:
             changed = self._feed.changed
             try:
-                if await self._lease():
-                    await self._deliver_all()
+                # No webhook, no lease to take: a server without webhooks writes nothing here.
+                hooks = await self._store.read(lambda tx: list_webhooks(tx.executor))
+                if hooks and await self._lease():
+                    await asyncio.gather(*(self._deliver_hook(hook) for hook in hooks))
             except ServiceError as exc:
                 log.warning("webhook delivery paused: %s", exc)
             except Exception:
                 log.exception("webhook delivery failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), POLL_SECONDS)
-
-    async def _deliver_all(self) -> None:
-        hooks = await self._store.read(lambda tx: list_webhooks(tx.executor))
-        await asyncio.gather(*(self._deliver_hook(hook) for hook in hooks))
 
     async def _deliver_hook(self, hook: Mapping[str, Any]) -> None:
         wanted = set(json.loads(hook["events"]))
@@ -377,6 +375,8 @@ class WebhookDispatcher:
                 if not await self._lease():
                     return  # another server delivers now
                 delivery = await self._deliver(hook, event_to_wire(row))
+                if delivery is None:
+                    return  # the lease went to another server while this one waited to retry
                 await self._record(delivery, int(hook["id"]), cursor)
                 recorded = cursor
             if recorded < cursor:  # past events this webhook does not want
@@ -388,8 +388,15 @@ class WebhookDispatcher:
 
         await self._store.write(body)
 
-    async def _deliver(self, hook: Mapping[str, Any], event: dict[str, Any]) -> dict[str, Any]:
-        """POST one event until it is taken, refused or out of attempts; the log row."""
+    async def _deliver(
+        self, hook: Mapping[str, Any], event: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """POST one event until it is taken, refused or out of attempts; the log row (None:
+        the lease was lost between attempts, the server now holding it delivers instead).
+
+        The lease is renewed before each retry, and an attempt lasts less than the lease
+        (:data:`TIMEOUT_SECONDS` < :data:`LEASE_SECONDS`), so two servers never deliver the
+        same event at once."""
         delivery_id = str(uuid.uuid4())
         payload = json.dumps(event, separators=(",", ":"))
         url = hook["url"]
@@ -399,6 +406,8 @@ class WebhookDispatcher:
         attempts = 0
         outcome = "failed"
         while attempts < MAX_ATTEMPTS and not self._closed:
+            if attempts and not await self._lease():
+                return None
             attempts += 1
             timestamp = int(time.time())
             headers = {

@@ -325,3 +325,22 @@ async def test_setting_and_removing_an_alias_are_alias_events(server: RunningSer
         "model_version_alias.created",
         "model_version_alias.deleted",
     ]
+
+
+async def test_writes_refused_inside_a_batch_leave_no_event_and_no_gap(
+    server: RunningServer,
+) -> None:
+    # Concurrent creates, a third of them clashing by name: on SQLite they share writer
+    # batches, each in its own savepoint; the refused ones must take neither event nor cursor.
+    names = [f"m{i % 20}" for i in range(30)]
+    outcomes = await asyncio.gather(
+        *(server.service.create("registered-model", {"name": n}) for n in names),
+        return_exceptions=True,
+    )
+    created = [o for o in outcomes if isinstance(o, dict)]
+    assert len(created) == 20
+    async with aiohttp.ClientSession() as http:
+        events = await events_after(http, server, 0, 20)
+    assert [int(e["cursor"]) for e in events] == list(range(1, 21))
+    assert sorted(e["entityId"] for e in events) == sorted(m["id"] for m in created)
+    assert await event_count(server) == 20

@@ -339,6 +339,14 @@ async def test_content_routes_need_a_token_when_auth_is_on(
                 ):
                     pass
             assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            header = pb.ArtifactContentHeader(artifact_id="1", size=1)
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.UploadArtifactContent(
+                    iter([pb.UploadArtifactContentRequest(header=header)])
+                )
+            assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert _stored(tmp_path) == []  # nothing reached the store
+    assert _temporary(tmp_path) == []
 
 
 def check_error_body_json_401(body: Any) -> None:

@@ -207,3 +207,23 @@ async def test_an_expired_cursor_raises_cursor_expired_over_grpc(
     async with connect(grpc_server.grpc_port, "grpc") as api:
         with pytest.raises(CursorExpired, match="older than the events kept"):
             await anext(api.watch(since=0))
+
+
+async def test_a_watcher_tailing_concurrent_writers_sees_every_cursor_in_order(
+    server: RunningServer,
+) -> None:
+    # Were a lower cursor able to commit after a higher one was read, the watcher (reading
+    # as they commit) would skip it: the cursors it gets would have a gap.
+    count = 120
+    async with connect(server.port) as api, contextlib.aclosing(api.watch(since=0)) as stream:
+        gate = asyncio.Semaphore(32)
+
+        async def create(i: int) -> None:
+            async with gate:
+                await server.service.create("registered-model", {"name": f"m{i}"})
+
+        writers = asyncio.gather(*(create(i) for i in range(count)))
+        events = await take(stream, count)
+        await writers
+    assert [e.cursor for e in events] == list(range(1, count + 1))
+    assert len({e.entity_id for e in events}) == count

@@ -8,6 +8,7 @@ import pytest
 from conformance import entities
 from conformance.checks import assert_list, ids_of
 from conformance.http import RestApi, rest_api
+from sqlalchemy import text
 
 from model_registry.server import RunningServer
 from model_registry.server.versions import API_VERSIONS
@@ -219,3 +220,36 @@ async def test_v1alpha3_has_no_delete_of_registry_entities(v1: RestApi, alpha: R
 
     await alpha.fails("DELETE", f"/registered_models/{model['id']}", 405)
     assert (await v1.fetch(f"/registered_models/{model['id']}"))["id"] == model["id"]
+
+
+async def test_a_cascade_records_a_deleted_event_for_everything_it_removed(
+    v1: RestApi, server: RunningServer
+) -> None:
+    model = await entities.registered_model(v1)
+    version = await entities.model_version(v1, model["id"])
+    artifact = await entities.version_artifact(
+        v1, version["id"], {"artifactType": "doc-artifact", "uri": "s3://d"}
+    )
+    await v1.ok(
+        "PUT",
+        f"/registered_models/{model['id']}/aliases/champion",
+        body={"modelVersionId": version["id"]},
+    )
+
+    await _deleted(v1, f"/registered_models/{model['id']}", cascade="true")
+
+    async with server.service.store.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT kind, action, entity_id FROM events WHERE action = 'deleted' "
+                    "ORDER BY cursor"
+                )
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("model_version_alias", "deleted", f"{model['id']}:champion"),
+        ("doc_artifact", "deleted", artifact["id"]),
+        ("model_version", "deleted", version["id"]),
+        ("registered_model", "deleted", model["id"]),
+    ]

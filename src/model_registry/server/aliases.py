@@ -14,8 +14,12 @@ from __future__ import annotations
 import re
 
 from model_registry.server.errors import BadRequest
+from model_registry.server.store.queries import Change
 
-__all__ = ["ALIAS_PATTERN", "check_alias"]
+__all__ = ["ALIAS_EVENT_KIND", "ALIAS_PATTERN", "alias_change", "check_alias"]
+
+ALIAS_EVENT_KIND = "model_version_alias"
+"""The event kind of a change of an alias (set, moved, removed)."""
 
 ALIAS_PATTERN = r"^[A-Za-z0-9_-]{1,255}$"
 """The characters and length an alias may have (the spec's pattern too)."""
@@ -41,3 +45,10 @@ def check_alias(alias: str) -> str:
             "themselves"
         )
     return alias
+
+
+def alias_change(action: str, model: int, alias: str, version: int) -> Change:
+    """The change (event) of an alias set (``created``), moved (``updated``) or removed
+    (``deleted``, also by a cascading delete of its version or model)."""
+    entity = {"registeredModelId": str(model), "alias": alias, "modelVersionId": str(version)}
+    return Change(None, action, f"{model}:{alias}", event_kind=ALIAS_EVENT_KIND, entity=entity)

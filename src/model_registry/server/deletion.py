@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from model_registry.server.aliases import alias_change
 from model_registry.server.entities import (
     EXPERIMENT_RUN,
     INFERENCE_SERVICE,
@@ -55,6 +56,7 @@ class DeletePlan:
         runs: Experiment run ids whose metric history goes.
         children: What the subtree holds besides the entity (``cascade`` needed), described.
         references: What points at the subtree from outside (always refuses), described.
+        aliases: ``(alias, version id, model id)`` of the aliases that go with the versions.
     """
 
     contexts: list[int] = field(default_factory=list)
@@ -63,6 +65,7 @@ class DeletePlan:
     runs: list[int] = field(default_factory=list)
     children: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
+    aliases: list[tuple[str, int, int]] = field(default_factory=list)
 
     async def execute(self, tx: Tx, desc: EntityKind, ident: int) -> None:
         """Delete every row of the plan (properties, links and aliases cascade), and record a
@@ -78,6 +81,8 @@ class DeletePlan:
         await tx.delete_metric_history(self.runs)
         await tx.delete_rows("executions", self.executions)
         await tx.delete_rows("contexts", self.contexts)
+        for alias, version, model in self.aliases:  # removed by the foreign keys' cascade
+            tx.changes.append(alias_change("deleted", model, alias, version))
         root = [(k, i) for k, i in removed if i == ident and k is desc]
         others = [(k, i) for k, i in removed if not (i == ident and k is desc)]
         for kind, entity_id in [*others, *(root or [(desc, ident)])]:
@@ -133,9 +138,10 @@ async def plan_delete(tx: Tx, desc: EntityKind, ident: int) -> DeletePlan:
             plan.runs = [ident]
         if plan.executions:
             plan.children.append(_some("serve model", plan.executions))
-        aliases = await tx.aliases_on(version_ids)
-        if aliases:
-            plan.children.append(_some("alias", sorted({a for a, _ in aliases}), "aliases"))
+        plan.aliases = await tx.aliases_on(version_ids)
+        if plan.aliases:
+            names = sorted({alias for alias, _, _ in plan.aliases})
+            plan.children.append(_some("alias", names, "aliases"))
         history = await tx.count_metric_history(plan.runs)
         if history:
             noun = "metric history entry" if history == 1 else "metric history entries"

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from model_registry.server.aliases import check_alias
+from model_registry.server.aliases import alias_change, check_alias
 from model_registry.server.artifacts import (
     SHA256_PROPERTY,
     SIZE_PROPERTY,
@@ -1167,7 +1167,7 @@ class RegistryService:
             await tx.set_alias(model, alias, version)
             if before != version:
                 tx.changes.append(
-                    _alias_change("created" if before is None else "updated", model, alias, version)
+                    alias_change("created" if before is None else "updated", model, alias, version)
                 )
             updated = await tx.get((MODEL_VERSION,), version)
             assert updated is not None  # locked in this transaction
@@ -1190,7 +1190,7 @@ class RegistryService:
             target = await tx.alias_target(model, alias)
             if target is None or not await tx.delete_alias(model, alias):
                 raise NotFound(f"registered model {model} has no alias {alias!r}")
-            tx.changes.append(_alias_change("deleted", model, alias, target))
+            tx.changes.append(alias_change("deleted", model, alias, target))
 
         await self._write(remove)
 
@@ -1212,12 +1212,6 @@ class RegistryService:
             return await self._get_record(tx, (MODEL_VERSION,), target)
 
         return to_wire(MODEL_VERSION, await self._store.read(read))
-
-
-def _alias_change(action: str, model: int, alias: str, version: int) -> Change:
-    """The event of an alias set, moved or removed (kind ``model_version_alias``)."""
-    entity = {"registeredModelId": str(model), "alias": alias, "modelVersionId": str(version)}
-    return Change(None, action, f"{model}:{alias}", event_kind="model_version_alias", entity=entity)
 
 
 def _batch_ids(ids: Sequence[str]) -> list[int]:

@@ -462,17 +462,18 @@ class Tx:
         row = (await self._conn.execute(stmt)).first()
         return None if row is None else int(row[0])
 
-    async def aliases_on(self, version_ids: Sequence[int]) -> list[tuple[str, int]]:
-        """The ``(alias, version id)`` pairs pointing at any of ``version_ids``."""
+    async def aliases_on(self, version_ids: Sequence[int]) -> list[tuple[str, int, int]]:
+        """The ``(alias, version id, registered model id)`` of the aliases pointing at any of
+        ``version_ids``."""
         if not version_ids:
             return []
         a = model_version_aliases
         stmt = (
-            select(a.c.alias, a.c.model_version_id)
+            select(a.c.alias, a.c.model_version_id, a.c.registered_model_id)
             .where(a.c.model_version_id.in_(list(version_ids)))
             .order_by(a.c.model_version_id, a.c.alias)
         )
-        return [(str(r[0]), int(r[1])) for r in (await self._conn.execute(stmt)).all()]
+        return [(str(r[0]), int(r[1]), int(r[2])) for r in await self._all(stmt)]
 
     # -- what a delete removes, and what stands in its way ---------------------------------
 

@@ -364,3 +364,26 @@ async def test_webhooks_over_grpc_are_created_listed_got_and_deleted(
             )
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "webhook-allow-http" in (refused.value.details() or "")
+
+
+async def test_the_delivery_log_is_pruned_with_the_events(database_url: str) -> None:
+    from sqlalchemy import text
+
+    async with (
+        receiver() as hook_server,
+        run_server(database_url, webhook_allow_http=True, webhook_allow_private=True) as srv,
+        aiohttp.ClientSession() as http,
+    ):
+        _, hook = await call(
+            http, "POST", srv, "/webhooks",
+            {"url": hook_server.url, "secret": SECRET, "events": ["*"]},
+        )  # fmt: skip
+        await call(http, "POST", srv, "/registered_models", {"name": "m"})
+        await webhook_status(http, srv, hook["id"])
+        await asyncio.sleep(0.01)
+        await srv.service.events.prune(0.001)
+        async with srv.service.store.engine.connect() as conn:
+            left = (await conn.execute(text("SELECT count(*) FROM webhook_deliveries"))).scalar()
+        found = await webhook_status(http, srv, hook["id"])
+    assert left == 0
+    assert found["lastDelivery"]["status"] == "delivered"  # the last status stays

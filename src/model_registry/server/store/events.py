@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, text, update
 
 from model_registry.server.store.executor import Executor, SyncExecutor, dicts, first_dict
-from model_registry.server.store.schema import event_log, events
+from model_registry.server.store.schema import event_log, events, webhook_deliveries
 
 __all__ = ["append_events", "log_bounds", "prune_events", "read_events"]
 
@@ -119,7 +119,8 @@ async def read_events(
 
 
 async def prune_events(conn: Executor, older_than_ms: int) -> int:
-    """Delete the events older than a time; return the newest pruned cursor (0: none ever).
+    """Delete the events (and webhook delivery log rows) older than a time; return the newest
+    pruned cursor (0: none ever).
 
     Only a prefix of the log is deleted (everything up to the newest cursor that is old
     enough), so "pruned through n" stays exact even when times are not monotonic.
@@ -134,4 +135,6 @@ async def prune_events(conn: Executor, older_than_ms: int) -> int:
             .where(event_log.c.id == 1, event_log.c.pruned_through < newest_old)
             .values(pruned_through=newest_old)
         )
+    # The webhooks' delivery log is kept as long as the events it delivered.
+    await conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.time < older_than_ms))
     return int((await log_bounds(conn))[1])

@@ -1017,7 +1017,9 @@ class RegistryService:
                 raise PayloadTooLarge(
                     f"artifact content larger than {self._max_artifact_bytes} bytes"
                 )
-        record = await self._store.read(lambda tx: self._content_record(tx, ident))
+        # Checked as a write (it changes nothing), so that whatever a write requires of its
+        # caller is required before a byte of content moves, not after the store holds it.
+        record = await self._write(lambda tx: self._content_record(tx, ident))
         current = _content_digest(record)
         if current is not None:
             if sha256 == current:

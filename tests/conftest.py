@@ -103,6 +103,15 @@ async def _truncate_pg_schema(schema: str) -> None:
         await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         await conn.execute(f'UPDATE "{schema}".event_log SET last_cursor = 0, pruned_through = 0')
         await conn.execute(f'UPDATE "{schema}".webhook_lease SET holder = NULL, expires = 0')
+        # Every database has the project named "default" (id 1), as the migration left it.
+        await conn.execute(
+            f'INSERT INTO "{schema}".projects (id, uuid, name, create_time, update_time) '
+            "VALUES (1, $1, 'default', 0, 0)",
+            str(uuid.uuid4()),
+        )
+        await conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('\"{schema}\".projects', 'id'), 1)"
+        )
     finally:
         await conn.close()
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from model_registry.server import RunningServer, run_server
@@ -308,5 +309,38 @@ async def test_reference_client_sends_its_bearer_token(
         report = await run_scenario(
             reference_client.python, guarded.port, "token", token="ref-token"
         )
+
+    assert report == {"model": "guarded", "artifact_uri": "s3://bucket/guarded"}
+
+
+@pytest.fixture(scope="session", params=["0.3.14", "0.3.18"])
+def project_reference_client(request: pytest.FixtureRequest) -> ReferenceClient:
+    """The reference releases issue 18 names: the newest v1alpha3 one and the v1 one."""
+    return _client(request.param)
+
+
+async def test_reference_client_works_inside_its_project_tokens_project(
+    project_reference_client: ReferenceClient, database_url: str
+) -> None:
+    # The reference client cannot name a project: with an issued token it works in the
+    # token's default project (the first it was issued for), and only there.
+    admin = {"Authorization": "Bearer admin-token"}
+    async with (
+        serving_only(project_reference_client, database_url, auth_tokens=["admin-token"]) as srv,
+        aiohttp.ClientSession(headers=admin) as http,
+    ):
+        # Set up through the service (the server's admin): a v1alpha3-only server has no
+        # /projects route, and the scenario needs a server that speaks only its version.
+        await srv.service.create_project({"name": "team"})
+        issued = await srv.service.create_token({"subject": "ref", "roles": {"team": "editor"}})
+        token = issued["token"]
+        report = await run_scenario(project_reference_client.python, srv.port, "token", token=token)
+        base = srv.url + f"/api/model_registry/{project_reference_client.api_version}"
+        async with http.get(
+            f"{base}/registered_model?name=guarded", headers={"X-Model-Registry-Project": "team"}
+        ) as r:
+            assert r.status == 200
+        async with http.get(f"{base}/registered_model?name=guarded") as r:
+            assert r.status == 404  # not in default
 
     assert report == {"model": "guarded", "artifact_uri": "s3://bucket/guarded"}

@@ -20,6 +20,7 @@ from model_registry.server.service import RegistryService
 from model_registry.server.store import Scope, Store, Tx, migrations
 from model_registry.server.store.engine import create_engine_from_url, run_migrations
 from model_registry.server.store.schema import (
+    DEFAULT_PROJECT_ID,
     artifacts,
     attributions,
     contexts,
@@ -146,9 +147,9 @@ async def _plan(store: Store, stmt: Any) -> str:
 @pytest.mark.parametrize(
     ("order_by", "index"),
     [
-        ("ID", "ix_contexts_kind_parent_id"),
-        ("CREATE_TIME", "ix_contexts_kind_parent_create_time"),
-        ("LAST_UPDATE_TIME", "ix_contexts_kind_parent_update_time"),
+        ("ID", "ix_contexts_project_kind_parent_id"),
+        ("CREATE_TIME", "ix_contexts_project_kind_parent_create_time"),
+        ("LAST_UPDATE_TIME", "ix_contexts_project_kind_parent_update_time"),
     ],
 )
 async def test_a_page_of_versions_reads_an_index_in_order_without_sorting(
@@ -166,6 +167,7 @@ async def test_a_page_of_versions_reads_an_index_in_order_without_sorting(
             insert(contexts),
             [
                 {
+                    "project_id": DEFAULT_PROJECT_ID,
                     "kind": "model-version",
                     "parent_id": parent,
                     "name": f"v{i}",
@@ -178,7 +180,11 @@ async def test_a_page_of_versions_reads_an_index_in_order_without_sorting(
         )
     token_page = PageRequest.from_query({"pageSize": "10", "orderBy": order_by})
     stmt = page_statement(
-        (MODEL_VERSION,), Scope(("model-version",), parent_id=parents[7]), None, token_page
+        (MODEL_VERSION,),
+        Scope(("model-version",), parent_id=parents[7]),
+        None,
+        token_page,
+        DEFAULT_PROJECT_ID,
     )
     plan = await _plan(store, stmt)
     assert index in plan, plan
@@ -251,6 +257,7 @@ async def test_a_page_of_a_versions_artifacts_starts_from_its_links(store: Store
             insert(contexts),
             [
                 {
+                    "project_id": DEFAULT_PROJECT_ID,
                     "kind": "model-version",
                     "parent_id": 1,
                     "name": f"v{v}",
@@ -264,6 +271,7 @@ async def test_a_page_of_a_versions_artifacts_starts_from_its_links(store: Store
             insert(artifacts),
             [
                 {
+                    "project_id": DEFAULT_PROJECT_ID,
                     "kind": "doc-artifact",
                     "parent_id": a % 20 + 1,
                     "name": f"a{a}",
@@ -279,7 +287,7 @@ async def test_a_page_of_a_versions_artifacts_starts_from_its_links(store: Store
         )
     kinds = tuple(ARTIFACT_KINDS.values())
     page = PageRequest.from_query({"pageSize": "10"})
-    stmt = page_statement(kinds, Scope(tuple(ARTIFACT_KINDS), context_id=7), None, page)
+    stmt = page_statement(kinds, Scope(tuple(ARTIFACT_KINDS), context_id=7), None, page, 1)
     plan = await _plan(store, stmt)
     if store.engine.dialect.name == "sqlite":
         assert "SEARCH artifacts USING INTEGER PRIMARY KEY" in plan, plan
@@ -298,6 +306,7 @@ async def test_a_page_of_all_artifacts_is_read_in_index_order_without_sorting(
             insert(artifacts),
             [
                 {
+                    "project_id": DEFAULT_PROJECT_ID,
                     "kind": list(ARTIFACT_KINDS)[a % 5],
                     "name": f"a{a}",
                     "create_time": a,
@@ -308,7 +317,7 @@ async def test_a_page_of_all_artifacts_is_read_in_index_order_without_sorting(
         )
     kinds = tuple(ARTIFACT_KINDS.values())
     page = PageRequest.from_query({"pageSize": "10", "orderBy": order_by})
-    stmt = page_statement(kinds, Scope(tuple(ARTIFACT_KINDS)), None, page)
+    stmt = page_statement(kinds, Scope(tuple(ARTIFACT_KINDS)), None, page, DEFAULT_PROJECT_ID)
     plan = await _plan(store, stmt)
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
@@ -322,7 +331,13 @@ async def test_an_unpaged_list_longer_than_the_parameter_cap_keeps_every_propert
         await conn.execute(
             insert(contexts),
             [
-                {"kind": "experiment", "name": f"e{i}", "create_time": i, "update_time": i}
+                {
+                    "project_id": DEFAULT_PROJECT_ID,
+                    "kind": "experiment",
+                    "name": f"e{i}",
+                    "create_time": i,
+                    "update_time": i,
+                }
                 for i in range(count)
             ],
         )
@@ -365,3 +380,52 @@ async def test_a_database_at_the_first_revision_upgrades_to_head_keeping_rows(
     assert version == HEAD_REVISION
     assert diff == []
     assert found["createTimeSinceEpoch"] == "1"
+
+
+async def test_the_projects_migration_keeps_properties_links_and_aliases(
+    fresh_database_url: str,
+) -> None:
+    # The migration rebuilds the entity tables (SQLite batch mode): the rows that reference
+    # them ON DELETE CASCADE must survive it, and everything lands in the project "default".
+    engine = create_engine_from_url(fresh_database_url)
+    try:
+        await run_migrations(engine, "0005")
+        async with engine.begin() as conn:
+            for statement in (
+                "INSERT INTO contexts (id, kind, parent_id, name, create_time, update_time) "
+                "VALUES (1, 'registered-model', 0, 'm', 1, 1), (2, 'model-version', 1, 'v', 1, 1)",
+                "INSERT INTO contexts_properties (owner_id, name, value_type, string_value) "
+                "VALUES (1, 'k', 'MetadataStringValue', 'v')",
+                "INSERT INTO artifacts (id, kind, parent_id, name, create_time, update_time) "
+                "VALUES (1, 'model-artifact', 2, 'a', 1, 1)",
+                "INSERT INTO attributions (context_id, artifact_id) VALUES (2, 1)",
+                "INSERT INTO model_version_aliases (registered_model_id, alias, model_version_id) "
+                "VALUES (1, 'champion', 2)",
+            ):
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+    store = await Store.open(fresh_database_url)
+    try:
+        service = RegistryService(store)
+        model = await service.get("registered-model", "1")
+        artifacts = await service.list_context_artifacts("model-version", "2", {})
+        champion = await service.get_version_by_alias("1", "champion")
+    finally:
+        await store.close()
+    assert model["customProperties"] == {
+        "k": {"metadataType": "MetadataStringValue", "string_value": "v"}
+    }
+    assert [a["name"] for a in artifacts["items"]] == ["a"]
+    assert champion["id"] == "2"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_ids_are_never_reused_after_the_projects_migration(store: Store) -> None:
+    # The tables the migration rebuilds keep SQLite's AUTOINCREMENT (PostgreSQL alters them
+    # in place).
+    async with store.engine.connect() as conn:
+        sql = (
+            await conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'contexts'"))
+        ).scalar()
+    assert "AUTOINCREMENT" in str(sql)

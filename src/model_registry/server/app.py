@@ -21,7 +21,7 @@ from aiohttp.abc import AbstractResolver
 
 from model_registry.server.apidocs import add_doc_routes, public_doc_paths
 from model_registry.server.artifacts import ArtifactStore, default_store_uri, open_artifact_store
-from model_registry.server.auth import TokenAuthenticator
+from model_registry.server.auth import RequestAuth, TokenAuthenticator
 from model_registry.server.connections import ConnectionLimits, GuardedSite, fitting_max_connections
 from model_registry.server.deferred import UNREACHABLE_ERRORS, DeferredStore
 from model_registry.server.events import DEFAULT_RETENTION_SECONDS
@@ -35,14 +35,15 @@ from model_registry.server.ratelimit import RateLimit, RateLimiter
 from model_registry.server.rest import (
     MAX_BODY_KEY,
     SERVICE_KEY,
+    access_middleware,
     add_routes,
-    auth_middleware,
     error_middleware,
     error_response,
     json_response,
     rate_limit_middleware,
     sunset_middleware,
 )
+from model_registry.server.rime import add_rime_routes
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store, normalize_database_url
 from model_registry.server.store.engine import DEFAULT_STATEMENT_TIMEOUT
@@ -180,14 +181,15 @@ def create_app(
     # Outermost of all: it sees every answer, the sunset headers' and the refusals' included.
     middlewares.insert(0, observe_middleware(metrics, access_log=access_log))
     if auth is not None:
-        # The UI's pages check their own sign-in cookie (and send a browser to the login page);
-        # the API documents and their page are public, /metrics when asked.
-        open_paths = public_paths(versions, metrics_public=metrics_public)
+        service.auth_on = True
+    # The UI's pages check their own sign-in cookie (and send a browser to the login page);
+    # the API documents and their page are public, /metrics when asked.
+    open_paths = public_paths(versions, metrics_public=metrics_public)
 
-        def exempt(request: web.Request) -> bool:
-            return request.path in open_paths or is_ui_request(request)
+    def exempt(request: web.Request) -> bool:
+        return request.path in open_paths or is_ui_request(request)
 
-        middlewares.append(auth_middleware(auth, exempt=exempt))
+    middlewares.append(access_middleware(RequestAuth(service, auth), exempt=exempt))
     if rate_limiter is not None:
         middlewares.append(rate_limit_middleware(rate_limiter, by_token=auth is not None))
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
@@ -200,6 +202,7 @@ def create_app(
     app.router.add_get(METRICS_PATH, _metrics, allow_head=False)
     add_routes(app, versions)
     add_doc_routes(app, versions)
+    add_rime_routes(app)
     setup_ui(app, auth=auth)
     return app
 

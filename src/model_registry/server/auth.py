@@ -17,10 +17,33 @@ import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from model_registry.server.errors import Unauthorized
+from model_registry.server.principal import AUTH_OFF, SERVER_ADMIN, Principal
+
+if TYPE_CHECKING:
+    from model_registry.server.service import RegistryService
 
 log = logging.getLogger("model_registry.server.auth")
 
-__all__ = ["TokenAuthenticator", "parse_token_file"]
+__all__ = [
+    "API_KEY_HEADER",
+    "PROJECT_HEADER",
+    "PROJECT_METADATA",
+    "RequestAuth",
+    "TokenAuthenticator",
+    "parse_token_file",
+]
+
+PROJECT_HEADER = "X-Model-Registry-Project"
+"""The REST header naming the project of a request (name or id)."""
+
+PROJECT_METADATA = "x-model-registry-project"
+"""The gRPC metadata key naming the project of a call (name or id)."""
+
+API_KEY_HEADER = "rime-api-key"
+"""A REST header that carries a token as ``Authorization: Bearer`` does (seed 003's form)."""
 
 
 def parse_token_file(text: str) -> list[str]:
@@ -124,3 +147,58 @@ class TokenAuthenticator:
     def allows(self, authorization: str | bytes | None) -> bool:
         """Whether an ``Authorization`` header value is ``Bearer <an accepted token>``."""
         return self.accepts(bearer_token(authorization))
+
+
+class RequestAuth:
+    """Resolves the principal of a request once, for both front doors.
+
+    The server's admin tokens (a :class:`TokenAuthenticator`) act as
+    :data:`~model_registry.server.principal.SERVER_ADMIN`; any other token is looked up among
+    the issued tokens (:meth:`RegistryService.principal_for_secret
+    <model_registry.server.projects.ProjectRules.principal_for_secret>`). With auth off every
+    request acts as :data:`~model_registry.server.principal.AUTH_OFF`.
+
+    Args:
+        service: The registry service (its issued tokens and projects).
+        authenticator: The admin tokens, or None when auth is off.
+    """
+
+    def __init__(self, service: RegistryService, authenticator: TokenAuthenticator | None) -> None:
+        self._service = service
+        self._auth = authenticator
+
+    @property
+    def service(self) -> RegistryService:
+        """The registry service the views come from."""
+        return self._service
+
+    @property
+    def on(self) -> bool:
+        """Whether tokens are checked."""
+        return self._auth is not None
+
+    async def principal(self, token: bytes | None) -> Principal:
+        """The principal of a request carrying ``token`` (None: no token).
+
+        Raises:
+            Unauthorized: Auth is on and the token is missing, unknown, revoked or expired.
+        """
+        if self._auth is None:
+            return AUTH_OFF
+        if not token:
+            raise Unauthorized("missing or invalid bearer token")
+        if self._auth.accepts(token):
+            return SERVER_ADMIN
+        found = await self._service.principal_for_secret(token)
+        if found is None:
+            raise Unauthorized("missing or invalid bearer token")
+        return found
+
+    async def view(self, token: bytes | None, project: str | None) -> RegistryService:
+        """The service view of a request: its principal, in the project it selects.
+
+        Raises:
+            Unauthorized: As :meth:`principal`.
+            NotFound: The project does not exist or the caller has no role in it.
+        """
+        return await self._service.acting_as(await self.principal(token), project)

@@ -354,6 +354,9 @@ def serve(
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonLogFormatter())
         run_options["access_log"] = "json"  # structured logs say what each request did
+    # aiosqlite logs two debug lines for every call it hands to its thread (a migration makes
+    # thousands): they say nothing about the registry and would drown its own debug lines.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
     if run_options["access_log"] == "json":
         # Each line is the JSON object alone, whatever the log level of the rest.
         access = logging.getLogger(ACCESS_LOGGER)

@@ -67,6 +67,13 @@ class Unauthorized(ServiceError):
     grpc_code = "UNAUTHENTICATED"
 
 
+class Forbidden(ServiceError):
+    """The caller is known but lacks the role this needs (403, gRPC ``PERMISSION_DENIED``)."""
+
+    http_status = 403
+    grpc_code = "PERMISSION_DENIED"
+
+
 class NotFound(ServiceError):
     """The entity does not exist (404)."""
 

@@ -5,8 +5,11 @@ REST would hand the service (:mod:`model_registry._wire.proto`), the service met
 calls is called, and its answer becomes the response message. Every rule stays in
 :class:`~model_registry.server.service.RegistryService`.
 
-With auth on, :class:`_BearerInterceptor` checks the bearer token of every call but health.
-All RPCs pass through :func:`_dispatch`, the one place that maps
+Every registry call passes through :func:`_dispatch`, which resolves the caller's principal
+once (:class:`~model_registry.server.auth.RequestAuth`: the ``authorization`` bearer token and
+the ``x-model-registry-project`` metadata) and runs the handler on the service view of that
+principal and project. With auth on, :class:`_BearerInterceptor` guards the other services
+(reflection) the same way; health stays open. :func:`_dispatch` is also the one place that maps
 :class:`~model_registry.server.errors.ServiceError` to a gRPC status (its ``grpc_code``, with
 the REST error message as details, and the REST error code and HTTP status as trailing
 metadata :data:`~model_registry._wire.errors.ERROR_MARK` and ``ERROR_HTTP_STATUS``; an error
@@ -32,7 +35,12 @@ from model_registry._generated.grpc.model_registry.v1alpha3 import model_registr
 from model_registry._wire.errors import ERROR_HTTP_STATUS, ERROR_MARK, RETRY_AFTER
 from model_registry._wire.proto import message_to_wire, query_params, wire_to_message
 from model_registry.server.artifacts import SHA256_PROPERTY
-from model_registry.server.auth import TokenAuthenticator
+from model_registry.server.auth import (
+    PROJECT_METADATA,
+    RequestAuth,
+    TokenAuthenticator,
+    bearer_token,
+)
 from model_registry.server.connections import ConnectionLimits
 from model_registry.server.entities import ANY_ARTIFACT, ARTIFACT_KINDS, KINDS
 from model_registry.server.errors import (
@@ -329,6 +337,86 @@ async def _version_by_alias(service: RegistryService, request: Any) -> Message:
     return wire_to_message(result, pb.ModelVersion)
 
 
+# Projects and tokens: they work across projects (PROJECT_FREE_RPCS), on a view of the
+# caller's principal alone.
+
+_PROJECT_READ_ONLY = ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch")
+
+
+async def _upsert_project(service: RegistryService, request: Any) -> Message:
+    body = message_to_wire(request.project)
+    project_id = body.get("id")
+    for key in _PROJECT_READ_ONLY:
+        body.pop(key, None)
+    if project_id:
+        result = await service.update_project(str(project_id), body)
+    else:
+        result = await service.create_project(body)
+    return wire_to_message(result, pb.Project)
+
+
+async def _get_project(service: RegistryService, request: Any) -> Message:
+    return wire_to_message(await service.get_project(request.id), pb.Project)
+
+
+async def _find_project(service: RegistryService, request: Any) -> Message:
+    return wire_to_message(await service.find_project(query_params(request)), pb.Project)
+
+
+async def _list_projects(service: RegistryService, request: Any) -> Message:
+    params = query_params(request)
+    return _page_message(await service.list_projects(params), pb.ProjectList, params)
+
+
+def _token_message(wire: Mapping[str, Any]) -> Any:
+    expires = wire.get("expiresTimeSinceEpoch")
+    return pb.Token(
+        id=wire["id"],
+        subject=wire["subject"],
+        roles=wire["roles"],
+        create_time_since_epoch=int(wire["createTimeSinceEpoch"]),
+        expires_time_since_epoch=int(expires) if expires is not None else None,
+    )
+
+
+async def _create_token(service: RegistryService, request: Any) -> Message:
+    body: dict[str, Any] = {"subject": request.subject, "roles": dict(request.roles)}
+    if request.HasField("expires_time_since_epoch"):
+        body["expiresTimeSinceEpoch"] = str(request.expires_time_since_epoch)
+    created = await service.create_token(body)
+    return pb.CreatedToken(token=_token_message(created), secret=created["token"])
+
+
+async def _list_tokens(service: RegistryService, request: Any) -> Message:
+    params: dict[str, str] = {}
+    if request.HasField("page_size"):
+        params["pageSize"] = str(request.page_size)
+    if request.next_page_token:
+        params["nextPageToken"] = request.next_page_token
+    page = await service.list_tokens(params)
+    return pb.TokenList(
+        items=[_token_message(t) for t in page["items"]],
+        next_page_token=page["nextPageToken"],
+        page_size=page["pageSize"],
+        size=page["size"],
+    )
+
+
+async def _revoke_token(service: RegistryService, request: Any) -> Message:
+    return _token_message(await service.revoke_token(request.id))  # type: ignore[no-any-return]
+
+
+_PROJECT_RPCS: Mapping[str, Handler] = {
+    "UpsertProject": _upsert_project,
+    "GetProjectById": _get_project,
+    "GetProjectByParams": _find_project,
+    "GetProjects": _list_projects,
+    "CreateToken": _create_token,
+    "GetTokens": _list_tokens,
+    "RevokeToken": _revoke_token,
+}
+
+
 #: Every RPC of ``ModelRegistryService`` -> its handler. A test checks this covers the
 #: generated service descriptor.
 RPC_HANDLERS: Mapping[str, Handler] = {
@@ -398,7 +486,13 @@ RPC_HANDLERS: Mapping[str, Handler] = {
     "DeleteServeModel": _delete("serve-model"),
     "DeleteExperiment": _delete("experiment"),
     "DeleteExperimentRun": _delete("experiment-run"),
+    **_PROJECT_RPCS,
 }
+
+
+PROJECT_FREE_RPCS: frozenset[str] = frozenset(_PROJECT_RPCS)
+"""RPCs that work across projects (project and token management): they run on a view of the
+caller's principal alone, whatever project the metadata names."""
 
 
 StreamHandler = Callable[[RegistryService, Any], AsyncIterator[Message]]
@@ -455,20 +549,20 @@ async def _create_webhook(service: RegistryService, request: Any) -> Message:
     }
     if request.HasField("description"):
         body["description"] = request.description
-    return _webhook_message(await service.webhooks.create(body))
+    return _webhook_message(await service.managed_webhooks().create(body))
 
 
 async def _get_webhooks(service: RegistryService, request: Any) -> Message:
-    listing = await service.webhooks.list()
+    listing = await service.managed_webhooks().list()
     return pb.WebhookList(items=[_webhook_message(h) for h in listing["items"]])
 
 
 async def _get_webhook(service: RegistryService, request: Any) -> Message:
-    return _webhook_message(await service.webhooks.get(request.id))
+    return _webhook_message(await service.managed_webhooks().get(request.id))
 
 
 async def _delete_webhook(service: RegistryService, request: Any) -> Message:
-    await service.webhooks.delete(request.id)
+    await service.managed_webhooks().delete(request.id)
     return pb.Deleted()
 
 
@@ -541,7 +635,7 @@ async def _download_content(service: RegistryService, request: Any) -> AsyncIter
 
 
 def _content_method_handlers(
-    service: RegistryService,
+    access: RequestAuth,
     limiter: RateLimiter | None = None,
     by_token: bool = False,
     calls: CallsPerAddress | None = None,
@@ -566,7 +660,7 @@ def _content_method_handlers(
         address = None
         try:
             address = admit(context)
-            return await _upload_content(service, requests)
+            return await _upload_content(await _call_view(access, context), requests)
         except ServiceError as err:
             await _abort(context, err)
         except Exception:
@@ -581,7 +675,8 @@ def _content_method_handlers(
         try:
             address = admit(context)
             request = _decode(raw, pb.DownloadArtifactContentRequest)
-            async for message in _download_content(service, request):
+            view = await _call_view(access, context)
+            async for message in _download_content(view, request):
                 yield message
         except ServiceError as err:
             await _abort(context, err)
@@ -607,20 +702,40 @@ def _content_method_handlers(
 
 def _authorization(metadata: Any) -> str | bytes | None:
     """The ``authorization`` metadata value of a call, or None."""
+    return _metadata(metadata, "authorization")
+
+
+def _metadata(metadata: Any, name: str) -> str | bytes | None:
+    """The value of the metadata key ``name`` of a call, or None."""
     for key, value in metadata or ():
-        if key == "authorization":
+        if key == name:
             return value  # type: ignore[no-any-return]
     return None
 
 
-class _BearerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """The one token check of this front door: every RPC but health needs a bearer token.
+async def _call_view(access: RequestAuth, context: grpc.aio.ServicerContext) -> RegistryService:
+    """The service view of a call: its principal (bearer token), in the project its metadata
+    names (raises Unauthorized or NotFound as the unary RPCs do)."""
+    metadata = context.invocation_metadata()
+    principal = await access.principal(bearer_token(_authorization(metadata)))
+    return await access.service.acting_as(principal, _project(metadata))
 
-    Reflection is guarded too (with auth on, only token holders learn the API's shape).
+
+def _project(metadata: Any) -> str | None:
+    value = _metadata(metadata, PROJECT_METADATA)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+class _BearerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """The token check of the services beside the registry (reflection): with auth on, only
+    token holders learn the API's shape. Health stays open; the registry's own RPCs are
+    checked by :func:`_dispatch`, which also selects the project.
     """
 
-    def __init__(self, auth: TokenAuthenticator) -> None:
-        self._auth = auth
+    def __init__(self, access: RequestAuth) -> None:
+        self._access = access
 
     async def intercept_service(
         self,
@@ -628,14 +743,22 @@ class _BearerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None or details.method.startswith(_HEALTH_PREFIX):
+        if (
+            handler is None
+            or details.method.startswith(_HEALTH_PREFIX)
+            or details.method.startswith(_REGISTRY_PREFIXES)
+        ):
             return handler
-        if self._auth.allows(_authorization(details.invocation_metadata)):
-            return handler
-        return _refusal(handler)
+        token = bearer_token(_authorization(details.invocation_metadata))
+        try:
+            await self._access.principal(token)
+        except ServiceError:
+            return _refusal(handler)
+        return handler
 
 
 _HEALTH_PREFIX = f"/{health.SERVICE_NAME}/"
+_REGISTRY_PREFIXES = tuple(f"/{name}/" for name in (*SERVICE_NAMES.values(), CONTENT_SERVICE_NAME))
 
 
 def _refusal(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
@@ -722,7 +845,7 @@ class CallsPerAddress:
 def _dispatch(
     name: str,
     handler: Handler,
-    service: RegistryService,
+    access: RequestAuth,
     request_cls: type[Message],
     limiter: RateLimiter | None = None,
     by_token: bool = False,
@@ -761,11 +884,17 @@ def _dispatch(
                 limiter.check(_caller_key(context, by_token))
             # Decoded here, not by gRPC: an undecodable message (e.g. invalid UTF-8 in a
             # string) is then INVALID_ARGUMENT with the error mark, not UNKNOWN.
+            metadata = context.invocation_metadata()
+            principal = await access.principal(bearer_token(_authorization(metadata)))
             try:
                 request = request_cls.FromString(raw)
             except DecodeError:
                 raise BadRequest(f"request is not a valid {request_cls.__name__}") from None
-            return await handler(service, request)
+            if name in PROJECT_FREE_RPCS:
+                view = access.service.as_principal(principal)
+            else:
+                view = await access.service.acting_as(principal, _project(metadata))
+            return await handler(view, request)
         except ServiceError as err:
             return err
         except ValueError as err:
@@ -781,7 +910,7 @@ def _dispatch(
 def _dispatch_stream(
     name: str,
     handler: StreamHandler,
-    service: RegistryService,
+    access: RequestAuth,
     request_cls: type[Message],
     limiter: RateLimiter | None = None,
     by_token: bool = False,
@@ -798,7 +927,8 @@ def _dispatch_stream(
                 request = request_cls.FromString(raw)
             except DecodeError:
                 raise BadRequest(f"request is not a valid {request_cls.__name__}") from None
-            async for message in handler(service, request):
+            view = await _call_view(access, context)
+            async for message in handler(view, request):
                 yield message
         except ServiceError as err:
             await _abort(context, err)
@@ -825,7 +955,7 @@ async def _abort(context: grpc.aio.ServicerContext, err: ServiceError) -> None:
 
 
 def _registry_method_handlers(
-    service: RegistryService,
+    access: RequestAuth,
     limiter: RateLimiter | None = None,
     by_token: bool = False,
     calls: CallsPerAddress | None = None,
@@ -840,7 +970,7 @@ def _registry_method_handlers(
         if method.server_streaming:
             handlers[name] = grpc.unary_stream_rpc_method_handler(
                 _dispatch_stream(
-                    name, STREAM_HANDLERS[name], service, request_cls, limiter, by_token
+                    name, STREAM_HANDLERS[name], access, request_cls, limiter, by_token
                 ),
                 response_serializer=response_cls.SerializeToString,
             )
@@ -849,7 +979,7 @@ def _registry_method_handlers(
             _dispatch(
                 name,
                 RPC_HANDLERS.get(name) or WEBHOOK_HANDLERS[name],
-                service,
+                access,
                 request_cls,
                 limiter,
                 by_token,
@@ -943,7 +1073,10 @@ async def start_grpc_server(
     """
     if auth is None and auth_tokens:
         auth = TokenAuthenticator(auth_tokens)
-    interceptors = [_BearerInterceptor(auth)] if auth is not None else []
+    if auth is not None:
+        service.auth_on = True
+    access = RequestAuth(service, auth)
+    interceptors = [_BearerInterceptor(access)] if auth is not None else []
     limits = limits or ConnectionLimits()
     options: list[tuple[str, Any]] = [("grpc.so_reuseport", 0), *limits.grpc_options()]
     if max_message_bytes is not None:
@@ -953,7 +1086,7 @@ async def start_grpc_server(
     # Registered methods: gRPC's core matches the method path itself, with no generic handler
     # lookup in Python on each call (the generated health service registers the same way).
     calls = CallsPerAddress(limits.grpc_max_calls_per_address)
-    handlers = _registry_method_handlers(service, rate_limiter, auth is not None, calls, observer)
+    handlers = _registry_method_handlers(access, rate_limiter, auth is not None, calls, observer)
     served = [SERVICE_NAMES[version] for version in SERVICE_NAMES if version in api_versions]
     for name in served:
         # One handler per RPC, registered under each served name: the stable service is the
@@ -967,7 +1100,7 @@ async def start_grpc_server(
     # Our extension, whatever the API versions: content is not part of either reference API.
     server.add_registered_method_handlers(
         CONTENT_SERVICE_NAME,
-        _content_method_handlers(service, rate_limiter, auth is not None, calls),
+        _content_method_handlers(access, rate_limiter, auth is not None, calls),
     )
 
     health_servicer = _ReadinessHealth(service, served)

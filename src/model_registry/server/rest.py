@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -27,9 +27,14 @@ from aiohttp.http_exceptions import (
 )
 
 from model_registry.server.artifacts import SHA256_PROPERTY
-from model_registry.server.auth import TokenAuthenticator
+from model_registry.server.auth import (
+    API_KEY_HEADER,
+    PROJECT_HEADER,
+    RequestAuth,
+    bearer_token,
+)
 from model_registry.server.entities import ANY_ARTIFACT, ARTIFACT_KINDS
-from model_registry.server.errors import BadRequest, ServiceError, Unauthorized
+from model_registry.server.errors import BadRequest, ServiceError
 from model_registry.server.ratelimit import RateLimiter
 from model_registry.server.service import RegistryService
 from model_registry.server.versions import (
@@ -53,6 +58,8 @@ MAX_JSON_DEPTH = 64
 """Deepest nesting of arrays/objects accepted in a body (the API needs at most a handful)."""
 
 SERVICE_KEY: web.AppKey[RegistryService] = web.AppKey("registry_service", RegistryService)
+VIEW_KEY: web.RequestKey[RegistryService] = web.RequestKey("registry_view", RegistryService)
+"""The request key of the service view a request runs through (set by :func:`access_middleware`)."""
 MAX_BODY_KEY: web.AppKey[int] = web.AppKey("max_body_bytes", int)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -121,30 +128,55 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, "internal server error")
 
 
-def auth_middleware(
-    auth: TokenAuthenticator | Collection[str],
-    *,
-    exempt: Callable[[web.Request], bool] | None = None,
+def request_token(request: web.Request) -> bytes | None:
+    """The token of a request: ``Authorization: Bearer``, else the ``rime-api-key`` header."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        key = request.headers.get(API_KEY_HEADER, "").strip()
+        token = key.encode("utf-8", "surrogateescape") if key else None
+    return token
+
+
+def _names_no_project(path: str) -> bool:
+    """Whether ``path`` is one of the routes that work across projects (project and token
+    management, the seed's front door, whose paths name their project)."""
+    return _PROJECT_FREE.match(path) is not None
+
+
+_PROJECT_FREE = re.compile(
+    "^(?:"
+    + re.escape(API_VERSIONS[V1].base_path)
+    + "/(?:projects|project|tokens)(?:/.*)?|/v1/(?:projects|registry)(?:/.*)?)$"
+)
+
+
+def access_middleware(
+    access: RequestAuth, *, exempt: Callable[[web.Request], bool] | None = None
 ) -> Any:
-    """Require ``Authorization: Bearer <token>`` with an accepted token on every path but the
-    probes (:data:`OPEN_PATHS`).
+    """Resolve each request's principal once, and the service view it runs through.
+
+    With auth on, every path but the probes (:data:`OPEN_PATHS`) needs a token, unknown
+    paths included: without one a caller learns nothing, not even which paths exist. The view
+    is scoped to the project of the ``X-Model-Registry-Project`` header (else the token's
+    default project, else ``default``); project and token management get a view of the
+    principal alone.
 
     Args:
-        auth: The authenticator (or a fixed collection of tokens) both front doors share.
+        access: The principal resolver both front doors share.
         exempt: Requests another front door checks itself (the web UI's sign-in cookie).
     """
-    checker = auth if isinstance(auth, TokenAuthenticator) else TokenAuthenticator(auth)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        # Everything but the probes (/healthz, /readyz) is guarded, unknown paths included:
-        # without a token a caller learns nothing, not even which paths exist.
-        if (
-            request.path not in OPEN_PATHS
-            and not (exempt is not None and exempt(request))
-            and not checker.allows(request.headers.get("Authorization"))
-        ):
-            raise Unauthorized("missing or invalid bearer token")
+        if request.path in OPEN_PATHS or (exempt is not None and exempt(request)):
+            return await handler(request)
+        principal = await access.principal(request_token(request))
+        if _names_no_project(request.path):
+            request[VIEW_KEY] = access.service.as_principal(principal)
+        else:
+            request[VIEW_KEY] = await access.service.acting_as(
+                principal, request.headers.get(PROJECT_HEADER)
+            )
         return await handler(request)
 
     return middleware
@@ -291,8 +323,14 @@ def _params(request: web.Request) -> dict[str, str]:
     return dict(request.rel_url.query.items())
 
 
+def service_of(request: web.Request) -> RegistryService:
+    """The service view of a request (its principal, its project), for other front doors."""
+    return request[VIEW_KEY]
+
+
 def _service(request: web.Request) -> RegistryService:
-    return request.app[SERVICE_KEY]
+    # The view the access middleware resolved for this request: its principal, its project.
+    return request[VIEW_KEY]
 
 
 def _ok(body: Any, status: int = 200) -> web.Response:
@@ -614,7 +652,48 @@ def _watch_events(version: ApiVersion) -> Handler:
     return handler
 
 
-EXTENSIONS = ("aliases", "artifact-content", "delete", "events", "webhooks")
+async def _projects_list(request: web.Request) -> web.Response:
+    return _ok(await _service(request).list_projects(_params(request)))
+
+
+async def _projects_create(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    return _ok(await _service(request).create_project(body), 201)
+
+
+async def _project_get(request: web.Request) -> web.Response:
+    return _ok(await _service(request).get_project(request.match_info["id"]))
+
+
+async def _project_patch(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    return _ok(await _service(request).update_project(request.match_info["id"], body))
+
+
+async def _project_find(request: web.Request) -> web.Response:
+    return _ok(await _service(request).find_project(_params(request)))
+
+
+async def _tokens_list(request: web.Request) -> web.Response:
+    return _ok(await _service(request).list_tokens(_params(request)))
+
+
+async def _tokens_create(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    return _ok(await _service(request).create_token(body), 201)
+
+
+async def _token_revoke(request: web.Request) -> web.Response:
+    await _service(request).revoke_token(request.match_info["id"])
+    return web.Response(status=204)
+
+
+def _any_version(handler: Handler) -> Callable[[ApiVersion], Handler]:
+    """A handler whose bodies and answers are the same on every API version."""
+    return lambda version: handler
+
+
+EXTENSIONS = ("aliases", "artifact-content", "delete", "events", "webhooks", "projects", "tokens")
 """The extensions this server serves, as ``GET /extensions`` names them (the client's probe:
 a server answering 404 there has none, such as the reference)."""
 
@@ -689,7 +768,7 @@ def _version_by_alias(version: ApiVersion) -> Handler:
 
 def _webhooks_list(version: ApiVersion) -> Handler:
     async def handler(request: web.Request) -> web.Response:
-        return _ok(await _service(request).webhooks.list())
+        return _ok(await _service(request).managed_webhooks().list())
 
     return handler
 
@@ -697,21 +776,21 @@ def _webhooks_list(version: ApiVersion) -> Handler:
 def _webhooks_create(version: ApiVersion) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         body = await read_json_object(request)
-        return _ok(await _service(request).webhooks.create(body), 201)
+        return _ok(await _service(request).managed_webhooks().create(body), 201)
 
     return handler
 
 
 def _webhook_get(version: ApiVersion) -> Handler:
     async def handler(request: web.Request) -> web.Response:
-        return _ok(await _service(request).webhooks.get(request.match_info["id"]))
+        return _ok(await _service(request).managed_webhooks().get(request.match_info["id"]))
 
     return handler
 
 
 def _webhook_delete(version: ApiVersion) -> Handler:
     async def handler(request: web.Request) -> web.Response:
-        await _service(request).webhooks.delete(request.match_info["id"])
+        await _service(request).managed_webhooks().delete(request.match_info["id"])
         return web.Response(status=204)
 
     return handler
@@ -738,6 +817,16 @@ EXTENSION_ROUTES: tuple[ExtensionRoute, ...] = (
     ExtensionRoute("PUT", "/registered_models/{id}/aliases/{alias}", _set_alias),
     ExtensionRoute("DELETE", "/registered_models/{id}/aliases/{alias}", _delete_alias),
     ExtensionRoute("GET", "/registered_models/{id}/versions/by_alias/{alias}", _version_by_alias),
+    # Projects and tokens (issue 18): they work across projects, so the access middleware
+    # hands them a view of the caller's principal alone (see _PROJECT_FREE).
+    ExtensionRoute("GET", "/projects", _any_version(_projects_list)),
+    ExtensionRoute("POST", "/projects", _any_version(_projects_create)),
+    ExtensionRoute("GET", "/projects/{id}", _any_version(_project_get)),
+    ExtensionRoute("PATCH", "/projects/{id}", _any_version(_project_patch)),
+    ExtensionRoute("GET", "/project", _any_version(_project_find)),
+    ExtensionRoute("GET", "/tokens", _any_version(_tokens_list)),
+    ExtensionRoute("POST", "/tokens", _any_version(_tokens_create)),
+    ExtensionRoute("DELETE", "/tokens/{id}", _any_version(_token_revoke)),
 )
 """Every route of our v1 extensions: adding an extension operation is a row here (and its
 operation in ``openapi/extensions-v1.yaml``)."""

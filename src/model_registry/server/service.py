@@ -17,11 +17,14 @@ for the generic artifact endpoints (any artifact kind, chosen by ``artifactType`
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import logging
 import re
 import uuid
-from collections.abc import AsyncIterable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import orjson
@@ -58,6 +61,7 @@ from model_registry.server.errors import (
     BadRequest,
     Conflict,
     EntityTooLarge,
+    Forbidden,
     NotFound,
     PayloadTooLarge,
     StatementTimeout,
@@ -65,6 +69,8 @@ from model_registry.server.errors import (
 )
 from model_registry.server.events import EventFeed, EventWatch, WatchRequest, event_kind
 from model_registry.server.paging import PageRequest
+from model_registry.server.principal import EDITOR
+from model_registry.server.projects import ProjectRules
 from model_registry.server.store import Record, Scope, Store, Tx, WriteBody
 from model_registry.server.store.events import append_events
 from model_registry.server.store.queries import Change, now_ms
@@ -78,6 +84,11 @@ from model_registry.server.wire import (
     parse_id,
     rows_to_custom_properties,
 )
+
+T = TypeVar("T")
+
+audit = logging.getLogger("model_registry.server.audit")
+"""Logs who did each write (the subject, never the token)."""
 
 Body = Mapping[str, Any]
 """A decoded JSON request body (a JSON object)."""
@@ -95,7 +106,6 @@ _STEP_IDS_RE = re.compile(r"[0-9]{1,9}(,[0-9]{1,9})*")
 # Context kinds whose artifacts are reached through /{context}/{id}/artifacts.
 _ARTIFACT_OWNERS = ("model-version", "experiment-run")
 
-T = TypeVar("T")
 
 _STATE_COLUMNS = ("state", "desired_state", "last_known_state")
 """Columns whose change is a ``state_changed`` event rather than ``updated``."""
@@ -260,14 +270,21 @@ def _query_text(params: Params, key: str) -> str | None:
     return check_text(value, key)
 
 
-class RegistryService:
+class RegistryService(ProjectRules):
     """The registry's rules over a :class:`~model_registry.server.store.Store`.
+
+    A service acts as one :class:`~model_registry.server.principal.Principal` in one project:
+    the one built here acts as the caller of a server without authentication, in the project
+    ``default``. :meth:`acting_as` gives the view of one request (same store, same caches),
+    and every statement the view issues carries its project (:class:`Tx` is scoped), so
+    nothing outside that project can be reached through it.
 
     Args:
         store: The opened store.
         artifacts: The artifact content store (None: content uploads and downloads answer
             that the server has none).
         max_artifact_bytes: The largest content accepted by an upload (None: no limit).
+        auth_on: Whether the server checks tokens (token management needs it).
     """
 
     def __init__(
@@ -276,8 +293,9 @@ class RegistryService:
         *,
         artifacts: ArtifactStore | None = None,
         max_artifact_bytes: int | None = None,
+        auth_on: bool = False,
     ) -> None:
-        self._store = store
+        super().__init__(store, auth_on=auth_on)
         self._artifacts = artifacts
         self._max_artifact_bytes = max_artifact_bytes
         self.events = EventFeed(store)
@@ -290,27 +308,20 @@ class RegistryService:
         """The store behind the service."""
         return self._store
 
-    async def _write(self, body: WriteBody[T]) -> T:
-        """Run a write transaction; the one place every change gets its event.
+    def managed_webhooks(self) -> Webhooks:
+        """The webhooks, for the server's admin only: a webhook receives the events of every
+        project, so no project role may manage one.
 
-        The changes the body made through its ``tx`` become rows of the event log at the end
-        of the same transaction (so no change commits without its event, and no event
-        without its change), and the watchers are woken after the commit.
+        Raises:
+            Forbidden: The caller is not the server's admin.
         """
-
-        async def run(tx: Tx) -> T:
-            start = len(tx.changes)  # SQLite's writer runs several bodies on one Tx
-            try:
-                result = await body(tx)
-                rows = [await self._event_row(tx, c) for c in tx.changes[start:]]
-                await append_events(tx.executor, rows)
-            finally:
-                del tx.changes[start:]
-            return result
-
-        result = await self._store.write(run)
-        self.events.notify()
-        return result
+        if not self._principal.admin:
+            raise Forbidden(
+                "permission denied: managing webhooks needs the server's admin token (a "
+                f"webhook receives the events of every project); {self._principal.subject!r} "
+                "is not"
+            )
+        return self.webhooks
 
     async def _event_row(self, tx: Tx, change: Change) -> dict[str, Any]:
         """The ``events`` row of one change: the entity as it is now, in its wire form."""
@@ -329,8 +340,9 @@ class RegistryService:
             "kind": kind,
             "action": change.action,
             "entity_id": str(change.entity_id),
-            "project": None,
-            "subject": None,
+            "project": self._project_name,
+            # Auth off: nobody to name.
+            "subject": self._principal.subject if self._auth_on else None,
             "entity": orjson.dumps(entity).decode(),
         }
 
@@ -342,11 +354,59 @@ class RegistryService:
             BadRequest: A bad cursor, kind or action.
             CursorExpired: ``since`` is older than the events kept (410).
         """
-        return await self.events.open(WatchRequest.from_params(params))
+        request = WatchRequest.from_params(params)
+        # A watcher sees the events of its view's project only, like every other read.
+        scoped = dataclasses.replace(request, projects=frozenset({self._project_name}))
+        return await self.events.open(scoped)
 
     async def ready(self) -> bool:
         """Whether the database answers (for ``/readyz`` and gRPC health)."""
         return await self._store.ping()
+
+    # The only ways this class reaches the store's entities: each hands the body a Tx scoped
+    # to this view's project, and a write first checks the caller's role.
+
+    async def _read(
+        self, body: Callable[[Tx], Coroutine[Any, Any, T]], *, heavy: bool = False
+    ) -> T:
+        project = self._project_id
+        return await self._store.read(lambda tx: body(tx.in_project(project)), heavy=heavy)
+
+    async def _write(self, body: WriteBody[T], what: str) -> T:
+        """Run a write transaction in this view's project: the one place every change gets
+        its event and every write its role check and its audit line.
+
+        The caller needs the ``editor`` role. The changes the body made through its ``tx``
+        become rows of the event log (with the project and the subject) at the end of the same
+        transaction (so no change commits without its event, and no event without its change),
+        and the watchers are woken after the commit.
+
+        Raises:
+            Forbidden: The caller is not an editor of the project.
+        """
+        self._need(EDITOR)
+        project = self._project_id
+
+        async def run(outer: Tx) -> T:
+            tx = outer.in_project(project)
+            start = len(tx.changes)  # SQLite's writer runs several bodies on one Tx
+            try:
+                result = await body(tx)
+                rows = [await self._event_row(tx, c) for c in tx.changes[start:]]
+                await append_events(tx.executor, rows)
+            finally:
+                del tx.changes[start:]
+            return result
+
+        result = await self._store.write(run)
+        self.events.notify()
+        audit.info("%s by %r in project %r", what, self._principal.subject, self._project_name)
+        return result
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[Tx]:
+        async with self._store.transaction() as tx:
+            yield tx.in_project(self._project_id)
 
     # ---------------------------------------------------------------------------------------
     # create / get / update
@@ -376,7 +436,8 @@ class RegistryService:
         desc = self._create_kind(kind, body)
         values, props = self._create_values(desc, body, full=full)
         record = await self._write(
-            lambda tx: self._insert(tx, desc, values, props, path_parent=parent_id)
+            lambda tx: self._insert(tx, desc, values, props, path_parent=parent_id),
+            f"create {desc.label}",
         )
         return to_wire(desc, record)
 
@@ -496,7 +557,7 @@ class RegistryService:
         """
         kinds = _kinds(kind)
         ident = parse_id(entity_id)
-        record = await self._store.read(lambda tx: self._get_record(tx, kinds, ident))
+        record = await self._read(lambda tx: self._get_record(tx, kinds, ident))
         return to_wire(_record_kind(record), record)
 
     async def _get_record(self, tx: Tx, kinds: tuple[EntityKind, ...], ident: int) -> Record:
@@ -525,7 +586,7 @@ class RegistryService:
             record = await self._get_record(tx, kinds, ident)
             return await self._apply_update(tx, record, body, ignore=())
 
-        record = await self._write(apply)
+        record = await self._write(apply, f"update {_label(kinds)} {ident}")
         return to_wire(_record_kind(record), record)
 
     async def _apply_update(
@@ -620,7 +681,7 @@ class RegistryService:
         """
         filtered = bool(params.get("filterQuery"))
         try:
-            return await self._store.read(body, heavy=filtered)
+            return await self._read(body, heavy=filtered)
         except StatementTimeout:
             if not filtered:
                 raise
@@ -695,7 +756,7 @@ class RegistryService:
             name=name,
             external_id=external_id,
         )
-        async with self._store.transaction() as tx:
+        async with self._tx() as tx:
             record = await tx.find(kinds, scope)
         if record is None:
             raise NotFound(_find_miss(kinds, name, parent_raw if is_child else None, external_id))
@@ -793,14 +854,18 @@ class RegistryService:
             return record, created
 
         try:
-            record, created = await self._write(upsert)
+            record, created = await self._write(
+                upsert, f"upsert artifact of {context_kind} {ident}"
+            )
         except Conflict:
             if not (in_run and desc in (METRIC, PARAMETER) and _present(body, "name")):
                 raise
             # A concurrent post of the same name to this run inserted it between our look-up
             # and our insert (PostgreSQL runs both transactions at once; SQLite's single writer
             # never does). Its row is committed now: run again, and update it.
-            record, created = await self._write(upsert)
+            record, created = await self._write(
+                upsert, f"upsert artifact of {context_kind} {ident}"
+            )
         return to_wire(_record_kind(record), record), created
 
     async def _append_history(self, tx: Tx, metric: Record, run_id: int) -> None:
@@ -869,7 +934,7 @@ class RegistryService:
             NotFound: The inference service or its model does not exist.
         """
         ident = parse_id(inference_service_id)
-        async with self._store.transaction() as tx:
+        async with self._tx() as tx:
             service = await self._get_record(tx, (INFERENCE_SERVICE,), ident)
             model = await self._get_record(
                 tx, (REGISTERED_MODEL,), int(service.values["registered_model_id"])
@@ -884,7 +949,7 @@ class RegistryService:
             NotFound: The inference service does not exist or there is no version to serve.
         """
         ident = parse_id(inference_service_id)
-        async with self._store.transaction() as tx:
+        async with self._tx() as tx:
             service = await self._get_record(tx, (INFERENCE_SERVICE,), ident)
             version_id = service.values["model_version_id"]
             if version_id is not None:
@@ -897,6 +962,35 @@ class RegistryService:
                     raise NotFound(f"inference service {ident} has no model version to serve")
                 version = newest
         return to_wire(MODEL_VERSION, version)
+
+    async def register_model_parts(self, name: str, uri: str, source: str, config: str) -> str:
+        """Store a registered model ``name``, its version ``"1"`` and its model artifact in ONE
+        transaction (a name taken in this project is a 409 and writes nothing).
+
+        Returns:
+            The registered model's id.
+        """
+        kinds = (REGISTERED_MODEL, MODEL_VERSION, KINDS["model-artifact"])
+
+        async def write(tx: Tx) -> str:
+            model = await self._insert(tx, kinds[0], {"name": name, "state": "LIVE"}, [])
+            version = await self._insert(
+                tx, kinds[1], {"name": "1", "state": "LIVE", "parent_id": model.id}, []
+            )
+            props = custom_properties_to_rows(
+                {"model_config": {"metadataType": "MetadataStringValue", "string_value": config}}
+            )
+            artifact = await self._insert(
+                tx,
+                kinds[2],
+                {"name": name, "uri": uri, "model_format_name": source, "state": "LIVE"},
+                props,
+                context=version,
+            )
+            await tx.link(version.id, artifact.id)
+            return str(model.id)
+
+        return await self._write(write, f"register model {name!r}")
 
     # ---------------------------------------------------------------------------------------
     # batch reads for tables (the web UI): one query for a whole table, never one per row
@@ -915,7 +1009,7 @@ class RegistryService:
             BadRequest: A bad id, or too many ids.
         """
         idents = _batch_ids(model_ids)
-        async with self._store.transaction() as tx:
+        async with self._tx() as tx:
             found = await tx.newest_children(MODEL_VERSION, idents)
         return {str(model): to_wire(MODEL_VERSION, r) for model, r in found.items()}
 
@@ -942,7 +1036,7 @@ class RegistryService:
         idents = _batch_ids(context_ids)
         params = {"artifactType": artifact_type} if artifact_type else {}
         kinds = self._list_kinds(ANY_ARTIFACT, params)
-        async with self._store.transaction() as tx:
+        async with self._tx() as tx:
             pairs = await tx.linked_artifacts(kinds, idents, max(1, min(limit, MAX_BATCH_IDS)))
         out: dict[str, ContextArtifacts] = {}
         for context, record in pairs:
@@ -1019,7 +1113,9 @@ class RegistryService:
                 )
         # Checked as a write (it changes nothing), so that whatever a write requires of its
         # caller is required before a byte of content moves, not after the store holds it.
-        record = await self._write(lambda tx: self._content_record(tx, ident))
+        record = await self._write(
+            lambda tx: self._content_record(tx, ident), f"upload content of artifact {ident}"
+        )
         current = _content_digest(record)
         if current is not None:
             if sha256 == current:
@@ -1035,7 +1131,7 @@ class RegistryService:
         async def attach(tx: Tx) -> Record:
             return await self._attach_content(tx, ident, blob)
 
-        record = await self._write(attach)
+        record = await self._write(attach, f"upload content of artifact {ident}")
         return to_wire(_record_kind(record), record)
 
     async def _attach_content(self, tx: Tx, ident: int, blob: StoredBlob) -> Record:
@@ -1080,7 +1176,7 @@ class RegistryService:
         """
         store = self._artifact_store()
         ident = parse_id(artifact_id)
-        record = await self._store.read(lambda tx: self._content_record(tx, ident))
+        record = await self._read(lambda tx: self._content_record(tx, ident))
         digest = _content_digest(record)
         if digest is None:
             raise NotFound(f"artifact with id {ident} has no uploaded content")
@@ -1127,7 +1223,7 @@ class RegistryService:
                 raise refused
             await plan.execute(tx, desc, ident)
 
-        await self._write(remove)
+        await self._write(remove, "delete")
 
     async def set_alias(self, model_id: str, alias: str, body: Body) -> dict[str, Any]:
         """Point ``alias`` of a registered model at one of its versions (create or move it).
@@ -1175,7 +1271,7 @@ class RegistryService:
             assert updated is not None  # locked in this transaction
             return updated
 
-        return to_wire(MODEL_VERSION, await self._write(point))
+        return to_wire(MODEL_VERSION, await self._write(point, "set alias"))
 
     async def delete_alias(self, model_id: str, alias: str) -> None:
         """Remove an alias of a registered model.
@@ -1194,7 +1290,7 @@ class RegistryService:
                 raise NotFound(f"registered model {model} has no alias {alias!r}")
             tx.changes.append(alias_change("deleted", model, alias, target))
 
-        await self._write(remove)
+        await self._write(remove, "delete")
 
     async def get_version_by_alias(self, model_id: str, alias: str) -> dict[str, Any]:
         """The version an alias of a registered model points at.
@@ -1213,7 +1309,7 @@ class RegistryService:
                 raise NotFound(f"registered model {model} has no alias {alias!r}")
             return await self._get_record(tx, (MODEL_VERSION,), target)
 
-        return to_wire(MODEL_VERSION, await self._store.read(read))
+        return to_wire(MODEL_VERSION, await self._read(read))
 
 
 def _batch_ids(ids: Sequence[str]) -> list[int]:
@@ -1280,3 +1376,136 @@ def _keep_reserved(record: Record, props: list[dict[str, Any]]) -> list[dict[str
             raise _reserved(name)
     kept = [row for row in props if row["name"] not in RESERVED_PROPERTIES]
     return kept + custom_properties_to_rows(stored)
+
+
+def _string_prop(value: str) -> dict[str, Any]:
+    return {"metadataType": "MetadataStringValue", "string_value": value}
+
+
+def _json_text(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        raise BadRequest(f"invalid {what}: not representable as JSON") from None
+
+
+def _one_source(info: Any, what: str, sources: tuple[str, ...]) -> tuple[str, Mapping[str, Any]]:
+    """The one source key of a seed-003 ``model_info`` / ``connection_info`` object."""
+    if not isinstance(info, Mapping):
+        raise BadRequest(f"{what} must be an object")
+    given = [key for key in info if info[key] is not None]
+    if len(given) != 1 or given[0] not in sources:
+        raise BadRequest(f"{what} must hold exactly one of {', '.join(sources)}")
+    body = info[given[0]]
+    if not isinstance(body, Mapping):
+        raise BadRequest(f"{what}.{given[0]} must be an object")
+    return given[0], body
+
+
+def _required_text(body: Mapping[str, Any], key: str, what: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{what}.{key} must be a non-empty string")
+    return check_text(value, f"{what}.{key}")
+
+
+class SeedRegistrations:
+    """The seed-003 registrations (``POST /v1/registry/dataset|model/{project}``), stored as the
+    client's workflows store them (``model_registry.workflows.registration``), so either side
+    finds what the other registered.
+
+    * dataset: a top-level dataset artifact named ``name``, external id ``dataset:<name>``
+      (unique among the project's artifacts, so a second registration of the name is a 409),
+      ``registry.kind`` ``"dataset"``, each of ``data_params`` as ``params.<key>`` (JSON text;
+      strings as they are), and the connection info as given in ``connection_info`` (JSON
+      text). A connection that is not a local file (``hugging_face``) is recorded, never
+      opened; the server opens no file either.
+    * model: a registered model ``name``, its version ``"1"`` and a model artifact ``name``
+      whose ``uri`` is the model URI or path, ``modelFormatName`` the source
+      (``hugging_face`` or ``model_path``) and ``model_config`` the ``model_info`` (JSON).
+    """
+
+    DATA_SOURCES = ("data_file", "hugging_face", "data_collector", "delta_lake", "databricks")
+    MODEL_SOURCES = ("hugging_face", "model_path")
+    STRING_PARAMS = frozenset({"label_col", "timestamp_col", "pred_col", "image_col"})
+
+
+async def register_seed_dataset(service: RegistryService, name: object, data_info: object) -> str:
+    """Register a dataset as seed 003's ``POST /v1/registry/dataset/{project}`` does.
+
+    Returns:
+        The dataset's id.
+
+    Raises:
+        BadRequest: A malformed name or ``data_info``.
+        Conflict: The project has a dataset of this name.
+        Forbidden: The caller is not an editor of the project.
+    """
+    name = check_name(name, "name")
+    if not name:
+        raise BadRequest("name must not be empty")
+    if not isinstance(data_info, Mapping):
+        raise BadRequest("data_info must be an object")
+    source, connection = _one_source(
+        data_info.get("connection_info"),
+        "data_info.connection_info",
+        SeedRegistrations.DATA_SOURCES,
+    )
+    if source == "data_file":
+        uri = _required_text(connection, "path", "connection_info.data_file")
+    elif source == "hugging_face":
+        uri = "hf://datasets/" + _required_text(
+            connection, "dataset_uri", "connection_info.hugging_face"
+        )
+        split = connection.get("split_name")
+        if isinstance(split, str) and split:
+            uri += f"#{split}"
+    else:
+        uri = f"{source}://"
+    params = data_info.get("data_params") or {}
+    if not isinstance(params, Mapping):
+        raise BadRequest("data_info.data_params must be an object")
+    properties: dict[str, Any] = {
+        "registry.kind": _string_prop("dataset"),
+        "connection_info": _string_prop(_json_text({source: connection}, "connection_info")),
+    }
+    for key, value in params.items():
+        text = (
+            value
+            if key in SeedRegistrations.STRING_PARAMS and isinstance(value, str)
+            else _json_text(value, f"data_params.{key}")
+        )
+        properties[f"params.{key}"] = _string_prop(text)
+    created = await service.create(
+        "dataset-artifact",
+        {
+            "name": name,
+            "externalId": f"dataset:{name}",
+            "uri": uri,
+            "state": "LIVE",
+            "sourceType": source,
+            "source": uri,
+            "customProperties": properties,
+        },
+    )
+    return str(created["id"])
+
+
+async def register_seed_model(service: RegistryService, name: object, model_info: object) -> str:
+    """Register a model as seed 003's ``POST /v1/registry/model/{project}`` does.
+
+    Returns:
+        The registered model's id.
+
+    Raises:
+        BadRequest: A malformed name or ``model_info``.
+        Conflict: The project has a registered model of this name.
+        Forbidden: The caller is not an editor of the project.
+    """
+    name = check_name(name, "name")
+    if not name:
+        raise BadRequest("name must not be empty")
+    source, body = _one_source(model_info, "model_info", SeedRegistrations.MODEL_SOURCES)
+    uri = _required_text(body, "model_uri" if source == "hugging_face" else "path", source)
+    config = _json_text({source: body}, "model_info")
+    return await service.register_model_parts(name, uri, source, config)

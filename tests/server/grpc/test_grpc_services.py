@@ -54,6 +54,7 @@ async def test_reflection_describes_the_registry_messages(channel: grpc.aio.Chan
     methods = {m.name for m in services["ModelRegistryService"].method}
     served = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name
     assert "GetRegisteredModels" in methods and methods == set(served)
+    assert "GetProjects" in methods
 
 
 async def test_with_tokens_registry_rpcs_need_a_valid_bearer_token(

@@ -199,13 +199,36 @@ async def run_migrations(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.connect() as conn:
         if is_sqlite(engine):
             conn = await conn.execution_options(sqlite_write=True)
-        async with conn.begin():
-            if not is_sqlite(engine):
-                # No statement budget for migrations: waiting for another replica's upgrade
-                # (the advisory lock) or a long upgrade must not fail the start.
-                await conn.execute(text("SET LOCAL statement_timeout = 0"))
-                await conn.execute(text("SET LOCAL lock_timeout = 0"))
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
-                )
-            await conn.run_sync(_upgrade, revision)
+            # A batch migration rebuilds a table (create a copy, drop the old one, rename):
+            # with foreign keys enforced, the DROP would delete the rows of every table that
+            # references it ON DELETE CASCADE (properties, links, aliases). The pragma only
+            # takes effect outside a transaction, so it is set on the driver's connection
+            # before BEGIN, and set back once the upgrade committed.
+            await conn.run_sync(_sqlite_foreign_keys, False)
+        try:
+            await _upgrade_in_transaction(conn, engine, revision)
+        finally:
+            if is_sqlite(engine):
+                await conn.run_sync(_sqlite_foreign_keys, True)
+
+
+def _sqlite_foreign_keys(conn: Any, on: bool) -> None:
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+async def _upgrade_in_transaction(conn: Any, engine: AsyncEngine, revision: str) -> None:
+    """Run the upgrade in one transaction (PostgreSQL: under the migration lock)."""
+    async with conn.begin():
+        if not is_sqlite(engine):
+            # No statement budget for migrations: waiting for another replica's upgrade
+            # (the advisory lock) or a long upgrade must not fail the start.
+            await conn.execute(text("SET LOCAL statement_timeout = 0"))
+            await conn.execute(text("SET LOCAL lock_timeout = 0"))
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+            )
+        await conn.run_sync(_upgrade, revision)

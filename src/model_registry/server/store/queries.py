@@ -26,8 +26,10 @@ from model_registry.server.paging import PageRequest
 from model_registry.server.store.executor import Executor, SyncExecutor, dicts, first_dict
 from model_registry.server.store.keyset import finish_page
 from model_registry.server.store.schema import (
+    DEFAULT_PROJECT_ID,
     PROPERTY_TABLES,
     TABLES,
+    artifacts,
     artifacts_properties,
     attributions,
     contexts,
@@ -113,16 +115,37 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
 
 
 class Tx:
-    """Queries inside one transaction."""
+    """Queries inside one transaction, inside one project.
 
-    def __init__(self, conn: Executor) -> None:
+    Every entity statement of a ``Tx`` carries the condition ``project_id = <its project>`` and
+    every insert the project's id, so a row of another project is, to this ``Tx``, a row that
+    does not exist. A ``Tx`` starts in the project ``default``; :meth:`in_project` gives one
+    over the same connection in another project (the service makes one per request).
+
+    Args:
+        conn: The transaction's connection.
+        project_id: The internal id of the project the queries see.
+    """
+
+    def __init__(self, conn: Executor, project_id: int = DEFAULT_PROJECT_ID) -> None:
         self._conn = conn
+        self.project_id = project_id
         self.changes: list[Change] = []
         """The changes made through this Tx, in order; the service turns them into events."""
 
+    def in_project(self, project_id: int) -> Tx:
+        """This transaction, seeing only the rows of the project ``project_id`` (its changes
+        are this Tx's: the service turns them into events at the end of the transaction)."""
+        if project_id == self.project_id:
+            return self
+        scoped = Tx(self._conn, project_id)
+        scoped.changes = self.changes
+        return scoped
+
     @property
     def executor(self) -> Executor:
-        """Where this transaction's statements run (for the query modules beside this one)."""
+        """Where this transaction's statements run (for the query modules beside this one:
+        events, projects, tokens)."""
         return self._conn
 
     async def _execute(
@@ -143,7 +166,7 @@ class Tx:
         Raises:
             Conflict: The name or external id is taken.
         """
-        row = _new_row(kind, values)
+        row = _new_row(kind, values, self.project_id)
         stmt = insert_statement(kind.table, whole_row=False)
         result = await self._execute(stmt, kind, row, row)
         new_id = int(result.scalar_one())
@@ -162,7 +185,7 @@ class Tx:
         Raises:
             Conflict: The name or external id is taken.
         """
-        row = _new_row(kind, values)
+        row = _new_row(kind, values, self.project_id)
         stored = first_dict(
             await self._execute(insert_statement(kind.table, whole_row=True), kind, row, row)
         )
@@ -205,7 +228,7 @@ class Tx:
         new_time = case((table.c.update_time < stamp, stamp), else_=table.c.update_time + 1)
         await self._execute(
             update(table)
-            .where(table.c.id == entity_id)
+            .where(table.c.id == entity_id, table.c.project_id == self.project_id)
             .values({**values, "update_time": new_time}),
             kind,
             values,
@@ -227,7 +250,9 @@ class Tx:
 
     async def get(self, kinds: Sequence[EntityKind], entity_id: int) -> Record | None:
         """Return the entity with this id if it is of one of ``kinds``."""
-        keys, rows = await self._rows(get_statement(kinds), {"entity_id": entity_id})
+        keys, rows = await self._rows(
+            get_statement(kinds), {"entity_id": entity_id, "project_id": self.project_id}
+        )
         if not rows:
             return None
         width, prop_keys, name_at = get_layout(kinds[0].table, keys)
@@ -245,11 +270,13 @@ class Tx:
 
     async def exists(self, kind: EntityKind, entity_id: int) -> bool:
         """Whether an entity of ``kind`` has this id."""
-        _keys, rows = await self._rows(exists_statement(kind), {"entity_id": entity_id})
+        _keys, rows = await self._rows(
+            exists_statement(kind), {"entity_id": entity_id, "project_id": self.project_id}
+        )
         return bool(rows)
 
     def _scoped(self, kinds: Sequence[EntityKind], scope: Scope) -> Select[Any]:
-        return scoped_statement(kinds, scope)
+        return scoped_statement(kinds, scope, self.project_id)
 
     async def find(self, kinds: Sequence[EntityKind], scope: Scope) -> Record | None:
         """Return the first entity (lowest id) in ``scope``, or None."""
@@ -276,7 +303,7 @@ class Tx:
             FilterError: The filter does not parse or names a field with a wrong literal.
             PageTokenError: The page token is malformed.
         """
-        stmt = page_statement(kinds, scope, filter_query, page)
+        stmt = page_statement(kinds, scope, filter_query, page, self.project_id)
         rows = dicts(await self._conn.execute(stmt))
         order_key = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "update_time"}[
             page.order_by
@@ -341,7 +368,11 @@ class Tx:
         table = TABLES[kind.table]
         stmt = (
             select(table)
-            .where(table.c.kind == kind.kind, table.c.parent_id == parent_id)
+            .where(
+                table.c.project_id == self.project_id,
+                table.c.kind == kind.kind,
+                table.c.parent_id == parent_id,
+            )
             .order_by(table.c.create_time.desc(), table.c.id.desc())
             .limit(1)
         )
@@ -365,7 +396,7 @@ class Tx:
         if not parent_ids:
             return {}
         stmt = newest_children_statement(kind)
-        params = {"ids": list(dict.fromkeys(parent_ids))}
+        params = {"ids": list(dict.fromkeys(parent_ids)), "project_id": self.project_id}
         rows = dicts(await self._conn.execute(stmt, params))
         records = await self._with_props(kind, rows)
         return {int(r.values["parent_id"]): r for r in records}
@@ -386,6 +417,7 @@ class Tx:
             .select_from(table.join(attributions, attributions.c.artifact_id == table.c.id))
             .where(
                 attributions.c.context_id.in_(list(dict.fromkeys(context_ids))),
+                table.c.project_id == self.project_id,
                 kind_condition(table, [k.kind for k in kinds]),
             )
             .order_by(attributions.c.context_id, table.c.id)
@@ -407,7 +439,11 @@ class Tx:
         SQLite runs one write transaction at a time: the plain read is enough.
         """
         table = TABLES[kind.table]
-        stmt = select(table.c.id).where(table.c.id == entity_id, table.c.kind == kind.kind)
+        stmt = select(table.c.id).where(
+            table.c.id == entity_id,
+            table.c.project_id == self.project_id,
+            table.c.kind == kind.kind,
+        )
         if self._conn.dialect.name != "sqlite":
             stmt = stmt.with_for_update(read=not exclusive)
         return (await self._conn.execute(stmt)).first() is not None
@@ -420,7 +456,11 @@ class Tx:
         table = TABLES[kind.table]
         stmt = (
             select(table.c.id)
-            .where(table.c.kind == kind.kind, table.c.parent_id.in_(list(parent_ids)))
+            .where(
+                table.c.project_id == self.project_id,
+                table.c.kind == kind.kind,
+                table.c.parent_id.in_(list(parent_ids)),
+            )
             .order_by(table.c.id)
         )
         if self._conn.dialect.name != "sqlite":
@@ -516,7 +556,11 @@ class Tx:
         if conditions:
             stmt = (
                 select(c.c.id)
-                .where(c.c.kind == "inference-service", or_(*conditions))
+                .where(
+                    c.c.project_id == self.project_id,
+                    c.c.kind == "inference-service",
+                    or_(*conditions),
+                )
                 .order_by(c.c.id)
             )
             found += [("inference-service", int(r[0])) for r in await self._all(stmt)]
@@ -524,7 +568,11 @@ class Tx:
             e = executions
             stmt = (
                 select(e.c.id)
-                .where(e.c.kind == "serve-model", e.c.model_version_id.in_(list(version_ids)))
+                .where(
+                    e.c.project_id == self.project_id,
+                    e.c.kind == "serve-model",
+                    e.c.model_version_id.in_(list(version_ids)),
+                )
                 .order_by(e.c.id)
             )
             found += [("serve-model", int(r[0])) for r in await self._all(stmt)]
@@ -541,6 +589,10 @@ class Tx:
             .where(
                 p.c.name == "dataset_id",
                 p.c.string_value.in_([str(i) for i in artifact_ids]),
+                # Only this project's artifacts: another project's are none of its business.
+                p.c.owner_id.in_(
+                    select(artifacts.c.id).where(artifacts.c.project_id == self.project_id)
+                ),
             )
             .order_by(p.c.owner_id)
         )
@@ -567,7 +619,9 @@ class Tx:
             return []
         table = TABLES[table_name]
         stmt = (
-            select(table.c.id, table.c.kind).where(table.c.id.in_(list(ids))).order_by(table.c.id)
+            select(table.c.id, table.c.kind)
+            .where(table.c.id.in_(list(ids)), table.c.project_id == self.project_id)
+            .order_by(table.c.id)
         )
         return [(int(r[0]), str(r[1])) for r in await self._all(stmt)]
 
@@ -576,7 +630,11 @@ class Tx:
         them: the foreign keys cascade)."""
         if ids:
             table = TABLES[table_name]
-            await self._conn.execute(delete(table).where(table.c.id.in_(list(ids))))
+            await self._conn.execute(
+                delete(table).where(
+                    table.c.id.in_(list(ids)), table.c.project_id == self.project_id
+                )
+            )
 
     async def delete_metric_history(self, run_ids: Sequence[int]) -> None:
         """Delete the metric history of runs."""
@@ -590,13 +648,17 @@ class Tx:
     async def count(self, kind: EntityKind) -> int:
         """How many entities of ``kind`` exist (for tests and diagnostics)."""
         table = TABLES[kind.table]
-        stmt = select(func.count()).select_from(table).where(table.c.kind == kind.kind)
+        stmt = (
+            select(func.count())
+            .select_from(table)
+            .where(table.c.project_id == self.project_id, table.c.kind == kind.kind)
+        )
         return int((await self._conn.execute(stmt)).scalar_one())
 
 
-def _new_row(kind: EntityKind, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The full column values of a new entity row: kind, parent 0 and the times filled in."""
-    row = {"parent_id": 0, **values, "kind": kind.kind}
+def _new_row(kind: EntityKind, values: Mapping[str, Any], project_id: int) -> dict[str, Any]:
+    """The full column values of a new entity row: project, kind, parent 0 and the times."""
+    row = {"parent_id": 0, **values, "kind": kind.kind, "project_id": project_id}
     row.setdefault("create_time", now_ms())
     row.setdefault("update_time", row["create_time"])
     return row

@@ -6,8 +6,13 @@ models; ``metric_history`` the metrics recorded on runs. Each has a ``*_properti
 custom properties, and ``attributions`` links artifacts to contexts. Each entity table carries a
 superset of nullable columns for its kinds' fields.
 
-Uniqueness lives in the database: names are unique per (kind, parent_id), with ``parent_id`` 0
-for top-level rows so the index covers them; ``external_id`` is unique per table.
+Every entity row belongs to one project (``project_id``, a row of ``projects``; the migration
+that introduced projects moved existing rows into the project named ``default``, id 1).
+Uniqueness lives in the database: names are unique per (project, kind, parent_id), with
+``parent_id`` 0 for top-level rows so the index covers them; ``external_id`` is unique per
+(project, table). Every paging index is led by the project, so a page of one project costs
+the same however many rows the others hold. ``tokens`` holds the issued API tokens (their
+SHA-256 only) and ``token_roles`` their role per project.
 
 The migrations under ``migrations/versions`` are the source of the schema; a test checks that
 this module and the migrated database agree.
@@ -38,12 +43,17 @@ NAME_LENGTH = 255
 """Names and external ids are at most this long (the reference's column size)."""
 
 
+DEFAULT_PROJECT_ID = 1
+"""The internal id of the project named ``default`` (every database has it)."""
+
+
 def _entity_table(name: str, *columns: Column[Any], unique: bool = True) -> Table:
     """Build an entity table with the common columns and the paging indexes."""
     table = Table(
         name,
         metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
         Column("kind", String(64), nullable=False),
         Column("parent_id", Integer, nullable=False, server_default="0"),
         Column("name", String(NAME_LENGTH), nullable=True),
@@ -56,17 +66,26 @@ def _entity_table(name: str, *columns: Column[Any], unique: bool = True) -> Tabl
     )
     if unique:
         table.append_constraint(
-            UniqueConstraint("kind", "parent_id", "name", name=f"uq_{name}_name")
+            UniqueConstraint(
+                "project_id", "kind", "parent_id", "name", name=f"uq_{name}_project_name"
+            )
         )
-        Index(f"uq_{name}_external_id", table.c.external_id, unique=True)
-    # Keyset paging indexes: (kind, [parent,] order column, id) so a page costs the same
-    # however many rows the parent has.
-    Index(f"ix_{name}_kind_id", table.c.kind, table.c.id)
-    Index(f"ix_{name}_kind_parent_id", table.c.kind, table.c.parent_id, table.c.id)
-    for col in ("create_time", "update_time"):
-        Index(f"ix_{name}_kind_{col}", table.c.kind, table.c[col], table.c.id)
         Index(
-            f"ix_{name}_kind_parent_{col}",
+            f"uq_{name}_project_external_id",
+            table.c.project_id,
+            table.c.external_id,
+            unique=True,
+        )
+    # Keyset paging indexes: (project, kind, [parent,] order column, id) so a page costs the
+    # same however many rows the parent, or another project, has.
+    p = table.c.project_id
+    Index(f"ix_{name}_project_kind_id", p, table.c.kind, table.c.id)
+    Index(f"ix_{name}_project_kind_parent_id", p, table.c.kind, table.c.parent_id, table.c.id)
+    for col in ("create_time", "update_time"):
+        Index(f"ix_{name}_project_kind_{col}", p, table.c.kind, table.c[col], table.c.id)
+        Index(
+            f"ix_{name}_project_kind_parent_{col}",
+            p,
             table.c.kind,
             table.c.parent_id,
             table.c[col],
@@ -96,6 +115,25 @@ def _properties_table(owner: Table) -> Table:
         Column("proto_type", Text, nullable=True),
     )
 
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uuid", String(36), nullable=False),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("external_id", String(NAME_LENGTH), nullable=True),
+    Column("description", Text, nullable=True),
+    Column("model_task", String(64), nullable=True),
+    Column("create_time", BigInteger, nullable=False),
+    Column("update_time", BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("uq_projects_uuid", projects.c.uuid, unique=True)
+Index("uq_projects_name", projects.c.name, unique=True)
+Index("uq_projects_external_id", projects.c.external_id, unique=True)
+Index("ix_projects_create_time", projects.c.create_time, projects.c.id)
+Index("ix_projects_update_time", projects.c.update_time, projects.c.id)
 
 contexts = _entity_table(
     "contexts",
@@ -153,8 +191,9 @@ artifacts = _entity_table(
 )
 
 # The generic /artifacts list covers every artifact kind: order indexes without the kind.
+Index("ix_artifacts_project_id", artifacts.c.project_id, artifacts.c.id)
 for _col in ("create_time", "update_time"):
-    Index(f"ix_artifacts_{_col}", artifacts.c[_col], artifacts.c.id)
+    Index(f"ix_artifacts_project_{_col}", artifacts.c.project_id, artifacts.c[_col], artifacts.c.id)
 
 executions = _entity_table(
     "executions",
@@ -180,6 +219,7 @@ Index(
     metric_history.c.step,
 )
 
+projects_properties = _properties_table(projects)
 contexts_properties = _properties_table(contexts)
 artifacts_properties = _properties_table(artifacts)
 executions_properties = _properties_table(executions)
@@ -221,6 +261,30 @@ Index(
     "ix_model_version_aliases_version",
     model_version_aliases.c.model_version_id,
     model_version_aliases.c.alias,
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(NAME_LENGTH), nullable=False),
+    # SHA-256 (hex) of the secret: the secret itself is never stored.
+    Column("secret_hash", String(64), nullable=False),
+    Column("create_time", BigInteger, nullable=False),
+    Column("expires_time", BigInteger, nullable=True),
+    Column("revoked", Boolean, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("uq_tokens_secret_hash", tokens.c.secret_hash, unique=True)
+
+token_roles = Table(
+    "token_roles",
+    metadata,
+    Column("token_id", Integer, ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), primary_key=True),
+    Column("role", String(16), nullable=False),
+    # The order the roles were given in: the first project is the token's default project.
+    Column("position", Integer, nullable=False),
 )
 
 TABLES: dict[str, Table] = {

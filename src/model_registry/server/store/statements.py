@@ -196,7 +196,11 @@ def get_statement(kinds: Sequence[EntityKind]) -> Select[Any]:
         stmt = (
             select(table, *(c.label(_PROPERTY_PREFIX + c.name) for c in ptable.c))
             .select_from(table.outerjoin(ptable, ptable.c.owner_id == table.c.id))
-            .where(table.c.id == bindparam("entity_id"), kind_condition(table, key))
+            .where(
+                table.c.id == bindparam("entity_id"),
+                table.c.project_id == bindparam("project_id"),
+                kind_condition(table, key),
+            )
             .order_by(ptable.c.name)
         )
         _GET_STATEMENTS[key] = stmt
@@ -223,7 +227,9 @@ def exists_statement(kind: EntityKind) -> Select[Any]:
     if stmt is None:
         table = TABLES[kind.table]
         stmt = select(table.c.id).where(
-            table.c.id == bindparam("entity_id"), table.c.kind == kind.kind
+            table.c.id == bindparam("entity_id"),
+            table.c.project_id == bindparam("project_id"),
+            table.c.kind == kind.kind,
         )
         _EXISTS_STATEMENTS[kind.kind] = stmt
     return stmt
@@ -332,10 +338,18 @@ def columns_of(table: Table, kinds: Sequence[EntityKind]) -> tuple[Any, ...]:
     return columns
 
 
-def scoped_statement(kinds: Sequence[EntityKind], scope: Scope) -> Select[Any]:
-    """SELECT the rows of ``kinds`` in ``scope`` (no ordering, no paging)."""
+def scoped_statement(kinds: Sequence[EntityKind], scope: Scope, project_id: int) -> Select[Any]:
+    """SELECT the rows of ``kinds`` of the project ``project_id`` in ``scope`` (no ordering,
+    no paging)."""
     table = TABLES[kinds[0].table]
-    stmt = select(*columns_of(table, kinds))
+    if scope.context_id is None:
+        # The project comes first: it leads every paging index.
+        stmt = select(*columns_of(table, kinds)).where(table.c.project_id == project_id)
+    else:
+        # A context's artifacts are reached from its attribution rows (below), and the context
+        # is one of the project's: here the project is only a check on each row found, kept
+        # from steering the planner to the project's index (a scan of the whole project).
+        stmt = select(*columns_of(table, kinds)).where(table.c.project_id + 0 == project_id)
     kind_names = [k.kind for k in kinds]
     if len(kind_names) == 1 or set(kind_names) != _KINDS_BY_TABLE[str(table.name)]:
         stmt = stmt.where(kind_condition(table, kind_names))
@@ -361,7 +375,11 @@ def scoped_statement(kinds: Sequence[EntityKind], scope: Scope) -> Select[Any]:
 
 
 def page_statement(
-    kinds: Sequence[EntityKind], scope: Scope, filter_query: str | None, page: PageRequest
+    kinds: Sequence[EntityKind],
+    scope: Scope,
+    filter_query: str | None,
+    page: PageRequest,
+    project_id: int,
 ) -> Select[Any]:
     """The query of one list page: scope, filter, keyset condition, order and limit.
 
@@ -370,7 +388,7 @@ def page_statement(
         PageTokenError: The page token is malformed.
     """
     table = TABLES[kinds[0].table]
-    stmt = scoped_statement(kinds, scope)
+    stmt = scoped_statement(kinds, scope, project_id)
     condition = build_filter(filter_query, _resolver(table, kinds))
     if condition is not None:
         stmt = stmt.where(condition)
@@ -395,12 +413,19 @@ def newest_children_statement(kind: EntityKind) -> Select[Any]:
         parent = TABLES[KINDS[kind.parent.kind].table].alias("parent")
         newest = (
             select(child.c.id)
-            .where(child.c.kind == kind.kind, child.c.parent_id == parent.c.id)
+            .where(
+                child.c.project_id == bindparam("project_id"),
+                child.c.kind == kind.kind,
+                child.c.parent_id == parent.c.id,
+            )
             .order_by(child.c.create_time.desc(), child.c.id.desc())
             .limit(1)
             .scalar_subquery()
         )
-        of_parents = select(newest).where(parent.c.id.in_(bindparam("ids", expanding=True)))
+        of_parents = select(newest).where(
+            parent.c.id.in_(bindparam("ids", expanding=True)),
+            parent.c.project_id == bindparam("project_id"),
+        )
         stmt = select(*columns_of(table, [kind])).where(table.c.id.in_(of_parents))
         _NEWEST_CHILDREN[kind.kind] = stmt
     return stmt

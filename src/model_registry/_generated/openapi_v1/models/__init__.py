@@ -12,6 +12,7 @@ from .base_resource_create import BaseResourceCreate
 from .base_resource_dates import BaseResourceDates
 from .base_resource_list import BaseResourceList
 from .base_resource_update import BaseResourceUpdate
+from .created_token import CreatedToken
 from .custom_properties import CustomProperties
 from .data_set import DataSet
 from .data_set_artifact_type import DataSetArtifactType
@@ -81,6 +82,10 @@ from .parameter_create_artifact_type import ParameterCreateArtifactType
 from .parameter_type import ParameterType
 from .parameter_update import ParameterUpdate
 from .parameter_update_artifact_type import ParameterUpdateArtifactType
+from .project import Project
+from .project_create import ProjectCreate
+from .project_list import ProjectList
+from .project_update import ProjectUpdate
 from .registered_model import RegisteredModel
 from .registered_model_aliases import RegisteredModelAliases
 from .registered_model_create import RegisteredModelCreate
@@ -96,6 +101,10 @@ from .serving_environment_create import ServingEnvironmentCreate
 from .serving_environment_list import ServingEnvironmentList
 from .serving_environment_update import ServingEnvironmentUpdate
 from .sort_order import SortOrder
+from .token import Token
+from .token_create import TokenCreate
+from .token_list import TokenList
+from .token_roles import TokenRoles
 from .webhook import Webhook
 from .webhook_create import WebhookCreate
 from .webhook_delivery import WebhookDelivery
@@ -112,6 +121,7 @@ __all__ = (
     "BaseResourceDates",
     "BaseResourceList",
     "BaseResourceUpdate",
+    "CreatedToken",
     "CustomProperties",
     "DataSet",
     "DataSetArtifactType",
@@ -181,6 +191,10 @@ __all__ = (
     "ParameterType",
     "ParameterUpdate",
     "ParameterUpdateArtifactType",
+    "Project",
+    "ProjectCreate",
+    "ProjectList",
+    "ProjectUpdate",
     "RegisteredModel",
     "RegisteredModelAliases",
     "RegisteredModelCreate",
@@ -196,6 +210,10 @@ __all__ = (
     "ServingEnvironmentList",
     "ServingEnvironmentUpdate",
     "SortOrder",
+    "Token",
+    "TokenCreate",
+    "TokenList",
+    "TokenRoles",
     "Webhook",
     "WebhookCreate",
     "WebhookDelivery",

@@ -84,6 +84,13 @@ class ModelRegistryServiceStub:
     DeleteServingEnvironment: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteServingEnvironmentRequest, _model_registry_pb2.Deleted]
     DeleteInferenceService: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteInferenceServiceRequest, _model_registry_pb2.Deleted]
     DeleteServeModel: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteServeModelRequest, _model_registry_pb2.Deleted]
+    UpsertProject: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.UpsertProjectRequest, _model_registry_pb2.Project]
+    GetProjectById: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetProjectByIdRequest, _model_registry_pb2.Project]
+    GetProjectByParams: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetProjectByParamsRequest, _model_registry_pb2.Project]
+    GetProjects: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetProjectsRequest, _model_registry_pb2.ProjectList]
+    CreateToken: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.CreateTokenRequest, _model_registry_pb2.CreatedToken]
+    GetTokens: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetTokensRequest, _model_registry_pb2.TokenList]
+    RevokeToken: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.RevokeTokenRequest, _model_registry_pb2.Token]
 
 @_typing.type_check_only
 class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
@@ -134,6 +141,13 @@ class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
     DeleteServingEnvironment: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteServingEnvironmentRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
     DeleteInferenceService: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteInferenceServiceRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
     DeleteServeModel: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteServeModelRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    UpsertProject: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.UpsertProjectRequest, _model_registry_pb2.Project]  # type: ignore[assignment]
+    GetProjectById: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetProjectByIdRequest, _model_registry_pb2.Project]  # type: ignore[assignment]
+    GetProjectByParams: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetProjectByParamsRequest, _model_registry_pb2.Project]  # type: ignore[assignment]
+    GetProjects: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetProjectsRequest, _model_registry_pb2.ProjectList]  # type: ignore[assignment]
+    CreateToken: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.CreateTokenRequest, _model_registry_pb2.CreatedToken]  # type: ignore[assignment]
+    GetTokens: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetTokensRequest, _model_registry_pb2.TokenList]  # type: ignore[assignment]
+    RevokeToken: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.RevokeTokenRequest, _model_registry_pb2.Token]  # type: ignore[assignment]
 
 class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -457,5 +471,54 @@ class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _model_registry_pb2.DeleteServeModelRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def UpsertProject(
+        self,
+        request: _model_registry_pb2.UpsertProjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Project, _abc.Awaitable[_model_registry_pb2.Project]]: ...
+
+    @_abc_1.abstractmethod
+    def GetProjectById(
+        self,
+        request: _model_registry_pb2.GetProjectByIdRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Project, _abc.Awaitable[_model_registry_pb2.Project]]: ...
+
+    @_abc_1.abstractmethod
+    def GetProjectByParams(
+        self,
+        request: _model_registry_pb2.GetProjectByParamsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Project, _abc.Awaitable[_model_registry_pb2.Project]]: ...
+
+    @_abc_1.abstractmethod
+    def GetProjects(
+        self,
+        request: _model_registry_pb2.GetProjectsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.ProjectList, _abc.Awaitable[_model_registry_pb2.ProjectList]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateToken(
+        self,
+        request: _model_registry_pb2.CreateTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.CreatedToken, _abc.Awaitable[_model_registry_pb2.CreatedToken]]: ...
+
+    @_abc_1.abstractmethod
+    def GetTokens(
+        self,
+        request: _model_registry_pb2.GetTokensRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.TokenList, _abc.Awaitable[_model_registry_pb2.TokenList]]: ...
+
+    @_abc_1.abstractmethod
+    def RevokeToken(
+        self,
+        request: _model_registry_pb2.RevokeTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Token, _abc.Awaitable[_model_registry_pb2.Token]]: ...
 
 def add_ModelRegistryServiceServicer_to_server(servicer: ModelRegistryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

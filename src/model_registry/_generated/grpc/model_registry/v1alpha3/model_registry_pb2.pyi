@@ -4128,6 +4128,441 @@ class DeleteWebhookRequest(_message.Message):
 Global___DeleteWebhookRequest: _TypeAlias = DeleteWebhookRequest  # noqa: Y015
 
 @_typing.final
+class Project(_message.Message):
+    """Projects and tokens (our extension: the reference has neither).
+
+    A project: every registration belongs to one; names are unique within it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    MODEL_TASK_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
+    CUSTOM_PROPERTIES_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_SINCE_EPOCH_FIELD_NUMBER: _builtins.int
+    LAST_UPDATE_TIME_SINCE_EPOCH_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """A UUID, server generated; set it to update an existing project."""
+    name: _builtins.str
+    """Unique among projects. Required on create."""
+    description: _builtins.str
+    model_task: _builtins.str
+    """MODEL_TASK_REGRESSION, MODEL_TASK_BINARY_CLASSIFICATION, ... (any other is INVALID_ARGUMENT)."""
+    external_id: _builtins.str
+    create_time_since_epoch: _builtins.int
+    """Output only, milliseconds since epoch."""
+    last_update_time_since_epoch: _builtins.int
+    """Output only, milliseconds since epoch."""
+    @_builtins.property
+    def custom_properties(self) -> Global___CustomProperties: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str | None = ...,
+        name: _builtins.str | None = ...,
+        description: _builtins.str | None = ...,
+        model_task: _builtins.str | None = ...,
+        external_id: _builtins.str | None = ...,
+        custom_properties: Global___CustomProperties | None = ...,
+        create_time_since_epoch: _builtins.int | None = ...,
+        last_update_time_since_epoch: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_create_time_since_epoch", b"_create_time_since_epoch", "_description", b"_description", "_external_id", b"_external_id", "_id", b"_id", "_last_update_time_since_epoch", b"_last_update_time_since_epoch", "_model_task", b"_model_task", "_name", b"_name", "create_time_since_epoch", b"create_time_since_epoch", "custom_properties", b"custom_properties", "description", b"description", "external_id", b"external_id", "id", b"id", "last_update_time_since_epoch", b"last_update_time_since_epoch", "model_task", b"model_task", "name", b"name"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_create_time_since_epoch", b"_create_time_since_epoch", "_description", b"_description", "_external_id", b"_external_id", "_id", b"_id", "_last_update_time_since_epoch", b"_last_update_time_since_epoch", "_model_task", b"_model_task", "_name", b"_name", "create_time_since_epoch", b"create_time_since_epoch", "custom_properties", b"custom_properties", "description", b"description", "external_id", b"external_id", "id", b"id", "last_update_time_since_epoch", b"last_update_time_since_epoch", "model_task", b"model_task", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__create_time_since_epoch: _TypeAlias = _typing.Literal["create_time_since_epoch"]  # noqa: Y015
+    _WhichOneofArgType__create_time_since_epoch: _TypeAlias = _typing.Literal["_create_time_since_epoch", b"_create_time_since_epoch"]  # noqa: Y015
+    _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
+    _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
+    _WhichOneofReturnType__external_id: _TypeAlias = _typing.Literal["external_id"]  # noqa: Y015
+    _WhichOneofArgType__external_id: _TypeAlias = _typing.Literal["_external_id", b"_external_id"]  # noqa: Y015
+    _WhichOneofReturnType__id: _TypeAlias = _typing.Literal["id"]  # noqa: Y015
+    _WhichOneofArgType__id: _TypeAlias = _typing.Literal["_id", b"_id"]  # noqa: Y015
+    _WhichOneofReturnType__last_update_time_since_epoch: _TypeAlias = _typing.Literal["last_update_time_since_epoch"]  # noqa: Y015
+    _WhichOneofArgType__last_update_time_since_epoch: _TypeAlias = _typing.Literal["_last_update_time_since_epoch", b"_last_update_time_since_epoch"]  # noqa: Y015
+    _WhichOneofReturnType__model_task: _TypeAlias = _typing.Literal["model_task"]  # noqa: Y015
+    _WhichOneofArgType__model_task: _TypeAlias = _typing.Literal["_model_task", b"_model_task"]  # noqa: Y015
+    _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
+    _WhichOneofArgType__name: _TypeAlias = _typing.Literal["_name", b"_name"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__create_time_since_epoch) -> _WhichOneofReturnType__create_time_since_epoch | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__external_id) -> _WhichOneofReturnType__external_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__id) -> _WhichOneofReturnType__id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__last_update_time_since_epoch) -> _WhichOneofReturnType__last_update_time_since_epoch | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__model_task) -> _WhichOneofReturnType__model_task | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__name) -> _WhichOneofReturnType__name | None: ...
+
+Global___Project: _TypeAlias = Project  # noqa: Y015
+
+@_typing.final
+class ProjectList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    page_size: _builtins.int
+    size: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Project]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___Project] | None = ...,
+        next_page_token: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "next_page_token", b"next_page_token", "page_size", b"page_size", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProjectList: _TypeAlias = ProjectList  # noqa: Y015
+
+@_typing.final
+class UpsertProjectRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def project(self) -> Global___Project:
+        """Created when `id` is unset, else updated (unset fields keep their value)."""
+
+    def __init__(
+        self,
+        *,
+        project: Global___Project | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["project", b"project"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project", b"project"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertProjectRequest: _TypeAlias = UpsertProjectRequest  # noqa: Y015
+
+@_typing.final
+class GetProjectByIdRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The project's id (a UUID) or name."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProjectByIdRequest: _TypeAlias = GetProjectByIdRequest  # noqa: Y015
+
+@_typing.final
+class GetProjectByParamsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    external_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str | None = ...,
+        external_id: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_external_id", b"_external_id", "_name", b"_name", "external_id", b"external_id", "name", b"name"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_external_id", b"_external_id", "_name", b"_name", "external_id", b"external_id", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__external_id: _TypeAlias = _typing.Literal["external_id"]  # noqa: Y015
+    _WhichOneofArgType__external_id: _TypeAlias = _typing.Literal["_external_id", b"_external_id"]  # noqa: Y015
+    _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
+    _WhichOneofArgType__name: _TypeAlias = _typing.Literal["_name", b"_name"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__external_id) -> _WhichOneofReturnType__external_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__name) -> _WhichOneofReturnType__name | None: ...
+
+Global___GetProjectByParamsRequest: _TypeAlias = GetProjectByParamsRequest  # noqa: Y015
+
+@_typing.final
+class GetProjectsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
+    SORT_ORDER_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    order_by: Global___OrderByField.ValueType
+    sort_order: Global___SortOrder.ValueType
+    next_page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int | None = ...,
+        order_by: Global___OrderByField.ValueType | None = ...,
+        sort_order: Global___SortOrder.ValueType | None = ...,
+        next_page_token: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_next_page_token", b"_next_page_token", "_order_by", b"_order_by", "_page_size", b"_page_size", "_sort_order", b"_sort_order", "next_page_token", b"next_page_token", "order_by", b"order_by", "page_size", b"page_size", "sort_order", b"sort_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_next_page_token", b"_next_page_token", "_order_by", b"_order_by", "_page_size", b"_page_size", "_sort_order", b"_sort_order", "next_page_token", b"next_page_token", "order_by", b"order_by", "page_size", b"page_size", "sort_order", b"sort_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__next_page_token: _TypeAlias = _typing.Literal["next_page_token"]  # noqa: Y015
+    _WhichOneofArgType__next_page_token: _TypeAlias = _typing.Literal["_next_page_token", b"_next_page_token"]  # noqa: Y015
+    _WhichOneofReturnType__order_by: _TypeAlias = _typing.Literal["order_by"]  # noqa: Y015
+    _WhichOneofArgType__order_by: _TypeAlias = _typing.Literal["_order_by", b"_order_by"]  # noqa: Y015
+    _WhichOneofReturnType__page_size: _TypeAlias = _typing.Literal["page_size"]  # noqa: Y015
+    _WhichOneofArgType__page_size: _TypeAlias = _typing.Literal["_page_size", b"_page_size"]  # noqa: Y015
+    _WhichOneofReturnType__sort_order: _TypeAlias = _typing.Literal["sort_order"]  # noqa: Y015
+    _WhichOneofArgType__sort_order: _TypeAlias = _typing.Literal["_sort_order", b"_sort_order"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_page_token) -> _WhichOneofReturnType__next_page_token | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__order_by) -> _WhichOneofReturnType__order_by | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__page_size) -> _WhichOneofReturnType__page_size | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sort_order) -> _WhichOneofReturnType__sort_order | None: ...
+
+Global___GetProjectsRequest: _TypeAlias = GetProjectsRequest  # noqa: Y015
+
+@_typing.final
+class Token(_message.Message):
+    """An issued token (never its secret)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class RolesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    ROLES_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_SINCE_EPOCH_FIELD_NUMBER: _builtins.int
+    EXPIRES_TIME_SINCE_EPOCH_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    subject: _builtins.str
+    create_time_since_epoch: _builtins.int
+    expires_time_since_epoch: _builtins.int
+    @_builtins.property
+    def roles(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Project name -> role (reader, editor or admin); the first is the token's default project."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        roles: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        create_time_since_epoch: _builtins.int | None = ...,
+        expires_time_since_epoch: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_create_time_since_epoch", b"_create_time_since_epoch", "_expires_time_since_epoch", b"_expires_time_since_epoch", "create_time_since_epoch", b"create_time_since_epoch", "expires_time_since_epoch", b"expires_time_since_epoch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_create_time_since_epoch", b"_create_time_since_epoch", "_expires_time_since_epoch", b"_expires_time_since_epoch", "create_time_since_epoch", b"create_time_since_epoch", "expires_time_since_epoch", b"expires_time_since_epoch", "id", b"id", "roles", b"roles", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__create_time_since_epoch: _TypeAlias = _typing.Literal["create_time_since_epoch"]  # noqa: Y015
+    _WhichOneofArgType__create_time_since_epoch: _TypeAlias = _typing.Literal["_create_time_since_epoch", b"_create_time_since_epoch"]  # noqa: Y015
+    _WhichOneofReturnType__expires_time_since_epoch: _TypeAlias = _typing.Literal["expires_time_since_epoch"]  # noqa: Y015
+    _WhichOneofArgType__expires_time_since_epoch: _TypeAlias = _typing.Literal["_expires_time_since_epoch", b"_expires_time_since_epoch"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__create_time_since_epoch) -> _WhichOneofReturnType__create_time_since_epoch | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__expires_time_since_epoch) -> _WhichOneofReturnType__expires_time_since_epoch | None: ...
+
+Global___Token: _TypeAlias = Token  # noqa: Y015
+
+@_typing.final
+class CreatedToken(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKEN_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    secret: _builtins.str
+    """The token itself: only in this answer (the server keeps its hash)."""
+    @_builtins.property
+    def token(self) -> Global___Token: ...
+    def __init__(
+        self,
+        *,
+        token: Global___Token | None = ...,
+        secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["token", b"token"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["secret", b"secret", "token", b"token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatedToken: _TypeAlias = CreatedToken  # noqa: Y015
+
+@_typing.final
+class TokenList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    page_size: _builtins.int
+    size: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Token]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___Token] | None = ...,
+        next_page_token: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "next_page_token", b"next_page_token", "page_size", b"page_size", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TokenList: _TypeAlias = TokenList  # noqa: Y015
+
+@_typing.final
+class CreateTokenRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class RolesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    ROLES_FIELD_NUMBER: _builtins.int
+    EXPIRES_TIME_SINCE_EPOCH_FIELD_NUMBER: _builtins.int
+    subject: _builtins.str
+    expires_time_since_epoch: _builtins.int
+    @_builtins.property
+    def roles(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Project (name or id) -> role. The first is the token's default project."""
+
+    def __init__(
+        self,
+        *,
+        subject: _builtins.str = ...,
+        roles: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        expires_time_since_epoch: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_expires_time_since_epoch", b"_expires_time_since_epoch", "expires_time_since_epoch", b"expires_time_since_epoch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expires_time_since_epoch", b"_expires_time_since_epoch", "expires_time_since_epoch", b"expires_time_since_epoch", "roles", b"roles", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__expires_time_since_epoch: _TypeAlias = _typing.Literal["expires_time_since_epoch"]  # noqa: Y015
+    _WhichOneofArgType__expires_time_since_epoch: _TypeAlias = _typing.Literal["_expires_time_since_epoch", b"_expires_time_since_epoch"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__expires_time_since_epoch) -> _WhichOneofReturnType__expires_time_since_epoch | None: ...
+
+Global___CreateTokenRequest: _TypeAlias = CreateTokenRequest  # noqa: Y015
+
+@_typing.final
+class GetTokensRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    next_page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int | None = ...,
+        next_page_token: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_next_page_token", b"_next_page_token", "_page_size", b"_page_size", "next_page_token", b"next_page_token", "page_size", b"page_size"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_next_page_token", b"_next_page_token", "_page_size", b"_page_size", "next_page_token", b"next_page_token", "page_size", b"page_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__next_page_token: _TypeAlias = _typing.Literal["next_page_token"]  # noqa: Y015
+    _WhichOneofArgType__next_page_token: _TypeAlias = _typing.Literal["_next_page_token", b"_next_page_token"]  # noqa: Y015
+    _WhichOneofReturnType__page_size: _TypeAlias = _typing.Literal["page_size"]  # noqa: Y015
+    _WhichOneofArgType__page_size: _TypeAlias = _typing.Literal["_page_size", b"_page_size"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_page_token) -> _WhichOneofReturnType__next_page_token | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__page_size) -> _WhichOneofReturnType__page_size | None: ...
+
+Global___GetTokensRequest: _TypeAlias = GetTokensRequest  # noqa: Y015
+
+@_typing.final
+class RevokeTokenRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeTokenRequest: _TypeAlias = RevokeTokenRequest  # noqa: Y015
+
+@_typing.final
 class ArtifactContentHeader(_message.Message):
     """---------------------------------------------------------------------------------------------
     Artifact content (our extension, beside the reference's service): the bytes of a model, doc

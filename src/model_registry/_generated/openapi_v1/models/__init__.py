@@ -96,6 +96,7 @@ from .serve_model import ServeModel
 from .serve_model_create import ServeModelCreate
 from .serve_model_list import ServeModelList
 from .serve_model_update import ServeModelUpdate
+from .server_sent_event import ServerSentEvent
 from .serving_environment import ServingEnvironment
 from .serving_environment_create import ServingEnvironmentCreate
 from .serving_environment_list import ServingEnvironmentList
@@ -205,6 +206,7 @@ __all__ = (
     "ServeModelCreate",
     "ServeModelList",
     "ServeModelUpdate",
+    "ServerSentEvent",
     "ServingEnvironment",
     "ServingEnvironmentCreate",
     "ServingEnvironmentList",

@@ -9,7 +9,7 @@ from typing import Any
 from ... import errors
 from ...client import Client
 from ...models.error import Error
-from ...models.event import Event
+from ...models.server_sent_event import ServerSentEvent
 from ...types import UNSET, RawResponse, Response, Unset, status_of
 
 __all__ = ["asyncio", "asyncio_detailed"]
@@ -41,9 +41,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: Client, response: RawResponse) -> Error | Event | None:
+def _parse_response(*, client: Client, response: RawResponse) -> Error | ServerSentEvent | None:
     if response.status_code == 200:
-        response_200 = Event.from_dict(response.text)
+        response_200 = ServerSentEvent.from_dict(response.text)
 
         return response_200
 
@@ -72,7 +72,7 @@ def _parse_response(*, client: Client, response: RawResponse) -> Error | Event |
     return None
 
 
-def _build_response(*, client: Client, response: RawResponse) -> Response[Error | Event]:
+def _build_response(*, client: Client, response: RawResponse) -> Response[Error | ServerSentEvent]:
     try:
         parsed = _parse_response(client=client, response=response)
     except (ValueError, TypeError, KeyError, AttributeError):
@@ -95,7 +95,7 @@ async def asyncio_detailed(
     since: str | Unset = UNSET,
     kinds: str | Unset = UNSET,
     actions: str | Unset = UNSET,
-) -> Response[Error | Event]:
+) -> Response[Error | ServerSentEvent]:
     """Watch the change events (server-sent events).
 
     A `text/event-stream` of the registry's change events, in commit order. The stream opens
@@ -134,7 +134,7 @@ async def asyncio(
     since: str | Unset = UNSET,
     kinds: str | Unset = UNSET,
     actions: str | Unset = UNSET,
-) -> Error | Event | None:
+) -> Error | ServerSentEvent | None:
     """Watch the change events (server-sent events).
 
     A `text/event-stream` of the registry's change events, in commit order. The stream opens

@@ -40,10 +40,12 @@ from model_registry.types import (
     ModelVersionState,
     Parameter,
     ParameterType,
+    Project,
     RegisteredModel,
     RegisteredModelState,
     ServeModel,
     ServingEnvironment,
+    Token,
 )
 from model_registry.types.custom_properties import (
     _INT_WIRE,
@@ -59,6 +61,7 @@ __all__ = [
     "page_parts",
     "to_model",
     "to_wire",
+    "token_from_wire",
 ]
 
 Mode = Literal["create", "update", "full"]
@@ -142,6 +145,7 @@ _FIELDS: dict[type[BaseResource], tuple[_Field, ...]] = {
         _f("end_time_since_epoch", "endTimeSinceEpoch", "ms"),
     ),
     ServingEnvironment: (*_BASE, _f("name", "name", send=_CREATE)),
+    Project: (*_BASE, _f("name", "name", send=_CREATE), _f("model_task", "modelTask")),
     InferenceService: (
         *_BASE,
         _f("name", "name", send=_CREATE),
@@ -489,3 +493,31 @@ def to_model(
     if step_as_string and body.get("step") is not None:
         body["step"] = str(body["step"])
     return model_cls.from_dict(body)
+
+
+def token_from_wire(data: Any) -> Token:
+    """Build a :class:`~model_registry.types.Token` from a REST token object (its secret, if
+    any, is left out).
+
+    Raises:
+        InvalidResponse: The object is malformed.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidResponse(f"expected a token object, got {type(data).__name__}")
+    token_id, subject, roles = data.get("id"), data.get("subject"), data.get("roles") or {}
+    if token_id is None or not isinstance(subject, str) or not isinstance(roles, Mapping):
+        raise InvalidResponse(f"malformed token object from the server: {dict(data)!r}")
+    try:
+        created, expires = (
+            None if data.get(key) is None else _read_int(data[key])
+            for key in ("createTimeSinceEpoch", "expiresTimeSinceEpoch")
+        )
+    except (TypeError, ValueError):
+        raise InvalidResponse(f"token {token_id}: malformed time from the server") from None
+    return Token(
+        str(token_id),
+        subject,
+        {str(project): str(role) for project, role in roles.items()},
+        create_time_since_epoch=created,
+        expires_time_since_epoch=expires,
+    )

@@ -27,6 +27,7 @@ from model_registry._wire.proto import (
 from model_registry.types import artifacts as domain_artifacts
 from model_registry.types import contexts as domain_contexts
 from model_registry.types import enums as domain_enums
+from model_registry.types import projects as domain_projects
 from model_registry.types.base import BaseResource
 from model_registry.types.custom_properties import decode_value, encode_value
 
@@ -52,6 +53,7 @@ _DOMAIN_CLASSES: dict[str, type[BaseResource]] = {
         domain_artifacts.DataSet,
         domain_artifacts.Metric,
         domain_artifacts.Parameter,
+        domain_projects.Project,
     )
 }
 

@@ -12,7 +12,8 @@ Conventions:
   it returns the stored entity and never changes the one given.
 * ``get_x_by_id`` / ``get_x_by_params`` / ``get_x_by_inference_service`` return ``None`` when
   nothing matches. An id that is not a registry id (a decimal ``1..999999999``) names nothing:
-  lookups return ``None`` and lists of its children are empty, without a request.
+  lookups return ``None`` and lists of its children are empty, without a request. (A
+  project's id is a UUID: anything else names no project.)
 * ``get_xs(options)`` return a :class:`~model_registry.types.PageCall`: awaited, it gives a
   :class:`~model_registry.types.Page` (a list with ``next_page_token``) and stores that token
   in ``options.next_page_token``, so calling again with the same options reads the next page.
@@ -27,7 +28,8 @@ import dataclasses
 import os
 import re
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -43,6 +45,7 @@ from model_registry.operations import (
     METRIC_HISTORY,
     MODEL_ARTIFACT,
     MODEL_VERSION,
+    PROJECT,
     REGISTERED_MODEL,
     SERVE_MODEL,
     SERVING_ENVIRONMENT,
@@ -62,6 +65,7 @@ from model_registry.types import (
     Artifact,
     ArtifactType,
     BaseResource,
+    CreatedToken,
     Event,
     Experiment,
     ExperimentRun,
@@ -71,10 +75,12 @@ from model_registry.types import (
     ModelArtifact,
     ModelVersion,
     PageCall,
+    Project,
     RawPage,
     RegisteredModel,
     ServeModel,
     ServingEnvironment,
+    Token,
 )
 
 __all__ = ["ModelRegistryAPIClient"]
@@ -91,6 +97,16 @@ ApiVersionName = Literal["auto", "v1", "v1alpha3"]
 
 def _is_id(value: object) -> bool:
     return value is not None and bool(_ID.match(str(value)))
+
+
+def _uuid(value: object) -> str | None:
+    """The canonical (lower-case) form of a UUID id, or ``None`` when it is not one."""
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
 
 
 def _parent(what: str, value: str | None) -> str:
@@ -439,7 +455,11 @@ class ModelRegistryAPIClient:
 
     async def _by_id(self, kind: Kind[E], id: str | None, parent_id: str | None = None) -> E | None:
         t = self._t()
-        if not _is_id(id) or (parent_id is not None and not _is_id(parent_id)):
+        if kind.uuid_ids:
+            id = _uuid(id)
+            if id is None:
+                return None
+        elif not _is_id(id) or (parent_id is not None and not _is_id(parent_id)):
             return None
         parent = None if parent_id is None else str(parent_id)
         return await self._maybe(t.get(kind, str(id), parent))
@@ -544,6 +564,90 @@ class ModelRegistryAPIClient:
     ) -> PageCall[RegisteredModel]:
         """One page of registered models."""
         return self._list(REGISTERED_MODEL, options)
+
+    # -- projects ------------------------------------------------------------------------
+
+    async def upsert_project(self, project: Project) -> Project:
+        """Create the project (``id`` is ``None``) or update it; return it stored.
+
+        Projects are an extension of our REST API v1 (and of the gRPC service): over REST
+        against a server that serves only v1alpha3, or with ``api_version="v1alpha3"``, this
+        raises :class:`~model_registry.exceptions.Unsupported`, as do the other project
+        methods.
+
+        Raises:
+            Conflict: A project with this name exists.
+            BadRequest: ``model_task`` is not one of :data:`~model_registry.types.MODEL_TASKS`.
+        """
+        return await self._upsert(PROJECT, project)
+
+    async def get_project_by_id(self, id: str | None) -> Project | None:
+        """The project with this id (a UUID), or ``None`` (also for a project the token has
+        no role in)."""
+        return await self._by_id(PROJECT, id)
+
+    async def get_project_by_params(
+        self, name: str | None = None, external_id: str | None = None
+    ) -> Project | None:
+        """The project with this name or external id, or ``None``."""
+        return await self._by_params(PROJECT, name, external_id)
+
+    def get_projects(self, options: ListOptions | None = None) -> PageCall[Project]:
+        """One page of the projects the caller has a role in (every project with the admin
+        token, or when the server runs without authentication)."""
+        return self._list(PROJECT, options)
+
+    # -- tokens --------------------------------------------------------------------------
+
+    async def create_token(
+        self,
+        subject: str,
+        roles: Mapping[str, str],
+        expires_time_since_epoch: int | None = None,
+    ) -> CreatedToken:
+        """Issue a token for ``subject`` with a role per project; its secret is in the answer
+        only (needs the admin token, or the ``admin`` role in each project named).
+
+        Tokens are managed over our REST API v1 (an extension): over gRPC, or against a
+        server without v1, this raises :class:`~model_registry.exceptions.Unsupported`.
+
+        Args:
+            subject: Who the token is for.
+            roles: Project name or id -> ``"reader"``, ``"editor"`` or ``"admin"``; the first
+                project is the token's default one.
+            expires_time_since_epoch: When it stops working (ms since the epoch); ``None``:
+                never.
+
+        Raises:
+            BadRequest: The server runs without authentication, or a role is unknown.
+            Forbidden: The caller may not issue tokens for these projects.
+        """
+        if not roles:
+            raise ValueError("create_token: give at least one project and its role")
+        return await self._t().create_token(subject, roles, expires_time_since_epoch)
+
+    def get_tokens(self, options: ListOptions | None = None) -> PageCall[Token]:
+        """One page of the tokens the caller may manage (never their secrets); the page size
+        and page token of ``options`` are used, its ordering and filter are not."""
+        opts = options if options is not None else ListOptions()
+
+        async def fetch() -> RawPage[Token]:
+            fields = {}
+            if opts.wire_page_size is not None:
+                fields["page_size"] = str(opts.wire_page_size)
+            if opts.next_page_token:
+                fields["next_page_token"] = opts.next_page_token
+            return await self._t().list_tokens(fields)
+
+        return PageCall(fetch, opts)
+
+    async def revoke_token(self, id: str) -> None:
+        """Revoke the token with this id: it stops working at once.
+
+        Raises:
+            NotFound: There is no such token.
+        """
+        await self._t().revoke_token(str(id))
 
     # -- model versions ------------------------------------------------------------------
 

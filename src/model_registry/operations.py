@@ -29,6 +29,7 @@ from model_registry.types import (
     Metric,
     ModelArtifact,
     ModelVersion,
+    Project,
     RegisteredModel,
     ServeModel,
     ServingEnvironment,
@@ -43,10 +44,12 @@ __all__ = [
     "METRIC_HISTORY",
     "MODEL_ARTIFACT",
     "MODEL_VERSION",
+    "PROJECT",
     "REGISTERED_MODEL",
     "REST_APIS",
     "SERVE_MODEL",
     "SERVING_ENVIRONMENT",
+    "TOKEN_OPS",
     "Kind",
     "Op",
     "endpoint_module",
@@ -163,6 +166,7 @@ class Kind(Generic[E]):
         delete: Delete by id (our extension ``delete``); path ids as REST names them.
         special: The kind's other operations by name (the aliases of model versions:
             ``set_alias``, ``delete_alias``, ``by_alias``).
+        uuid_ids: The kind's ids are UUID strings (projects), not decimal numbers.
     """
 
     name: str
@@ -179,6 +183,7 @@ class Kind(Generic[E]):
     parent_attr: str | None = None
     delete: Op | None = None
     special: Mapping[str, Op] = field(default_factory=dict)
+    uuid_ids: bool = False
 
     @property
     def ops(self) -> tuple[Op, ...]:
@@ -352,6 +357,29 @@ EXPERIMENT_RUN: Kind[ExperimentRun] = _standard(
     parent_attr="experiment_id",
     delete=extension(DELETE, None, "DeleteExperimentRun"),
 )
+#: Projects: every entity of the other kinds belongs to one, selected per call by a header
+#: (REST) or metadata (gRPC), never by a field. Managed through our v1 extension only: REST
+#: v1alpha3 has no endpoint and the gRPC service no RPC for them yet (CONTRACT.md names
+#: ``UpsertProject``, ``GetProjectById``, ``GetProjectByParams``, ``GetProjects``: when the
+#: proto has them, they go in the ``rpc`` column here), so those transports raise Unsupported.
+PROJECT: Kind[Project] = Kind(
+    "project",
+    Project,
+    create=extension("projects", "create_project", None),
+    update=extension("projects", "update_project", None),
+    get=extension("projects", "get_project", None),
+    find=extension("projects", "find_project", None),
+    list=extension("projects", "get_projects", None),
+    uuid_ids=True,
+)
+#: Token management (our v1 extension): not an entity kind (no domain entity, a revoke in
+#: place of an update), so its operations are named here, each an ``Op`` as in the table.
+TOKEN_OPS: Mapping[str, Op] = {
+    "create": extension("tokens", "create_token", None),
+    "list": extension("tokens", "get_tokens", None),
+    "revoke": extension("tokens", "revoke_token", None),
+}
+
 #: The metric history of runs: a list only (entries are appended by linking a ``Metric``).
 METRIC_HISTORY: Kind[Metric] = Kind(
     "metric_history",

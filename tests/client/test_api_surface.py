@@ -74,6 +74,14 @@ METHODS: dict[str, list[str]] = {
     # Our extension (artifact content).
     "upload_artifact_content": ["artifact_id", "path", "progress"],
     "download_artifact_content": ["artifact_id", "dest", "progress"],
+    # Our extensions: projects (issue 18) in the style of the methods above, and tokens.
+    "upsert_project": ["project"],
+    "get_project_by_id": ["id"],
+    "get_project_by_params": ["name", "external_id"],
+    "get_projects": ["options"],
+    "create_token": ["subject", "roles", "expires_time_since_epoch"],
+    "get_tokens": ["options"],
+    "revoke_token": ["id"],
 }
 
 

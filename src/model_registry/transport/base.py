@@ -39,12 +39,14 @@ from model_registry.types import (
     Artifact,
     ArtifactType,
     BaseResource,
+    CreatedToken,
     Event,
     ListOptions,
     ModelArtifact,
     Page,
     RawPage,
     ServeModel,
+    Token,
 )
 
 __all__ = ["CallLoop", "Failure", "Transport", "WatchFilter", "list_fields", "with_article"]
@@ -77,6 +79,8 @@ E = TypeVar("E", bound=BaseResource)
 R = TypeVar("R")
 
 _log = logging.getLogger("model_registry.transport")
+
+_TOKENS_OVER_REST = "tokens are managed over the REST API v1 only: use transport='rest'"
 
 
 def with_article(label: str) -> str:
@@ -370,6 +374,22 @@ class Transport(ABC):
     ) -> RawPage[E]:
         """Call the list operation ``op`` (of ``parent_id``'s children when given)."""
 
+    # -- tokens: managed over the REST API v1 (our extension) -----------------------------
+
+    async def create_token(
+        self, subject: str, roles: Mapping[str, str], expires_time_since_epoch: int | None
+    ) -> CreatedToken:
+        """Issue a token for ``subject`` with a role per project (name or id)."""
+        raise Unsupported(_TOKENS_OVER_REST)
+
+    async def list_tokens(self, fields: dict[str, str]) -> RawPage[Token]:
+        """The first phase of a list of tokens (``fields``: page size and token only)."""
+        raise Unsupported(_TOKENS_OVER_REST)
+
+    async def revoke_token(self, token_id: str) -> None:
+        """Revoke a token; NotFound when there is no such token."""
+        raise Unsupported(_TOKENS_OVER_REST)
+
     async def find(
         self,
         kind: Kind[E],
@@ -425,7 +445,9 @@ class Transport(ABC):
         models of ``parent_id`` (or of each inference service in turn when that is not
         given): one filtered query per service, nothing filtered on the client.
         """
-        if kind.get is not None and self.supports(kind.get):
+        if kind.get is not None and (self.supports(kind.get) or kind.domain is not ServeModel):
+            # Without an endpoint for it (experiments on REST v1, projects on v1alpha3) this
+            # raises Unsupported, naming why: not an absent entity.
             return await self._get(kind, kind.get, id)
         if kind.domain is not ServeModel:
             raise NotFound(f"no {kind.label} {id}")

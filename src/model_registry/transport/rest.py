@@ -42,6 +42,7 @@ from model_registry.exceptions import (
 from model_registry.operations import (
     ARTIFACT,
     REST_APIS,
+    TOKEN_OPS,
     V1,
     V1ALPHA3,
     Kind,
@@ -68,7 +69,7 @@ from model_registry.transport.policy import (
     effective_project,
     parse_retry_after,
 )
-from model_registry.types import Artifact, BaseResource, RawPage
+from model_registry.types import Artifact, BaseResource, CreatedToken, RawPage, Token
 
 __all__ = ["RestTransport"]
 
@@ -474,10 +475,10 @@ class RestTransport(Transport):
                         self._extensions = frozenset()
         return name in self._extensions
 
-    async def _version_for(self, kind: Kind[Any], op: Op | None, what: str) -> str:
+    async def _version_for(self, label: str, op: Op | None, what: str) -> str:
         """The API version to call ``op`` with; Unsupported when none can (for one of our
         extensions also when the server does not serve it, such as the reference)."""
-        version = await self._version_for_op(kind, op, what)
+        version = await self._version_for_op(label, op, what)
         if (
             op is not None
             and op.extension is not None
@@ -485,12 +486,12 @@ class RestTransport(Transport):
         ):
             raise Unsupported(
                 f"the server does not serve the {op.extension!r} extension, needed to {what} "
-                f"{with_article(kind.label)} (the Kubeflow Model Registry API has no such "
+                f"{with_article(label)} (the Kubeflow Model Registry API has no such "
                 "operation)"
             )
         return version
 
-    async def _version_for_op(self, kind: Kind[Any], op: Op | None, what: str) -> str:
+    async def _version_for_op(self, label: str, op: Op | None, what: str) -> str:
         """The API version to call ``op`` with; Unsupported when none can."""
         rest = {} if op is None else op.rest
         if self.api_version != AUTO:
@@ -503,7 +504,7 @@ class RestTransport(Transport):
             )
             raise Unsupported(
                 f"the REST API {self.api_version} has no endpoint to {what} "
-                f"{with_article(kind.label)} ({reason})"
+                f"{with_article(label)} ({reason})"
             )
         # v1 is asked about before the first call, whichever operation that is.
         if await self._serves(V1) and V1 in rest:
@@ -513,17 +514,16 @@ class RestTransport(Transport):
         if V1ALPHA3 in rest:
             raise Unsupported(
                 f"the server serves only the REST API v1, which has no endpoint to {what} "
-                f"{with_article(kind.label)} (v1 has no experiments, experiment runs or metric "
+                f"{with_article(label)} (v1 has no experiments, experiment runs or metric "
                 "history)"
             )
         if V1 in rest:
             raise Unsupported(
                 f"the server serves only the REST API v1alpha3, which has no endpoint to {what} "
-                f"{with_article(kind.label)} (it is an extension of our REST API v1)"
+                f"{with_article(label)} (it is an extension of our REST API v1)"
             )
         raise Unsupported(
-            f"the REST API has no endpoint to {what} {with_article(kind.label)}; use the gRPC "
-            "transport"
+            f"the REST API has no endpoint to {what} {with_article(label)}; use the gRPC transport"
         )
 
     @property
@@ -543,15 +543,10 @@ class RestTransport(Transport):
     ) -> dict[str, Any]:
         """Build the request of ``op`` with the generated endpoint module of its version
         (``body``: an entity in a mode; ``json_body``: a plain JSON object)."""
-        version = await self._version_for(kind, op, what)
+        version = await self._version_for(kind.label, op, what)
         assert op is not None  # _version_for refuses a missing operation
-        name = op.rest[version]
         package = REST_APIS[version]
-        key = f"{version}.{name}"
-        module = self._modules.get(key)
-        if module is None:
-            module = importlib.import_module(f"{package}.api.{endpoint_module(name)}")
-            self._modules[key] = module
+        module = self._module(version, op.rest[version])
         extra: dict[str, Any] = {}
         if json_body is not None:
             extra["body"] = _RawBody(json_body)
@@ -572,6 +567,58 @@ class RestTransport(Transport):
         if query:
             request["params"] = {_camel(key): value for key, value in query.items()}
         return request
+
+    def _module(self, version: str, name: str) -> ModuleType:
+        """The generated endpoint module ``name`` of API ``version`` (imported once)."""
+        key = f"{version}.{name}"
+        module = self._modules.get(key)
+        if module is None:
+            package = REST_APIS[version]
+            module = importlib.import_module(f"{package}.api.{endpoint_module(name)}")
+            self._modules[key] = module
+        return module
+
+    async def _token_request(
+        self, name: str, what: str, *path: str, body: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Build the request of token operation ``name`` (:data:`TOKEN_OPS`)."""
+        op = TOKEN_OPS[name]
+        version = await self._version_for("token", op, what)
+        extra: dict[str, Any] = {}
+        if body is not None:
+            models = importlib.import_module(f"{REST_APIS[version]}.models")
+            extra["body"] = models.TokenCreate.from_dict(dict(body))
+        request: dict[str, Any] = self._module(version, op.rest[version])._get_kwargs(
+            *path, **extra
+        )
+        return request
+
+    async def create_token(
+        self, subject: str, roles: Mapping[str, str], expires_time_since_epoch: int | None
+    ) -> CreatedToken:
+        body: dict[str, Any] = {"subject": subject, "roles": dict(roles)}
+        if expires_time_since_epoch is not None:
+            body["expiresTimeSinceEpoch"] = str(int(expires_time_since_epoch))
+        request = await self._token_request("create", "create", body=body)
+        # Token management works across projects: no project header.
+        data = _loads(await self._send(request, scoped=False), request)
+        secret = data.get("token") if isinstance(data, Mapping) else None
+        if not isinstance(secret, str) or not secret:
+            raise InvalidResponse("the server's answer to creating a token holds no token")
+        return CreatedToken(_convert.token_from_wire(data), secret)
+
+    async def list_tokens(self, fields: dict[str, str]) -> RawPage[Token]:
+        request = await self._token_request("list", "list")
+        request["params"] = {_camel(key): value for key, value in fields.items()}
+        content = await self._send(request, scoped=False)
+
+        def read() -> tuple[list[Any], str, int | None]:
+            return _convert.page_parts(_loads(content, request))
+
+        return RawPage(read, _convert.token_from_wire)
+
+    async def revoke_token(self, token_id: str) -> None:
+        await self._send(await self._token_request("revoke", "revoke", token_id), scoped=False)
 
     async def _one(self, kind: Kind[E], request: dict[str, Any]) -> E:
         content = await self._send(request)

@@ -40,12 +40,16 @@ from model_registry.types.enums import (
 from model_registry.types.events import Event
 from model_registry.types.options import ListOptions, Page, PageCall, RawPage
 from model_registry.types.pager import Pager
+from model_registry.types.projects import MODEL_TASKS, ROLES, CreatedToken, Project, Token
 
 __all__ = [
+    "MODEL_TASKS",
+    "ROLES",
     "Artifact",
     "ArtifactState",
     "ArtifactType",
     "BaseResource",
+    "CreatedToken",
     "CustomValue",
     "DataSet",
     "DocArtifact",
@@ -69,10 +73,12 @@ __all__ = [
     "Pager",
     "Parameter",
     "ParameterType",
+    "Project",
     "RawPage",
     "RegisteredModel",
     "RegisteredModelState",
     "ServeModel",
     "ServingEnvironment",
     "SortOrder",
+    "Token",
 ]

@@ -122,6 +122,11 @@ def test_every_rpc_is_called_by_an_operation_of_the_client_table() -> None:
     assert set(STREAM_HANDLERS) == STREAM_RPCS
 
 
+#: Kinds of our REST v1 extension the gRPC service has no RPCs for yet: over gRPC the client
+#: raises Unsupported for them (tests/client/test_projects.py).
+REST_ONLY_KINDS = frozenset({"project"})
+
+
 def test_every_operation_of_the_client_table_has_an_rpc() -> None:
     # The reverse direction: each operation maps to an RPC, so the gRPC transport never falls
     # back to a slower composed default.
@@ -129,6 +134,9 @@ def test_every_operation_of_the_client_table_has_an_rpc() -> None:
         ops = [kind.create, kind.update, kind.get, kind.find, kind.list]
         ops += [kind.by_inference_service, *kind.children.values(), *kind.links.values()]
         for op in ops:
+            if kind.name in REST_ONLY_KINDS:
+                assert op is None or op.rpc is None, (kind.name, op)
+                continue
             assert op is None or op.rpc in RPCS, (kind.name, op)
     assert not GrpcTransport.__abstractmethods__
 

@@ -1,0 +1,87 @@
+"""Tokens with a role per project through the async client, against a server with auth on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from model_registry.core import ModelRegistryAPIClient
+from model_registry.exceptions import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unsupported,
+)
+from model_registry.server import RunningServer, run_server
+from model_registry.types import ListOptions, Project, RegisteredModel
+
+ADMIN = "admin-secret"
+
+
+@pytest.fixture
+async def secured(database_url: str) -> AsyncIterator[RunningServer]:
+    """A server that requires tokens; ``ADMIN`` is its admin token."""
+    async with run_server(database_url, grpc_port=0, auth_tokens=[ADMIN]) as srv:
+        yield srv
+
+
+def connect(
+    server: RunningServer, token: str, project: str | None = None
+) -> ModelRegistryAPIClient:
+    return ModelRegistryAPIClient.insecure_connection(
+        "127.0.0.1", server.port, token, project=project
+    )
+
+
+async def test_a_created_token_works_with_its_roles_and_is_listed_without_its_secret(
+    secured: RunningServer,
+) -> None:
+    expires = int(time.time() * 1000) + 3_600_000
+    async with connect(secured, ADMIN) as admin:
+        await admin.upsert_project(Project("fraud"))
+        created = await admin.create_token(
+            "alice", {"fraud": "editor", "default": "reader"}, expires
+        )
+        assert created.secret and created.secret not in repr(created)
+        token = created.token
+        assert (token.subject, token.roles) == ("alice", {"fraud": "editor", "default": "reader"})
+        assert token.expires_time_since_epoch == expires
+        listed = await admin.get_tokens(ListOptions(limit=10))
+        assert [t.id for t in listed if t.subject == "alice"] == [token.id]
+
+    async with connect(secured, created.secret) as alice:
+        # The first project is the token's default one.
+        hal = await alice.upsert_registered_model(RegisteredModel("HAL"))
+        with alice.call_options(project="fraud"):
+            assert await alice.get_registered_model_by_id(hal.id) == hal
+        with alice.call_options(project="default"):
+            assert await alice.get_registered_models() == []
+            with pytest.raises(Forbidden, match="editor"):
+                await alice.upsert_registered_model(RegisteredModel("nope"))
+
+    async with connect(secured, ADMIN) as admin:
+        await admin.revoke_token(token.id)
+        with pytest.raises(NotFound):
+            await admin.revoke_token("999999")
+    async with connect(secured, created.secret) as alice:
+        with pytest.raises(Unauthorized):
+            await alice.get_registered_models()
+
+
+async def test_token_management_needs_auth_on_and_rest_v1(
+    server: RunningServer, secured: RunningServer
+) -> None:
+    async with ModelRegistryAPIClient.insecure_connection("127.0.0.1", server.port) as open_:
+        with pytest.raises(BadRequest, match="authentication is off"):
+            await open_.create_token("bob", {"default": "reader"})
+    async with ModelRegistryAPIClient.insecure_connection(
+        "127.0.0.1", secured.port, ADMIN, api_version="v1alpha3"
+    ) as alpha:
+        with pytest.raises(Unsupported, match="v1alpha3 has no endpoint to create a token"):
+            await alpha.create_token("bob", {"default": "reader"})
+    with pytest.raises(ValueError, match="at least one project"):
+        async with connect(secured, ADMIN) as admin:
+            await admin.create_token("bob", {})

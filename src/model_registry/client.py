@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -32,6 +33,7 @@ from model_registry.exceptions import ClientClosed, ModelRegistryError, NotFound
 from model_registry.transport.policy import call_options, check_project
 from model_registry.types import (
     Artifact,
+    CreatedToken,
     DataSet,
     Event,
     ListOptions,
@@ -40,12 +42,15 @@ from model_registry.types import (
     ModelVersionState,
     Page,
     Pager,
+    Project,
     RegisteredModel,
     RegisteredModelState,
+    Token,
 )
 from model_registry.utils import OCIParams, S3Params
 from model_registry.workflows import artifacts as wf_artifacts
 from model_registry.workflows import registration as wf
+from model_registry.workflows.data_config import data_source
 from model_registry.workflows.params import decode_params
 
 if TYPE_CHECKING:
@@ -53,7 +58,7 @@ if TYPE_CHECKING:
 
     from model_registry.core import ModelRegistryAPIClient
 
-__all__ = ["ModelRegistry"]
+__all__ = ["ModelRegistry", "ProjectClient"]
 
 T = TypeVar("T")
 E = TypeVar("E", RegisteredModel, ModelVersion, Artifact)
@@ -160,7 +165,8 @@ class ModelRegistry:
         custom_ca_envvar: When ``custom_ca`` is None: the environment variable holding it.
         log_level: Level of the ``model_registry`` logger (left alone when None).
         project: The project (name or id) every call works in; ``None`` lets the server
-            choose (the token's first project, else ``default``).
+            choose (the token's first project, else ``default``). :meth:`project` and
+            :meth:`create_project` give an object working in another one.
 
     Example:
         >>> registry = ModelRegistry("http://localhost", 8080, author="me", is_secure=False)
@@ -324,6 +330,104 @@ class ModelRegistry:
             if aclose is not None:
                 with contextlib.suppress(ModelRegistryError, RuntimeError):
                     self._runner.run(aclose())
+
+    # -- projects ------------------------------------------------------------------------
+
+    def create_project(
+        self,
+        name: str,
+        description: str | None = None,
+        model_task: str | None = None,
+        *,
+        external_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ProjectClient:
+        """Create a project and return it, ready to register into (the seed's
+        ``client.create_project(name=..., description=..., model_task=...)``).
+
+        Args:
+            name: The project's name, unique in the registry.
+            description: Free text.
+            model_task: What its models do, e.g. ``"MODEL_TASK_BINARY_CLASSIFICATION"`` (one
+                of :data:`~model_registry.types.MODEL_TASKS`).
+            external_id: An id from the caller's system.
+            metadata: Custom properties of the project.
+
+        Raises:
+            Conflict: A project with this name exists.
+            BadRequest: ``model_task`` is not a known task (the message lists them).
+            Unsupported: The server serves only the REST API v1alpha3 (projects are on v1 and
+                gRPC).
+        """
+        project = Project(
+            name,
+            description=description,
+            model_task=model_task,
+            external_id=external_id,
+            custom_properties=dict(metadata or {}),
+        )
+        return ProjectClient(self, self._call(lambda api: api.upsert_project(project)))
+
+    def get_project(self, project_id: str) -> ProjectClient:
+        """Return the project with this id (the seed's ``client.get_project(project_id=...)``).
+
+        Raises:
+            NotFound: No project has this id, or the token has no role in it.
+        """
+        found = self._call(lambda api: api.get_project_by_id(project_id))
+        if found is None:
+            hint = "" if _looks_like_uuid(project_id) else " (get_project_by_name takes a name)"
+            raise NotFound(f"project {project_id!r} not found{hint}")
+        return ProjectClient(self, found)
+
+    def get_project_by_name(self, name: str) -> ProjectClient:
+        """Return the project called ``name``.
+
+        Raises:
+            NotFound: No project has this name, or the token has no role in it.
+        """
+        found = self._call(lambda api: api.get_project_by_params(name=name))
+        if found is None:
+            raise NotFound(f"project {name!r} not found")
+        return ProjectClient(self, found)
+
+    def list_projects(self) -> Pager[ProjectClient]:
+        """Return a pager over the projects the token has a role in (all of them with the
+        admin token or without authentication); each item is a :class:`ProjectClient`, its
+        stored fields in ``.info``."""
+
+        async def page(api: ModelRegistryAPIClient, options: ListOptions) -> Page[ProjectClient]:
+            found = await api.get_projects(options)
+            items = [ProjectClient(self, project) for project in found]
+            return Page(items, next_page_token=found.next_page_token)
+
+        return self._pager(page)
+
+    # -- tokens --------------------------------------------------------------------------
+
+    def create_token(
+        self,
+        subject: str,
+        roles: Mapping[str, str],
+        *,
+        expires_time_since_epoch: int | None = None,
+    ) -> CreatedToken:
+        """Issue a token for ``subject`` with a role per project (``{"fraud": "editor"}``);
+        its ``secret`` is seen only here (see
+        :meth:`ModelRegistryAPIClient.create_token`)."""
+        return self._call(lambda api: api.create_token(subject, roles, expires_time_since_epoch))
+
+    def list_tokens(self) -> Pager[Token]:
+        """Return a pager over the tokens (never their secrets)."""
+        return self._pager(lambda api, options: api.get_tokens(options))
+
+    def revoke_token(self, token_id: str) -> None:
+        """Revoke a token by its id.
+
+        Raises:
+            NotFound: There is no such token.
+        """
+        self._call(lambda api: api.revoke_token(token_id))
 
     # -- models --------------------------------------------------------------------------
 
@@ -872,3 +976,276 @@ async def _upsert(api: ModelRegistryAPIClient, entity: E) -> E:
     else:
         result = await api.upsert_artifact(entity)
     return result  # type: ignore[no-any-return]
+
+
+def _looks_like_uuid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+class ProjectClient:
+    """One project of a registry, with the seed's registration workflow.
+
+    Returned by :meth:`ModelRegistry.create_project`, :meth:`ModelRegistry.get_project`,
+    :meth:`ModelRegistry.get_project_by_name` and :meth:`ModelRegistry.list_projects`. Every
+    call it makes works in this project (its id travels with each request), whatever project
+    the :class:`ModelRegistry` it came from works in; it shares that client's connection.
+
+    Names are unique as in the seed: registering a model or a dataset under a name the project
+    already holds is a :class:`~model_registry.exceptions.Conflict`, and nothing is written.
+    Local files are validated as the facade's workflows validate them (a model path must be a
+    readable file; a data file must be readable and hold the columns its parameters name);
+    ``skip_validation=True`` skips that (not recommended).
+
+    Attributes:
+        info: The project as stored (a :class:`~model_registry.types.Project`).
+    """
+
+    def __init__(self, registry: ModelRegistry, info: Project) -> None:
+        if info.id is None:
+            raise ValueError("a ProjectClient needs a stored project (with an id)")
+        self._registry = registry
+        self.info = info
+
+    @property
+    def project_id(self) -> str:
+        """The project's id (a UUID string), as the seed's ``project.project_id``."""
+        assert self.info.id is not None
+        return self.info.id
+
+    @property
+    def name(self) -> str:
+        """The project's name."""
+        return self.info.name
+
+    @property
+    def description(self) -> str | None:
+        """The project's description."""
+        return self.info.description
+
+    @property
+    def model_task(self) -> str | None:
+        """The project's model task (``MODEL_TASK_...``)."""
+        return self.info.model_task
+
+    def __repr__(self) -> str:
+        return f"ProjectClient(name={self.name!r}, project_id={self.project_id!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ProjectClient):
+            return NotImplemented
+        return self.info == other.info and self._registry is other._registry
+
+    __hash__ = None  # type: ignore[assignment]  # mutable info, as the domain types
+
+    def _call(self, fn: Callable[[ModelRegistryAPIClient], Coroutine[Any, Any, T]]) -> T:
+        return self._registry._call(fn, project=self.project_id)
+
+    # -- models --------------------------------------------------------------------------
+
+    def register_model(
+        self,
+        name: str,
+        model_config: Mapping[str, Any],
+        model_endpoint_integration_id: str | None = None,
+        skip_validation: bool = False,
+        *,
+        version: str = "1",
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Register a model described by a configuration; return the registered model's id.
+
+        Args:
+            name: The model's name, new in this project.
+            model_config: ``{"hugging_face": {"model_uri": ..., "kwargs": {...}}}`` or
+                ``{"model_path": {"path": ...}}`` (see
+                :mod:`model_registry.workflows.model_config`).
+            model_endpoint_integration_id: The integration whose secrets the model needs at
+                run time; recorded as the version's custom property
+                ``model_endpoint_integration_id``.
+            skip_validation: Do not check that a local model path is a readable file.
+            version: The name of the version created (``"1"``).
+            description: The version's description.
+            metadata: Custom properties of the version.
+
+        Raises:
+            Conflict: The project holds a model called ``name`` already.
+            DataValidationError: A local model path is missing or unreadable.
+            ValueError: The configuration is malformed.
+        """
+        properties = dict(metadata or {})
+        if model_endpoint_integration_id is not None:
+            properties["model_endpoint_integration_id"] = model_endpoint_integration_id
+        author = self._registry.author
+        parts = self._call(
+            lambda api: wf.register_model_from_config(
+                api,
+                name,
+                model_config,
+                version=version,
+                author=author,
+                owner=author,
+                description=description,
+                metadata=properties,
+                skip_validation=skip_validation,
+                new_model=True,
+            )
+        )
+        assert parts.model.id is not None
+        return parts.model.id
+
+    def register_model_from_path(
+        self,
+        name: str,
+        remote_path: str,
+        skip_validation: bool = False,
+        *,
+        version: str = "1",
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Register a model file by its path (``{"model_path": {"path": remote_path}}``);
+        return the registered model's id.
+
+        A local path must be a readable file unless ``skip_validation``; remote URIs
+        (``s3://...``) are not opened.
+
+        Raises:
+            Conflict: The project holds a model called ``name`` already.
+        """
+        return self.register_model(
+            name,
+            {"model_path": {"path": remote_path}},
+            skip_validation=skip_validation,
+            version=version,
+            description=description,
+            metadata=metadata,
+        )
+
+    # -- datasets and predictions --------------------------------------------------------
+
+    def register_dataset(
+        self,
+        name: str,
+        data_config: Mapping[str, Any] | None = None,
+        integration_id: str | None = None,
+        skip_validation: bool = False,
+        *,
+        data_params: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Register a dataset described by a data configuration; return its id.
+
+        Args:
+            name: The dataset's name, new in this project.
+            data_config: ``{"connection_info": {"data_file": {"path": ...}}, "data_params":
+                {"label_col": ..., "timestamp_col": ...}}`` (a ``hugging_face`` connection
+                with ``dataset_uri`` is recorded, not opened); see
+                :mod:`model_registry.workflows.data_config`.
+            integration_id: The integration holding the credentials to read the data;
+                recorded as the custom property ``integration_id``.
+            skip_validation: Do not open a local file to check its columns.
+            data_params: The older spelling of ``data_config`` (the whole configuration,
+                as seed 001 writes it).
+            description: Free text.
+            metadata: Extra custom properties.
+
+        Raises:
+            Conflict: The project holds a dataset called ``name`` already.
+            DataValidationError: The local file is unreadable or lacks a named column.
+            ValueError: The configuration is malformed.
+        """
+        if data_config is not None and data_params is not None:
+            raise ValueError("give data_config or data_params (its older name), not both")
+        config = data_config if data_config is not None else data_params
+        if config is None:
+            raise ValueError("register_dataset needs data_config")
+        source = data_source(config)
+        properties = {**source.properties, **(metadata or {})}
+        if integration_id is not None:
+            properties["integration_id"] = integration_id
+        stored = self._call(
+            lambda api: wf.register_dataset(
+                api,
+                name,
+                source.uri,
+                data_params=source.params,
+                description=description,
+                metadata=properties,
+                skip_validation=skip_validation or not source.openable,
+            )
+        )
+        assert stored.id is not None
+        return stored.id
+
+    def register_predictions(
+        self,
+        dataset_id: str,
+        model_id: str,
+        pred_config: Mapping[str, Any],
+        skip_validation: bool = False,
+        *,
+        model_version_id: str | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Register a model's predictions on a dataset; return their id.
+
+        The predictions belong to the newest version of the registered model ``model_id``
+        (or to ``model_version_id``, a version of that model) and record the dataset's, the
+        version's and the model's ids (custom properties ``dataset_id``,
+        ``model_version_id``, ``registered_model_id``).
+
+        Args:
+            dataset_id: A dataset of this project (from :meth:`register_dataset`).
+            model_id: A registered model of this project (from :meth:`register_model`).
+            pred_config: ``{"connection_info": {"data_file": {"path": ...}}, "pred_params":
+                {"pred_col": ...}}``.
+            skip_validation: Do not open a local file to check its columns.
+            model_version_id: The version that made the predictions (default: the newest).
+            description: Free text.
+            metadata: Extra custom properties.
+
+        Raises:
+            NotFound: The dataset, the model or the version is not in this project, or the
+                model has no version.
+            Conflict: These predictions are registered already.
+            DataValidationError: The local file is unreadable or lacks ``pred_col``.
+            ValueError: The configuration is malformed or has no ``pred_col``.
+        """
+        source = data_source(pred_config, params_key="pred_params")
+        params = dict(source.params)
+        pred_col = params.pop("pred_col", None)
+        if not isinstance(pred_col, str) or not pred_col:
+            raise ValueError("pred_config needs pred_params.pred_col (the prediction column)")
+        properties = {**source.properties, **(metadata or {})}
+
+        async def register(api: ModelRegistryAPIClient) -> DataSet:
+            if model_version_id is None:
+                version = await wf.newest_version(api, model_id)
+                if version is None:
+                    raise NotFound(f"model {model_id!r} has no version in this project")
+            else:
+                version = await api.get_model_version_by_id(model_version_id)
+                if version is None or version.registered_model_id != str(model_id):
+                    raise NotFound(f"model {model_id!r} has no version {model_version_id!r}")
+            return await wf.register_predictions(
+                api,
+                dataset_id,
+                version,
+                source.uri,
+                pred_col=pred_col,
+                params=params,
+                description=description,
+                metadata=properties,
+                skip_validation=skip_validation or not source.openable,
+            )
+
+        stored = self._call(register)
+        assert stored.id is not None
+        return stored.id

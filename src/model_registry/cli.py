@@ -10,7 +10,10 @@ Every other command talks to a registry at ``--url`` (or ``$MODEL_REGISTRY_URL``
   ``datasets list``: tables (or ``--json``), with ``--filter``, ``--order-by``, ``--desc``,
   ``--limit`` (total items) and ``--page-size``, read page by page through the ``Pager``;
 * ``register model`` (prints the new version's id), ``register dataset``,
-  ``register predictions``: print the new id (``--json``: every id written).
+  ``register predictions``: print the new id (``--json``: every id written);
+* ``projects list|create|show``: the projects (``create`` prints the new project's id);
+* ``tokens create|list|revoke``: tokens with a role per project (``create`` prints the new
+  token alone on its line; ``list`` never shows a secret).
 
 ``--project`` (or ``$MODEL_REGISTRY_PROJECT``), a project's name or id, chooses the project
 every command works in; without it the server chooses (the token's first project, else
@@ -28,7 +31,9 @@ import dataclasses
 import importlib
 import json
 import os
+import re
 import sys
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from enum import Enum
@@ -53,10 +58,12 @@ from model_registry.exceptions import (
     UnprocessableEntity,
 )
 from model_registry.integrations.cli import import_group
+from model_registry.types.projects import MODEL_TASKS, ROLES
 
 __all__ = ["EXIT_CODES", "cli", "main"]
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+MODEL_TASKS_CHOICES = list(MODEL_TASKS)
 T = TypeVar("T")
 
 #: Exit code per error class, most specific first.
@@ -711,6 +718,222 @@ def register_predictions(
         skip_validation=skip_validation,
     )
     _done(as_json, "predictions", predictions_id, dataset_id=found.id, model_version_id=mv.id)
+
+
+# -- projects ----------------------------------------------------------------------------------
+
+_PROJECT_COLUMNS: list[tuple[str, Callable[[Any], Any]]] = [
+    *_ENTITY_COLUMNS,
+    ("model task", lambda p: p.model_task),
+    ("created", lambda p: _when(p.create_time_since_epoch)),
+    ("description", lambda p: p.description),
+]
+
+
+@cli.group()
+def projects() -> None:
+    """Projects: every registration belongs to one (choose it with --project)."""
+
+
+@projects.command("list")
+@_list_options
+@pass_settings
+def projects_list(settings: _Settings, /, as_json: bool, **paging: Any) -> None:
+    """List the projects the token has a role in (all of them with the admin token)."""
+    pager = _configure(settings.registry().list_projects(), **paging)
+    found = [project.info for project in _collect(pager, label="projects")]
+    _emit(found, as_json=as_json, title="projects", columns=_PROJECT_COLUMNS)
+
+
+@projects.command("create")
+@click.argument("name")
+@click.option("--description", default=None)
+@click.option(
+    "--model-task",
+    type=click.Choice(MODEL_TASKS_CHOICES, case_sensitive=False),
+    default=None,
+    help="What its models do (MODEL_TASK_...).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def projects_create(
+    settings: _Settings,
+    /,
+    name: str,
+    description: str | None,
+    model_task: str | None,
+    as_json: bool,
+) -> None:
+    """Create project NAME; print its id."""
+    created = settings.registry().create_project(
+        name, description=description, model_task=model_task.upper() if model_task else None
+    )
+    if as_json:
+        click.echo(json.dumps(_as_dict(created.info), indent=2, default=str))
+    else:
+        click.echo(created.project_id)
+
+
+@projects.command("show")
+@click.argument("project")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def projects_show(settings: _Settings, /, project: str, as_json: bool) -> None:
+    """Show PROJECT (a name or an id)."""
+    registry = settings.registry()
+    try:
+        found = registry.get_project_by_name(project)
+    except NotFound:
+        if not _is_uuid(project):
+            raise
+        found = registry.get_project(project)
+    data = _as_dict(found.info)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    for key in ("id", "name", "model_task", "description", "external_id"):
+        click.echo(f"{key}: {'' if data[key] is None else data[key]}")
+    click.echo(f"created: {_when(data['create_time_since_epoch'])}")
+    click.echo(f"updated: {_when(data['last_update_time_since_epoch'])}")
+    for key, value in data["custom_properties"].items():
+        click.echo(f"property {key}: {json.dumps(value, default=str)}")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^([1-9][0-9]{0,6})([smhdw])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _expiry(text: str, now: datetime | None = None) -> int:
+    """``--expires``: a duration (``30d``, ``12h``, ``90m``, ``2w``, ``3600s``) from now, or an
+    ISO date or time (``2027-01-31``, ``2027-01-31T12:00:00+00:00``; UTC when no zone is
+    given); returns ms since the epoch."""
+    now = now or datetime.now(timezone.utc)
+    match = _DURATION.match(text.strip().lower())
+    if match:
+        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        return int((now.timestamp() + seconds) * 1000)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a duration such as 30d, 12h, 90m, 2w, or an ISO date, got {text!r}",
+            param_hint="--expires",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    if moment <= now:
+        raise click.BadParameter(f"{text!r} is in the past", param_hint="--expires")
+    return int(moment.timestamp() * 1000)
+
+
+def _roles(values: Iterable[str]) -> dict[str, str]:
+    roles: dict[str, str] = {}
+    for value in values:
+        project, sep, role = value.rpartition(":")
+        if not sep or not project or role not in ROLES:
+            raise click.BadParameter(
+                f"expected PROJECT:ROLE with ROLE one of {', '.join(ROLES)}, got {value!r}",
+                param_hint="--project",
+            )
+        if project in roles:
+            raise click.BadParameter(f"project {project!r} given twice", param_hint="--project")
+        roles[project] = role
+    return roles
+
+
+def _roles_text(token: Any) -> str:
+    return ", ".join(f"{project}:{role}" for project, role in token.roles.items())
+
+
+def _token_dict(token: Any) -> dict[str, Any]:
+    return dataclasses.asdict(token)
+
+
+@cli.group()
+def tokens() -> None:
+    """Tokens with a role per project (needs the admin token or a project's admin role)."""
+
+
+@tokens.command("create")
+@click.option("--subject", required=True, help="Who the token is for.")
+@click.option(
+    "--project",
+    "project_roles",
+    multiple=True,
+    required=True,
+    metavar="PROJECT:ROLE",
+    help="A project (name or id) and the role in it: reader, editor or admin. Repeat for each "
+    "project; the first is the token's default project.",
+)
+@click.option("--expires", default=None, help="When it stops working: 30d, 12h, or an ISO date.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the secret under 'token').")
+@pass_settings
+def tokens_create(
+    settings: _Settings,
+    /,
+    subject: str,
+    project_roles: tuple[str, ...],
+    expires: str | None,
+    as_json: bool,
+) -> None:
+    """Issue a token; print it alone on its line (it is shown only this once)."""
+    roles = _roles(project_roles)
+    expires_ms = None if expires is None else _expiry(expires)
+    created = settings.registry().create_token(subject, roles, expires_time_since_epoch=expires_ms)
+    if as_json:
+        click.echo(json.dumps({**_token_dict(created.token), "token": created.secret}))
+        return
+    token = created.token
+    until = _when(token.expires_time_since_epoch) or "never"
+    click.echo(
+        f"token {token.id} for {token.subject} ({_roles_text(token)}), expires: {until}",
+        err=True,
+    )
+    click.echo(created.secret)
+
+
+@tokens.command("list")
+@click.option("--page-size", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_settings
+def tokens_list(settings: _Settings, /, page_size: int, as_json: bool) -> None:
+    """List the tokens: id, subject, roles and expiry (never a secret)."""
+    pager = settings.registry().list_tokens().page_size(page_size)
+    found = _collect(pager, label="tokens")
+    if as_json:
+        click.echo(json.dumps([_token_dict(token) for token in found], indent=2))
+        return
+    _emit(
+        found,
+        as_json=False,
+        title="tokens",
+        columns=[
+            ("id", lambda t: t.id),
+            ("subject", lambda t: t.subject),
+            ("roles", _roles_text),
+            ("created", lambda t: _when(t.create_time_since_epoch)),
+            ("expires", lambda t: _when(t.expires_time_since_epoch) or "never"),
+        ],
+    )
+
+
+@tokens.command("revoke")
+@click.argument("token_id", metavar="ID")
+@pass_settings
+def tokens_revoke(settings: _Settings, /, token_id: str) -> None:
+    """Revoke token ID: it stops working at once."""
+    settings.registry().revoke_token(token_id)
+    click.echo(f"revoked token {token_id}")
 
 
 # -- backup and restore ------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from model_registry.types import projects as domain_projects
 from model_registry.types.base import BaseResource
 from model_registry.types.custom_properties import decode_value, encode_value
 
-__all__ = ["domain_to_artifact", "domain_to_message", "message_to_domain"]
+__all__ = ["domain_to_artifact", "domain_to_message", "message_to_domain", "token_from_message"]
 
 
 def _identity(value: Any) -> Any:
@@ -215,3 +215,20 @@ def message_to_domain(message: Message) -> Any:
     if "custom_properties" not in kwargs:
         kwargs["custom_properties"] = {}
     return codec.domain_cls(**kwargs)
+
+
+def token_from_message(message: Any) -> domain_projects.Token:
+    """Return the domain :class:`~model_registry.types.Token` of a ``Token`` message."""
+    return domain_projects.Token(
+        message.id,
+        message.subject,
+        dict(message.roles),
+        create_time_since_epoch=(
+            message.create_time_since_epoch if message.HasField("create_time_since_epoch") else None
+        ),
+        expires_time_since_epoch=(
+            message.expires_time_since_epoch
+            if message.HasField("expires_time_since_epoch")
+            else None
+        ),
+    )

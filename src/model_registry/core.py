@@ -608,13 +608,15 @@ class ModelRegistryAPIClient:
         """Issue a token for ``subject`` with a role per project; its secret is in the answer
         only (needs the admin token, or the ``admin`` role in each project named).
 
-        Tokens are managed over our REST API v1 (an extension): over gRPC, or against a
-        server without v1, this raises :class:`~model_registry.exceptions.Unsupported`.
+        Tokens are managed through our REST API v1 (an extension) and the gRPC service: over
+        REST v1alpha3 this raises :class:`~model_registry.exceptions.Unsupported`.
 
         Args:
             subject: Who the token is for.
             roles: Project name or id -> ``"reader"``, ``"editor"`` or ``"admin"``; the first
-                project is the token's default one.
+                project is the token's default one (over REST: a protobuf map keeps no order,
+                so over gRPC the default of a token for several projects is the server's
+                pick).
             expires_time_since_epoch: When it stops working (ms since the epoch); ``None``:
                 never.
 

@@ -358,26 +358,24 @@ EXPERIMENT_RUN: Kind[ExperimentRun] = _standard(
     delete=extension(DELETE, None, "DeleteExperimentRun"),
 )
 #: Projects: every entity of the other kinds belongs to one, selected per call by a header
-#: (REST) or metadata (gRPC), never by a field. Managed through our v1 extension only: REST
-#: v1alpha3 has no endpoint and the gRPC service no RPC for them yet (CONTRACT.md names
-#: ``UpsertProject``, ``GetProjectById``, ``GetProjectByParams``, ``GetProjects``: when the
-#: proto has them, they go in the ``rpc`` column here), so those transports raise Unsupported.
+#: (REST) or metadata (gRPC), never by a field. Managed through our REST v1 extension
+#: ``projects`` (REST v1alpha3 has no endpoint for them: Unsupported) and the gRPC service.
 PROJECT: Kind[Project] = Kind(
     "project",
     Project,
-    create=extension("projects", "create_project", None),
-    update=extension("projects", "update_project", None),
-    get=extension("projects", "get_project", None),
-    find=extension("projects", "find_project", None),
-    list=extension("projects", "get_projects", None),
+    create=extension("projects", "create_project", "UpsertProject", "project"),
+    update=extension("projects", "update_project", "UpsertProject", "project"),
+    get=extension("projects", "get_project", "GetProjectById"),
+    find=extension("projects", "find_project", "GetProjectByParams"),
+    list=extension("projects", "get_projects", "GetProjects"),
     uuid_ids=True,
 )
 #: Token management (our v1 extension): not an entity kind (no domain entity, a revoke in
 #: place of an update), so its operations are named here, each an ``Op`` as in the table.
 TOKEN_OPS: Mapping[str, Op] = {
-    "create": extension("tokens", "create_token", None),
-    "list": extension("tokens", "get_tokens", None),
-    "revoke": extension("tokens", "revoke_token", None),
+    "create": extension("tokens", "create_token", "CreateToken"),
+    "list": extension("tokens", "get_tokens", "GetTokens"),
+    "revoke": extension("tokens", "revoke_token", "RevokeToken"),
 }
 
 #: The metric history of runs: a list only (entries are appended by linking a ``Metric``).

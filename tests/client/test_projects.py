@@ -1,6 +1,5 @@
-"""Projects through the async client against the real server: managing them (REST v1; REST
-v1alpha3 has no project endpoints, the gRPC service no project RPCs yet) and working in one
-(every wire)."""
+"""Projects through the async client against the real server: managing them (REST v1 and
+gRPC; REST v1alpha3 has no project endpoints) and working in one (every wire)."""
 
 from __future__ import annotations
 
@@ -28,10 +27,22 @@ async def manager(registry: RunningServer) -> AsyncIterator[ModelRegistryAPIClie
         yield api
 
 
-@pytest.fixture
-async def projects_client(server: RunningServer) -> AsyncIterator[ModelRegistryAPIClient]:
-    """A client over the wire with project endpoints: REST v1."""
-    async with ModelRegistryAPIClient.insecure_connection("127.0.0.1", server.port) as api:
+@pytest.fixture(params=["rest", "grpc"])
+async def projects_client(
+    request: pytest.FixtureRequest, database_url: str
+) -> AsyncIterator[ModelRegistryAPIClient]:
+    """A client over each wire with project calls: REST v1 and gRPC."""
+    from model_registry.server import run_server
+
+    transport = str(request.param)
+    async with (
+        run_server(database_url, grpc_port=0 if transport == "grpc" else None) as srv,
+        ModelRegistryAPIClient.insecure_connection(
+            "127.0.0.1",
+            port_for(srv, transport),
+            transport=transport,  # type: ignore[arg-type]
+        ) as api,
+    ):
         yield api
 
 
@@ -111,23 +122,6 @@ async def test_rest_v1alpha3_has_no_project_endpoints(registry: RunningServer) -
             await alpha.get_projects()
         with pytest.raises(Unsupported, match="v1alpha3 has no endpoint to get a project"):
             await alpha.get_project_by_id(str(uuid.uuid4()))
-
-
-async def test_grpc_has_no_project_calls_yet(grpc_server: RunningServer) -> None:
-    assert grpc_server.grpc_port is not None
-    async with ModelRegistryAPIClient.insecure_connection(
-        "127.0.0.1", grpc_server.grpc_port, transport="grpc"
-    ) as client:
-        with pytest.raises(Unsupported, match="gRPC API has no call to create a project"):
-            await client.upsert_project(Project("fraud"))
-        with pytest.raises(Unsupported, match="no call to get a project"):
-            await client.get_project_by_id(str(uuid.uuid4()))
-        with pytest.raises(Unsupported, match="no call to find a project"):
-            await client.get_project_by_params(name="default")
-        with pytest.raises(Unsupported, match="no call to list a project"):
-            await client.get_projects()
-        with pytest.raises(Unsupported, match="tokens"):
-            await client.create_token("alice", {"default": "reader"})
 
 
 async def test_a_v1alpha3_only_server_says_projects_need_v1(database_url: str) -> None:

@@ -80,8 +80,6 @@ R = TypeVar("R")
 
 _log = logging.getLogger("model_registry.transport")
 
-_TOKENS_OVER_REST = "tokens are managed over the REST API v1 only: use transport='rest'"
-
 
 def with_article(label: str) -> str:
     """``label`` after its indefinite article, for messages (``"an artifact"``)."""
@@ -374,21 +372,21 @@ class Transport(ABC):
     ) -> RawPage[E]:
         """Call the list operation ``op`` (of ``parent_id``'s children when given)."""
 
-    # -- tokens: managed over the REST API v1 (our extension) -----------------------------
+    # -- tokens (our extension; TOKEN_OPS beside the operation table) --------------------
 
+    @abstractmethod
     async def create_token(
         self, subject: str, roles: Mapping[str, str], expires_time_since_epoch: int | None
     ) -> CreatedToken:
         """Issue a token for ``subject`` with a role per project (name or id)."""
-        raise Unsupported(_TOKENS_OVER_REST)
 
+    @abstractmethod
     async def list_tokens(self, fields: dict[str, str]) -> RawPage[Token]:
         """The first phase of a list of tokens (``fields``: page size and token only)."""
-        raise Unsupported(_TOKENS_OVER_REST)
 
+    @abstractmethod
     async def revoke_token(self, token_id: str) -> None:
         """Revoke a token; NotFound when there is no such token."""
-        raise Unsupported(_TOKENS_OVER_REST)
 
     async def find(
         self,

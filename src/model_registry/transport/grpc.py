@@ -45,7 +45,7 @@ from model_registry.exceptions import (
     error_class_for_http_status,
     from_grpc_status,
 )
-from model_registry.operations import ARTIFACT, KINDS, Kind, Op
+from model_registry.operations import ARTIFACT, KINDS, TOKEN_OPS, Kind, Op
 from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
 from model_registry.transport.base import (
     CONTENT_CHUNK_BYTES,
@@ -66,7 +66,7 @@ from model_registry.transport.policy import (
     effective_project,
     parse_retry_after,
 )
-from model_registry.types import Artifact, BaseResource, RawPage
+from model_registry.types import Artifact, BaseResource, CreatedToken, RawPage, Token
 
 __all__ = ["RETRY_AFTER", "GrpcTransport"]
 
@@ -117,7 +117,8 @@ STREAM_RPCS = frozenset({"WatchEvents"})
 
 def rpc_names() -> set[str]:
     """Every RPC the operation table names (a test checks it covers the service)."""
-    return {op.rpc for kind in KINDS.values() for op in kind.ops if op.rpc is not None}
+    ops = [*(op for kind in KINDS.values() for op in kind.ops), *TOKEN_OPS.values()]
+    return {op.rpc for op in ops if op.rpc is not None}
 
 
 class GrpcTransport(Transport):
@@ -224,11 +225,11 @@ class GrpcTransport(Transport):
 
     # -- one RPC -------------------------------------------------------------------------
 
-    async def _call(self, kind: Kind[Any], op: Op | None, what: str, **fields: Any) -> Any:
+    async def _call(self, label: str, op: Op | None, what: str, **fields: Any) -> Any:
         """Make the RPC of ``op`` with these request fields (wire strings are converted by the
         field's type); return the response message."""
         if op is None or op.rpc is None:
-            raise Unsupported(f"the gRPC API has no call to {what} a {kind.label}")
+            raise Unsupported(f"the gRPC API has no call to {what} {with_article(label)}")
         if self._closed:
             raise ClientClosed("the client is closed")
         if self._channel is None:
@@ -236,7 +237,7 @@ class GrpcTransport(Transport):
         rpc = op.rpc
         if rpc not in V1_RPCS and self.api_version == _V1:
             raise Unsupported(
-                f"the gRPC API v1 has no call to {what} {with_article(kind.label)} (v1 has no "
+                f"the gRPC API v1 has no call to {what} {with_article(label)} (v1 has no "
                 "experiments, experiment runs or metric history); api_version='v1' was chosen"
             )
         request = _request(getattr(pb, rpc + "Request"), fields)
@@ -262,7 +263,7 @@ class GrpcTransport(Transport):
                     # A server that predates the stable service: v1alpha3, now and from now on.
                     self._v1_served = False
                     return await send_once(token, remaining)
-                raise Unsupported(_unserved(version, rpc, what, kind.label)) from None
+                raise Unsupported(_unserved(version, rpc, what, label)) from None
             if version == _V1:
                 self._v1_served = True
             return answer
@@ -402,7 +403,7 @@ class GrpcTransport(Transport):
             call.cancel()
 
     async def _one(self, kind: Kind[E], op: Op | None, what: str, **fields: Any) -> E:
-        result: E = conv.message_to_domain(await self._call(kind, op, what, **fields))
+        result: E = conv.message_to_domain(await self._call(kind.label, op, what, **fields))
         return result
 
     @staticmethod
@@ -441,7 +442,7 @@ class GrpcTransport(Transport):
     async def delete(
         self, kind: Kind[Any], id: str, *, cascade: bool = False, parent_id: str | None = None
     ) -> None:
-        await self._call(kind, kind.delete, "delete", id=id, cascade=cascade)
+        await self._call(kind.label, kind.delete, "delete", id=id, cascade=cascade)
 
     async def call(
         self,
@@ -451,7 +452,9 @@ class GrpcTransport(Transport):
         body: Mapping[str, str] | None = None,
     ) -> E | None:
         fields = {**dict(path), **(body or {})}
-        answer = await self._call(kind, kind.special.get(name), name.replace("_", " "), **fields)
+        answer = await self._call(
+            kind.label, kind.special.get(name), name.replace("_", " "), **fields
+        )
         if isinstance(answer, pb.Deleted):
             return None
         result: E = conv.message_to_domain(answer)
@@ -471,12 +474,34 @@ class GrpcTransport(Transport):
     ) -> RawPage[E]:
         if parent_id is not None and op is not None and op.field is not None:
             fields[op.field] = parent_id
-        response = await self._call(kind, op, "list", **fields)
+        response = await self._call(kind.label, op, "list", **fields)
 
         def read() -> tuple[Any, str, int | None]:
             return response.items, response.next_page_token, response.page_size
 
         return RawPage(read, conv.message_to_domain)
+
+    # -- tokens (work across projects: the server ignores the project metadata) ----------
+
+    async def create_token(
+        self, subject: str, roles: Mapping[str, str], expires_time_since_epoch: int | None
+    ) -> CreatedToken:
+        fields: dict[str, Any] = {"subject": subject, "roles": dict(roles)}
+        if expires_time_since_epoch is not None:
+            fields["expires_time_since_epoch"] = int(expires_time_since_epoch)
+        answer = await self._call("token", TOKEN_OPS["create"], "create", **fields)
+        return CreatedToken(conv.token_from_message(answer.token), answer.secret)
+
+    async def list_tokens(self, fields: dict[str, str]) -> RawPage[Token]:
+        response = await self._call("token", TOKEN_OPS["list"], "list", **fields)
+
+        def read() -> tuple[Any, str, int | None]:
+            return response.items, response.next_page_token, response.page_size
+
+        return RawPage(read, conv.token_from_message)
+
+    async def revoke_token(self, token_id: str) -> None:
+        await self._call("token", TOKEN_OPS["revoke"], "revoke", id=token_id)
 
 
 _REQUEST_FIELDS: dict[type[Message], dict[str, Any]] = {}

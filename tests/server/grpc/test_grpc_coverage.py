@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
-from model_registry.operations import KINDS
+from model_registry.operations import KINDS, TOKEN_OPS
 from model_registry.server.grpc import RPC_HANDLERS, STREAM_HANDLERS, WEBHOOK_HANDLERS
 from model_registry.transport.grpc import STREAM_RPCS, GrpcTransport, rpc_names
 
@@ -70,20 +70,15 @@ CLIENT_API = [
     "delete_serve_model",
     "delete_experiment",
     "delete_experiment_run",
+    # Our extensions: projects and tokens.
+    "upsert_project",
+    "get_project_by_id",
+    "get_project_by_params",
+    "get_projects",
+    "create_token",
+    "get_tokens",
+    "revoke_token",
 ]
-
-
-# Our extensions' RPCs (issue 18: projects and tokens). The server serves them; which of them
-# the client calls over gRPC is the client's table (operations.py), checked on its side.
-EXTENSION_RPCS = {
-    "UpsertProject",
-    "GetProjectById",
-    "GetProjectByParams",
-    "GetProjects",
-    "CreateToken",
-    "GetTokens",
-    "RevokeToken",
-}
 
 
 def _camel(name: str) -> str:
@@ -93,9 +88,7 @@ def _camel(name: str) -> str:
 def test_the_service_has_one_rpc_per_client_api_method() -> None:
     # ``watch`` is the client method of the streaming WatchEvents (an async iterator); the
     # webhook RPCs administer the server and have no client method.
-    assert {_camel(name) for name in CLIENT_API} | {"WatchEvents"} | set(
-        WEBHOOK_HANDLERS
-    ) | EXTENSION_RPCS == RPCS
+    assert {_camel(name) for name in CLIENT_API} | {"WatchEvents"} | set(WEBHOOK_HANDLERS) == RPCS
 
 
 def test_the_client_has_every_client_api_method() -> None:
@@ -115,16 +108,10 @@ def test_every_rpc_has_a_server_handler_and_no_handler_is_stale() -> None:
 
 
 def test_every_rpc_is_called_by_an_operation_of_the_client_table() -> None:
-    # The streaming RPCs are called by the transport's streaming primitive, not the table;
-    # extension RPCs the client does not call yet are the client's to add (EXTENSION_RPCS).
+    # The streaming RPCs are called by the transport's streaming primitive, not the table.
     assert rpc_names() <= RPCS
-    assert rpc_names() | STREAM_RPCS | set(WEBHOOK_HANDLERS) | EXTENSION_RPCS == RPCS
+    assert rpc_names() | STREAM_RPCS | set(WEBHOOK_HANDLERS) == RPCS
     assert set(STREAM_HANDLERS) == STREAM_RPCS
-
-
-#: Kinds of our REST v1 extension the gRPC service has no RPCs for yet: over gRPC the client
-#: raises Unsupported for them (tests/client/test_projects.py).
-REST_ONLY_KINDS = frozenset({"project"})
 
 
 def test_every_operation_of_the_client_table_has_an_rpc() -> None:
@@ -134,10 +121,9 @@ def test_every_operation_of_the_client_table_has_an_rpc() -> None:
         ops = [kind.create, kind.update, kind.get, kind.find, kind.list]
         ops += [kind.by_inference_service, *kind.children.values(), *kind.links.values()]
         for op in ops:
-            if kind.name in REST_ONLY_KINDS:
-                assert op is None or op.rpc is None, (kind.name, op)
-                continue
             assert op is None or op.rpc in RPCS, (kind.name, op)
+    for name, op in TOKEN_OPS.items():
+        assert op.rpc in RPCS, ("token", name)
     assert not GrpcTransport.__abstractmethods__
 
 

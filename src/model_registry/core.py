@@ -614,9 +614,8 @@ class ModelRegistryAPIClient:
         Args:
             subject: Who the token is for.
             roles: Project name or id -> ``"reader"``, ``"editor"`` or ``"admin"``; the first
-                project is the token's default one (over REST: a protobuf map keeps no order,
-                so over gRPC the default of a token for several projects is the server's
-                pick).
+                project is the token's default one (over gRPC it is sent as the request's
+                ``default_project``, since a protobuf map keeps no order).
             expires_time_since_epoch: When it stops working (ms since the epoch); ``None``:
                 never.
 

@@ -80,8 +80,6 @@ async def test_a_created_token_works_with_its_roles_and_is_listed_without_its_se
 
 
 async def test_tokens_over_grpc_are_issued_listed_and_revoked(secured: RunningServer) -> None:
-    # One project per token here: a protobuf map (CreateTokenRequest.roles) keeps no order, so
-    # over gRPC the "first project" of several is not the one given first.
     async with connect(secured, ADMIN, transport="grpc") as admin:
         await admin.upsert_project(Project("fraud"))
         created = await admin.create_token("bob", {"fraud": "editor"})
@@ -100,6 +98,24 @@ async def test_tokens_over_grpc_are_issued_listed_and_revoked(secured: RunningSe
     async with connect(secured, created.secret, transport="grpc") as bob:
         with pytest.raises(Unauthorized):
             await bob.get_registered_models()
+
+
+async def test_over_grpc_a_token_for_several_projects_defaults_to_the_first_given(
+    secured: RunningServer,
+) -> None:
+    names = ["p5", "p1", "p4", "p2", "p3"]
+    async with connect(secured, ADMIN, transport="grpc") as admin:
+        for name in names:
+            await admin.upsert_project(Project(name))
+        # Editor in the first project only: a write without a project lands there or fails.
+        roles = {name: ("editor" if i == 0 else "reader") for i, name in enumerate(names)}
+        created = await admin.create_token("carol", roles)
+    async with connect(secured, created.secret, transport="grpc") as carol:
+        await carol.upsert_registered_model(RegisteredModel("in-default"))
+    async with connect(secured, ADMIN) as admin:
+        with admin.call_options(project="p5"):
+            found = await admin.get_registered_model_by_params(name="in-default")
+        assert found is not None
 
 
 async def test_token_management_needs_auth_on_and_v1(

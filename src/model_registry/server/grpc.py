@@ -380,7 +380,15 @@ def _token_message(wire: Mapping[str, Any]) -> Any:
 
 
 async def _create_token(service: RegistryService, request: Any) -> Message:
-    body: dict[str, Any] = {"subject": request.subject, "roles": dict(request.roles)}
+    roles = dict(request.roles)
+    if request.HasField("default_project"):
+        if request.default_project not in roles:
+            raise BadRequest(
+                f"default_project {request.default_project!r} is not one of the token's projects"
+            )
+        # The REST body's first project is the token's default: put the named one first.
+        roles = {request.default_project: roles.pop(request.default_project), **roles}
+    body: dict[str, Any] = {"subject": request.subject, "roles": roles}
     if request.HasField("expires_time_since_epoch"):
         body["expiresTimeSinceEpoch"] = str(request.expires_time_since_epoch)
     created = await service.create_token(body)

@@ -487,6 +487,9 @@ class GrpcTransport(Transport):
         self, subject: str, roles: Mapping[str, str], expires_time_since_epoch: int | None
     ) -> CreatedToken:
         fields: dict[str, Any] = {"subject": subject, "roles": dict(roles)}
+        if roles:
+            # A protobuf map keeps no order: the default project (the first) is named.
+            fields["default_project"] = next(iter(roles))
         if expires_time_since_epoch is not None:
             fields["expires_time_since_epoch"] = int(expires_time_since_epoch)
         answer = await self._call("token", TOKEN_OPS["create"], "create", **fields)

@@ -197,6 +197,32 @@ async def test_tokens_roles_and_revocation_over_grpc(stub: Stub) -> None:
     assert await _code(outside) == grpc.StatusCode.NOT_FOUND
 
 
+async def test_a_token_default_project_names_the_first_project_and_must_be_one_of_them(
+    stub: Stub,
+) -> None:
+    for name in ("a", "b"):
+        await stub.UpsertProject(
+            pb.UpsertProjectRequest(project=pb.Project(name=name)), metadata=md()
+        )
+    token = await stub.CreateToken(
+        pb.CreateTokenRequest(
+            subject="t", roles={"a": "reader", "b": "editor"}, default_project="b"
+        ),
+        metadata=md(),
+    )
+    create = pb.UpsertRegisteredModelRequest(registered_model=pb.RegisteredModel(name="m"))
+    made = await stub.UpsertRegisteredModel(create, metadata=md(token.secret))  # lands in b
+    in_b = stub.GetRegisteredModelById(
+        pb.GetRegisteredModelByIdRequest(id=made.id), metadata=md(project="b")
+    )
+    assert (await in_b).name == "m"
+    wrong = stub.CreateToken(
+        pb.CreateTokenRequest(subject="t", roles={"a": "reader"}, default_project="b"),
+        metadata=md(),
+    )
+    assert await _code(wrong) == grpc.StatusCode.INVALID_ARGUMENT
+
+
 async def test_with_auth_off_token_rpcs_are_invalid_argument(grpc_server: RunningServer) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_server.grpc_port}") as channel:
         open_stub = pb_grpc.ModelRegistryServiceStub(channel)

@@ -4491,11 +4491,17 @@ class CreateTokenRequest(_message.Message):
     SUBJECT_FIELD_NUMBER: _builtins.int
     ROLES_FIELD_NUMBER: _builtins.int
     EXPIRES_TIME_SINCE_EPOCH_FIELD_NUMBER: _builtins.int
+    DEFAULT_PROJECT_FIELD_NUMBER: _builtins.int
     subject: _builtins.str
     expires_time_since_epoch: _builtins.int
+    default_project: _builtins.str
+    """The token's default project: one of the keys of `roles` (a protobuf map keeps no order, so
+    "the first project" of REST's object must be named here). Absent: whichever key the server
+    reads first.
+    """
     @_builtins.property
     def roles(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
-        """Project (name or id) -> role. The first is the token's default project."""
+        """Project (name or id) -> role."""
 
     def __init__(
         self,
@@ -4503,13 +4509,19 @@ class CreateTokenRequest(_message.Message):
         subject: _builtins.str = ...,
         roles: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         expires_time_since_epoch: _builtins.int | None = ...,
+        default_project: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_expires_time_since_epoch", b"_expires_time_since_epoch", "expires_time_since_epoch", b"expires_time_since_epoch"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_default_project", b"_default_project", "_expires_time_since_epoch", b"_expires_time_since_epoch", "default_project", b"default_project", "expires_time_since_epoch", b"expires_time_since_epoch"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expires_time_since_epoch", b"_expires_time_since_epoch", "expires_time_since_epoch", b"expires_time_since_epoch", "roles", b"roles", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_project", b"_default_project", "_expires_time_since_epoch", b"_expires_time_since_epoch", "default_project", b"default_project", "expires_time_since_epoch", b"expires_time_since_epoch", "roles", b"roles", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__default_project: _TypeAlias = _typing.Literal["default_project"]  # noqa: Y015
+    _WhichOneofArgType__default_project: _TypeAlias = _typing.Literal["_default_project", b"_default_project"]  # noqa: Y015
     _WhichOneofReturnType__expires_time_since_epoch: _TypeAlias = _typing.Literal["expires_time_since_epoch"]  # noqa: Y015
     _WhichOneofArgType__expires_time_since_epoch: _TypeAlias = _typing.Literal["_expires_time_since_epoch", b"_expires_time_since_epoch"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__default_project) -> _WhichOneofReturnType__default_project | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__expires_time_since_epoch) -> _WhichOneofReturnType__expires_time_since_epoch | None: ...
 
 Global___CreateTokenRequest: _TypeAlias = CreateTokenRequest  # noqa: Y015

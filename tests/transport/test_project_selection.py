@@ -1,7 +1,7 @@
 """The project a call works in travels with every call: REST header, gRPC metadata.
 
 Small real servers on free ports record what arrives; the registry server's scoping by that
-project is tested in ``tests/client/test_projects.py``.
+project is tested in ``tests/client/test_client_projects.py``.
 """
 
 from __future__ import annotations

@@ -181,11 +181,17 @@ async def _serve(database_url: str, events: bool) -> None:
     from model_registry.server.service import RegistryService
 
     if not events:
+        from model_registry.server import service as service_module
 
-        async def write(self: RegistryService, body: Any) -> Any:
-            return await self.store.write(body)
+        # Everything of a write but its event: no row built, none appended.
+        async def no_row(self: RegistryService, tx: Any, change: Any) -> None:
+            return None
 
-        RegistryService._write = write  # type: ignore[method-assign]
+        async def no_append(executor: Any, rows: Any) -> None:
+            return None
+
+        RegistryService._event_row = no_row  # type: ignore[method-assign,assignment]
+        service_module.append_events = no_append  # type: ignore[assignment]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

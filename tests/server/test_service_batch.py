@@ -84,4 +84,6 @@ async def test_newest_versions_of_a_page_of_models_is_one_statement(
         event.remove(engine, "before_cursor_execute", count)
 
     assert len(newest) == 20
-    assert 1 <= len(statements) <= 2  # the versions, then their custom properties
+    # The versions, then their custom properties and their aliases: a fixed number of
+    # statements for the page, none per model.
+    assert 1 <= len(statements) <= 3, statements

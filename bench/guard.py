@@ -259,11 +259,13 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _latency_result(key: str, title: str, latencies: list[float], seconds: float) -> Result:
+def _latency_result(
+    key: str, title: str, latencies: list[float], seconds: float, client: str = "ours-rest"
+) -> Result:
     return Result(
         key=key,
         title=title,
-        client="ours-rest",
+        client=client,
         ops=len(latencies),
         seconds=seconds,
         unit="get",
@@ -321,10 +323,18 @@ def hostile_gets(
         ),
         _latency_result(f"h_hostile_get_{label}", f"REST get by id {attack}", loaded[0], seconds),
         _latency_result(
-            f"h_quiet_get_grpc_{label}", f"gRPC get by id, no load ({label})", quiet[1], seconds
+            f"h_quiet_get_grpc_{label}",
+            f"gRPC get by id, no load ({label})",
+            quiet[1],
+            seconds,
+            client="ours-grpc",
         ),
         _latency_result(
-            f"h_hostile_get_grpc_{label}", f"gRPC get by id {attack}", loaded[1], seconds
+            f"h_hostile_get_grpc_{label}",
+            f"gRPC get by id {attack}",
+            loaded[1],
+            seconds,
+            client="ours-grpc",
         ),
         _latency_result(f"h_hostile_healthz_{label}", f"/healthz {attack}", loaded[2], seconds),
     ]

@@ -15,7 +15,7 @@ COPY pyproject.toml README.md LICENSE CHANGELOG.md ./
 COPY src ./src
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
-# -- runtime: the wheel with the server and cli extras, run as an unprivileged user -------------
+# -- runtime: the wheel with the server, cli and s3 extras, run as an unprivileged user ---------
 FROM python:${PYTHON_VERSION}-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -26,7 +26,7 @@ COPY --from=build /wheels /tmp/wheels
 # hadolint ignore=DL3013
 RUN set -eux; \
     wheel="$(ls /tmp/wheels/*.whl)"; \
-    python -m pip install --no-cache-dir "${wheel}[server,cli]"; \
+    python -m pip install --no-cache-dir "${wheel}[server,cli,s3]"; \
     rm -rf /tmp/wheels; \
     groupadd --system --gid 10001 registry; \
     useradd --system --uid 10001 --gid registry --home-dir /data --no-create-home registry; \

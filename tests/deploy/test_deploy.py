@@ -185,7 +185,7 @@ def test_dockerfile_passes_hadolint() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_dockerfile_is_slim_non_root_with_the_server_and_cli_extras_and_a_health_check() -> None:
+def test_dockerfile_is_slim_non_root_with_the_server_cli_and_s3_extras_and_a_health_check() -> None:
     steps = dockerfile_instructions()
     stages = [args for word, args in steps if word == "FROM"]
     final = steps[max(i for i, (word, _) in enumerate(steps) if word == "FROM") :]
@@ -198,7 +198,7 @@ def test_dockerfile_is_slim_non_root_with_the_server_and_cli_extras_and_a_health
 
     assert all("-slim" in stage for stage in stages)
     assert users and users[-1].split(":")[0] not in ("0", "root")
-    assert "[server,cli]" in runs and "--no-cache-dir" in runs
+    assert "[server,cli,s3]" in runs and "--no-cache-dir" in runs
     assert "/healthz" in health and health.split()[0].startswith("--interval")
     assert exposed == {8080, 9090}
     assert shlex.split(entrypoint.strip("[]").replace(",", " ")) == ["model-registry"]

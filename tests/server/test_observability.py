@@ -16,6 +16,7 @@ import aiohttp
 import grpc
 import pytest
 import yaml  # type: ignore[import-untyped]
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from reliability.serving import serve_process
 
 from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
@@ -81,9 +82,15 @@ def assert_histograms_consistent(
     assert counts
     for labels, count in counts.items():
         previous = 0.0
+        buckets = {
+            float(dict(bucket_labels)["le"]): value
+            for (n, bucket_labels), value in samples.items()
+            if n == f"{name}_bucket"
+            and bucket_labels - {("le", dict(bucket_labels)["le"])} == labels
+        }
+        assert sorted(buckets) == sorted((*LATENCY_BUCKETS, math.inf))
         for bound in (*LATENCY_BUCKETS, math.inf):
-            le = "+Inf" if bound == math.inf else repr(bound).removesuffix(".0")
-            value = samples[(f"{name}_bucket", labels | {("le", le)})]
+            value = buckets[bound]
             assert value >= previous
             previous = value
         assert previous == count
@@ -136,12 +143,25 @@ async def test_metrics_count_rest_requests_by_route_template_and_status_with_his
         writes = series(samples, "model_registry_sqlite_writer_batched_writes_total")
         batches = series(samples, "model_registry_sqlite_writer_batches_total")
         assert 1 <= batches <= writes
+        # The same commits by size: as many transactions as the counter, the writes as the sum.
+        size = "model_registry_sqlite_writer_batch_size"
+        assert series(samples, size + "_count") == batches
+        assert series(samples, size + "_sum") == writes
+        assert series(samples, size + "_bucket", le="1.0") >= 1  # the lone create
+    # The process's standard metrics, as every Prometheus client library exports them.
+    assert series(samples, "process_resident_memory_bytes") > 0
+    assert series(samples, "process_open_fds") > 0
 
 
 async def test_metrics_count_grpc_calls_by_method_and_code(srv: RunningServer) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
         stub = model_registry_pb2_grpc.ModelRegistryServiceStub(channel)
         await stub.GetRegisteredModels(pb.GetRegisteredModelsRequest(), timeout=10)
+        health = health_pb2_grpc.HealthStub(channel)
+        await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+        with pytest.raises(grpc.aio.AioRpcError) as unknown:
+            await health.Check(health_pb2.HealthCheckRequest(service="no.such"), timeout=10)
+        assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
         for _ in range(2):
             with pytest.raises(grpc.aio.AioRpcError):
                 await stub.GetRegisteredModelById(
@@ -151,6 +171,9 @@ async def test_metrics_count_grpc_calls_by_method_and_code(srv: RunningServer) -
         samples = parse_metrics(await scrape(http, srv))
     total = "model_registry_grpc_requests_total"
     assert series(samples, total, method="GetRegisteredModels", code="OK") == 1
+    check = "grpc.health.v1.Health/Check"
+    assert series(samples, total, method=check, code="OK") == 1
+    assert series(samples, total, method=check, code="NOT_FOUND") == 1
     assert series(samples, total, method="GetRegisteredModelById", code="NOT_FOUND") == 2
     assert series(samples, "model_registry_grpc_requests_in_flight") == 0
     assert_histograms_consistent(samples, "model_registry_grpc_request_duration_seconds")

@@ -766,6 +766,9 @@ class _BearerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
 
 _HEALTH_PREFIX = f"/{health.SERVICE_NAME}/"
+# The method label of a health check in the metrics and the access log (the registry's calls
+# are labelled by their bare RPC name, the same under both service versions).
+_HEALTH_CHECK = f"{health.SERVICE_NAME}/Check"
 _REGISTRY_PREFIXES = tuple(f"/{name}/" for name in (*SERVICE_NAMES.values(), CONTENT_SERVICE_NAME))
 
 
@@ -1003,20 +1006,37 @@ class _ReadinessHealth(health.aio.HealthServicer):  # type: ignore[misc]
     """The standard health service; the registry (and the server as a whole, service "")
     is SERVING while its database answers, like REST's ``/readyz``."""
 
-    def __init__(self, service: RegistryService, served: Collection[str]) -> None:
+    def __init__(
+        self, service: RegistryService, served: Collection[str], observer: CallObserver | None
+    ) -> None:
         super().__init__()
         self._service = service
         self._ready_names = {"", *served}
+        self._observer = observer
 
     async def Check(
         self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext
     ) -> health_pb2.HealthCheckResponse:
-        if request.service in self._ready_names:
-            ready = await self._service.ready()
-            response = health_pb2.HealthCheckResponse
-            status = response.SERVING if ready else response.NOT_SERVING
-            return health_pb2.HealthCheckResponse(status=status)
-        return await super().Check(request, context)
+        observer = self._observer
+        started = observer.start() if observer is not None else 0.0
+        code = "CANCELLED"  # unless the call ends otherwise: its client went away
+        try:
+            if request.service in self._ready_names:
+                ready = await self._service.ready()
+                response = health_pb2.HealthCheckResponse
+                status = response.SERVING if ready else response.NOT_SERVING
+                answer = health_pb2.HealthCheckResponse(status=status)
+            else:
+                answer = await super().Check(request, context)
+            code = "OK"
+            return answer
+        except grpc.aio.AbortError:  # an unknown service: NOT_FOUND
+            status_code = context.code()
+            code = status_code.name if status_code is not None else "UNKNOWN"
+            raise
+        finally:
+            if observer is not None:
+                observer.done(_HEALTH_CHECK, code, started, context.peer())
 
 
 def _check_free(host: str, port: int, address: str) -> None:
@@ -1111,7 +1131,7 @@ async def start_grpc_server(
         _content_method_handlers(access, rate_limiter, auth is not None, calls),
     )
 
-    health_servicer = _ReadinessHealth(service, served)
+    health_servicer = _ReadinessHealth(service, served, observer)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*served, CONTENT_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server

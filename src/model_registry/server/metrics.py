@@ -1,15 +1,14 @@
-"""``/metrics``: the server's own measurements in the Prometheus text format (0.0.4).
+"""``/metrics``: the server's measurements in the Prometheus text format, by ``prometheus_client``.
 
-A small registry written for this server rather than ``prometheus_client``: every update
-happens on the event loop (aiohttp's handlers and grpc.aio's run there), so no lock is
-needed, and a request costs one dict look-up keyed by its labels, one bisection into the
-latency buckets and three additions; label sets are the route *templates* and status codes,
-never raw paths, so their number is bounded by the API. ``prometheus_client`` is not a
-dependency of the project, takes a lock on every observation, and the text format it would
-write is a few lines of code here. Values that already exist elsewhere (the database pool,
-the SQLite writer's queue) are read when scraped, never tracked per request.
+Each server (each :class:`Metrics`) has its own ``CollectorRegistry``, never the process-wide
+default one: a program may run several servers (the tests do), and an application embedding
+``run_server`` keeps its own default registry to itself. Label sets are the route *templates*
+and status codes, never raw paths, so their number is bounded by the API; each label set's
+counter and histogram children are looked up once and kept, so a request costs a dict look-up
+and the client's own increments. Values that already exist elsewhere (the database pool, the
+SQLite writer's queue and batch sizes) are read when scraped, never tracked per request.
 
-Metrics (all prefixed ``model_registry_``):
+Metrics (all but the standard ``process_*`` and ``python_*`` prefixed ``model_registry_``):
 
 - ``http_requests_total{method,route,status}`` and
   ``http_request_duration_seconds{method,route,status}`` (histogram): every REST request,
@@ -17,29 +16,42 @@ Metrics (all prefixed ``model_registry_``):
   or ``unmatched`` for a path no route serves;
 - ``http_requests_in_flight``: REST requests being handled now;
 - ``grpc_requests_total{method,code}`` and ``grpc_request_duration_seconds{method,code}``
-  (histogram), ``grpc_requests_in_flight``: the same for registry RPCs;
+  (histogram), ``grpc_requests_in_flight``: the same for gRPC calls (registry and health);
 - ``db_pool_connections{state}`` (PostgreSQL: ``size``, ``checked_out``, ``overflow``), or
-  ``sqlite_writer_queue_depth``, ``sqlite_heavy_reads_queued`` and the counters
-  ``sqlite_writer_batches_total`` and ``sqlite_writer_batched_writes_total`` (SQLite: their
-  ratio is the mean group-commit size): read at scrape time.
+  ``sqlite_writer_queue_depth``, ``sqlite_heavy_reads_queued``, the counters
+  ``sqlite_writer_batches_total`` and ``sqlite_writer_batched_writes_total`` and the
+  histogram ``sqlite_writer_batch_size`` (writes per committed transaction: the group
+  commit at work) (SQLite): read at scrape time;
+- the process's (CPU, memory, open files) and the interpreter's (garbage collector) standard
+  metrics.
 """
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = [
-    "CONTENT_TYPE",
-    "LATENCY_BUCKETS",
-    "Histogram",
-    "Metrics",
-]
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+__all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS", "Metrics", "Scraped", "store_gauges"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-"""The media type of the Prometheus text format."""
+"""The media type of what ``generate_latest`` writes (the text format every Prometheus reads)."""
 
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.001,
@@ -61,136 +73,124 @@ stopped by the statement budget (5 s by default)."""
 
 _PREFIX = "model_registry_"
 
-
-class Histogram:
-    """Counts of observations per bucket (not cumulative until written), their sum and count."""
-
-    __slots__ = ("count", "counts", "sum")
-
-    def __init__(self) -> None:
-        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
-        self.sum = 0.0
-        self.count = 0
-
-    def observe(self, value: float) -> None:
-        """Count one observation (a bucket's bound is inclusive, as Prometheus says)."""
-        self.counts[bisect_left(LATENCY_BUCKETS, value)] += 1
-        self.sum += value
-        self.count += 1
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(names: tuple[str, ...], values: tuple[str, ...], extra: str = "") -> str:
-    pairs = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
-    if extra:
-        pairs.append(extra)
-    return "{" + ",".join(pairs) + "}" if pairs else ""
-
-
-def _number(value: float) -> str:
-    if value == math.inf:
-        return "+Inf"
-    if float(value).is_integer():
-        return str(int(value))
-    return repr(float(value))
+Sample = tuple[Mapping[str, str], float]
+"""One value read at scrape time, with its labels."""
+HistogramValue = tuple[Sequence[float], Sequence[int], float]
+"""A histogram read at scrape time: bucket upper bounds (the last ``inf``), the count in each
+bucket (not cumulative), the sum of the observations."""
+Scraped = Mapping[str, Iterable[Sample] | HistogramValue]
+Gauges = Callable[[], Scraped]
+"""Values read when scraped: metric name (without prefix) -> samples, or a histogram; a name
+ending in ``_total`` is a counter, any other list of samples a gauge."""
 
 
 class _Family:
-    """Request counts and latencies under one pair of names, by a fixed tuple of labels."""
+    """Request counts, latencies and the in-flight gauge under one prefix, by fixed labels."""
 
-    def __init__(self, name: str, labels: tuple[str, ...], what: str) -> None:
-        self.name = name
-        self.labels = labels
-        self.what = what
-        self.series: dict[tuple[str, ...], Histogram] = {}
-        self.in_flight = 0
+    __slots__ = ("_children", "_duration", "_in_flight", "_total")
 
-    def observe(self, values: tuple[str, ...], seconds: float) -> None:
-        histogram = self.series.get(values)
-        if histogram is None:
-            histogram = self.series[values] = Histogram()
-        histogram.observe(seconds)
+    def __init__(
+        self, registry: CollectorRegistry, name: str, labels: tuple[str, ...], what: str
+    ) -> None:
+        self._total = Counter(
+            f"{_PREFIX}{name}_requests", f"{what} answered.", labels, registry=registry
+        )
+        self._duration = Histogram(
+            f"{_PREFIX}{name}_request_duration_seconds",
+            f"Seconds taken to answer {what}.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._in_flight = Gauge(
+            f"{_PREFIX}{name}_requests_in_flight", f"{what} being handled now.", registry=registry
+        )
+        # labels() takes the family's lock and builds a key each time: kept per label set.
+        self._children: dict[tuple[str, ...], tuple[Any, Any]] = {}
 
-    def write(self, out: list[str]) -> None:
-        total = f"{_PREFIX}{self.name}_requests_total"
-        out.append(f"# HELP {total} {self.what} answered.")
-        out.append(f"# TYPE {total} counter")
-        series = sorted(self.series.items())
-        for values, histogram in series:
-            out.append(f"{total}{_labels(self.labels, values)} {histogram.count}")
-        duration = f"{_PREFIX}{self.name}_request_duration_seconds"
-        out.append(f"# HELP {duration} Seconds taken to answer {self.what}.")
-        out.append(f"# TYPE {duration} histogram")
-        for values, histogram in series:
-            cumulative = 0
-            for bound, count in zip((*LATENCY_BUCKETS, math.inf), histogram.counts, strict=True):
-                cumulative += count
-                le = f'le="{_number(bound)}"'
-                out.append(f"{duration}_bucket{_labels(self.labels, values, le)} {cumulative}")
-            out.append(f"{duration}_sum{_labels(self.labels, values)} {_number(histogram.sum)}")
-            out.append(f"{duration}_count{_labels(self.labels, values)} {histogram.count}")
-        gauge = f"{_PREFIX}{self.name}_requests_in_flight"
-        out.append(f"# HELP {gauge} {self.what} being handled now.")
-        out.append(f"# TYPE {gauge} gauge")
-        out.append(f"{gauge} {self.in_flight}")
+    def started(self) -> None:
+        """A request begins."""
+        self._in_flight.inc()
+
+    def ended(self, values: tuple[str, ...], seconds: float) -> None:
+        """A request begun with :meth:`started` was answered (``values``: its labels)."""
+        self._in_flight.dec()
+        children = self._children.get(values)
+        if children is None:
+            children = self._children[values] = (
+                self._total.labels(*values),
+                self._duration.labels(*values),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
 
-Gauges = Callable[[], Mapping[str, Iterable[tuple[Mapping[str, str], float]]]]
-"""Values read when scraped: metric name (without prefix) -> (labels, value) pairs; a name
-ending in ``_total`` is a counter, any other a gauge."""
+class _ScrapedCollector:
+    """Turns what :data:`Gauges` reads into metric families at each scrape."""
+
+    def __init__(self, gauges: Gauges) -> None:
+        self._gauges = gauges
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            values = self._gauges()
+        except Exception:  # a store not open yet, or closing: nothing from it this time
+            return
+        for name, value in sorted(values.items()):
+            full = _PREFIX + name
+            if isinstance(value, tuple):
+                bounds, counts, total = value
+                cumulative, buckets = 0, []
+                for bound, count in zip(bounds, counts, strict=True):
+                    cumulative += count
+                    # Written as prometheus_client writes its own bounds ("1.0", "+Inf").
+                    le = "+Inf" if bound == float("inf") else repr(float(bound))
+                    buckets.append((le, cumulative))
+                histogram = HistogramMetricFamily(full, _help(name), labels=[])
+                histogram.add_metric([], buckets, sum_value=total)
+                yield histogram
+                continue
+            samples = list(value)
+            keys = sorted({key for labels, _ in samples for key in labels})
+            family = CounterMetricFamily if name.endswith("_total") else GaugeMetricFamily
+            metric = family(full, _help(name), labels=keys)
+            for labels, number in samples:
+                metric.add_metric([labels.get(key, "") for key in keys], number)
+            yield metric
+
+
+def _help(name: str) -> str:
+    return name.replace("_", " ").capitalize() + "."
 
 
 class Metrics:
-    """The server's metrics: REST and gRPC requests, plus gauges read at scrape time.
+    """The server's metrics: REST and gRPC requests, values read at scrape time, the process's.
 
     Args:
-        gauges: Returns the gauges to write (e.g. the database pool's); called on each
+        gauges: Returns the values to write (e.g. the database pool's); called on each
             scrape, and a failure leaves them out of that scrape.
     """
 
     def __init__(self, gauges: Gauges | None = None) -> None:
-        self.http = _Family("http", ("method", "route", "status"), "REST requests")
-        self.grpc = _Family("grpc", ("method", "code"), "gRPC registry calls")
-        self._gauges = gauges
-
-    def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count a REST request answered with ``status`` after ``seconds``."""
-        self.http.observe((method, route, str(status)), seconds)
-
-    def observe_grpc(self, method: str, code: str, seconds: float) -> None:
-        """Count a gRPC call ended with ``code`` (``OK``, ``NOT_FOUND``, ...) after ``seconds``."""
-        self.grpc.observe((method, code), seconds)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.http = _Family(self.registry, "http", ("method", "route", "status"), "REST requests")
+        self.grpc = _Family(self.registry, "grpc", ("method", "code"), "gRPC calls")
+        if gauges is not None:
+            self.registry.register(_ScrapedCollector(gauges))
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
 
     def render(self) -> str:
         """Everything, in the Prometheus text format."""
-        out: list[str] = []
-        self.http.write(out)
-        self.grpc.write(out)
-        gauges: Mapping[str, Iterable[tuple[Mapping[str, str], float]]] = {}
-        if self._gauges is not None:
-            try:
-                gauges = self._gauges()
-            except Exception:  # a store not open yet, or closing: no gauges this time
-                gauges = {}
-        for name, samples in sorted(gauges.items()):
-            full = _PREFIX + name
-            kind = "counter" if name.endswith("_total") else "gauge"
-            out.append(f"# TYPE {full} {kind}")
-            for labels, value in samples:
-                keys = tuple(sorted(labels))
-                text = _labels(keys, tuple(labels[k] for k in keys))
-                out.append(f"{full}{text} {_number(value)}")
-        return "\n".join(out) + "\n"
+        return generate_latest(self.registry).decode()
 
 
 def store_gauges(store: Any) -> Gauges:
-    """The gauges of a store: its pool stats (see ``Store.pool_stats``), read when scraped."""
+    """The values of a store: its pool stats (see ``Store.pool_stats``), read when scraped."""
 
-    def read() -> Mapping[str, Iterable[tuple[Mapping[str, str], float]]]:
-        stats: Mapping[str, Any] = store.pool_stats()
-        return {name: list(samples) for name, samples in stats.items()}
+    def read() -> Scraped:
+        stats: Scraped = store.pool_stats()
+        return stats
 
     return read

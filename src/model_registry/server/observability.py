@@ -122,7 +122,7 @@ def observe_middleware(metrics: Metrics | None, *, access_log: bool) -> Any:
         started = time.perf_counter()
         status = 500
         if http is not None:
-            http.in_flight += 1
+            http.started()
         try:
             response = await handler(request)
             status = response.status
@@ -137,8 +137,7 @@ def observe_middleware(metrics: Metrics | None, *, access_log: bool) -> Any:
             seconds = time.perf_counter() - started
             route = route_template(request)
             if http is not None:
-                http.in_flight -= 1
-                http.observe((request.method, route, str(status)), seconds)
+                http.ended((request.method, route, str(status)), seconds)
             if access_log:
                 _access.info(
                     access_line(
@@ -172,15 +171,14 @@ class CallObserver:
     def start(self) -> float:
         """A call begins: its start time (pass it to :meth:`done`)."""
         if self._grpc is not None:
-            self._grpc.in_flight += 1
+            self._grpc.started()
         return time.perf_counter()
 
     def done(self, method: str, code: str, started: float, peer: str | None = None) -> None:
         """A call ended with ``code`` (``OK``, ``NOT_FOUND``, ``CANCELLED``, ...)."""
         seconds = time.perf_counter() - started
         if self._grpc is not None:
-            self._grpc.in_flight -= 1
-            self._grpc.observe((method, code), seconds)
+            self._grpc.ended((method, code), seconds)
         if self._access_log:
             _access.info(
                 access_line(

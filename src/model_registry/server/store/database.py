@@ -30,7 +30,7 @@ from model_registry.server.store.engine import (
 from model_registry.server.store.executor import SyncExecutor
 from model_registry.server.store.failures import unavailable_on_connection_failure
 from model_registry.server.store.queries import Tx, WriteBody
-from model_registry.server.store.writer import SqliteWriter, run_to_end
+from model_registry.server.store.writer import BATCH_SIZE_BUCKETS, SqliteWriter, run_to_end
 
 T = TypeVar("T")
 
@@ -42,6 +42,13 @@ HEAVY_READERS = 4
 def _readers_busy() -> Unavailable:
     """The 503 of a heavy read that waited for a reader thread past its budget."""
     return Unavailable("server busy: every reader was taken by other costly reads")
+
+
+PoolStats = dict[
+    str, list[tuple[dict[str, str], float]] | tuple[tuple[float, ...], list[int], float]
+]
+"""What a store reports for ``/metrics``: name -> samples (labels, value), or a histogram
+(bucket bounds, count per bucket, sum)."""
 
 
 class _Interrupt:
@@ -225,7 +232,7 @@ class Store:
             finally:
                 await conn_cm.__aexit__(None, None, None)
 
-    def pool_stats(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+    def pool_stats(self) -> PoolStats:
         """Gauges of the connection pool for ``/metrics``: ``db_pool_connections`` by state
         (``size``: kept open at most, ``checked_out``: in use, ``overflow``: open beyond the
         size). Read from the pool's counters, no query."""
@@ -378,12 +385,14 @@ class SqliteStore(Store):
         with unavailable_on_connection_failure(connecting=True):
             return self._sync_engine.connect()
 
-    def pool_stats(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+    def pool_stats(self) -> PoolStats:
         """Values for ``/metrics``: ``sqlite_writer_queue_depth`` (writes waiting for the
         writer thread), ``sqlite_heavy_reads_queued`` (filtered reads waiting for a reader
         thread, beyond those running), and the counters ``sqlite_writer_batches_total`` and
         ``sqlite_writer_batched_writes_total`` (transactions committed by the writer and the
-        writes they held: their ratio is the mean group-commit size)."""
+        writes they held: their ratio is the mean group-commit size), and the histogram
+        ``sqlite_writer_batch_size`` of writes per transaction. Read without a lock from the
+        writer thread's counters: a scrape racing a commit may be one batch behind in places."""
         queued = float(self._readers._work_queue.qsize())  # the executor's own queue
         writer = self._writer
         return {
@@ -391,6 +400,11 @@ class SqliteStore(Store):
             "sqlite_heavy_reads_queued": [({}, queued)],
             "sqlite_writer_batches_total": [({}, float(writer.batches))],
             "sqlite_writer_batched_writes_total": [({}, float(writer.batched_writes))],
+            "sqlite_writer_batch_size": (
+                BATCH_SIZE_BUCKETS,
+                list(writer.batch_sizes),
+                float(writer.batched_writes),
+            ),
         }
 
     async def write(self, body: WriteBody[T]) -> T:

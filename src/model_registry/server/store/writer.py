@@ -20,6 +20,7 @@ import contextlib
 import logging
 import queue
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -28,7 +29,7 @@ from sqlalchemy import Connection, Engine
 
 from model_registry.server.errors import Unavailable
 
-__all__ = ["MAX_BATCH", "SqliteWriter", "run_to_end"]
+__all__ = ["BATCH_SIZE_BUCKETS", "MAX_BATCH", "SqliteWriter", "run_to_end"]
 
 log = logging.getLogger("model_registry.server")
 
@@ -36,6 +37,10 @@ T = TypeVar("T")
 
 MAX_BATCH = 128
 """Most write functions committed by one transaction: bounds how long the lock is held."""
+
+BATCH_SIZE_BUCKETS: tuple[float, ...] = (1, 2, 4, 8, 16, 32, 64, MAX_BATCH, float("inf"))
+"""Upper bounds of the ``/metrics`` histogram of writes per committed transaction (the last
+bucket stays empty: no batch holds more than :data:`MAX_BATCH`)."""
 
 WriteFn = Callable[[Any], Coroutine[Any, Any, T]]
 """A write body: takes what ``make_tx`` made of the writer's connection (the store's ``Tx``)."""
@@ -94,6 +99,8 @@ class SqliteWriter:
         # the writer thread only, read by /metrics.
         self.batches = 0
         self.batched_writes = 0
+        # Transactions by how many writes they held, in BATCH_SIZE_BUCKETS (not cumulative).
+        self.batch_sizes = [0] * len(BATCH_SIZE_BUCKETS)
         self._thread = threading.Thread(target=self._run, name="sqlite-store-writer", daemon=True)
         self._thread.start()
 
@@ -142,6 +149,7 @@ class SqliteWriter:
             self._run_batch(batch)
             self.batches += 1
             self.batched_writes += len(batch)
+            self.batch_sizes[bisect_left(BATCH_SIZE_BUCKETS, len(batch))] += 1
             _answer(batch)
             if stop:
                 break

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench import artifacts as bench_artifacts
+from bench import decode, floor, guard, pg, profile, report, scale
 from bench import events as bench_events
-from bench import floor, guard, pg, profile, report, scale
 from bench.mlflow_peer import MlflowCounts, mlflow_version
 from bench.mlflow_peer import run_scenarios as run_mlflow
 from bench.paging_child import run_in_child
@@ -70,6 +70,7 @@ class Counts:
     event_watched: int = 200
     artifact_mb: int = 200
     artifact_rounds: int = 3
+    decode_rounds: int = 50
 
 
 FULL = Counts(
@@ -135,6 +136,7 @@ SMOKE = Counts(
     event_watched=10,
     artifact_mb=8,
     artifact_rounds=1,
+    decode_rounds=3,
 )
 
 GROUPS = (
@@ -149,6 +151,7 @@ GROUPS = (
     "ui",
     "scale",
     "guard",
+    "decode",
 )
 """Scenario groups ``--only`` can pick: get = a, e (get), g and the reference's gets;
 create = b and the reference's creates; concurrent = c; paging = d, e (paging), the paging
@@ -160,7 +163,8 @@ floor that hashes and writes the same file (bench/artifacts.py);
 ui = u, the web UI's pages on a registry of ``page_items`` versions; scale = the s_ page
 costs over ``scale_versions``; guard = h, the connection guard's and the observe
 middleware's cost (A/B against plain aiohttp) and gets under a hostile load on SQLite and
-PostgreSQL (bench/guard.py)."""
+PostgreSQL (bench/guard.py); decode = k, the client's CPU to decode one page of versions over
+each transport (bench/decode.py)."""
 DEFAULT_GROUPS = (
     "get",
     "create",
@@ -170,6 +174,7 @@ DEFAULT_GROUPS = (
     "postgresql",
     "events",
     "artifacts",
+    "decode",
 )
 """What a full run without ``--only`` runs: ui and guard only on request (``--only ui``, it
 seeds its own 100,000-version registry; ``--only guard``, minutes of A/B rounds), scale only
@@ -482,6 +487,13 @@ def execute(
         _scale_group(run)
     if "guard" in groups:
         _guard_group(run)
+    if "decode" in groups:
+        run.attempt(
+            "k client decoding of a page",
+            lambda: decode.client_decode(
+                run.scratch, run.counts.page_size, run.counts.decode_rounds
+            ),
+        )
     return run
 
 

@@ -165,6 +165,20 @@ def targets(results: Mapping[str, Result], *, create_count: int) -> list[Target]
         ),
         Target("REST paging / MLflow paging (d/m)", _ratio(results, "d_page_rest", "m_page"), 20),
         Target(
+            "client CPU to decode a page of 1,000 versions, REST (k)",
+            _extra(results, "k_decode_rest", "cpu_ms_per_page_best"),
+            5,
+            kind="max",
+            unit=" ms",
+        ),
+        Target(
+            "client CPU to decode a page of 1,000 versions, gRPC (k)",
+            _extra(results, "k_decode_grpc", "cpu_ms_per_page_best"),
+            5,
+            kind="max",
+            unit=" ms",
+        ),
+        Target(
             "PostgreSQL: REST get / floor (a/g)",
             _ratio(results, "a_get_rest_pg", "g_get_floor_pg"),
             0.7,

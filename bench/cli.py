@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench import artifacts as bench_artifacts
+from bench import auth as bench_auth
 from bench import decode, floor, guard, pg, profile, report, scale
 from bench import events as bench_events
 from bench.mlflow_peer import MlflowCounts, mlflow_version
@@ -152,6 +153,7 @@ GROUPS = (
     "scale",
     "guard",
     "decode",
+    "auth",
 )
 """Scenario groups ``--only`` can pick: get = a, e (get), g and the reference's gets;
 create = b and the reference's creates; concurrent = c; paging = d, e (paging), the paging
@@ -164,7 +166,8 @@ ui = u, the web UI's pages on a registry of ``page_items`` versions; scale = the
 costs over ``scale_versions``; guard = h, the connection guard's and the observe
 middleware's cost (A/B against plain aiohttp) and gets under a hostile load on SQLite and
 PostgreSQL (bench/guard.py); decode = k, the client's CPU to decode one page of versions over
-each transport (bench/decode.py)."""
+each transport (bench/decode.py); auth = gets with auth off, with the admin token and with an
+issued project token, interleaved on two servers (bench/auth.py)."""
 DEFAULT_GROUPS = (
     "get",
     "create",
@@ -175,6 +178,7 @@ DEFAULT_GROUPS = (
     "events",
     "artifacts",
     "decode",
+    "auth",
 )
 """What a full run without ``--only`` runs: ui and guard only on request (``--only ui``, it
 seeds its own 100,000-version registry; ``--only guard``, minutes of A/B rounds), scale only
@@ -487,6 +491,14 @@ def execute(
         _scale_group(run)
     if "guard" in groups:
         _guard_group(run)
+    if "auth" in groups:
+        c = run.counts
+        run.attempt(
+            "a gets with auth on and off",
+            lambda: bench_auth.auth_gets(
+                run.scratch, c.get_models, c.gets, c.get_rounds, c.get_warmup
+            ),
+        )
     if "decode" in groups:
         run.attempt(
             "k client decoding of a page",

@@ -165,6 +165,11 @@ def targets(results: Mapping[str, Result], *, create_count: int) -> list[Target]
         ),
         Target("REST paging / MLflow paging (d/m)", _ratio(results, "d_page_rest", "m_page"), 20),
         Target(
+            "REST get, issued project token / auth off (a)",
+            _ratio(results, "a_get_rest_auth_token", "a_get_rest_auth_off"),
+            0.9,
+        ),
+        Target(
             "client CPU to decode a page of 1,000 versions, REST (k)",
             _extra(results, "k_decode_rest", "cpu_ms_per_page_best"),
             5,

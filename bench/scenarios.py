@@ -21,15 +21,19 @@ MODEL_PROPERTIES: dict[str, object] = {"team": "bench", "stage_rank": 3}
 """Custom properties of the models the get scenarios read (a small, realistic payload)."""
 
 
-def connect(server: ServerProcess, transport: Transport) -> ModelRegistryAPIClient:
-    """Our client on the server's REST or gRPC port."""
+def connect(
+    server: ServerProcess, transport: Transport, token: str | None = None
+) -> ModelRegistryAPIClient:
+    """Our client on the server's REST or gRPC port (``token``: the bearer token to send)."""
     port = server.port if transport == "rest" else server.grpc_port
-    return ModelRegistryAPIClient.insecure_connection(server.host, port, transport=transport)
+    return ModelRegistryAPIClient.insecure_connection(
+        server.host, port, transport=transport, user_token=token
+    )
 
 
-async def seed_models(server: ServerProcess, count: int) -> list[str]:
+async def seed_models(server: ServerProcess, count: int, token: str | None = None) -> list[str]:
     """Create ``count`` registered models (with a description, owner and custom properties)."""
-    async with connect(server, "rest") as client:
+    async with connect(server, "rest", token) as client:
         ids: list[str] = []
         for i in range(count):
             model = await client.upsert_registered_model(

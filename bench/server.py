@@ -46,6 +46,7 @@ class ServerProcess:
             floor's server): it must print ``serving on http://HOST:PORT`` and answer
             ``/readyz``.
         start_timeout: Seconds to wait for the server to answer.
+        extra_args: Further ``serve`` options (e.g. ``--auth-token``).
         host: The listening host (set once started).
         port: The REST port (set once started).
         grpc_port: The gRPC port (set once started).
@@ -55,6 +56,7 @@ class ServerProcess:
     database_url: str | None = None
     command: list[str] | None = None
     start_timeout: float = 60.0
+    extra_args: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 0
     grpc_port: int = 0
@@ -89,6 +91,7 @@ class ServerProcess:
             self.database_url or f"sqlite:///{self.database}",
             "--log-level",
             "WARNING",
+            *self.extra_args,
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.log_path.open("wb") as log:

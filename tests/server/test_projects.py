@@ -4,6 +4,8 @@ inference-service lookups, metric history)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -325,3 +327,60 @@ async def test_with_auth_off_token_management_is_a_400_saying_so(rest: Rest) -> 
     ):
         status, answer = await rest.call(method, path, body)
         assert status == 400 and "authentication is off" in answer["message"], (method, answer)
+
+
+async def _events_of(rest: Rest, project: str) -> str:
+    """What the change-event stream of ``project`` sends from cursor 0 in half a second."""
+    chunks: list[bytes] = []
+
+    async def read(response: aiohttp.ClientResponse) -> None:
+        async for chunk in response.content.iter_any():
+            chunks.append(chunk)
+
+    headers = {"X-Model-Registry-Project": project}
+    async with rest.session.get(f"{rest.url}{V1}/events?since=0", headers=headers) as response:
+        assert response.status == 200
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(read(response), 0.5)
+    return b"".join(chunks).decode()
+
+
+async def test_a_project_is_deleted_when_empty_or_with_cascade_and_default_never(
+    rest: Rest,
+) -> None:
+    created = await rest.ok("POST", f"{V1}/projects", {"name": "p"})
+    ids = await build_graph(rest, "p", "P")
+    status, answer = await rest.call("DELETE", f"{V1}/projects/p")
+    assert status == 409, answer
+    for held in ("1 registered model,", "1 model version", "1 experiment,", "1 metric,"):
+        assert held in answer["message"], answer
+    assert "cascade=true" in answer["message"]
+    # Refused: nothing went.
+    await rest.ok("GET", f"{ALPHA}/registered_models/{ids['registered_model']}", project="p")
+    assert "P-m" in await _events_of(rest, "p")
+    status, _ = await rest.call("DELETE", f"{V1}/projects/p?cascade=maybe")
+    assert status == 400
+    status, _ = await rest.call("DELETE", f"{V1}/projects/{created['id']}?cascade=true")
+    assert status == 204
+    for path in (f"{V1}/projects/{created['id']}", f"{V1}/project?name=p"):
+        status, _ = await rest.call("GET", path)
+        assert status == 404, path
+    status, _ = await rest.call("GET", f"{V1}/registered_models", project="p")
+    assert status == 404
+    # The name is free, and the new project inherits nothing (not its entities, not its
+    # change events).
+    await rest.ok("POST", f"{V1}/projects", {"name": "p"})
+    for collection in ("registered_models", "artifacts", "experiments", "inference_services"):
+        page = await rest.ok("GET", f"{ALPHA}/{collection}", project="p")
+        assert page["items"] == [], collection
+    assert "P-" not in await _events_of(rest, "p")
+    # The new, empty project goes without cascade; default never; unknown ones are a 404.
+    status, _ = await rest.call("DELETE", f"{V1}/projects/p")
+    assert status == 204
+    status, answer = await rest.call("DELETE", f"{V1}/projects/default?cascade=true")
+    assert status == 400 and "default" in answer["message"]
+    status, _ = await rest.call("DELETE", f"{V1}/projects/nope")
+    assert status == 404
+    # The other projects are untouched.
+    page = await rest.ok("GET", f"{V1}/projects")
+    assert [p["name"] for p in page["items"]] == ["default"]

@@ -265,3 +265,30 @@ async def test_every_route_refuses_no_token_and_hides_other_projects(rest: Rest)
                 # 404: as if a's entity did not exist; 403: a route for the server's admin
                 # only (webhooks), refused whatever the id, so it tells nothing either.
                 assert status in (403, 404), (method, path, status, answer)
+
+
+async def test_only_the_admin_token_deletes_a_project_and_its_roles_go_with_it(
+    rest: Rest,
+) -> None:
+    await rest.ok("POST", f"{V1}/projects", {"name": "fraud"}, token=ADMIN)
+    await rest.ok("POST", f"{V1}/registered_models", {"name": "m"}, project="fraud", token=ADMIN)
+    owner = await issue(rest, "owner", {"fraud": "admin"})
+    both = await issue(rest, "both", {"fraud": "editor", "default": "reader"})
+    outsider = await issue(rest, "outsider", {"default": "editor"})
+    status, answer = await rest.call("DELETE", f"{V1}/projects/fraud?cascade=true", token=owner)
+    assert status == 403 and "admin token" in answer["message"], answer
+    status, _ = await rest.call("DELETE", f"{V1}/projects/fraud?cascade=true", token=outsider)
+    assert status == 404  # no role there: as if it did not exist
+    status, _ = await rest.call("DELETE", f"{V1}/projects/fraud?cascade=true")
+    assert status == 401
+    status, _ = await rest.call("DELETE", f"{V1}/projects/fraud?cascade=true", token=ADMIN)
+    assert status == 204
+    # A token whose only project went is revoked; one with another project keeps it.
+    status, _ = await rest.call("GET", f"{V1}/registered_models", token=owner)
+    assert status == 401
+    await rest.ok("GET", f"{V1}/registered_models", token=both, project="default")
+    listed = await rest.ok("GET", f"{V1}/tokens", token=ADMIN)
+    assert {t["subject"]: t["roles"] for t in listed["items"]} == {
+        "both": {"default": "reader"},
+        "outsider": {"default": "editor"},
+    }

@@ -363,6 +363,11 @@ async def _find_project(service: RegistryService, request: Any) -> Message:
     return wire_to_message(await service.find_project(query_params(request)), pb.Project)
 
 
+async def _delete_project(service: RegistryService, request: Any) -> Message:
+    await service.delete_project(request.id, cascade=request.cascade)
+    return pb.Deleted()
+
+
 async def _list_projects(service: RegistryService, request: Any) -> Message:
     params = query_params(request)
     return _page_message(await service.list_projects(params), pb.ProjectList, params)
@@ -419,6 +424,7 @@ _PROJECT_RPCS: Mapping[str, Handler] = {
     "GetProjectById": _get_project,
     "GetProjectByParams": _find_project,
     "GetProjects": _list_projects,
+    "DeleteProject": _delete_project,
     "CreateToken": _create_token,
     "GetTokens": _list_tokens,
     "RevokeToken": _revoke_token,

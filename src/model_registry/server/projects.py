@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 import uuid
@@ -24,6 +25,8 @@ from typing import Any, Generic, TypeVar
 
 from typing_extensions import Self
 
+from model_registry.server.deletion import InTheWay
+from model_registry.server.entities import KINDS
 from model_registry.server.errors import BadRequest, Forbidden, NotFound
 from model_registry.server.paging import PageRequest
 from model_registry.server.principal import (
@@ -62,6 +65,9 @@ MODEL_TASKS = (
 
 DEFAULT_PROJECT = "default"
 """The name of the project every database has."""
+
+audit = logging.getLogger("model_registry.server.audit")
+"""Logs who did each write (the subject, never the token)."""
 
 CACHE_SECONDS = 0.5
 """How long a looked-up project or token is reused before it is read again."""
@@ -160,6 +166,12 @@ def _project_values(body: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
     if body.get("externalId") is not None:
         values["external_id"] = check_name(body["externalId"], "externalId")
     return values
+
+
+def _plural(label: str, count: int) -> str:
+    if count == 1:
+        return label
+    return label[:-1] + "ies" if label.endswith("y") else label + "s"
 
 
 def token_hash(secret: bytes) -> str:
@@ -474,6 +486,49 @@ class ProjectRules:
         updated = await self._store.write(write)
         self._caches.projects.clear()
         return project_to_wire(updated)
+
+    async def delete_project(self, project_id: str, *, cascade: bool = False) -> None:
+        """Delete a project (the server's admin only). A project holding anything is refused
+        unless ``cascade``, which deletes everything in it in the same transaction, with its
+        change events and roles (a token left with no role is revoked).
+
+        Raises:
+            NotFound: No such project visible to the caller.
+            Forbidden: The caller is not the server's admin.
+            BadRequest: The project is ``default``.
+            InTheWay: The project is not empty and ``cascade`` is off (409 naming what it
+                holds).
+        """
+        row = await self._visible_project(project_id)
+        name = str(row.values["name"])
+        if not self._principal.admin:
+            raise Forbidden(
+                f"permission denied: deleting a project needs the server's admin token; "
+                f"{self._principal.subject!r} is not"
+            )
+        if row.id == DEFAULT_PROJECT_ID:
+            raise BadRequest("the project 'default' cannot be deleted")
+
+        async def write(tx: Tx) -> dict[tuple[str, str], int]:
+            held = await queries.project_contents(tx.executor, row.id)
+            if held and not cascade:
+                return held
+            await queries.delete_project(tx.executor, row.id, name)
+            return {}
+
+        held = await self._store.write(write)
+        if held:
+            labels = {(k.table, k.kind): k.label for k in KINDS.values()}
+            shown = ", ".join(
+                f"{count} {_plural(labels.get(key, key[1]), count)}" for key, count in held.items()
+            )
+            raise InTheWay(
+                f"project {name!r} is not empty: it holds {shown}; delete them first, or "
+                "delete the project with cascade=true"
+            )
+        self._caches.projects.clear()
+        self._caches.tokens.clear()
+        audit.info("deleted project %r by %r", name, self._principal.subject)
 
     # ---------------------------------------------------------------------------------------
     # tokens

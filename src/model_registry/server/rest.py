@@ -670,6 +670,11 @@ async def _project_patch(request: web.Request) -> web.Response:
     return _ok(await _service(request).update_project(request.match_info["id"], body))
 
 
+async def _project_delete(request: web.Request) -> web.Response:
+    await _service(request).delete_project(request.match_info["id"], cascade=_cascade(request))
+    return web.Response(status=_NO_CONTENT_STATUS)
+
+
 async def _project_find(request: web.Request) -> web.Response:
     return _ok(await _service(request).find_project(_params(request)))
 
@@ -823,6 +828,7 @@ EXTENSION_ROUTES: tuple[ExtensionRoute, ...] = (
     ExtensionRoute("POST", "/projects", _any_version(_projects_create)),
     ExtensionRoute("GET", "/projects/{id}", _any_version(_project_get)),
     ExtensionRoute("PATCH", "/projects/{id}", _any_version(_project_patch)),
+    ExtensionRoute("DELETE", "/projects/{id}", _any_version(_project_delete)),
     ExtensionRoute("GET", "/project", _any_version(_project_find)),
     ExtensionRoute("GET", "/tokens", _any_version(_tokens_list)),
     ExtensionRoute("POST", "/tokens", _any_version(_tokens_create)),

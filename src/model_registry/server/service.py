@@ -70,7 +70,7 @@ from model_registry.server.errors import (
 from model_registry.server.events import EventFeed, EventWatch, WatchRequest, event_kind
 from model_registry.server.paging import PageRequest
 from model_registry.server.principal import EDITOR
-from model_registry.server.projects import ProjectRules
+from model_registry.server.projects import ProjectRules, audit
 from model_registry.server.store import Record, Scope, Store, Tx, WriteBody
 from model_registry.server.store.events import append_events
 from model_registry.server.store.queries import Change, now_ms
@@ -86,9 +86,6 @@ from model_registry.server.wire import (
 )
 
 T = TypeVar("T")
-
-audit = logging.getLogger("model_registry.server.audit")
-"""Logs who did each write (the subject, never the token)."""
 
 Body = Mapping[str, Any]
 """A decoded JSON request body (a JSON object)."""

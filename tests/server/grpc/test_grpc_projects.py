@@ -70,6 +70,19 @@ async def test_projects_are_created_read_listed_and_updated(stub: Stub) -> None:
         metadata=md(),
     )
     assert updated.description == "new" and updated.name == "fraud"
+    await stub.UpsertRegisteredModel(
+        pb.UpsertRegisteredModelRequest(registered_model=pb.RegisteredModel(name="m")),
+        metadata=md(project="fraud"),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.DeleteProject(pb.DeleteProjectRequest(id="fraud"), metadata=md())
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "1 registered model" in (info.value.details() or "")
+    default = stub.DeleteProject(pb.DeleteProjectRequest(id="default", cascade=True), metadata=md())
+    assert await _code(default) == grpc.StatusCode.INVALID_ARGUMENT
+    await stub.DeleteProject(pb.DeleteProjectRequest(id=created.id, cascade=True), metadata=md())
+    gone = stub.GetProjectById(pb.GetProjectByIdRequest(id=created.id), metadata=md())
+    assert await _code(gone) == grpc.StatusCode.NOT_FOUND
     bad = stub.UpsertProject(
         pb.UpsertProjectRequest(project=pb.Project(name="x", model_task="NOPE")), metadata=md()
     )

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from model_registry.server.errors import Conflict
@@ -19,6 +19,8 @@ from model_registry.server.paging import PageRequest
 from model_registry.server.store.executor import Executor, dicts, first_dict
 from model_registry.server.store.keyset import apply_page, finish_page
 from model_registry.server.store.schema import (
+    TABLES,
+    events,
     projects,
     projects_properties,
     token_roles,
@@ -274,3 +276,50 @@ async def project_names(conn: Executor, ids: Iterable[int]) -> dict[int, str]:
         await conn.execute(select(projects.c.id, projects.c.name).where(projects.c.id.in_(wanted)))
     )
     return {int(r["id"]): str(r["name"]) for r in rows}
+
+
+async def project_contents(conn: Executor, project_id: int) -> dict[tuple[str, str], int]:
+    """How many rows of each ``(entity table, kind)`` the project holds (none: empty)."""
+    out: dict[tuple[str, str], int] = {}
+    for name, table in TABLES.items():
+        stmt = (
+            select(table.c.kind, func.count())
+            .where(table.c.project_id == project_id)
+            .group_by(table.c.kind)
+            .order_by(table.c.kind)
+        )
+        for kind, count in (await conn.execute(stmt)).all():
+            out[(name, str(kind))] = int(count)
+    return out
+
+
+async def delete_project(conn: Executor, project_id: int, name: str) -> None:
+    """Delete a project with everything in it, in the caller's transaction: its entities
+    (their properties, links and aliases go with them: the foreign keys cascade), its change
+    events (a later project of the same name must not inherit them), its roles, and the
+    tokens left with no role.
+
+    Raises:
+        Conflict: A row was added to the project meanwhile (PostgreSQL: its foreign key).
+    """
+    # Locked first: a write that added to the project after this is refused by the foreign
+    # key below rather than left pointing at nothing.
+    await conn.execute(select(projects.c.id).where(projects.c.id == project_id).with_for_update())
+    holders = select(token_roles.c.token_id).where(token_roles.c.project_id == project_id)
+    held = [int(r[0]) for r in (await conn.execute(holders)).all()]
+    await conn.execute(delete(token_roles).where(token_roles.c.project_id == project_id))
+    if held:
+        still = select(token_roles.c.token_id).where(token_roles.c.token_id.in_(held))
+        kept = {int(r[0]) for r in (await conn.execute(still)).all()}
+        orphans = [t for t in held if t not in kept]
+        if orphans:
+            await conn.execute(update(tokens).where(tokens.c.id.in_(orphans)).values(revoked=True))
+    for table in TABLES.values():
+        await conn.execute(delete(table).where(table.c.project_id == project_id))
+    await conn.execute(delete(events).where(events.c.project == name))
+    try:
+        await conn.execute(delete(projects).where(projects.c.id == project_id))
+    except IntegrityError:
+        raise Conflict(
+            f"project {name!r} was written to while it was being deleted; try again"
+        ) from None

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from model_registry.server.entities import EntityKind
-from model_registry.server.errors import Conflict
+from model_registry.server.errors import Conflict, NotFound
 from model_registry.server.paging import PageRequest
 from model_registry.server.store.executor import Executor, SyncExecutor, dicts, first_dict
 from model_registry.server.store.keyset import finish_page
@@ -156,6 +156,9 @@ class Tx:
         except IntegrityError as exc:
             if _is_unique_violation(exc):
                 raise Conflict(_conflict_message(exc, kind, values)) from None
+            if "foreign key" in str(exc.orig).lower():
+                # An entity row's one foreign key is its project: deleted meanwhile.
+                raise NotFound("project not found (deleted meanwhile)") from None
             raise
 
     async def insert(

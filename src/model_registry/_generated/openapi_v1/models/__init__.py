@@ -25,6 +25,7 @@ from .delete_inference_service_cascade import DeleteInferenceServiceCascade
 from .delete_inference_service_serve_cascade import DeleteInferenceServiceServeCascade
 from .delete_model_artifact_cascade import DeleteModelArtifactCascade
 from .delete_model_version_cascade import DeleteModelVersionCascade
+from .delete_project_cascade import DeleteProjectCascade
 from .delete_registered_model_cascade import DeleteRegisteredModelCascade
 from .delete_serving_environment_cascade import DeleteServingEnvironmentCascade
 from .doc_artifact import DocArtifact
@@ -135,6 +136,7 @@ __all__ = (
     "DeleteInferenceServiceServeCascade",
     "DeleteModelArtifactCascade",
     "DeleteModelVersionCascade",
+    "DeleteProjectCascade",
     "DeleteRegisteredModelCascade",
     "DeleteServingEnvironmentCascade",
     "DocArtifact",

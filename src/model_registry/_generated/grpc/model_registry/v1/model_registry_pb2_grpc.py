@@ -284,6 +284,11 @@ class ModelRegistryServiceStub:
                 request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetProjectsRequest.SerializeToString,
                 response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.ProjectList.FromString,
                 _registered_method=True)
+        self.DeleteProject = channel.unary_unary(
+                '/model_registry.v1.ModelRegistryService/DeleteProject',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteProjectRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+                _registered_method=True)
         self.CreateToken = channel.unary_unary(
                 '/model_registry.v1.ModelRegistryService/CreateToken',
                 request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.CreateTokenRequest.SerializeToString,
@@ -604,6 +609,12 @@ class ModelRegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteProject(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateToken(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -874,6 +885,11 @@ def add_ModelRegistryServiceServicer_to_server(servicer, server):
                     servicer.GetProjects,
                     request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetProjectsRequest.FromString,
                     response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.ProjectList.SerializeToString,
+            ),
+            'DeleteProject': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteProject,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteProjectRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.SerializeToString,
             ),
             'CreateToken': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateToken,
@@ -2241,6 +2257,33 @@ class ModelRegistryService:
             '/model_registry.v1.ModelRegistryService/GetProjects',
             model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetProjectsRequest.SerializeToString,
             model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.ProjectList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteProject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1.ModelRegistryService/DeleteProject',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteProjectRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
             options,
             channel_credentials,
             insecure,

@@ -88,6 +88,7 @@ class ModelRegistryServiceStub:
     GetProjectById: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetProjectByIdRequest, _model_registry_pb2.Project]
     GetProjectByParams: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetProjectByParamsRequest, _model_registry_pb2.Project]
     GetProjects: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetProjectsRequest, _model_registry_pb2.ProjectList]
+    DeleteProject: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteProjectRequest, _model_registry_pb2.Deleted]
     CreateToken: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.CreateTokenRequest, _model_registry_pb2.CreatedToken]
     GetTokens: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetTokensRequest, _model_registry_pb2.TokenList]
     RevokeToken: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.RevokeTokenRequest, _model_registry_pb2.Token]
@@ -145,6 +146,7 @@ class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
     GetProjectById: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetProjectByIdRequest, _model_registry_pb2.Project]  # type: ignore[assignment]
     GetProjectByParams: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetProjectByParamsRequest, _model_registry_pb2.Project]  # type: ignore[assignment]
     GetProjects: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetProjectsRequest, _model_registry_pb2.ProjectList]  # type: ignore[assignment]
+    DeleteProject: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteProjectRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
     CreateToken: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.CreateTokenRequest, _model_registry_pb2.CreatedToken]  # type: ignore[assignment]
     GetTokens: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetTokensRequest, _model_registry_pb2.TokenList]  # type: ignore[assignment]
     RevokeToken: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.RevokeTokenRequest, _model_registry_pb2.Token]  # type: ignore[assignment]
@@ -499,6 +501,13 @@ class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _model_registry_pb2.GetProjectsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_model_registry_pb2.ProjectList, _abc.Awaitable[_model_registry_pb2.ProjectList]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteProject(
+        self,
+        request: _model_registry_pb2.DeleteProjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
 
     @_abc_1.abstractmethod
     def CreateToken(

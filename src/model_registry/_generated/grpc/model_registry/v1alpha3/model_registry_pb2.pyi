@@ -4306,6 +4306,32 @@ class GetProjectByParamsRequest(_message.Message):
 Global___GetProjectByParamsRequest: _TypeAlias = GetProjectByParamsRequest  # noqa: Y015
 
 @_typing.final
+class DeleteProjectRequest(_message.Message):
+    """Deleting a project: refused (FAILED_PRECONDITION, naming what it holds) unless it is empty
+    or `cascade` is set, which deletes everything in it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CASCADE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    cascade: _builtins.bool
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        cascade: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cascade", b"cascade", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteProjectRequest: _TypeAlias = DeleteProjectRequest  # noqa: Y015
+
+@_typing.final
 class GetProjectsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -11,7 +11,7 @@ Every other command talks to a registry at ``--url`` (or ``$MODEL_REGISTRY_URL``
   ``--limit`` (total items) and ``--page-size``, read page by page through the ``Pager``;
 * ``register model`` (prints the new version's id), ``register dataset``,
   ``register predictions``: print the new id (``--json``: every id written);
-* ``projects list|create|show``: the projects (``create`` prints the new project's id);
+* ``projects list|create|show|delete``: the projects (``create`` prints the new project's id);
 * ``tokens create|list|revoke``: tokens with a role per project (``create`` prints the new
   token alone on its line; ``list`` never shows a secret).
 
@@ -797,6 +797,19 @@ def projects_show(settings: _Settings, /, project: str, as_json: bool) -> None:
     click.echo(f"updated: {_when(data['last_update_time_since_epoch'])}")
     for key, value in data["custom_properties"].items():
         click.echo(f"property {key}: {json.dumps(value, default=str)}")
+
+
+@projects.command("delete")
+@click.argument("project")
+@click.option("--cascade", is_flag=True, help="Delete everything in it too.")
+@pass_settings
+def projects_delete(settings: _Settings, /, project: str, cascade: bool) -> None:
+    """Delete PROJECT (a name or an id; the server's admin token only). One holding anything
+    is refused, naming what it holds, unless --cascade."""
+    registry = settings.registry()
+    project_id = project if _is_uuid(project) else registry.get_project_by_name(project).project_id
+    registry.delete_project(project_id, cascade=cascade)
+    click.echo(f"deleted project {project}")
 
 
 def _is_uuid(text: str) -> bool:

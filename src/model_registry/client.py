@@ -403,6 +403,11 @@ class ModelRegistry:
 
         return self._pager(page)
 
+    def delete_project(self, project_id: str, cascade: bool = False) -> None:
+        """Delete the project with this id (the server's admin token only); ``cascade``: with
+        everything in it, else one holding anything raises ``Conflict`` naming what it holds."""
+        self._call(lambda api: api.delete_project(project_id, cascade=cascade))
+
     # -- tokens --------------------------------------------------------------------------
 
     def create_token(

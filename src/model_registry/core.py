@@ -597,6 +597,11 @@ class ModelRegistryAPIClient:
         token, or when the server runs without authentication)."""
         return self._list(PROJECT, options)
 
+    async def delete_project(self, id: str, *, cascade: bool = False) -> None:
+        """Delete a project (the server's admin token only; never ``default``); ``cascade``:
+        with everything in it, else one holding anything raises ``Conflict`` naming it."""
+        await self._delete(PROJECT, id, cascade)
+
     # -- tokens --------------------------------------------------------------------------
 
     async def create_token(
@@ -1101,7 +1106,7 @@ class ModelRegistryAPIClient:
     async def _delete(
         self, kind: Kind[Any], id: str, cascade: bool = False, parent_id: str | None = None
     ) -> None:
-        if not _is_id(id):
+        if not (_uuid(id) if kind.uuid_ids else _is_id(id)):
             raise NotFound(f"no {kind.label} {id!r}")
         await self._t().delete(kind, str(id), cascade=cascade, parent_id=parent_id)
 

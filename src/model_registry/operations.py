@@ -368,6 +368,7 @@ PROJECT: Kind[Project] = Kind(
     get=extension("projects", "get_project", "GetProjectById"),
     find=extension("projects", "find_project", "GetProjectByParams"),
     list=extension("projects", "get_projects", "GetProjects"),
+    delete=extension("projects", "delete_project", "DeleteProject"),
     uuid_ids=True,
 )
 #: Token management (our v1 extension): not an entity kind (no domain entity, a revoke in

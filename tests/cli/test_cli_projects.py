@@ -188,3 +188,29 @@ def test_expiry_reads_durations_and_dates() -> None:
     )
     with pytest.raises(click.BadParameter):
         _expiry("0d", now)
+
+
+def test_projects_delete_refuses_a_held_project_unless_cascade(
+    threaded_server: RunningServer,
+) -> None:
+    assert run(threaded_server, "projects", "create", "fraud").exit_code == 0
+    registered = run(
+        threaded_server,
+        "--project",
+        "fraud",
+        "register",
+        "model",
+        "HAL",
+        "s3://b/h",
+        "--version",
+        "1",
+        *MODEL,
+    )
+    assert registered.exit_code == 0, registered.output
+    refused = run(threaded_server, "projects", "delete", "fraud")
+    assert refused.exit_code == 4 and "1 registered model" in refused.stderr, refused.output
+    deleted = run(threaded_server, "projects", "delete", "fraud", "--cascade")
+    assert deleted.exit_code == 0 and deleted.stdout == "deleted project fraud\n", deleted.output
+    assert run(threaded_server, "projects", "show", "fraud").exit_code == 3
+    default = run(threaded_server, "projects", "delete", "default")
+    assert default.exit_code != 0 and "cannot be deleted" in default.stderr

@@ -79,6 +79,7 @@ METHODS: dict[str, list[str]] = {
     "get_project_by_id": ["id"],
     "get_project_by_params": ["name", "external_id"],
     "get_projects": ["options"],
+    "delete_project": ["id", "cascade"],
     "create_token": ["subject", "roles", "expires_time_since_epoch"],
     "get_tokens": ["options"],
     "revoke_token": ["id"],

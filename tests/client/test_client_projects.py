@@ -112,6 +112,27 @@ async def test_a_duplicate_name_is_a_conflict_and_an_unknown_task_a_bad_request(
     assert all(task in info.value.message for task in MODEL_TASKS)
 
 
+async def test_delete_project_refuses_a_held_project_unless_cascade(
+    projects_client: ModelRegistryAPIClient,
+) -> None:
+    client = projects_client
+    held = await client.upsert_project(Project("held"))
+    empty = await client.upsert_project(Project("empty"))
+    assert held.id is not None and empty.id is not None
+    with client.call_options(project="held"):
+        await client.upsert_registered_model(RegisteredModel("m"))
+    with pytest.raises(Conflict, match="1 registered model"):
+        await client.delete_project(held.id)
+    await client.delete_project(empty.id)
+    await client.delete_project(held.id, cascade=True)
+    assert await client.get_project_by_id(held.id) is None
+    with pytest.raises(NotFound):
+        await client.delete_project(held.id)
+    with pytest.raises(NotFound):
+        await client.delete_project("not-a-uuid")
+    assert [p.name for p in await client.get_projects()] == ["default"]
+
+
 async def test_rest_v1alpha3_has_no_project_endpoints(registry: RunningServer) -> None:
     async with ModelRegistryAPIClient.insecure_connection(
         "127.0.0.1", registry.port, api_version="v1alpha3"

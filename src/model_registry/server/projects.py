@@ -518,7 +518,9 @@ class ProjectRules:
 
         held = await self._store.write(write)
         if held:
-            labels = {(k.table, k.kind): k.label for k in KINDS.values()}
+            labels: dict[tuple[str, str], str] = {
+                (k.table, k.kind): k.label for k in KINDS.values()
+            }
             shown = ", ".join(
                 f"{count} {_plural(labels.get(key, key[1]), count)}" for key, count in held.items()
             )

@@ -75,6 +75,7 @@ CLIENT_API = [
     "get_project_by_id",
     "get_project_by_params",
     "get_projects",
+    "delete_project",
     "create_token",
     "get_tokens",
     "revoke_token",

@@ -498,6 +498,116 @@ async def test_grpc_calls_over_the_per_address_cap_are_unavailable_and_others_st
             assert page.size == 1
 
 
+async def _refused_for_calls(stub: Any) -> grpc.aio.AioRpcError | None:
+    """The refusal of a unary call over the address's cap (None: the call was served)."""
+    try:
+        await stub.GetRegisteredModels(pb.GetRegisteredModelsRequest(), timeout=10)
+    except grpc.aio.AioRpcError as err:
+        return err
+    return None
+
+
+async def test_grpc_watches_have_a_cap_of_their_own_and_leave_the_calls_served(
+    database_url: str,
+) -> None:
+    limits = ConnectionLimits(grpc_max_calls_per_address=1, grpc_max_watches_per_address=2)
+    async with run_server(database_url, grpc_port=0, connection_limits=limits) as srv:
+        target = f"127.0.0.1:{srv.grpc_port}"
+        async with grpc.aio.insecure_channel(target) as channel:
+            stub = model_registry_pb2_grpc.ModelRegistryServiceStub(channel)
+            watches = [stub.WatchEvents(pb.WatchEventsRequest()) for _ in range(2)]
+            for watch in watches:  # open: each has its ready message
+                assert (await asyncio.wait_for(watch.read(), 10)).ready
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                async for _ in stub.WatchEvents(pb.WatchEventsRequest(), timeout=10):
+                    pass
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "too many event watches open from this address (at most 2)" in (
+                info.value.details() or ""
+            )
+            assert dict(info.value.trailing_metadata() or ())["retry-after"] == "1"
+            # Two watches open and the one call slot of the address still free.
+            assert await _refused_for_calls(stub) is None
+            # Another address may watch.
+            async with (
+                OtherAddressForwarder(srv.grpc_port or 0) as forward,
+                grpc.aio.insecure_channel(f"127.0.0.1:{forward.port}") as other,
+            ):
+                other_watch = model_registry_pb2_grpc.ModelRegistryServiceStub(other).WatchEvents(
+                    pb.WatchEventsRequest()
+                )
+                assert (await asyncio.wait_for(other_watch.read(), 10)).ready
+                other_watch.cancel()
+            # A watch that ends gives its slot back.
+            watches[0].cancel()
+            for _ in range(100):
+                again = stub.WatchEvents(pb.WatchEventsRequest())
+                try:
+                    assert (await asyncio.wait_for(again.read(), 10)).ready
+                    break
+                except grpc.aio.AioRpcError as err:
+                    assert err.code() == grpc.StatusCode.UNAVAILABLE
+                    await asyncio.sleep(0.05)
+            else:
+                pytest.fail("the ended watch's slot never came back")
+            again.cancel()
+            watches[1].cancel()
+
+
+async def test_a_grpc_content_stream_holds_a_call_slot_for_its_life(
+    database_url: str, tmp_path: Path
+) -> None:
+    limits = ConnectionLimits(grpc_max_calls_per_address=1)
+    async with (
+        run_server(
+            database_url,
+            grpc_port=0,
+            connection_limits=limits,
+            artifact_store=str(tmp_path / "store"),
+        ) as srv,
+        aiohttp.ClientSession() as http,
+    ):
+        base = srv.url + BASE_PATH
+
+        async def created(path: str, body: dict[str, Any]) -> str:
+            async with http.post(base + path, json=body) as resp:
+                assert resp.status == 201, await resp.text()
+                return str((await resp.json())["id"])
+
+        model = await created("/registered_models", {"name": "m"})
+        version = await created("/model_versions", {"name": "v1", "registeredModelId": model})
+        artifact = await created(
+            f"/model_versions/{version}/artifacts",
+            {"artifactType": "model-artifact", "name": "w", "uri": "pending"},
+        )
+        finish = asyncio.Event()
+
+        async def upload_requests() -> AsyncIterator[pb.UploadArtifactContentRequest]:
+            header = pb.ArtifactContentHeader(artifact_id=artifact, size=3)
+            yield pb.UploadArtifactContentRequest(header=header)
+            await finish.wait()  # the upload stays open, in the server's hands, until then
+            yield pb.UploadArtifactContentRequest(chunk=b"abc")
+
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+            stub = model_registry_pb2_grpc.ModelRegistryServiceStub(channel)
+            content = model_registry_pb2_grpc.ArtifactContentServiceStub(channel)
+            upload = asyncio.ensure_future(content.UploadArtifactContent(upload_requests()))
+            refusal = None
+            for _ in range(200):  # until the upload's handler holds the address's one slot
+                refusal = await _refused_for_calls(stub)
+                if refusal is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert refusal is not None and refusal.code() == grpc.StatusCode.UNAVAILABLE
+            assert "too many calls in flight from this address (at most 1)" in (
+                refusal.details() or ""
+            )
+            finish.set()
+            answer = await asyncio.wait_for(upload, 10)
+            assert answer.model_artifact.uri == f"model-registry://artifacts/{artifact}"
+            assert await _refused_for_calls(stub) is None  # counted out with the stream
+
+
 # --- request rate ---------------------------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ from model_registry.server.connections import (
     DEFAULT_GRPC_MAX_CALLS_PER_ADDRESS,
     DEFAULT_GRPC_MAX_CONCURRENT_STREAMS,
     DEFAULT_GRPC_MAX_CONNECTION_AGE,
+    DEFAULT_GRPC_MAX_WATCHES_PER_ADDRESS,
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_KEEPALIVE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
@@ -217,6 +218,14 @@ def _sunset_date(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="Most gRPC calls handled at once for one client address; more get UNAVAILABLE.",
 )
 @click.option(
+    "--grpc-max-watches-per-address",
+    type=click.IntRange(min=1),
+    default=DEFAULT_GRPC_MAX_WATCHES_PER_ADDRESS,
+    show_default=True,
+    help="Most gRPC event watches open at once for one client address (not counted among "
+    "the calls); more get UNAVAILABLE.",
+)
+@click.option(
     "--rate-limit",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
@@ -314,6 +323,7 @@ def serve(
     grpc_max_connection_age: float,
     grpc_max_concurrent_streams: int,
     grpc_max_calls_per_address: int,
+    grpc_max_watches_per_address: int,
     rate_limit: float | None,
     rate_limit_burst: int | None,
     **run_options: Any,
@@ -333,6 +343,7 @@ def serve(
         grpc_max_connection_age=grpc_max_connection_age,
         grpc_max_concurrent_streams=grpc_max_concurrent_streams,
         grpc_max_calls_per_address=grpc_max_calls_per_address,
+        grpc_max_watches_per_address=grpc_max_watches_per_address,
     )
     if rate_limit is not None:
         run_options["rate_limit"] = RateLimit(rate_limit, rate_limit_burst)

@@ -57,6 +57,7 @@ __all__ = [
     "DEFAULT_GRPC_MAX_CALLS_PER_ADDRESS",
     "DEFAULT_GRPC_MAX_CONCURRENT_STREAMS",
     "DEFAULT_GRPC_MAX_CONNECTION_AGE",
+    "DEFAULT_GRPC_MAX_WATCHES_PER_ADDRESS",
     "DEFAULT_HEADER_TIMEOUT",
     "DEFAULT_KEEPALIVE_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
@@ -90,6 +91,9 @@ DEFAULT_GRPC_MAX_CONCURRENT_STREAMS = 100
 DEFAULT_GRPC_MAX_CALLS_PER_ADDRESS = 128
 """Most gRPC registry calls in the server's hands at once from one client address (as many as
 the REST connections one address may hold, each of which carries one request at a time)."""
+DEFAULT_GRPC_MAX_WATCHES_PER_ADDRESS = 16
+"""Most gRPC event watches (``WatchEvents``) open at once from one client address: a cap of
+their own, so long-lived watchers never take the slots of calls."""
 
 # File descriptors kept for everything but REST connections: the database pool, gRPC, logs.
 _RESERVED_FDS = 128
@@ -135,7 +139,11 @@ class ConnectionLimits:
         grpc_max_concurrent_streams: Most calls in flight on one gRPC connection.
         grpc_max_calls_per_address: Most registry calls being handled at once for one
             client address, over all its connections; more are refused ``UNAVAILABLE`` with
-            ``retry-after`` at once (health calls are not counted).
+            ``retry-after`` at once (health calls are not counted). A content stream
+            (upload, download) is a call and holds its slot for its life.
+        grpc_max_watches_per_address: Most event watches (``WatchEvents``) open at once for
+            one client address; more are refused ``UNAVAILABLE`` with ``retry-after``. A
+            watch lives as long as its client wants, so it is not counted among the calls.
 
     The gRPC front door also takes ``header_timeout`` (HTTP/2 and TLS handshake) and
     ``keepalive_timeout`` (idle connections are closed).
@@ -150,6 +158,7 @@ class ConnectionLimits:
     grpc_max_connection_age: float = DEFAULT_GRPC_MAX_CONNECTION_AGE
     grpc_max_concurrent_streams: int = DEFAULT_GRPC_MAX_CONCURRENT_STREAMS
     grpc_max_calls_per_address: int = DEFAULT_GRPC_MAX_CALLS_PER_ADDRESS
+    grpc_max_watches_per_address: int = DEFAULT_GRPC_MAX_WATCHES_PER_ADDRESS
 
     def __post_init__(self) -> None:
         for name in (
@@ -166,6 +175,7 @@ class ConnectionLimits:
             "max_connections_per_address",
             "grpc_max_concurrent_streams",
             "grpc_max_calls_per_address",
+            "grpc_max_watches_per_address",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -824,15 +824,21 @@ class CallsPerAddress:
     ``UNAVAILABLE`` and ``retry-after``, as REST refuses a connection over its cap with a 503.
     A stream whose request message is still arriving is grpcio's, bounded per connection by
     ``grpc.max_concurrent_streams`` and in time by the caller's deadline, never by this cap.
+    A content stream (upload, download) is counted for its life, as it holds a file or
+    object and a database connection all along. Event watches are counted by an instance of
+    their own (``serve --grpc-max-watches-per-address``): a watch is meant to stay open for
+    hours, so, counted among the calls, a few watchers would starve their address's calls.
 
     Args:
         limit: Most calls at once from one address.
+        what: What is counted, as the refusal names it.
     """
 
-    __slots__ = ("_by_address", "limit")
+    __slots__ = ("_by_address", "limit", "what")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, what: str = "calls in flight") -> None:
         self.limit = limit
+        self.what = what
         self._by_address: dict[str, int] = {}
 
     def enter(self, address: str) -> None:
@@ -843,7 +849,7 @@ class CallsPerAddress:
         """
         count = self._by_address.get(address, 0)
         if count >= self.limit:
-            raise Unavailable(f"too many calls in flight from this address (at most {self.limit})")
+            raise Unavailable(f"too many {self.what} from this address (at most {self.limit})")
         self._by_address[address] = count + 1
 
     def leave(self, address: str) -> None:
@@ -931,13 +937,19 @@ def _dispatch_stream(
     request_cls: type[Message],
     limiter: RateLimiter | None = None,
     by_token: bool = False,
+    watches: CallsPerAddress | None = None,
 ) -> Callable[[bytes, grpc.aio.ServicerContext], AsyncIterator[Message]]:
     """A server-streaming RPC on the same error mapping as :func:`_dispatch`. A stream is
-    long-lived, so it is not counted among the calls in flight per address; it takes one
-    token of the rate limit when it starts."""
+    long-lived, so it holds a slot of ``watches`` (not of the calls) for its life; it takes
+    one token of the rate limit when it starts."""
 
     async def behavior(raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
+        address: str | None = None
         try:
+            if watches is not None:
+                peer = _peer_address(context.peer() or "")
+                watches.enter(peer)
+                address = peer
             if limiter is not None:
                 limiter.check(_caller_key(context, by_token))
             try:
@@ -954,6 +966,9 @@ def _dispatch_stream(
         except Exception:
             log.exception("gRPC %s failed", name)
             await _abort(context, ServiceError(500, "internal error"))
+        finally:
+            if watches is not None and address is not None:
+                watches.leave(address)
 
     return behavior
 
@@ -977,8 +992,9 @@ def _registry_method_handlers(
     by_token: bool = False,
     calls: CallsPerAddress | None = None,
     observer: CallObserver | None = None,
+    watches: CallsPerAddress | None = None,
 ) -> dict[str, grpc.RpcMethodHandler]:
-    """The unary handler of every RPC of the registry service, by method name."""
+    """The handler of every RPC of the registry service, by method name."""
     methods = pb.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name
     handlers: dict[str, grpc.RpcMethodHandler] = {}
     for name, method in methods.items():
@@ -987,7 +1003,7 @@ def _registry_method_handlers(
         if method.server_streaming:
             handlers[name] = grpc.unary_stream_rpc_method_handler(
                 _dispatch_stream(
-                    name, STREAM_HANDLERS[name], access, request_cls, limiter, by_token
+                    name, STREAM_HANDLERS[name], access, request_cls, limiter, by_token, watches
                 ),
                 response_serializer=response_cls.SerializeToString,
             )
@@ -1091,8 +1107,8 @@ async def start_grpc_server(
             re-reading a token file).
         max_message_bytes: The largest request message accepted (gRPC's default: 4 MiB).
         limits: Handshake deadline, idle timeout, keepalive, connection age, the cap on
-            concurrent calls per connection and per client address (:class:`CallsPerAddress`;
-            defaults when None).
+            concurrent calls per connection and per client address, and on event watches per
+            client address (:class:`CallsPerAddress`; defaults when None).
         rate_limiter: Limit each caller's call rate (by token with auth on, else by client
             address; health is never limited); None: no limit.
         api_versions: The API versions whose registry service is served (``"v1"``:
@@ -1120,7 +1136,10 @@ async def start_grpc_server(
     # Registered methods: gRPC's core matches the method path itself, with no generic handler
     # lookup in Python on each call (the generated health service registers the same way).
     calls = CallsPerAddress(limits.grpc_max_calls_per_address)
-    handlers = _registry_method_handlers(access, rate_limiter, auth is not None, calls, observer)
+    watches = CallsPerAddress(limits.grpc_max_watches_per_address, "event watches open")
+    handlers = _registry_method_handlers(
+        access, rate_limiter, auth is not None, calls, observer, watches
+    )
     served = [SERVICE_NAMES[version] for version in SERVICE_NAMES if version in api_versions]
     for name in served:
         # One handler per RPC, registered under each served name: the stable service is the

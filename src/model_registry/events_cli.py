@@ -190,11 +190,47 @@ def webhooks_create(
     click.echo(json.dumps(_call(ctx, "POST", "", body), indent=2))
 
 
+_PAGE_SIZE = 100
+
+
+def _pages(ctx: click.Context, path: str, limit: int | None) -> list[Any]:
+    """The items of a paged list of the webhooks API, page after page (at most ``limit``)."""
+    from urllib.parse import urlencode
+
+    items: list[Any] = []
+    token = ""
+    while limit is None or len(items) < limit:
+        query = {"pageSize": str(_PAGE_SIZE)}
+        if token:
+            query["nextPageToken"] = token
+        page = _call(ctx, "GET", f"{path}?{urlencode(query)}")
+        items.extend(page["items"])
+        token = page["nextPageToken"]
+        if not token:
+            break
+    return items if limit is None else items[:limit]
+
+
 @webhooks.command("list")
 @click.pass_context
 def webhooks_list(ctx: click.Context) -> None:
     """List the webhooks (id, url, events, last delivery) as JSON."""
-    click.echo(json.dumps(_call(ctx, "GET", "")["items"], indent=2))
+    click.echo(json.dumps(_pages(ctx, "", None), indent=2))
+
+
+@webhooks.command("deliveries")
+@click.argument("webhook_id")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Show at most this many (the newest); default: the whole log.",
+)
+@click.pass_context
+def webhooks_deliveries(ctx: click.Context, webhook_id: str, limit: int | None) -> None:
+    """Show a webhook's delivery log, newest first, as JSON (each delivery's event, status,
+    attempts, the receiver's last HTTP status and the error)."""
+    click.echo(json.dumps(_pages(ctx, f"/{webhook_id}/deliveries", limit), indent=2))
 
 
 @webhooks.command("get")

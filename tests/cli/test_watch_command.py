@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from click.testing import CliRunner, Result
 
 from model_registry.cli import cli
-from model_registry.server import RunningServer
+from model_registry.server import RunningServer, ServerThread
 
 
 def run(server: RunningServer, *args: str) -> Result:
@@ -80,3 +83,53 @@ def test_a_refused_webhook_exits_2_saying_why(threaded_server: RunningServer) ->
     )  # fmt: skip
     assert result.exit_code == 2
     assert "--webhook-allow-http" in result.stderr
+
+
+def test_webhooks_deliveries_shows_the_log_newest_first(database_url: str) -> None:
+    taken: list[bytes] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            taken.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    options = {"webhook_allow_http": True, "webhook_allow_private": True}
+    try:
+        with ServerThread(database_url, **options) as srv:  # type: ignore[arg-type]
+            url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+            created = run(
+                srv, "webhooks", "create", url, "--secret", "s", "--events",
+                "registered_model.created",
+            )  # fmt: skip
+            assert created.exit_code == 0, created.output
+            hook = json.loads(created.stdout)["id"]
+            for name in ("a", "b", "c"):
+                registered = run(
+                    srv, "register", "model", name, "s3://b/x", "--version", "1",
+                    "--format-name", "onnx", "--format-version", "1",
+                )  # fmt: skip
+                assert registered.exit_code == 0, registered.output
+            deadline = time.monotonic() + 30
+            log: list[dict[str, object]] = []
+            while len(log) < 3 and time.monotonic() < deadline:
+                shown = run(srv, "webhooks", "deliveries", hook)
+                assert shown.exit_code == 0, shown.output
+                log = json.loads(shown.stdout)
+                time.sleep(0.05)
+            newest = run(srv, "webhooks", "deliveries", hook, "--limit", "1")
+            missing = run(srv, "webhooks", "deliveries", "999")
+    finally:
+        receiver.shutdown()
+    names = [json.loads(body)["entity"]["name"] for body in taken]
+    assert names == ["a", "b", "c"]
+    cursors = [int(str(d["cursor"])) for d in log]
+    assert cursors == sorted(cursors, reverse=True) and len(cursors) == 3
+    assert {(d["status"], d["httpStatus"]) for d in log} == {("delivered", 204)}
+    assert json.loads(newest.stdout) == log[:1]
+    assert missing.exit_code == 3 and missing.stderr.startswith("error: not found:")

@@ -235,6 +235,15 @@ async def test_every_route_refuses_no_token_and_hides_other_projects(rest: Rest)
     foreign = await issue(rest, "mallory", {"b": "reader"})
     routes = _routes()
     assert len(routes) > 100
+    # The webhook routes, the delivery log's included, are the server's admin's alone.
+    admin_only = {
+        ("GET", f"{V1}/webhooks"),
+        ("POST", f"{V1}/webhooks"),
+        ("GET", f"{V1}/webhooks/{{id}}"),
+        ("DELETE", f"{V1}/webhooks/{{id}}"),
+        ("GET", f"{V1}/webhooks/{{id}}/deliveries"),
+    }
+    assert {r for r in routes if "/webhooks" in r[1]} == admin_only
     open_paths = public_paths(("v1", "v1alpha3"))
     ids = sorted(set(a.values()) | {a_project["id"]})
     for method, template in routes:
@@ -257,6 +266,8 @@ async def test_every_route_refuses_no_token_and_hides_other_projects(rest: Rest)
             path = _fill(template, ident)
             status, answer = await rest.call(method, path, body, token=foreign)
             assert status < 500, (method, path, status, answer)
+            if (method, template) in admin_only:
+                assert status == 403, (method, path, status, answer)
             text = str(answer)
             assert "Zq9-" not in text, (method, path, answer)
             if a_project["id"] not in path:  # an error message may quote the path's id

@@ -387,3 +387,109 @@ async def test_the_delivery_log_is_pruned_with_the_events(database_url: str) -> 
         found = await webhook_status(http, srv, hook["id"])
     assert left == 0
     assert found["lastDelivery"]["status"] == "delivered"  # the last status stays
+
+
+async def test_the_delivery_log_is_paged_newest_first_over_rest_and_grpc(
+    database_url: str,
+) -> None:
+    import grpc
+
+    from model_registry._generated.grpc.model_registry.v1 import (
+        model_registry_pb2_grpc as pb_grpc,
+    )
+    from model_registry._generated.grpc.model_registry.v1alpha3 import (
+        model_registry_pb2 as pb,
+    )
+
+    def answer(n: int) -> web.Response:
+        # m0: a 503 then taken (two attempts); m1: taken; m2: refused (failed at once).
+        return web.Response(status={1: 503, 4: 400}.get(n, 204), headers={"Retry-After": "0"})
+
+    async with (
+        receiver() as hook_server,
+        run_server(
+            database_url, grpc_port=0, webhook_allow_http=True, webhook_allow_private=True
+        ) as srv,
+        aiohttp.ClientSession() as http,
+    ):
+        hook_server.answer = answer
+        _, hook = await call(
+            http, "POST", srv, "/webhooks",
+            {"url": hook_server.url, "secret": SECRET, "events": ["registered_model.created"]},
+        )  # fmt: skip
+        for i in range(3):
+            await call(http, "POST", srv, "/registered_models", {"name": f"m{i}"})
+        await hook_server.until(4)
+        path = f"/webhooks/{hook['id']}/deliveries"
+
+        async def logged() -> Any:
+            while True:
+                status, page = await call(http, "GET", srv, path)
+                assert status == 200
+                if page["size"] == 3:
+                    return page
+                await asyncio.sleep(0.05)
+
+        whole = await asyncio.wait_for(logged(), WAIT)
+        status, first = await call(http, "GET", srv, f"{path}?pageSize=2")
+        assert status == 200 and first["size"] == 2 and first["nextPageToken"]
+        status, second = await call(
+            http, "GET", srv, f"{path}?pageSize=2&nextPageToken={first['nextPageToken']}"
+        )
+        assert (status, second["size"], second["nextPageToken"]) == (200, 1, "")
+        assert first["items"] + second["items"] == whole["items"]
+        assert (await call(http, "GET", srv, "/webhooks/999/deliveries"))[0] == 404
+        status, bad = await call(http, "GET", srv, f"{path}?nextPageToken=nonsense")
+        assert status == 400 and "nextPageToken" in bad["message"]
+
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+            stub = pb_grpc.ModelRegistryServiceStub(channel)
+            request = pb.GetWebhookDeliveriesRequest(webhook_id=hook["id"], page_size=2)
+            top = await stub.GetWebhookDeliveries(request)
+            rest_of = await stub.GetWebhookDeliveries(
+                pb.GetWebhookDeliveriesRequest(
+                    webhook_id=hook["id"], page_size=2, next_page_token=top.next_page_token
+                )
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as missing:
+                await stub.GetWebhookDeliveries(pb.GetWebhookDeliveriesRequest(webhook_id="999"))
+            assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    items = whole["items"]
+    names = [json.loads(body)["entity"]["name"] for _, body in hook_server.requests]
+    assert names == ["m0", "m0", "m1", "m2"]  # m0's first attempt got a 503
+    delivery_ids = [h["X-Model-Registry-Delivery-Id"] for h, _ in hook_server.requests]
+    assert [d["id"] for d in items] == [delivery_ids[3], delivery_ids[2], delivery_ids[0]]
+    cursors = [int(d["cursor"]) for d in items]
+    assert cursors == sorted(cursors, reverse=True)  # newest first
+    assert [(d["status"], d["attempts"], d.get("httpStatus")) for d in items] == [
+        ("failed", 1, 400),
+        ("delivered", 1, 204),
+        ("delivered", 2, 204),
+    ]
+    assert items[0]["error"] == "HTTP 400" and "error" not in items[1]
+    assert {d["eventType"] for d in items} == {"registered_model.created"}
+    assert {d["webhookId"] for d in items} == {hook["id"]}
+    by_grpc = [*top.items, *rest_of.items]
+    assert [(d.id, d.cursor, d.status, d.attempts, d.http_status) for d in by_grpc] == [
+        (d["id"], d["cursor"], d["status"], d["attempts"], d["httpStatus"]) for d in items
+    ]
+    assert (top.size, top.page_size, rest_of.next_page_token) == (2, 2, "")
+
+
+async def test_the_webhook_list_is_paged_by_id(database_url: str) -> None:
+    async with run_server(database_url) as srv, aiohttp.ClientSession() as http:
+        made = []
+        for i in range(3):
+            _, hook = await call(
+                http, "POST", srv, "/webhooks",
+                {"url": f"https://hooks.example.com/{i}", "secret": SECRET, "events": ["*"]},
+            )  # fmt: skip
+            made.append(hook["id"])
+        _, first = await call(http, "GET", srv, "/webhooks?pageSize=2")
+        _, second = await call(
+            http, "GET", srv, f"/webhooks?pageSize=2&nextPageToken={first['nextPageToken']}"
+        )
+        _, whole = await call(http, "GET", srv, "/webhooks")
+    assert [h["id"] for h in first["items"]] == made[:2]
+    assert [h["id"] for h in second["items"]] == made[2:] and second["nextPageToken"] == ""
+    assert [h["id"] for h in whole["items"]] == made and whole["nextPageToken"] == ""

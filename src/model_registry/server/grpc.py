@@ -400,13 +400,18 @@ async def _create_token(service: RegistryService, request: Any) -> Message:
     return pb.CreatedToken(token=_token_message(created), secret=created["token"])
 
 
-async def _list_tokens(service: RegistryService, request: Any) -> Message:
+def _page_params(request: Any) -> dict[str, str]:
+    """The paging fields of a list request as the REST query parameters."""
     params: dict[str, str] = {}
     if request.HasField("page_size"):
         params["pageSize"] = str(request.page_size)
     if request.next_page_token:
         params["nextPageToken"] = request.next_page_token
-    page = await service.list_tokens(params)
+    return params
+
+
+async def _list_tokens(service: RegistryService, request: Any) -> Message:
+    page = await service.list_tokens(_page_params(request))
     return pb.TokenList(
         items=[_token_message(t) for t in page["items"]],
         next_page_token=page["nextPageToken"],
@@ -567,8 +572,36 @@ async def _create_webhook(service: RegistryService, request: Any) -> Message:
 
 
 async def _get_webhooks(service: RegistryService, request: Any) -> Message:
-    listing = await service.managed_webhooks().list()
-    return pb.WebhookList(items=[_webhook_message(h) for h in listing["items"]])
+    page = await service.managed_webhooks().list(_page_params(request))
+    return pb.WebhookList(
+        items=[_webhook_message(h) for h in page["items"]],
+        next_page_token=page["nextPageToken"],
+        page_size=page["pageSize"],
+        size=page["size"],
+    )
+
+
+async def _get_webhook_deliveries(service: RegistryService, request: Any) -> Message:
+    page = await service.managed_webhooks().deliveries(request.webhook_id, _page_params(request))
+    return pb.WebhookDeliveryList(
+        items=[
+            pb.WebhookDeliveryRecord(
+                id=d["id"],
+                webhook_id=d["webhookId"],
+                cursor=d["cursor"],
+                event_type=d["eventType"],
+                time_since_epoch=int(d["timeSinceEpoch"]),
+                attempts=d["attempts"],
+                status=d["status"],
+                http_status=d.get("httpStatus"),
+                error=d.get("error"),
+            )
+            for d in page["items"]
+        ],
+        next_page_token=page["nextPageToken"],
+        page_size=page["pageSize"],
+        size=page["size"],
+    )
 
 
 async def _get_webhook(service: RegistryService, request: Any) -> Message:
@@ -585,6 +618,7 @@ WEBHOOK_HANDLERS: Mapping[str, Handler] = {
     "GetWebhooks": _get_webhooks,
     "GetWebhookById": _get_webhook,
     "DeleteWebhook": _delete_webhook,
+    "GetWebhookDeliveries": _get_webhook_deliveries,
 }
 """The webhook RPCs (administration: the client's operation table has no call for them; the
 command line uses REST)."""

@@ -773,7 +773,7 @@ def _version_by_alias(version: ApiVersion) -> Handler:
 
 def _webhooks_list(version: ApiVersion) -> Handler:
     async def handler(request: web.Request) -> web.Response:
-        return _ok(await _service(request).managed_webhooks().list())
+        return _ok(await _service(request).managed_webhooks().list(_params(request)))
 
     return handler
 
@@ -793,6 +793,14 @@ def _webhook_get(version: ApiVersion) -> Handler:
     return handler
 
 
+def _webhook_deliveries(version: ApiVersion) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        hooks = _service(request).managed_webhooks()
+        return _ok(await hooks.deliveries(request.match_info["id"], _params(request)))
+
+    return handler
+
+
 def _webhook_delete(version: ApiVersion) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         await _service(request).managed_webhooks().delete(request.match_info["id"])
@@ -808,6 +816,7 @@ EXTENSION_ROUTES: tuple[ExtensionRoute, ...] = (
     ExtensionRoute("POST", "/webhooks", _webhooks_create),
     ExtensionRoute("GET", "/webhooks/{id}", _webhook_get),
     ExtensionRoute("DELETE", "/webhooks/{id}", _webhook_delete),
+    ExtensionRoute("GET", "/webhooks/{id}/deliveries", _webhook_deliveries),
     ExtensionRoute("PUT", "/artifacts/{id}/content", _upload_content),
     ExtensionRoute("GET", "/artifacts/{id}/content", _download_content),
     # delete

@@ -46,12 +46,14 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from model_registry.server.errors import BadRequest, NotFound, ServiceError
 from model_registry.server.events import ACTIONS, EventFeed, event_kinds, event_to_wire
+from model_registry.server.paging import PageRequest
 from model_registry.server.store import Store
 from model_registry.server.store.events import log_bounds, read_events
 from model_registry.server.store.queries import now_ms
 from model_registry.server.store.webhooks import (
     add_webhook,
     get_webhook,
+    list_deliveries,
     list_webhooks,
     record_delivery,
     remove_webhook,
@@ -61,7 +63,7 @@ from model_registry.server.wire import parse_id
 
 log = logging.getLogger("model_registry.server.webhooks")
 
-__all__ = ["WebhookDispatcher", "WebhookPolicy", "Webhooks", "sign"]
+__all__ = ["WebhookDispatcher", "WebhookPolicy", "Webhooks", "delivery_to_wire", "sign"]
 
 MAX_ATTEMPTS = 5
 """Attempts of one delivery (the first and four retries)."""
@@ -217,6 +219,48 @@ def webhook_to_wire(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def delivery_to_wire(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row of the delivery log as its REST JSON."""
+    out: dict[str, Any] = {
+        "id": row["id"],
+        "webhookId": str(row["webhook_id"]),
+        "cursor": str(row["cursor"]),
+        "eventType": row["event_type"],
+        "timeSinceEpoch": str(row["time"]),
+        "attempts": int(row["attempts"]),
+        "status": row["status"],
+    }
+    if row.get("http_status") is not None:
+        out["httpStatus"] = int(row["http_status"])
+    if row.get("error"):
+        out["error"] = row["error"]
+    return out
+
+
+def _page_request(params: Mapping[str, str], order_by: str, *, desc: bool) -> PageRequest:
+    """The page a webhook list asks for: its order is fixed, only the size and the position
+    come from the query."""
+    query = {
+        "pageSize": params.get("pageSize", ""),
+        "nextPageToken": params.get("nextPageToken", ""),
+        "orderBy": order_by,
+        "sortOrder": "DESC" if desc else "ASC",
+    }
+    try:
+        return PageRequest.from_query(query)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def _page(items: list[dict[str, Any]], token: str, page: PageRequest) -> dict[str, Any]:
+    return {
+        "items": items,
+        "size": len(items),
+        "pageSize": page.page_size if page.page_size is not None else len(items),
+        "nextPageToken": token,
+    }
+
+
 class Webhooks:
     """The rules of webhook registrations.
 
@@ -265,11 +309,44 @@ class Webhooks:
 
         return webhook_to_wire(await self._store.write(insert))
 
-    async def list(self) -> dict[str, Any]:
-        """Every webhook (``{"items", "size"}``)."""
-        rows = await self._store.read(lambda tx: list_webhooks(tx.executor))
-        items = [webhook_to_wire(r) for r in rows]
-        return {"items": items, "size": len(items), "pageSize": len(items), "nextPageToken": ""}
+    async def list(self, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """One page of the webhooks, by id (``pageSize``, ``nextPageToken``; every webhook
+        when ``pageSize`` is absent).
+
+        Raises:
+            BadRequest: A bad ``pageSize`` or page token.
+        """
+        page = _page_request(params or {}, "ID", desc=False)
+        try:
+            rows, token = await self._store.read(lambda tx: list_webhooks(tx.executor, page))
+        except ValueError as exc:  # a token that does not decode
+            raise BadRequest(str(exc)) from None
+        return _page([webhook_to_wire(r) for r in rows], token, page)
+
+    async def deliveries(self, webhook_id: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """One page of a webhook's delivery log, newest first (``pageSize``,
+        ``nextPageToken``).
+
+        Raises:
+            BadRequest: A bad id, ``pageSize`` or page token.
+            NotFound: No webhook has this id.
+        """
+        ident = parse_id(webhook_id)
+        page = _page_request(params, "CREATE_TIME", desc=True)
+
+        async def body(tx: Any) -> tuple[list[dict[str, Any]], str] | None:
+            if await get_webhook(tx.executor, ident) is None:
+                return None
+            return await list_deliveries(tx.executor, ident, page)
+
+        try:
+            found = await self._store.read(body)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        if found is None:
+            raise NotFound(f"webhook with id {ident} not found")
+        rows, token = found
+        return _page([delivery_to_wire(r) for r in rows], token, page)
 
     async def get(self, webhook_id: str) -> dict[str, Any]:
         """One webhook.
@@ -350,7 +427,7 @@ class WebhookDispatcher:
             changed = self._feed.changed
             try:
                 # No webhook, no lease to take: a server without webhooks writes nothing here.
-                hooks = await self._store.read(lambda tx: list_webhooks(tx.executor))
+                hooks, _ = await self._store.read(lambda tx: list_webhooks(tx.executor))
                 if hooks and await self._lease():
                     await asyncio.gather(*(self._deliver_hook(hook) for hook in hooks))
             except ServiceError as exc:

@@ -7,12 +7,15 @@ from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, update
 
+from model_registry.server.paging import PageRequest
 from model_registry.server.store.executor import Executor, dicts, first_dict
+from model_registry.server.store.keyset import apply_page, finish_page
 from model_registry.server.store.schema import webhook_deliveries, webhook_lease, webhooks
 
 __all__ = [
     "add_webhook",
     "get_webhook",
+    "list_deliveries",
     "list_webhooks",
     "record_delivery",
     "remove_webhook",
@@ -32,9 +35,31 @@ async def get_webhook(conn: Executor, webhook_id: int) -> dict[str, Any] | None:
     return first_dict(await conn.execute(select(webhooks).where(webhooks.c.id == webhook_id)))
 
 
-async def list_webhooks(conn: Executor) -> list[dict[str, Any]]:
-    """Every webhook, by id."""
-    return dicts(await conn.execute(select(webhooks).order_by(webhooks.c.id)))
+async def list_webhooks(
+    conn: Executor, page: PageRequest | None = None
+) -> tuple[list[dict[str, Any]], str]:
+    """One page of the webhooks, by id (every one when ``page`` is None), and the next
+    page's token."""
+    page = page or PageRequest()
+    stmt = apply_page(select(webhooks), webhooks.c.id, webhooks.c.id, page)
+    rows = dicts(await conn.execute(stmt))
+    return finish_page(rows, page, lambda r: int(r["id"]), lambda r: int(r["id"]))
+
+
+async def list_deliveries(
+    conn: Executor, webhook_id: int, page: PageRequest
+) -> tuple[list[dict[str, Any]], str]:
+    """One page of a webhook's delivery log, and the next page's token.
+
+    ``page`` orders by time (the delivery's outcome) and then by event cursor, which
+    together name one delivery: a webhook delivers its events one at a time, in cursor order,
+    so two deliveries of one event (a retry after a crash) are never logged in the same
+    millisecond.
+    """
+    stmt = select(webhook_deliveries).where(webhook_deliveries.c.webhook_id == webhook_id)
+    stmt = apply_page(stmt, webhook_deliveries.c.time, webhook_deliveries.c.cursor, page)
+    rows = dicts(await conn.execute(stmt))
+    return finish_page(rows, page, lambda r: int(r["time"]), lambda r: int(r["cursor"]))
 
 
 async def remove_webhook(conn: Executor, webhook_id: int) -> bool:

@@ -110,6 +110,8 @@ from .token_roles import TokenRoles
 from .webhook import Webhook
 from .webhook_create import WebhookCreate
 from .webhook_delivery import WebhookDelivery
+from .webhook_delivery_list import WebhookDeliveryList
+from .webhook_delivery_record import WebhookDeliveryRecord
 from .webhook_list import WebhookList
 
 __all__ = (
@@ -221,5 +223,7 @@ __all__ = (
     "Webhook",
     "WebhookCreate",
     "WebhookDelivery",
+    "WebhookDeliveryList",
+    "WebhookDeliveryRecord",
     "WebhookList",
 )

@@ -75,6 +75,7 @@ class ModelRegistryServiceStub:
     GetWebhooks: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhooksRequest, _model_registry_pb2.WebhookList]
     GetWebhookById: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhookByIdRequest, _model_registry_pb2.Webhook]
     DeleteWebhook: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteWebhookRequest, _model_registry_pb2.Deleted]
+    GetWebhookDeliveries: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhookDeliveriesRequest, _model_registry_pb2.WebhookDeliveryList]
     SetModelVersionAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.SetModelVersionAliasRequest, _model_registry_pb2.ModelVersion]
     DeleteModelVersionAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionAliasRequest, _model_registry_pb2.Deleted]
     GetModelVersionByAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetModelVersionByAliasRequest, _model_registry_pb2.ModelVersion]
@@ -133,6 +134,7 @@ class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
     GetWebhooks: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhooksRequest, _model_registry_pb2.WebhookList]  # type: ignore[assignment]
     GetWebhookById: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhookByIdRequest, _model_registry_pb2.Webhook]  # type: ignore[assignment]
     DeleteWebhook: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteWebhookRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    GetWebhookDeliveries: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhookDeliveriesRequest, _model_registry_pb2.WebhookDeliveryList]  # type: ignore[assignment]
     SetModelVersionAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.SetModelVersionAliasRequest, _model_registry_pb2.ModelVersion]  # type: ignore[assignment]
     DeleteModelVersionAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionAliasRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
     GetModelVersionByAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetModelVersionByAliasRequest, _model_registry_pb2.ModelVersion]  # type: ignore[assignment]
@@ -410,6 +412,13 @@ class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _model_registry_pb2.DeleteWebhookRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def GetWebhookDeliveries(
+        self,
+        request: _model_registry_pb2.GetWebhookDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.WebhookDeliveryList, _abc.Awaitable[_model_registry_pb2.WebhookDeliveryList]]: ...
 
     @_abc_1.abstractmethod
     def SetModelVersionAlias(

@@ -4026,20 +4026,115 @@ class WebhookList(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEMS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    page_size: _builtins.int
+    size: _builtins.int
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Webhook]: ...
     def __init__(
         self,
         *,
         items: _abc.Iterable[Global___Webhook] | None = ...,
+        next_page_token: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "next_page_token", b"next_page_token", "page_size", b"page_size", "size", b"size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WebhookList: _TypeAlias = WebhookList  # noqa: Y015
+
+@_typing.final
+class WebhookDeliveryRecord(_message.Message):
+    """One delivery of one event to a webhook, as its delivery log keeps it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    EVENT_TYPE_FIELD_NUMBER: _builtins.int
+    TIME_SINCE_EPOCH_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    HTTP_STATUS_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The delivery id (a UUID: the X-Model-Registry-Delivery-Id header of its attempts)."""
+    webhook_id: _builtins.str
+    cursor: _builtins.str
+    """The cursor and type of the event delivered."""
+    event_type: _builtins.str
+    time_since_epoch: _builtins.int
+    """When the delivery ended (taken, refused, or out of attempts)."""
+    attempts: _builtins.int
+    status: _builtins.str
+    """`delivered` or `failed`."""
+    http_status: _builtins.int
+    """The receiver's last HTTP status; unset when no answer came."""
+    error: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        webhook_id: _builtins.str = ...,
+        cursor: _builtins.str = ...,
+        event_type: _builtins.str = ...,
+        time_since_epoch: _builtins.int = ...,
+        attempts: _builtins.int = ...,
+        status: _builtins.str = ...,
+        http_status: _builtins.int | None = ...,
+        error: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "_http_status", b"_http_status", "error", b"error", "http_status", b"http_status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "_http_status", b"_http_status", "attempts", b"attempts", "cursor", b"cursor", "error", b"error", "event_type", b"event_type", "http_status", b"http_status", "id", b"id", "status", b"status", "time_since_epoch", b"time_since_epoch", "webhook_id", b"webhook_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__error: _TypeAlias = _typing.Literal["error"]  # noqa: Y015
+    _WhichOneofArgType__error: _TypeAlias = _typing.Literal["_error", b"_error"]  # noqa: Y015
+    _WhichOneofReturnType__http_status: _TypeAlias = _typing.Literal["http_status"]  # noqa: Y015
+    _WhichOneofArgType__http_status: _TypeAlias = _typing.Literal["_http_status", b"_http_status"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__error) -> _WhichOneofReturnType__error | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__http_status) -> _WhichOneofReturnType__http_status | None: ...
+
+Global___WebhookDeliveryRecord: _TypeAlias = WebhookDeliveryRecord  # noqa: Y015
+
+@_typing.final
+class WebhookDeliveryList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    page_size: _builtins.int
+    size: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___WebhookDeliveryRecord]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___WebhookDeliveryRecord] | None = ...,
+        next_page_token: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "next_page_token", b"next_page_token", "page_size", b"page_size", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WebhookDeliveryList: _TypeAlias = WebhookDeliveryList  # noqa: Y015
 
 @_typing.final
 class CreateWebhookRequest(_message.Message):
@@ -4078,16 +4173,64 @@ Global___CreateWebhookRequest: _TypeAlias = CreateWebhookRequest  # noqa: Y015
 class GetWebhooksRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    next_page_token: _builtins.str
     def __init__(
         self,
+        *,
+        page_size: _builtins.int | None = ...,
+        next_page_token: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_next_page_token", b"_next_page_token", "_page_size", b"_page_size", "next_page_token", b"next_page_token", "page_size", b"page_size"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_next_page_token", b"_next_page_token", "_page_size", b"_page_size", "next_page_token", b"next_page_token", "page_size", b"page_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__next_page_token: _TypeAlias = _typing.Literal["next_page_token"]  # noqa: Y015
+    _WhichOneofArgType__next_page_token: _TypeAlias = _typing.Literal["_next_page_token", b"_next_page_token"]  # noqa: Y015
+    _WhichOneofReturnType__page_size: _TypeAlias = _typing.Literal["page_size"]  # noqa: Y015
+    _WhichOneofArgType__page_size: _TypeAlias = _typing.Literal["_page_size", b"_page_size"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_page_token) -> _WhichOneofReturnType__next_page_token | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__page_size) -> _WhichOneofReturnType__page_size | None: ...
 
 Global___GetWebhooksRequest: _TypeAlias = GetWebhooksRequest  # noqa: Y015
+
+@_typing.final
+class GetWebhookDeliveriesRequest(_message.Message):
+    """A webhook's delivery log, newest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEBHOOK_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    webhook_id: _builtins.str
+    page_size: _builtins.int
+    next_page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        webhook_id: _builtins.str = ...,
+        page_size: _builtins.int | None = ...,
+        next_page_token: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_next_page_token", b"_next_page_token", "_page_size", b"_page_size", "next_page_token", b"next_page_token", "page_size", b"page_size"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_next_page_token", b"_next_page_token", "_page_size", b"_page_size", "next_page_token", b"next_page_token", "page_size", b"page_size", "webhook_id", b"webhook_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__next_page_token: _TypeAlias = _typing.Literal["next_page_token"]  # noqa: Y015
+    _WhichOneofArgType__next_page_token: _TypeAlias = _typing.Literal["_next_page_token", b"_next_page_token"]  # noqa: Y015
+    _WhichOneofReturnType__page_size: _TypeAlias = _typing.Literal["page_size"]  # noqa: Y015
+    _WhichOneofArgType__page_size: _TypeAlias = _typing.Literal["_page_size", b"_page_size"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_page_token) -> _WhichOneofReturnType__next_page_token | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__page_size) -> _WhichOneofReturnType__page_size | None: ...
+
+Global___GetWebhookDeliveriesRequest: _TypeAlias = GetWebhookDeliveriesRequest  # noqa: Y015
 
 @_typing.final
 class GetWebhookByIdRequest(_message.Message):

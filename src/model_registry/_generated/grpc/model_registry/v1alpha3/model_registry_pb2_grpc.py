@@ -277,6 +277,11 @@ class ModelRegistryServiceStub:
                 request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteWebhookRequest.SerializeToString,
                 response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
                 _registered_method=True)
+        self.GetWebhookDeliveries = channel.unary_unary(
+                '/model_registry.v1alpha3.ModelRegistryService/GetWebhookDeliveries',
+                request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetWebhookDeliveriesRequest.SerializeToString,
+                response_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WebhookDeliveryList.FromString,
+                _registered_method=True)
         self.SetModelVersionAlias = channel.unary_unary(
                 '/model_registry.v1alpha3.ModelRegistryService/SetModelVersionAlias',
                 request_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.SetModelVersionAliasRequest.SerializeToString,
@@ -679,6 +684,12 @@ class ModelRegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetWebhookDeliveries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetModelVersionAlias(self, request, context):
         """Our extensions: aliases.
         """
@@ -1038,6 +1049,11 @@ def add_ModelRegistryServiceServicer_to_server(servicer, server):
                     servicer.DeleteWebhook,
                     request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteWebhookRequest.FromString,
                     response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.SerializeToString,
+            ),
+            'GetWebhookDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWebhookDeliveries,
+                    request_deserializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetWebhookDeliveriesRequest.FromString,
+                    response_serializer=model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WebhookDeliveryList.SerializeToString,
             ),
             'SetModelVersionAlias': grpc.unary_unary_rpc_method_handler(
                     servicer.SetModelVersionAlias,
@@ -2434,6 +2450,33 @@ class ModelRegistryService:
             '/model_registry.v1alpha3.ModelRegistryService/DeleteWebhook',
             model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.DeleteWebhookRequest.SerializeToString,
             model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.Deleted.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWebhookDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/model_registry.v1alpha3.ModelRegistryService/GetWebhookDeliveries',
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.GetWebhookDeliveriesRequest.SerializeToString,
+            model__registry_dot___generated_dot_grpc_dot_model__registry_dot_v1alpha3_dot_model__registry__pb2.WebhookDeliveryList.FromString,
             options,
             channel_credentials,
             insecure,

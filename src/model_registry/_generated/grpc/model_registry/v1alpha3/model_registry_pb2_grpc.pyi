@@ -118,6 +118,7 @@ class ModelRegistryServiceStub:
     GetWebhooks: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhooksRequest, _model_registry_pb2.WebhookList]
     GetWebhookById: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhookByIdRequest, _model_registry_pb2.Webhook]
     DeleteWebhook: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteWebhookRequest, _model_registry_pb2.Deleted]
+    GetWebhookDeliveries: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhookDeliveriesRequest, _model_registry_pb2.WebhookDeliveryList]
     SetModelVersionAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.SetModelVersionAliasRequest, _model_registry_pb2.ModelVersion]
     """Our extensions: aliases."""
     DeleteModelVersionAlias: _grpc.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionAliasRequest, _model_registry_pb2.Deleted]
@@ -207,6 +208,7 @@ class ModelRegistryServiceAsyncStub(ModelRegistryServiceStub):
     GetWebhooks: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhooksRequest, _model_registry_pb2.WebhookList]  # type: ignore[assignment]
     GetWebhookById: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhookByIdRequest, _model_registry_pb2.Webhook]  # type: ignore[assignment]
     DeleteWebhook: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteWebhookRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
+    GetWebhookDeliveries: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.GetWebhookDeliveriesRequest, _model_registry_pb2.WebhookDeliveryList]  # type: ignore[assignment]
     SetModelVersionAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.SetModelVersionAliasRequest, _model_registry_pb2.ModelVersion]  # type: ignore[assignment]
     """Our extensions: aliases."""
     DeleteModelVersionAlias: _aio.UnaryUnaryMultiCallable[_model_registry_pb2.DeleteModelVersionAliasRequest, _model_registry_pb2.Deleted]  # type: ignore[assignment]
@@ -581,6 +583,13 @@ class ModelRegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _model_registry_pb2.DeleteWebhookRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_model_registry_pb2.Deleted, _abc.Awaitable[_model_registry_pb2.Deleted]]: ...
+
+    @_abc_1.abstractmethod
+    def GetWebhookDeliveries(
+        self,
+        request: _model_registry_pb2.GetWebhookDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_model_registry_pb2.WebhookDeliveryList, _abc.Awaitable[_model_registry_pb2.WebhookDeliveryList]]: ...
 
     @_abc_1.abstractmethod
     def SetModelVersionAlias(

@@ -10,17 +10,31 @@ from ... import errors
 from ...client import Client
 from ...models.error import Error
 from ...models.webhook_list import WebhookList
-from ...types import RawResponse, Response, status_of
+from ...types import UNSET, RawResponse, Response, Unset, status_of
 
 __all__ = ["asyncio", "asyncio_detailed"]
 
 
-def _get_kwargs() -> dict[str, Any]:
+def _get_kwargs(
+    *,
+    page_size: str | Unset = UNSET,
+    next_page_token: str | Unset = UNSET,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+
+    params["pageSize"] = page_size
+
+    params["nextPageToken"] = next_page_token
+
+    # Unset and None parameters are left out of the query string.
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/api/model_registry/v1/webhooks",
     }
+    if params:
+        _kwargs["params"] = params
     return _kwargs
 
 
@@ -30,10 +44,20 @@ def _parse_response(*, client: Client, response: RawResponse) -> Error | Webhook
 
         return response_200
 
+    if response.status_code == 400:
+        response_400 = Error.from_dict(response.json())
+
+        return response_400
+
     if response.status_code == 401:
         response_401 = Error.from_dict(response.json())
 
         return response_401
+
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+        return response_403
 
     if response.status_code == 503:
         response_503 = Error.from_dict(response.json())
@@ -65,11 +89,19 @@ def _build_response(*, client: Client, response: RawResponse) -> Response[Error 
 async def asyncio_detailed(
     *,
     client: Client,
+    page_size: str | Unset = UNSET,
+    next_page_token: str | Unset = UNSET,
 ) -> Response[Error | WebhookList]:
     """List the webhooks.
 
+    One page of the webhooks, by id (the server's admin token only).
+
     Args:
         client: The client that sends the request.
+        page_size (str | Unset): Largest number of items to return (a positive integer, sent as
+            text).
+        next_page_token (str | Unset): Opaque cursor from a previous page's `nextPageToken`; empty
+            or absent means the first page.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's
@@ -79,7 +111,10 @@ async def asyncio_detailed(
         The response, with the body parsed into the model documented for its status.
     """
 
-    kwargs = _get_kwargs()
+    kwargs = _get_kwargs(
+        page_size=page_size,
+        next_page_token=next_page_token,
+    )
     response = await client.send(**kwargs)
     return _build_response(client=client, response=response)
 
@@ -87,11 +122,19 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: Client,
+    page_size: str | Unset = UNSET,
+    next_page_token: str | Unset = UNSET,
 ) -> Error | WebhookList | None:
     """List the webhooks.
 
+    One page of the webhooks, by id (the server's admin token only).
+
     Args:
         client: The client that sends the request.
+        page_size (str | Unset): Largest number of items to return (a positive integer, sent as
+            text).
+        next_page_token (str | Unset): Opaque cursor from a previous page's `nextPageToken`; empty
+            or absent means the first page.
 
     Raises:
         errors.UnexpectedStatus: For an undocumented status when the client's
@@ -104,5 +147,7 @@ async def asyncio(
     return (
         await asyncio_detailed(
             client=client,
+            page_size=page_size,
+            next_page_token=next_page_token,
         )
     ).parsed

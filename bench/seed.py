@@ -158,3 +158,73 @@ async def _copy_template(store: Store, template_id: int, copies: int, *, scale: 
 def seed_versions_sync(database: Path | str, count: int, *, scale: bool = False) -> str:
     """:func:`seed_versions` from synchronous code (its own event loop)."""
     return asyncio.run(seed_versions(database, count, scale=scale))
+
+
+MODEL_PROPERTIES: dict[str, dict[str, str]] = {
+    "team": {"metadataType": "MetadataStringValue", "string_value": "vision"},
+    "priority": {"metadataType": "MetadataIntValue", "int_value": "3"},
+}
+"""Custom properties of every seeded registered model (2, like the versions')."""
+
+
+async def seed_models(database: Path | str, count: int) -> None:
+    """Add ``count`` registered models, each with 2 custom properties, to ``database``.
+
+    Like :func:`seed_versions`: ONE template through the service, then copies of its row and
+    property rows (names ``m000001``...), in one transaction.
+    """
+    store = await Store.open(database_url(database))
+    try:
+        service = RegistryService(store)
+        template = await service.create(
+            "registered-model",
+            {
+                "name": "m000001",
+                "owner": "bench",
+                "description": "a seeded model",
+                "customProperties": MODEL_PROPERTIES,
+            },
+        )
+        template_id = int(template["id"])
+        async with store.engine.connect() as conn:
+            conn = await conn.execution_options(sqlite_write=True)
+            async with conn.begin():
+                row = dict(
+                    (await conn.execute(select(contexts).where(contexts.c.id == template_id)))
+                    .mappings()
+                    .one()
+                )
+                props = [
+                    dict(p)
+                    for p in (
+                        await conn.execute(
+                            select(contexts_properties).where(
+                                contexts_properties.c.owner_id == template_id
+                            )
+                        )
+                    ).mappings()
+                ]
+                del row["id"]
+                stamp = int(row["create_time"])
+                rows = [
+                    {**row, "name": f"m{i:06d}", "create_time": stamp + i, "update_time": stamp + i}
+                    for i in range(2, count + 1)
+                ]
+                if rows:
+                    await conn.execute(insert(contexts), rows)
+                new_ids = (
+                    (
+                        await conn.execute(
+                            select(contexts.c.id)
+                            .where(contexts.c.kind == row["kind"], contexts.c.id > template_id)
+                            .order_by(contexts.c.id)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                prop_rows = [{**p, "owner_id": owner} for owner in new_ids for p in props]
+                if prop_rows:
+                    await conn.execute(insert(contexts_properties), prop_rows)
+    finally:
+        await store.close()

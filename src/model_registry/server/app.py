@@ -47,6 +47,7 @@ from model_registry.server.rime import add_rime_routes
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store, normalize_database_url
 from model_registry.server.store.engine import DEFAULT_STATEMENT_TIMEOUT
+from model_registry.server.sweep import DEFAULT_GRACE_SECONDS, DEFAULT_INTERVAL_SECONDS
 from model_registry.server.tls import ServerTLS, load_server_tls
 from model_registry.server.ui import UI_PREFIX, is_ui_request, setup_ui, wants_html
 from model_registry.server.versions import (
@@ -249,10 +250,9 @@ async def _open_store(database_url: str, statement_timeout: float) -> Store | De
     return deferred
 
 
-def _artifact_store(
-    database_url: str, uri: str | None, s3_endpoint_url: str | None
-) -> ArtifactStore:
-    """Open the artifact store ``uri`` names, or the default one of the database."""
+def open_store_of(database_url: str, uri: str | None, s3_endpoint_url: str | None) -> ArtifactStore:
+    """Open the artifact store ``uri`` names, or the default one of the database (what
+    ``serve`` and ``sweep-artifacts`` use)."""
     if uri is None:
         uri, local_to_replica = default_store_uri(database_url)
         if local_to_replica:
@@ -326,6 +326,8 @@ async def run_server(
     artifact_store: str | None = None,
     s3_endpoint_url: str | None = None,
     max_artifact_bytes: int | None = None,
+    artifact_sweep_interval: float = DEFAULT_INTERVAL_SECONDS,
+    artifact_sweep_grace: float = DEFAULT_GRACE_SECONDS,
 ) -> AsyncIterator[RunningServer]:
     """Run the registry server for the duration of an ``async with`` block.
 
@@ -367,6 +369,9 @@ async def run_server(
             warning: several replicas need a shared store).
         s3_endpoint_url: The S3 service's URL for an ``s3://`` store when it is not AWS's.
         max_artifact_bytes: The largest artifact content an upload may send (None: no limit).
+        artifact_sweep_interval: Seconds between sweeps of the artifact store (content no
+            artifact names is removed; :mod:`model_registry.server.sweep`); 0: none.
+        artifact_sweep_grace: Seconds an upload's pin keeps its content from the sweep.
 
     A PostgreSQL database that cannot be reached at start does not stop the start: the server
     answers 503 (gRPC: UNAVAILABLE, health NOT_SERVING) until it has connected.
@@ -399,11 +404,12 @@ async def run_server(
             database_url = f"sqlite:///{Path(tmp) / 'registry.db'}"
         store = await _open_store(database_url, statement_timeout)
         try:
-            artifacts = _artifact_store(database_url, artifact_store, s3_endpoint_url)
+            artifacts = open_store_of(database_url, artifact_store, s3_endpoint_url)
             service = RegistryService(
                 store,  # type: ignore[arg-type]  # a DeferredStore too
                 artifacts=artifacts,
                 max_artifact_bytes=max_artifact_bytes,
+                content_grace=artifact_sweep_grace,
             )
             metrics = Metrics(_service_gauges(service))
             app = create_app(
@@ -476,6 +482,8 @@ async def run_server(
                     if started is not None:
                         grpc_server, bound_grpc = started
                 service.events.start_pruning(event_retention)
+                if service.sweeper is not None:
+                    service.sweeper.start(artifact_sweep_interval)
                 service.webhooks.policy = WebhookPolicy(
                     allow_http=webhook_allow_http,
                     allow_private=webhook_allow_private,
@@ -504,6 +512,8 @@ async def run_server(
                 if dispatcher is not None:
                     await dispatcher.close()
                 await service.events.close()
+                if service.sweeper is not None:
+                    await service.sweeper.close()
                 if grpc_server is not None:
                     await grpc_server.stop(grace=2.0)
                 await runner.cleanup()

@@ -38,7 +38,7 @@ import tempfile
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ __all__ = [
     "ArtifactStore",
     "Blob",
     "FileArtifactStore",
+    "Pin",
     "S3ArtifactStore",
     "StoredBlob",
     "check_digest",
@@ -87,6 +88,9 @@ STALE_UPLOAD_SECONDS = 24 * 3600
 a crash interrupted; a running one of another replica is never that old)."""
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+
+Pin = Callable[[str], Awaitable[None]]
+"""What :meth:`ArtifactStore.put` awaits with the digest before placing the content."""
 
 
 def check_digest(value: str, what: str = "sha256") -> str:
@@ -148,6 +152,7 @@ class ArtifactStore(ABC):
         max_bytes: int | None = None,
         expected_sha256: str | None = None,
         expected_size: int | None = None,
+        pin: Pin | None = None,
     ) -> StoredBlob:
         """Store a stream of bytes under its digest.
 
@@ -157,6 +162,9 @@ class ArtifactStore(ABC):
             expected_sha256: The digest the client announced: content with another digest is
                 refused (nothing is kept).
             expected_size: The size the client announced, likewise.
+            pin: Awaited with the digest once the content is complete and checked, before it
+                gets (or is found under) its digest's name: the sweep's hold on the digest
+                (:mod:`model_registry.server.sweep`). When it raises, nothing is kept.
 
         Returns:
             The digest and size.
@@ -177,6 +185,19 @@ class ArtifactStore(ABC):
     @abstractmethod
     async def size(self, sha256: str) -> int | None:
         """The size of stored content, or None when the store does not have it."""
+
+    @abstractmethod
+    async def delete(self, sha256: str) -> int | None:
+        """Remove stored content (only the sweep does, for content it holds).
+
+        Returns:
+            The bytes freed, or None when the store did not have it.
+        """
+
+    @abstractmethod
+    async def remove_stale_uploads(self) -> int:
+        """Remove what uploads a crash interrupted left behind (temporary files, unfinished
+        multipart uploads) older than :data:`STALE_UPLOAD_SECONDS`; how many."""
 
     async def close(self) -> None:  # noqa: B027  (most stores hold nothing to release)
         """Release what the store holds."""
@@ -284,14 +305,32 @@ class FileArtifactStore(ArtifactStore):
             raise ValueError(f"artifact store {self.uri}: not a folder")
         self._remove_stale_uploads()
 
-    def _remove_stale_uploads(self) -> None:
+    def _remove_stale_uploads(self) -> int:
         if not self._tmp.is_dir():
-            return
+            return 0
         cutoff = time.time() - STALE_UPLOAD_SECONDS
+        removed = 0
         for entry in self._tmp.iterdir():
             with contextlib.suppress(OSError):
                 if entry.is_file() and entry.stat().st_mtime < cutoff:
                     entry.unlink()
+                    removed += 1
+        return removed
+
+    async def remove_stale_uploads(self) -> int:
+        return int(await _in_thread(self._remove_stale_uploads))
+
+    async def delete(self, sha256: str) -> int | None:
+        return await _in_thread(self._delete, self.path_of(sha256))  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _delete(path: Path) -> int | None:
+        try:
+            size = path.lstat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return None
+        return size
 
     def path_of(self, sha256: str) -> Path:
         """The file of a digest (only ever built from a checked digest)."""
@@ -305,6 +344,7 @@ class FileArtifactStore(ArtifactStore):
         max_bytes: int | None = None,
         expected_sha256: str | None = None,
         expected_size: int | None = None,
+        pin: Pin | None = None,
     ) -> StoredBlob:
         meter = _Meter(max_bytes)
         await _in_thread(functools.partial(self._tmp.mkdir, parents=True, exist_ok=True))
@@ -337,6 +377,8 @@ class FileArtifactStore(ArtifactStore):
                 # leave a digest naming other bytes.
                 await _in_thread(os.fsync, out.fileno())
             digest = meter.check(expected_sha256, expected_size)
+            if pin is not None:
+                await pin(digest)
             created = await _in_thread(self._place, tmp, self.path_of(digest))
         except BaseException:
             with contextlib.suppress(OSError):
@@ -449,6 +491,7 @@ class S3ArtifactStore(ArtifactStore):
         max_bytes: int | None = None,
         expected_sha256: str | None = None,
         expected_size: int | None = None,
+        pin: Pin | None = None,
     ) -> StoredBlob:
         meter = _Meter(max_bytes)
         pieces = _batches(chunks, S3_PART_BYTES).__aiter__()
@@ -462,6 +505,8 @@ class S3ArtifactStore(ArtifactStore):
         except StopAsyncIteration:
             # One part's worth at most: hashed already, so it goes straight to its digest's key.
             digest = meter.check(expected_sha256, expected_size)
+            if pin is not None:
+                await pin(digest)
             if await self.size(digest) is not None:
                 return StoredBlob(digest, meter.size, False)
             await self._call(
@@ -469,13 +514,14 @@ class S3ArtifactStore(ArtifactStore):
             )
             return StoredBlob(digest, meter.size, True)
         return await self._put_multipart(
-            meter, (expected_sha256, expected_size), first, second, pieces
+            meter, (expected_sha256, expected_size), pin, first, second, pieces
         )
 
     async def _put_multipart(
         self,
         meter: _Meter,
         expected: tuple[str | None, int | None],
+        pin: Pin | None,
         first: bytes,
         second: bytes,
         rest: AsyncIterator[bytes],
@@ -517,6 +563,8 @@ class S3ArtifactStore(ArtifactStore):
                 MultipartUpload={"Parts": parts},
             )
             completed = True
+            if pin is not None:
+                await pin(digest)
             created = await self.size(digest) is None
             if created:
                 # A managed copy: one CopyObject, or UploadPartCopy parts beyond 5 GB.
@@ -561,6 +609,34 @@ class S3ArtifactStore(ArtifactStore):
                 return None
             raise
         return int(answer["ContentLength"])
+
+    async def delete(self, sha256: str) -> int | None:
+        size = await self.size(sha256)
+        if size is None:
+            return None
+        await self._call(self._client.delete_object, Bucket=self.bucket, Key=self.key_of(sha256))
+        return size
+
+    async def remove_stale_uploads(self) -> int:
+        cutoff = time.time() - STALE_UPLOAD_SECONDS
+        prefix = self._key("tmp") + "/"
+        answer = await self._call(
+            self._client.list_multipart_uploads, Bucket=self.bucket, Prefix=prefix
+        )
+        removed = 0
+        for upload in answer.get("Uploads", []):
+            started = upload.get("Initiated")
+            if started is None or started.timestamp() >= cutoff:
+                continue  # perhaps an upload still running, on this replica or another
+            with contextlib.suppress(Exception):
+                await self._call(
+                    self._client.abort_multipart_upload,
+                    Bucket=self.bucket,
+                    Key=upload["Key"],
+                    UploadId=upload["UploadId"],
+                )
+                removed += 1
+        return removed
 
 
 def _s3_missing(exc: BaseException) -> bool:

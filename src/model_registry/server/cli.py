@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import os
 import re
@@ -22,7 +23,12 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from model_registry._eventloop import LOOP_CHOICES, resolve_loop, run_on_loop
-from model_registry.server.app import MAX_BODY_BYTES, check_api_versions, run_server
+from model_registry.server.app import (
+    MAX_BODY_BYTES,
+    check_api_versions,
+    open_store_of,
+    run_server,
+)
 from model_registry.server.connections import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_GRPC_KEEPALIVE_TIME,
@@ -44,7 +50,9 @@ from model_registry.server.observability import (
     JsonLogFormatter,
 )
 from model_registry.server.ratelimit import RateLimit
+from model_registry.server.store import Store
 from model_registry.server.store.engine import DEFAULT_STATEMENT_TIMEOUT, normalize_database_url
+from model_registry.server.sweep import ContentSweeper, SweepResult
 from model_registry.server.versions import (
     API_VERSIONS,
     DEFAULT_API_VERSIONS,
@@ -52,7 +60,7 @@ from model_registry.server.versions import (
     parse_sunset_date,
 )
 
-__all__ = ["LOOP_ENV", "TOKEN_ENV", "serve"]
+__all__ = ["LOOP_ENV", "TOKEN_ENV", "serve", "sweep_artifacts"]
 
 TOKEN_ENV = "MODEL_REGISTRY_AUTH_TOKEN"
 """Environment variable holding one accepted bearer token."""
@@ -76,6 +84,12 @@ def _retention(ctx: click.Context, param: click.Parameter, value: str) -> float:
         return parse_duration(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _duration_or_off(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    if value.strip() in ("0", "0s", "off"):
+        return 0.0
+    return _retention(ctx, param, value)
 
 
 def _sunset_date(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -297,6 +311,21 @@ def _sunset_date(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="Largest artifact content an upload may send (default: no limit); more gets 413.",
 )
 @click.option(
+    "--artifact-sweep-interval",
+    default="1h",
+    show_default=True,
+    callback=_duration_or_off,
+    help="How often content no artifact names any more is removed from the artifact store "
+    "(e.g. 1h, 30m; 0: never; model-registry sweep-artifacts runs one sweep now).",
+)
+@click.option(
+    "--artifact-sweep-grace",
+    default="1h",
+    show_default=True,
+    callback=_duration_or_off,
+    help="Content an upload stored this recently is kept by the sweep (0: none).",
+)
+@click.option(
     "--webhook-allow-http",
     is_flag=True,
     help="Accept http webhook URLs (by default only https).",
@@ -433,3 +462,84 @@ async def _serve(**run_options: Any) -> None:
         print(f"model-registry artifact store at {srv.artifact_store}", flush=True)
         await stop.wait()
         print("model-registry stopping", flush=True)
+
+
+@click.command(
+    "sweep-artifacts",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--database-url",
+    default="sqlite:///./registry.db",
+    show_default=True,
+    help="The registry's database (the one serve uses).",
+)
+@click.option(
+    "--artifact-store",
+    metavar="URI",
+    default=None,
+    help="The artifact store serve uses (default: serve's default for this database).",
+)
+@click.option(
+    "--s3-endpoint-url", metavar="URL", default=None, help="As for serve, with s3:// stores."
+)
+@click.option(
+    "--grace",
+    default="1h",
+    show_default=True,
+    callback=_duration_or_off,
+    help="Keep content an upload stored this recently (as serve's --artifact-sweep-grace).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def sweep_artifacts(
+    database_url: str,
+    artifact_store: str | None,
+    s3_endpoint_url: str | None,
+    grace: float,
+    as_json: bool,
+) -> None:
+    """Remove from the artifact store the content no artifact names any more, now.
+
+    Safe while servers run on the same database and store: an upload of the same content
+    either keeps it or waits for the sweep and stores it again (docs/server.md).
+    """
+    try:
+        result = asyncio.run(_sweep_once(database_url, artifact_store, s3_endpoint_url, grace))
+    except SQLAlchemyError as exc:
+        raise click.ClickException(_database_error(database_url, exc)) from None
+    except (OSError, ValueError) as exc:
+        message = re.sub(r"\[Errno \d+\] ", "", str(exc))
+        raise click.ClickException(" ".join(message.split())) from None
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "removed": list(result.removed),
+                    "freedBytes": result.freed_bytes,
+                    "failed": list(result.failed),
+                    "staleUploads": result.stale_uploads,
+                }
+            )
+        )
+        return
+    click.echo(
+        f"removed {len(result.removed)} unreferenced content objects ({result.freed_bytes} "
+        f"bytes), {len(result.failed)} kept after a store failure, {result.stale_uploads} "
+        "interrupted uploads"
+    )
+    if result.failed:
+        raise click.exceptions.Exit(1)
+
+
+async def _sweep_once(
+    database_url: str, artifact_store: str | None, s3_endpoint_url: str | None, grace: float
+) -> SweepResult:
+    store = await Store.open(database_url)
+    try:
+        artifacts = open_store_of(database_url, artifact_store, s3_endpoint_url)
+        try:
+            return await ContentSweeper(store, artifacts, grace=grace).sweep()
+        finally:
+            await artifacts.close()
+    finally:
+        await store.close()

@@ -71,8 +71,10 @@ from model_registry.server.paging import PageRequest
 from model_registry.server.principal import EDITOR
 from model_registry.server.projects import ProjectRules, audit
 from model_registry.server.store import Record, Scope, Store, Tx, WriteBody
+from model_registry.server.store.contents import content_digests
 from model_registry.server.store.events import append_events
 from model_registry.server.store.queries import Change, now_ms
+from model_registry.server.sweep import DEFAULT_GRACE_SECONDS, ContentSweeper, ContentSwept
 from model_registry.server.webhooks import WebhookPolicy, Webhooks
 from model_registry.server.wire import (
     check_name,
@@ -280,6 +282,8 @@ class RegistryService(ProjectRules):
         artifacts: The artifact content store (None: content uploads and downloads answer
             that the server has none).
         max_artifact_bytes: The largest content accepted by an upload (None: no limit).
+        content_grace: Seconds an upload's pin keeps its content from the sweep
+            (:mod:`model_registry.server.sweep`).
         auth_on: Whether the server checks tokens (token management needs it).
     """
 
@@ -289,11 +293,16 @@ class RegistryService(ProjectRules):
         *,
         artifacts: ArtifactStore | None = None,
         max_artifact_bytes: int | None = None,
+        content_grace: float = DEFAULT_GRACE_SECONDS,
         auth_on: bool = False,
     ) -> None:
         super().__init__(store, auth_on=auth_on)
         self._artifacts = artifacts
         self._max_artifact_bytes = max_artifact_bytes
+        self.sweeper = (
+            ContentSweeper(store, artifacts, grace=content_grace) if artifacts is not None else None
+        )
+        """The artifact store's sweep (None without an artifact store)."""
         self.events = EventFeed(store)
         """The change events: watchers read them through it; each write wakes them."""
         self.webhooks = Webhooks(store, WebhookPolicy())
@@ -1117,17 +1126,29 @@ class RegistryService(ProjectRules):
             if sha256 == current:
                 return to_wire(_record_kind(record), record)
             raise _content_set(ident, current)
+        assert self.sweeper is not None  # there is one with every artifact store
         blob = await store.put(
             chunks,
             max_bytes=self._max_artifact_bytes,
             expected_sha256=sha256,
             expected_size=size,
+            pin=self.sweeper.pin,
         )
 
         async def attach(tx: Tx) -> Record:
             return await self._attach_content(tx, ident, blob)
 
-        record = await self._write(attach, f"upload content of artifact {ident}")
+        try:
+            record = await self._write(attach, f"upload content of artifact {ident}")
+        except ContentSwept:
+            # A sweep took the content between the pin and the claim, and may have removed it
+            # before or after this upload placed it. Pinned again (once that sweep is done),
+            # content still there is kept, and the upload records it; gone, it is a 503 (the
+            # row pinned again lets a later sweep find anything left under the digest).
+            await self.sweeper.pin(blob.sha256)
+            if await store.size(blob.sha256) is None:
+                raise
+            record = await self._write(attach, f"upload content of artifact {ident}")
         return to_wire(_record_kind(record), record)
 
     async def _attach_content(self, tx: Tx, ident: int, blob: StoredBlob) -> Record:
@@ -1137,6 +1158,9 @@ class RegistryService(ProjectRules):
             if current == blob.sha256:
                 return record  # a concurrent upload of the same bytes won
             raise _content_set(ident, current)
+        # The content may have been swept since the upload pinned it: never record a digest
+        # whose content may be gone (the claim holds it from here to the commit).
+        await ContentSweeper.claim(tx, blob.sha256)
         props = rows_to_custom_properties(record.properties)
         props[SHA256_PROPERTY] = {
             "metadataType": "MetadataStringValue",
@@ -1217,9 +1241,13 @@ class RegistryService(ProjectRules):
             refused = refusal(desc, ident, plan, cascade=cascade)
             if refused is not None:
                 raise refused
+            released[:] = await content_digests(tx.executor, plan.artifacts)
             await plan.execute(tx, desc, ident)
 
+        released: list[str] = []
         await self._write(remove, "delete")
+        if self.sweeper is not None:
+            await self.sweeper.release(released)
 
     async def set_alias(self, model_id: str, alias: str, body: Body) -> dict[str, Any]:
         """Point ``alias`` of a registered model at one of its versions (create or move it).

@@ -225,6 +225,29 @@ artifacts_properties = _properties_table(artifacts)
 executions_properties = _properties_table(executions)
 metric_history_properties = _properties_table(metric_history)
 
+# Uploaded artifact content (our extension): the digest of an artifact's content is its
+# reserved custom property ``registry.sha256``; this partial index finds the artifacts naming a
+# digest (every value under that name is 64 hex digits, so the index never meets a long one).
+SHA256_PROPERTY_NAME = "registry.sha256"
+Index(
+    "ix_artifacts_properties_sha256",
+    artifacts_properties.c.string_value,
+    sqlite_where=artifacts_properties.c.name == SHA256_PROPERTY_NAME,
+    postgresql_where=artifacts_properties.c.name == SHA256_PROPERTY_NAME,
+)
+
+# The content the artifact store holds, by digest, and the sweep (garbage collection) state
+# of each: ``pinned`` is the last time an upload placed or attached it (ms), ``sweep`` the id
+# of the sweep removing it (with ``marked``, when it did so), NULL while it is kept.
+artifact_contents = Table(
+    "artifact_contents",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("pinned", BigInteger, nullable=False),
+    Column("sweep", String(32), nullable=True),
+    Column("marked", BigInteger, nullable=True),
+)
+
 attributions = Table(
     "attributions",
     metadata,

@@ -3,7 +3,10 @@
 Two releases that speak ``v1alpha3``, 0.3.9 (the one the project targeted first) and 0.3.14 (the
 newest of them), and 0.3.18, which speaks only ``v1`` (what ``pip install model-registry`` gives
 today), run the scenarios. Each client meets a server that serves ONLY the API version it speaks,
-so a pass proves the version it really used. Each lives in its own virtual environment under
+so a pass proves the version it really used. 0.3.14 and 0.3.18 (the releases issue 18 names) also
+run every scenario against a server with authentication on, holding an issued token with a role
+in one project only: the reference client cannot name a project, so it works in its token's
+default project, and nothing may land anywhere else. Each lives in its own virtual environment under
 ``tests/.ref-venv/``, created on first use with one ``pip install``, so its pins never touch
 ours; the scenarios in ``tests/server/refclient/`` run there as subprocesses and print JSON for
 these tests to check.
@@ -34,6 +37,11 @@ ALPHA_CLIENTS = ["0.3.9", "0.3.14"]
 V1_CLIENTS = ["0.3.18"]
 """Reference client releases that speak v1."""
 REFERENCE_VERSIONS = ALPHA_CLIENTS + V1_CLIENTS
+PROJECT_CLIENTS = ["0.3.14", "0.3.18"]
+"""Releases that also run every scenario with an issued project token (issue 18)."""
+OPEN = "open"
+PROJECT_TOKEN = "project-token"
+ADMIN = "admin-token"
 VENV_ROOT = Path(__file__).resolve().parent.parent / ".ref-venv"
 SCENARIO = Path(__file__).resolve().parent / "refclient" / "scenario.py"
 SCENARIO_TIMEOUT = 300  # a hang detector: 0.3.9 pages 25 models in ~70 s on a loaded machine
@@ -100,26 +108,37 @@ class ReferenceClient:
     version: str
     python: Path
     api_version: str
+    access: str = OPEN
 
 
-def _client(version: str) -> ReferenceClient:
+def _params(versions: list[str]) -> list[Any]:
+    """Each release with no token, and the project clients with a project token too."""
+    return [pytest.param((v, OPEN), id=v) for v in versions] + [
+        pytest.param((v, PROJECT_TOKEN), id=f"{v}-{PROJECT_TOKEN}")
+        for v in versions
+        if v in PROJECT_CLIENTS
+    ]
+
+
+def _client(param: tuple[str, str]) -> ReferenceClient:
+    version, access = param
     api_version = "v1" if version in V1_CLIENTS else "v1alpha3"
-    return ReferenceClient(version, build_reference_venv(version), api_version)
+    return ReferenceClient(version, build_reference_venv(version), api_version, access)
 
 
-@pytest.fixture(scope="session", params=REFERENCE_VERSIONS)
+@pytest.fixture(scope="session", params=_params(REFERENCE_VERSIONS))
 def reference_client(request: pytest.FixtureRequest) -> ReferenceClient:
     """One reference client release of every API version."""
     return _client(request.param)
 
 
-@pytest.fixture(scope="session", params=ALPHA_CLIENTS)
+@pytest.fixture(scope="session", params=_params(ALPHA_CLIENTS))
 def alpha_reference_client(request: pytest.FixtureRequest) -> ReferenceClient:
     """One reference client release that speaks v1alpha3 (the only one with experiments)."""
     return _client(request.param)
 
 
-@pytest.fixture(scope="session", params=V1_CLIENTS)
+@pytest.fixture(scope="session", params=_params(V1_CLIENTS))
 def v1_reference_client(request: pytest.FixtureRequest) -> ReferenceClient:
     """One reference client release that speaks v1."""
     return _client(request.param)
@@ -128,10 +147,48 @@ def v1_reference_client(request: pytest.FixtureRequest) -> ReferenceClient:
 @contextlib.asynccontextmanager
 async def serving_only(
     client: ReferenceClient, database_url: str, **options: Any
-) -> AsyncIterator[RunningServer]:
-    """A server that serves only the API version ``client`` speaks."""
+) -> AsyncIterator[tuple[RunningServer, str | None]]:
+    """A server that serves only the API version ``client`` speaks, and the token the
+    scenario sends (None: none).
+
+    With :data:`PROJECT_TOKEN` access, authentication is on (``auth_tokens``, else
+    :data:`ADMIN`) and the token is an ``editor`` token of the project ``team`` alone. On the
+    way out this checks that what the scenario made is in ``team`` and nothing in ``default``.
+    """
+    if client.access == PROJECT_TOKEN:
+        options.setdefault("auth_tokens", [ADMIN])
     async with run_server(database_url, api_versions=[client.api_version], **options) as srv:
-        yield srv
+        if client.access != PROJECT_TOKEN:
+            yield srv, None
+            return
+        # Set up through the service (the server's admin): a v1alpha3-only server has no
+        # /projects route, and the scenario needs a server that speaks only its version.
+        await srv.service.create_project({"name": "team"})
+        issued = await srv.service.create_token({"subject": "ref", "roles": {"team": "editor"}})
+        yield srv, str(issued["token"])
+        counts = {
+            project: await _entities_in(srv, client, options["auth_tokens"][0], project)
+            for project in ("team", "default")
+        }
+        assert counts["team"] > 0 and counts["default"] == 0, counts
+
+
+async def _entities_in(
+    server: RunningServer, client: ReferenceClient, admin: str, project: str
+) -> int:
+    """How many top-level entities ``project`` holds (the admin token reads every project)."""
+    collections = ["registered_models", "serving_environments"]
+    if client.api_version == "v1alpha3":
+        collections.append("experiments")
+    base = f"{server.url}/api/model_registry/{client.api_version}"
+    headers = {"Authorization": f"Bearer {admin}", "X-Model-Registry-Project": project}
+    total = 0
+    async with aiohttp.ClientSession(headers=headers) as http:
+        for collection in collections:
+            async with http.get(f"{base}/{collection}?pageSize=1000") as response:
+                assert response.status == 200, await response.text()
+                total += len((await response.json())["items"])
+    return total
 
 
 async def run_scenario(
@@ -167,8 +224,8 @@ async def run_scenario(
 async def test_reference_client_registers_reads_updates_and_pages_models(
     reference_client: ReferenceClient, database_url: str
 ) -> None:
-    async with serving_only(reference_client, database_url) as server:
-        report = await run_scenario(reference_client.python, server.port, "models")
+    async with serving_only(reference_client, database_url) as (server, token):
+        report = await run_scenario(reference_client.python, server.port, "models", token)
 
     assert report["registered"]["name"] == "mnist"
     assert report["registered"]["owner"] == "ref-author"
@@ -222,8 +279,8 @@ async def test_reference_client_registers_reads_updates_and_pages_models(
 async def test_reference_client_archives_models_and_versions(
     reference_client: ReferenceClient, database_url: str
 ) -> None:
-    async with serving_only(reference_client, database_url) as server:
-        report = await run_scenario(reference_client.python, server.port, "archive")
+    async with serving_only(reference_client, database_url) as (server, token):
+        report = await run_scenario(reference_client.python, server.port, "archive", token)
 
     assert report == {"model_state": "ARCHIVED", "version_state": "ARCHIVED"}
 
@@ -231,8 +288,8 @@ async def test_reference_client_archives_models_and_versions(
 async def test_reference_v1_client_serves_models_and_records_metrics_with_string_steps(
     v1_reference_client: ReferenceClient, database_url: str
 ) -> None:
-    async with serving_only(v1_reference_client, database_url) as server:
-        report = await run_scenario(v1_reference_client.python, server.port, "serving")
+    async with serving_only(v1_reference_client, database_url) as (server, token):
+        report = await run_scenario(v1_reference_client.python, server.port, "serving", token)
 
     env = report["environment"]
     assert env["name"] == "prod" and env["found"] == env["id"]
@@ -259,8 +316,10 @@ async def test_reference_v1_client_serves_models_and_records_metrics_with_string
 async def test_reference_client_logs_params_and_metrics_of_an_experiment_run(
     alpha_reference_client: ReferenceClient, database_url: str
 ) -> None:
-    async with serving_only(alpha_reference_client, database_url) as server:
-        report = await run_scenario(alpha_reference_client.python, server.port, "experiments")
+    async with serving_only(alpha_reference_client, database_url) as (server, token):
+        report = await run_scenario(
+            alpha_reference_client.python, server.port, "experiments", token
+        )
 
     run = report["run"]
     assert report["fetched_run"] == run
@@ -305,42 +364,10 @@ async def test_reference_client_logs_params_and_metrics_of_an_experiment_run(
 async def test_reference_client_sends_its_bearer_token(
     reference_client: ReferenceClient, database_url: str
 ) -> None:
-    async with serving_only(reference_client, database_url, auth_tokens=["ref-token"]) as guarded:
+    options = {"auth_tokens": ["ref-token"]}
+    async with serving_only(reference_client, database_url, **options) as (guarded, token):
         report = await run_scenario(
-            reference_client.python, guarded.port, "token", token="ref-token"
+            reference_client.python, guarded.port, "token", token=token or "ref-token"
         )
-
-    assert report == {"model": "guarded", "artifact_uri": "s3://bucket/guarded"}
-
-
-@pytest.fixture(scope="session", params=["0.3.14", "0.3.18"])
-def project_reference_client(request: pytest.FixtureRequest) -> ReferenceClient:
-    """The reference releases issue 18 names: the newest v1alpha3 one and the v1 one."""
-    return _client(request.param)
-
-
-async def test_reference_client_works_inside_its_project_tokens_project(
-    project_reference_client: ReferenceClient, database_url: str
-) -> None:
-    # The reference client cannot name a project: with an issued token it works in the
-    # token's default project (the first it was issued for), and only there.
-    admin = {"Authorization": "Bearer admin-token"}
-    async with (
-        serving_only(project_reference_client, database_url, auth_tokens=["admin-token"]) as srv,
-        aiohttp.ClientSession(headers=admin) as http,
-    ):
-        # Set up through the service (the server's admin): a v1alpha3-only server has no
-        # /projects route, and the scenario needs a server that speaks only its version.
-        await srv.service.create_project({"name": "team"})
-        issued = await srv.service.create_token({"subject": "ref", "roles": {"team": "editor"}})
-        token = issued["token"]
-        report = await run_scenario(project_reference_client.python, srv.port, "token", token=token)
-        base = srv.url + f"/api/model_registry/{project_reference_client.api_version}"
-        async with http.get(
-            f"{base}/registered_model?name=guarded", headers={"X-Model-Registry-Project": "team"}
-        ) as r:
-            assert r.status == 200
-        async with http.get(f"{base}/registered_model?name=guarded") as r:
-            assert r.status == 404  # not in default
 
     assert report == {"model": "guarded", "artifact_uri": "s3://bucket/guarded"}

@@ -17,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Generic, Literal, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar
 
 from model_registry.exceptions import InvalidResponse
 from model_registry.types import (
     Artifact,
     ArtifactState,
     BaseResource,
+    CreatedToken,
     DataSet,
     DocArtifact,
     ExecutionState,
@@ -450,11 +451,10 @@ def artifact_from_wire(data: Any) -> Artifact:
     return _decoder(cls)(data)
 
 
-def decoder_for(cls: type[E]) -> Callable[[Any], E]:
-    """The wire decoder for entity class ``cls`` (artifact base class: by ``artifactType``)."""
-    if cls is Artifact:
-        return cast(Callable[[Any], E], artifact_from_wire)
-    return _decoder(cls)
+def decoder_for(cls: type[Any]) -> Callable[[Any], Any]:
+    """The wire decoder for domain class ``cls`` (artifact base class: by ``artifactType``)."""
+    special = _OTHER_DECODERS.get(cls)
+    return special if special is not None else _decoder(cls)
 
 
 def page_parts(data: Any) -> tuple[list[Any], str, int | None]:
@@ -521,3 +521,18 @@ def token_from_wire(data: Any) -> Token:
         create_time_since_epoch=created,
         expires_time_since_epoch=expires,
     )
+
+
+def created_token_from_wire(data: Any) -> CreatedToken:
+    """Build a :class:`~model_registry.types.CreatedToken` (a token with its secret)."""
+    secret = data.get("token") if isinstance(data, Mapping) else None
+    if not isinstance(secret, str) or not secret:
+        raise InvalidResponse("the server's answer to creating a token holds no token")
+    return CreatedToken(token_from_wire(data), secret)
+
+
+_OTHER_DECODERS: dict[type[Any], Callable[[Any], Any]] = {
+    Artifact: artifact_from_wire,
+    Token: token_from_wire,
+    CreatedToken: created_token_from_wire,
+}

@@ -197,6 +197,10 @@ def message_to_domain(message: Message) -> Any:
         model_registry.exceptions.InvalidResponse: A custom property value is malformed.
         ValueError: The message is an empty ``Artifact``.
     """
+    if isinstance(message, pb.Token):
+        return token_from_message(message)
+    if isinstance(message, pb.CreatedToken):
+        return domain_projects.CreatedToken(token_from_message(message.token), message.secret)
     if isinstance(message, pb.Artifact):
         inner = artifact_member(message)
         if inner is None:

@@ -49,6 +49,7 @@ from model_registry.operations import (
     REGISTERED_MODEL,
     SERVE_MODEL,
     SERVING_ENVIRONMENT,
+    TOKEN,
     Kind,
 )
 from model_registry.transport.auth import TokenSource
@@ -630,7 +631,12 @@ class ModelRegistryAPIClient:
         """
         if not roles:
             raise ValueError("create_token: give at least one project and its role")
-        return await self._t().create_token(subject, roles, expires_time_since_epoch)
+        body: dict[str, Any] = {"subject": subject, "roles": dict(roles)}
+        body["default_project"] = next(iter(roles))  # REST: the first key; gRPC: named
+        if expires_time_since_epoch is not None:
+            body["expires_time_since_epoch"] = str(int(expires_time_since_epoch))
+        created: CreatedToken = await self._t().call(TOKEN, "create", body=body, required=True)
+        return created
 
     def get_tokens(self, options: ListOptions | None = None) -> PageCall[Token]:
         """One page of the tokens the caller may manage (never their secrets); the page size
@@ -638,12 +644,8 @@ class ModelRegistryAPIClient:
         opts = options if options is not None else ListOptions()
 
         async def fetch() -> RawPage[Token]:
-            fields = {}
-            if opts.wire_page_size is not None:
-                fields["page_size"] = str(opts.wire_page_size)
-            if opts.next_page_token:
-                fields["next_page_token"] = opts.next_page_token
-            return await self._t().list_tokens(fields)
+            page = ListOptions(opts.limit, next_page_token=opts.next_page_token)
+            return await self._t().list(TOKEN, page)
 
         return PageCall(fetch, opts)
 
@@ -653,7 +655,7 @@ class ModelRegistryAPIClient:
         Raises:
             NotFound: There is no such token.
         """
-        await self._t().revoke_token(str(id))
+        await self._t().call(TOKEN, "revoke", (("id", str(id)),))
 
     # -- model versions ------------------------------------------------------------------
 
@@ -1070,8 +1072,9 @@ class ModelRegistryAPIClient:
         """
         path = (("registered_model_id", str(registered_model_id)), ("alias", alias))
         body = {"model_version_id": str(model_version_id)}
-        found = await self._t().call(MODEL_VERSION, "set_alias", path, body)
-        assert found is not None  # the operation answers the version
+        found: ModelVersion = await self._t().call(
+            MODEL_VERSION, "set_alias", path, body, required=True
+        )
         return found
 
     async def delete_model_version_alias(self, registered_model_id: str, alias: str) -> None:

@@ -22,7 +22,8 @@ from typing import Any, Generic, TypeVar
 
 from model_registry.types import (
     Artifact,
-    BaseResource,
+    CreatedToken,
+    Event,
     Experiment,
     ExperimentRun,
     InferenceService,
@@ -33,10 +34,12 @@ from model_registry.types import (
     RegisteredModel,
     ServeModel,
     ServingEnvironment,
+    Token,
 )
 
 __all__ = [
     "ARTIFACT",
+    "EVENT",
     "EXPERIMENT",
     "EXPERIMENT_RUN",
     "INFERENCE_SERVICE",
@@ -49,14 +52,14 @@ __all__ = [
     "REST_APIS",
     "SERVE_MODEL",
     "SERVING_ENVIRONMENT",
-    "TOKEN_OPS",
+    "TOKEN",
     "Kind",
     "Op",
     "endpoint_module",
     "extension",
 ]
 
-E = TypeVar("E", bound=BaseResource)
+E = TypeVar("E")
 
 V1 = "v1"
 V1ALPHA3 = "v1alpha3"
@@ -86,6 +89,9 @@ def endpoint_module(name: str) -> str:
 #: Our extensions, as the server names them (``GET /api/model_registry/v1/extensions``).
 ALIASES = "aliases"
 DELETE = "delete"
+CONTENT = "artifact-content"
+EVENTS = "events"
+TOKENS = "tokens"
 
 #: The API versions serving the reference's model, artifact and serving operations.
 COMMON: tuple[str, ...] = (V1, V1ALPHA3)
@@ -107,6 +113,7 @@ class Op:
         extension: For one of our extensions, its name as the server lists it (``GET
             /extensions``: ``"aliases"``, ``"delete"``); a server without it (the reference)
             makes the call :class:`~model_registry.exceptions.Unsupported`.
+        answer: The domain class of the answer when it is not the kind's (``CreatedToken``).
     """
 
     rest: Mapping[str, str] = field(default_factory=dict)
@@ -114,6 +121,7 @@ class Op:
     field: str | None = None
     parent_field: str | None = None
     extension: str | None = None
+    answer: type | None = None
 
 
 def _op(
@@ -133,6 +141,7 @@ def extension(
     rpc: str | None,
     field: str | None = None,
     parent: str | None = None,
+    answer: type | None = None,
 ) -> Op:
     """One of our extension operations: served on REST v1 only (never on the reference's
     routes), its stubs in the ``extensions`` group.
@@ -143,8 +152,10 @@ def extension(
         rpc: The gRPC method name.
         field: As :attr:`Op.field`.
         parent: As :attr:`Op.parent_field`.
+        answer: As :attr:`Op.answer`.
     """
-    return Op({V1: f"{EXTENSIONS_GROUP}.{rest}"} if rest else {}, rpc, field, parent, name)
+    rest_map = {V1: f"{EXTENSIONS_GROUP}.{rest}"} if rest else {}
+    return Op(rest_map, rpc, field, parent, name, answer)
 
 
 @dataclass(frozen=True)
@@ -165,8 +176,9 @@ class Kind(Generic[E]):
         parent_attr: The domain attribute holding the parent id on create, if any.
         delete: Delete by id (our extension ``delete``); path ids as REST names them.
         special: The kind's other operations by name (the aliases of model versions:
-            ``set_alias``, ``delete_alias``, ``by_alias``).
+            ``set_alias``, ``delete_alias``, ``by_alias``; the content streams of artifacts).
         uuid_ids: The kind's ids are UUID strings (projects), not decimal numbers.
+        scoped: Calls work in a project (sent with each call); tokens work across projects.
     """
 
     name: str
@@ -184,6 +196,7 @@ class Kind(Generic[E]):
     delete: Op | None = None
     special: Mapping[str, Op] = field(default_factory=dict)
     uuid_ids: bool = False
+    scoped: bool = True
 
     @property
     def ops(self) -> tuple[Op, ...]:
@@ -285,6 +298,13 @@ ARTIFACT: Kind[Artifact] = _standard(
     },
     find_keys=("name", "external_id", "parent_resource_id"),
     delete=extension(DELETE, "delete_artifact", "DeleteArtifact"),
+    # Streams (one connection each, never repeated): the registry's artifact store.
+    special={
+        "upload_content": extension(CONTENT, "upload_artifact_content", "UploadArtifactContent"),
+        "download_content": extension(
+            CONTENT, "download_artifact_content", "DownloadArtifactContent"
+        ),
+    },
 )
 MODEL_ARTIFACT: Kind[ModelArtifact] = _standard(
     "model_artifact",
@@ -371,13 +391,22 @@ PROJECT: Kind[Project] = Kind(
     delete=extension("projects", "delete_project", "DeleteProject"),
     uuid_ids=True,
 )
-#: Token management (our v1 extension): not an entity kind (no domain entity, a revoke in
-#: place of an update), so its operations are named here, each an ``Op`` as in the table.
-TOKEN_OPS: Mapping[str, Op] = {
-    "create": extension("tokens", "create_token", "CreateToken"),
-    "list": extension("tokens", "get_tokens", "GetTokens"),
-    "revoke": extension("tokens", "revoke_token", "RevokeToken"),
-}
+#: Tokens (our v1 extension): issued (the answer holds the secret), listed and revoked, across
+#: projects; no entity of the others' kind (no update, no find).
+TOKEN: Kind[Token] = Kind(
+    "token",
+    Token,
+    list=extension(TOKENS, "get_tokens", "GetTokens"),
+    special={
+        "create": extension(TOKENS, "create_token", "CreateToken", answer=CreatedToken),
+        "revoke": extension(TOKENS, "revoke_token", "RevokeToken"),
+    },
+    scoped=False,
+)
+#: The change events: one stream (server-sent events on REST, server streaming on gRPC).
+EVENT: Kind[Event] = Kind(
+    "event", Event, special={"watch": extension(EVENTS, "watch_events", "WatchEvents")}
+)
 
 #: The metric history of runs: a list only (entries are appended by linking a ``Metric``).
 METRIC_HISTORY: Kind[Metric] = Kind(

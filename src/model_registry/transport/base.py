@@ -1,15 +1,17 @@
 """The ``Transport`` interface and what both transports share: the call loop, list fields.
 
 The core client (``model_registry.core``) talks only to :class:`Transport`: a few generic
-primitives (create, update, get, find, list, link, the inference-service lookup) over the kinds
-of the operation table (:mod:`model_registry.operations`). Every primitive takes and returns
-domain types (``model_registry.types``) and raises only ``model_registry.exceptions`` classes:
-an absent entity is :class:`~model_registry.exceptions.NotFound` (the core turns it into
-``None`` where the API says so). Ids are decimal strings.
+operations (create, update, get, find, list, link, delete, the special operations, the streams)
+over the kinds of the operation table (:mod:`model_registry.operations`). Every one takes and
+returns domain types (``model_registry.types``) and raises only ``model_registry.exceptions``
+classes: an absent entity is :class:`~model_registry.exceptions.NotFound` (the core turns it
+into ``None`` where the API says so).
 
-Each transport supplies how one attempt is sent and how its failure is classified
-(:class:`Failure`); :class:`CallLoop` does the rest for both: the deadline, retries with capped
-backoff and jitter, the server's retry hint, and the token re-read once after a 401.
+They are written once, here, as :class:`Request` values; a transport supplies only "send one
+request" (:meth:`Transport._unary`, :meth:`Transport._list_page`), "open one stream" (the
+event stream, the content upload and download) and "classify this failure" (:class:`Failure`);
+:class:`CallLoop` does the rest for both: the deadline, retries with capped backoff and jitter,
+the server's retry hint, and the token re-read once after a 401.
 """
 
 from __future__ import annotations
@@ -20,36 +22,57 @@ import logging
 import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from model_registry.exceptions import (
+    ClientClosed,
     ConnectionFailed,
+    InvalidResponse,
     ModelRegistryError,
     NotFound,
     ServerError,
     Timeout,
     Unavailable,
-    Unsupported,
 )
-from model_registry.operations import ARTIFACT, INFERENCE_SERVICE, MODEL_VERSION, Kind, Op
-from model_registry.transport.auth import TokenProvider
-from model_registry.transport.policy import RetryPolicy, effective_timeout
+from model_registry.operations import (
+    ARTIFACT,
+    EVENT,
+    INFERENCE_SERVICE,
+    MODEL_VERSION,
+    Kind,
+    Op,
+)
+from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
+from model_registry.transport.policy import (
+    PROJECT_METADATA,
+    RetryPolicy,
+    check_project,
+    effective_project,
+    effective_timeout,
+)
 from model_registry.types import (
     Artifact,
     ArtifactType,
     BaseResource,
-    CreatedToken,
     Event,
     ListOptions,
     ModelArtifact,
     Page,
     RawPage,
     ServeModel,
-    Token,
 )
 
-__all__ = ["CallLoop", "Failure", "Transport", "WatchFilter", "list_fields", "with_article"]
+__all__ = [
+    "CallLoop",
+    "ContentDownload",
+    "Failure",
+    "Request",
+    "Transport",
+    "WatchFilter",
+    "list_fields",
+    "with_article",
+]
 
 WATCH_FIRST_DELAY = 0.1
 """Seconds a watch waits before its first reconnection (doubled each failure in a row)."""
@@ -58,6 +81,19 @@ WATCH_MAX_DELAY = 5.0
 
 # What a watch reconnects after: the server is away or restarting, or the stream broke.
 _WATCH_TRANSIENT = (ConnectionFailed, Timeout, Unavailable, ServerError)
+
+CONTENT_CHUNK_BYTES = 1024 * 1024
+"""Size of the pieces artifact content is sent in (within every server's message limit)."""
+
+CONTENT_IDLE_SECONDS = 300.0
+"""A content transfer with no bytes moving for this long is taken for a broken connection
+(a transfer as a whole has no time limit: a large file on a slow link takes what it takes)."""
+
+E = TypeVar("E", bound=BaseResource)
+T = TypeVar("T")  # what a list holds: an entity, or a token
+R = TypeVar("R")
+
+_log = logging.getLogger("model_registry.transport")
 
 
 @dataclass(frozen=True)
@@ -75,10 +111,53 @@ class WatchFilter:
     project: str | None = None
 
 
-E = TypeVar("E", bound=BaseResource)
-R = TypeVar("R")
+@dataclass
+class ContentDownload:
+    """Artifact content being downloaded (see :meth:`Transport.download_content`).
 
-_log = logging.getLogger("model_registry.transport")
+    Attributes:
+        sha256: The hex digest the server names for it (verify the bytes against it).
+        size: Its size in bytes, when the server says (it always does).
+        chunks: The bytes, in pieces; read them once, inside the ``async with``.
+    """
+
+    sha256: str | None
+    size: int | None
+    chunks: AsyncIterator[bytes]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One operation's request, as both wires read it.
+
+    Attributes:
+        kind: The kind the operation belongs to (its domain class decodes the answer).
+        op: The operation (``None``: none; the transport raises ``Unsupported``).
+        what: The verb messages name (``"create"``, ``"list"``).
+        path: ``(gRPC request field, value)`` pairs in the order of the REST path ids (a
+            ``None`` field: a REST path id only).
+        fields: Further request fields by gRPC name, as wire strings (a sequence: a repeated
+            field); REST sends them camelCased, as the JSON body of an endpoint that takes one,
+            else as the query.
+        entity: The entity sent (REST: the body; gRPC: field ``op.field``) and its mode
+            (``"create"``, ``"update"`` or ``"full"``).
+        body: A raw body (the content of an upload).
+        project: The project of the call, over the client's.
+    """
+
+    kind: Kind[Any]
+    op: Op | None
+    what: str
+    path: Sequence[tuple[str | None, str]] = ()
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    entity: tuple[BaseResource, str] | None = None
+    body: Any = None
+    project: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages name the operation's subject (``"a model version"``)."""
+        return with_article(self.kind.label)
 
 
 def with_article(label: str) -> str:
@@ -202,27 +281,11 @@ class CallLoop:
             raise failure.error from None
 
 
-CONTENT_CHUNK_BYTES = 1024 * 1024
-"""Size of the pieces artifact content is sent in (within every server's message limit)."""
-
-CONTENT_IDLE_SECONDS = 300.0
-"""A content transfer with no bytes moving for this long is taken for a broken connection
-(a transfer as a whole has no time limit: a large file on a slow link takes what it takes)."""
-
-
-@dataclass
-class ContentDownload:
-    """Artifact content being downloaded (see :meth:`Transport.download_content`).
-
-    Attributes:
-        sha256: The hex digest the server names for it (verify the bytes against it).
-        size: Its size in bytes, when the server says (it always does).
-        chunks: The bytes, in pieces; read them once, inside the ``async with``.
-    """
-
-    sha256: str | None
-    size: int | None
-    chunks: AsyncIterator[bytes]
+async def _pieces(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    """``chunks`` in pieces of at most :data:`CONTENT_CHUNK_BYTES`."""
+    async for chunk in chunks:
+        for start in range(0, len(chunk), CONTENT_CHUNK_BYTES):
+            yield chunk[start : start + CONTENT_CHUNK_BYTES]
 
 
 class Transport(ABC):
@@ -231,162 +294,159 @@ class Transport(ABC):
     Implementations open their connection lazily on first use and reuse it; ``aclose()`` is
     idempotent and a call after it raises :class:`~model_registry.exceptions.ClientClosed`.
 
+    Args:
+        user_token: Bearer token source (see :class:`~model_registry.transport.auth.
+            TokenProvider`).
+        timeout: Default timeout of a call in seconds, retries included (``None``: none).
+        retry: The retry policy (default: ``RetryPolicy()``).
+        project: As the attribute.
+
     Attributes:
         project: The project (name or id) every call works in, sent with each call
-            (``None``: none is sent; the server chooses).
+            (``None``: none is sent; the server chooses); a call made inside
+            ``call_options(project=...)`` sends that one instead.
     """
 
-    project: str | None = None
+    def __init__(
+        self,
+        user_token: TokenSource | TokenProvider | None,
+        timeout: float | None,
+        retry: RetryPolicy | None,
+        project: str | None,
+    ) -> None:
+        self.project = check_project(project)
+        auth = user_token if isinstance(user_token, TokenProvider) else TokenProvider(user_token)
+        self._auth = auth
+        self._loop = CallLoop(auth, timeout, retry if retry is not None else RetryPolicy())
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosed("the model registry client is closed")
+
+    def _metadata(self, token: str | None, request: Request | None) -> list[tuple[str, str]]:
+        """The token and project of one attempt (``request`` None: no project), alike on both
+        wires: lower-case keys, as gRPC metadata needs (HTTP header names ignore case)."""
+        pairs = [("authorization", bearer_header(token))] if token else []
+        if request is not None and request.kind.scoped:
+            project = request.project or effective_project(self.project)
+            if project is not None:
+                pairs.append((PROJECT_METADATA, project))
+        return pairs
+
+    async def _stream_metadata(self, request: Request) -> list[tuple[str, str]]:
+        """:meth:`_metadata` of a stream (sent once: no call loop reads the token for it)."""
+        self._check_open()
+        return self._metadata(await self._auth.get() if self._auth.enabled else None, request)
+
+    # -- what a transport supplies -------------------------------------------------------
 
     @abstractmethod
     async def aclose(self) -> None:
         """Release the connection pool (idempotent)."""
-
-    @property
-    @abstractmethod
-    def closed(self) -> bool:
-        """Whether :meth:`aclose` was called."""
-
-    def _event_stream(
-        self, since: int | None, wanted: WatchFilter
-    ) -> AsyncIterator[tuple[int, Mapping[str, Any] | None]]:
-        """One connection's event stream: the streaming primitive of a transport.
-
-        Yields ``(cursor, None)`` once the server accepted the watch (the cursor the stream
-        starts after), then ``(cursor, event)`` with each event's wire form (REST JSON).
-        Ends when the server ends the stream; raises :mod:`model_registry.exceptions`
-        classes (a lost connection is :class:`~model_registry.exceptions.ConnectionFailed`).
-        """
-        raise Unsupported(f"{type(self).__name__} cannot watch change events")
-
-    async def watch(self, since: int | None, wanted: WatchFilter) -> AsyncIterator[Event]:
-        """The change events after ``since`` (None: from now), across reconnections.
-
-        The one reconnection loop of every transport: when a stream breaks or the server
-        restarts, it connects again (capped backoff with jitter) from the last cursor it
-        handed out, so no event is lost or repeated. Errors a retry cannot mend (a bad
-        filter, an expired cursor, a refused token) are raised.
-        """
-        cursor = since
-        delay = WATCH_FIRST_DELAY
-        while True:
-            try:
-                async for position, data in self._event_stream(cursor, wanted):
-                    if data is None:
-                        cursor = position  # accepted: later failures resume from here
-                        delay = WATCH_FIRST_DELAY
-                        continue
-                    event = Event.from_wire(data)
-                    cursor = event.cursor
-                    yield event
-                _log.debug("the event stream ended; reconnecting after cursor %s", cursor)
-            except _WATCH_TRANSIENT as exc:
-                _log.debug("the event stream failed (%s); reconnecting in %.2fs", exc, delay)
-            # Jitter, so the watchers of a restarted server do not all come back at once.
-            await asyncio.sleep(delay * (0.5 + random.random() / 2))
-            delay = min(delay * 2, WATCH_MAX_DELAY)
-
-    async def upload_content(
-        self,
-        artifact_id: str,
-        chunks: AsyncIterable[bytes],
-        *,
-        size: int | None = None,
-        sha256: str | None = None,
-    ) -> Artifact:
-        """Stream the content of an artifact to the registry's artifact store (one attempt:
-        a stream cannot be sent twice); answer the artifact with its digest and size.
-
-        Raises:
-            Unsupported: The transport cannot stream content.
-        """
-        raise Unsupported(f"{type(self).__name__} cannot upload artifact content")
-
-    def download_content(
-        self, artifact_id: str
-    ) -> contextlib.AbstractAsyncContextManager[ContentDownload]:
-        """``async with transport.download_content(id) as download:`` the content, streamed.
-
-        Raises:
-            Unsupported: The transport cannot stream content.
-        """
-        raise Unsupported(f"{type(self).__name__} cannot download artifact content")
 
     @abstractmethod
     def supports(self, op: Op | None) -> bool:
         """Whether this transport has a direct call for ``op``."""
 
     @abstractmethod
+    async def _unary(self, request: Request) -> Any:
+        """Send ``request`` under the call loop; the decoded answer (``None``: it has none)."""
+
+    @abstractmethod
+    async def _list_page(self, request: Request) -> RawPage[Any]:
+        """Send the list ``request``; the first phase of its answer."""
+
+    @abstractmethod
+    def _event_stream(
+        self, request: Request
+    ) -> AsyncIterator[tuple[int, Mapping[str, Any] | None]]:
+        """One connection's event stream (the ``watch`` request's fields: ``since``, ``kinds``,
+        ``actions``): ``(cursor, None)`` once the server accepted the watch, then ``(cursor,
+        event)`` with each event's wire form (REST JSON). Ends when the server ends it."""
+
+    @abstractmethod
+    async def _upload(self, request: Request) -> Artifact:
+        """Stream ``request.body`` (pieces) as an artifact's content; one attempt."""
+
+    @abstractmethod
+    def _download(
+        self, request: Request
+    ) -> contextlib.AbstractAsyncContextManager[ContentDownload]:
+        """The content of an artifact, streamed."""
+
+    # -- the generic operations ----------------------------------------------------------
+
+    async def _one(self, request: Request) -> Any:
+        found = await self._unary(request)
+        if found is None:
+            raise InvalidResponse(f"the server's answer to {request.what} holds no entity")
+        return found
+
     async def create(self, kind: Kind[E], entity: E, parent_id: str | None = None) -> E:
         """Create an entity (``parent_id``: of a kind created inside its parent's path)."""
+        op = kind.create
+        path = () if parent_id is None or op is None else ((op.parent_field, parent_id),)
+        result: E = await self._one(Request(kind, op, "create", path, entity=(entity, "create")))
+        return result
 
-    @abstractmethod
     async def update(self, kind: Kind[E], entity: E, parent_id: str | None = None) -> E:
         """Update an entity (``entity.id`` is set)."""
+        op = kind.update
+        # REST names the entity in its path; gRPC names the parent of a kind that has one.
+        fields = {op.parent_field: parent_id} if op and op.parent_field and parent_id else {}
+        path = ((None, str(entity.id)),)
+        result: E = await self._one(Request(kind, op, "update", path, fields, (entity, "update")))
+        return result
 
-    @abstractmethod
     async def link(self, parent: str, artifact: Artifact, parent_id: str) -> Artifact:
         """Create an artifact in a parent (``"model_version"``, ``"experiment_run"``), or link
         an existing one (``artifact.id`` set)."""
+        op = ARTIFACT.links.get(parent)
+        path = ((op.parent_field if op else None, parent_id),)
+        result: Artifact = await self._one(
+            Request(ARTIFACT, op, "link", path, entity=(artifact, "full"))
+        )
+        return result
 
-    @abstractmethod
     async def delete(
         self, kind: Kind[Any], id: str, *, cascade: bool = False, parent_id: str | None = None
     ) -> None:
         """Delete an entity (our extension ``delete``); ``parent_id``: the inference service of
         a serve model. NotFound when absent, Conflict when something is in the way,
         Unsupported when the server has no delete."""
+        path = ((None, parent_id),) if parent_id is not None else ()
+        fields = {"cascade": "true"} if cascade else {}
+        await self._unary(Request(kind, kind.delete, "delete", (*path, ("id", id)), fields))
 
-    @abstractmethod
     async def call(
         self,
-        kind: Kind[E],
+        kind: Kind[Any],
         name: str,
-        path: Sequence[tuple[str, str]],
-        body: Mapping[str, str] | None = None,
-    ) -> E | None:
+        path: Sequence[tuple[str, str]] = (),
+        body: Mapping[str, Any] | None = None,
+        *,
+        required: bool = False,
+    ) -> Any:
         """Call the special operation ``kind.special[name]``.
 
         Args:
-            kind: The kind whose entity the operation answers (if any).
+            kind: The kind the operation belongs to.
             name: The operation's key in ``kind.special``.
             path: ``(gRPC request field, value)`` pairs, in the order of the REST path ids.
-            body: Further request fields by gRPC name (REST sends them camelCased as a JSON
-                body).
+            body: Further request fields by gRPC name (see :attr:`Request.fields`).
+            required: The operation answers something (an empty answer is InvalidResponse).
 
         Returns:
-            The entity answered, or None for an operation answering nothing.
+            The decoded answer, or None for an operation answering nothing.
         """
-
-    @abstractmethod
-    async def _get(self, kind: Kind[E], op: Op, id: str) -> E:
-        """Call a get-by-one-id operation (``kind.get``, ``kind.by_inference_service``)."""
-
-    @abstractmethod
-    async def _find(self, kind: Kind[E], keys: tuple[str | None, str | None, str | None]) -> E:
-        """Call ``kind.find`` with (name, external id, parent id)."""
-
-    @abstractmethod
-    async def _list(
-        self, kind: Kind[E], op: Op | None, parent_id: str | None, fields: dict[str, str]
-    ) -> RawPage[E]:
-        """Call the list operation ``op`` (of ``parent_id``'s children when given)."""
-
-    # -- tokens (our extension; TOKEN_OPS beside the operation table) --------------------
-
-    @abstractmethod
-    async def create_token(
-        self, subject: str, roles: Mapping[str, str], expires_time_since_epoch: int | None
-    ) -> CreatedToken:
-        """Issue a token for ``subject`` with a role per project (name or id)."""
-
-    @abstractmethod
-    async def list_tokens(self, fields: dict[str, str]) -> RawPage[Token]:
-        """The first phase of a list of tokens (``fields``: page size and token only)."""
-
-    @abstractmethod
-    async def revoke_token(self, token_id: str) -> None:
-        """Revoke a token; NotFound when there is no such token."""
+        request = Request(kind, kind.special.get(name), name.replace("_", " "), path, body or {})
+        return await (self._one if required else self._unary)(request)
 
     async def find(
         self,
@@ -397,16 +457,19 @@ class Transport(ABC):
         parent_id: str | None = None,
     ) -> E:
         """Find an entity by name (within a parent) or by external id; NotFound when absent."""
-        return await self._find(kind, (name, external_id, parent_id))
+        keys = zip(kind.find_keys, (name, external_id, parent_id), strict=True)
+        fields = {key: value for key, value in keys if key is not None and value is not None}
+        result: E = await self._one(Request(kind, kind.find, "find", fields=fields))
+        return result
 
     async def list(
         self,
-        kind: Kind[E],
+        kind: Kind[T],
         options: ListOptions,
         parent: str | None = None,
         parent_id: str | None = None,
         **filters: str | None,
-    ) -> RawPage[E]:
+    ) -> RawPage[T]:
         """The first phase of a list call: the answer, undecoded.
 
         Args:
@@ -423,16 +486,18 @@ class Transport(ABC):
         else:
             owner = next(iter(kind.children)).replace("_", " ")
             raise ValueError(f"this transport lists {kind.label}s per {owner}: give its id")
-        return await self._list(kind, op, parent_id, list_fields(options, **filters))
+        path = () if parent_id is None else ((op.field if op else None, parent_id),)
+        fields = list_fields(options, **filters)
+        return await self._list_page(Request(kind, op, "list", path, fields))
 
     async def page(
         self,
-        kind: Kind[E],
+        kind: Kind[T],
         options: ListOptions,
         parent: str | None = None,
         parent_id: str | None = None,
         **filters: str | None,
-    ) -> Page[E]:
+    ) -> Page[T]:
         """Both phases of a list call: the decoded page (see :meth:`list`)."""
         return await (await self.list(kind, options, parent, parent_id, **filters)).decode()
 
@@ -446,14 +511,13 @@ class Transport(ABC):
         if kind.get is not None and (self.supports(kind.get) or kind.domain is not ServeModel):
             # Without an endpoint for it (experiments on REST v1, projects on v1alpha3) this
             # raises Unsupported, naming why: not an absent entity.
-            return await self._get(kind, kind.get, id)
+            result: E = await self._one(Request(kind, kind.get, "get", (("id", id),)))
+            return result
         if kind.domain is not ServeModel:
             raise NotFound(f"no {kind.label} {id}")
         options = ListOptions(filter_query=f"id = {int(id)}" if id.isdigit() else f"id = '{id}'")
         if parent_id is not None:
-            for found in await (
-                await self.list(kind, options, INFERENCE_SERVICE.name, parent_id)
-            ).decode():
+            for found in await self.page(kind, options, INFERENCE_SERVICE.name, parent_id):
                 return found
             raise NotFound(f"serve model {id} not found in inference service {parent_id}")
         services, seen = ListOptions(limit=100), set()
@@ -477,7 +541,9 @@ class Transport(ABC):
         """
         op = kind.by_inference_service
         if op is not None and self.supports(op):
-            return await self._get(kind, op, inference_service_id)
+            path = (("inference_service_id", inference_service_id),)
+            result: E = await self._one(Request(kind, op, "get", path))
+            return result
         version = await self.get_by_inference_service(MODEL_VERSION, inference_service_id)
         if version.id is not None:
             kind_filter = str(ArtifactType.MODEL_ARTIFACT)
@@ -489,3 +555,61 @@ class Transport(ABC):
                 if isinstance(artifact, ModelArtifact):
                     return artifact  # type: ignore[return-value]
         raise NotFound(f"no model artifact served by inference service {inference_service_id}")
+
+    # -- the streams ---------------------------------------------------------------------
+
+    async def watch(self, since: int | None, wanted: WatchFilter) -> AsyncIterator[Event]:
+        """The change events after ``since`` (None: from now), across reconnections.
+
+        The one reconnection loop of every transport: when a stream breaks or the server
+        restarts, it connects again (capped backoff with jitter) from the last cursor it
+        handed out, so no event is lost or repeated. Errors a retry cannot mend (a bad
+        filter, an expired cursor, a refused token) are raised.
+        """
+        cursor = since
+        delay = WATCH_FIRST_DELAY
+        op = EVENT.special["watch"]
+        fields: dict[str, Any] = {"kinds": wanted.kinds, "actions": wanted.actions}
+        while True:
+            if cursor is not None:
+                fields["since"] = str(cursor)
+            request = Request(EVENT, op, "watch", (), fields, project=wanted.project)
+            try:
+                async for position, data in self._event_stream(request):
+                    if data is None:
+                        cursor = position  # accepted: later failures resume from here
+                        delay = WATCH_FIRST_DELAY
+                        continue
+                    event = Event.from_wire(data)
+                    cursor = event.cursor
+                    yield event
+                _log.debug("the event stream ended; reconnecting after cursor %s", cursor)
+            except _WATCH_TRANSIENT as exc:
+                _log.debug("the event stream failed (%s); reconnecting in %.2fs", exc, delay)
+            # Jitter, so the watchers of a restarted server do not all come back at once.
+            await asyncio.sleep(delay * (0.5 + random.random() / 2))
+            delay = min(delay * 2, WATCH_MAX_DELAY)
+
+    async def upload_content(
+        self,
+        artifact_id: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        size: int | None = None,
+        sha256: str | None = None,
+    ) -> Artifact:
+        """Stream the content of an artifact to the registry's artifact store (one attempt:
+        a stream cannot be sent twice); answer the artifact with its digest and size."""
+        op = ARTIFACT.special["upload_content"]
+        fields = {k: v for k, v in (("sha256", sha256 or None), ("size", size)) if v is not None}
+        path = (("artifact_id", artifact_id),)
+        request = Request(ARTIFACT, op, "upload content of", path, fields, body=_pieces(chunks))
+        return await self._upload(request)
+
+    def download_content(
+        self, artifact_id: str
+    ) -> contextlib.AbstractAsyncContextManager[ContentDownload]:
+        """``async with transport.download_content(id) as download:`` the content, streamed."""
+        op = ARTIFACT.special["download_content"]
+        path = (("artifact_id", artifact_id),)
+        return self._download(Request(ARTIFACT, op, "download content of", path))

@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 import orjson
@@ -33,9 +33,8 @@ from model_registry._generated.grpc.model_registry.v1alpha3 import (
     model_registry_pb2_grpc as pb_grpc,
 )
 from model_registry._wire import errors as wire_errors
-from model_registry._wire.proto import enum_from_wire
+from model_registry._wire.proto import enum_from_wire, message_to_wire
 from model_registry.exceptions import (
-    ClientClosed,
     ConnectionFailed,
     InvalidResponse,
     ModelRegistryError,
@@ -45,32 +44,19 @@ from model_registry.exceptions import (
     error_class_for_http_status,
     from_grpc_status,
 )
-from model_registry.operations import ARTIFACT, KINDS, TOKEN_OPS, Kind, Op
-from model_registry.transport.auth import TokenProvider, TokenSource, bearer_header
-from model_registry.transport.base import (
-    CONTENT_CHUNK_BYTES,
-    CallLoop,
-    ContentDownload,
-    Failure,
-    Transport,
-    WatchFilter,
-    with_article,
-)
+from model_registry.operations import KINDS, Op
+from model_registry.transport.auth import TokenProvider, TokenSource
+from model_registry.transport.base import ContentDownload, Failure, Request, Transport
 from model_registry.transport.hints import wrong_protocol_hint
 from model_registry.transport.policy import (
     DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     DEFAULT_TIMEOUT,
-    PROJECT_METADATA,
     RetryPolicy,
-    check_project,
-    effective_project,
     parse_retry_after,
 )
-from model_registry.types import Artifact, BaseResource, CreatedToken, RawPage, Token
+from model_registry.types import Artifact, RawPage
 
 __all__ = ["RETRY_AFTER", "GrpcTransport"]
-
-E = TypeVar("E", bound=BaseResource)
 
 #: Trailing metadata key of the server's retry hint on ``UNAVAILABLE`` /
 #: ``RESOURCE_EXHAUSTED``: seconds to wait, as in the HTTP ``Retry-After`` header.
@@ -108,17 +94,15 @@ def _read_ca(custom_ca: str | bytes | os.PathLike[str]) -> bytes:
 #: The RPCs of the stable service (``model_registry.v1``): all but experiments', runs' and
 #: metric history's, as REST v1.
 V1_RPCS = frozenset(pb_v1.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name)
+_NOT_IN_V1 = (
+    frozenset(pb.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name) - V1_RPCS
+)
 _AUTO, _V1, _V1ALPHA3 = "auto", "v1", "v1alpha3"
 
 
-STREAM_RPCS = frozenset({"WatchEvents"})
-"""The server-streaming RPCs (behind :meth:`GrpcTransport._event_stream`, not the table)."""
-
-
 def rpc_names() -> set[str]:
-    """Every RPC the operation table names (a test checks it covers the service)."""
-    ops = [*(op for kind in KINDS.values() for op in kind.ops), *TOKEN_OPS.values()]
-    return {op.rpc for op in ops if op.rpc is not None}
+    """Every RPC the operation table names (a test checks it covers the services)."""
+    return {op.rpc for kind in KINDS.values() for op in kind.ops if op.rpc is not None}
 
 
 class GrpcTransport(Transport):
@@ -137,8 +121,7 @@ class GrpcTransport(Transport):
         max_receive_message_bytes: The largest answer accepted; a larger one raises
             :class:`~model_registry.exceptions.ResponseTooLarge` (not retried).
         project: The project (name or id) every call works in, sent as the
-            ``x-model-registry-project`` metadata (``None``: none, the server chooses); a call
-            made inside ``call_options(project=...)`` sends that one instead.
+            ``x-model-registry-project`` metadata (``None``: none, the server chooses).
         api_version: The registry service to call: ``"v1"`` (``model_registry.v1``, which
             has no experiment calls: they raise
             :class:`~model_registry.exceptions.Unsupported`), ``"v1alpha3"`` (every call), or
@@ -163,7 +146,7 @@ class GrpcTransport(Transport):
         project: str | None = None,
         api_version: str = _AUTO,
     ) -> None:
-        self.project = check_project(project)
+        super().__init__(user_token, timeout, retry, project)
         if api_version not in (_AUTO, _V1, _V1ALPHA3):
             raise ValueError(f"api_version must be 'auto', 'v1' or 'v1alpha3', got {api_version!r}")
         self.api_version = api_version
@@ -174,9 +157,6 @@ class GrpcTransport(Transport):
         self._target = f"{host}:{port}"
         self._secure = secure or custom_ca is not None
         self._root_certificates = _read_ca(custom_ca) if custom_ca is not None else None
-        token = user_token if isinstance(user_token, TokenProvider) else TokenProvider(user_token)
-        self._auth = token
-        self._loop = CallLoop(token, timeout, retry if retry is not None else RetryPolicy())
         self._options = (
             *_CHANNEL_OPTIONS,
             ("grpc.max_receive_message_length", max_receive_message_bytes),
@@ -184,7 +164,6 @@ class GrpcTransport(Transport):
         )
         self._channel: grpc.aio.Channel | None = None
         self._methods: dict[tuple[str, str], Any] = {}
-        self._closed = False
 
     def __repr__(self) -> str:
         scheme = "grpcs" if self._secure else "grpc"
@@ -200,14 +179,18 @@ class GrpcTransport(Transport):
             channel = grpc.aio.secure_channel(self._target, credentials, options=self._options)
         else:
             channel = grpc.aio.insecure_channel(self._target, options=self._options)
-        alpha = pb_grpc.ModelRegistryServiceStub(channel)
-        stable = pb_v1_grpc.ModelRegistryServiceStub(channel)
-        self._methods = {(_V1ALPHA3, rpc): getattr(alpha, rpc) for rpc in rpc_names()}
-        self._methods.update({(_V1, rpc): getattr(stable, rpc) for rpc in rpc_names() & V1_RPCS})
-        for rpc in STREAM_RPCS:
-            self._methods[_V1ALPHA3, rpc] = getattr(alpha, rpc)
-            self._methods[_V1, rpc] = getattr(stable, rpc)
-        self._content = pb_grpc.ArtifactContentServiceStub(channel)
+        stubs = (
+            (_V1ALPHA3, pb_grpc.ModelRegistryServiceStub(channel)),
+            (_V1ALPHA3, pb_grpc.ArtifactContentServiceStub(channel)),
+            (_V1, pb_v1_grpc.ModelRegistryServiceStub(channel)),
+        )
+        names = rpc_names()
+        self._methods = {
+            (version, rpc): getattr(stub, rpc)
+            for version, stub in stubs
+            for rpc in names
+            if hasattr(stub, rpc)
+        }
         self._channel = channel
 
     async def aclose(self) -> None:
@@ -218,40 +201,38 @@ class GrpcTransport(Transport):
         if channel is not None:
             await channel.close()
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`aclose` was called."""
-        return self._closed
-
     # -- one RPC -------------------------------------------------------------------------
 
-    async def _call(self, label: str, op: Op | None, what: str, **fields: Any) -> Any:
-        """Make the RPC of ``op`` with these request fields (wire strings are converted by the
-        field's type); return the response message."""
+    def _rpc(self, request: Request) -> str:
+        """The RPC of ``request`` (the channel opened); Unsupported when there is none."""
+        op = request.op
         if op is None or op.rpc is None:
-            raise Unsupported(f"the gRPC API has no call to {what} {with_article(label)}")
-        if self._closed:
-            raise ClientClosed("the client is closed")
+            raise Unsupported(f"the gRPC API has no call to {request.what} {request.label}")
+        self._check_open()
         if self._channel is None:
             self._open()
-        rpc = op.rpc
-        if rpc not in V1_RPCS and self.api_version == _V1:
+        if op.rpc in _NOT_IN_V1 and self.api_version == _V1:
             raise Unsupported(
-                f"the gRPC API v1 has no call to {what} {with_article(label)} (v1 has no "
+                f"the gRPC API v1 has no call to {request.what} {request.label} (v1 has no "
                 "experiments, experiment runs or metric history); api_version='v1' was chosen"
             )
-        request = _request(getattr(pb, rpc + "Request"), fields)
-        project = effective_project(self.project)
-        scope = () if project is None else ((PROJECT_METADATA, project),)
+        return op.rpc
+
+    def _method(self, rpc: str) -> tuple[str, Any]:
+        """The service version to call ``rpc`` on, and its stub method."""
+        version = _V1 if rpc in V1_RPCS and self._v1_served is not False else _V1ALPHA3
+        return version, self._methods[version, rpc]
+
+    async def _call(self, request: Request) -> Any:
+        """Make the RPC of ``request`` under the call loop; return the response message."""
+        rpc = self._rpc(request)
+        message = _message(getattr(pb, rpc + "Request"), request)
 
         async def send_once(token: str | None, remaining: float | None) -> Any:
-            auth = (("authorization", bearer_header(token)),) if token else ()
-            metadata = (*auth, *scope) or None
-            version = _V1 if rpc in V1_RPCS and self._v1_served is not False else _V1ALPHA3
+            metadata = self._metadata(token, request) or None
+            version, method = self._method(rpc)
             try:
-                answer = await self._methods[version, rpc](
-                    request, timeout=remaining, metadata=metadata
-                )
+                answer = await method(message, timeout=remaining, metadata=metadata)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
                     if version == _V1 and exc.code() not in _NOT_ANSWERED:
@@ -263,7 +244,7 @@ class GrpcTransport(Transport):
                     # A server that predates the stable service: v1alpha3, now and from now on.
                     self._v1_served = False
                     return await send_once(token, remaining)
-                raise Unsupported(_unserved(version, rpc, what, label)) from None
+                raise Unsupported(_unserved(version, rpc, request)) from None
             if version == _V1:
                 self._v1_served = True
             return answer
@@ -275,120 +256,79 @@ class GrpcTransport(Transport):
         verb = "GET" if rpc.startswith("Get") else "POST"
         return await self._loop.run(send_once, classify, method=verb, path=rpc, shown="gRPC")
 
-    async def _event_stream(
-        self, since: int | None, wanted: WatchFilter
-    ) -> AsyncIterator[tuple[int, Mapping[str, Any] | None]]:
-        """``WatchEvents`` (server streaming); see :meth:`Transport._event_stream`."""
-        if self._closed:
-            raise ClientClosed("the client is closed")
-        if self._channel is None:
-            self._open()
-        request = pb.WatchEventsRequest(kinds=wanted.kinds, actions=wanted.actions)
-        if since is not None:
-            request.since = str(since)
-        auth = self._loop.auth
-        token = await auth.get() if auth.enabled else None
-        project = wanted.project if wanted.project is not None else effective_project(self.project)
-        metadata = (
-            *((("authorization", bearer_header(token)),) if token else ()),
-            *(((PROJECT_METADATA, project),) if project is not None else ()),
-        )
-        version = _V1ALPHA3 if self._v1_served is False else _V1
-        call = self._methods[version, "WatchEvents"](request, metadata=metadata or None)
+    # -- the primitives ------------------------------------------------------------------
+
+    def supports(self, op: Op | None) -> bool:
+        """Whether the service has an RPC for ``op``."""
+        return op is not None and op.rpc is not None
+
+    async def _unary(self, request: Request) -> Any:
+        answer = await self._call(request)
+        return None if isinstance(answer, pb.Deleted) else conv.message_to_domain(answer)
+
+    async def _list_page(self, request: Request) -> RawPage[Any]:
+        response = await self._call(request)
+
+        def read() -> tuple[Any, str, int | None]:
+            return response.items, response.next_page_token, response.page_size
+
+        return RawPage(read, conv.message_to_domain)
+
+    # -- the streams (one call each, never repeated) -------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _stream(self, request: Request, *message: Message) -> AsyncIterator[Any]:
+        """Open the streaming RPC of ``request`` (``message``: its request, for a server
+        stream); yield the call. A failure of the call is classified as a unary call's."""
+        rpc = self._rpc(request)
+        metadata = await self._stream_metadata(request)
+        call = self._method(rpc)[1](*message, metadata=tuple(metadata) or None)
         try:
+            yield call
+        except grpc.aio.AioRpcError as exc:
+            raise _classify(exc, rpc).error from None
+        finally:
+            call.cancel()  # the consumer stopped early: the server stops too (a no-op when done)
+
+    async def _event_stream(
+        self, request: Request
+    ) -> AsyncIterator[tuple[int, Mapping[str, Any] | None]]:
+        async with self._stream(request, _message(pb.WatchEventsRequest, request)) as call:
             async for message in call:
-                if message.ready:
+                data = message_to_wire(message)
+                if data.pop("ready", False):
                     yield int(message.cursor), None
                     continue
-                event: dict[str, Any] = {
-                    "cursor": message.cursor,
-                    "type": message.type,
-                    "kind": message.kind,
-                    "action": message.action,
-                    "entityId": message.entity_id,
-                    "timeSinceEpoch": message.time_since_epoch,
-                    "entity": orjson.loads(message.entity_json or "{}"),
-                }
-                if message.HasField("project"):
-                    event["project"] = message.project
-                if message.HasField("subject"):
-                    event["subject"] = message.subject
-                yield int(message.cursor), event
-        except grpc.aio.AioRpcError as exc:
-            raise _classify(exc, "WatchEvents").error from None
-        finally:
-            call.cancel()
+                data["entity"] = orjson.loads(data.pop("entityJson", None) or "{}")
+                yield int(message.cursor), data
 
-    # -- artifact content (ArtifactContentService, our extension) -------------------------
-
-    async def _content_metadata(self) -> tuple[tuple[str, str], ...]:
-        if self._closed:
-            raise ClientClosed("the client is closed")
-        if self._channel is None:
-            self._open()
-        token = await self._auth.get() if self._auth.enabled else None
-        project = effective_project(self.project)
-        return (
-            *((("authorization", bearer_header(token)),) if token else ()),
-            *(((PROJECT_METADATA, project),) if project is not None else ()),
-        )
-
-    async def upload_content(
-        self,
-        artifact_id: str,
-        chunks: AsyncIterable[bytes],
-        *,
-        size: int | None = None,
-        sha256: str | None = None,
-    ) -> Artifact:
-        """``UploadArtifactContent``, client-streaming; see :meth:`Transport.upload_content`."""
-        metadata = await self._content_metadata()
-        header = pb.ArtifactContentHeader(artifact_id=artifact_id, sha256=sha256, size=size)
-
-        # Written message by message rather than from an iterator: when the server ends the
-        # call early (over its size limit, content set already), the next write fails and the
-        # call's own status, the server's answer, is what gets raised.
-        call = self._content.UploadArtifactContent(metadata=metadata)
-        try:
+    async def _upload(self, request: Request) -> Artifact:
+        header: Any = _message(pb.ArtifactContentHeader, request)
+        async with self._stream(request) as call:
+            # Written message by message rather than from an iterator: when the server ends the
+            # call early (over its size limit, content set already), the next write fails and
+            # the call's own status, the server's answer, is what gets raised.
             try:
                 await call.write(pb.UploadArtifactContentRequest(header=header))
-                async for chunk in chunks:
-                    for start in range(0, len(chunk), CONTENT_CHUNK_BYTES):
-                        piece = chunk[start : start + CONTENT_CHUNK_BYTES]
-                        await call.write(pb.UploadArtifactContentRequest(chunk=piece))
+                async for piece in request.body:
+                    await call.write(pb.UploadArtifactContentRequest(chunk=piece))
                 await call.done_writing()
             except (asyncio.InvalidStateError, grpc.aio.UsageError, grpc.aio.AioRpcError):
                 pass  # the call has ended: its status says why
             answer = await call
-        except grpc.aio.AioRpcError as exc:
-            raise _classify(exc, "UploadArtifactContent").error from None
-        finally:
-            if not call.done():
-                call.cancel()  # the file could not be read: the server keeps nothing
         result: Artifact = conv.message_to_domain(answer)
         return result
 
     @contextlib.asynccontextmanager
-    async def download_content(self, artifact_id: str) -> AsyncIterator[ContentDownload]:
-        """``DownloadArtifactContent``, server-streaming; see
-        :meth:`Transport.download_content`."""
-        metadata = await self._content_metadata()
-        call = self._content.DownloadArtifactContent(
-            pb.DownloadArtifactContentRequest(artifact_id=artifact_id), metadata=metadata
-        )
-        try:
+    async def _download(self, request: Request) -> AsyncIterator[ContentDownload]:
+        message = _message(pb.DownloadArtifactContentRequest, request)
+        async with self._stream(request, message) as call:
             first = await call.read()
             if first is grpc.aio.EOF or first.WhichOneof("part") != "header":
                 raise InvalidResponse("the server's download did not start with its header")
 
             async def chunks() -> AsyncIterator[bytes]:
-                while True:
-                    try:
-                        message = await call.read()
-                    except grpc.aio.AioRpcError as exc:
-                        raise _classify(exc, "DownloadArtifactContent").error from None
-                    if message is grpc.aio.EOF:
-                        return
+                while (message := await call.read()) is not grpc.aio.EOF:
                     yield message.chunk
 
             header = first.header
@@ -397,135 +337,37 @@ class GrpcTransport(Transport):
                 header.size if header.HasField("size") else None,
                 chunks(),
             )
-        except grpc.aio.AioRpcError as exc:
-            raise _classify(exc, "DownloadArtifactContent").error from None
-        finally:
-            call.cancel()
-
-    async def _one(self, kind: Kind[E], op: Op | None, what: str, **fields: Any) -> E:
-        result: E = conv.message_to_domain(await self._call(kind.label, op, what, **fields))
-        return result
-
-    @staticmethod
-    def _entity(kind: Kind[Any], op: Op | None, entity: BaseResource) -> dict[str, Any]:
-        if op is None or op.field is None:
-            return {}
-        if kind.domain is Artifact:
-            return {op.field: conv.domain_to_artifact(entity)}  # type: ignore[arg-type]
-        return {op.field: conv.domain_to_message(entity)}
-
-    # -- the primitives ------------------------------------------------------------------
-
-    def supports(self, op: Op | None) -> bool:
-        """Whether the service has an RPC for ``op``."""
-        return op is not None and op.rpc is not None
-
-    async def create(self, kind: Kind[E], entity: E, parent_id: str | None = None) -> E:
-        fields = self._entity(kind, kind.create, entity)
-        if parent_id is not None and kind.create is not None and kind.create.parent_field:
-            fields[kind.create.parent_field] = parent_id
-        return await self._one(kind, kind.create, "create", **fields)
-
-    async def update(self, kind: Kind[E], entity: E, parent_id: str | None = None) -> E:
-        fields = self._entity(kind, kind.update, entity)
-        if parent_id is not None and kind.update is not None and kind.update.parent_field:
-            fields[kind.update.parent_field] = parent_id
-        return await self._one(kind, kind.update, "update", **fields)
-
-    async def link(self, parent: str, artifact: Artifact, parent_id: str) -> Artifact:
-        op = ARTIFACT.links.get(parent)
-        fields = self._entity(ARTIFACT, op, artifact)
-        if op is not None and op.parent_field:
-            fields[op.parent_field] = parent_id
-        return await self._one(ARTIFACT, op, "link", **fields)
-
-    async def delete(
-        self, kind: Kind[Any], id: str, *, cascade: bool = False, parent_id: str | None = None
-    ) -> None:
-        await self._call(kind.label, kind.delete, "delete", id=id, cascade=cascade)
-
-    async def call(
-        self,
-        kind: Kind[E],
-        name: str,
-        path: Sequence[tuple[str, str]],
-        body: Mapping[str, str] | None = None,
-    ) -> E | None:
-        fields = {**dict(path), **(body or {})}
-        answer = await self._call(
-            kind.label, kind.special.get(name), name.replace("_", " "), **fields
-        )
-        if isinstance(answer, pb.Deleted):
-            return None
-        result: E = conv.message_to_domain(answer)
-        return result
-
-    async def _get(self, kind: Kind[E], op: Op, id: str) -> E:
-        key = "id" if op is kind.get else "inference_service_id"
-        return await self._one(kind, op, "get", **{key: id})
-
-    async def _find(self, kind: Kind[E], keys: tuple[str | None, str | None, str | None]) -> E:
-        pairs = zip(kind.find_keys, keys, strict=True)
-        fields = {name: value for name, value in pairs if name is not None and value is not None}
-        return await self._one(kind, kind.find, "find", **fields)
-
-    async def _list(
-        self, kind: Kind[E], op: Op | None, parent_id: str | None, fields: dict[str, str]
-    ) -> RawPage[E]:
-        if parent_id is not None and op is not None and op.field is not None:
-            fields[op.field] = parent_id
-        response = await self._call(kind.label, op, "list", **fields)
-
-        def read() -> tuple[Any, str, int | None]:
-            return response.items, response.next_page_token, response.page_size
-
-        return RawPage(read, conv.message_to_domain)
-
-    # -- tokens (work across projects: the server ignores the project metadata) ----------
-
-    async def create_token(
-        self, subject: str, roles: Mapping[str, str], expires_time_since_epoch: int | None
-    ) -> CreatedToken:
-        fields: dict[str, Any] = {"subject": subject, "roles": dict(roles)}
-        if roles:
-            # A protobuf map keeps no order: the default project (the first) is named.
-            fields["default_project"] = next(iter(roles))
-        if expires_time_since_epoch is not None:
-            fields["expires_time_since_epoch"] = int(expires_time_since_epoch)
-        answer = await self._call("token", TOKEN_OPS["create"], "create", **fields)
-        return CreatedToken(conv.token_from_message(answer.token), answer.secret)
-
-    async def list_tokens(self, fields: dict[str, str]) -> RawPage[Token]:
-        response = await self._call("token", TOKEN_OPS["list"], "list", **fields)
-
-        def read() -> tuple[Any, str, int | None]:
-            return response.items, response.next_page_token, response.page_size
-
-        return RawPage(read, conv.token_from_message)
-
-    async def revoke_token(self, token_id: str) -> None:
-        await self._call("token", TOKEN_OPS["revoke"], "revoke", id=token_id)
 
 
 _REQUEST_FIELDS: dict[type[Message], dict[str, Any]] = {}
 
 
-def _request(cls: type[Message], fields: Mapping[str, Any]) -> Message:
-    """Build a request message; wire strings of enum and integer fields are converted."""
+def _message(cls: type[Message], request: Request) -> Message:
+    """Build the request message of ``request``: its named path ids, fields and entity (wire
+    strings of enum, integer and bool fields converted)."""
     types = _REQUEST_FIELDS.get(cls)
     if types is None:
         types = _REQUEST_FIELDS[cls] = {
             fd.name: fd.enum_type.name if fd.enum_type is not None else fd.type
             for fd in cls.DESCRIPTOR.fields
         }
-    kwargs: dict[str, Any] = {}
-    for name, value in fields.items():
+    kwargs: dict[str, Any] = {name: value for name, value in request.path if name is not None}
+    for name, value in request.fields.items():
         kind = types[name]
         if isinstance(value, str) and isinstance(kind, str):
             value = enum_from_wire(kind, value)
         elif isinstance(value, str) and kind in _INTEGER_TYPES:
             value = int(value)
+        elif isinstance(value, str) and kind == FieldDescriptor.TYPE_BOOL:
+            value = value == "true"
         kwargs[name] = value
+    op = request.op
+    if request.entity is not None and op is not None and op.field is not None:
+        entity = request.entity[0]
+        to_message = (
+            conv.domain_to_artifact if request.kind.domain is Artifact else conv.domain_to_message
+        )
+        kwargs[op.field] = to_message(entity)  # type: ignore[arg-type]
     return cls(**kwargs)
 
 
@@ -539,7 +381,7 @@ def _never_sent(exc: grpc.aio.AioRpcError) -> bool:
     return "failed to connect" in details or "connection refused" in details
 
 
-def _unserved(version: str, rpc: str, what: str, label: str) -> str:
+def _unserved(version: str, rpc: str, request: Request) -> str:
     """Why a call the server answered ``UNIMPLEMENTED`` cannot be made."""
     if version == _V1:
         return (
@@ -548,8 +390,8 @@ def _unserved(version: str, rpc: str, what: str, label: str) -> str:
         )
     if rpc not in V1_RPCS:
         return (
-            f"the server serves only the gRPC API v1, which has no call to {what} "
-            f"{with_article(label)} (v1 has no experiments, experiment runs or metric history)"
+            f"the server serves only the gRPC API v1, which has no call to {request.what} "
+            f"{request.label} (v1 has no experiments, experiment runs or metric history)"
         )
     return "the server does not serve the gRPC API v1alpha3: use api_version='auto' or 'v1'"
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,21 @@ class S3Server:
         """Keys of multipart uploads neither completed nor aborted."""
         answer = self.client().list_multipart_uploads(Bucket=bucket)
         return [item["Key"] for item in answer.get("Uploads", [])]
+
+
+@dataclass
+class ContentStore:
+    """Where a test server keeps artifact content, and what the test sees it hold.
+
+    Attributes:
+        uri: ``serve --artifact-store``.
+        endpoint_url: ``serve --s3-endpoint-url`` (None for a folder).
+        digests: The digests stored, sorted.
+    """
+
+    uri: str
+    endpoint_url: str | None
+    digests: Callable[[], list[str]]
 
 
 def _free_port() -> int:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
+from conformance.s3 import ContentStore, S3Server
 
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Store
@@ -26,3 +28,23 @@ async def service(database_url: str) -> AsyncIterator[RegistryService]:
         yield RegistryService(store)
     finally:
         await store.close()
+
+
+@pytest.fixture(params=["folder", "s3"])
+def content_store(request: pytest.FixtureRequest, tmp_path: Path) -> ContentStore:
+    """An artifact store of each kind: a folder of the test's, and a fresh bucket of a real
+    S3-wire server (moto's)."""
+    if request.param == "folder":
+        root = tmp_path / "store"
+        return ContentStore(
+            root.as_uri(),
+            None,
+            lambda: sorted(p.name for p in (root / "sha256").rglob("*") if p.is_file()),
+        )
+    s3: S3Server = request.getfixturevalue("s3_server")
+    bucket = s3.new_bucket()
+    return ContentStore(
+        f"s3://{bucket}/content",
+        s3.endpoint_url,
+        lambda: [key.rsplit("/", 1)[-1] for key in s3.keys(bucket, "content/sha256/")],
+    )

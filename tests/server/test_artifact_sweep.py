@@ -15,15 +15,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterable, AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conformance import entities
 from conformance.http import RestApi, rest_api
-from conformance.s3 import S3Server
+from conformance.s3 import ContentStore
 from sqlalchemy import select, text
 
 from model_registry.server import RunningServer, run_server
@@ -39,33 +38,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@dataclass
-class ContentStore:
-    """Where a test server keeps content, and how the test sees what it holds."""
-
-    uri: str
-    endpoint_url: str | None
-    digests: Callable[[], list[str]]
-
-
-@pytest.fixture(params=["folder", "s3"])
-def content_store(request: pytest.FixtureRequest, tmp_path: Path) -> ContentStore:
-    if request.param == "folder":
-        root = tmp_path / "store"
-        return ContentStore(
-            root.as_uri(),
-            None,
-            lambda: sorted(p.name for p in (root / "sha256").rglob("*") if p.is_file()),
-        )
-    s3: S3Server = request.getfixturevalue("s3_server")
-    bucket = s3.new_bucket()
-    return ContentStore(
-        f"s3://{bucket}/content",
-        s3.endpoint_url,
-        lambda: [key.rsplit("/", 1)[-1] for key in s3.keys(bucket, "content/sha256/")],
-    )
 
 
 @pytest.fixture

@@ -128,10 +128,12 @@ class Blob(ABC):
     """Stored content being read: its size, then its bytes in pieces (close it when done)."""
 
     size: int
+    """The size of the whole content."""
 
     @abstractmethod
-    def chunks(self) -> AsyncIterator[bytes]:
-        """The content, in pieces of at most :data:`CHUNK_BYTES`."""
+    def chunks(self, start: int = 0, stop: int | None = None) -> AsyncIterator[bytes]:
+        """The content from byte ``start`` up to ``stop`` (exclusive; None: its end), in
+        pieces of at most :data:`CHUNK_BYTES` (a range request's part). Read once."""
 
     @abstractmethod
     async def close(self) -> None:
@@ -270,15 +272,24 @@ class _FileBlob(Blob):
         self.size = size
         self._reading: asyncio.Future[bytes] | None = None
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        # The next piece is read while this one is sent: one read ahead at most.
+    async def chunks(self, start: int = 0, stop: int | None = None) -> AsyncIterator[bytes]:
+        left = (self.size if stop is None else min(stop, self.size)) - start
+        if start:
+            self._file.seek(start)  # no I/O: the next read starts there
         loop = asyncio.get_running_loop()
-        self._reading = loop.run_in_executor(None, self._file.read, CHUNK_BYTES)
-        while True:
+
+        def read_ahead() -> asyncio.Future[bytes] | None:
+            count = min(CHUNK_BYTES, left)
+            return loop.run_in_executor(None, self._file.read, count) if count > 0 else None
+
+        # The next piece is read while this one is sent: one read ahead at most.
+        self._reading = read_ahead()
+        while self._reading is not None:
             piece = await asyncio.shield(self._reading)
             if not piece:
                 return
-            self._reading = loop.run_in_executor(None, self._file.read, CHUNK_BYTES)
+            left -= len(piece)
+            self._reading = read_ahead()
             yield piece
 
     async def close(self) -> None:
@@ -427,11 +438,26 @@ def _write_and_hash(out: Any, hasher: Any, piece: bytes) -> None:
 
 
 class _S3Blob(Blob):
-    def __init__(self, body: Any, size: int) -> None:
-        self._body = body
-        self.size = size
+    """An object's content: its size from a ``HeadObject``, its bytes from a ``GetObject``
+    (with a ``Range`` for part of it) once they are asked for."""
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    def __init__(self, store: S3ArtifactStore, key: str, size: int) -> None:
+        self._store = store
+        self._key = key
+        self.size = size
+        self._body: Any = None
+
+    async def chunks(self, start: int = 0, stop: int | None = None) -> AsyncIterator[bytes]:
+        end = self.size if stop is None else min(stop, self.size)
+        if end <= start:
+            return
+        options: dict[str, Any] = {}
+        if start > 0 or end < self.size:
+            options["Range"] = f"bytes={start}-{end - 1}"
+        answer = await self._store._call(
+            self._store._client.get_object, Bucket=self._store.bucket, Key=self._key, **options
+        )
+        self._body = answer["Body"]
         while True:
             piece = await _in_thread(self._body.read, CHUNK_BYTES)
             if not piece:
@@ -439,7 +465,8 @@ class _S3Blob(Blob):
             yield piece
 
     async def close(self) -> None:
-        await _in_thread(self._body.close)
+        if self._body is not None:
+            await _in_thread(self._body.close)
 
 
 class S3ArtifactStore(ArtifactStore):
@@ -590,14 +617,10 @@ class S3ArtifactStore(ArtifactStore):
                     )
 
     async def open(self, sha256: str) -> Blob:
-        key = self.key_of(sha256)
-        try:
-            answer = await self._call(self._client.get_object, Bucket=self.bucket, Key=key)
-        except Exception as exc:
-            if _s3_missing(exc):
-                raise NotFound(f"content {sha256} is not in the artifact store") from None
-            raise
-        return _S3Blob(answer["Body"], int(answer["ContentLength"]))
+        size = await self.size(sha256)
+        if size is None:
+            raise NotFound(f"content {sha256} is not in the artifact store")
+        return _S3Blob(self, self.key_of(sha256), size)
 
     async def size(self, sha256: str) -> int | None:
         try:

@@ -551,25 +551,82 @@ def _download_content(version: ApiVersion) -> Handler:
     return _download
 
 
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+class RangeNotSatisfiable(Exception):
+    """A ``Range`` no byte of the content satisfies (416)."""
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The part of ``size`` bytes a ``Range`` header asks for (RFC 9110, 14.2).
+
+    Returns:
+        ``(start, stop)`` (``stop`` exclusive), or None to send the whole content: no header,
+        one this server ignores as the RFC allows (another unit, several ranges, bad syntax),
+        or one covering every byte anyway.
+
+    Raises:
+        RangeNotSatisfiable: A range that starts at or past the end (or any range of empty
+            content, or a zero-length suffix).
+    """
+    if header is None:
+        return None
+    match = _RANGE.fullmatch(header.strip().replace(" ", ""))
+    if match is None or (not match[1] and not match[2]):
+        return None
+    first, last = match[1], match[2]
+    if not first:  # bytes=-N: the last N bytes
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise RangeNotSatisfiable
+        start, stop = max(0, size - suffix), size
+    else:
+        start = int(first)
+        if last and int(last) < start:
+            return None  # invalid: ignored, as the RFC says
+        if start >= size:
+            raise RangeNotSatisfiable
+        stop = size if not last else min(int(last) + 1, size)
+    return None if (start, stop) == (0, size) else (start, stop)
+
+
 async def _download(request: web.Request) -> web.StreamResponse:
     artifact_id = request.match_info["id"]
     artifact, blob = await _service(request).open_content(artifact_id)
     try:
         digest = artifact["customProperties"][SHA256_PROPERTY]["string_value"]
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "application/octet-stream",
-                "Content-Disposition": content_disposition(
-                    artifact.get("name"), f"artifact-{artifact['id']}"
-                ),
-                "ETag": f'"sha256:{digest}"',
-                "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(digest)).decode()}:",
-                "X-Content-Type-Options": "nosniff",
-            }
-        )
-        response.content_length = blob.size
+        etag = f'"sha256:{digest}"'
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Disposition": content_disposition(
+                artifact.get("name"), f"artifact-{artifact['id']}"
+            ),
+            "ETag": etag,
+            # The digest of the whole content, also on a part (RFC 9530: Repr-Digest).
+            "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(digest)).decode()}:",
+            "Accept-Ranges": "bytes",
+            "X-Content-Type-Options": "nosniff",
+        }
+        # If-Range: the part only while the content is still the one the client has (a
+        # strong comparison: our ETag is the digest); otherwise the whole of it.
+        if_range = request.headers.get("If-Range")
+        wanted = request.headers.get("Range") if if_range in (None, etag) else None
+        try:
+            span = byte_range(wanted, blob.size)
+        except RangeNotSatisfiable:
+            refused = error_response(
+                416, f"range {wanted!r} is outside the content's {blob.size} bytes"
+            )
+            refused.headers.update({"Content-Range": f"bytes */{blob.size}", "ETag": etag})
+            return refused
+        start, stop = span if span is not None else (0, blob.size)
+        response = web.StreamResponse(status=200 if span is None else 206, headers=headers)
+        if span is not None:
+            response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{blob.size}"
+        response.content_length = stop - start
         await response.prepare(request)
-        async for chunk in blob.chunks():
+        async for chunk in blob.chunks(start, stop):
             await response.write(chunk)
         await response.write_eof()
         return response

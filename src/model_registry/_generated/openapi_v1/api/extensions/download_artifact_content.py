@@ -35,6 +35,11 @@ def _parse_response(*, client: Client, response: RawResponse) -> Error | File | 
 
         return response_200
 
+    if response.status_code == 206:
+        response_206 = File(payload=BytesIO(response.content))
+
+        return response_206
+
     if response.status_code == 400:
         response_400 = Error.from_dict(response.json())
 
@@ -49,6 +54,11 @@ def _parse_response(*, client: Client, response: RawResponse) -> Error | File | 
         response_404 = Error.from_dict(response.json())
 
         return response_404
+
+    if response.status_code == 416:
+        response_416 = Error.from_dict(response.json())
+
+        return response_416
 
     if response.status_code == 500:
         response_500 = Error.from_dict(response.json())
@@ -90,7 +100,11 @@ async def asyncio_detailed(
     """Download the content of an artifact
 
     Streams the uploaded content. `ETag` (`"sha256:<hex>"`) and `Repr-Digest` carry its digest
-    to verify the bytes against; `Content-Disposition` names a safe file name.
+    to verify the bytes against; `Content-Disposition` names a safe file name. One byte range
+    (the `Range` header, RFC 9110 14.2: `bytes=first-last`, `bytes=first-` or `bytes=-suffix`)
+    is a 206 with that part; a range outside the content a 416; several ranges, another unit
+    or a malformed range the whole content (200). With `If-Range`, the range is served only
+    while the ETag matches (a resumed download of content that changed gets it whole).
 
     Args:
         client: The client that sends the request.
@@ -119,7 +133,11 @@ async def asyncio(
     """Download the content of an artifact
 
     Streams the uploaded content. `ETag` (`"sha256:<hex>"`) and `Repr-Digest` carry its digest
-    to verify the bytes against; `Content-Disposition` names a safe file name.
+    to verify the bytes against; `Content-Disposition` names a safe file name. One byte range
+    (the `Range` header, RFC 9110 14.2: `bytes=first-last`, `bytes=first-` or `bytes=-suffix`)
+    is a 206 with that part; a range outside the content a 416; several ranges, another unit
+    or a malformed range the whole content (200). With `If-Range`, the range is served only
+    while the ETag matches (a resumed download of content that changed gets it whole).
 
     Args:
         client: The client that sends the request.

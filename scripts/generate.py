@@ -111,7 +111,9 @@ EXTENSION_TAG = {
 }
 EXTENSION_SECTIONS = ("schemas", "parameters", "responses")
 """Component sections the overlay may add to."""
-OVERLAY_KEYS = frozenset({"paths", "components", "x-schema-properties"})
+OVERLAY_KEYS = frozenset({"paths", "components", "x-schema-properties", "x-enum-values"})
+EXTENSION_VALUES_MARK = "x-extension-values"
+"""On a reference enum schema: the values of its ``enum`` that are ours (``x-enum-values``)."""
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 PROTO_ROOT = REPO / "proto"
 ALPHA_PROTO = Path("model_registry") / "v1alpha3" / "model_registry.proto"
@@ -279,6 +281,8 @@ def merge_extensions(spec: dict[str, Any], overlay: dict[str, Any]) -> dict[str,
       ``x-extension: true``. They may refer to the reference's components.
     * ``x-schema-properties``: reference schema name -> properties to add to it (read-only
       fields of answers, such as ``ModelVersion.aliases``), each marked ``x-extension: true``.
+    * ``x-enum-values``: reference enum schema name -> values to add to its ``enum`` (such as
+      ``OrderByField``'s ``NAME``), listed in the schema's ``x-extension-values``.
 
     Raises:
         GenerationError: An operation or component that is already there (by name, operationId
@@ -334,6 +338,15 @@ def merge_extensions(spec: dict[str, Any], overlay: dict[str, Any]) -> dict[str,
             if prop in properties:
                 raise GenerationError(f"x-schema-properties: {name}.{prop} already exists")
             properties[prop] = {**value, EXTENSION_MARK: True}
+    for name, values in (overlay.get("x-enum-values") or {}).items():
+        schema = components["schemas"].get(name)
+        if schema is None or schema.get(EXTENSION_MARK) or "enum" not in schema:
+            raise GenerationError(f"x-enum-values: {name} is not a reference enum")
+        taken = [value for value in values if value in schema["enum"]]
+        if taken:
+            raise GenerationError(f"x-enum-values: {name} already has {', '.join(taken)}")
+        schema["enum"] = [*schema["enum"], *values]
+        schema[EXTENSION_VALUES_MARK] = list(values)
     if added:
         spec["tags"] = [*spec.get("tags", []), dict(EXTENSION_TAG)]
     for ref in sorted(_refs(spec)):

@@ -434,10 +434,12 @@ def _reference_part(spec: dict[str, Any]) -> dict[str, Any]:
 
     def strip(node: Any) -> Any:
         if isinstance(node, dict):
+            ours = node.get("x-extension-values", [])
             return {
-                key: strip(value)
+                key: [v for v in strip(value) if v not in ours] if key == "enum" else strip(value)
                 for key, value in node.items()
-                if not (isinstance(value, dict) and value.get("x-extension") is True)
+                if key != "x-extension-values"
+                and not (isinstance(value, dict) and value.get("x-extension") is True)
             }
         if isinstance(node, list):
             return [strip(value) for value in node]

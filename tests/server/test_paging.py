@@ -34,7 +34,10 @@ from model_registry.server.store.keyset import apply_page, finish_page
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 IDS = st.integers(min_value=1, max_value=2**63 - 1)
-ORDERS = st.sampled_from(ORDER_BY_FIELDS)
+INT_ORDERS: list[OrderBy] = [f for f in ORDER_BY_FIELDS if f != "NAME"]
+ORDERS = st.sampled_from(INT_ORDERS)
+"""The orderings whose values are integers (NAME's are names: tested on their own)."""
+NAMES = st.one_of(st.none(), st.text(max_size=255))
 
 
 def _b64(text_: str) -> str:
@@ -66,6 +69,40 @@ def test_different_positions_get_different_tokens(
     ta = encode_token(a[0], a[1], order_by=a[2], desc=a[3])
     tb = encode_token(b[0], b[1], order_by=b[2], desc=b[3])
     assert (ta == tb) == (a == b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(NAMES, IDS, st.booleans())
+def test_name_token_round_trips_any_name_within_the_length_limit(
+    name: str | None, id_: int, desc: bool
+) -> None:
+    token = encode_token(name, id_, order_by="NAME", desc=desc)
+    assert len(token) <= MAX_TOKEN_LENGTH and re.fullmatch(r"[A-Za-z0-9_-]+", token)
+    assert decode_token(token, order_by="NAME", desc=desc) == (name, id_)
+    assert token != encode_token("" if name is None else None, id_, order_by="NAME", desc=desc)
+    with pytest.raises(PageTokenError):
+        decode_token(token, order_by="ID")
+
+
+def test_the_longest_name_token_fits() -> None:
+    longest = "\U0001f600" * 255  # 255 characters of 4 bytes each
+    assert len(encode_token(longest, 2**63 - 1, order_by="NAME", desc=True)) <= MAX_TOKEN_LENGTH
+
+
+@pytest.mark.parametrize(
+    "payload", ["1.NA.x.1", "1.NA.sYQ=.1", "1.NA.5.1", "1.NA..1", "1.NA.s_w.1", "1.ND.n.0"]
+)
+def test_malformed_name_tokens_are_refused(payload: str) -> None:
+    # Not base64 of UTF-8 ("s_w" decodes to 0xff 0x0c), padding, a number, nothing, id 0.
+    with pytest.raises(PageTokenError):
+        decode_token(_b64(payload))
+
+
+def test_name_tokens_take_names_and_other_tokens_integers() -> None:
+    with pytest.raises(TypeError):
+        encode_token(5, 1, order_by="NAME")
+    with pytest.raises(TypeError):
+        encode_token("a", 1, order_by="CREATE_TIME")
 
 
 def test_token_defaults_to_id_ascending() -> None:
@@ -258,7 +295,7 @@ def test_page_size_is_a_positive_integer_clamped_to_the_maximum(raw: str, size: 
         ({"pageSize": " 5"}, "invalid pageSize"),
         ({"pageSize": "five"}, "invalid pageSize"),
         ({"pageSize": "\u0665"}, "invalid pageSize"),  # a non-ASCII digit
-        ({"orderBy": "NAME"}, "invalid orderBy 'NAME': must be one of ID, CREATE_TIME"),
+        ({"orderBy": "TITLE"}, "invalid orderBy 'TITLE': must be one of ID, CREATE_TIME"),
         ({"sortOrder": "UP"}, "invalid sortOrder 'UP': must be ASC or DESC"),
         ({"nextPageToken": "garbage!"}, "invalid nextPageToken"),
     ],
@@ -276,7 +313,7 @@ items = Table(
     "items",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("name", String(32), nullable=False),
+    Column("name", String(255), nullable=True),
     Column("create_time", Integer, nullable=False),
     Column("update_time", Integer, nullable=False),
 )
@@ -284,19 +321,33 @@ COLUMNS = {
     "ID": items.c.id,
     "CREATE_TIME": items.c.create_time,
     "LAST_UPDATE_TIME": items.c.update_time,
+    "NAME": items.c.name,
 }
-KEYS = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "update_time"}
+KEYS = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "update_time", "NAME": "name"}
 
-# Ties on both time columns, ids not in time order, gaps in ids.
+# Ties on both time columns and on names, rows without a name, ids not in time or name order,
+# gaps in ids.
+_NAMES = ["b", None, "a", "b", "c", None, "a", "b", "d", "a", None, "c", "b"]
 ROWS: list[dict[str, Any]] = [
-    {"id": i, "name": f"n{i}", "create_time": 1000 + (i * 7) % 5, "update_time": 2000 - (i % 3)}
-    for i in [1, 2, 3, 5, 8, 9, 10, 11, 14, 20, 21, 22, 30]
+    {
+        "id": i,
+        "name": name,
+        "create_time": 1000 + (i * 7) % 5,
+        "update_time": 2000 - (i % 3),
+    }
+    for i, name in zip([1, 2, 3, 5, 8, 9, 10, 11, 14, 20, 21, 22, 30], _NAMES, strict=True)
 ]
 
 
 def _expected(rows: Sequence[dict[str, Any]], order_by: OrderBy, desc: bool) -> list[int]:
     key = KEYS[order_by]
-    ordered = sorted(rows, key=lambda r: (r[key], r["id"]), reverse=desc)
+    if order_by == "NAME":
+        # Rows without a name after the named ones ascending (before them descending).
+        ordered = sorted(
+            rows, key=lambda r: (r["name"] is None, r["name"] or "", r["id"]), reverse=desc
+        )
+    else:
+        ordered = sorted(rows, key=lambda r: (r[key], r["id"]), reverse=desc)
     return [r["id"] for r in ordered]
 
 
@@ -456,6 +507,7 @@ _ROW_SETS = st.lists(
         st.integers(min_value=1, max_value=10_000),
         st.integers(min_value=0, max_value=4),
         st.integers(min_value=-3, max_value=3),
+        st.sampled_from([None, "", "a", "ab", "b", "B", "é", "z\u00ff"]),
     ),
     max_size=30,
     unique_by=lambda t: t[0],
@@ -463,15 +515,16 @@ _ROW_SETS = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(_ROW_SETS, st.integers(min_value=1, max_value=8), ORDERS, st.booleans())
+@given(_ROW_SETS, st.integers(1, 8), st.sampled_from(ORDER_BY_FIELDS), st.booleans())
 def test_walk_matches_sorted_order_for_any_data(
     sync_sqlite: Engine,
-    data: list[tuple[int, int, int]],
+    data: list[tuple[int, int, int, str | None]],
     size: int,
     order_by: OrderBy,
     desc: bool,
 ) -> None:
-    rows = [{"id": i, "name": "x", "create_time": c, "update_time": u} for i, c, u in data]
+    # SQLite compares names byte by byte (UTF-8), as Python compares code points.
+    rows = [{"id": i, "name": n, "create_time": c, "update_time": u} for i, c, u, n in data]
     with sync_sqlite.begin() as conn:
         conn.execute(items.delete())
         if rows:
@@ -492,7 +545,7 @@ def test_walk_matches_sorted_order_for_any_data(
     assert seen == _expected(rows, order_by, desc)
 
 
-@pytest.mark.parametrize("order_by", ORDER_BY_FIELDS)
+@pytest.mark.parametrize("order_by", INT_ORDERS)
 async def test_cursor_beyond_32_bits_pages_without_driver_errors(
     db: AsyncEngine, order_by: OrderBy
 ) -> None:

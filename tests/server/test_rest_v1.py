@@ -155,7 +155,7 @@ async def test_v1_answers_leave_out_the_experiment_fields_of_run_artifacts(
 
 
 async def test_v1_unknown_order_by_is_a_400(v1: RestApi) -> None:
-    message = await v1.fails("GET", "/registered_models", 400, params={"orderBy": "NAME"})
+    message = await v1.fails("GET", "/registered_models", 400, params={"orderBy": "TITLE"})
     assert "orderBy" in message
 
 

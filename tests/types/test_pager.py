@@ -180,7 +180,7 @@ def test_list_options_constructors() -> None:
     assert ListOptions.order_by_id(limit=5) == ListOptions(limit=5, order_by="ID")
     assert ListOptions(order_by="create_time").order_by is OrderByField.CREATE_TIME
     with pytest.raises(ValueError, match="order_by"):
-        ListOptions(order_by="NAME")
+        ListOptions(order_by="TITLE")
 
 
 def test_page_is_a_list_carrying_the_next_token() -> None:

@@ -162,6 +162,7 @@ _ORDER_FIELDS: Mapping[str, str] = {
     "ID": "id",
     "CREATE_TIME": "createTimeSinceEpoch",
     "LAST_UPDATE_TIME": "lastUpdateTimeSinceEpoch",
+    "NAME": "name",
 }
 
 
@@ -196,8 +197,9 @@ def _page_message(page: dict[str, Any], out: type[Message], params: Mapping[str,
     last = page["items"][keep - 1]
     del items[keep:]
     message.size = keep  # type: ignore[attr-defined]
+    value = last.get(_ORDER_FIELDS[request.order_by])
     message.next_page_token = encode_token(  # type: ignore[attr-defined]
-        int(last[_ORDER_FIELDS[request.order_by]]),
+        value if request.order_by == "NAME" else int(value),
         int(last["id"]),
         order_by=request.order_by,
         desc=request.desc,

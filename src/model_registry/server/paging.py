@@ -8,9 +8,11 @@ relies on to stop) and bound to the ordering it was made for, so a token replaye
 ``orderBy``/``sortOrder`` is refused instead of silently paging from a meaningless position.
 
 Token layout: URL-safe base64 (no padding) of the ASCII text ``1.<o><d>.<value>.<id>`` where
-``1`` is the format version, ``<o>`` is ``I``/``C``/``U`` (ID, CREATE_TIME, LAST_UPDATE_TIME),
-``<d>`` is ``A``/``D`` (ASC, DESC), and both numbers are canonical decimals. Decoding accepts only
-the exact canonical encoding, so every position has exactly one token.
+``1`` is the format version, ``<o>`` is ``I``/``C``/``U``/``N`` (ID, CREATE_TIME,
+LAST_UPDATE_TIME, NAME), ``<d>`` is ``A``/``D`` (ASC, DESC), the id is a canonical decimal and
+the value one too, except for NAME (our extension): ``n`` for a row without a name, else ``s``
+and the name's UTF-8 in URL-safe base64 (no padding). Decoding accepts only the exact
+canonical encoding, so every position has exactly one token.
 
 Page sizes: ``pageSize`` absent (or empty) means every row, as the reference server does; a value
 above :data:`MAX_PAGE_SIZE` is clamped to it (the client then simply pages on); one past the
@@ -34,6 +36,7 @@ __all__ = [
     "MAX_WIRE_DIGITS",
     "ORDER_BY_FIELDS",
     "OrderBy",
+    "OrderValue",
     "PageRequest",
     "PageRequestError",
     "PageTokenError",
@@ -45,17 +48,31 @@ __all__ = [
 MAX_PAGE_SIZE = 10_000
 #: Most significant digits a ``pageSize`` may have on the wire (the spec's pattern).
 MAX_WIRE_DIGITS = 9
-#: Longest token text accepted by :func:`decode_token`.
-MAX_TOKEN_LENGTH = 512
+#: Longest token text accepted by :func:`decode_token` (a NAME token carries a name of up to
+#: 255 characters).
+MAX_TOKEN_LENGTH = 2048
 
-OrderBy = Literal["ID", "CREATE_TIME", "LAST_UPDATE_TIME"]
-ORDER_BY_FIELDS: tuple[OrderBy, ...] = ("ID", "CREATE_TIME", "LAST_UPDATE_TIME")
+OrderBy = Literal["ID", "CREATE_TIME", "LAST_UPDATE_TIME", "NAME"]
+ORDER_BY_FIELDS: tuple[OrderBy, ...] = ("ID", "CREATE_TIME", "LAST_UPDATE_TIME", "NAME")
+"""The orderings of every list; ``NAME`` is our extension (rows without a name come last in
+ascending order, first in descending order; names compare as the database's collation does)."""
+
+OrderValue = int | str | None
+"""A row's value of its ordering: an int (ID, times), the name or None (NAME)."""
 
 _VERSION = "1"
-_ORDER_CODES: dict[OrderBy, str] = {"ID": "I", "CREATE_TIME": "C", "LAST_UPDATE_TIME": "U"}
+_ORDER_CODES: dict[OrderBy, str] = {
+    "ID": "I",
+    "CREATE_TIME": "C",
+    "LAST_UPDATE_TIME": "U",
+    "NAME": "N",
+}
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
-_PAYLOAD_RE = re.compile(r"1\.([ICU])([AD])\.(-?(?:0|[1-9][0-9]{0,18}))\.([1-9][0-9]{0,18})")
+_PAYLOAD_RE = re.compile(
+    r"1\.(?:([ICU])([AD])\.(-?(?:0|[1-9][0-9]{0,18}))|N([AD])\.(n|s[A-Za-z0-9_-]*))"
+    r"\.([1-9][0-9]{0,18})"
+)
 _BASE64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
 _DIGITS_RE = re.compile(r"[0-9]+")
 
@@ -78,11 +95,22 @@ def _check_int64(value: int, what: str) -> None:
         raise ValueError(f"{what} {value} is outside the 64-bit range")
 
 
-def encode_token(order_value: int, id: int, *, order_by: OrderBy = "ID", desc: bool = False) -> str:
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def encode_token(
+    order_value: OrderValue, id: int, *, order_by: OrderBy = "ID", desc: bool = False
+) -> str:
     """Encode the cursor after the row (``order_value``, ``id``).
 
     Args:
-        order_value: The row's value of the ordering column (an integer: ids and times are).
+        order_value: The row's value of the ordering column: an integer (ids and times), or
+            for ``NAME`` the name (None for a row without one).
         id: The row's id (positive).
         order_by: The ordering the token is valid for.
         desc: Whether that ordering is descending.
@@ -94,22 +122,29 @@ def encode_token(order_value: int, id: int, *, order_by: OrderBy = "ID", desc: b
         ValueError: ``id`` not positive, or either number outside the 64-bit range.
         TypeError: A number that is not an ``int``.
     """
-    _check_int64(order_value, "order value")
     _check_int64(id, "id")
     if id <= 0:
         raise ValueError(f"id must be positive, not {id}")
-    payload = f"{_VERSION}.{_ORDER_CODES[order_by]}{'D' if desc else 'A'}.{order_value}.{id}"
-    return base64.urlsafe_b64encode(payload.encode("ascii")).decode("ascii").rstrip("=")
+    if order_by == "NAME":
+        if order_value is not None and not isinstance(order_value, str):
+            raise TypeError(f"a NAME order value must be a str or None, not {order_value!r}")
+        value = "n" if order_value is None else "s" + _b64(order_value.encode("utf-8"))
+    else:
+        if not isinstance(order_value, int):
+            raise TypeError(f"order value must be an int, not {type(order_value).__name__}")
+        _check_int64(order_value, "order value")
+        value = str(order_value)
+    payload = f"{_VERSION}.{_ORDER_CODES[order_by]}{'D' if desc else 'A'}.{value}.{id}"
+    return _b64(payload.encode("ascii"))
 
 
-def _decode_full(token: str) -> tuple[OrderBy, bool, int, int]:
+def _decode_full(token: str) -> tuple[OrderBy, bool, OrderValue, int]:
     if len(token) > MAX_TOKEN_LENGTH:
         raise PageTokenError("invalid nextPageToken: too long")
     if not token or _BASE64URL_RE.fullmatch(token) is None or len(token) % 4 == 1:
         raise PageTokenError("invalid nextPageToken")
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        text = raw.decode("ascii")
+        text = _unb64(token).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise PageTokenError("invalid nextPageToken") from None
     m = _PAYLOAD_RE.fullmatch(text)
@@ -117,10 +152,23 @@ def _decode_full(token: str) -> tuple[OrderBy, bool, int, int]:
         if text[:1].isdigit() and not text.startswith(_VERSION + "."):
             raise PageTokenError("invalid nextPageToken: unsupported version")
         raise PageTokenError("invalid nextPageToken")
-    order_by = next(k for k, v in _ORDER_CODES.items() if v == m.group(1))
-    desc = m.group(2) == "D"
-    order_value, id_ = int(m.group(3)), int(m.group(4))
-    if not (_INT64_MIN <= order_value <= _INT64_MAX and id_ <= _INT64_MAX):
+    id_ = int(m.group(6))
+    order_value: OrderValue
+    if m.group(1) is not None:
+        order_by = next(k for k, v in _ORDER_CODES.items() if v == m.group(1))
+        desc = m.group(2) == "D"
+        order_value = int(m.group(3))
+        if not _INT64_MIN <= order_value <= _INT64_MAX:
+            raise PageTokenError("invalid nextPageToken")
+    else:
+        order_by, desc = "NAME", m.group(4) == "D"
+        order_value = None
+        if m.group(5) != "n":
+            try:
+                order_value = _unb64(m.group(5)[1:]).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                raise PageTokenError("invalid nextPageToken") from None
+    if id_ > _INT64_MAX:
         raise PageTokenError("invalid nextPageToken")
     # Only the canonical text is accepted (no stray bits in the last base64 character), so a
     # position has exactly one token and a token exactly one position.
@@ -131,7 +179,7 @@ def _decode_full(token: str) -> tuple[OrderBy, bool, int, int]:
 
 def decode_token(
     token: str, *, order_by: OrderBy | None = None, desc: bool | None = None
-) -> tuple[int, int]:
+) -> tuple[OrderValue, int]:
     """Decode a token made by :func:`encode_token`.
 
     Args:
@@ -217,7 +265,7 @@ class PageRequest:
             decode_token(token, order_by=order_by, desc=desc)  # refuse bad tokens up front
         return cls(page_size=page_size, order_by=order_by, desc=desc, token=token)
 
-    def cursor(self) -> tuple[int, int] | None:
+    def cursor(self) -> tuple[OrderValue, int] | None:
         """The decoded token: ``(order_value, id)`` after which this page starts, or ``None``.
 
         Raises:

@@ -35,6 +35,7 @@ from model_registry.server.auth import (
 )
 from model_registry.server.entities import ANY_ARTIFACT, ARTIFACT_KINDS
 from model_registry.server.errors import BadRequest, ServiceError
+from model_registry.server.paging import ORDER_BY_FIELDS
 from model_registry.server.ratelimit import RateLimiter
 from model_registry.server.service import RegistryService
 from model_registry.server.versions import (
@@ -319,8 +320,18 @@ def undecodable_body(exc: BaseException) -> BadRequest:
     return BadRequest("request body cannot be read")
 
 
+_REFERENCE_ONLY = tuple(v.base_path + "/" for v in API_VERSIONS.values() if not v.extensions)
+"""Path prefixes of the API versions that stay the reference's (no extension)."""
+
+
 def _params(request: web.Request) -> dict[str, str]:
-    return dict(request.rel_url.query.items())
+    params = dict(request.rel_url.query.items())
+    # orderBy=NAME is an extension of v1 (openapi/extensions-v1.yaml): the reference's
+    # versions refuse it as the reference does any unknown ordering.
+    if params.get("orderBy", "").upper() == "NAME" and request.path.startswith(_REFERENCE_ONLY):
+        fields = ", ".join(f for f in ORDER_BY_FIELDS if f != "NAME")
+        raise BadRequest(f"invalid orderBy 'NAME': must be one of {fields} (NAME is v1's)")
+    return params
 
 
 def service_of(request: web.Request) -> RegistryService:

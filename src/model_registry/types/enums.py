@@ -128,6 +128,8 @@ class OrderByField(_WireEnum):
     ID = "ID"
     CREATE_TIME = "CREATE_TIME"
     LAST_UPDATE_TIME = "LAST_UPDATE_TIME"
+    NAME = "NAME"
+    """Our extension (REST v1 and gRPC): by name; unnamed rows last ascending."""
 
 
 class SortOrder(_WireEnum):

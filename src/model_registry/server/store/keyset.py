@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, and_, literal, or_
+from sqlalchemy import BigInteger, String, and_, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
-from model_registry.server.paging import PageRequest, encode_token
+from model_registry.server.paging import OrderValue, PageRequest, encode_token
 
 __all__ = ["apply_page", "finish_page"]
 
@@ -45,6 +45,8 @@ def apply_page(
         PageTokenError: The request's token is malformed or made for another ordering.
     """
     by_id = req.order_by == "ID"
+    if req.order_by == "NAME":
+        return _apply_name_page(select, order_col, id_col, req)
     cursor = req.cursor()
     if cursor is not None:
         # Bound as BIGINT: a token may carry any 64-bit value, and PostgreSQL drivers refuse
@@ -64,10 +66,44 @@ def apply_page(
     return select
 
 
+def _apply_name_page(
+    select: _S, name_col: ColumnElement[Any], id_col: ColumnElement[Any], req: PageRequest
+) -> _S:
+    """:func:`apply_page` for ``NAME``: a nullable column, so rows without a name sort last
+    ascending and first descending (PostgreSQL's default, an index's order on both databases)
+    and the keyset condition says where they are."""
+    cursor = req.cursor()
+    if cursor is not None:
+        value, last_id = cursor[0], literal(cursor[1], BigInteger())
+        if value is None:
+            after_nulls = id_col < last_id if req.desc else id_col > last_id
+            cond = and_(name_col.is_(None), after_nulls)
+            if req.desc:  # the named rows all follow the unnamed ones
+                cond = or_(cond, name_col.is_not(None))
+        else:
+            name = literal(value, String())
+            if req.desc:
+                cond = or_(name_col < name, and_(name_col == name, id_col < last_id))
+            else:
+                cond = or_(
+                    name_col > name,
+                    and_(name_col == name, id_col > last_id),
+                    name_col.is_(None),
+                )
+        select = select.where(cond)
+    if req.desc:
+        select = select.order_by(name_col.desc().nulls_first(), id_col.desc())
+    else:
+        select = select.order_by(name_col.asc().nulls_last(), id_col.asc())
+    if req.page_size is not None:
+        select = select.limit(req.page_size + 1)
+    return select
+
+
 def finish_page(
     rows: Sequence[_T],
     req: PageRequest,
-    order_value_of: Callable[[_T], int],
+    order_value_of: Callable[[_T], OrderValue],
     id_of: Callable[[_T], int],
 ) -> tuple[list[_T], str]:
     """Cut the rows of an :func:`apply_page` query into the page and the next token.

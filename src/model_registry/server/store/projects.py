@@ -18,6 +18,7 @@ from model_registry.server.errors import Conflict
 from model_registry.server.paging import PageRequest
 from model_registry.server.store.executor import Executor, dicts, first_dict
 from model_registry.server.store.keyset import apply_page, finish_page
+from model_registry.server.store.queries import ORDER_VALUE
 from model_registry.server.store.schema import (
     TABLES,
     events,
@@ -164,12 +165,10 @@ async def list_projects(
         "ID": projects.c.id,
         "CREATE_TIME": projects.c.create_time,
         "LAST_UPDATE_TIME": projects.c.update_time,
+        "NAME": projects.c.name,
     }[page.order_by]
-    order_key = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "update_time"}[
-        page.order_by
-    ]
     rows = dicts(await conn.execute(apply_page(stmt, order_col, projects.c.id, page)))
-    on_page, token = finish_page(rows, page, lambda r: int(r[order_key]), lambda r: r["id"])
+    on_page, token = finish_page(rows, page, ORDER_VALUE[page.order_by], lambda r: r["id"])
     return await _with_props(conn, on_page), token
 
 

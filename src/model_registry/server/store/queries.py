@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from model_registry.server.entities import EntityKind
 from model_registry.server.errors import Conflict, NotFound
-from model_registry.server.paging import PageRequest
+from model_registry.server.paging import OrderValue, PageRequest
 from model_registry.server.store.executor import Executor, SyncExecutor, dicts, first_dict
 from model_registry.server.store.keyset import finish_page
 from model_registry.server.store.schema import (
@@ -308,10 +308,7 @@ class Tx:
         """
         stmt = page_statement(kinds, scope, filter_query, page, self.project_id)
         rows = dicts(await self._conn.execute(stmt))
-        order_key = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "update_time"}[
-            page.order_by
-        ]
-        on_page, token = finish_page(rows, page, lambda r: int(r[order_key]), lambda r: r["id"])
+        on_page, token = finish_page(rows, page, ORDER_VALUE[page.order_by], lambda r: r["id"])
         return await self._with_props(kinds[0], on_page), token
 
     async def _with_props(self, kind: EntityKind, rows: list[dict[str, Any]]) -> list[Record]:
@@ -672,6 +669,15 @@ def _conflict_message(exc: IntegrityError, kind: EntityKind, values: Mapping[str
         return f"externalId {values.get('external_id')!r} is already used by another entity"
     where = f" in parent {values['parent_id']}" if values.get("parent_id") else ""
     return f"a {kind.label} named {values.get('name')!r} already exists{where}"
+
+
+ORDER_VALUE: Mapping[str, Callable[[Mapping[str, Any]], OrderValue]] = {
+    "ID": lambda r: int(r["id"]),
+    "CREATE_TIME": lambda r: int(r["create_time"]),
+    "LAST_UPDATE_TIME": lambda r: int(r["update_time"]),
+    "NAME": lambda r: None if r["name"] is None else str(r["name"]),
+}
+"""A stored row's value of each ordering (its page token's position)."""
 
 
 WriteBody = Callable[[Tx], Coroutine[Any, Any, T]]

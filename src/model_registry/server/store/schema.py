@@ -81,6 +81,8 @@ def _entity_table(name: str, *columns: Column[Any], unique: bool = True) -> Tabl
     p = table.c.project_id
     Index(f"ix_{name}_project_kind_id", p, table.c.kind, table.c.id)
     Index(f"ix_{name}_project_kind_parent_id", p, table.c.kind, table.c.parent_id, table.c.id)
+    # Ordered by name (our NAME ordering): within a parent the unique name index serves.
+    Index(f"ix_{name}_project_kind_name", p, table.c.kind, table.c.name, table.c.id)
     for col in ("create_time", "update_time"):
         Index(f"ix_{name}_project_kind_{col}", p, table.c.kind, table.c[col], table.c.id)
         Index(
@@ -192,7 +194,7 @@ artifacts = _entity_table(
 
 # The generic /artifacts list covers every artifact kind: order indexes without the kind.
 Index("ix_artifacts_project_id", artifacts.c.project_id, artifacts.c.id)
-for _col in ("create_time", "update_time"):
+for _col in ("create_time", "update_time", "name"):
     Index(f"ix_artifacts_project_{_col}", artifacts.c.project_id, artifacts.c[_col], artifacts.c.id)
 
 executions = _entity_table(

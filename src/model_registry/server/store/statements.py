@@ -396,6 +396,7 @@ def page_statement(
         "ID": table.c.id,
         "CREATE_TIME": table.c.create_time,
         "LAST_UPDATE_TIME": table.c.update_time,
+        "NAME": table.c.name,
     }[page.order_by]
     return apply_page(stmt, order_col, table.c.id, page)
 

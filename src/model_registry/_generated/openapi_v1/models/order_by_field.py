@@ -7,6 +7,7 @@ class OrderByField(str, Enum):
     CREATE_TIME = "CREATE_TIME"
     ID = "ID"
     LAST_UPDATE_TIME = "LAST_UPDATE_TIME"
+    NAME = "NAME"
 
     def __str__(self) -> str:
         return str(self.value)

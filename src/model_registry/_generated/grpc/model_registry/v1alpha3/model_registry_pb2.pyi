@@ -273,6 +273,8 @@ class _OrderByFieldEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderByF
     ORDER_BY_FIELD_CREATE_TIME: _OrderByField.ValueType  # 1
     ORDER_BY_FIELD_LAST_UPDATE_TIME: _OrderByField.ValueType  # 2
     ORDER_BY_FIELD_ID: _OrderByField.ValueType  # 3
+    ORDER_BY_FIELD_NAME: _OrderByField.ValueType  # 4
+    """Our extension: by name (ties by id; rows without a name last ascending, first descending)."""
 
 class OrderByField(_OrderByField, metaclass=_OrderByFieldEnumTypeWrapper):
     """Field a list is ordered by; ties are broken by id. Unset means ID."""
@@ -281,6 +283,8 @@ ORDER_BY_FIELD_UNSPECIFIED: OrderByField.ValueType  # 0
 ORDER_BY_FIELD_CREATE_TIME: OrderByField.ValueType  # 1
 ORDER_BY_FIELD_LAST_UPDATE_TIME: OrderByField.ValueType  # 2
 ORDER_BY_FIELD_ID: OrderByField.ValueType  # 3
+ORDER_BY_FIELD_NAME: OrderByField.ValueType  # 4
+"""Our extension: by name (ties by id; rows without a name last ascending, first descending)."""
 Global___OrderByField: _TypeAlias = OrderByField  # noqa: Y015
 
 class _SortOrder:

@@ -211,7 +211,6 @@ class ModelRegistryAPIClient:
                 with :meth:`call_options` ``(project=...)``.
         """
         scheme, host = _split_address(server_address, "http")
-        limit = max_receive_message_bytes
         return cls._build(
             scheme,
             host,
@@ -221,7 +220,7 @@ class ModelRegistryAPIClient:
             timeout,
             retry,
             None,
-            limit,
+            max_receive_message_bytes,
             api_version=api_version,
             project=project,
         )
@@ -263,25 +262,11 @@ class ModelRegistryAPIClient:
                 :meth:`insecure_connection`).
         """
         _, host = _split_address(server_address, "https")
-        limit = max_receive_message_bytes
-        if transport == "grpc":
-            if not verify:
-                raise ValueError("the gRPC transport cannot turn certificate checks off")
-            return cls._build(
-                "https",
-                host,
-                port,
-                user_token,
-                transport,
-                timeout,
-                retry,
-                None,
-                limit,
-                custom_ca,
-                api_version=api_version,
-                project=project,
-            )
-        context = _ssl_context(custom_ca, verify)
+        grpc = transport == "grpc"
+        if grpc and not verify:
+            raise ValueError("the gRPC transport cannot turn certificate checks off")
+        # REST takes one SSL context, built here; gRPC reads the CA file itself.
+        context = None if grpc else _ssl_context(custom_ca, verify)
         return cls._build(
             "https",
             host,
@@ -291,7 +276,8 @@ class ModelRegistryAPIClient:
             timeout,
             retry,
             context,
-            limit,
+            max_receive_message_bytes,
+            custom_ca if grpc else None,
             api_version=api_version,
             project=project,
         )
@@ -312,8 +298,6 @@ class ModelRegistryAPIClient:
         api_version: str = "auto",
         project: str | None = None,
     ) -> ModelRegistryAPIClient:
-        if api_version not in ("auto", "v1", "v1alpha3"):
-            raise ValueError(f"api_version must be 'auto', 'v1' or 'v1alpha3', got {api_version!r}")
         number = _port_number(port)
         # A bad port is reported on the first call, not here: building a client never fails
         # for what only matters once it talks (and does no I/O).
@@ -324,28 +308,26 @@ class ModelRegistryAPIClient:
             "timeout": timeout,
             "retry": retry,
             "project": project,
+            "api_version": api_version,
         }
         if transport == "rest":
             from model_registry.transport.rest import RestTransport
 
             base_url = f"{scheme}://{host}:{shown_port}"
-            impl = RestTransport(
-                base_url, ssl_context=ssl_context, api_version=api_version, **common
-            )
+            impl = RestTransport(base_url, ssl_context=ssl_context, **common)
         elif transport == "grpc":
             if isinstance(custom_ca, ssl.SSLContext):
                 raise ValueError("the gRPC transport takes custom_ca as a PEM file path")
             from model_registry.transport.grpc import GrpcTransport
 
-            secure = scheme == "https"
             limit = max_receive_message_bytes
+            secure = scheme == "https"
             impl = GrpcTransport(
                 host,
                 shown_port,
                 secure=secure,
                 custom_ca=custom_ca,
                 max_receive_message_bytes=limit,
-                api_version=api_version,
                 **common,
             )
         else:
@@ -772,11 +754,7 @@ class ModelRegistryAPIClient:
     ) -> PageCall[ModelArtifact]:
         """One page of model artifacts, of one model version when ``model_version_id`` is
         given."""
-        if model_version_id is None:
-            return self._list(MODEL_ARTIFACT, options)
-        kind = ArtifactType.MODEL_ARTIFACT
-        page = self._list(ARTIFACT, options, "model_version", model_version_id, artifact_type=kind)
-        return cast(PageCall[ModelArtifact], page)
+        return self._list(MODEL_ARTIFACT, options, "model_version", model_version_id)
 
     # -- serving environments ------------------------------------------------------------
 

@@ -178,6 +178,8 @@ class Kind(Generic[E]):
         special: The kind's other operations by name (the aliases of model versions:
             ``set_alias``, ``delete_alias``, ``by_alias``; the content streams of artifacts).
         uuid_ids: The kind's ids are UUID strings (projects), not decimal numbers.
+        child_filters: Request fields of every list of one parent's children (a kind listed
+            among the children of another kind: model artifacts among artifacts).
         scoped: Calls work in a project (sent with each call); tokens work across projects.
     """
 
@@ -197,6 +199,7 @@ class Kind(Generic[E]):
     special: Mapping[str, Op] = field(default_factory=dict)
     uuid_ids: bool = False
     scoped: bool = True
+    child_filters: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ops(self) -> tuple[Op, ...]:
@@ -312,6 +315,8 @@ MODEL_ARTIFACT: Kind[ModelArtifact] = _standard(
     "model_artifacts",
     # REST has no endpoint: the transport reads the served version's first model artifact.
     by_inference_service=_op(None, "GetModelArtifactByInferenceService"),
+    children={"model_version": ARTIFACT.children["model_version"]},
+    child_filters={"artifact_type": "model-artifact"},
     find_keys=("name", "external_id", "model_version_id"),
     delete=extension(DELETE, "delete_model_artifact", "DeleteArtifact"),
 )

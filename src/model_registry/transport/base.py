@@ -40,6 +40,8 @@ from model_registry.operations import (
     EVENT,
     INFERENCE_SERVICE,
     MODEL_VERSION,
+    V1,
+    V1ALPHA3,
     Kind,
     Op,
 )
@@ -53,17 +55,17 @@ from model_registry.transport.policy import (
 )
 from model_registry.types import (
     Artifact,
-    ArtifactType,
     BaseResource,
     Event,
     ListOptions,
-    ModelArtifact,
     Page,
     RawPage,
     ServeModel,
 )
 
 __all__ = [
+    "API_VERSION_CHOICES",
+    "AUTO",
     "CallLoop",
     "ContentDownload",
     "Failure",
@@ -73,6 +75,13 @@ __all__ = [
     "list_fields",
     "with_article",
 ]
+
+AUTO = "auto"
+"""``api_version``: the transport finds out which API version the server serves."""
+API_VERSION_CHOICES = (AUTO, V1, V1ALPHA3)
+"""The values ``api_version`` takes."""
+V1_LACKS = "v1 has no experiments, experiment runs or metric history"
+"""Why API v1 has no call for an operation that v1alpha3 has."""
 
 WATCH_FIRST_DELAY = 0.1
 """Seconds a watch waits before its first reconnection (doubled each failure in a row)."""
@@ -300,11 +309,13 @@ class Transport(ABC):
         timeout: Default timeout of a call in seconds, retries included (``None``: none).
         retry: The retry policy (default: ``RetryPolicy()``).
         project: As the attribute.
+        api_version: One of :data:`API_VERSION_CHOICES` (see each transport).
 
     Attributes:
         project: The project (name or id) every call works in, sent with each call
-            (``None``: none is sent; the server chooses); a call made inside
-            ``call_options(project=...)`` sends that one instead.
+            (``None``: none is sent; the server chooses: the token's first project, else
+            ``default``); a call made inside ``call_options(project=...)`` sends that one
+            instead.
     """
 
     def __init__(
@@ -313,7 +324,12 @@ class Transport(ABC):
         timeout: float | None,
         retry: RetryPolicy | None,
         project: str | None,
+        api_version: str,
     ) -> None:
+        if api_version not in API_VERSION_CHOICES:
+            choices = ", ".join(API_VERSION_CHOICES)
+            raise ValueError(f"api_version must be one of {choices}, got {api_version!r}")
+        self.api_version = api_version
         self.project = check_project(project)
         auth = user_token if isinstance(user_token, TokenProvider) else TokenProvider(user_token)
         self._auth = auth
@@ -487,7 +503,7 @@ class Transport(ABC):
             owner = next(iter(kind.children)).replace("_", " ")
             raise ValueError(f"this transport lists {kind.label}s per {owner}: give its id")
         path = () if parent_id is None else ((op.field if op else None, parent_id),)
-        fields = list_fields(options, **filters)
+        fields = list_fields(options, **{**filters, **(kind.child_filters if parent else {})})
         return await self._list_page(Request(kind, op, "list", path, fields))
 
     async def page(
@@ -546,14 +562,9 @@ class Transport(ABC):
             return result
         version = await self.get_by_inference_service(MODEL_VERSION, inference_service_id)
         if version.id is not None:
-            kind_filter = str(ArtifactType.MODEL_ARTIFACT)
-            options = ListOptions(limit=1)
-            page = await self.page(
-                ARTIFACT, options, "model_version", version.id, artifact_type=kind_filter
-            )
-            for artifact in page:
-                if isinstance(artifact, ModelArtifact):
-                    return artifact  # type: ignore[return-value]
+            first = ListOptions(limit=1)
+            for artifact in await self.page(kind, first, "model_version", version.id):
+                return artifact
         raise NotFound(f"no model artifact served by inference service {inference_service_id}")
 
     # -- the streams ---------------------------------------------------------------------

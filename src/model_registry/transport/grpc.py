@@ -44,9 +44,16 @@ from model_registry.exceptions import (
     error_class_for_http_status,
     from_grpc_status,
 )
-from model_registry.operations import KINDS, Op
+from model_registry.operations import KINDS, V1, V1ALPHA3, Op
 from model_registry.transport.auth import TokenProvider, TokenSource
-from model_registry.transport.base import ContentDownload, Failure, Request, Transport
+from model_registry.transport.base import (
+    AUTO,
+    V1_LACKS,
+    ContentDownload,
+    Failure,
+    Request,
+    Transport,
+)
 from model_registry.transport.hints import wrong_protocol_hint
 from model_registry.transport.policy import (
     DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
@@ -97,7 +104,6 @@ V1_RPCS = frozenset(pb_v1.DESCRIPTOR.services_by_name["ModelRegistryService"].me
 _NOT_IN_V1 = (
     frozenset(pb.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name) - V1_RPCS
 )
-_AUTO, _V1, _V1ALPHA3 = "auto", "v1", "v1alpha3"
 
 
 def rpc_names() -> set[str]:
@@ -113,15 +119,15 @@ class GrpcTransport(Transport):
         port: Server gRPC port.
         secure: Use TLS (with the system roots, or ``custom_ca``).
         custom_ca: CA bundle to trust: PEM text/bytes or a path to a PEM file (TLS only).
-        user_token: Bearer token source (see :class:`~model_registry.transport.auth.
-            TokenProvider`), sent as ``authorization: Bearer ...`` call metadata.
-        timeout: Default timeout of each call in seconds, retries included (``None``: none).
-        retry: Retry policy; ``None`` uses ``RetryPolicy()``.
+        user_token: As :class:`~model_registry.transport.base.Transport`; sent as
+            ``authorization: Bearer ...`` call metadata.
+        timeout: As :class:`~model_registry.transport.base.Transport`.
+        retry: As :class:`~model_registry.transport.base.Transport`.
         options: Extra channel options (``grpc.*`` arguments).
         max_receive_message_bytes: The largest answer accepted; a larger one raises
             :class:`~model_registry.exceptions.ResponseTooLarge` (not retried).
-        project: The project (name or id) every call works in, sent as the
-            ``x-model-registry-project`` metadata (``None``: none, the server chooses).
+        project: As :class:`~model_registry.transport.base.Transport`; sent as the
+            ``x-model-registry-project`` metadata.
         api_version: The registry service to call: ``"v1"`` (``model_registry.v1``, which
             has no experiment calls: they raise
             :class:`~model_registry.exceptions.Unsupported`), ``"v1alpha3"`` (every call), or
@@ -144,14 +150,11 @@ class GrpcTransport(Transport):
         options: Sequence[tuple[str, Any]] = (),
         max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
         project: str | None = None,
-        api_version: str = _AUTO,
+        api_version: str = AUTO,
     ) -> None:
-        super().__init__(user_token, timeout, retry, project)
-        if api_version not in (_AUTO, _V1, _V1ALPHA3):
-            raise ValueError(f"api_version must be 'auto', 'v1' or 'v1alpha3', got {api_version!r}")
-        self.api_version = api_version
+        super().__init__(user_token, timeout, retry, project, api_version)
         # Whether the server has the stable service: None until the first v1 call tells.
-        self._v1_served: bool | None = {_AUTO: None, _V1: True, _V1ALPHA3: False}[api_version]
+        self._v1_served: bool | None = {AUTO: None, V1: True, V1ALPHA3: False}[api_version]
         if max_receive_message_bytes < 1:
             raise ValueError("max_receive_message_bytes must be positive")
         self._target = f"{host}:{port}"
@@ -180,9 +183,9 @@ class GrpcTransport(Transport):
         else:
             channel = grpc.aio.insecure_channel(self._target, options=self._options)
         stubs = (
-            (_V1ALPHA3, pb_grpc.ModelRegistryServiceStub(channel)),
-            (_V1ALPHA3, pb_grpc.ArtifactContentServiceStub(channel)),
-            (_V1, pb_v1_grpc.ModelRegistryServiceStub(channel)),
+            (V1ALPHA3, pb_grpc.ModelRegistryServiceStub(channel)),
+            (V1ALPHA3, pb_grpc.ArtifactContentServiceStub(channel)),
+            (V1, pb_v1_grpc.ModelRegistryServiceStub(channel)),
         )
         names = rpc_names()
         self._methods = {
@@ -211,16 +214,16 @@ class GrpcTransport(Transport):
         self._check_open()
         if self._channel is None:
             self._open()
-        if op.rpc in _NOT_IN_V1 and self.api_version == _V1:
+        if op.rpc in _NOT_IN_V1 and self.api_version == V1:
             raise Unsupported(
-                f"the gRPC API v1 has no call to {request.what} {request.label} (v1 has no "
-                "experiments, experiment runs or metric history); api_version='v1' was chosen"
+                f"the gRPC API v1 has no call to {request.what} {request.label} ({V1_LACKS}); "
+                "api_version='v1' was chosen"
             )
         return op.rpc
 
     def _method(self, rpc: str) -> tuple[str, Any]:
         """The service version to call ``rpc`` on, and its stub method."""
-        version = _V1 if rpc in V1_RPCS and self._v1_served is not False else _V1ALPHA3
+        version = V1 if rpc in V1_RPCS and self._v1_served is not False else V1ALPHA3
         return version, self._methods[version, rpc]
 
     async def _call(self, request: Request) -> Any:
@@ -235,17 +238,17 @@ class GrpcTransport(Transport):
                 answer = await method(message, timeout=remaining, metadata=metadata)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
-                    if version == _V1 and exc.code() not in _NOT_ANSWERED:
+                    if version == V1 and exc.code() not in _NOT_ANSWERED:
                         self._v1_served = True  # it answered, with an error of its own
                     raise
                 # The server has no such call under this service name (the registry answers
                 # UNIMPLEMENTED for nothing else).
-                if version == _V1 and self._v1_served is None:
+                if version == V1 and self._v1_served is None:
                     # A server that predates the stable service: v1alpha3, now and from now on.
                     self._v1_served = False
                     return await send_once(token, remaining)
                 raise Unsupported(_unserved(version, rpc, request)) from None
-            if version == _V1:
+            if version == V1:
                 self._v1_served = True
             return answer
 
@@ -383,7 +386,7 @@ def _never_sent(exc: grpc.aio.AioRpcError) -> bool:
 
 def _unserved(version: str, rpc: str, request: Request) -> str:
     """Why a call the server answered ``UNIMPLEMENTED`` cannot be made."""
-    if version == _V1:
+    if version == V1:
         return (
             "the server has no gRPC service model_registry.v1 (it predates API v1): use "
             "api_version='auto' or 'v1alpha3'"
@@ -391,7 +394,7 @@ def _unserved(version: str, rpc: str, request: Request) -> str:
     if rpc not in V1_RPCS:
         return (
             f"the server serves only the gRPC API v1, which has no call to {request.what} "
-            f"{request.label} (v1 has no experiments, experiment runs or metric history)"
+            f"{request.label} ({V1_LACKS})"
         )
     return "the server does not serve the gRPC API v1alpha3: use api_version='auto' or 'v1'"
 

@@ -44,8 +44,10 @@ from model_registry.exceptions import (
 from model_registry.operations import REST_APIS, V1, V1ALPHA3, Op, endpoint_module
 from model_registry.transport.auth import TokenSource
 from model_registry.transport.base import (
+    AUTO,
     CONTENT_CHUNK_BYTES,
     CONTENT_IDLE_SECONDS,
+    V1_LACKS,
     ContentDownload,
     Failure,
     Request,
@@ -58,11 +60,6 @@ from model_registry.types import Artifact, RawPage
 __all__ = ["RestTransport"]
 
 _SUFFIX = {"create": "Create", "update": "Update", "full": ""}
-
-AUTO = "auto"
-"""``api_version`` that asks the server which REST API version it serves (see ``RestTransport``)."""
-API_VERSION_CHOICES = (AUTO, V1, V1ALPHA3)
-"""The values ``api_version`` takes."""
 
 _BASE = "/api/model_registry/"
 # The query names of a find, alike for every kind (gRPC names them per kind: ``find_keys``).
@@ -77,7 +74,6 @@ _PROBES = {
 }
 # Why an operation has no endpoint on the version the server serves.
 _NOT_REST = "neither REST API version has one; use the gRPC transport"
-_V1_LACKS = "v1 has no experiments, experiment runs or metric history"
 _V1_EXTENSION = "it is an extension of our REST API v1"
 # The change events (server-sent events), for errors the stream itself reports.
 _EVENTS = f"{_BASE}{V1}/events"
@@ -129,11 +125,11 @@ class RestTransport(Transport):
 
     Args:
         base_url: Scheme, host and port, e.g. ``"https://registry.example:443"``.
-        user_token: Bearer token source (see :class:`~model_registry.transport.auth.TokenProvider`).
+        user_token: As :class:`~model_registry.transport.base.Transport`.
         ssl_context: SSL context for ``https`` (built once by the caller); ``None`` uses
             aiohttp's default verification; ``False`` disables certificate checks.
-        timeout: Default timeout of a call in seconds, retries included (``None``: no limit).
-        retry: The retry policy (default: :class:`RetryPolicy()`).
+        timeout: As :class:`~model_registry.transport.base.Transport`.
+        retry: As :class:`~model_registry.transport.base.Transport`.
         connector_limit: Most connections kept open at once.
         api_version: The REST API version to call: ``"v1"``, ``"v1alpha3"``, or ``"auto"``
             (the default), which asks the server once, before the first call, with the
@@ -143,9 +139,8 @@ class RestTransport(Transport):
             still serves it (asked once, the first time one is called); with ``"v1"``, or on a
             server that serves only v1, they raise
             :class:`~model_registry.exceptions.Unsupported`.
-        project: The project (name or id) every call works in, sent as the
-            ``X-Model-Registry-Project`` header (``None``: none is sent, and the server
-            chooses: the token's first project, else ``default``).
+        project: As :class:`~model_registry.transport.base.Transport`; sent as the
+            ``X-Model-Registry-Project`` header.
     """
 
     def __init__(
@@ -160,13 +155,8 @@ class RestTransport(Transport):
         api_version: str = AUTO,
         project: str | None = None,
     ) -> None:
-        super().__init__(user_token, timeout, retry, project)
-        if api_version not in API_VERSION_CHOICES:
-            raise ValueError(
-                f"api_version must be one of {', '.join(API_VERSION_CHOICES)}, got {api_version!r}"
-            )
+        super().__init__(user_token, timeout, retry, project, api_version)
         self.base_url = base_url.rstrip("/")
-        self.api_version = api_version
         # What the probes found (see _probe), remembered for the transport's life.
         self._known: dict[str, Any] = {} if api_version == AUTO else {api_version: True}
         self._probe_lock = asyncio.Lock()
@@ -425,7 +415,7 @@ class RestTransport(Transport):
         elif V1ALPHA3 in rest and await self._probe(V1ALPHA3):
             version = V1ALPHA3
         elif rest:
-            only, why = (V1, _V1_LACKS) if V1ALPHA3 in rest else (V1ALPHA3, _V1_EXTENSION)
+            only, why = (V1, V1_LACKS) if V1ALPHA3 in rest else (V1ALPHA3, _V1_EXTENSION)
             raise Unsupported(
                 f"the server serves only the REST API {only}, which has no endpoint to {what} "
                 f"({why})"

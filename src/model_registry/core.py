@@ -53,7 +53,7 @@ from model_registry.operations import (
     Kind,
 )
 from model_registry.transport.auth import TokenSource
-from model_registry.transport.base import Transport, WatchFilter
+from model_registry.transport.base import Transport
 from model_registry.transport.policy import (
     DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     DEFAULT_TIMEOUT,
@@ -1024,8 +1024,7 @@ class ModelRegistryAPIClient:
             Unsupported: The transport cannot stream events.
         """
         cursor = _cursor(since)
-        wanted = WatchFilter(_names(kinds), _names(actions), check_project(project))
-        return self._t().watch(cursor, wanted)
+        return self._t().watch(cursor, _names(kinds), _names(actions), check_project(project))
 
     # -- our extensions: aliases ----------------------------------------------------------
     # Not in the Kubeflow Model Registry API: a server without them (the reference) makes

@@ -71,7 +71,6 @@ __all__ = [
     "Failure",
     "Request",
     "Transport",
-    "WatchFilter",
     "list_fields",
     "with_article",
 ]
@@ -103,21 +102,6 @@ T = TypeVar("T")  # what a list holds: an entity, or a token
 R = TypeVar("R")
 
 _log = logging.getLogger("model_registry.transport")
-
-
-@dataclass(frozen=True)
-class WatchFilter:
-    """What a watch asks for (besides where it starts).
-
-    Attributes:
-        kinds: Only these event kinds (empty: all).
-        actions: Only these actions (empty: all).
-        project: The project (name or id) to watch; None: the token's default.
-    """
-
-    kinds: tuple[str, ...] = ()
-    actions: tuple[str, ...] = ()
-    project: str | None = None
 
 
 @dataclass
@@ -569,8 +553,15 @@ class Transport(ABC):
 
     # -- the streams ---------------------------------------------------------------------
 
-    async def watch(self, since: int | None, wanted: WatchFilter) -> AsyncIterator[Event]:
-        """The change events after ``since`` (None: from now), across reconnections.
+    async def watch(
+        self,
+        since: int | None,
+        kinds: Sequence[str] = (),
+        actions: Sequence[str] = (),
+        project: str | None = None,
+    ) -> AsyncIterator[Event]:
+        """The change events after ``since`` (None: from now), across reconnections: only of
+        ``kinds`` and ``actions`` (empty: all), in ``project`` (None: the client's).
 
         The one reconnection loop of every transport: when a stream breaks or the server
         restarts, it connects again (capped backoff with jitter) from the last cursor it
@@ -580,11 +571,11 @@ class Transport(ABC):
         cursor = since
         delay = WATCH_FIRST_DELAY
         op = EVENT.special["watch"]
-        fields: dict[str, Any] = {"kinds": wanted.kinds, "actions": wanted.actions}
+        fields: dict[str, Any] = {"kinds": kinds, "actions": actions}
         while True:
             if cursor is not None:
                 fields["since"] = str(cursor)
-            request = Request(EVENT, op, "watch", (), fields, project=wanted.project)
+            request = Request(EVENT, op, "watch", (), fields, project=project)
             try:
                 async for position, data in self._event_stream(request):
                     if data is None:

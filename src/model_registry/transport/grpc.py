@@ -3,10 +3,8 @@
 One channel per transport, opened on the first call and reused by every call after it; the
 stub's method objects are built once with it, so a call costs the message conversion and the
 RPC, nothing more. Every RPC is sent by the shared
-:class:`~model_registry.transport.base.CallLoop` (token, deadline from the same timeout setting
-as REST, retries by the same :class:`~model_registry.transport.policy.RetryPolicy`, the
-server's retry hint, the token re-read once on ``UNAUTHENTICATED``), and its failures are
-mapped into :mod:`model_registry.exceptions` by :func:`_classify`.
+:class:`~model_registry.transport.base.CallLoop`, and its failures are mapped into
+:mod:`model_registry.exceptions` by :func:`_classify`.
 """
 
 from __future__ import annotations

@@ -1,13 +1,11 @@
 """The REST transport: the ``Transport`` primitives over the generated endpoint modules.
 
 Each operation's request (method, path, body model) is built by its generated endpoint module
-(``model_registry._generated.openapi``; the module of the chosen API version, named in the
-operation table) and sent by :meth:`RestTransport._send` under the shared
-:class:`~model_registry.transport.base.CallLoop` (a stream: by :meth:`RestTransport._stream`);
-:meth:`RestTransport._classify` maps
-connection failures to :class:`~model_registry.exceptions.ConnectionFailed` and every non-2xx
-answer to the :mod:`model_registry.exceptions` classes
-(:func:`~model_registry.exceptions.from_http_response`). Answers are decoded by
+(of the API version chosen, named in the operation table) and sent by
+:meth:`RestTransport._send` under the shared :class:`~model_registry.transport.base.CallLoop`
+(a stream by :meth:`RestTransport._stream`); :meth:`RestTransport._classify` maps connection
+failures to :class:`~model_registry.exceptions.ConnectionFailed` and every non-2xx answer
+through :func:`~model_registry.exceptions.from_http_response`. Answers are decoded by
 ``model_registry._convert`` rather than the generated parsers: those try each ``oneOf``
 variant of every custom property in turn (measured: 2.5 ms for a page of 100 models, four times
 the whole round trip), and their errors would not name the bad field.

@@ -249,8 +249,8 @@ async def test_every_route_refuses_no_token_and_hides_other_projects(rest: Rest)
     for method, template in routes:
         body: dict[str, Any] | None = {} if method in ("POST", "PATCH") else None
         if template in open_paths or template.startswith("/ui"):
-            # The probes are open; the UI signs in with the server's admin token only
-            # (tests/server/ui cover its sign-in).
+            # The probes are open; the UI signs in through its own page, on the same
+            # principals (tests/server/ui/test_ui_projects.py walks it with a project token).
             continue
         if template.endswith("/events"):
             # A stream: what it sends in its first half second (the backlog from cursor 0).

@@ -190,7 +190,8 @@ def create_app(
     def exempt(request: web.Request) -> bool:
         return request.path in open_paths or is_ui_request(request)
 
-    middlewares.append(access_middleware(RequestAuth(service, auth), exempt=exempt))
+    access = RequestAuth(service, auth)
+    middlewares.append(access_middleware(access, exempt=exempt))
     if rate_limiter is not None:
         middlewares.append(rate_limit_middleware(rate_limiter, by_token=auth is not None))
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
@@ -204,7 +205,7 @@ def create_app(
     add_routes(app, versions)
     add_doc_routes(app, versions)
     add_rime_routes(app)
-    setup_ui(app, auth=auth)
+    setup_ui(app, access=access)
     return app
 
 

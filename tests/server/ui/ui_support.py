@@ -91,19 +91,30 @@ class Browser:
 class Api:
     """Seeds a server through its REST API (plain HTTP, as any client would)."""
 
-    def __init__(self, server: RunningServer, token: str | None = None) -> None:
-        self.base = server.url + BASE_PATH
+    def __init__(
+        self,
+        server: RunningServer,
+        token: str | None = None,
+        *,
+        project: str | None = None,
+        base_path: str = BASE_PATH,
+    ) -> None:
+        self.base = server.url + base_path
         self.token = token
+        self.project = project
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """Send one request; return the decoded JSON answer (errors raise)."""
+        """Send one request; return the decoded JSON answer, None for none (errors raise)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
+        if self.project:
+            request.add_header("X-Model-Registry-Project", self.project)
         with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
+            raw = response.read()
+            return json.loads(raw) if raw else None  # a 204 has no body
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a JSON body."""

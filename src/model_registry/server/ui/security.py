@@ -1,8 +1,10 @@
 """The web UI's sign-in cookie, CSRF check and security headers.
 
-* With auth on, the login page takes a token; it is kept in an ``HttpOnly``,
-  ``SameSite=Strict`` cookie (script cannot read it, other sites cannot send it) and checked
-  on every page by the same :class:`~model_registry.server.auth.TokenAuthenticator` as the API.
+* With auth on, the login page takes a token (the server's admin token or an issued one); it is
+  kept in an ``HttpOnly``, ``SameSite=Strict`` cookie (script cannot read it, other sites cannot
+  send it) and resolved on every page by the same
+  :class:`~model_registry.server.auth.RequestAuth` as the API. The chosen project is kept in a
+  cookie of its own (a name, no secret).
 * Every write (a POST form, the login included) carries a CSRF token: a random value kept in its
   own ``HttpOnly`` cookie and repeated in a hidden form field (double submit). A POST whose
   field does not match, or whose ``Origin`` names another site, is refused.
@@ -18,14 +20,12 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from model_registry.server.auth import TokenAuthenticator, bearer_token
-
 __all__ = [
     "CSP",
     "CSRF_COOKIE",
+    "PROJECT_COOKIE",
     "TOKEN_COOKIE",
     "csrf_token",
-    "is_signed_in",
     "same_origin",
     "security_headers",
     "set_cookie",
@@ -33,6 +33,7 @@ __all__ = [
 
 TOKEN_COOKIE = "mr_token"
 CSRF_COOKIE = "mr_csrf"
+PROJECT_COOKIE = "mr_project"
 COOKIE_PATH = "/ui"
 
 CSP = (
@@ -89,13 +90,3 @@ def same_origin(request: web.Request) -> bool:
         # documents, which the CSRF token (not the origin) then has to vouch for.
         return origin is None or request.method == "GET"
     return urlsplit(origin).netloc == request.host
-
-
-def is_signed_in(request: web.Request, auth: TokenAuthenticator | None) -> bool:
-    """Whether the request may see the UI: auth off, or an accepted token (cookie or header)."""
-    if auth is None:
-        return True
-    cookie = request.cookies.get(TOKEN_COOKIE)
-    if cookie and auth.accepts(cookie.encode("utf-8", "surrogateescape")):
-        return True
-    return auth.accepts(bearer_token(request.headers.get("Authorization")))

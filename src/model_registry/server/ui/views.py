@@ -1,9 +1,12 @@
 """The web UI's routes and page handlers.
 
 Each page has its own URL whose query holds the page's state (search, filter, ordering, page
-token), so links, the back button and reloads work without script. Each table costs a fixed
-number of service calls whatever its length (a page of rows, then one batch read for what the
-rows link to), never one call per row.
+token), so links, the back button and reloads work without script. Every page runs as the
+signed-in token's principal (the server's admin token or an issued, project-scoped one) in the
+project the switcher chose (``?project=``, kept in a cookie; else the token's default), on the
+same service view the API gives that token, so the UI shows only what the token may read.
+Each table costs a fixed number of service calls whatever its length (a page of rows, then one
+batch read for what the rows link to), never one call per row.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ from urllib.parse import urlencode
 import jinja2
 from aiohttp import web
 
-from model_registry.server.auth import TokenAuthenticator
+from model_registry.server.auth import RequestAuth, bearer_token
 from model_registry.server.errors import BadRequest, NotFound, ServiceError
-from model_registry.server.rest import SERVICE_KEY
 from model_registry.server.service import RegistryService
 from model_registry.server.ui import security
 from model_registry.server.ui.charts import Chart, line_chart
@@ -41,9 +43,12 @@ PAGE_SIZES = (20, 50, 100)
 ORDERINGS = (
     ("LAST_UPDATE_TIME", "last update"),
     ("CREATE_TIME", "creation time"),
+    ("NAME", "name"),
     ("ID", "id"),
 )
-"""The API's orderings, as the models table offers them."""
+"""The API's orderings, as the tables offer them."""
+MAX_SWITCHER_PROJECTS = 100
+"""Most projects the switcher lists (one page of the API)."""
 MAX_BACK_PAGES = 20
 """How many pages back a table's "Previous page" reaches (the tokens ride in its URL)."""
 _FIRST_PAGE = "~"
@@ -61,11 +66,12 @@ Handler = Callable[[web.Request], Awaitable[PageResult]]
 
 @dataclass(frozen=True)
 class _Config:
-    auth: TokenAuthenticator | None
+    access: RequestAuth
     templates: jinja2.Environment
 
 
 _CONFIG_KEY: web.AppKey[_Config] = web.AppKey("ui_config", _Config)
+_VIEW_KEY: web.RequestKey[RegistryService] = web.RequestKey("ui_view", RegistryService)
 
 
 def wants_html(request: web.Request) -> bool:
@@ -169,7 +175,51 @@ def _templates() -> jinja2.Environment:
 
 
 def _service(request: web.Request) -> RegistryService:
-    return request.app[SERVICE_KEY]
+    """The service view of the request: its token's principal, in the chosen project."""
+    return request[_VIEW_KEY]
+
+
+def _token(request: web.Request) -> bytes | None:
+    """The sign-in cookie's token, else an ``Authorization: Bearer`` header's."""
+    cookie = request.cookies.get(security.TOKEN_COOKIE)
+    if cookie:
+        return cookie.encode("utf-8", "surrogateescape")
+    return bearer_token(request.headers.get("Authorization"))
+
+
+async def _view(request: web.Request, access: RequestAuth) -> RegistryService | None:
+    """The service view of the request, or None when it is not signed in.
+
+    The project is the query's ``project`` (the switcher; kept in a cookie), else the
+    cookie's, else the token's default. A cookie naming a project the token cannot see (left
+    by another token) is dropped; a query naming one is a 404, as in the API.
+    """
+    try:
+        principal = await access.principal(_token(request))
+    except ServiceError:
+        return None
+    chosen = request.rel_url.query.get("project")
+    if chosen:
+        return await access.service.acting_as(principal, chosen)
+    kept = request.cookies.get(security.PROJECT_COOKIE) or None
+    try:
+        return await access.service.acting_as(principal, kept)
+    except NotFound:
+        if kept is None:
+            raise
+        request[_DROP_PROJECT_KEY] = True
+        return await access.service.acting_as(principal, None)
+
+
+_DROP_PROJECT_KEY: web.RequestKey[bool] = web.RequestKey("ui_drop_project", bool)
+
+
+async def _projects_of(view: RegistryService) -> list[str]:
+    """The names of the projects the view's principal may switch to (one list call)."""
+    page = await view.as_principal(view.principal).list_projects(
+        {"pageSize": str(MAX_SWITCHER_PROJECTS), "orderBy": "NAME"}
+    )
+    return [str(p["name"]) for p in page["items"]]
 
 
 def _render(
@@ -178,15 +228,21 @@ def _render(
     config = request.app[_CONFIG_KEY]
     csrf, new_csrf = security.csrf_token(request)
     body = config.templates.get_template(template).render(
-        **{"title": "", "nav": "", **context},
+        **{"title": "", "nav": "", "project": None, "projects": [], **context},
         csrf=csrf,
-        auth_on=config.auth is not None,
+        auth_on=config.access.on,
         path=request.path,
         ui=UI_PREFIX,
+        orderings=ORDERINGS,
     )
     response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
     if new_csrf:
         security.set_cookie(request, response, security.CSRF_COOKIE, csrf)
+    chosen = request.rel_url.query.get("project")
+    if chosen and context.get("project") is not None:
+        security.set_cookie(request, response, security.PROJECT_COOKIE, str(context["project"]))
+    elif request.get(_DROP_PROJECT_KEY):
+        response.del_cookie(security.PROJECT_COOKIE, path=security.COOKIE_PATH)
     security.security_headers(response)
     return response
 
@@ -200,9 +256,20 @@ def _page(
         @functools.wraps(handler)
         async def page(request: web.Request) -> web.StreamResponse:
             config = request.app[_CONFIG_KEY]
-            if not public and not security.is_signed_in(request, config.auth):
-                target = request.path_qs if request.method == "GET" else UI_PREFIX + "/models"
-                raise _redirect(f"{UI_PREFIX}/login?{urlencode({'next': target})}")
+            if not public:
+                try:
+                    view = await _view(request, config.access)
+                except ServiceError as exc:  # the chosen project is not the token's
+                    return _render(
+                        request,
+                        "error.html",
+                        {"status": exc.http_status, "message": exc.message},
+                        status=exc.http_status,
+                    )
+                if view is None:
+                    target = request.path_qs if request.method == "GET" else UI_PREFIX + "/models"
+                    raise _redirect(f"{UI_PREFIX}/login?{urlencode({'next': target})}")
+                request[_VIEW_KEY] = view
             if request.method == "POST":
                 form = await request.post()
                 if not security.csrf_ok(request, form.get("csrf")):
@@ -229,6 +296,11 @@ def _page(
                 security.security_headers(result)
                 return result
             template, context = result
+            if not public and context.get("nav"):
+                # The header's project switcher: the view's project and the token's others.
+                view = request[_VIEW_KEY]
+                context.setdefault("project", view.project_name)
+                context.setdefault("projects", await _projects_of(view))
             return _render(request, template, context, status=context.pop("_status", 200))
 
         return page
@@ -725,13 +797,20 @@ async def _login(request: web.Request) -> PageResult:
     config = request.app[_CONFIG_KEY]
     target = _safe_next(request.rel_url.query.get("next", ""))
     if request.method == "GET":
-        if config.auth is None:
+        if not config.access.on:
             raise _redirect(target)
         return "login.html", {"title": "Sign in", "nav": "", "next": target, "error": None}
     form = await request.post()
     target = _safe_next(str(form.get("next", "")))
     token = str(form.get("token", "")).strip()
-    if config.auth is None or not config.auth.accepts(token.encode("utf-8", "surrogateescape")):
+    try:
+        # The server's admin token or an issued one (live, not revoked), as the API accepts.
+        accepted = config.access.on and bool(
+            await config.access.principal(token.encode("utf-8", "surrogateescape"))
+        )
+    except ServiceError:
+        accepted = False
+    if not accepted:
         return "login.html", {
             "title": "Sign in",
             "nav": "",
@@ -741,6 +820,8 @@ async def _login(request: web.Request) -> PageResult:
         }
     response = _redirect(target)
     security.set_cookie(request, response, security.TOKEN_COOKIE, token)
+    # A new token starts in its own default project.
+    response.del_cookie(security.PROJECT_COOKIE, path=security.COOKIE_PATH)
     raise response
 
 
@@ -748,6 +829,7 @@ async def _login(request: web.Request) -> PageResult:
 async def _logout(request: web.Request) -> PageResult:
     response = _redirect(f"{UI_PREFIX}/login")
     response.del_cookie(security.TOKEN_COOKIE, path=security.COOKIE_PATH)
+    response.del_cookie(security.PROJECT_COOKIE, path=security.COOKIE_PATH)
     raise response
 
 
@@ -756,17 +838,17 @@ async def _not_found(request: web.Request) -> PageResult:
     raise NotFound(f"no page at {request.path}")
 
 
-def setup_ui(app: web.Application, *, auth: TokenAuthenticator | None) -> None:
+def setup_ui(app: web.Application, *, access: RequestAuth) -> None:
     """Add the UI's routes to the server's application.
 
     Args:
-        app: The application (its :data:`~model_registry.server.rest.SERVICE_KEY` set).
-        auth: The authenticator of the API, or None when auth is off.
+        app: The application.
+        access: How the API resolves a token's principal (the UI signs in the same tokens).
     """
     templates = _templates()
     for name in templates.list_templates():
         templates.get_template(name)  # compiled now, not on the first request of each page
-    app[_CONFIG_KEY] = _Config(auth, templates)
+    app[_CONFIG_KEY] = _Config(access, templates)
     r = app.router
     p = UI_PREFIX
     r.add_get(p, _home, allow_head=False)

@@ -11,3 +11,11 @@ document.addEventListener("click", function (event) {
     window.location.assign(row.getAttribute("data-href"));
   }
 });
+// Choosing a project in the header's switcher goes there (its Switch button does without
+// script).
+document.addEventListener("change", function (event) {
+  var target = event.target;
+  if (target instanceof HTMLSelectElement && target.id === "project-switch" && target.form) {
+    target.form.submit();
+  }
+});

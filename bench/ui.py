@@ -129,13 +129,19 @@ def ui_pages(server: ServerProcess, ids: dict[str, str], requests: int) -> list[
     first = _get(conn, "/ui/models?size=100&order=ID&dir=asc")
     next_link = re.search(r'href="([^"]+)" rel="next"', first)
     page2 = html.unescape(next_link.group(1)) if next_link else "/ui/models?size=100"
+    by_name = _get(conn, "/ui/models?size=100&order=NAME&dir=asc")
+    next_link = re.search(r'href="([^"]+)" rel="next"', by_name)
+    name_page2 = html.unescape(next_link.group(1)) if next_link else "/ui/models?order=NAME"
     pages = {
         "models": "/ui/models",
         "models_100": "/ui/models?size=100",
         "models_page2": page2,
         "models_search": "/ui/models?q=model-0001",
         "models_filter": "/ui/models?filter=" + quote('owner = "bench"'),
+        "models_by_name": "/ui/models?order=NAME&dir=asc",
+        "models_by_name_page2": name_page2,
         "model_100k_versions": f"/ui/models/{ids['big']}",
+        "model_100k_versions_by_name": f"/ui/models/{ids['big']}?order=NAME&dir=desc",
         "version": f"/ui/versions/{ids['version']}",
         "datasets": "/ui/datasets",
         "predictions": "/ui/predictions",

@@ -384,3 +384,14 @@ async def test_a_project_is_deleted_when_empty_or_with_cascade_and_default_never
     # The other projects are untouched.
     page = await rest.ok("GET", f"{V1}/projects")
     assert [p["name"] for p in page["items"]] == ["default"]
+
+
+async def test_a_renamed_project_keeps_its_events_and_its_old_name_passes_on_none(
+    rest: Rest,
+) -> None:
+    created = await rest.ok("POST", f"{V1}/projects", {"name": "old"})
+    await rest.ok("POST", f"{V1}/registered_models", {"name": "R-m"}, project="old")
+    await rest.ok("PATCH", f"{V1}/projects/{created['id']}", {"name": "new"})
+    assert "R-m" in await _events_of(rest, "new")
+    await rest.ok("POST", f"{V1}/projects", {"name": "old"})
+    assert "R-m" not in await _events_of(rest, "old")

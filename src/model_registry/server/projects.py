@@ -478,7 +478,9 @@ class ProjectRules:
         values["update_time"] = max(now_ms(), int(row.values["update_time"]) + 1)
 
         async def write(tx: Tx) -> ProjectRow:
-            await queries.update_project(tx.executor, row.id, values, props)
+            await queries.update_project(
+                tx.executor, row.id, values, props, old_name=str(row.values["name"])
+            )
             updated = await queries.find_project(tx.executor, id=row.id)
             assert updated is not None  # updated in this transaction
             return updated

@@ -108,11 +108,16 @@ async def update_project(
     project_id: int,
     values: Mapping[str, Any],
     props: Iterable[Mapping[str, Any]] | None,
+    *,
+    old_name: str | None = None,
 ) -> None:
     """Update a project's columns and, when ``props`` is not None, replace its properties.
 
+    A new name is carried over to the project's change events (they name their project), so
+    its watchers keep them and a later project of the old name inherits none.
+
     Raises:
-        Conflict: The new external id is taken.
+        Conflict: The new name or external id is taken.
     """
     try:
         await conn.execute(update(projects).where(projects.c.id == project_id).values(**values))
@@ -121,6 +126,11 @@ async def update_project(
         if conflict is None:
             raise
         raise conflict from None
+    new_name = values.get("name")
+    if old_name is not None and new_name is not None and new_name != old_name:
+        await conn.execute(
+            update(events).where(events.c.project == old_name).values(project=new_name)
+        )
     if props is not None:
         await conn.execute(
             delete(projects_properties).where(projects_properties.c.owner_id == project_id)

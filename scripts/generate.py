@@ -4,7 +4,9 @@ Two generators, three outputs under ``src/model_registry/_generated/``, and one 
 (plus ``_generated/specs/``: both specs as the server serves them, YAML and JSON):
 
 * ``openapi/``: the REST API v1alpha3 stubs, built by openapi-python-client from
-  ``openapi/model-registry.yaml`` with the templates in ``openapi/templates/`` and the settings in
+  ``openapi/model-registry.yaml`` with our few v1alpha3 extensions merged in (the overlay
+  ``openapi/extensions-v1alpha3.yaml``: deletes of experiments and runs, which v1 lacks; marked
+  and tagged as the v1 ones) with the templates in ``openapi/templates/`` and the settings in
   ``openapi/config.yaml``, then tidied by ruff with fixed settings (so the result does not depend
   on any local ruff config).
 * ``openapi/model-registry-v1.yaml``, the REST API v1 spec, is derived from the v1alpha3 one by
@@ -101,6 +103,13 @@ V1_HEADER = (
     "# tables of differences in scripts/generate.py or the overlay, and run `make generate`.\n"
 )
 EXTENSIONS_V1 = REPO / "openapi" / "extensions-v1.yaml"
+EXTENSIONS_V1ALPHA3 = REPO / "openapi" / "extensions-v1alpha3.yaml"
+"""Our few v1alpha3 extensions (deletes of experiments and runs, which v1 lacks): merged into
+the served v1alpha3 spec and its stubs; ``openapi/model-registry.yaml`` stays the reference's."""
+ALPHA_HEADER = (
+    "# Model Registry REST API v1alpha3 as served: openapi/model-registry.yaml (the reference's)\n"
+    "# with the overlay openapi/extensions-v1alpha3.yaml merged in by `make generate`.\n"
+)
 EXTENSION_MARK = "x-extension"
 """Marks an operation, schema, parameter, response or added property as ours, not the
 reference's: the reference's subset of the v1 spec is what remains without them."""
@@ -267,12 +276,15 @@ def derive_v1_spec(alpha: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def merge_extensions(spec: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    """The v1 ``spec`` with the overlay's extensions added, every one marked as ours.
+def merge_extensions(
+    spec: dict[str, Any], overlay: dict[str, Any], base: str = V1_BASE
+) -> dict[str, Any]:
+    """The ``spec`` (of the API version at ``base``) with the overlay's extensions added,
+    every one marked as ours.
 
     The overlay is a YAML mapping with:
 
-    * ``paths``: full v1 paths (``/api/model_registry/v1/...``) -> path items, as in any spec.
+    * ``paths``: full paths below ``base`` (``/api/model_registry/v1/...``) -> path items.
       Every operation gets ``x-extension: true`` and the tag ``extensions`` (only that tag, so
       its stubs land in ``api/extensions/``). A path the reference already has may gain
       methods it lacks (``delete`` on ``/registered_models/{registered_model_id}``); the
@@ -292,7 +304,7 @@ def merge_extensions(spec: dict[str, Any], overlay: dict[str, Any]) -> dict[str,
     overlay = copy.deepcopy(overlay)
     unknown = set(overlay) - OVERLAY_KEYS
     if unknown:
-        raise GenerationError(f"the v1 overlay has unknown keys: {', '.join(sorted(unknown))}")
+        raise GenerationError(f"the overlay has unknown keys: {', '.join(sorted(unknown))}")
     known_ids = {
         op["operationId"]
         for item in spec["paths"].values()
@@ -301,8 +313,8 @@ def merge_extensions(spec: dict[str, Any], overlay: dict[str, Any]) -> dict[str,
     }
     added = 0
     for path, item in (overlay.get("paths") or {}).items():
-        if not path.startswith(V1_BASE + "/"):
-            raise GenerationError(f"overlay path {path} is not below {V1_BASE}")
+        if not path.startswith(base + "/"):
+            raise GenerationError(f"overlay path {path} is not below {base}")
         target = spec["paths"].get(path)
         if target is not None and "parameters" in item:
             raise GenerationError(
@@ -324,7 +336,7 @@ def merge_extensions(spec: dict[str, Any], overlay: dict[str, Any]) -> dict[str,
     components = spec["components"]
     for section, entries in (overlay.get("components") or {}).items():
         if section not in EXTENSION_SECTIONS:
-            raise GenerationError(f"the v1 overlay cannot add components/{section}")
+            raise GenerationError(f"the overlay cannot add components/{section}")
         for name, value in (entries or {}).items():
             if name in components.setdefault(section, {}):
                 raise GenerationError(f"overlay components/{section}/{name} already exists")
@@ -349,10 +361,10 @@ def merge_extensions(spec: dict[str, Any], overlay: dict[str, Any]) -> dict[str,
         schema[EXTENSION_VALUES_MARK] = list(values)
     if added:
         spec["tags"] = [*spec.get("tags", []), dict(EXTENSION_TAG)]
-    for ref in sorted(_refs(spec)):
+    for ref in sorted(_refs(overlay)):  # the reference's own refs are its generator's to check
         section, _, name = ref.removeprefix("#/components/").partition("/")
         if name not in components.get(section, {}):
-            raise GenerationError(f"the v1 overlay refers to {ref}, which the spec does not have")
+            raise GenerationError(f"the overlay refers to {ref}, which the spec does not have")
     return spec
 
 
@@ -367,6 +379,18 @@ def write_v1_spec(alpha_spec: Path, target: Path, overlay: Path = EXTENSIONS_V1)
     text = yaml.safe_dump(spec, sort_keys=False, width=100, allow_unicode=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(V1_HEADER + text, encoding="utf-8")
+
+
+def write_alpha_spec(alpha_spec: Path, target: Path, overlay: Path = EXTENSIONS_V1ALPHA3) -> None:
+    """Merge ``overlay`` into the v1alpha3 spec ``alpha_spec`` and write the result to
+    ``target``: the v1alpha3 spec as served and generated (the reference's part unchanged)."""
+    import yaml  # the dev extra, as in write_v1_spec
+
+    alpha = yaml.safe_load(alpha_spec.read_text(encoding="utf-8"))
+    extensions = yaml.safe_load(overlay.read_text(encoding="utf-8")) or {}
+    spec = merge_extensions(alpha, extensions, V1ALPHA3_BASE)
+    text = yaml.safe_dump(spec, sort_keys=False, width=100, allow_unicode=True)
+    target.write_text(ALPHA_HEADER + text, encoding="utf-8")
 
 
 def generate_openapi(target: Path, spec: Path = SPEC) -> None:
@@ -558,7 +582,9 @@ def generate_all(out_root: Path, spec: Path = SPEC) -> None:
         src_root = scratch / "src"
         staged = src_root / "model_registry" / "_generated"
         staged.mkdir(parents=True)
-        generate_openapi(staged / "openapi", spec)
+        alpha_spec = scratch / "model-registry-v1alpha3.yaml"
+        write_alpha_spec(spec, alpha_spec)
+        generate_openapi(staged / "openapi", alpha_spec)
         v1_spec = scratch / V1_SPEC_NAME
         write_v1_spec(spec, v1_spec)
         generate_openapi(staged / "openapi_v1", v1_spec)
@@ -569,7 +595,7 @@ def generate_all(out_root: Path, spec: Path = SPEC) -> None:
             _package_init("Generated code only: produced by `make generate`, never edited."),
             encoding="utf-8",
         )
-        write_served_specs(staged / "specs", spec, v1_spec)
+        write_served_specs(staged / "specs", alpha_spec, v1_spec)
         for name in ("openapi", "openapi_v1", "grpc", "specs"):
             shutil.rmtree(final / name, ignore_errors=True)
             shutil.copytree(staged / name, final / name)

@@ -27,6 +27,9 @@ SPEC = REPO / "openapi" / "model-registry.yaml"
 # The reference spec is a data file outside the repository; when present, the tables below are
 # checked against it. The tables are what the spec must match, so a clean checkout needs only them.
 REFERENCE_SPEC = Path("/work/shared/reference/kubeflow-model-registry-v1alpha3.yaml")
+SERVED_ALPHA_SPEC = REPO / GENERATED / "specs" / "v1alpha3.yaml"
+"""The v1alpha3 spec as served and generated: :data:`SPEC` with openapi/extensions-v1alpha3.yaml."""
+ALPHA_OVERLAY = REPO / "openapi" / "extensions-v1alpha3.yaml"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 BASE_PATH = "/api/model_registry/v1alpha3"
 PAGED = "filterQuery nextPageToken orderBy pageSize sortOrder"
@@ -481,7 +484,9 @@ def test_v1_spec_schemas_are_the_reference_v1_ones_with_a_string_metric_step() -
 
 
 @pytest.mark.parametrize(
-    ("spec_path", "version"), [(SPEC, "v1alpha3"), (V1_SPEC, "v1")], ids=["v1alpha3", "v1"]
+    ("spec_path", "version"),
+    [(SERVED_ALPHA_SPEC, "v1alpha3"), (V1_SPEC, "v1")],
+    ids=["v1alpha3", "v1"],
 )
 def test_spec_operations_are_exactly_the_routes_the_server_serves(
     spec_path: Path, version: str
@@ -799,6 +804,29 @@ def test_every_overlay_operation_is_in_the_v1_spec_marked_and_tagged_as_ours() -
     ]
     assert len(reference_ops) == 40
     assert all("extensions" not in op["tags"] for op in reference_ops)
+
+
+def test_served_v1alpha3_spec_is_the_reference_one_plus_its_marked_overlay() -> None:
+    served = yaml.safe_load(SERVED_ALPHA_SPEC.read_text(encoding="utf-8"))
+    overlay = yaml.safe_load(ALPHA_OVERLAY.read_text(encoding="utf-8"))
+    written = {
+        (method, path)
+        for path, item in overlay["paths"].items()
+        for method in item
+        if method in METHODS
+    }
+    marked = _marked_operations(served)
+
+    assert _reference_part(served) == yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    assert (
+        set(marked)
+        == written
+        == {
+            ("delete", "/api/model_registry/v1alpha3/experiments/{experimentId}"),
+            ("delete", "/api/model_registry/v1alpha3/experiment_runs/{experimentrunId}"),
+        }
+    )
+    assert all(op["tags"] == ["extensions"] for op in marked.values())
 
 
 _SAMPLE_OVERLAY: dict[str, Any] = {

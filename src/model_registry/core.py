@@ -1125,12 +1125,12 @@ class ModelRegistryAPIClient:
 
     async def delete_experiment(self, id: str, *, cascade: bool = False) -> None:
         """Delete an experiment; ``cascade``: with its runs, their artifacts and metric
-        history (gRPC only: REST v1 has no experiments)."""
+        history (REST: our extension of the v1alpha3 routes, as v1 has no experiments)."""
         await self._delete(EXPERIMENT, id, cascade)
 
     async def delete_experiment_run(self, id: str, *, cascade: bool = False) -> None:
         """Delete an experiment run; ``cascade``: with its artifacts and metric history
-        (gRPC only)."""
+        (REST: on the v1alpha3 routes)."""
         await self._delete(EXPERIMENT_RUN, id, cascade)
 
 

@@ -363,7 +363,10 @@ EXPERIMENT: Kind[Experiment] = _standard(
     Experiment,
     "experiments",
     EXPERIMENTS,
-    delete=extension(DELETE, None, "DeleteExperiment"),
+    # v1 has no experiments: their delete is our extension of the v1alpha3 routes.
+    delete=Op(
+        {V1ALPHA3: f"{EXTENSIONS_GROUP}.delete_experiment"}, "DeleteExperiment", extension=DELETE
+    ),
 )
 EXPERIMENT_RUN: Kind[ExperimentRun] = _standard(
     "experiment_run",
@@ -380,7 +383,11 @@ EXPERIMENT_RUN: Kind[ExperimentRun] = _standard(
     },
     find_keys=("name", "external_id", "experiment_id"),
     parent_attr="experiment_id",
-    delete=extension(DELETE, None, "DeleteExperimentRun"),
+    delete=Op(
+        {V1ALPHA3: f"{EXTENSIONS_GROUP}.delete_experiment_run"},
+        "DeleteExperimentRun",
+        extension=DELETE,
+    ),
 )
 #: Projects: every entity of the other kinds belongs to one, selected per call by a header
 #: (REST) or metadata (gRPC), never by a field. Managed through our REST v1 extension

@@ -136,11 +136,17 @@ async def test_every_kind_is_deleted_and_serving_references_block(
     assert await client.get_model_version_by_id(version) is None
 
 
-async def test_experiments_and_runs_are_deleted_over_grpc(database_url: str) -> None:
+@pytest.mark.parametrize("transport", ["grpc", "rest"])
+async def test_experiments_and_runs_are_deleted_over_both_wires(
+    database_url: str, transport: str
+) -> None:
+    # REST: our extension of the v1alpha3 routes (v1 has no experiments).
     async with (
         run_server(database_url, grpc_port=0) as srv,
         ModelRegistryAPIClient.insecure_connection(
-            "127.0.0.1", srv.grpc_port or 0, transport="grpc"
+            "127.0.0.1",
+            (srv.grpc_port or 0) if transport == "grpc" else srv.port,
+            transport=transport,
         ) as client,
     ):
         experiment = await client.upsert_experiment(Experiment("exp"))
@@ -157,16 +163,22 @@ async def test_experiments_and_runs_are_deleted_over_grpc(database_url: str) -> 
 
         assert await client.get_experiment_run_by_id(run.id) is None
         assert await client.get_experiment_by_id(experiment.id) is None
+        with pytest.raises(NotFound):
+            await client.delete_experiment(experiment.id)
+        with pytest.raises(NotFound):
+            await client.delete_experiment_run(run.id)
 
 
-async def test_experiment_delete_is_unsupported_over_rest(database_url: str) -> None:
+async def test_experiment_delete_over_rest_needs_the_v1_extensions_probe(database_url: str) -> None:
+    # A server of ours serving v1alpha3 alone answers 404 to GET /api/model_registry/v1/
+    # extensions, like the reference: the client cannot tell it has the extension.
     async with (
-        run_server(database_url) as srv,
+        run_server(database_url, api_versions=["v1alpha3"]) as srv,
         ModelRegistryAPIClient.insecure_connection("127.0.0.1", srv.port) as client,
     ):
         experiment = await client.upsert_experiment(Experiment("exp"))
         assert experiment.id is not None
-        with pytest.raises(Unsupported, match="gRPC"):
+        with pytest.raises(Unsupported, match="'delete' extension"):
             await client.delete_experiment(experiment.id, cascade=True)
         assert await client.get_experiment_by_id(experiment.id) is not None
 

@@ -14,7 +14,12 @@ from reliability.serving import serve_process, serve_refused
 
 from model_registry.server import rest, run_server
 from model_registry.server.app import check_api_versions
-from model_registry.server.rest import EXTENSION_ROUTES, ExtensionRoute, add_routes
+from model_registry.server.rest import (
+    EXPERIMENT_EXTENSION_ROUTES,
+    EXTENSION_ROUTES,
+    ExtensionRoute,
+    add_routes,
+)
 from model_registry.server.versions import (
     API_VERSIONS,
     V1_STABLE_SINCE,
@@ -44,8 +49,14 @@ def _operations(versions: tuple[str, ...]) -> dict[str, set[tuple[str, str]]]:
 def test_v1_serves_the_40_operations_of_v1alpha3_that_are_not_about_experiments() -> None:
     ops = _operations(("v1", "v1alpha3"))
     extensions = {(route.method, route.path) for route in EXTENSION_ROUTES}
+    alpha_extensions = {(route.method, route.path) for route in EXPERIMENT_EXTENSION_ROUTES}
 
-    assert len(ops["v1alpha3"]) == 56
+    assert len(ops["v1alpha3"] - alpha_extensions) == 56
+    assert alpha_extensions == {
+        ("DELETE", "/experiments/{id}"),
+        ("DELETE", "/experiment_runs/{id}"),
+    }
+    assert alpha_extensions <= ops["v1alpha3"]
     assert len(ops["v1"] - extensions) == 40
     experiment_ops = {op for op in ops["v1alpha3"] if op[1].startswith("/experiment")}
     assert ops["v1"] - extensions == ops["v1alpha3"] - experiment_ops

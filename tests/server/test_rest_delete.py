@@ -253,3 +253,98 @@ async def test_a_cascade_records_a_deleted_event_for_everything_it_removed(
         ("model_version", "deleted", version["id"]),
         ("registered_model", "deleted", model["id"]),
     ]
+
+
+async def test_an_experiment_with_runs_is_refused_naming_them_unless_cascade(
+    alpha: RestApi,
+) -> None:
+    experiment = await entities.experiment(alpha, "exp-typo", externalId="ext-exp")
+    run = await entities.experiment_run(alpha, experiment["id"])
+    other = await entities.experiment_run(alpha, experiment["id"])
+    doc = await entities.run_artifact(alpha, run["id"], {"artifactType": "doc-artifact"})
+    await entities.run_artifact(
+        alpha, other["id"], {"artifactType": "metric", "name": "loss", "value": 0.5, "step": 1}
+    )
+
+    message = await alpha.fails("DELETE", f"/experiments/{experiment['id']}", 409)
+    assert f"2 experiment runs ({run['id']}, {other['id']})" in message
+    assert "cascade=true" in message
+    message = await alpha.fails("DELETE", f"/experiment_runs/{other['id']}", 409)
+    assert "1 metric history entry" in message and "cascade=true" in message
+
+    await _deleted(alpha, f"/experiments/{experiment['id']}", cascade="true")
+
+    for path in (
+        f"/experiments/{experiment['id']}",
+        f"/experiment_runs/{run['id']}",
+        f"/experiment_runs/{other['id']}",
+        f"/artifacts/{doc['id']}",
+    ):
+        await alpha.fails("GET", path, 404)
+    await alpha.fails("DELETE", f"/experiments/{experiment['id']}", 404)
+    await alpha.fails("GET", f"/experiment_runs/{other['id']}/metric_history", 404)
+    assert assert_list(await alpha.fetch("/experiment_runs/metric_history")) == []
+    again = await entities.experiment(alpha, "exp-typo", externalId="ext-exp")
+    assert again["id"] != experiment["id"]
+
+
+async def test_a_run_is_deleted_alone_or_with_its_artifacts_and_twice_is_a_404(
+    alpha: RestApi,
+) -> None:
+    experiment = await entities.experiment(alpha)
+    empty = await entities.experiment_run(alpha, experiment["id"])
+    run = await entities.experiment_run(alpha, experiment["id"])
+    artifact = await entities.run_artifact(alpha, run["id"], {"artifactType": "model-artifact"})
+
+    await _deleted(alpha, f"/experiment_runs/{empty['id']}")
+    await alpha.fails("DELETE", f"/experiment_runs/{empty['id']}", 404)
+    message = await alpha.fails("DELETE", f"/experiment_runs/{run['id']}", 409)
+    assert f"1 artifact ({artifact['id']})" in message
+    await _deleted(alpha, f"/experiment_runs/{run['id']}", cascade="true")
+
+    await alpha.fails("GET", f"/artifacts/{artifact['id']}", 404)
+    assert assert_list(await alpha.fetch(f"/experiments/{experiment['id']}/experiment_runs")) == []
+    await _deleted(alpha, f"/experiments/{experiment['id']}")
+
+
+async def test_predictions_of_another_run_refuse_a_run_delete_even_with_cascade(
+    alpha: RestApi,
+) -> None:
+    experiment = await entities.experiment(alpha)
+    source = await entities.experiment_run(alpha, experiment["id"])
+    user = await entities.experiment_run(alpha, experiment["id"])
+    dataset = await entities.run_artifact(
+        alpha, source["id"], {"artifactType": "dataset-artifact", "uri": "s3://d"}
+    )
+    predictions = await entities.run_artifact(
+        alpha,
+        user["id"],
+        {
+            "artifactType": "dataset-artifact",
+            "uri": "s3://p",
+            "customProperties": {
+                "dataset_id": {"metadataType": "MetadataStringValue", "string_value": dataset["id"]}
+            },
+        },
+    )
+
+    message = await alpha.fails(
+        "DELETE", f"/experiment_runs/{source['id']}", 409, params={"cascade": "true"}
+    )
+
+    assert f"1 prediction ({predictions['id']})" in message
+    assert (await alpha.fetch(f"/artifacts/{dataset['id']}"))["id"] == dataset["id"]
+
+
+async def test_experiment_deletes_are_v1alpha3_routes_only_and_check_cascade(
+    v1: RestApi, alpha: RestApi
+) -> None:
+    experiment = await entities.experiment(alpha)
+
+    await v1.fails("DELETE", f"/experiments/{experiment['id']}", 404)
+    message = await alpha.fails(
+        "DELETE", f"/experiments/{experiment['id']}", 400, params={"cascade": "yes"}
+    )
+    assert "cascade" in message
+    await alpha.fails("DELETE", "/experiments/not-an-id", 400)
+    await _deleted(alpha, f"/experiments/{experiment['id']}")

@@ -647,10 +647,12 @@ async def _download(request: web.Request) -> web.StreamResponse:
 
 @dataclass(frozen=True)
 class ExtensionRoute:
-    """One REST operation of our v1 extensions (an operation of ``openapi/extensions-v1.yaml``).
+    """One REST operation of our extensions (an operation of ``openapi/extensions-v1.yaml``,
+    or of ``openapi/extensions-v1alpha3.yaml`` for :data:`EXPERIMENT_EXTENSION_ROUTES`).
 
-    Served on the API versions whose :attr:`ApiVersion.extensions` is set (v1), never on
-    v1alpha3. A test checks that the routes are exactly the spec's operations.
+    Those of :data:`EXTENSION_ROUTES` are served on the API versions whose
+    :attr:`ApiVersion.extensions` is set (v1), never on v1alpha3. A test checks that the routes
+    are exactly the spec's operations.
 
     Attributes:
         method: The HTTP method (``"DELETE"``).
@@ -914,6 +916,13 @@ EXTENSION_ROUTES: tuple[ExtensionRoute, ...] = (
 """Every route of our v1 extensions: adding an extension operation is a row here (and its
 operation in ``openapi/extensions-v1.yaml``)."""
 
+EXPERIMENT_EXTENSION_ROUTES: tuple[ExtensionRoute, ...] = (
+    ExtensionRoute("DELETE", "/experiments/{id}", _delete("experiment")),
+    ExtensionRoute("DELETE", "/experiment_runs/{id}", _delete("experiment-run")),
+)
+"""Our extensions of the API versions with experiments (v1alpha3), which v1 cannot carry: its
+deletes of experiments and runs (operations of ``openapi/extensions-v1alpha3.yaml``)."""
+
 EXPERIMENT_KINDS = frozenset({"experiment", "experiment-run"})
 """Kinds whose routes (and whose children's routes) only API versions with experiments serve."""
 
@@ -924,8 +933,9 @@ EXPERIMENT_SEGMENTS = frozenset({"experiment", "experiments", "experiment_run", 
 def add_routes(app: web.Application, versions: Iterable[str] = DEFAULT_API_VERSIONS) -> None:
     """Register every operation of each REST API version named in ``versions``.
 
-    v1alpha3 has 56 operations; v1 the 40 that are not about experiments, runs or metric
-    history, plus our extensions (:data:`EXTENSION_ROUTES`). Both versions' routes call the
+    v1alpha3 has 56 operations plus the deletes of experiments and runs
+    (:data:`EXPERIMENT_EXTENSION_ROUTES`); v1 the 40 that are not about experiments, runs or
+    metric history, plus our extensions (:data:`EXTENSION_ROUTES`). Both versions' routes call the
     same service methods.
 
     Args:
@@ -981,10 +991,12 @@ def _add_version_routes(r: web.UrlDispatcher, version: ApiVersion) -> None:
         _inference_service_version(version),
         allow_head=False,
     )
-    if version.extensions:
-        for route in EXTENSION_ROUTES:
-            # add_route("GET") adds no HEAD, like add_get(allow_head=False) above.
-            r.add_route(route.method, f"{b}{route.path}", route.handler(version))
+    routes = (EXTENSION_ROUTES if version.extensions else ()) + (
+        EXPERIMENT_EXTENSION_ROUTES if version.experiments else ()
+    )
+    for route in routes:
+        # add_route("GET") adds no HEAD, like add_get(allow_head=False) above.
+        r.add_route(route.method, f"{b}{route.path}", route.handler(version))
 
 
 def sunset_middleware(sunset: AlphaSunset, *, successor: bool) -> Any:

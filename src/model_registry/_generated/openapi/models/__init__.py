@@ -19,6 +19,8 @@ from .data_set_create import DataSetCreate
 from .data_set_create_artifact_type import DataSetCreateArtifactType
 from .data_set_update import DataSetUpdate
 from .data_set_update_artifact_type import DataSetUpdateArtifactType
+from .delete_experiment_cascade import DeleteExperimentCascade
+from .delete_experiment_run_cascade import DeleteExperimentRunCascade
 from .doc_artifact import DocArtifact
 from .doc_artifact_artifact_type import DocArtifactArtifactType
 from .doc_artifact_create import DocArtifactCreate
@@ -115,6 +117,8 @@ __all__ = (
     "DataSetCreateArtifactType",
     "DataSetUpdate",
     "DataSetUpdateArtifactType",
+    "DeleteExperimentCascade",
+    "DeleteExperimentRunCascade",
     "DocArtifact",
     "DocArtifactArtifactType",
     "DocArtifactCreate",

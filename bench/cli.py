@@ -639,9 +639,9 @@ def main(argv: list[str]) -> int:
         goals = report.targets(
             {r.key: r for r in run.results}, create_count=counts.concurrent_creates
         )
-        # A run of the guard or artifacts group alone has files of its own: latest.* stays a
-        # full run's.
-        alone = {"guard", "artifacts"}
+        # A run of the guard, artifacts or ui group alone has files of its own: latest.*
+        # stays a full run's.
+        alone = {"guard", "artifacts", "ui"}
         prefix = (
             "scale-"
             if args.scale

@@ -119,7 +119,7 @@ class ContentDownload:
     chunks: AsyncIterator[bytes]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Request:
     """One operation's request, as both wires read it.
 

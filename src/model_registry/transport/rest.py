@@ -402,31 +402,37 @@ class RestTransport(Transport):
         (for one of our extensions also when the server does not serve it: the reference)."""
         op, api = request.op, self.api_version
         rest = {} if op is None else op.rest
-        what = f"{request.what} {request.label}"
         if api != AUTO:
-            if api not in rest:
-                why = f"api_version={api!r} was chosen" if rest else _NOT_REST
-                raise Unsupported(f"the REST API {api} has no endpoint to {what} ({why})")
-            version = api
+            version = api if api in rest else None
         elif await self._probe(V1) and V1 in rest:  # v1 is asked about first, whatever the op
             version = V1
         elif V1ALPHA3 in rest and await self._probe(V1ALPHA3):
             version = V1ALPHA3
-        elif rest:
-            only, why = (V1, V1_LACKS) if V1ALPHA3 in rest else (V1ALPHA3, _V1_EXTENSION)
-            raise Unsupported(
-                f"the server serves only the REST API {only}, which has no endpoint to {what} "
-                f"({why})"
-            )
         else:
-            raise Unsupported(f"the REST API has no endpoint to {what}; use the gRPC transport")
-        assert op is not None
+            version = None
+        if version is None:
+            raise Unsupported(self._no_endpoint(request, rest))
+        assert op is not None  # an API version has it
         if op.extension is not None and op.extension not in await self._probe(_EXTENSIONS):
             raise Unsupported(
-                f"the server does not serve the {op.extension!r} extension, needed to {what} "
-                "(the Kubeflow Model Registry API has no such operation)"
+                f"the server does not serve the {op.extension!r} extension, needed to "
+                f"{request.what} {request.label} (the Kubeflow Model Registry API has no such "
+                "operation)"
             )
         return version
+
+    def _no_endpoint(self, request: Request, rest: Mapping[str, str]) -> str:
+        """Why no API version the server serves (or the one chosen) can call ``request.op``."""
+        what, api = f"{request.what} {request.label}", self.api_version
+        if api != AUTO:
+            why = f"api_version={api!r} was chosen" if rest else _NOT_REST
+            return f"the REST API {api} has no endpoint to {what} ({why})"
+        if not rest:
+            return f"the REST API has no endpoint to {what}; use the gRPC transport"
+        only, why = (V1, V1_LACKS) if V1ALPHA3 in rest else (V1ALPHA3, _V1_EXTENSION)
+        return (
+            f"the server serves only the REST API {only}, which has no endpoint to {what} ({why})"
+        )
 
     async def _probe(self, key: str) -> Any:
         """What the server answers probe ``key``, asked once per transport: for an API version

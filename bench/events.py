@@ -178,6 +178,7 @@ def cost_percent(results: dict[str, Result], kind: str, label: str) -> float:
 
 async def _serve(database_url: str, events: bool) -> None:
     from model_registry.server import run_server
+    from model_registry.server.events import EventFeed
     from model_registry.server.service import RegistryService
 
     if not events:
@@ -192,6 +193,8 @@ async def _serve(database_url: str, events: bool) -> None:
 
         RegistryService._event_row = no_row  # type: ignore[method-assign,assignment]
         service_module.append_events = no_append  # type: ignore[assignment]
+        # Nor the assigner of PostgreSQL's pending cursors, part of what events cost.
+        EventFeed._assigns = lambda self: False  # type: ignore[method-assign]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

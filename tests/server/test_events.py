@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,8 +14,10 @@ from sqlalchemy import text
 
 from model_registry.server import RunningServer, run_server
 from model_registry.server.events import parse_duration
+from model_registry.server.store.events import append_events
 
 V1 = "/api/model_registry/v1"
+PG_URL = os.environ.get("MR_TEST_DATABASE_URL", "")
 
 
 async def read_sse(
@@ -344,3 +347,72 @@ async def test_writes_refused_inside_a_batch_leave_no_event_and_no_gap(
     assert [int(e["cursor"]) for e in events] == list(range(1, 21))
     assert sorted(e["entityId"] for e in events) == sorted(m["id"] for m in created)
     assert await event_count(server) == 20
+
+
+@pytest.mark.skipif(not PG_URL, reason="concurrent write transactions need PostgreSQL")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_an_event_committed_after_a_later_one_is_never_handed_out_behind_it(
+    database_url: str,
+) -> None:
+    # A transaction that appended its event first but commits last: a plain sequence would
+    # give it the lower number after the higher one was handed out (a gap a watcher never
+    # fills). Held open here, it holds the later write's event back until it commits.
+    async with run_server(database_url) as srv, aiohttp.ClientSession() as http:
+        first = await post(http, srv, "/registered_models", {"name": "first"})
+        got: list[dict[str, Any]] = []
+        arrived = asyncio.Event()
+
+        async def watch() -> None:
+            async with http.get(f"{srv.url}{V1}/events", params={"since": "0"}) as response:
+                async for name, _ident, data in read_sse(response):
+                    if name != "ready":
+                        got.append(data)
+                        arrived.set()
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await asyncio.wait_for(arrived.wait(), 30)
+            project = got[0]["project"]
+            async with srv.service.store.engine.connect() as held:
+                transaction = await held.begin()
+                held_row = {
+                    "time": 1, "kind": "registered_model", "action": "updated",
+                    "entity_id": first["id"], "project": project, "subject": None,
+                    "entity": json.dumps({"name": "held"}),
+                }  # fmt: skip
+                await append_events(held, [held_row])
+                later = await post(http, srv, "/registered_models", {"name": "later"})
+                await asyncio.sleep(1.0)  # the poller and the assigner had their turns
+                assert [e["entity"]["name"] for e in got] == ["first"]
+                await transaction.commit()
+            for _ in range(200):
+                if len(got) == 3:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            watcher.cancel()
+    assert [(e["cursor"], e["entity"]["name"]) for e in got] == [
+        ("1", "first"),
+        ("2", "held"),
+        ("3", "later"),
+    ]
+    assert got[2]["entityId"] == later["id"]
+
+
+async def test_a_watcher_following_concurrent_writes_sees_every_cursor_once_in_order(
+    server: RunningServer,
+) -> None:
+    # Reads interleave with commits in flight: on PostgreSQL a watcher is handed only the
+    # events the assigner numbered, never one that a lower, still pending cursor may precede.
+    count = 120
+    async with aiohttp.ClientSession() as http:
+        watched = asyncio.ensure_future(events_after(http, server, 0, count))
+
+        async def writer(first: int) -> None:
+            for i in range(first, count, 8):
+                await server.service.create("registered-model", {"name": f"m{i}"})
+
+        await asyncio.gather(*(writer(w) for w in range(8)))
+        events = await asyncio.wait_for(watched, 60)
+    assert [int(e["cursor"]) for e in events] == list(range(1, count + 1))
+    assert sorted(e["entity"]["name"] for e in events) == sorted(f"m{i}" for i in range(count))

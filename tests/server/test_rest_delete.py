@@ -238,6 +238,7 @@ async def test_a_cascade_records_a_deleted_event_for_everything_it_removed(
 
     await _deleted(v1, f"/registered_models/{model['id']}", cascade="true")
 
+    await server.service.events.settle()  # PostgreSQL: every event has its cursor
     async with server.service.store.engine.connect() as conn:
         rows = (
             await conn.execute(

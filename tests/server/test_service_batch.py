@@ -71,6 +71,7 @@ async def test_newest_versions_of_a_page_of_models_is_one_statement(
         model = await service.create("registered-model", {"name": f"m{i}"})
         await service.create("model-version", {"name": "1"}, parent_id=model["id"], full=True)
         ids.append(model["id"])
+    await service.events.assigned()  # PostgreSQL: the writes' events got their cursors
     statements: list[str] = []
 
     def count(conn: object, cursor: object, statement: str, *args: object) -> None:

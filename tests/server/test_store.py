@@ -204,6 +204,7 @@ async def test_a_page_with_custom_properties_loads_them_in_one_query(store: Stor
                 },
             },
         )
+    await service.events.assigned()  # PostgreSQL: the creates' events got their cursors
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -232,6 +233,7 @@ async def test_a_page_of_versions_loads_their_aliases_in_one_query(store: Store)
     for i, version in enumerate(versions):
         await service.set_alias(model["id"], f"a{i}", {"modelVersionId": version["id"]})
         await service.set_alias(model["id"], f"b{i}", {"modelVersionId": version["id"]})
+    await service.events.assigned()  # PostgreSQL: the writes' events got their cursors
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:

@@ -3,9 +3,11 @@
 The service appends an event for each change in the change's own transaction (the outbox,
 ``store/events.py``); this module reads them back. :class:`EventFeed` serves every watcher of
 one server: after each commit the service calls :meth:`EventFeed.notify` (an in-process
-wake-up, no query), and, for changes committed by another process on the same database (a
-second replica), one poller per server reads the log's newest cursor every
-:data:`POLL_SECONDS` while someone watches. Each watcher then reads the events past its own
+wake-up, no query; on PostgreSQL it first has the new events given their cursors, one
+assigner at a time, see ``store/events.py``), and, for changes committed by another process on
+the same database (a second replica), one poller per server reads the log's newest cursor
+every :data:`POLL_SECONDS` while someone watches (and assigns what a killed process left
+pending). Each watcher then reads the events past its own
 cursor, so a watcher resuming from a cursor neither misses nor repeats one.
 """
 
@@ -52,6 +54,11 @@ HEARTBEAT_SECONDS = 15.0
 
 DEFAULT_RETENTION_SECONDS = 30 * 86400.0
 """Events are kept 30 days unless ``serve --event-retention`` says otherwise."""
+
+ASSIGN_COALESCE_SECONDS = 0.005
+"""On PostgreSQL, how long the assigner lets commits gather between two back-to-back rounds:
+under a stream of writes a round (two short transactions) then numbers the events of many
+commits at once, for at most this much more watcher latency."""
 
 READ_BATCH = 500
 """Most events one read of a watcher takes from the log."""
@@ -207,6 +214,9 @@ class EventFeed:
         self._head = -1
         self._poller: asyncio.Task[None] | None = None
         self._pruner: asyncio.Task[None] | None = None
+        self._assigning: bool | None = None  # known once the store is open
+        self._assign_wanted = False
+        self._assigner: asyncio.Task[None] | None = None
 
     @property
     def changed(self) -> asyncio.Event:
@@ -214,9 +224,56 @@ class EventFeed:
         return self._changed
 
     def notify(self) -> None:
-        """Wake every watcher: a write of this process committed."""
+        """A write of this process committed: wake every watcher (on PostgreSQL once the
+        write's events have their cursors, see :meth:`settle`)."""
+        if not self._assigns():
+            self._wake()
+            return
+        # One assigner at a time: the commits that arrive while it runs are its next round.
+        self._assign_wanted = True
+        if self._assigner is None or self._assigner.done():
+            self._assigner = asyncio.ensure_future(self._assign_while_wanted())
+
+    def _wake(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+
+    def _assigns(self) -> bool:
+        """Whether the store leaves events pending (PostgreSQL) for :meth:`settle`."""
+        if self._assigning is None:
+            try:
+                self._assigning = bool(self._store.assigns_event_cursors)
+            except ServiceError:  # a deferred store not open yet: nothing committed either
+                return False
+        return self._assigning
+
+    async def settle(self) -> None:
+        """Give the committed pending events their cursors now (PostgreSQL; nothing to do
+        on SQLite), so that the log's head covers every write committed before the call.
+
+        Raises:
+            Unavailable: The database cannot be reached.
+        """
+        if self._assigns():
+            await self._store.assign_event_cursors()
+
+    async def assigned(self) -> None:
+        """Wait until the background assigner is done with the commits notified so far."""
+        while self._assigner is not None and not self._assigner.done():
+            await asyncio.shield(self._assigner)
+
+    async def _assign_while_wanted(self) -> None:
+        while self._assign_wanted and not self._closed:
+            self._assign_wanted = False
+            try:
+                await self._store.assign_event_cursors(pending=True)
+            except ServiceError as exc:  # the next commit, or the poller, tries again
+                log.warning("assigning event cursors failed, trying again later: %s", exc)
+            self._wake()
+            if self._assign_wanted:
+                # Commits arrived meanwhile: let more join the next round (one barrier and
+                # one assignment for all of them), well within the watchers' 50 ms.
+                await asyncio.sleep(ASSIGN_COALESCE_SECONDS)
 
     async def open(self, request: WatchRequest) -> EventWatch:
         """Check the request against the log and fix where the stream starts.
@@ -226,6 +283,7 @@ class EventFeed:
             BadRequest: ``since`` is beyond the newest event (a cursor of another database).
             Unavailable: The database cannot be reached.
         """
+        await self.settle()  # "from now" covers every write committed before the watch
         head, pruned = await self._store.read(lambda tx: log_bounds(tx.executor))
         if request.since is None:
             return EventWatch(self, request, head)
@@ -295,12 +353,15 @@ class EventFeed:
         while not self._closed and self._watchers > 0:
             await asyncio.sleep(self._poll_seconds)
             try:
+                # Events another process committed and could not assign (it was killed):
+                # one cheap query when none is pending.
+                await self.settle()
                 head, _pruned = await self._store.read(lambda tx: log_bounds(tx.executor))
             except ServiceError:  # the database is away: the watchers' own reads say so
                 continue
             if head != self._head:
                 self._head = head
-                self.notify()
+                self._wake()
 
     def start_pruning(self, retention_seconds: float) -> None:
         """Delete events older than ``retention_seconds``, now and then, until :meth:`close`."""
@@ -311,6 +372,7 @@ class EventFeed:
         """Delete the events older than ``retention_seconds`` now; return the pruned-through
         cursor."""
         cutoff = now_ms() - int(retention_seconds * 1000)
+        await self.settle()  # a pending event is kept until it has its cursor
         return await self._store.write(lambda tx: prune_events(tx.executor, cutoff))
 
     async def _prune_forever(self, retention_seconds: float) -> None:
@@ -325,8 +387,8 @@ class EventFeed:
     async def close(self) -> None:
         """End every watch (their streams finish) and stop the background tasks."""
         self._closed = True
-        self.notify()
-        for task in (self._poller, self._pruner):
+        self._wake()
+        for task in (self._poller, self._pruner, self._assigner):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

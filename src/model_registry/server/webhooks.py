@@ -429,6 +429,8 @@ class WebhookDispatcher:
                 # No webhook, no lease to take: a server without webhooks writes nothing here.
                 hooks, _ = await self._store.read(lambda tx: list_webhooks(tx.executor))
                 if hooks and await self._lease():
+                    # What a killed replica committed but left pending (PostgreSQL).
+                    await self._feed.settle()
                     await asyncio.gather(*(self._deliver_hook(hook) for hook in hooks))
             except ServiceError as exc:
                 log.warning("webhook delivery paused: %s", exc)

@@ -27,6 +27,11 @@ from model_registry.server.store.engine import (
     is_sqlite,
     run_migrations,
 )
+from model_registry.server.store.events import (
+    ASSIGN_BATCH,
+    assign_cursors,
+    pending_high_water,
+)
 from model_registry.server.store.executor import SyncExecutor
 from model_registry.server.store.failures import unavailable_on_connection_failure
 from model_registry.server.store.queries import Tx, WriteBody
@@ -219,6 +224,33 @@ class Store:
         async with self._begin() as tx:
             return await body(tx)
 
+    assigns_event_cursors = True
+    """Writes leave their events pending: :meth:`assign_event_cursors` gives them cursors."""
+
+    async def assign_event_cursors(self, *, pending: bool = False) -> int:
+        """Give the committed pending events their cursors; return how many got one.
+
+        PostgreSQL's writes leave their events pending (``store/events.py`` says why and
+        how): a barrier transaction, then one assignment per :data:`ASSIGN_BATCH` events;
+        one index probe and nothing else when nothing is pending. SQLite's writes take
+        their cursors themselves (:class:`SqliteStore`).
+
+        Args:
+            pending: Some are known to be pending (a commit just appended them): no probe.
+
+        Raises:
+            Unavailable: The database cannot be reached, or the barrier waited past the
+                ``lock_timeout`` for an appender that does not commit.
+        """
+        high_water = await self.read(lambda tx: pending_high_water(tx.executor, check=not pending))
+        assigned = 0
+        while high_water:
+            count = await self.write(lambda tx: assign_cursors(tx.executor, high_water))
+            assigned += count
+            if count < ASSIGN_BATCH:
+                break
+        return assigned
+
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[Tx]:
         with unavailable_on_connection_failure(connecting=True):
@@ -290,6 +322,13 @@ class SqliteStore(Store):
     def query_engine(self) -> Engine:
         """The synchronous engine that runs the transactions."""
         return self._sync_engine
+
+    assigns_event_cursors = False
+    """SQLite's writes take their cursors themselves (one writer commits in cursor order)."""
+
+    async def assign_event_cursors(self, *, pending: bool = False) -> int:
+        """Nothing is ever pending on SQLite."""
+        return 0
 
     async def close(self) -> None:
         """Finish queued writes, stop the writer thread, close every connection."""

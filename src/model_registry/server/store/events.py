@@ -1,12 +1,26 @@
 """The queries of the change-event log (``events``, ``event_log``): append, read, prune.
 
 A change and its event commit in the same transaction: the service appends the events of a
-write at the end of its transaction body (:func:`append_events`). Cursors come from the one
-row of ``event_log``, incremented in that transaction: the row lock it takes (PostgreSQL) is
-held until the commit, so the transaction holding cursor ``n`` commits before any other can
-take ``n + 1``. A reader that has seen cursor ``n`` committed has therefore seen every cursor
-below it, which a sequence cannot promise (a lower number may commit after a higher one has
-been read). SQLite's single writer commits in cursor order anyway.
+write at the end of its transaction body (:func:`append_events`). A reader hands out events
+in cursor order and must never see a cursor commit below one it has handed out already.
+
+On SQLite a write takes its cursors from the one row of ``event_log``: the single writer
+thread commits in cursor order anyway.
+
+On PostgreSQL that row would serialise every commit (its lock is held until the commit, so
+no two commits could share a WAL flush), so a write stores its events under a *pending*
+cursor instead, negative so no reader ever matches it: ``-(s * 2^20 + i)`` where ``s`` is one
+``nextval`` of the sequence ``events_pending`` per transaction and ``i`` the event's place in
+it. The appender takes ``nextval`` while it holds a shared advisory lock of the transaction
+(:data:`_PG_APPEND`; the lock is dropped at its commit). An assigner
+(:func:`pending_high_water`, a statement that commits by itself, then :func:`assign_cursors`)
+first takes that lock exclusively, which waits for every appender holding it to finish, and
+reads the sequence's last value ``H``: from then on every pending event with ``s <= H`` is
+committed or rolled back for good, and every later appender draws a greater ``s``. It then
+gives the committed ones (``s <= H``) the next cursors of ``event_log``, in ``(s, i)`` order,
+under that row's lock; assigners therefore take turns and commit in cursor order, as
+SQLite's writes do. A transaction that had to wait for another's row lock appends after that one
+committed, so its ``s`` and its cursors are greater: causal order is kept.
 """
 
 from __future__ import annotations
@@ -19,7 +33,14 @@ from sqlalchemy import bindparam, delete, func, select, text, update
 from model_registry.server.store.executor import Executor, SyncExecutor, dicts, first_dict
 from model_registry.server.store.schema import event_log, events, webhook_deliveries
 
-__all__ = ["append_events", "log_bounds", "prune_events", "read_events"]
+__all__ = [
+    "append_events",
+    "assign_cursors",
+    "log_bounds",
+    "pending_high_water",
+    "prune_events",
+    "read_events",
+]
 
 _EVENT_COLUMNS = ("time", "kind", "action", "entity_id", "project", "subject", "entity")
 
@@ -31,12 +52,22 @@ _INSERT_SQL = (
     f"VALUES ({', '.join('?' * (len(_EVENT_COLUMNS) + 1))})"
 )
 
-# PostgreSQL's one statement per count of events: the counter row is taken and the events
-# inserted in a single round trip, so the row stays locked only for it and the COMMIT.
+# PostgreSQL: pending cursors. A transaction's events are -(s * _SPAN + i), i < _SPAN.
+_SPAN = 1 << 20
+# The advisory lock of the appenders (shared) and of the assigner's barrier (exclusive), one
+# per registry: its second key is the OID of that schema's sequence (a database may hold
+# several registries, one per schema, as the tests do).
+_LOCK_KEY = "19794, (('events_pending'::regclass)::oid::bigint - 2147483648)::int"
+
+# PostgreSQL's one statement per count of events: lock, draw s, insert, in one round trip.
+# The CTEs hold volatile calls, so PostgreSQL runs each once and in dependency order (lk,
+# then s, then the insert).
 _PG_APPEND: dict[int, Any] = {}
 
 
 def _pg_append(count: int) -> Any:
+    if count > _SPAN:
+        raise ValueError(f"a transaction may append at most {_SPAN} events")
     stmt = _PG_APPEND.get(count)
     if stmt is None:
         rows = ", ".join(
@@ -44,13 +75,12 @@ def _pg_append(count: int) -> Any:
             for i in range(count)
         )
         stmt = text(
-            f"WITH taken AS (UPDATE event_log SET last_cursor = last_cursor + {count} "
-            "WHERE id = 1 RETURNING last_cursor) "
+            f"WITH lk AS (SELECT pg_advisory_xact_lock_shared({_LOCK_KEY})), "
+            "drawn AS (SELECT nextval('events_pending') AS s FROM lk) "
             f"INSERT INTO events (cursor, {', '.join(_EVENT_COLUMNS)}) "
-            f"SELECT taken.last_cursor - {count - 1} + v.n, "
+            f"SELECT -(drawn.s * {_SPAN} + v.n), "
             + ", ".join(f"v.{c}" for c in _EVENT_COLUMNS)
-            + f" FROM taken CROSS JOIN (VALUES {rows}) AS v(n, {', '.join(_EVENT_COLUMNS)}) "
-            "RETURNING cursor"
+            + f" FROM drawn CROSS JOIN (VALUES {rows}) AS v(n, {', '.join(_EVENT_COLUMNS)})"
         ).bindparams(
             *(
                 bindparam(f"{c}_{i}", type_=events.c[c].type)
@@ -62,22 +92,78 @@ def _pg_append(count: int) -> Any:
     return stmt
 
 
-async def append_events(conn: Executor, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Append events (dicts of the ``events`` columns but ``cursor``); return their cursors.
+async def append_events(conn: Executor, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append events (dicts of the ``events`` columns but ``cursor``).
 
-    Must run last in its transaction: the counter row stays locked until the commit.
+    Must run last in its transaction: on SQLite the counter row, on PostgreSQL the shared
+    lock that holds the assigner back, stay taken until the commit.
     """
     if not rows:
-        return []
+        return
     if isinstance(conn, SyncExecutor):
         ((last,),) = conn.driver_execute(_TAKE_SQL, (len(rows),))
         first = int(last) - len(rows) + 1
         values = [(first + i, *(row.get(c) for c in _EVENT_COLUMNS)) for i, row in enumerate(rows)]
         conn.driver_execute(_INSERT_SQL, values, many=True)
-        return list(range(first, first + len(rows)))
+        return
     params = {f"{c}_{i}": row.get(c) for i, row in enumerate(rows) for c in _EVENT_COLUMNS}
-    result = await conn.execute(_pg_append(len(rows)), params)
-    return sorted(int(r[0]) for r in result.all())
+    await conn.execute(_pg_append(len(rows)), params)
+
+
+_ANY_PENDING = text("SELECT min(cursor) < 0 FROM events")
+# The barrier and the high-water mark in one statement: the sequence is read in a subquery
+# correlated with the lock's row, so only once the lock is held.
+_BARRIER = text(
+    "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_pending "
+    f"WHERE lk.one = 1) FROM (SELECT pg_advisory_xact_lock({_LOCK_KEY}), 1 AS one) AS lk"
+)
+
+ASSIGN_BATCH = 5000
+"""Most events one assignment numbers (a statement well within its time budget)."""
+
+
+async def pending_high_water(conn: Executor, *, check: bool = True) -> int:
+    """PostgreSQL: the greatest ``s`` whose pending events are all final (committed or rolled
+    back), or 0 when none is pending.
+
+    Run it outside a transaction block (autocommit): the barrier's lock (waited for up to
+    the connection's ``lock_timeout``) holds new appends back until its transaction ends,
+    which is then the end of the statement.
+
+    Args:
+        conn: The transaction's executor.
+        check: Look whether anything is pending first (one index probe), and skip the
+            barrier when nothing is; False when a commit just appended some.
+    """
+    if check and not (await conn.execute(_ANY_PENDING)).scalar():
+        return 0
+    return int((await conn.execute(_BARRIER)).scalar_one())
+
+
+_HEAD_FOR_UPDATE = text("SELECT last_cursor FROM event_log WHERE id = 1 FOR UPDATE")
+_ASSIGN = text(
+    "WITH p AS (SELECT cursor AS pending, row_number() OVER (ORDER BY cursor DESC) AS n "
+    "FROM events WHERE cursor < 0 AND cursor > :floor ORDER BY cursor DESC LIMIT :batch), "
+    "moved AS (UPDATE events SET cursor = :head + p.n FROM p WHERE events.cursor = p.pending "
+    "RETURNING 1) "
+    "UPDATE event_log SET last_cursor = last_cursor + (SELECT count(*) FROM moved) "
+    "WHERE id = 1 RETURNING last_cursor"
+)
+
+
+async def assign_cursors(conn: Executor, high_water: int, batch: int = ASSIGN_BATCH) -> int:
+    """PostgreSQL: give the first ``batch`` committed pending events with ``s <= high_water``
+    the next cursors, in ``(s, i)`` order; return how many got one.
+
+    The ``event_log`` row is locked by the first statement, so the second (READ COMMITTED:
+    a snapshot of its own, taken once the lock is held) sees every assignment committed
+    before, and assigners hand out cursors one after another.
+    """
+    head = int((await conn.execute(_HEAD_FOR_UPDATE)).scalar_one())
+    floor = -(high_water + 1) * _SPAN  # pending cursors above it have s <= high_water
+    params = {"head": head, "floor": floor, "batch": batch}
+    last = int((await conn.execute(_ASSIGN, params)).scalar_one())
+    return last - head
 
 
 async def log_bounds(conn: Executor) -> tuple[int, int]:
@@ -123,13 +209,18 @@ async def prune_events(conn: Executor, older_than_ms: int) -> int:
     pruned cursor (0: none ever).
 
     Only a prefix of the log is deleted (everything up to the newest cursor that is old
-    enough), so "pruned through n" stays exact even when times are not monotonic.
+    enough), so "pruned through n" stays exact even when times are not monotonic. Pending
+    events (PostgreSQL, no cursor yet) are kept for the assigner.
     """
     newest_old = (
-        await conn.execute(select(func.max(events.c.cursor)).where(events.c.time < older_than_ms))
+        await conn.execute(
+            select(func.max(events.c.cursor)).where(
+                events.c.time < older_than_ms, events.c.cursor > 0
+            )
+        )
     ).scalar_one()
     if newest_old is not None:
-        await conn.execute(delete(events).where(events.c.cursor <= newest_old))
+        await conn.execute(delete(events).where(events.c.cursor > 0, events.c.cursor <= newest_old))
         await conn.execute(
             update(event_log)
             .where(event_log.c.id == 1, event_log.c.pruned_through < newest_old)

@@ -326,8 +326,8 @@ PROPERTY_TABLES: dict[str, Table] = {
 }
 
 # The change-event log (an outbox): one row per change, written in the change's transaction.
-# The cursor is handed out by the one row of ``event_log`` (updated in that transaction too),
-# so on PostgreSQL a later cursor cannot commit before an earlier one is visible.
+# The cursor comes from the one row of ``event_log``: on SQLite in that transaction, on
+# PostgreSQL after its commit (a negative, pending cursor until then; store/events.py).
 events = Table(
     "events",
     metadata,

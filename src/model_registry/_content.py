@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from model_registry._hashwrite import HashingWriter
 from model_registry.exceptions import InvalidResponse, NotFound
 from model_registry.transport.base import CONTENT_CHUNK_BYTES, Transport
 from model_registry.types import Artifact
@@ -145,30 +146,24 @@ async def download_file(
     fd, tmp_name = tempfile.mkstemp(prefix=".mr-download-", dir=target.parent)
     tmp = Path(tmp_name)
     try:
-        loop = asyncio.get_running_loop()
-        with os.fdopen(fd, "wb") as out:
+        with os.fdopen(fd, "wb", buffering=0) as out:
             hasher = hashlib.sha256()
             done = 0
-            # A piece is written (and hashed) while the next one arrives: one write in
-            # flight at most, so the pieces stay in order and memory stays at two pieces.
-            writing: asyncio.Future[None] | None = None
+            # A piece is hashed and written (two worker threads at once) while the next one
+            # arrives; memory stays at two pieces.
+            writer = HashingWriter(out, hasher)
             try:
                 async with transport.download_content(artifact_id) as download:
                     announced = download.sha256
                     async for piece in download.chunks:
-                        if writing is not None:
-                            await asyncio.shield(writing)
-                        writing = loop.run_in_executor(None, _write_hashed, out, hasher, piece)
+                        await writer.add(piece)
                         done += len(piece)
                         if progress is not None:
                             progress(done, download.size)
                     size = download.size
-                if writing is not None:
-                    await asyncio.shield(writing)
+                await writer.finish()
             finally:
-                if writing is not None and not writing.done():
-                    with contextlib.suppress(BaseException):
-                        await writing
+                await writer.settle()  # never close the file under a running write
         digest = hasher.hexdigest()
         for what, wanted in (
             ("the registry's answer", announced),
@@ -189,11 +184,6 @@ async def download_file(
             os.unlink(tmp_name)
         raise
     return target
-
-
-def _write_hashed(out: BinaryIO, hasher: Any, piece: bytes) -> None:
-    hasher.update(piece)
-    out.write(piece)
 
 
 def require_content(artifact: Artifact) -> str:

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from model_registry._hashwrite import HashingWriter
 from model_registry.server.errors import BadRequest, NotFound, PayloadTooLarge, ServiceError
 
 __all__ = [
@@ -361,29 +362,18 @@ class FileArtifactStore(ArtifactStore):
         await _in_thread(functools.partial(self._tmp.mkdir, parents=True, exist_ok=True))
         fd, tmp_name = tempfile.mkstemp(prefix="upload-", dir=self._tmp)
         tmp = Path(tmp_name)
-        loop = asyncio.get_running_loop()
-        # One piece is written and hashed on a worker thread while the next one arrives: the
-        # network and the disk work at once. At most one write is in flight, so the pieces
-        # stay in order and memory stays at two pieces.
-        writing: asyncio.Future[None] | None = None
         try:
             with os.fdopen(fd, "wb", buffering=0) as out:
+                # Each piece is hashed and written on two worker threads at once while the
+                # next one arrives: the network, the hash and the disk all work at once.
+                writer = HashingWriter(out, meter.hasher)
                 try:
                     async for piece in _batches(chunks, CHUNK_BYTES):
                         meter.count(len(piece))
-                        if writing is not None:
-                            await asyncio.shield(writing)
-                        writing = loop.run_in_executor(
-                            None, _write_and_hash, out, meter.hasher, piece
-                        )
-                    if writing is not None:
-                        await asyncio.shield(writing)
+                        await writer.add(piece)
+                    await writer.finish()
                 finally:
-                    # Never close the file under a write still running (its descriptor could
-                    # be reused by then): a failed or cancelled upload waits for it first.
-                    if writing is not None and not writing.done():
-                        with contextlib.suppress(BaseException):
-                            await writing
+                    await writer.settle()  # never close the file under a running write
                 # On disk before it gets its digest's name: a crash after the rename must not
                 # leave a digest naming other bytes.
                 await _in_thread(os.fsync, out.fileno())
@@ -422,15 +412,6 @@ class FileArtifactStore(ArtifactStore):
             return self.path_of(sha256).lstat().st_size
         except FileNotFoundError:
             return None
-
-
-def _write_and_hash(out: Any, hasher: Any, piece: bytes) -> None:
-    # One thread hop for both: hashlib releases the GIL on large buffers, so the loop runs on.
-    hasher.update(piece)
-    view = memoryview(piece)
-    while view:
-        written = out.write(view)
-        view = view[written:]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ from model_registry.types import (
     ServeModel,
     ServingEnvironment,
     Token,
+    Webhook,
+    WebhookDelivery,
 )
 from model_registry.types.custom_properties import (
     _INT_WIRE,
@@ -531,8 +533,59 @@ def created_token_from_wire(data: Any) -> CreatedToken:
     return CreatedToken(token_from_wire(data), secret)
 
 
+def webhook_from_wire(data: Any) -> Webhook:
+    """Build a :class:`~model_registry.types.Webhook` from a REST webhook object.
+
+    Raises:
+        InvalidResponse: The object is malformed.
+    """
+    try:
+        last = data.get("lastDelivery") or {}
+        return Webhook(
+            str(data["id"]),
+            str(data["url"]),
+            [str(e) for e in data.get("events") or []],
+            data.get("description"),
+            _optional_int(data.get("createTimeSinceEpoch")),
+            None if data.get("cursor") is None else str(data["cursor"]),
+            last.get("status"),
+            _optional_int(last.get("timeSinceEpoch")),
+            last.get("error"),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise InvalidResponse(f"malformed webhook object from the server: {data!r}") from None
+
+
+def webhook_delivery_from_wire(data: Any) -> WebhookDelivery:
+    """Build a :class:`~model_registry.types.WebhookDelivery` from a REST delivery object.
+
+    Raises:
+        InvalidResponse: The object is malformed.
+    """
+    try:
+        return WebhookDelivery(
+            str(data["id"]),
+            str(data["webhookId"]),
+            str(data["cursor"]),
+            str(data["eventType"]),
+            _read_int(data["timeSinceEpoch"]),
+            _read_int(data["attempts"]),
+            str(data["status"]),
+            _optional_int(data.get("httpStatus")),
+            data.get("error"),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise InvalidResponse(f"malformed webhook delivery from the server: {data!r}") from None
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else _read_int(value)
+
+
 _OTHER_DECODERS: dict[type[Any], Callable[[Any], Any]] = {
     Artifact: artifact_from_wire,
     Token: token_from_wire,
     CreatedToken: created_token_from_wire,
+    Webhook: webhook_from_wire,
+    WebhookDelivery: webhook_delivery_from_wire,
 }

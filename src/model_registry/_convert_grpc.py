@@ -28,6 +28,7 @@ from model_registry.types import artifacts as domain_artifacts
 from model_registry.types import contexts as domain_contexts
 from model_registry.types import enums as domain_enums
 from model_registry.types import projects as domain_projects
+from model_registry.types import webhooks as domain_webhooks
 from model_registry.types.base import BaseResource
 from model_registry.types.custom_properties import decode_value, encode_value
 
@@ -201,6 +202,8 @@ def message_to_domain(message: Message) -> Any:
         return token_from_message(message)
     if isinstance(message, pb.CreatedToken):
         return domain_projects.CreatedToken(token_from_message(message.token), message.secret)
+    if isinstance(message, pb.Webhook | pb.WebhookDeliveryRecord):
+        return _webhook_from_message(message)
     if isinstance(message, pb.Artifact):
         inner = artifact_member(message)
         if inner is None:
@@ -235,4 +238,37 @@ def token_from_message(message: Any) -> domain_projects.Token:
             if message.HasField("expires_time_since_epoch")
             else None
         ),
+    )
+
+
+def _optional(message: Any, name: str) -> Any:
+    return getattr(message, name) if message.HasField(name) else None
+
+
+def _webhook_from_message(
+    message: Any,
+) -> domain_webhooks.Webhook | domain_webhooks.WebhookDelivery:
+    """The domain webhook of a ``Webhook`` message, or delivery of a ``WebhookDeliveryRecord``."""
+    if isinstance(message, pb.Webhook):
+        return domain_webhooks.Webhook(
+            message.id,
+            message.url,
+            list(message.events),
+            _optional(message, "description"),
+            message.create_time_since_epoch,
+            message.cursor,
+            _optional(message, "last_status"),
+            _optional(message, "last_time_since_epoch"),
+            _optional(message, "last_error"),
+        )
+    return domain_webhooks.WebhookDelivery(
+        message.id,
+        message.webhook_id,
+        message.cursor,
+        message.event_type,
+        message.time_since_epoch,
+        message.attempts,
+        message.status,
+        _optional(message, "http_status"),
+        _optional(message, "error"),
     )

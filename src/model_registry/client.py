@@ -23,7 +23,15 @@ import logging
 import os
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -46,6 +54,8 @@ from model_registry.types import (
     RegisteredModel,
     RegisteredModelState,
     Token,
+    Webhook,
+    WebhookDelivery,
 )
 from model_registry.utils import OCIParams, S3Params
 from model_registry.workflows import artifacts as wf_artifacts
@@ -433,6 +443,31 @@ class ModelRegistry:
             NotFound: There is no such token.
         """
         self._call(lambda api: api.revoke_token(token_id))
+
+    # -- webhooks (the server's admin token only) ----------------------------------------
+
+    def create_webhook(
+        self, url: str, secret: str, events: Sequence[str], *, description: str | None = None
+    ) -> Webhook:
+        """Register a webhook: matching events are POSTed to ``url``, signed with ``secret``
+        (see :meth:`ModelRegistryAPIClient.create_webhook`)."""
+        return self._call(lambda api: api.create_webhook(url, secret, events, description))
+
+    def get_webhook(self, webhook_id: str) -> Webhook | None:
+        """The webhook with this id (with its last delivery's status), or ``None``."""
+        return self._call(lambda api: api.get_webhook(webhook_id))
+
+    def list_webhooks(self) -> Pager[Webhook]:
+        """Return a pager over the webhooks (never their secrets)."""
+        return self._pager(lambda api, options: api.get_webhooks(options))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """Remove a webhook and its delivery log (NotFound when there is none)."""
+        self._call(lambda api: api.delete_webhook(webhook_id))
+
+    def list_webhook_deliveries(self, webhook_id: str) -> Pager[WebhookDelivery]:
+        """Return a pager over a webhook's delivery log, newest first."""
+        return self._pager(lambda api, options: api.get_webhook_deliveries(webhook_id, options))
 
     # -- models --------------------------------------------------------------------------
 

@@ -50,6 +50,8 @@ from model_registry.operations import (
     SERVE_MODEL,
     SERVING_ENVIRONMENT,
     TOKEN,
+    WEBHOOK,
+    WEBHOOK_DELIVERY,
     Kind,
 )
 from model_registry.transport.auth import TokenSource
@@ -82,6 +84,8 @@ from model_registry.types import (
     ServeModel,
     ServingEnvironment,
     Token,
+    Webhook,
+    WebhookDelivery,
 )
 
 __all__ = ["ModelRegistryAPIClient"]
@@ -623,13 +627,7 @@ class ModelRegistryAPIClient:
     def get_tokens(self, options: ListOptions | None = None) -> PageCall[Token]:
         """One page of the tokens the caller may manage (never their secrets); the page size
         and page token of ``options`` are used, its ordering and filter are not."""
-        opts = options if options is not None else ListOptions()
-
-        async def fetch() -> RawPage[Token]:
-            page = ListOptions(opts.limit, next_page_token=opts.next_page_token)
-            return await self._t().list(TOKEN, page)
-
-        return PageCall(fetch, opts)
+        return self._page_only(TOKEN, options)
 
     async def revoke_token(self, id: str) -> None:
         """Revoke the token with this id: it stops working at once.
@@ -638,6 +636,78 @@ class ModelRegistryAPIClient:
             NotFound: There is no such token.
         """
         await self._t().call(TOKEN, "revoke", (("id", str(id)),))
+
+    # -- webhooks (the server's admin token only) ----------------------------------------
+
+    async def create_webhook(
+        self, url: str, secret: str, events: Sequence[str], description: str | None = None
+    ) -> Webhook:
+        """Register a webhook: the events of ``events`` (types such as
+        ``model_version.created``; ``"*"``: every type) committed from now on are POSTed to
+        ``url``, signed with ``secret`` (never shown again).
+
+        Raises:
+            BadRequest: A URL the server refuses (not https, a private address), unknown
+                event types, an empty secret.
+            Forbidden: Not the server's admin token.
+        """
+        body: dict[str, Any] = {"url": url, "secret": secret, "events": list(events)}
+        if description is not None:
+            body["description"] = description
+        created: Webhook = await self._t().call(WEBHOOK, "create", body=body, required=True)
+        return created
+
+    async def get_webhook(self, id: str) -> Webhook | None:
+        """The webhook with this id (with its last delivery's status), or ``None``."""
+        if not _is_id(id):
+            return None
+        found: Webhook | None = await self._maybe(
+            self._t().call(WEBHOOK, "get", (("id", str(id)),), required=True)
+        )
+        return found
+
+    def get_webhooks(self, options: ListOptions | None = None) -> PageCall[Webhook]:
+        """One page of the webhooks, by id; the page size and page token of ``options`` are
+        used, its ordering and filter are not."""
+        return self._page_only(WEBHOOK, options)
+
+    async def delete_webhook(self, id: str) -> None:
+        """Remove a webhook and its delivery log.
+
+        Raises:
+            NotFound: There is no such webhook.
+        """
+        await self._delete(WEBHOOK, id)
+
+    def get_webhook_deliveries(
+        self, webhook_id: str, options: ListOptions | None = None
+    ) -> PageCall[WebhookDelivery]:
+        """One page of a webhook's delivery log, newest first (empty for no such webhook);
+        the page size and page token of ``options`` are used."""
+        return self._page_only(WEBHOOK_DELIVERY, options, "webhook", webhook_id)
+
+    def _page_only(
+        self,
+        kind: Kind[T],
+        options: ListOptions | None,
+        parent: str | None = None,
+        parent_id: str | None = None,
+    ) -> PageCall[T]:
+        """A list that pages but neither orders nor filters (tokens, webhooks)."""
+        opts = options if options is not None else ListOptions()
+
+        async def fetch() -> RawPage[T]:
+            page = ListOptions(opts.limit, next_page_token=opts.next_page_token)
+            if parent_id is not None and not _is_id(parent_id):
+                return RawPage.empty()
+            try:
+                return await self._t().list(kind, page, parent, parent_id)
+            except NotFound:
+                if parent is None:
+                    raise
+                return RawPage.empty()
+
+        return PageCall(fetch, opts)
 
     # -- model versions ------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ from model_registry.types import (
     ServeModel,
     ServingEnvironment,
     Token,
+    Webhook,
+    WebhookDelivery,
 )
 
 __all__ = [
@@ -53,6 +55,8 @@ __all__ = [
     "SERVE_MODEL",
     "SERVING_ENVIRONMENT",
     "TOKEN",
+    "WEBHOOK",
+    "WEBHOOK_DELIVERY",
     "Kind",
     "Op",
     "endpoint_module",
@@ -92,6 +96,7 @@ DELETE = "delete"
 CONTENT = "artifact-content"
 EVENTS = "events"
 TOKENS = "tokens"
+WEBHOOKS = "webhooks"
 
 #: The API versions serving the reference's model, artifact and serving operations.
 COMMON: tuple[str, ...] = (V1, V1ALPHA3)
@@ -412,6 +417,30 @@ TOKEN: Kind[Token] = Kind(
     special={
         "create": extension(TOKENS, "create_token", "CreateToken", answer=CreatedToken),
         "revoke": extension(TOKENS, "revoke_token", "RevokeToken"),
+    },
+    scoped=False,
+)
+#: Webhooks (our v1 extension), for the server's admin token only: registered, listed, got
+#: and removed across projects; no update.
+WEBHOOK: Kind[Webhook] = Kind(
+    "webhook",
+    Webhook,
+    list=extension(WEBHOOKS, "get_webhooks", "GetWebhooks"),
+    delete=extension(WEBHOOKS, "delete_webhook", "DeleteWebhook"),
+    special={
+        "create": extension(WEBHOOKS, "create_webhook", "CreateWebhook"),
+        "get": extension(WEBHOOKS, "get_webhook", "GetWebhookById"),
+    },
+    scoped=False,
+)
+#: A webhook's delivery log, newest first: a list of one webhook's children.
+WEBHOOK_DELIVERY: Kind[WebhookDelivery] = Kind(
+    "webhook_delivery",
+    WebhookDelivery,
+    children={
+        "webhook": extension(
+            WEBHOOKS, "get_webhook_deliveries", "GetWebhookDeliveries", "webhook_id"
+        )
     },
     scoped=False,
 )

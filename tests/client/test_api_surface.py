@@ -83,6 +83,12 @@ METHODS: dict[str, list[str]] = {
     "create_token": ["subject", "roles", "expires_time_since_epoch"],
     "get_tokens": ["options"],
     "revoke_token": ["id"],
+    # Our extension: webhooks (issue 22).
+    "create_webhook": ["url", "secret", "events", "description"],
+    "get_webhook": ["id"],
+    "get_webhooks": ["options"],
+    "delete_webhook": ["id"],
+    "get_webhook_deliveries": ["webhook_id", "options"],
 }
 
 

@@ -622,8 +622,7 @@ WEBHOOK_HANDLERS: Mapping[str, Handler] = {
     "DeleteWebhook": _delete_webhook,
     "GetWebhookDeliveries": _get_webhook_deliveries,
 }
-"""The webhook RPCs (administration: the client's operation table has no call for them; the
-command line uses REST)."""
+"""The webhook RPCs (administration, the server's admin token only)."""
 
 STREAM_HANDLERS: Mapping[str, StreamHandler] = {"WatchEvents": _watch_events}
 """The server-streaming RPCs (the others are in :data:`RPC_HANDLERS`)."""

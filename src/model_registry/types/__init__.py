@@ -41,6 +41,7 @@ from model_registry.types.events import Event
 from model_registry.types.options import ListOptions, Page, PageCall, RawPage
 from model_registry.types.pager import Pager
 from model_registry.types.projects import MODEL_TASKS, ROLES, CreatedToken, Project, Token
+from model_registry.types.webhooks import Webhook, WebhookDelivery
 
 __all__ = [
     "MODEL_TASKS",
@@ -81,4 +82,6 @@ __all__ = [
     "ServingEnvironment",
     "SortOrder",
     "Token",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -89,7 +89,8 @@ def _camel(name: str) -> str:
 
 def test_the_service_has_one_rpc_per_client_api_method() -> None:
     # ``watch`` is the client method of the streaming WatchEvents (an async iterator); the
-    # webhook RPCs administer the server and have no client method.
+    # webhook RPCs are rows of their own (operations.WEBHOOK, tests/client/
+    # test_client_webhooks.py), outside the Go interface's table.
     assert {_camel(name) for name in CLIENT_API} | {"WatchEvents"} | set(WEBHOOK_HANDLERS) == RPCS
 
 

@@ -20,9 +20,16 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from model_registry.server.service import RegistryService
-from model_registry.server.store import Store
+from model_registry.server.entities import MODEL_VERSION, REGISTERED_MODEL, EntityKind
+from model_registry.server.service import (
+    WIRE_VERSION,
+    RegistryService,
+    render_message,
+    render_wire,
+)
+from model_registry.server.store import Record, Store
 from model_registry.server.store.schema import contexts, contexts_properties
+from model_registry.server.store.statements import KEEP_WIRE
 
 _BATCH = 10_000
 
@@ -153,6 +160,52 @@ async def _copy_template(store: Store, template_id: int, copies: int, *, scale: 
                 ]
                 if prop_rows:
                     await conn.execute(insert(contexts_properties), prop_rows)
+                await _keep_answers(
+                    conn, MODEL_VERSION, row, new_ids[start : start + _BATCH], prop_rows
+                )
+
+
+async def _keep_answers(
+    conn: Any,
+    kind: EntityKind,
+    template: dict[str, Any],
+    ids: list[int],
+    props: list[dict[str, Any]],
+) -> None:
+    """Keep the answers of copied rows (``contexts.wire``), as the service does after a write.
+
+    The copies' rows are read back (their names and times differ from the template's) and
+    rendered with their own property rows, so each kept answer is the one the service would
+    have kept: a copy of the template's would name the template.
+    """
+    if not ids:
+        return
+    by_owner: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for p in props:
+        by_owner[p["owner_id"]].append(p)
+    found = (
+        await conn.execute(
+            select(
+                contexts.c.id, contexts.c.name, contexts.c.create_time, contexts.c.update_time
+            ).where(contexts.c.id.in_(ids))
+        )
+    ).all()
+    kept = [
+        {
+            "b_id": record.id,
+            "b_wire": render_wire(kind, record),
+            "b_pb": render_message(kind, record),
+            "b_version": WIRE_VERSION,
+        }
+        for record in (
+            Record(
+                {**template, "id": ident, "name": name, "create_time": c, "update_time": u},
+                sorted(by_owner[ident], key=lambda p: p["name"]),
+            )
+            for ident, name, c, u in found
+        )
+    ]
+    await conn.execute(KEEP_WIRE, kept)
 
 
 def seed_versions_sync(database: Path | str, count: int, *, scale: bool = False) -> str:
@@ -226,5 +279,6 @@ async def seed_models(database: Path | str, count: int) -> None:
                 prop_rows = [{**p, "owner_id": owner} for owner in new_ids for p in props]
                 if prop_rows:
                     await conn.execute(insert(contexts_properties), prop_rows)
+                await _keep_answers(conn, REGISTERED_MODEL, row, list(new_ids), prop_rows)
     finally:
         await store.close()

@@ -55,7 +55,7 @@ from model_registry.server.errors import (
 from model_registry.server.observability import CallObserver
 from model_registry.server.paging import PageRequest, encode_token
 from model_registry.server.ratelimit import RateLimiter
-from model_registry.server.service import RegistryService
+from model_registry.server.service import MessagePage, RegistryService, lists_as_text
 
 __all__ = [
     "CONTENT_SERVICE_NAME",
@@ -80,7 +80,8 @@ V1_SERVICE_NAME: str = pb_v1.DESCRIPTOR.services_by_name["ModelRegistryService"]
 SERVICE_NAMES: Mapping[str, str] = {"v1": V1_SERVICE_NAME, "v1alpha3": SERVICE_NAME}
 _V1_METHODS = frozenset(pb_v1.DESCRIPTOR.services_by_name["ModelRegistryService"].methods_by_name)
 
-Handler = Callable[[RegistryService, Any], Awaitable[Message]]
+Handler = Callable[[RegistryService, Any], Awaitable[Message | bytes]]
+"""An RPC's handler: the answer as a message, or already serialized (a spliced list page)."""
 
 # Request fields of the "find by params" RPCs that name the parent: the service takes them as
 # ``parentResourceId`` (as REST does), and a model version's name (``version``) as ``name``.
@@ -213,13 +214,80 @@ def _varint_size(value: int) -> int:
 
 
 def _list(kind: str, out: type[Message], parent: str | None = None) -> Handler:
-    async def handler(service: RegistryService, request: Any) -> Message:
+    spliced = lists_as_text(kind)
+
+    async def handler(service: RegistryService, request: Any) -> Message | bytes:
         parent_id = _opt(request, parent) if parent is not None else None
         params = query_params(request)
+        if spliced:
+            page = await service.list_messages(kind, params, parent_id=parent_id)
+            return _page_bytes(page, out, params)
         result = await service.list(kind, params, parent_id=parent_id)
         return _page_message(result, out, params)
 
     return handler
+
+
+def _page_bytes(page: MessagePage, out: type[Message], params: Mapping[str, str]) -> bytes:
+    """A list answer serialized from its items' serialized messages, no message per item:
+    parsed, the message :func:`_page_message` gives (the items field first, then the rest),
+    and cut short the same way when it does not fit :data:`MAX_RESPONSE_BYTES`.
+
+    Raises:
+        EntityTooLarge: Not even the first item fits.
+    """
+    tag = _ITEMS_TAGS.get(out)
+    if tag is None:
+        tag = _ITEMS_TAGS[out] = _varint((out.DESCRIPTOR.fields_by_name["items"].number << 3) | 2)
+    framed = [tag + _varint(len(item)) + item for item in page.items]
+    keep = len(framed)
+    token = page.next_page_token
+    if sum(map(len, framed)) + _LIST_FRAME_BYTES > MAX_RESPONSE_BYTES:
+        budget = MAX_RESPONSE_BYTES - _LIST_FRAME_BYTES
+        used = keep = 0
+        for item in framed:
+            used += len(item)
+            if used > budget:
+                break
+            keep += 1
+        if keep == 0:
+            raise EntityTooLarge(
+                f"item {page.ids[0]} alone is larger than the {MAX_RESPONSE_BYTES} bytes a gRPC "
+                "answer may have: read it over REST"
+            )
+        request = PageRequest.from_query(params)
+        token = encode_token(
+            page.order_values[keep - 1],
+            page.ids[keep - 1],
+            order_by=request.order_by,
+            desc=request.desc,
+        )
+    rest = {"nextPageToken": token, "pageSize": page.page_size, "size": keep}
+    return b"".join(framed[:keep]) + wire_to_message(rest, out).SerializeToString()
+
+
+_ITEMS_TAGS: dict[type[Message], bytes] = {}
+
+
+def _varint(value: int) -> bytes:
+    """The protobuf varint encoding of a non-negative ``value``."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _serializer(cls: type[Message]) -> Callable[[Message | bytes], bytes]:
+    """The response serializer of an RPC answering ``cls``: an answer already serialized (a
+    spliced list page) goes out as it is."""
+    serialize = cls.SerializeToString
+
+    def serializer(answer: Message | bytes) -> bytes:
+        return answer if isinstance(answer, bytes) else serialize(answer)
+
+    return serializer
 
 
 def _list_context_artifacts(context_kind: str, field: str) -> Handler:
@@ -909,8 +977,8 @@ def _dispatch(
     by_token: bool = False,
     calls: CallsPerAddress | None = None,
     observer: CallObserver | None = None,
-) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[Message]]:
-    async def behavior(raw: bytes, context: grpc.aio.ServicerContext) -> Message:
+) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[Message | bytes]]:
+    async def behavior(raw: bytes, context: grpc.aio.ServicerContext) -> Message | bytes:
         started = observer.start() if observer is not None else 0.0
         code = "CANCELLED"  # unless the call ends otherwise: its client went away
         address = _peer_address(context.peer() or "") if calls is not None else ""
@@ -930,12 +998,12 @@ def _dispatch(
                 code = result.grpc_code
                 await _abort(context, result)
             code = "OK"
-            return result  # type: ignore[return-value]  # not an error, so a message
+            return result  # type: ignore[return-value]  # not an error, so the answer
         finally:
             if observer is not None:
                 observer.done(name, code, started, address or None)
 
-    async def run(raw: bytes, context: grpc.aio.ServicerContext) -> Message | ServiceError:
+    async def run(raw: bytes, context: grpc.aio.ServicerContext) -> Message | bytes | ServiceError:
         """The answer, or the error to end the call with."""
         try:
             if limiter is not None:
@@ -1054,7 +1122,7 @@ def _registry_method_handlers(
                 calls,
                 observer,
             ),
-            response_serializer=response_cls.SerializeToString,
+            response_serializer=_serializer(response_cls),
         )
     return handlers
 

@@ -37,7 +37,7 @@ from model_registry.server.entities import ANY_ARTIFACT, ARTIFACT_KINDS
 from model_registry.server.errors import BadRequest, ServiceError
 from model_registry.server.paging import ORDER_BY_FIELDS
 from model_registry.server.ratelimit import RateLimiter
-from model_registry.server.service import RegistryService
+from model_registry.server.service import RegistryService, lists_as_text
 from model_registry.server.versions import (
     API_VERSIONS,
     DEFAULT_API_VERSIONS,
@@ -370,14 +370,31 @@ def _same(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _as_text(version: ApiVersion, kind: str) -> tuple[bool, bool]:
+    """Whether a list of ``kind`` is answered as the service's spliced JSON
+    (:meth:`RegistryService.list_json`), and its options under ``version``: the only
+    difference between the versions' answers of those kinds is our extension's ``aliases``."""
+    return lists_as_text(kind), version.extensions
+
+
+def _ok_json(body: bytes) -> web.Response:
+    """A 200 whose body is JSON already encoded (headers as :func:`json_response`)."""
+    return web.Response(body=body, content_type=_JSON_CONTENT_TYPE, charset="utf-8")
+
+
 async def _body(request: web.Request, shape_in: _Shape) -> dict[str, Any]:
     return shape_in(await read_json_object(request))
 
 
 def _collection(kind: str, version: ApiVersion) -> tuple[Handler, Handler]:
     shape_in, out = _shapes(version, kind)
+    text, aliases = _as_text(version, kind)
 
     async def list_(request: web.Request) -> web.Response:
+        if text:
+            return _ok_json(
+                await _service(request).list_json(kind, _params(request), aliases=aliases)
+            )
         return _ok(out(await _service(request).list(kind, _params(request))))
 
     async def create(request: web.Request) -> web.Response:
@@ -411,10 +428,16 @@ def _find(kind: str, version: ApiVersion) -> Handler:
 
 def _children(kind: str, version: ApiVersion) -> tuple[Handler, Handler]:
     shape_in, out = _shapes(version, kind)
+    text, aliases = _as_text(version, kind)
 
     async def list_(request: web.Request) -> web.Response:
         service = _service(request)
-        page = await service.list(kind, _params(request), parent_id=request.match_info["id"])
+        parent = request.match_info["id"]
+        if text:
+            return _ok_json(
+                await service.list_json(kind, _params(request), parent_id=parent, aliases=aliases)
+            )
+        page = await service.list(kind, _params(request), parent_id=parent)
         return _ok(out(page))
 
     async def create(request: web.Request) -> web.Response:

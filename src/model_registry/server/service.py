@@ -22,12 +22,17 @@ import functools
 import json
 import re
 import uuid
+import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
+from google.protobuf.message import Message
 
+from model_registry._generated.grpc.model_registry.v1alpha3 import model_registry_pb2 as pb
+from model_registry._wire.proto import wire_to_message
 from model_registry.server.aliases import alias_change, check_alias
 from model_registry.server.artifacts import (
     SHA256_PROPERTY,
@@ -44,6 +49,7 @@ from model_registry.server.entities import (
     ARTIFACT_KINDS,
     DATASET_ARTIFACT,
     DOC_ARTIFACT,
+    EXPERIMENT,
     EXPERIMENT_RUN,
     INFERENCE_SERVICE,
     KINDS,
@@ -53,6 +59,7 @@ from model_registry.server.entities import (
     MODEL_VERSION,
     PARAMETER,
     REGISTERED_MODEL,
+    SERVING_ENVIRONMENT,
     EntityKind,
 )
 from model_registry.server.errors import (
@@ -67,13 +74,14 @@ from model_registry.server.errors import (
     UnprocessableEntity,
 )
 from model_registry.server.events import EventFeed, EventWatch, WatchRequest, event_kind
-from model_registry.server.paging import PageRequest
+from model_registry.server.paging import OrderValue, PageRequest
 from model_registry.server.principal import EDITOR
 from model_registry.server.projects import ProjectRules, audit
 from model_registry.server.store import Record, Scope, Store, Tx, WriteBody
 from model_registry.server.store.contents import content_digests
 from model_registry.server.store.events import append_events
 from model_registry.server.store.queries import Change, now_ms
+from model_registry.server.store.statements import ALIAS_OWNER_COLUMNS
 from model_registry.server.sweep import DEFAULT_GRACE_SECONDS, ContentSweeper, ContentSwept
 from model_registry.server.webhooks import WebhookPolicy, Webhooks
 from model_registry.server.wire import (
@@ -209,6 +217,113 @@ def to_wire(kind: EntityKind, record: Record) -> dict[str, Any]:
     return out
 
 
+_WIRE_RENDERING = 1
+"""The version of :func:`to_wire`'s own code: bump it with any change to what an answer looks
+like that the descriptors do not show (a new common field, another order, another form), so no
+page splices an answer kept by the old code."""
+
+_MESSAGES: dict[str, type[Message]] = {
+    REGISTERED_MODEL.kind: pb.RegisteredModel,
+    MODEL_VERSION.kind: pb.ModelVersion,
+    EXPERIMENT.kind: pb.Experiment,
+    EXPERIMENT_RUN.kind: pb.ExperimentRun,
+    SERVING_ENVIRONMENT.kind: pb.ServingEnvironment,
+    INFERENCE_SERVICE.kind: pb.InferenceService,
+}
+"""The gRPC message of each kind of the ``contexts`` table (the rows that keep answers)."""
+
+WIRE_VERSION = (
+    zlib.crc32(
+        repr(
+            (
+                _WIRE_RENDERING,
+                [(k.kind, k.artifact_type, k.fields) for k in KINDS.values()],
+                pb.DESCRIPTOR.serialized_pb,
+            )
+        ).encode()
+    )
+    & 0x7FFFFFFF
+)
+"""The rendering a kept answer (``contexts.wire``, ``wire_pb``) was made by:
+:data:`_WIRE_RENDERING`, every kind's descriptor and the proto, so a new or changed field
+retires the kept answers by itself."""
+
+
+def _kept_form(kind: EntityKind, record: Record) -> dict[str, Any]:
+    wire = to_wire(kind, record)
+    wire.pop("aliases", None)
+    return wire
+
+
+def render_wire(kind: EntityKind, record: Record) -> str:
+    """The answer of a context row as kept in ``contexts.wire``: :func:`to_wire` encoded as
+    REST encodes it (orjson), aliases left out (a list page adds them where they are shown)."""
+    wire = _kept_form(kind, record)
+    try:
+        return orjson.dumps(wire).decode()
+    except TypeError:  # orjson.JSONEncodeError: a value only the standard encoder takes
+        return json.dumps(wire)
+
+
+def render_message(kind: EntityKind, record: Record) -> bytes:
+    """The answer of a context row as kept in ``contexts.wire_pb``: its gRPC message as the
+    gRPC front door builds it from :func:`to_wire`, serialized, aliases left out."""
+    return wire_to_message(_kept_form(kind, record), _MESSAGES[kind.kind]).SerializeToString()
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """A list page of serialized gRPC messages (see :meth:`RegistryService.list_messages`).
+
+    Attributes:
+        items: Each item's serialized message (aliases included).
+        ids: Each item's id.
+        order_values: Each item's value of the page's ordering.
+        next_page_token: The next page's token (``""`` on the last).
+        page_size: The ``pageSize`` of the answer (the request's, or the items' count).
+    """
+
+    items: list[bytes]
+    ids: list[int]
+    order_values: list[OrderValue]
+    next_page_token: str
+    page_size: int
+
+
+def lists_as_text(kind: str) -> bool:
+    """Whether lists of ``kind`` can be answered by :meth:`RegistryService.list_json`: the
+    kinds of the ``contexts`` table, whose rows keep their answers."""
+    desc = KINDS.get(kind)
+    return desc is not None and desc.table == "contexts"
+
+
+_NO_ALIASES = {MODEL_VERSION.kind: ',"aliases":[]}', REGISTERED_MODEL.kind: ',"aliases":{}}'}
+
+
+def _aliases_shown(kind: EntityKind, pairs: list[tuple[str, int]] | None) -> str:
+    """What follows a kept answer (less its closing brace) of a model version or registered
+    model: its ``aliases`` last, as :func:`to_wire` places them (names, or names to version
+    ids), and the brace."""
+    if not pairs:
+        return _NO_ALIASES[kind.kind]
+    if kind is MODEL_VERSION:
+        shown = orjson.dumps([alias for alias, _ in pairs])
+    else:
+        shown = orjson.dumps({alias: str(version) for alias, version in pairs})
+    return f',"aliases":{shown.decode()}}}'
+
+
+def _aliases_message(
+    message: type[Message], kind: EntityKind, pairs: list[tuple[str, int]]
+) -> bytes:
+    """A model version's or registered model's ``aliases`` alone, serialized (see
+    :func:`to_wire` for their two forms)."""
+    names: Any = [alias for alias, _ in pairs]
+    if kind is not MODEL_VERSION:
+        names = {alias: str(version) for alias, version in pairs}
+    return message(aliases=names).SerializeToString()  # type: ignore[call-arg]
+
+
 def _fitting(kind: EntityKind, record: Record) -> Record:
     """``record`` if its wire form fits in one answer; checked inside the write, so a refused
     entity is rolled back.
@@ -252,6 +367,13 @@ def _find_miss(
 
 def _record_kind(record: Record) -> EntityKind:
     return KINDS[str(record.values["kind"])]
+
+
+def _filter_query(params: Params) -> str | None:
+    filter_query = params.get("filterQuery") or None
+    if filter_query is not None:
+        check_text(filter_query, "filterQuery")
+    return filter_query
 
 
 def _page_request(params: Params) -> PageRequest:
@@ -397,6 +519,7 @@ class RegistryService(ProjectRules):
             start = len(tx.changes)  # SQLite's writer runs several bodies on one Tx
             try:
                 result = await body(tx)
+                await self._keep_wire(tx, tx.changes[start:])
                 rows = [await self._event_row(tx, c) for c in tx.changes[start:]]
                 await append_events(tx.executor, rows)
             finally:
@@ -407,6 +530,31 @@ class RegistryService(ProjectRules):
         self.events.notify()
         audit.info("%s by %r in project %r", what, self._principal.subject, self._project_name)
         return result
+
+    @staticmethod
+    async def _keep_wire(tx: Tx, changes: Sequence[Change]) -> None:
+        """Keep the answer of every context row the transaction created or changed, as it
+        stands at its end (``contexts.wire``, read by :meth:`list_json`).
+
+        A change without the record (an update) reads it once and leaves it on the change, so
+        its event reuses it.
+        """
+        last: dict[int, Change] = {}
+        for change in changes:
+            if change.kind is not None and change.kind.table == "contexts":
+                last[int(change.entity_id)] = change
+        kept: list[tuple[int, str, bytes]] = []
+        for ident, change in last.items():
+            kind = change.kind
+            assert kind is not None
+            if change.action == "deleted":
+                continue
+            if change.record is None or change.action != "created":
+                change.record = await tx.get((kind,), ident)
+            if change.record is not None:
+                record = change.record
+                kept.append((ident, render_wire(kind, record), render_message(kind, record)))
+        await tx.keep_wire(kept, WIRE_VERSION)
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Tx]:
@@ -654,10 +802,62 @@ class RegistryService(ProjectRules):
             BadRequest: Bad filter, paging parameter, token or id.
             NotFound: The parent does not exist.
         """
+        return await self._listing(kind, params, parent_id, self._page)
+
+    async def list_json(
+        self, kind: str, params: Params, *, parent_id: str | None = None, aliases: bool = True
+    ) -> bytes:
+        """:meth:`list` answered as its JSON (REST's encoding), spliced from the rows' kept
+        answers: a page of 1,000 builds no object per item. For kinds where
+        :func:`lists_as_text` holds.
+
+        Args:
+            kind: The entity kind.
+            params: As :meth:`list`.
+            parent_id: As :meth:`list`.
+            aliases: Show the ``aliases`` of model versions and registered models (our
+                extension: REST v1 shows them, v1alpha3 does not).
+
+        Returns:
+            The page's JSON: parsed, equal to :meth:`list`'s answer (less ``aliases`` when
+            not asked for), keys in the same order.
+
+        Raises:
+            BadRequest: Bad filter, paging parameter, token or id.
+            NotFound: The parent does not exist.
+        """
+        assert lists_as_text(kind), f"{kind} rows keep no answer"
+        page_json = functools.partial(self._page_json, aliases=aliases)
+        return await self._listing(kind, params, parent_id, page_json)
+
+    async def list_messages(
+        self, kind: str, params: Params, *, parent_id: str | None = None
+    ) -> MessagePage:
+        """:meth:`list` as serialized gRPC messages, spliced from the rows' kept answers (the
+        gRPC twin of :meth:`list_json`; aliases included, as gRPC shows them).
+
+        Raises:
+            BadRequest: Bad filter, paging parameter, token or id.
+            NotFound: The parent does not exist.
+        """
+        assert lists_as_text(kind), f"{kind} rows keep no answer"
+        return await self._listing(kind, params, parent_id, self._page_messages)
+
+    async def _listing(
+        self,
+        kind: str,
+        params: Params,
+        parent_id: str | None,
+        page_of: Callable[
+            [Tx, tuple[EntityKind, ...], Scope, Params, PageRequest], Coroutine[Any, Any, T]
+        ],
+    ) -> T:
+        """The read of one list page: the kinds, the parent's check, the scope; ``page_of``
+        reads the page and gives the answer."""
         kinds = self._list_kinds(kind, params)
         page = _page_request(params)
 
-        async def body(tx: Tx) -> dict[str, Any]:
+        async def body(tx: Tx) -> T:
             parent: int | None = None
             if parent_id is not None:
                 parent = parse_id(parent_id, "parent id")
@@ -670,13 +870,13 @@ class RegistryService(ProjectRules):
                 name=_query_text(params, "name") if parent is not None else None,
                 external_id=_query_text(params, "externalId") if parent is not None else None,
             )
-            return await self._page(tx, kinds, scope, params, page)
+            return await page_of(tx, kinds, scope, params, page)
 
         return await self._read_listing(params, body)
 
     async def _read_listing(
-        self, params: Params, body: Callable[[Tx], Coroutine[Any, Any, dict[str, Any]]]
-    ) -> dict[str, Any]:
+        self, params: Params, body: Callable[[Tx], Coroutine[Any, Any, T]]
+    ) -> T:
         """Run a list read: a filtered one off the event loop, and over its time budget a 400
         saying how to narrow it (the filter is what made it costly), not a 503.
 
@@ -718,9 +918,7 @@ class RegistryService(ProjectRules):
         params: Params,
         page: PageRequest,
     ) -> dict[str, Any]:
-        filter_query = params.get("filterQuery") or None
-        if filter_query is not None:
-            check_text(filter_query, "filterQuery")
+        filter_query = _filter_query(params)
         try:
             records, token = await tx.list_page(kinds, scope, filter_query, page)
         except ValueError as exc:  # FilterError, PageTokenError
@@ -732,6 +930,89 @@ class RegistryService(ProjectRules):
             "pageSize": page.page_size if page.page_size is not None else len(items),
             "size": len(items),
         }
+
+    async def _page_messages(
+        self,
+        tx: Tx,
+        kinds: tuple[EntityKind, ...],
+        scope: Scope,
+        params: Params,
+        page: PageRequest,
+    ) -> MessagePage:
+        """:meth:`_page` as serialized gRPC messages (see :meth:`list_messages`)."""
+        kind = kinds[0]
+        try:
+            found = await tx.list_page_wire(
+                kinds,
+                scope,
+                _filter_query(params),
+                page,
+                version=WIRE_VERSION,
+                render=functools.partial(render_message, kind),
+                message=True,
+            )
+        except ValueError as exc:  # FilterError, PageTokenError
+            raise BadRequest(str(exc)) from None
+        items = found.answers
+        if kind.kind in ALIAS_OWNER_COLUMNS:
+            aliases = await tx.aliases_of(kind.kind, found.ids)
+            if aliases:
+                # A message's bytes followed by more of its fields parse as one message: the
+                # aliases go after the kept answer, as a message holding only them.
+                message = _MESSAGES[kind.kind]
+                items = [
+                    item
+                    if ident not in aliases
+                    else item + _aliases_message(message, kind, aliases[ident])
+                    for item, ident in zip(items, found.ids, strict=True)
+                ]
+        size = len(items)
+        return MessagePage(
+            items,
+            found.ids,
+            found.order_values,
+            found.next_page_token,
+            page.page_size if page.page_size is not None else size,
+        )
+
+    async def _page_json(
+        self,
+        tx: Tx,
+        kinds: tuple[EntityKind, ...],
+        scope: Scope,
+        params: Params,
+        page: PageRequest,
+        *,
+        aliases: bool,
+    ) -> bytes:
+        """:meth:`_page` as JSON, spliced from the rows' kept answers (see :meth:`list_json`)."""
+        kind = kinds[0]
+        try:
+            found = await tx.list_page_wire(
+                kinds,
+                scope,
+                _filter_query(params),
+                page,
+                version=WIRE_VERSION,
+                render=functools.partial(render_wire, kind),
+            )
+        except ValueError as exc:  # FilterError, PageTokenError
+            raise BadRequest(str(exc)) from None
+        texts, ids, token = found.answers, found.ids, found.next_page_token
+        if aliases and kind.kind in ALIAS_OWNER_COLUMNS:
+            shown = await tx.aliases_of(kind.kind, ids)
+            none = _NO_ALIASES[kind.kind]
+            texts = [
+                text[:-1] + (none if ident not in shown else _aliases_shown(kind, shown[ident]))
+                for text, ident in zip(texts, ids, strict=True)
+            ]
+        size = len(texts)
+        page_size = page.page_size if page.page_size is not None else size
+        # The keys and their order of _page's dict, as orjson writes it.
+        return (
+            f'{{"items":[{",".join(texts)}],"nextPageToken":{orjson.dumps(token).decode()},'
+            f'"pageSize":{page_size},"size":{size}}}'
+        ).encode()
 
     async def find(self, kind: str, params: Params) -> dict[str, Any]:
         """Find one entity by ``name`` (+ ``parentResourceId`` for children) or ``externalId``.

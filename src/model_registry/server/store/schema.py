@@ -30,6 +30,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -158,7 +159,20 @@ contexts = _entity_table(
     Column("desired_state", String(32)),
     Column("registered_model_id", Integer),
     Column("model_version_id", Integer),
+    # The row's answer, kept (see WIRE_COLUMNS).
+    Column("wire", Text),
+    Column("wire_pb", LargeBinary),
+    Column("wire_version", Integer),
 )
+
+WIRE_COLUMNS = ("wire", "wire_pb", "wire_version")
+"""A context row's own answer, kept beside it so a list page splices text instead of building
+an object per row: ``wire`` is the JSON the service's ``to_wire`` gives for the row, aliases
+left out (they change through other rows, and only REST v1 shows them), ``wire_pb`` the same
+as its serialized gRPC message, and ``wire_version`` the rendering both were made by. NULL, or
+another version, means "not kept": the page renders that row from its columns. Every update of
+the row sets them NULL in the same statement; the service writes them anew at the end of each
+write transaction (``RegistryService._keep_wire``)."""
 
 _ARTIFACT_COLUMNS = (
     "uri",

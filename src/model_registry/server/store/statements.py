@@ -27,6 +27,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
@@ -40,6 +41,7 @@ from model_registry.server.store.schema import (
     PROPERTY_TABLES,
     TABLES,
     attributions,
+    contexts,
     model_version_aliases,
 )
 
@@ -263,6 +265,15 @@ def insert_statement(table_name: str, *, whole_row: bool) -> Any:
 
 
 PROPS_INSERTS = {name: insert(table) for name, table in PROPERTY_TABLES.items()}
+
+KEEP_WIRE = (
+    update(contexts)
+    .where(contexts.c.id == bindparam("b_id"))
+    .values(
+        wire=bindparam("b_wire"), wire_pb=bindparam("b_pb"), wire_version=bindparam("b_version")
+    )
+)
+"""Keep context rows' answers (``b_id``, ``b_wire``, ``b_pb``, ``b_version``; executemany)."""
 
 
 def props_statement(table_name: str) -> Select[Any]:

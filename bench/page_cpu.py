@@ -201,7 +201,7 @@ def _scenario(
             walls: list[float] = []
             key = f"{db}-{kind}-{label}"
             recording = (
-                profile.record(pid, args.profile / f"{key}.txt")
+                profile.record(pid, args.profile / f"{key}.txt", rate=1000)
                 if args.profile is not None
                 else contextlib.nullcontext()
             )
@@ -212,6 +212,8 @@ def _scenario(
                     walls.append(wall)
         finally:
             walker.close()
+        if args.profile is not None and (args.profile / f"{key}.txt").exists():
+            print(where_time_goes(args.profile / f"{key}.txt"), flush=True)
         row: dict[str, object] = {
             "key": key,
             "server_cpu_ms_per_page": round(statistics.median(cpus), 2),
@@ -225,6 +227,47 @@ def _scenario(
         )
         out.append(row)
     return out
+
+
+_HANDLERS = ("list_ (model_registry/server/rest.py", "_list.<locals>.handler")
+_PARTS = (
+    ("read transaction (BEGIN, COMMIT, connection)", ("Store._begin", "SqliteStore.read")),
+    ("parent check", ("RegistryService._require",)),
+    ("page statement built", ("page_statement",)),
+    ("page query run and fetched", ("Tx.list_page_wire", "Tx.list_page ")),
+    ("aliases query", ("Tx.aliases_of", "Tx._attach_aliases")),
+    ("splice (answers into the page)", ("RegistryService._page_json", "_page_bytes")),
+    ("dict path (to_wire, messages)", ("to_wire (", "wire_to_message", "_page_message (")),
+)
+
+
+def where_time_goes(path: Path) -> str:
+    """Shares of the server's busy main-thread samples (py-spy raw file): each sample goes to
+    the innermost part of a page it is in; outside the list handler, to the front door."""
+    busy = 0
+    counts: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit() or "MainThread" not in stack:
+            continue
+        frames = stack.split(";")
+        if frames[-1].startswith(("Runner.run", "thread (")):
+            continue  # the event loop waiting: idle
+        busy += int(n)
+        part = "front door (aiohttp or grpc, middleware, event loop)"
+        if any(h in frame for frame in frames for h in _HANDLERS):
+            part = "handler, other"
+            for frame in reversed(frames):
+                found = next((name for name, ns in _PARTS if any(x in frame for x in ns)), None)
+                if found is not None:
+                    part = found
+                    break
+        counts[part] = counts.get(part, 0) + int(n)
+    lines = [f"{busy} busy samples of the main thread"]
+    lines += [
+        f"{c / busy * 100:5.1f}%  {name}" for name, c in sorted(counts.items(), key=lambda x: -x[1])
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:

@@ -15,12 +15,11 @@ import asyncio
 import json
 import urllib.request
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 
-from bench.scenarios import GetFn, connect, seed_models
+from bench.scenarios import GetFn, connect, interleaved_gets, seed_models
 from bench.server import ServerProcess
-from bench.timing import Recorder, Result
+from bench.timing import Result
 
 ADMIN_TOKEN = "bench-admin-token"
 GOAL_RATIO = 0.9
@@ -60,20 +59,7 @@ async def _interleaved(
             "a_get_rest_auth_admin": admin.get_registered_model_by_id,
             "a_get_rest_auth_token": reader.get_registered_model_by_id,
         }
-        recorders = {key: Recorder() for key in runners}
-        for get in runners.values():
-            for n in range(warmup):
-                await get(ids[n % len(ids)])
-        per_round = max(1, count // rounds)
-        for r in range(rounds):
-            # Each round starts with another variant, so none always follows the same one.
-            order = list(runners.items())
-            order = order[r % len(order) :] + order[: r % len(order)]
-            for key, get in order:
-                rec = recorders[key]
-                with rec:
-                    for n in range(r * per_round, (r + 1) * per_round):
-                        await rec.timed(partial(get, ids[n % len(ids)]))
+        recorders = await interleaved_gets(runners, ids, count, rounds, warmup, rotate=True)
     titles = {
         "a_get_rest_auth_off": "sequential get by id, auth off",
         "a_get_rest_auth_admin": "the same with auth on, the admin token",

@@ -54,6 +54,34 @@ async def _expect(call: Awaitable[object]) -> None:
         raise LookupError("the model was not found")
 
 
+async def interleaved_gets(
+    runners: dict[str, GetFn],
+    ids: Sequence[str],
+    count: int,
+    rounds: int,
+    warmup: int,
+    *,
+    rotate: bool = False,
+) -> dict[str, Recorder]:
+    """Gets by id through each runner in turn, ``count`` each over ``rounds`` rounds, after
+    ``warmup`` untimed ones; ``rotate``: each round starts with another runner, so none always
+    follows the same one."""
+    recorders = {key: Recorder() for key in runners}
+    for get in runners.values():
+        for n in range(warmup):
+            await get(ids[n % len(ids)])
+    per_round = max(1, count // rounds)
+    order = list(runners.items())
+    for r in range(rounds):
+        shift = r % len(order) if rotate else 0
+        for key, get in order[shift:] + order[:shift]:
+            rec = recorders[key]
+            with rec:
+                for n in range(r * per_round, (r + 1) * per_round):
+                    await rec.timed(partial(get, ids[n % len(ids)]))
+    return recorders
+
+
 async def sequential_gets(
     server: ServerProcess, ids: Sequence[str], count: int, rounds: int, warmup: int
 ) -> list[Result]:
@@ -81,17 +109,7 @@ async def sequential_gets(
             "e_get_grpc": lambda i: _expect(grpc.get_registered_model_by_id(i)),
             "g_get_floor": floor_get,
         }
-        recorders = {key: Recorder() for key in runners}
-        for get in runners.values():
-            for n in range(warmup):
-                await get(ids[n % len(ids)])
-        per_round = max(1, count // rounds)
-        for r in range(rounds):
-            for key, get in runners.items():
-                rec = recorders[key]
-                with rec:
-                    for n in range(r * per_round, (r + 1) * per_round):
-                        await rec.timed(partial(get, ids[n % len(ids)]))
+        recorders = await interleaved_gets(runners, ids, count, rounds, warmup)
     title = "sequential get_registered_model_by_id"
     return [
         recorders["a_get_rest"].result("a_get_rest", title, "ours-rest", "get"),

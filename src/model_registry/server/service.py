@@ -80,7 +80,7 @@ from model_registry.server.projects import ProjectRules, audit
 from model_registry.server.store import Record, Scope, Store, Tx, WriteBody
 from model_registry.server.store.contents import content_digests
 from model_registry.server.store.events import append_events
-from model_registry.server.store.queries import Change, now_ms
+from model_registry.server.store.queries import Change, WirePage, now_ms
 from model_registry.server.store.statements import ALIAS_OWNER_COLUMNS
 from model_registry.server.sweep import DEFAULT_GRACE_SECONDS, ContentSweeper, ContentSwept
 from model_registry.server.webhooks import WebhookPolicy, Webhooks
@@ -367,6 +367,32 @@ def _find_miss(
 
 def _record_kind(record: Record) -> EntityKind:
     return KINDS[str(record.values["kind"])]
+
+
+async def _kept_answers(
+    tx: Tx,
+    kinds: tuple[EntityKind, ...],
+    scope: Scope,
+    params: Params,
+    page: PageRequest,
+    *,
+    message: bool,
+) -> WirePage[Any]:
+    """One page of the rows' kept answers: REST JSON, or with ``message`` serialized gRPC
+    messages (rows without one of this rendering are rendered on the way)."""
+    render = render_message if message else render_wire
+    try:
+        return await tx.list_page_wire(
+            kinds,
+            scope,
+            _filter_query(params),
+            page,
+            version=WIRE_VERSION,
+            render=functools.partial(render, kinds[0]),
+            message=message,
+        )
+    except ValueError as exc:  # FilterError, PageTokenError
+        raise BadRequest(str(exc)) from None
 
 
 def _filter_query(params: Params) -> str | None:
@@ -941,18 +967,7 @@ class RegistryService(ProjectRules):
     ) -> MessagePage:
         """:meth:`_page` as serialized gRPC messages (see :meth:`list_messages`)."""
         kind = kinds[0]
-        try:
-            found = await tx.list_page_wire(
-                kinds,
-                scope,
-                _filter_query(params),
-                page,
-                version=WIRE_VERSION,
-                render=functools.partial(render_message, kind),
-                message=True,
-            )
-        except ValueError as exc:  # FilterError, PageTokenError
-            raise BadRequest(str(exc)) from None
+        found = await _kept_answers(tx, kinds, scope, params, page, message=True)
         items = found.answers
         if kind.kind in ALIAS_OWNER_COLUMNS:
             aliases = await tx.aliases_of(kind.kind, found.ids)
@@ -987,17 +1002,7 @@ class RegistryService(ProjectRules):
     ) -> bytes:
         """:meth:`_page` as JSON, spliced from the rows' kept answers (see :meth:`list_json`)."""
         kind = kinds[0]
-        try:
-            found = await tx.list_page_wire(
-                kinds,
-                scope,
-                _filter_query(params),
-                page,
-                version=WIRE_VERSION,
-                render=functools.partial(render_wire, kind),
-            )
-        except ValueError as exc:  # FilterError, PageTokenError
-            raise BadRequest(str(exc)) from None
+        found = await _kept_answers(tx, kinds, scope, params, page, message=False)
         texts, ids, token = found.answers, found.ids, found.next_page_token
         if aliases and kind.kind in ALIAS_OWNER_COLUMNS:
             shown = await tx.aliases_of(kind.kind, ids)

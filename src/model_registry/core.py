@@ -480,27 +480,31 @@ class ModelRegistryAPIClient:
 
     def _list(
         self,
-        kind: Kind[E],
+        kind: Kind[T],
         options: ListOptions | None,
         parent: str | None = None,
         parent_id: str | None = None,
         *,
         required: str | None = None,
+        page_only: bool = False,
         artifact_type: ArtifactType | str | None = None,
         runtime: str | None = None,
         **filters: str | None,
-    ) -> PageCall[E]:
+    ) -> PageCall[T]:
         """One page of ``kind``; of one parent when ``parent_id`` is given (``required``: the
         method that needs it): then empty, without a request, when the parent does not
-        exist."""
+        exist. ``page_only``: a list that pages but neither orders nor filters (tokens,
+        webhooks): only the page size and page token of ``options`` are sent."""
         opts = options if options is not None else ListOptions()
 
-        async def fetch() -> RawPage[E]:
+        async def fetch() -> RawPage[T]:
             t = self._t()
             if required is not None and parent_id is None:
                 raise ValueError(f"{required}: give the {parent}_id")
             kind_filter = None if artifact_type is None else str(ArtifactType(artifact_type))
-            sent = opts
+            sent = (
+                ListOptions(opts.limit, next_page_token=opts.next_page_token) if page_only else opts
+            )
             if runtime is not None:
                 # The runtime filter travels inside the request's filterQuery (server-side).
                 if '"' in runtime and "'" in runtime:
@@ -627,7 +631,7 @@ class ModelRegistryAPIClient:
     def get_tokens(self, options: ListOptions | None = None) -> PageCall[Token]:
         """One page of the tokens the caller may manage (never their secrets); the page size
         and page token of ``options`` are used, its ordering and filter are not."""
-        return self._page_only(TOKEN, options)
+        return self._list(TOKEN, options, page_only=True)
 
     async def revoke_token(self, id: str) -> None:
         """Revoke the token with this id: it stops working at once.
@@ -669,7 +673,7 @@ class ModelRegistryAPIClient:
     def get_webhooks(self, options: ListOptions | None = None) -> PageCall[Webhook]:
         """One page of the webhooks, by id; the page size and page token of ``options`` are
         used, its ordering and filter are not."""
-        return self._page_only(WEBHOOK, options)
+        return self._list(WEBHOOK, options, page_only=True)
 
     async def delete_webhook(self, id: str) -> None:
         """Remove a webhook and its delivery log.
@@ -684,30 +688,7 @@ class ModelRegistryAPIClient:
     ) -> PageCall[WebhookDelivery]:
         """One page of a webhook's delivery log, newest first (empty for no such webhook);
         the page size and page token of ``options`` are used."""
-        return self._page_only(WEBHOOK_DELIVERY, options, "webhook", webhook_id)
-
-    def _page_only(
-        self,
-        kind: Kind[T],
-        options: ListOptions | None,
-        parent: str | None = None,
-        parent_id: str | None = None,
-    ) -> PageCall[T]:
-        """A list that pages but neither orders nor filters (tokens, webhooks)."""
-        opts = options if options is not None else ListOptions()
-
-        async def fetch() -> RawPage[T]:
-            page = ListOptions(opts.limit, next_page_token=opts.next_page_token)
-            if parent_id is not None and not _is_id(parent_id):
-                return RawPage.empty()
-            try:
-                return await self._t().list(kind, page, parent, parent_id)
-            except NotFound:
-                if parent is None:
-                    raise
-                return RawPage.empty()
-
-        return PageCall(fetch, opts)
+        return self._list(WEBHOOK_DELIVERY, options, "webhook", webhook_id, page_only=True)
 
     # -- model versions ------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ import aiohttp
 from aiohttp import web
 
 from bench.server import ServerProcess
-from bench.timing import Result
+from bench.timing import Result, process_cpu_seconds, self_cpu_seconds
+from model_registry._memory import keep_freed_pieces
 
 CHUNK = 1024 * 1024
 
@@ -124,21 +126,45 @@ async def _floor_download(url: str, dest: Path) -> None:
                 await asyncio.to_thread(out.write, piece)
 
 
-def _timed(step: Callable[[], Coroutine[Any, Any, None]]) -> float:
+@dataclass
+class _Rounds:
+    """One scenario's rounds: wall seconds, and CPU seconds of the client (this process) and
+    of the server process."""
+
+    seconds: list[float] = field(default_factory=list)
+    client_cpu: list[float] = field(default_factory=list)
+    server_cpu: list[float] = field(default_factory=list)
+
+
+def _timed(step: Callable[[], Coroutine[Any, Any, None]], server_pid: int, into: _Rounds) -> None:
+    client0, server0 = self_cpu_seconds(), process_cpu_seconds(server_pid)
     t0 = time.perf_counter()
     asyncio.run(step())
-    return time.perf_counter() - t0
+    into.seconds.append(time.perf_counter() - t0)
+    into.client_cpu.append(self_cpu_seconds() - client0)
+    into.server_cpu.append(process_cpu_seconds(server_pid) - server0)
 
 
-def _result(key: str, title: str, client: str, megabytes: int, seconds: list[float]) -> Result:
+def _result(key: str, title: str, client: str, megabytes: int, rounds: _Rounds) -> Result:
+    # CPU seconds per MB: the least of the rounds (a neighbour's load adds CPU time too: cache
+    # misses, the scheduler), each side apart, and the two together.
+    client_cpu, server_cpu = min(rounds.client_cpu), min(rounds.server_cpu)
+    both = min(c + s for c, s in zip(rounds.client_cpu, rounds.server_cpu, strict=True))
     return Result(
         key,
         title,
         client,
         megabytes,
-        min(seconds),
+        min(rounds.seconds),
         "MB",
-        extra={"round_seconds": [round(x, 3) for x in seconds]},
+        extra={
+            "round_seconds": [round(x, 3) for x in rounds.seconds],
+            "client_cpu_ms_per_mb": round(1000 * client_cpu / megabytes, 3),
+            "server_cpu_ms_per_mb": round(1000 * server_cpu / megabytes, 3),
+            "total_cpu_ms_per_mb": round(1000 * both / megabytes, 3),
+            "round_client_cpu_s": [round(x, 3) for x in rounds.client_cpu],
+            "round_server_cpu_s": [round(x, 3) for x in rounds.server_cpu],
+        },
     )
 
 
@@ -150,6 +176,10 @@ def interleaved_rounds(
     all of them alike; the best round of each counts."""
     from model_registry.core import ModelRegistryAPIClient
     from model_registry.workflows.registration import register_model
+
+    # The clients (ours and the floor's) run in this process: it moves content as the CLI's
+    # push and pull do, with the allocator setting they make (model_registry._memory).
+    keep_freed_pieces()
 
     clients = {"rest": server.port, "grpc": server.grpc_port}
     artifacts: dict[str, list[str]] = {wire: [] for wire in clients}
@@ -188,8 +218,10 @@ def interleaved_rounds(
     asyncio.run(prepare())
     folder = scratch / "artifact-floor"
     folder.mkdir(exist_ok=True)
-    times: dict[str, list[float]] = {}
+    times: dict[str, _Rounds] = {}
     with ServerProcess(scratch / "artifact-floor.db", command=floor_command(folder)) as floor:
+        assert floor.pid is not None and server.pid is not None
+        pids = {"floor": floor.pid, "rest": server.pid, "grpc": server.pid}
         for i in range(rounds):
             ups = [
                 ("x_upload_floor", lambda: _floor_upload(floor.url, source)),
@@ -204,15 +236,16 @@ def interleaved_rounds(
             # Each round starts with another of the three, so none always follows the same
             # neighbour (whose writes the disk may still be busy with).
             for key, step in ups[i % 3 :] + ups[: i % 3] + downs[i % 3 :] + downs[: i % 3]:
-                times.setdefault(key, []).append(_timed(step))
+                _timed(step, pids[key.rsplit("_", 1)[1]], times.setdefault(key, _Rounds()))
     clients_of = {"floor": "floor", "rest": "ours-rest", "grpc": "ours-grpc"}
     results = []
-    for key, seconds in times.items():
+    for key, rounds_of in times.items():
         _, direction, who = key.split("_")
         title = f"artifact {direction}, {who}"
-        results.append(_result(key, title, clients_of[who], megabytes, seconds))
+        results.append(_result(key, title, clients_of[who], megabytes, rounds_of))
     return results
 
 
 if __name__ == "__main__":
+    keep_freed_pieces()  # as ``model-registry serve`` does: the floor gets the same allocator
     asyncio.run(_serve_floor(Path(sys.argv[1])))

@@ -33,7 +33,7 @@ import aiohttp
 
 from bench.guard_child import VARIANTS
 from bench.server import API_PATH, ServerProcess
-from bench.timing import Result
+from bench.timing import Result, process_cpu_seconds
 
 HOSTILE_ADDRESS = "127.0.0.2"
 _SERVING = re.compile(r"serving on (http://\S+)")
@@ -71,8 +71,7 @@ class _Child:
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process used so far (from ``/proc``)."""
         assert self._proc is not None
-        fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self._proc.pid)
 
     def __exit__(self, *exc: object) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -328,6 +328,11 @@ def _note(result: Result) -> str:
         )
     if "page_bytes" in extra:
         notes.append(f"{extra['page_bytes']:,} bytes per page")
+    if "total_cpu_ms_per_mb" in extra:
+        notes.append(
+            f"CPU ms/MB client {extra['client_cpu_ms_per_mb']:.2f}, server "
+            f"{extra['server_cpu_ms_per_mb']:.2f}, both {extra['total_cpu_ms_per_mb']:.2f}"
+        )
     if "first_error" in extra:
         notes.append(f"first error: {extra['first_error'][:80]}")
     return "; ".join(notes)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -199,3 +201,20 @@ def peak_rss() -> int:
     """The peak RSS in KiB since :func:`reset_peak_rss` (``VmHWM``, else ``ru_maxrss``)."""
     peak = _status_kb("VmHWM")
     return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` used so far, over all its threads, those that
+    ended included (``/proc/<pid>/stat``, in clock ticks: 10 ms resolution).
+
+    Load on a shared machine stretches wall time, not CPU time: a figure of CPU seconds per
+    unit of work is what compares across runs.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def self_cpu_seconds() -> float:
+    """User + system CPU seconds this process used so far (all threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime

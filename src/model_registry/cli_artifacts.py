@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from model_registry._memory import keep_freed_pieces
 from model_registry.utils import S3Params
 
 __all__ = ["pull", "push"]
@@ -56,6 +57,7 @@ def _progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int | No
 
 
 def _registry(ctx: click.Context) -> Any:
+    keep_freed_pieces()  # a process moving content: its pieces reuse memory (see _memory)
     return ctx.find_root().obj.registry()
 
 

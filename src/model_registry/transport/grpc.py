@@ -446,14 +446,12 @@ def _classify(exc: Exception, rpc: str) -> Failure:
                 "does not have)"
             )
         )
-    if code == "UNAVAILABLE" and server_code is None:
-        error: ModelRegistryError = ConnectionFailed(
-            details or "connection failed", method="gRPC", path=rpc
-        )
-        retry = {"connection_error": True, "connect_phase": _never_sent(exc)}
-        return Failure(error, retry=retry)
-    error = from_grpc_status(code, details, path=rpc)
-    if isinstance(error, ConnectionFailed):  # CANCELLED
+    error: ModelRegistryError
+    if code == "UNAVAILABLE" and server_code is None:  # from the channel, not the registry
+        error = ConnectionFailed(details or "connection failed", method="gRPC", path=rpc)
+    else:
+        error = from_grpc_status(code, details, path=rpc)
+    if isinstance(error, ConnectionFailed):  # the channel's UNAVAILABLE, or CANCELLED
         return Failure(error, retry={"connection_error": True, "connect_phase": _never_sent(exc)})
     if server_code is not None and isinstance(error, StatusError):
         http_status = marks.get(wire_errors.ERROR_HTTP_STATUS, "")

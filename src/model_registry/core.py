@@ -982,6 +982,38 @@ class ModelRegistryAPIClient:
 
     # -- change events -------------------------------------------------------------------
 
+    def watch(
+        self,
+        kinds: str | Iterable[str] | None = None,
+        actions: str | Iterable[str] | None = None,
+        since: int | str | None = None,
+        project: str | None = None,
+    ) -> AsyncIterator[Event]:
+        """The registry's changes as they commit: ``async for event in client.watch():``.
+
+        Events come in commit order, each with a ``cursor``. The watch reconnects by itself
+        (with backoff) when the connection breaks or the server restarts, resuming after the
+        last event it yielded, so none is lost or repeated; to resume in another process,
+        pass the last ``event.cursor`` you handled as ``since``. The iteration never ends by
+        itself: break out of it (or cancel its task) to stop.
+
+        Args:
+            kinds: Only these kinds (``"registered_model"``, ``"model_version"``,
+                ``"model_artifact"``, ``"model_version_alias"``...); None: every kind.
+            actions: Only these actions (``"created"``, ``"updated"``, ``"state_changed"``,
+                ``"deleted"``, ``"uploaded"``); None: every action.
+            since: Start after this cursor; None: with the changes from now on.
+            project: The project to watch (name or id); None: the client's project (see
+                ``project=`` of the constructors), else the token's default.
+
+        Raises:
+            CursorExpired: ``since`` is older than the events the server keeps.
+            BadRequest: An unknown kind or action, or a cursor of another registry.
+            Unsupported: The transport cannot stream events.
+        """
+        cursor = _cursor(since)
+        return self._t().watch(cursor, _names(kinds), _names(actions), check_project(project))
+
     # -- artifact content (our extension) ------------------------------------------------
 
     async def upload_artifact_content(
@@ -1044,38 +1076,6 @@ class ModelRegistryAPIClient:
             expected_sha256=require_content(artifact),
             progress=progress,
         )
-
-    def watch(
-        self,
-        kinds: str | Iterable[str] | None = None,
-        actions: str | Iterable[str] | None = None,
-        since: int | str | None = None,
-        project: str | None = None,
-    ) -> AsyncIterator[Event]:
-        """The registry's changes as they commit: ``async for event in client.watch():``.
-
-        Events come in commit order, each with a ``cursor``. The watch reconnects by itself
-        (with backoff) when the connection breaks or the server restarts, resuming after the
-        last event it yielded, so none is lost or repeated; to resume in another process,
-        pass the last ``event.cursor`` you handled as ``since``. The iteration never ends by
-        itself: break out of it (or cancel its task) to stop.
-
-        Args:
-            kinds: Only these kinds (``"registered_model"``, ``"model_version"``,
-                ``"model_artifact"``, ``"model_version_alias"``...); None: every kind.
-            actions: Only these actions (``"created"``, ``"updated"``, ``"state_changed"``,
-                ``"deleted"``, ``"uploaded"``); None: every action.
-            since: Start after this cursor; None: with the changes from now on.
-            project: The project to watch (name or id); None: the client's project (see
-                ``project=`` of the constructors), else the token's default.
-
-        Raises:
-            CursorExpired: ``since`` is older than the events the server keeps.
-            BadRequest: An unknown kind or action, or a cursor of another registry.
-            Unsupported: The transport cannot stream events.
-        """
-        cursor = _cursor(since)
-        return self._t().watch(cursor, _names(kinds), _names(actions), check_project(project))
 
     # -- our extensions: aliases ----------------------------------------------------------
     # Not in the Kubeflow Model Registry API: a server without them (the reference) makes

@@ -97,13 +97,10 @@ def _loads(content: bytes, request: Mapping[str, Any]) -> Any:
     try:
         return json.loads(content)
     except ValueError:
-        raise InvalidResponse(
-            f"the server's answer to {request['method']} {request['url']} is not JSON"
-        ) from None
+        why = "is not JSON"
     except RecursionError:  # orjson stops at 1,024 levels; json recurses until it cannot
-        raise InvalidResponse(
-            f"the server's answer to {request['method']} {request['url']} nests too deep to decode"
-        ) from None
+        why = "nests too deep to decode"
+    raise InvalidResponse(f"the server's answer to {request['method']} {request['url']} {why}")
 
 
 class _Status(Exception):

@@ -75,17 +75,12 @@ class TokenProvider:
         assert self._path is not None
         try:
             st = self._path.stat()
+            key = (st.st_mtime_ns, st.st_size, st.st_ino)
+            if force or key != self._file_key:
+                self._cached = _clean(self._path.read_bytes())
+                self._file_key = key
         except OSError as exc:
             raise ValueError(f"cannot read the token file {self._path}: {exc.strerror}") from None
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if force or key != self._file_key:
-            try:
-                self._cached = _clean(self._path.read_bytes())
-            except OSError as exc:
-                raise ValueError(
-                    f"cannot read the token file {self._path}: {exc.strerror}"
-                ) from None
-            self._file_key = key
         return self._cached
 
     async def _call(self) -> str | None:

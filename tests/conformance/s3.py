@@ -75,11 +75,14 @@ class ContentStore:
         uri: ``serve --artifact-store``.
         endpoint_url: ``serve --s3-endpoint-url`` (None for a folder).
         digests: The digests stored, sorted.
+        place: Store bytes under a digest's name behind the server's back (as content
+            stored before the sweep's table existed was).
     """
 
     uri: str
     endpoint_url: str | None
     digests: Callable[[], list[str]]
+    place: Callable[[str, bytes], None]
 
 
 def _free_port() -> int:

@@ -36,15 +36,27 @@ def content_store(request: pytest.FixtureRequest, tmp_path: Path) -> ContentStor
     S3-wire server (moto's)."""
     if request.param == "folder":
         root = tmp_path / "store"
+
+        def place_file(digest: str, data: bytes) -> None:
+            path = root / "sha256" / digest[:2] / digest
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
         return ContentStore(
             root.as_uri(),
             None,
             lambda: sorted(p.name for p in (root / "sha256").rglob("*") if p.is_file()),
+            place_file,
         )
     s3: S3Server = request.getfixturevalue("s3_server")
     bucket = s3.new_bucket()
+
+    def place_object(digest: str, data: bytes) -> None:
+        s3.client().put_object(Bucket=bucket, Key=f"content/sha256/{digest}", Body=data)
+
     return ContentStore(
         f"s3://{bucket}/content",
         s3.endpoint_url,
         lambda: [key.rsplit("/", 1)[-1] for key in s3.keys(bucket, "content/sha256/")],
+        place_object,
     )

@@ -448,3 +448,79 @@ async def test_the_migration_pins_every_digest_in_use_so_existing_content_is_kep
         await store.close()
     assert [(row.sha256, row.sweep) for row in rows] == [(digest, None)]
     assert rows[0].pinned > 1_700_000_000_000  # now, in ms: the first sweeps' grace holds it
+
+
+async def test_content_stored_before_the_sweeps_table_is_found_and_removed_unless_named(
+    srv: RunningServer, v1: RestApi, content_store: ContentStore, database_url: str
+) -> None:
+    named, orphan = os.urandom(1200), os.urandom(1300)
+    artifact = await _artifact(v1)
+    assert (await _upload(v1, artifact["id"], named))[0] == 200
+    # Stored with no artifact_contents row, as content uploaded before migration 0007 was;
+    # the named one loses its row too (the migration gave rows to named digests, but an
+    # artifact naming content without a row must still keep it).
+    content_store.place(_sha(orphan), orphan)
+    await _forget_row(database_url, _sha(named))
+
+    _sweeper(srv).grace = 3600.0
+    recent = await _sweeper(srv).sweep()  # written within the grace period: left alone
+    assert (recent.removed, recent.unknown) == ((), 0)
+    assert content_store.digests() == sorted([_sha(named), _sha(orphan)])
+
+    _sweeper(srv).grace = 0.0
+    result = await _sweeper(srv).sweep()
+    assert result.unknown == 2
+    assert result.removed == (_sha(orphan),)
+    assert result.freed_bytes == len(orphan)
+    assert content_store.digests() == [_sha(named)]
+    assert await _download(v1, artifact["id"]) == named
+    assert await _rows(database_url) == [_sha(named)]  # the named one has its row back
+
+    # Once deleted, the named one goes like any content with a row.
+    await _delete(v1, f"/artifacts/{artifact['id']}")
+    assert content_store.digests() == []
+
+
+async def test_the_sweep_leaves_stored_names_that_are_not_digests_alone(
+    database_url: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    async with run_server(
+        database_url,
+        artifact_store=root.as_uri(),
+        artifact_sweep_interval=0,
+        artifact_sweep_grace=0,
+    ) as srv:
+        folder = root / "sha256" / "ab"
+        folder.mkdir(parents=True)
+        strangers = [folder / "notes.txt", folder / ("ab" + "0" * 61), folder / ("cd" + "0" * 62)]
+        for path in strangers:
+            path.write_bytes(b"not content")
+        target = tmp_path / "outside"
+        target.write_bytes(b"outside the store")
+        (folder / ("ab" + "1" * 62)).symlink_to(target)
+        result = await _sweeper(srv).sweep()
+    assert (result.unknown, result.removed) == (0, ())
+    assert all(path.exists() for path in strangers)
+    assert target.read_bytes() == b"outside the store"
+
+
+async def _forget_row(database_url: str, digest: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        async with store.engine.begin() as conn:
+            await conn.execute(
+                artifact_contents.delete().where(artifact_contents.c.sha256 == digest)
+            )
+    finally:
+        await store.close()
+
+
+async def _rows(database_url: str) -> list[str]:
+    store = await Store.open(database_url)
+    try:
+        async with store.engine.connect() as conn:
+            rows = (await conn.execute(select(artifact_contents.c.sha256))).all()
+    finally:
+        await store.close()
+    return sorted(str(row[0]) for row in rows)

@@ -202,6 +202,13 @@ class ArtifactStore(ABC):
         """Remove what uploads a crash interrupted left behind (temporary files, unfinished
         multipart uploads) older than :data:`STALE_UPLOAD_SECONDS`; how many."""
 
+    @abstractmethod
+    def stored(self, before: float) -> AsyncIterator[list[tuple[str, float]]]:
+        """The content stored under a digest's name and last written before ``before`` (a
+        POSIX time), in batches of ``(digest, written)``: what the sweep checks for content
+        no ``artifact_contents`` row knows (stored before the table existed). Names that are
+        not a digest are left out (never removed)."""
+
     async def close(self) -> None:  # noqa: B027  (most stores hold nothing to release)
         """Release what the store holds."""
 
@@ -344,6 +351,15 @@ class FileArtifactStore(ArtifactStore):
             return None
         return size
 
+    async def stored(self, before: float) -> AsyncIterator[list[tuple[str, float]]]:
+        top = self.root / "sha256"
+        folders = await _in_thread(_listing, top)
+        for folder in folders:
+            if len(folder) == 2:  # <2 hex>/: one thread hop per folder, not per file
+                batch = await _in_thread(_stored_in, top / folder, before)
+                if batch:
+                    yield batch
+
     def path_of(self, sha256: str) -> Path:
         """The file of a digest (only ever built from a checked digest)."""
         check_digest(sha256)
@@ -412,6 +428,27 @@ class FileArtifactStore(ArtifactStore):
             return self.path_of(sha256).lstat().st_size
         except FileNotFoundError:
             return None
+
+
+def _listing(folder: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return []
+
+
+def _stored_in(folder: Path, before: float) -> list[tuple[str, float]]:
+    found = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(folder) as entries:
+        for entry in entries:
+            if _DIGEST.fullmatch(entry.name) is None or entry.name[:2] != folder.name:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                info = entry.stat(follow_symlinks=False)
+                # Regular files only: a symlink planted in the store is not content.
+                if entry.is_file(follow_symlinks=False) and info.st_mtime < before:
+                    found.append((entry.name, info.st_mtime))
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -620,6 +657,23 @@ class S3ArtifactStore(ArtifactStore):
             return None
         await self._call(self._client.delete_object, Bucket=self.bucket, Key=self.key_of(sha256))
         return size
+
+    async def stored(self, before: float) -> AsyncIterator[list[tuple[str, float]]]:
+        prefix = self._key("sha256") + "/"
+        pages = iter(
+            self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+        )
+        while (page := await _in_thread(next, pages, None)) is not None:
+            batch = []
+            for item in page.get("Contents", []):
+                digest = item["Key"][len(prefix) :]
+                written = item["LastModified"].timestamp()
+                if _DIGEST.fullmatch(digest) is not None and written < before:
+                    batch.append((digest, written))
+            if batch:
+                yield batch
 
     async def remove_stale_uploads(self) -> int:
         cutoff = time.time() - STALE_UPLOAD_SECONDS

@@ -521,6 +521,7 @@ def sweep_artifacts(
                     "freedBytes": result.freed_bytes,
                     "failed": list(result.failed),
                     "staleUploads": result.stale_uploads,
+                    "unknownFound": result.unknown,
                 }
             )
         )
@@ -528,7 +529,7 @@ def sweep_artifacts(
     click.echo(
         f"removed {len(result.removed)} unreferenced content objects ({result.freed_bytes} "
         f"bytes), {len(result.failed)} kept after a store failure, {result.stale_uploads} "
-        "interrupted uploads"
+        f"interrupted uploads, {result.unknown} stored objects found without a row"
     )
     if result.failed:
         raise click.exceptions.Exit(1)

@@ -33,6 +33,13 @@ periodic sweep
 (``serve --artifact-sweep-interval``) finds the rest, and ``model-registry sweep-artifacts``
 runs one now. Each sweep also removes what interrupted uploads left behind (temporary files,
 unfinished multipart uploads) older than a day.
+
+Content stored before the table existed (migration 0007 gave rows only to the digests
+artifacts named then) has no row for a sweep to mark. So a sweep first lists the store and
+gives a row, pinned at the time the content was written, to every object written before the
+grace period that has none; the steps above then apply to it like any other: kept while an
+artifact names it, removed otherwise. An upload of the same bytes meanwhile only refreshes
+that row (or created it first: the listing's row is then dropped), as for content it finds.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +56,7 @@ from model_registry.server.artifacts import ArtifactStore
 from model_registry.server.errors import ServiceError, Unavailable
 from model_registry.server.store import Store, Tx
 from model_registry.server.store.contents import (
+    adopt_contents,
     claim_content,
     forget_contents,
     mark_unreferenced,
@@ -93,12 +102,15 @@ class SweepResult:
         freed_bytes: Bytes those held.
         failed: Digests marked but not removed (the store failed; kept for a later sweep).
         stale_uploads: Interrupted uploads' leftovers removed.
+        unknown: Stored objects found without a row (stored before the table existed), given
+            one; those no artifact names are among ``removed``.
     """
 
     removed: tuple[str, ...] = ()
     freed_bytes: int = 0
     failed: tuple[str, ...] = ()
     stale_uploads: int = 0
+    unknown: int = 0
 
 
 class ContentSweeper:
@@ -163,6 +175,7 @@ class ContentSweeper:
         failed: list[str] = []
         freed = 0
         stale = 0
+        adopted = 0 if only is not None else await self._adopt_unknown()
         while True:
             now = now_ms()
             grace_ms = int(self.grace * 1000)
@@ -207,16 +220,38 @@ class ContentSweeper:
                 stale = await self._artifacts.remove_stale_uploads()
             except Exception as exc:
                 log.warning("cannot remove interrupted uploads from the artifact store: %s", exc)
-        if removed or failed or stale:
+        if removed or failed or stale or adopted:
             log.info(
                 "artifact store sweep: %d removed (%d bytes), %d kept after a failure, "
-                "%d interrupted uploads removed",
+                "%d interrupted uploads removed, %d stored objects without a row found",
                 len(removed),
                 freed,
                 len(failed),
                 stale,
+                adopted,
             )
-        return SweepResult(tuple(removed), freed, tuple(failed), stale)
+        return SweepResult(tuple(removed), freed, tuple(failed), stale, adopted)
+
+    async def _adopt_unknown(self) -> int:
+        """Give a row to the content stored before the grace period that has none (see the
+        module); how many. A store that cannot be listed is logged and skipped."""
+        adopted = 0
+        before = time.time() - self.grace
+        try:
+            async for batch in self._artifacts.stored(before):
+                found = [(digest, int(written * 1000)) for digest, written in batch]
+                for start in range(0, len(found), BATCH):
+                    part = found[start : start + BATCH]
+
+                    async def adopt(tx: Tx, part: list[tuple[str, int]] = part) -> int:
+                        return await adopt_contents(tx.executor, part)
+
+                    adopted += await self._store.write(adopt)
+        except ServiceError:
+            raise
+        except Exception as exc:  # the store's own failure: the marking still runs
+            log.warning("cannot list the artifact store for content without a row: %s", exc)
+        return adopted
 
     async def release(self, digests: Sequence[str]) -> None:
         """Sweep ``digests`` now that a delete left no artifact naming them (before the

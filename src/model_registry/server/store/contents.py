@@ -23,6 +23,7 @@ from model_registry.server.store.schema import (
 )
 
 __all__ = [
+    "adopt_contents",
     "claim_content",
     "content_digests",
     "forget_contents",
@@ -48,6 +49,18 @@ async def pin_content(conn: Executor, sha256: str, now: int) -> bool:
         )
     )
     return bool(result.rowcount)
+
+
+async def adopt_contents(conn: Executor, found: Sequence[tuple[str, int]]) -> int:
+    """Give a row to stored content that has none (stored before the table existed), pinned
+    at the time it was written: ``found`` are ``(digest, written ms)``; a digest with a row
+    (an upload pinned it meanwhile, or it was known) keeps it as it is. How many were new."""
+    if not found:
+        return 0
+    dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    stmt = dialect_insert(_c).values([{"sha256": d, "pinned": ms} for d, ms in found])
+    result = await conn.execute(stmt.on_conflict_do_nothing(index_elements=[_c.c.sha256]))
+    return max(int(result.rowcount or 0), 0)
 
 
 async def claim_content(conn: Executor, sha256: str, now: int) -> bool:

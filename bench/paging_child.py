@@ -1,10 +1,12 @@
 """Our client's paging run, alone in a child process so its peak RSS is its own.
 
 ``python -m bench.paging_child TRANSPORT HOST PORT MODEL_ID PAGE_SIZE MAX_ITEMS`` walks the
-model's versions with ``Pager`` (``async for``), keeps nothing but a count, and prints one JSON
-:class:`~bench.timing.Result`: items/s, the latency of each page call (p50/p99), and
-``ru_maxrss`` before the walk (after imports and one warm-up page) and after it. The growth
-between the two is what the walk itself needed at its peak.
+model's versions with ``Pager`` (``async for``), reads each version's ``id`` and ``name`` (what
+any caller of a listing reads), keeps nothing but a count, and prints one JSON
+:class:`~bench.timing.Result`: items/s, the latency of each page call (p50/p99), the walk's
+CPU time per page in this process, and the peak RSS before the walk (after imports and one
+warm-up page) and after it. The growth between the two is what the walk itself needed at its
+peak.
 
 With TRANSPORT ``floor`` the walk is the paging floor instead: a bare ``aiohttp`` session
 against :mod:`bench.floor` (MODEL_ID is then ignored), one ``orjson.loads`` per page and the
@@ -14,6 +16,7 @@ next token read from it, nothing more.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import subprocess
@@ -25,6 +28,7 @@ from typing import Literal
 import aiohttp
 import orjson
 
+from bench import profile
 from bench.timing import Recorder, Result, peak_rss, reset_peak_rss, result_from_stdout
 from model_registry.core import ModelRegistryAPIClient
 from model_registry.types import ListOptions, ModelVersion, Page, Pager
@@ -54,11 +58,20 @@ async def walk(
             return page
 
         items = 0
+        touched = 0
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
-        async for _version in Pager(page_fn).page_size(page_size).max_items(max_items):
+        async for version in Pager(page_fn).page_size(page_size).max_items(max_items):
+            # What a caller of a listing reads at the least: decoding left until first read
+            # would not count if the walk read nothing.
+            if version.id and version.name:
+                touched += 1
             items += 1
         seconds = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
         rss_peak = peak_rss()
+    if touched != items:
+        raise RuntimeError(f"{items - touched} of {items} versions came without an id or name")
     page_stats = pages.result("pages", "", "", "page")
     return Result(
         key=f"d_page_{transport}",
@@ -72,6 +85,7 @@ async def walk(
         extra={
             "pages": len(pages.latencies),
             "latency_is_per": "page",
+            "client_cpu_ms_per_page": round(cpu * 1000 / max(1, len(pages.latencies)), 3),
             "rss_start_kb": rss_start,
             "rss_peak_kb": rss_peak,
             "rss_growth_kb": rss_peak - rss_start,
@@ -96,6 +110,7 @@ async def walk_floor(host: str, port: int, page_size: int, max_items: int) -> Re
         rss_start = reset_peak_rss()
         pages = Recorder()
         items, token = 0, ""
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         while items < max_items:
             p0 = time.perf_counter()
@@ -105,6 +120,7 @@ async def walk_floor(host: str, port: int, page_size: int, max_items: int) -> Re
                 raise RuntimeError("the floor's page is empty")
             items += min(got, max_items - items)
         seconds = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
         rss_peak = peak_rss()
     page_stats = pages.result("pages", "", "", "page")
     return Result(
@@ -119,6 +135,7 @@ async def walk_floor(host: str, port: int, page_size: int, max_items: int) -> Re
         extra={
             "pages": len(pages.latencies),
             "latency_is_per": "page",
+            "client_cpu_ms_per_page": round(cpu * 1000 / max(1, len(pages.latencies)), 3),
             "rss_start_kb": rss_start,
             "rss_peak_kb": rss_peak,
             "rss_growth_kb": rss_peak - rss_start,
@@ -127,24 +144,54 @@ async def walk_floor(host: str, port: int, page_size: int, max_items: int) -> Re
 
 
 def run_in_child(
-    transport: str, host: str, port: int, model_id: str, page_size: int, items: int
+    transport: str,
+    host: str,
+    port: int,
+    model_id: str,
+    page_size: int,
+    items: int,
+    *,
+    server_pid: int | None = None,
+    profile_out: Path | None = None,
 ) -> Result:
     """Run :func:`walk` in a fresh child process and return its result.
+
+    Args:
+        server_pid: The server walked (when given, its CPU time per page, warm-up page
+            included, goes to ``extra["server_cpu_ms_per_page"]``).
+        profile_out: Where py-spy writes the walking process's samples (None: not profiled).
 
     Raises:
         RuntimeError: The child failed.
     """
+    # Imported here: the walking child keeps the heap it always had (its size sets the cost
+    # of the garbage collector's full passes, for ours and the floor's walk alike).
+    from bench.page_cpu import server_cpu_ns
+
     args = [transport, host, str(port), model_id, str(page_size), str(items)]
-    proc = subprocess.run(
+    cpu0 = None if server_pid is None else server_cpu_ns(server_pid)
+    with subprocess.Popen(
         [sys.executable, "-m", "bench.paging_child", *args],
         cwd=Path(__file__).resolve().parent.parent,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,
-    )
+    ) as proc:
+        spy = profile.record(proc.pid, profile_out) if profile_out else contextlib.nullcontext()
+        with spy:
+            try:
+                stdout, stderr = proc.communicate(timeout=600)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
     if proc.returncode != 0:
-        raise RuntimeError(f"paging child ({transport}) failed: {proc.stderr[-2000:]}")
-    return result_from_stdout(proc.stdout)
+        raise RuntimeError(f"paging child ({transport}) failed: {stderr[-2000:]}")
+    result = result_from_stdout(stdout)
+    if cpu0 is not None and server_pid is not None:
+        pages = int(result.extra.get("pages", 0)) + 1  # and the warm-up page
+        cpu_ms = (server_cpu_ns(server_pid) - cpu0) / 1e6
+        result.extra["server_cpu_ms_per_page"] = round(cpu_ms / pages, 3)
+    return result
 
 
 def main(argv: list[str]) -> int:

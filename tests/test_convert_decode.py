@@ -160,3 +160,47 @@ def test_rest_json_decoding_reads_what_orjson_refuses() -> None:
     assert _loads('{"u": "é"}'.encode("utf-16"), request) == {"u": "é"}
     with pytest.raises(InvalidResponse, match="answer to get /x is not JSON"):
         _loads(b"<html>", request)
+
+
+_ODD_VALUES: list[Any] = [None, "x", "", 3, 2.5, True, [], ["a", 1], {}, {"k": 1}, "LIVE", "12"]
+
+
+@pytest.mark.parametrize("cls", list(_convert._FIELDS))
+def test_the_compiled_decoder_gives_the_plans_results_and_errors(cls: type[Any]) -> None:
+    # The compiled function takes only the values servers send; everything else must come out
+    # of the plan as it did before: the same entity (fields, types, attribute order) or the
+    # same error. Each wire key in turn gets every odd value, on top of a well-formed object.
+    plan = _convert._Decoder(cls)
+    compiled = _convert._decoder(cls)
+    assert compiled is not plan  # every entity class compiles (none is frozen, none has slots)
+    well_formed: dict[str, Any] = {"id": "7", "name": "n", "customProperties": {}}
+    wires = [well_formed, {}, {"id": 7, "name": 5}, {**WIRE_VERSION, "name": "n"}]
+    for field in _convert._fields_of(cls):
+        for value in _ODD_VALUES:
+            wires.append({**well_formed, field.wire: value})
+    wires.append({**well_formed, "customProperties": {"p": "not tagged"}})
+    for wire in wires:
+        try:
+            expected = plan(wire)
+        except InvalidResponse as exc:
+            with pytest.raises(InvalidResponse) as got:
+                compiled(wire)
+            assert str(got.value) == str(exc), wire
+            continue
+        got_entity = compiled(wire)
+        assert got_entity == expected, wire
+        assert type(got_entity) is cls
+        assert list(vars(got_entity).items()) == list(vars(expected).items()), wire
+        assert all(
+            type(getattr(got_entity, f.attr)) is type(getattr(expected, f.attr))
+            for f in _convert._fields_of(cls)
+        ), wire
+
+
+def test_compiled_entities_own_their_mutable_defaults() -> None:
+    # What the dataclass __init__ gives each instance: its own list and dict.
+    a, b = (_convert.from_wire(ModelVersion, {"name": n}) for n in ("a", "b"))
+    a.aliases.append("x")
+    a.custom_properties["k"] = 1
+    assert (b.aliases, b.custom_properties) == ([], {})
+    assert a == ModelVersion("a", aliases=["x"], custom_properties={"k": 1})

@@ -14,6 +14,7 @@ kind and when it is sent:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -281,7 +282,8 @@ def to_wire(entity: BaseResource, mode: Mode = "create") -> dict[str, Any]:
 # once (``_Decoder``): its fields as (wire key, attribute, reader) with the reader picked by kind
 # up front, and the facts about the class (does it need a name?) computed once. The readers raise
 # TypeError/ValueError on a malformed value; the decoder turns that into InvalidResponse naming the
-# entity, built only on that error path.
+# entity, built only on that error path. What decodes a page is the plan compiled into one
+# function (``_compile_decoder``), which hands anything unusual back to the plan.
 
 
 def _read_int(value: Any) -> int:
@@ -420,13 +422,105 @@ class _Decoder(Generic[E]):
         return name if raw_id is None else f"{name} {raw_id}"
 
 
-_DECODERS: dict[type[BaseResource], _Decoder[Any]] = {}
+def _compile_decoder(plan: _Decoder[E]) -> Callable[[Any], E]:
+    """The plan of ``plan.cls`` as one straight-line function, for the values servers send.
+
+    Compiled once per class, as ``dataclasses`` compiles ``__init__``: every field read by
+    name into a local, and the instance made by ``object.__new__`` with its fields set in
+    declaration order (what the class's ``__init__`` does, without the call and its keyword
+    dict): a page of 1,000 versions converts in about half the time of the plan's loop. Any
+    value it does not take as sent (a type or enum value the plan would convert, a malformed
+    one, a missing name) hands the whole object to the plan, which gives the result or error
+    it always gave.
+    """
+    cls = plan.cls
+    namespace: dict[str, Any] = {
+        "slow": plan,
+        "new": object.__new__,
+        "cls": cls,
+        "props": _decode_properties,
+        "read_str": _read_str,
+        "read_int": _read_int,
+        "read_float": _read_float,
+        "read_list": _read_list,
+        "read_map": _read_map,
+    }
+    read = {"id": "None if (x := get('id')) is None else (x if type(x) is str else str(x))"}
+    for *_, field in plan.fields:
+        some = f"(x := get({field.wire!r})) is None"
+        if field.kind == "str":
+            value = "x if type(x) is str else read_str(x)"
+        elif field.kind in ("ms", "int"):
+            value = "int(x) if type(x) is str else read_int(x)"
+        elif field.kind == "float":
+            value = "x if type(x) is float else read_float(x)"
+        elif field.kind == "enum":
+            assert field.enum is not None
+            namespace[f"m_{field.attr}"] = field.enum._value2member_map_
+            value = f"m_{field.attr}[x]"  # KeyError, TypeError: the plan's full lookup
+        else:
+            value = f"read_{field.kind}(x)"
+        read[field.attr] = f"None if {some} else ({value})"
+    read["custom_properties"] = "props(get('customProperties'))"
+    fields = dataclasses.fields(cls)
+    if not _compiles(cls) or any(f.name not in read for f in fields):
+        return plan
+    body = [f"        a_{attr} = {expression}" for attr, expression in read.items()]
+    required = {f.name for f in fields if f.default is f.default_factory is dataclasses.MISSING}
+    for attr in sorted(required | ({"name"} if plan.needs_name else set())):
+        body.append(f"        if a_{attr} is None:\n            return slow(data)")
+    init = []
+    for f in fields:
+        if f.default_factory is not dataclasses.MISSING:
+            namespace[f"d_{f.name}"] = f.default_factory
+            factory: Any = f.default_factory
+            default = {list: "[]", dict: "{}"}.get(factory, f"d_{f.name}()")
+            init.append(f"    o.{f.name} = {default} if (x := a_{f.name}) is None else x")
+        elif f.default is not None and f.default is not dataclasses.MISSING:
+            namespace[f"d_{f.name}"] = f.default
+            init.append(f"    o.{f.name} = d_{f.name} if (x := a_{f.name}) is None else x")
+        else:
+            init.append(f"    o.{f.name} = a_{f.name}")
+    source = "\n".join(
+        [
+            "def decode(data):",
+            "    if type(data) is not dict:",
+            "        return slow(data)",
+            "    get = data.get",
+            "    try:",
+            *body,
+            "    except (TypeError, ValueError, KeyError):",
+            "        return slow(data)",
+            "    o = new(cls)",
+            *init,
+            "    return o",
+        ]
+    )
+    # The source is built above from the class's own field table, nothing from outside.
+    exec(source, namespace)
+    decode: Callable[[Any], E] = namespace["decode"]
+    return decode
 
 
-def _decoder(cls: type[E]) -> _Decoder[E]:
+def _compiles(cls: type[Any]) -> bool:
+    """Whether the instance ``__init__`` would build is one :func:`_compile_decoder` can set."""
+    params = getattr(cls, "__dataclass_params__", None)
+    return (
+        params is not None
+        and not params.frozen
+        and not hasattr(cls, "__post_init__")
+        and "__slots__" not in cls.__dict__
+        and all(f.init for f in dataclasses.fields(cls))
+    )
+
+
+_DECODERS: dict[type[BaseResource], Callable[[Any], Any]] = {}
+
+
+def _decoder(cls: type[E]) -> Callable[[Any], E]:
     decoder = _DECODERS.get(cls)
     if decoder is None:
-        decoder = _DECODERS[cls] = _Decoder(cls)
+        decoder = _DECODERS[cls] = _compile_decoder(_Decoder(cls))
     return decoder
 
 

@@ -234,8 +234,13 @@ def _standard(
 ) -> Kind[E]:
     """A kind whose operations follow the common naming of both APIs: REST ``create_x``,
     ``update_x``, ``get_x``, ``find_x``, ``get_xs``; gRPC ``UpsertX`` (the entity in field
-    ``x``), ``GetXById``, ``GetXByParams``, ``GetXs``."""
+    ``x``), ``GetXById``, ``GetXByParams``, ``GetXs``; and our extension ``delete``: REST
+    ``extensions.delete_x`` on v1 (on v1alpha3 for the kinds v1 lacks), gRPC ``DeleteX``."""
     camel = "".join(part.capitalize() for part in name.split("_"))
+    on = V1 if V1 in versions else V1ALPHA3  # our extensions are v1's, where the kind is
+    more.setdefault(
+        "delete", Op({on: f"{EXTENSIONS_GROUP}.delete_{name}"}, f"Delete{camel}", extension=DELETE)
+    )
     return Kind(
         name,
         domain,
@@ -253,7 +258,6 @@ REGISTERED_MODEL: Kind[RegisteredModel] = _standard(
     RegisteredModel,
     "registered_models",
     by_inference_service=_op("get_inference_service_model", "GetRegisteredModelByInferenceService"),
-    delete=extension(DELETE, "delete_registered_model", "DeleteRegisteredModel"),
 )
 MODEL_VERSION: Kind[ModelVersion] = _standard(
     "model_version",
@@ -267,7 +271,6 @@ MODEL_VERSION: Kind[ModelVersion] = _standard(
     by_inference_service=_op("get_inference_service_version", "GetModelVersionByInferenceService"),
     find_keys=("version", "external_id", "registered_model_id"),
     parent_attr="registered_model_id",
-    delete=extension(DELETE, "delete_model_version", "DeleteModelVersion"),
     special={
         "set_alias": extension(ALIASES, "set_model_version_alias", "SetModelVersionAlias"),
         "delete_alias": extension(ALIASES, "delete_model_version_alias", "DeleteModelVersionAlias"),
@@ -305,7 +308,6 @@ ARTIFACT: Kind[Artifact] = _standard(
         ),
     },
     find_keys=("name", "external_id", "parent_resource_id"),
-    delete=extension(DELETE, "delete_artifact", "DeleteArtifact"),
     # Streams (one connection each, never repeated): the registry's artifact store.
     special={
         "upload_content": extension(CONTENT, "upload_artifact_content", "UploadArtifactContent"),
@@ -323,13 +325,13 @@ MODEL_ARTIFACT: Kind[ModelArtifact] = _standard(
     children={"model_version": ARTIFACT.children["model_version"]},
     child_filters={"artifact_type": "model-artifact"},
     find_keys=("name", "external_id", "model_version_id"),
+    # gRPC deletes an artifact of any kind with DeleteArtifact.
     delete=extension(DELETE, "delete_model_artifact", "DeleteArtifact"),
 )
 SERVING_ENVIRONMENT: Kind[ServingEnvironment] = _standard(
     "serving_environment",
     ServingEnvironment,
     "serving_environments",
-    delete=extension(DELETE, "delete_serving_environment", "DeleteServingEnvironment"),
 )
 INFERENCE_SERVICE: Kind[InferenceService] = _standard(
     "inference_service",
@@ -343,7 +345,6 @@ INFERENCE_SERVICE: Kind[InferenceService] = _standard(
         )
     },
     find_keys=("name", "external_id", "serving_environment_id"),
-    delete=extension(DELETE, "delete_inference_service", "DeleteInferenceService"),
 )
 SERVE_MODEL: Kind[ServeModel] = Kind(
     "serve_model",
@@ -368,10 +369,6 @@ EXPERIMENT: Kind[Experiment] = _standard(
     Experiment,
     "experiments",
     EXPERIMENTS,
-    # v1 has no experiments: their delete is our extension of the v1alpha3 routes.
-    delete=Op(
-        {V1ALPHA3: f"{EXTENSIONS_GROUP}.delete_experiment"}, "DeleteExperiment", extension=DELETE
-    ),
 )
 EXPERIMENT_RUN: Kind[ExperimentRun] = _standard(
     "experiment_run",
@@ -388,11 +385,6 @@ EXPERIMENT_RUN: Kind[ExperimentRun] = _standard(
     },
     find_keys=("name", "external_id", "experiment_id"),
     parent_attr="experiment_id",
-    delete=Op(
-        {V1ALPHA3: f"{EXTENSIONS_GROUP}.delete_experiment_run"},
-        "DeleteExperimentRun",
-        extension=DELETE,
-    ),
 )
 #: Projects: every entity of the other kinds belongs to one, selected per call by a header
 #: (REST) or metadata (gRPC), never by a field. Managed through our REST v1 extension

@@ -95,6 +95,7 @@ ALIASES = "aliases"
 DELETE = "delete"
 CONTENT = "artifact-content"
 EVENTS = "events"
+PROJECTS = "projects"
 TOKENS = "tokens"
 WEBHOOKS = "webhooks"
 
@@ -230,25 +231,32 @@ def _standard(
     domain: type[E],
     plural: str,
     versions: tuple[str, ...] = COMMON,
+    ext: str | None = None,
     **more: Any,
 ) -> Kind[E]:
     """A kind whose operations follow the common naming of both APIs: REST ``create_x``,
     ``update_x``, ``get_x``, ``find_x``, ``get_xs``; gRPC ``UpsertX`` (the entity in field
     ``x``), ``GetXById``, ``GetXByParams``, ``GetXs``; and our extension ``delete``: REST
-    ``extensions.delete_x`` on v1 (on v1alpha3 for the kinds v1 lacks), gRPC ``DeleteX``."""
+    ``extensions.delete_x`` on v1 (on v1alpha3 for the kinds v1 lacks), gRPC ``DeleteX``.
+    ``ext``: every operation is one of our extensions, by that name (projects)."""
     camel = "".join(part.capitalize() for part in name.split("_"))
+
+    def op(rest: str, rpc: str, field: str | None = None) -> Op:
+        return extension(ext, rest, rpc, field) if ext else _op(rest, rpc, field, versions=versions)
+
     on = V1 if V1 in versions else V1ALPHA3  # our extensions are v1's, where the kind is
     more.setdefault(
-        "delete", Op({on: f"{EXTENSIONS_GROUP}.delete_{name}"}, f"Delete{camel}", extension=DELETE)
+        "delete",
+        Op({on: f"{EXTENSIONS_GROUP}.delete_{name}"}, f"Delete{camel}", extension=ext or DELETE),
     )
     return Kind(
         name,
         domain,
-        create=_op(f"create_{name}", f"Upsert{camel}", name, versions=versions),
-        update=_op(f"update_{name}", f"Upsert{camel}", name, versions=versions),
-        get=_op(f"get_{name}", f"Get{camel}ById", versions=versions),
-        find=_op(f"find_{name}", f"Get{camel}ByParams", versions=versions),
-        list=_op(f"get_{plural}", f"Get{camel}s", versions=versions),
+        create=op(f"create_{name}", f"Upsert{camel}", name),
+        update=op(f"update_{name}", f"Upsert{camel}", name),
+        get=op(f"get_{name}", f"Get{camel}ById"),
+        find=op(f"find_{name}", f"Get{camel}ByParams"),
+        list=op(f"get_{plural}", f"Get{camel}s"),
         **more,
     )
 
@@ -389,17 +397,7 @@ EXPERIMENT_RUN: Kind[ExperimentRun] = _standard(
 #: Projects: every entity of the other kinds belongs to one, selected per call by a header
 #: (REST) or metadata (gRPC), never by a field. Managed through our REST v1 extension
 #: ``projects`` (REST v1alpha3 has no endpoint for them: Unsupported) and the gRPC service.
-PROJECT: Kind[Project] = Kind(
-    "project",
-    Project,
-    create=extension("projects", "create_project", "UpsertProject", "project"),
-    update=extension("projects", "update_project", "UpsertProject", "project"),
-    get=extension("projects", "get_project", "GetProjectById"),
-    find=extension("projects", "find_project", "GetProjectByParams"),
-    list=extension("projects", "get_projects", "GetProjects"),
-    delete=extension("projects", "delete_project", "DeleteProject"),
-    uuid_ids=True,
-)
+PROJECT: Kind[Project] = _standard("project", Project, "projects", ext=PROJECTS, uuid_ids=True)
 #: Tokens (our v1 extension): issued (the answer holds the secret), listed and revoked, across
 #: projects; no entity of the others' kind (no update, no find).
 TOKEN: Kind[Token] = Kind(

@@ -26,9 +26,7 @@ import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
-
-from sqlalchemy.sql.selectable import Select
+from typing import Literal, TypeVar
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -77,7 +75,6 @@ _BASE64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
 _DIGITS_RE = re.compile(r"[0-9]+")
 
 _T = TypeVar("_T")
-_S = TypeVar("_S", bound=Select[Any])
 
 
 class PageRequestError(ValueError):

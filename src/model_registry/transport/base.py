@@ -72,7 +72,6 @@ __all__ = [
     "Request",
     "Transport",
     "list_fields",
-    "with_article",
 ]
 
 AUTO = "auto"
@@ -149,13 +148,9 @@ class Request:
 
     @property
     def label(self) -> str:
-        """How messages name the operation's subject (``"a model version"``)."""
-        return with_article(self.kind.label)
-
-
-def with_article(label: str) -> str:
-    """``label`` after its indefinite article, for messages (``"an artifact"``)."""
-    return f"an {label}" if label[:1] in "aeiou" else f"a {label}"
+        """How messages name the operation's subject, with its article (``"an artifact"``)."""
+        label = self.kind.label
+        return f"an {label}" if label[:1] in "aeiou" else f"a {label}"
 
 
 def list_fields(options: ListOptions, **filters: str | None) -> dict[str, str]:

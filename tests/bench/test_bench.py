@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import os
 import urllib.request
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench import floor, pg, scale
+from bench.cli import SMOKE, Run, _paging_rounds
 from bench.mlflow_peer import MlflowCounts, run_scenarios
 from bench.paging_child import run_in_child
 from bench.report import Target, markdown, run_stamp, targets, write
@@ -103,11 +105,35 @@ def test_paging_child_walks_seeded_versions_and_reports_its_peak_rss(tmp_path: P
     db = tmp_path / "paged.db"
     model_id = seed_versions_sync(db, 1200)
     with ServerProcess(db) as server:
-        rest = run_in_child("rest", server.host, server.port, model_id, 500, 1200)
+        rest = run_in_child(
+            "rest", server.host, server.port, model_id, 500, 1200, server_pid=server.pid
+        )
         grpc = run_in_child("grpc", server.host, server.grpc_port, model_id, 500, 1000)
     assert (rest.ops, rest.errors, rest.extra["pages"]) == (1200, 0, 3)
     assert grpc.ops == 1000 and grpc.extra["pages"] == 2
     assert rest.extra["rss_peak_kb"] >= rest.extra["rss_start_kb"] > 0
+    # The walker's CPU per page, and the server's (asked for the REST walk only).
+    assert rest.extra["client_cpu_ms_per_page"] > 0 and rest.extra["server_cpu_ms_per_page"] > 0
+    assert grpc.extra["client_cpu_ms_per_page"] > 0 and "server_cpu_ms_per_page" not in grpc.extra
+
+
+def test_paging_rounds_interleave_rest_floor_and_grpc_and_keep_every_rounds_ratio(
+    tmp_path: Path,
+) -> None:
+    counts = dataclasses.replace(SMOKE, page_size=500, page_items=1000, page_rounds=2)
+    run = Run(counts, tmp_path)
+    template = tmp_path / "template.db"
+    model_id = seed_versions_sync(template, 1200)
+    results = {r.key: r for r in _paging_rounds(run, template, model_id)}
+    assert set(results) == {"d_page_rest", "d_page_floor", "d_page_grpc"}
+    for r in results.values():
+        assert (r.ops, r.errors) == (1000, 0)
+        rounds = r.extra["rounds_items_per_s"]
+        assert len(rounds) == 2 and max(rounds) == round(r.ops_per_s)
+        assert r.extra["server_cpu_ms_per_page"] > 0
+    to_floor = results["d_page_rest"].extra["ratio_to_floor_by_round"]
+    assert len(to_floor) == 2 and all(ratio > 0 for ratio in to_floor)
+    assert len(results["d_page_grpc"].extra["ratio_to_rest_by_round"]) == 2
 
 
 def test_merge_adds_rounds_up_and_takes_percentiles_from_their_raw_latencies() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from model_registry._hashwrite import HashingWriter
-from model_registry.exceptions import InvalidResponse, NotFound
+from model_registry.exceptions import ConnectionFailed, InvalidResponse, NotFound, Timeout
 from model_registry.transport.base import CONTENT_CHUNK_BYTES, Transport
 from model_registry.types import Artifact
 
@@ -127,6 +127,11 @@ async def download_file(
 ) -> Path:
     """Stream the content of an artifact to the file ``dest`` (replaced if it exists).
 
+    A connection that breaks off is opened again, up to :data:`RESUME_ATTEMPTS` times in a
+    row without a byte received in between: over REST the download resumes where it stopped
+    (a ``Range`` request, with ``If-Range`` naming the digest so that other content is sent
+    whole instead); over gRPC, which has no range, it starts again from the first byte.
+
     Args:
         transport: The transport.
         artifact_id: The artifact.
@@ -139,6 +144,8 @@ async def download_file(
 
     Raises:
         NotFound: The artifact has no content in the registry.
+        ConnectionFailed: The connection broke off more than :data:`RESUME_ATTEMPTS` times
+            in a row.
         InvalidResponse: The bytes received do not have the digest or size expected (nothing
             is written at ``dest``).
     """
@@ -147,26 +154,23 @@ async def download_file(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb", buffering=0) as out:
-            hasher = hashlib.sha256()
-            done = 0
-            # A piece is hashed and written (two worker threads at once) while the next one
-            # arrives; memory stays at two pieces.
-            writer = HashingWriter(out, hasher)
-            try:
-                async with transport.download_content(artifact_id) as download:
-                    announced = download.sha256
-                    async for piece in download.chunks:
-                        await writer.add(piece)
-                        done += len(piece)
-                        if progress is not None:
-                            progress(done, download.size)
-                    size = download.size
-                await writer.finish()
-            finally:
-                await writer.settle()  # never close the file under a running write
-        digest = hasher.hexdigest()
+            received = _Received(out)
+            failures = 0
+            while True:
+                before = received.done
+                try:
+                    await received.take(transport, artifact_id, expected_sha256, progress)
+                    break
+                except (ConnectionFailed, Timeout):
+                    if received.size is not None and received.done == received.size:
+                        break  # it broke after the last byte: the digest check decides
+                    failures = 0 if received.done > before else failures + 1
+                    if failures > RESUME_ATTEMPTS:
+                        raise
+                    await asyncio.sleep(RESUME_DELAY_SECONDS * failures)
+        digest = received.hasher.hexdigest()
         for what, wanted in (
-            ("the registry's answer", announced),
+            ("the registry's answer", received.announced),
             ("the artifact", expected_sha256),
         ):
             if wanted is not None and wanted != digest:
@@ -174,9 +178,10 @@ async def download_file(
                     f"the content of artifact {artifact_id} has sha256 {digest}, {what} says "
                     f"{wanted}: not written"
                 )
-        if size is not None and size != done:
+        if received.size is not None and received.size != received.done:
             raise InvalidResponse(
-                f"the content of artifact {artifact_id} is {done} bytes, the registry said {size}"
+                f"the content of artifact {artifact_id} is {received.done} bytes, the registry "
+                f"said {received.size}"
             )
         await asyncio.to_thread(os.replace, tmp, target)
     except BaseException:
@@ -184,6 +189,66 @@ async def download_file(
             os.unlink(tmp_name)
         raise
     return target
+
+
+RESUME_ATTEMPTS = 5
+"""Times a download's connection is opened again after it broke off with no byte received
+since the last time (a connection that brings bytes resets the count)."""
+
+RESUME_DELAY_SECONDS = 0.2
+"""Pause before opening it again, times the failures in a row."""
+
+
+class _Received:
+    """The bytes of a download so far: written to ``out`` and hashed, piece by piece."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.hasher: Any = hashlib.sha256()
+        self.done = 0
+        self.size: int | None = None
+        self.announced: str | None = None
+
+    async def take(
+        self,
+        transport: Transport,
+        artifact_id: str,
+        expected_sha256: str | None,
+        progress: Progress | None,
+    ) -> None:
+        """Receive the rest of the content (all of it when the server starts over)."""
+        # The digest to resume against: the server's own (the one the bytes so far are of).
+        digest = self.announced or expected_sha256
+        # A piece is hashed and written (two worker threads at once) while the next one
+        # arrives; memory stays at two pieces.
+        writer = HashingWriter(self.out, self.hasher)
+        try:
+            async with transport.download_content(
+                artifact_id, start=self.done, sha256=digest
+            ) as download:
+                if download.start != self.done:  # the whole content again: start over
+                    await asyncio.to_thread(self._restart)
+                    writer = HashingWriter(self.out, self.hasher)
+                self.announced, self.size = download.sha256, download.size
+                async for piece in download.chunks:
+                    await writer.add(piece)
+                    self.done += len(piece)
+                    if progress is not None:
+                        progress(self.done, download.size)
+            await writer.finish()
+        except (ConnectionFailed, Timeout):
+            # What arrived is written and hashed before anything resumes after it (a write
+            # that failed is raised instead).
+            await writer.finish()
+            raise
+        finally:
+            await writer.settle()  # never close the file under a running write
+
+    def _restart(self) -> None:
+        self.out.seek(0)
+        self.out.truncate()
+        self.hasher = hashlib.sha256()
+        self.done = 0
 
 
 def require_content(artifact: Artifact) -> str:

@@ -111,11 +111,14 @@ class ContentDownload:
         sha256: The hex digest the server names for it (verify the bytes against it).
         size: Its size in bytes, when the server says (it always does).
         chunks: The bytes, in pieces; read them once, inside the ``async with``.
+        start: The offset of the first byte of ``chunks`` in the content: the one asked for
+            when the server resumes, 0 when it sends the whole content.
     """
 
     sha256: str | None
     size: int | None
     chunks: AsyncIterator[bytes]
+    start: int = 0
 
 
 @dataclass
@@ -604,9 +607,15 @@ class Transport(ABC):
         return await self._upload(request)
 
     def download_content(
-        self, artifact_id: str
+        self, artifact_id: str, *, start: int = 0, sha256: str | None = None
     ) -> contextlib.AbstractAsyncContextManager[ContentDownload]:
-        """``async with transport.download_content(id) as download:`` the content, streamed."""
+        """``async with transport.download_content(id) as download:`` the content, streamed.
+
+        ``start``: resume at this byte if the content still has the digest ``sha256`` (REST:
+        ``Range`` with ``If-Range``); a server that does not, and gRPC, send the whole
+        content (``download.start`` says which came).
+        """
         op = ARTIFACT.special["download_content"]
         path = (("artifact_id", artifact_id),)
-        return self._download(Request(ARTIFACT, op, "download content of", path))
+        resume = {"start": start, "sha256": sha256} if start and sha256 else {}
+        return self._download(Request(ARTIFACT, op, "download content of", path, resume))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
@@ -322,7 +323,9 @@ class GrpcTransport(Transport):
 
     @contextlib.asynccontextmanager
     async def _download(self, request: Request) -> AsyncIterator[ContentDownload]:
-        message = _message(pb.DownloadArtifactContentRequest, request)
+        # No range in the RPC: a resumed download gets the whole content (start 0) again.
+        whole = dataclasses.replace(request, fields={})
+        message = _message(pb.DownloadArtifactContentRequest, whole)
         async with self._stream(request, message) as call:
             first = await call.read()
             if first is grpc.aio.EOF or first.WhichOneof("part") != "header":

@@ -22,6 +22,7 @@ import functools
 import importlib
 import inspect
 import json
+import re
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from types import ModuleType
@@ -80,6 +81,9 @@ _EVENTS = f"{_BASE}{V1}/events"
 _EVENTS_IDLE_SECONDS = 45.0
 # Most bytes of one server-sent event (an event carries one entity, at most 4 MiB encoded).
 _MAX_SSE_BYTES = 8 * 1024 * 1024
+
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+)")
 
 
 def _loads(content: bytes, request: Mapping[str, Any]) -> Any:
@@ -338,11 +342,21 @@ class RestTransport(Transport):
 
     @contextlib.asynccontextmanager
     async def _download(self, request: Request) -> AsyncIterator[ContentDownload]:
-        async with self._stream(request, CONTENT_IDLE_SECONDS, {}) as response:
+        resume = request.fields  # a Range and its If-Range (the digest as ETag), not a query
+        headers = {}
+        if resume:
+            headers["Range"] = f"bytes={resume['start']}-"
+            headers["If-Range"] = f'"sha256:{resume["sha256"]}"'
+        plain = dataclasses.replace(request, fields={})
+        async with self._stream(plain, CONTENT_IDLE_SECONDS, headers) as response:
             etag = response.headers.get("ETag", "").strip('"')
             digest = etag[len("sha256:") :] if etag.startswith("sha256:") else None
             chunks = response.content.iter_chunked(CONTENT_CHUNK_BYTES)
-            yield ContentDownload(digest, response.content_length, chunks)
+            part = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+            if response.status == 206 and part is not None:
+                yield ContentDownload(digest, int(part[2]), chunks, start=int(part[1]))
+            else:
+                yield ContentDownload(digest, response.content_length, chunks)
 
     # -- the request of an operation -----------------------------------------------------
 

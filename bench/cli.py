@@ -71,7 +71,7 @@ class Counts:
     event_rounds: int = 3
     event_watched: int = 200
     artifact_mb: int = 200
-    artifact_rounds: int = 3
+    artifact_rounds: int = 5
     decode_rounds: int = 50
     page_rounds: int = 3
 

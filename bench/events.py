@@ -4,8 +4,9 @@
 
 - ``v_create_events_<db>`` / ``v_create_no_events_<db>``: create throughput of one server
   with the event log and of one whose service skips the event append (``--no-events`` of
-  this module's server, ``python -m bench.events serve``: the same server, the append
-  monkeypatched away, nothing else different), sequential (model + version) and 64 in
+  this module's server, ``python -m bench.events serve``: the same server, its events'
+  rows (``RegistryService._event_rows``) and PostgreSQL's assigner monkeypatched away,
+  nothing else different: a write's answers are kept alike), sequential (model + version) and 64 in
   flight, in alternating rounds on fresh databases so both see the same machine noise. The
   report gives the cost as ``1 - with / without`` (goal: at most 10%).
 - ``w_watch_latency_<db>``: a watcher (``client.watch()`` over REST) and a writer creating
@@ -176,31 +177,38 @@ def cost_percent(results: dict[str, Result], kind: str, label: str) -> float:
 # -- the server ---------------------------------------------------------------------------
 
 
-async def _serve(database_url: str, events: bool) -> None:
-    from model_registry.server import run_server
+@contextlib.contextmanager
+def events_switch(on: bool) -> Iterator[None]:
+    """With ``on`` False, everything of a write but its event: no row built, none appended,
+    and no assigner of PostgreSQL's pending cursors (part of what events cost)."""
+    if on:
+        yield
+        return
     from model_registry.server.events import EventFeed
     from model_registry.server.service import RegistryService
 
-    if not events:
-        from model_registry.server import service as service_module
+    async def no_rows(self: RegistryService, tx: Any, changes: Any) -> list[Any]:
+        return []
 
-        # Everything of a write but its event: no row built, none appended.
-        async def no_row(self: RegistryService, tx: Any, change: Any) -> None:
-            return None
+    saved = (RegistryService._event_rows, EventFeed._assigns)
+    RegistryService._event_rows = no_rows  # type: ignore[method-assign]
+    EventFeed._assigns = lambda self: False  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        RegistryService._event_rows, EventFeed._assigns = saved  # type: ignore[method-assign]
 
-        async def no_append(executor: Any, rows: Any) -> None:
-            return None
 
-        RegistryService._event_row = no_row  # type: ignore[method-assign,assignment]
-        service_module.append_events = no_append  # type: ignore[assignment]
-        # Nor the assigner of PostgreSQL's pending cursors, part of what events cost.
-        EventFeed._assigns = lambda self: False  # type: ignore[method-assign]
+async def _serve(database_url: str, events: bool) -> None:
+    from model_registry.server import run_server
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    async with run_server(database_url, grpc_port=0) as srv:
-        print(f"serving on {srv.url}, gRPC on 127.0.0.1:{srv.grpc_port}", flush=True)
-        await stop.wait()
+    with events_switch(events):
+        async with run_server(database_url, grpc_port=0) as srv:
+            print(f"serving on {srv.url}, gRPC on 127.0.0.1:{srv.grpc_port}", flush=True)
+            await stop.wait()
 
 
 def main(argv: list[str]) -> int:

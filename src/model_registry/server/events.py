@@ -56,9 +56,9 @@ DEFAULT_RETENTION_SECONDS = 30 * 86400.0
 """Events are kept 30 days unless ``serve --event-retention`` says otherwise."""
 
 ASSIGN_COALESCE_SECONDS = 0.005
-"""On PostgreSQL, how long the assigner lets commits gather between two back-to-back rounds:
-under a stream of writes a round (two short transactions) then numbers the events of many
-commits at once, for at most this much more watcher latency."""
+"""On PostgreSQL, how long the assigner lets commits gather before a round: under a stream
+of writes, even one at a time, a round (one short transaction) then numbers the events of
+several commits at once, for at most this much more watcher latency."""
 
 READ_BATCH = 500
 """Most events one read of a watcher takes from the log."""
@@ -264,16 +264,15 @@ class EventFeed:
 
     async def _assign_while_wanted(self) -> None:
         while self._assign_wanted and not self._closed:
+            # Let more commits join this round (one barrier and one assignment for all of
+            # them), well within the watchers' 50 ms: a round costs more than an append.
+            await asyncio.sleep(ASSIGN_COALESCE_SECONDS)
             self._assign_wanted = False
             try:
                 await self._store.assign_event_cursors(pending=True)
             except ServiceError as exc:  # the next commit, or the poller, tries again
                 log.warning("assigning event cursors failed, trying again later: %s", exc)
             self._wake()
-            if self._assign_wanted:
-                # Commits arrived meanwhile: let more join the next round (one barrier and
-                # one assignment for all of them), well within the watchers' 50 ms.
-                await asyncio.sleep(ASSIGN_COALESCE_SECONDS)
 
     async def open(self, request: WatchRequest) -> EventWatch:
         """Check the request against the log and fix where the stream starts.

@@ -79,7 +79,6 @@ from model_registry.server.principal import EDITOR
 from model_registry.server.projects import ProjectRules, audit
 from model_registry.server.store import Record, Scope, Store, Tx, WriteBody
 from model_registry.server.store.contents import content_digests
-from model_registry.server.store.events import append_events
 from model_registry.server.store.queries import Change, WirePage, now_ms
 from model_registry.server.store.statements import ALIAS_OWNER_COLUMNS
 from model_registry.server.sweep import DEFAULT_GRACE_SECONDS, ContentSweeper, ContentSwept
@@ -208,13 +207,20 @@ def to_wire(kind: EntityKind, record: Record) -> dict[str, Any]:
     out["customProperties"] = rows_to_custom_properties(record.properties)
     out["createTimeSinceEpoch"] = str(v["create_time"])
     out["lastUpdateTimeSinceEpoch"] = str(v["update_time"])
-    # Aliases (our extension) are read with the entity, one query per page; a row just
-    # created has none.
-    if kind is MODEL_VERSION:
-        out["aliases"] = [alias for alias, _ in record.aliases or ()]
-    elif kind is REGISTERED_MODEL:
-        out["aliases"] = {alias: str(version) for alias, version in record.aliases or ()}
+    aliases = _aliases_wire(kind, record)
+    if aliases is not None:
+        out["aliases"] = aliases  # last: _with_aliases relies on it
     return out
+
+
+def _aliases_wire(kind: EntityKind, record: Record) -> list[str] | dict[str, str] | None:
+    """The ``aliases`` of an answer, or None for a kind without them. Aliases (our extension)
+    are read with the entity, one query per page; a row just created has none."""
+    if kind is MODEL_VERSION:
+        return [alias for alias, _ in record.aliases or ()]
+    if kind is REGISTERED_MODEL:
+        return {alias: str(version) for alias, version in record.aliases or ()}
+    return None
 
 
 _WIRE_RENDERING = 1
@@ -263,6 +269,15 @@ def render_wire(kind: EntityKind, record: Record) -> str:
         return orjson.dumps(wire).decode()
     except TypeError:  # orjson.JSONEncodeError: a value only the standard encoder takes
         return json.dumps(wire)
+
+
+def _with_aliases(kind: EntityKind, record: Record, kept: str) -> str:
+    """:func:`to_wire` of ``record`` as JSON, from its kept answer (:func:`render_wire` of the
+    same record): the aliases go back in, where :func:`to_wire` puts them, last."""
+    aliases = _aliases_wire(kind, record)
+    if aliases is None:
+        return kept
+    return f'{kept[:-1]},"aliases":{orjson.dumps(aliases).decode()}}}'
 
 
 def render_message(kind: EntityKind, record: Record) -> bytes:
@@ -476,17 +491,28 @@ class RegistryService(ProjectRules):
             )
         return self.webhooks
 
+    async def _event_rows(self, tx: Tx, changes: Sequence[Change]) -> list[dict[str, Any]]:
+        """The ``events`` rows of a write's changes (``bench/events.py`` switches this off to
+        measure what the event log costs)."""
+        return [await self._event_row(tx, c) for c in changes]
+
     async def _event_row(self, tx: Tx, change: Change) -> dict[str, Any]:
         """The ``events`` row of one change: the entity as it is now, in its wire form."""
         if change.kind is None:
-            kind, entity = change.event_kind or "", change.entity or {}
+            kind, text = change.event_kind or "", orjson.dumps(change.entity or {}).decode()
         else:
             record = change.record
-            if record is None and change.action != "deleted":
-                record = await tx.get((change.kind,), int(change.entity_id))
-            entity = {"id": str(change.entity_id)}
-            if record is not None:
-                entity = to_wire(change.kind, record)
+            if change.wire is not None and record is not None:
+                # The answer just kept for the row, rendered from this very record: only its
+                # aliases (the last member of to_wire's answer) are added.
+                text = _with_aliases(change.kind, record, change.wire)
+            else:
+                if record is None and change.action != "deleted":
+                    record = await tx.get((change.kind,), int(change.entity_id))
+                entity = {"id": str(change.entity_id)}
+                if record is not None:
+                    entity = to_wire(change.kind, record)
+                text = orjson.dumps(entity).decode()
             kind = event_kind(change.kind)
         return {
             "time": now_ms(),
@@ -496,7 +522,7 @@ class RegistryService(ProjectRules):
             "project": self._project_name,
             # Auth off: nobody to name.
             "subject": self._principal.subject if self._auth_on else None,
-            "entity": orjson.dumps(entity).decode(),
+            "entity": text,
         }
 
     async def watch(self, params: Params) -> EventWatch:
@@ -545,9 +571,9 @@ class RegistryService(ProjectRules):
             start = len(tx.changes)  # SQLite's writer runs several bodies on one Tx
             try:
                 result = await body(tx)
-                await self._keep_wire(tx, tx.changes[start:])
-                rows = [await self._event_row(tx, c) for c in tx.changes[start:]]
-                await append_events(tx.executor, rows)
+                changes = tx.changes[start:]
+                kept = await self._keep_wire(tx, changes)
+                await tx.finish_write(kept, WIRE_VERSION, await self._event_rows(tx, changes))
             finally:
                 del tx.changes[start:]
             return result
@@ -558,12 +584,13 @@ class RegistryService(ProjectRules):
         return result
 
     @staticmethod
-    async def _keep_wire(tx: Tx, changes: Sequence[Change]) -> None:
-        """Keep the answer of every context row the transaction created or changed, as it
-        stands at its end (``contexts.wire``, read by :meth:`list_json`).
+    async def _keep_wire(tx: Tx, changes: Sequence[Change]) -> list[tuple[int, str, bytes]]:
+        """The answers to keep of every context row the transaction created or changed, as
+        it stands at its end (``contexts.wire``, read by :meth:`list_json`), for
+        :meth:`Tx.finish_write`.
 
-        A change without the record (an update) reads it once and leaves it on the change, so
-        its event reuses it.
+        A change without the record (an update) reads it once and leaves it on the change,
+        with the answer's JSON, so its event reuses both.
         """
         last: dict[int, Change] = {}
         for change in changes:
@@ -579,8 +606,9 @@ class RegistryService(ProjectRules):
                 change.record = await tx.get((kind,), ident)
             if change.record is not None:
                 record = change.record
-                kept.append((ident, render_wire(kind, record), render_message(kind, record)))
-        await tx.keep_wire(kept, WIRE_VERSION)
+                change.wire = render_wire(kind, record)
+                kept.append((ident, change.wire, render_message(kind, record)))
+        return kept
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Tx]:

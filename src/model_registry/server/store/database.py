@@ -29,8 +29,8 @@ from model_registry.server.store.engine import (
 )
 from model_registry.server.store.events import (
     ASSIGN_BATCH,
-    assign_cursors,
-    pending_high_water,
+    assign_round,
+    flush_events,
 )
 from model_registry.server.store.executor import SyncExecutor
 from model_registry.server.store.failures import unavailable_on_connection_failure
@@ -231,9 +231,10 @@ class Store:
         """Give the committed pending events their cursors; return how many got one.
 
         PostgreSQL's writes leave their events pending (``store/events.py`` says why and
-        how): a barrier transaction, then one assignment per :data:`ASSIGN_BATCH` events;
-        one index probe and nothing else when nothing is pending. SQLite's writes take
-        their cursors themselves (:class:`SqliteStore`).
+        how): one short transaction per :data:`ASSIGN_BATCH` events
+        (:func:`~model_registry.server.store.events.assign_round`); one index probe and
+        nothing else when nothing is pending. SQLite's writes take their cursors themselves
+        (:class:`SqliteStore`).
 
         Args:
             pending: Some are known to be pending (a commit just appended them): no probe.
@@ -242,14 +243,24 @@ class Store:
             Unavailable: The database cannot be reached, or the barrier waited past the
                 ``lock_timeout`` for an appender that does not commit.
         """
-        high_water = await self.read(lambda tx: pending_high_water(tx.executor, check=not pending))
-        assigned = 0
-        while high_water:
-            count = await self.write(lambda tx: assign_cursors(tx.executor, high_water))
-            assigned += count
-            if count < ASSIGN_BATCH:
-                break
-        return assigned
+        import asyncpg  # type: ignore[import-untyped]  # PostgreSQL's driver, loaded with it
+
+        with unavailable_on_connection_failure(connecting=True):
+            conn_cm = self._engine.connect()
+            conn = await conn_cm.__aenter__()
+        try:
+            driver = (await conn.get_raw_connection()).driver_connection
+            count = await assign_round(driver, check=not pending)
+            assigned = count
+            while count == ASSIGN_BATCH:  # more are pending: the probe is moot
+                count = await assign_round(driver, check=False)
+                assigned += count
+            return assigned
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise Unavailable.because(exc) from exc
+        finally:
+            with unavailable_on_connection_failure():
+                await conn_cm.__aexit__(None, None, None)
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[Tx]:
@@ -287,6 +298,12 @@ class Store:
         return True
 
 
+def _flush_events(tx: Tx) -> None:
+    executor = tx.executor
+    assert isinstance(executor, SyncExecutor)
+    flush_events(executor)
+
+
 class SqliteStore(Store):
     """The store on a SQLite file: reads inline, writes on one thread in group commits.
 
@@ -312,7 +329,12 @@ class SqliteStore(Store):
         # Heavy reads (filters) run here, off the event loop: sqlite3 lets go of the GIL
         # while a statement runs, so the loop keeps serving.
         self._readers = ThreadPoolExecutor(HEAVY_READERS, thread_name_prefix="sqlite-reader")
-        self._writer = SqliteWriter(sync_engine, lambda conn: Tx(SyncExecutor(conn)))
+        # The events of a batch's writes are appended once, at its end (flush_events).
+        self._writer = SqliteWriter(
+            sync_engine,
+            lambda conn: Tx(SyncExecutor(conn, defer_events=True)),
+            _flush_events,
+        )
         # One read connection per thread that reads (the event loop's), kept open: taking one
         # from the pool and giving it back costs more than the query of a get.
         self._local = threading.local()

@@ -12,15 +12,15 @@ no two commits could share a WAL flush), so a write stores its events under a *p
 cursor instead, negative so no reader ever matches it: ``-(s * 2^20 + i)`` where ``s`` is one
 ``nextval`` of the sequence ``events_pending`` per transaction and ``i`` the event's place in
 it. The appender takes ``nextval`` while it holds a shared advisory lock of the transaction
-(:data:`_PG_APPEND`; the lock is dropped at its commit). An assigner
-(:func:`pending_high_water`, a statement that commits by itself, then :func:`assign_cursors`)
-first takes that lock exclusively, which waits for every appender holding it to finish, and
-reads the sequence's last value ``H``: from then on every pending event with ``s <= H`` is
-committed or rolled back for good, and every later appender draws a greater ``s``. It then
-gives the committed ones (``s <= H``) the next cursors of ``event_log``, in ``(s, i)`` order,
-under that row's lock; assigners therefore take turns and commit in cursor order, as
-SQLite's writes do. A transaction that had to wait for another's row lock appends after that one
-committed, so its ``s`` and its cursors are greater: causal order is kept.
+(:data:`_PG_APPEND`; the lock is dropped at its commit). An assigner (:func:`assign_round`,
+one short transaction) first takes that lock exclusively, which waits for every appender
+holding it to finish, and reads the sequence's last value ``H``: from then on every pending
+event with ``s <= H`` is committed or rolled back for good, and every later appender draws a
+greater ``s``. It then gives the committed ones (``s <= H``) the next cursors of
+``event_log``, in ``(s, i)`` order, still holding that lock; assigners therefore take turns
+and commit in cursor order, as SQLite's writes do. A transaction that had to wait for
+another's row lock appends after that one committed, so its ``s`` and its cursors are
+greater: causal order is kept.
 """
 
 from __future__ import annotations
@@ -31,13 +31,14 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, text, update
 
 from model_registry.server.store.executor import Executor, SyncExecutor, dicts, first_dict
-from model_registry.server.store.schema import event_log, events, webhook_deliveries
+from model_registry.server.store.schema import contexts, event_log, events, webhook_deliveries
 
 __all__ = [
+    "Kept",
     "append_events",
-    "assign_cursors",
+    "assign_round",
+    "flush_events",
     "log_bounds",
-    "pending_high_water",
     "prune_events",
     "read_events",
 ]
@@ -59,23 +60,32 @@ _SPAN = 1 << 20
 # several registries, one per schema, as the tests do).
 _LOCK_KEY = "19794, (('events_pending'::regclass)::oid::bigint - 2147483648)::int"
 
-# PostgreSQL's one statement per count of events: lock, draw s, insert, in one round trip.
-# The CTEs hold volatile calls, so PostgreSQL runs each once and in dependency order (lk,
-# then s, then the insert).
-_PG_APPEND: dict[int, Any] = {}
+# PostgreSQL's one statement per count of events (and of kept answers, see append_events):
+# lock, draw s, insert, in one round trip. The CTEs hold volatile calls, so PostgreSQL runs
+# each once and in dependency order (lk, then s, then the insert); a data-modifying CTE runs
+# once whether or not the rest reads it.
+_PG_APPEND: dict[tuple[int, int], Any] = {}
 
 
-def _pg_append(count: int) -> Any:
+def _pg_append(count: int, kept: int) -> Any:
     if count > _SPAN:
         raise ValueError(f"a transaction may append at most {_SPAN} events")
-    stmt = _PG_APPEND.get(count)
+    stmt = _PG_APPEND.get((count, kept))
     if stmt is None:
         rows = ", ".join(
             "(" + ", ".join([str(i)] + [f":{c}_{i}" for c in _EVENT_COLUMNS]) + ")"
             for i in range(count)
         )
+        keep = ""
+        if kept:
+            keep = (
+                "kept AS (UPDATE contexts SET wire = k.wire, wire_pb = k.pb, "
+                "wire_version = :k_version FROM (VALUES "
+                + ", ".join(f"(:k_id_{j}, :k_wire_{j}, :k_pb_{j})" for j in range(kept))
+                + ") AS k(id, wire, pb) WHERE contexts.id = k.id RETURNING 1), "
+            )
         stmt = text(
-            f"WITH lk AS (SELECT pg_advisory_xact_lock_shared({_LOCK_KEY})), "
+            f"WITH {keep}lk AS (SELECT pg_advisory_xact_lock_shared({_LOCK_KEY})), "
             "drawn AS (SELECT nextval('events_pending') AS s FROM lk) "
             f"INSERT INTO events (cursor, {', '.join(_EVENT_COLUMNS)}) "
             f"SELECT -(drawn.s * {_SPAN} + v.n), "
@@ -86,84 +96,138 @@ def _pg_append(count: int) -> Any:
                 bindparam(f"{c}_{i}", type_=events.c[c].type)
                 for i in range(count)
                 for c in _EVENT_COLUMNS
-            )
+            ),
+            *(
+                bindparam(f"k_{c}_{j}", type_=t)
+                for j in range(kept)
+                for c, t in (
+                    ("id", contexts.c.id.type),
+                    ("wire", contexts.c.wire.type),
+                    ("pb", contexts.c.wire_pb.type),
+                )
+            ),
+            *([bindparam("k_version", type_=contexts.c.wire_version.type)] if kept else []),
         )
-        _PG_APPEND[count] = stmt
+        _PG_APPEND[count, kept] = stmt
     return stmt
 
 
-async def append_events(conn: Executor, rows: Sequence[Mapping[str, Any]]) -> None:
+Kept = Sequence[tuple[int, str, bytes]]
+"""Answers of context rows to keep: ``(id, JSON text, gRPC message)``."""
+
+
+async def append_events(
+    conn: Executor, rows: Sequence[Mapping[str, Any]], *, kept: Kept = (), version: int = 0
+) -> None:
     """Append events (dicts of the ``events`` columns but ``cursor``).
 
     Must run last in its transaction: on SQLite the counter row, on PostgreSQL the shared
-    lock that holds the assigner back, stay taken until the commit.
+    lock that holds the assigner back, stay taken until the commit. On SQLite's writer
+    thread the rows wait for the end of the writer's batch (:func:`flush_events`).
+
+    Args:
+        conn: The transaction's executor.
+        rows: The events, in order.
+        kept: PostgreSQL: the answers of context rows to keep (``contexts.wire``, by the
+            rendering ``version``), written by the same statement, so that a write's two
+            last statements cost one round trip. Only with ``rows``.
+        version: The rendering of ``kept``.
     """
     if not rows:
         return
     if isinstance(conn, SyncExecutor):
-        ((last,),) = conn.driver_execute(_TAKE_SQL, (len(rows),))
-        first = int(last) - len(rows) + 1
-        values = [(first + i, *(row.get(c) for c in _EVENT_COLUMNS)) for i, row in enumerate(rows)]
-        conn.driver_execute(_INSERT_SQL, values, many=True)
+        if kept:
+            raise ValueError("SQLite keeps answers with Tx.keep_wire")
+        values = [tuple(row.get(c) for c in _EVENT_COLUMNS) for row in rows]
+        if conn.deferred_events is not None:
+            conn.deferred_events.extend(values)
+        else:
+            _append_now(conn, values)
         return
     params = {f"{c}_{i}": row.get(c) for i, row in enumerate(rows) for c in _EVENT_COLUMNS}
-    await conn.execute(_pg_append(len(rows)), params)
+    for j, (ident, wire, message) in enumerate(kept):
+        params[f"k_id_{j}"] = ident
+        params[f"k_wire_{j}"] = wire
+        params[f"k_pb_{j}"] = message
+    if kept:
+        params["k_version"] = version
+    await conn.execute(_pg_append(len(rows), len(kept)), params)
 
 
-_ANY_PENDING = text("SELECT min(cursor) < 0 FROM events")
+def _append_now(conn: SyncExecutor, values: Sequence[tuple[Any, ...]]) -> None:
+    ((last,),) = conn.driver_execute(_TAKE_SQL, (len(values),))
+    first = int(last) - len(values) + 1
+    conn.driver_execute(_INSERT_SQL, [(first + i, *v) for i, v in enumerate(values)], many=True)
+
+
+def flush_events(conn: SyncExecutor) -> None:
+    """SQLite's writer, at the end of a batch, before its COMMIT: append the events its
+    writes left (:func:`append_events`), with one take of cursors and one insert for them all.
+
+    The writes of a batch commit together, so numbering their events in write order here is
+    the commit order; a write that failed (rolled back to its savepoint) left none, as it
+    leaves them only at its very end.
+    """
+    values = conn.deferred_events
+    if values:
+        conn.deferred_events = []
+        _append_now(conn, values)
+
+
+# The assigner's statements, straight on asyncpg (see assign_round).
+_ANY_PENDING = "SELECT min(cursor) < 0 FROM events"
 # The barrier and the high-water mark in one statement: the sequence is read in a subquery
 # correlated with the lock's row, so only once the lock is held.
-_BARRIER = text(
+_BARRIER = (
     "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_pending "
     f"WHERE lk.one = 1) FROM (SELECT pg_advisory_xact_lock({_LOCK_KEY}), 1 AS one) AS lk"
+)
+# The head is read in the statement: only the assigner holding the barrier's lock writes it.
+# $1: the floor (pending cursors above it have s <= H), $2: the batch.
+_ASSIGN = (
+    "WITH h AS (SELECT last_cursor AS head FROM event_log WHERE id = 1), "
+    "p AS (SELECT cursor AS pending, row_number() OVER (ORDER BY cursor DESC) AS n "
+    "FROM events WHERE cursor < 0 AND cursor > $1 ORDER BY cursor DESC LIMIT $2), "
+    "moved AS (UPDATE events SET cursor = h.head + p.n FROM p, h "
+    "WHERE events.cursor = p.pending RETURNING 1) "
+    "UPDATE event_log SET last_cursor = last_cursor + (SELECT count(*) FROM moved) "
+    "WHERE id = 1 RETURNING (SELECT count(*) FROM moved)"
 )
 
 ASSIGN_BATCH = 5000
 """Most events one assignment numbers (a statement well within its time budget)."""
 
 
-async def pending_high_water(conn: Executor, *, check: bool = True) -> int:
-    """PostgreSQL: the greatest ``s`` whose pending events are all final (committed or rolled
-    back), or 0 when none is pending.
+async def assign_round(conn: Any, *, check: bool = True, batch: int = ASSIGN_BATCH) -> int:
+    """PostgreSQL: one assignment, in one transaction: give the first ``batch`` committed
+    pending events the next cursors, in ``(s, i)`` order; return how many got one (0 when
+    none was pending).
 
-    Run it outside a transaction block (autocommit): the barrier's lock (waited for up to
-    the connection's ``lock_timeout``) holds new appends back until its transaction ends,
-    which is then the end of the statement.
+    The barrier comes first: its exclusive lock waits (up to the connection's
+    ``lock_timeout``) for every appender holding the shared one, and its high-water mark
+    ``H`` is read once the lock is held. Held to the commit, the lock keeps new appends (and
+    every other assigner) waiting for the rest of this short transaction: assigners take
+    turns, and the assignment (a statement of its own, so a snapshot taken once the lock is
+    held) sees every assignment committed before it and every pending event with ``s <= H``.
+
+    A round runs after every few commits, so it is sent straight on the driver: BEGIN, two
+    statements and COMMIT (it was two transactions of SQLAlchemy's, which cost the server
+    more than the writes' own event rows).
 
     Args:
-        conn: The transaction's executor.
+        conn: An asyncpg connection outside any transaction.
         check: Look whether anything is pending first (one index probe), and skip the
             barrier when nothing is; False when a commit just appended some.
+        batch: Most events numbered.
     """
-    if check and not (await conn.execute(_ANY_PENDING)).scalar():
+    if check and not await conn.fetchval(_ANY_PENDING):
         return 0
-    return int((await conn.execute(_BARRIER)).scalar_one())
-
-
-_HEAD_FOR_UPDATE = text("SELECT last_cursor FROM event_log WHERE id = 1 FOR UPDATE")
-_ASSIGN = text(
-    "WITH p AS (SELECT cursor AS pending, row_number() OVER (ORDER BY cursor DESC) AS n "
-    "FROM events WHERE cursor < 0 AND cursor > :floor ORDER BY cursor DESC LIMIT :batch), "
-    "moved AS (UPDATE events SET cursor = :head + p.n FROM p WHERE events.cursor = p.pending "
-    "RETURNING 1) "
-    "UPDATE event_log SET last_cursor = last_cursor + (SELECT count(*) FROM moved) "
-    "WHERE id = 1 RETURNING last_cursor"
-)
-
-
-async def assign_cursors(conn: Executor, high_water: int, batch: int = ASSIGN_BATCH) -> int:
-    """PostgreSQL: give the first ``batch`` committed pending events with ``s <= high_water``
-    the next cursors, in ``(s, i)`` order; return how many got one.
-
-    The ``event_log`` row is locked by the first statement, so the second (READ COMMITTED:
-    a snapshot of its own, taken once the lock is held) sees every assignment committed
-    before, and assigners hand out cursors one after another.
-    """
-    head = int((await conn.execute(_HEAD_FOR_UPDATE)).scalar_one())
-    floor = -(high_water + 1) * _SPAN  # pending cursors above it have s <= high_water
-    params = {"head": head, "floor": floor, "batch": batch}
-    last = int((await conn.execute(_ASSIGN, params)).scalar_one())
-    return last - head
+    async with conn.transaction():
+        high_water = int(await conn.fetchval(_BARRIER))
+        if not high_water:
+            return 0
+        floor = -(high_water + 1) * _SPAN
+        return int(await conn.fetchval(_ASSIGN, floor, batch))
 
 
 async def log_bounds(conn: Executor) -> tuple[int, int]:

@@ -90,10 +90,15 @@ class SyncExecutor:
 
     Args:
         conn: A synchronous SQLAlchemy connection inside a transaction.
+        defer_events: Keep the events appended in :attr:`deferred_events` for the end of
+            the transaction (SQLite's writer: one append per batch of writes).
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, defer_events: bool = False) -> None:
         self._conn = conn
+        self.deferred_events: list[tuple[Any, ...]] | None = [] if defer_events else None
+        """Events appended but not yet inserted (see ``store/events.py``), or None: insert
+        them at once."""
 
     @property
     def dialect(self) -> Dialect:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from model_registry.server.entities import EntityKind
 from model_registry.server.errors import Conflict, NotFound
 from model_registry.server.paging import OrderValue, PageRequest
+from model_registry.server.store.events import append_events
 from model_registry.server.store.executor import Executor, SyncExecutor, dicts, first_dict
 from model_registry.server.store.keyset import finish_page
 from model_registry.server.store.schema import (
@@ -117,6 +118,8 @@ class Change:
         record: The entity as stored after the change, when the query had it at hand.
         event_kind: The event's kind when ``kind`` is None.
         entity: The event's entity (wire form) when ``kind`` is None.
+        wire: ``record``'s answer as kept (``contexts.wire``: JSON, aliases left out), once
+            the service rendered it at the end of the transaction; the event reuses it.
     """
 
     kind: EntityKind | None
@@ -125,6 +128,7 @@ class Change:
     record: Record | None = None
     event_kind: str | None = None
     entity: dict[str, Any] | None = None
+    wire: str | None = None
 
 
 def _is_unique_violation(exc: IntegrityError) -> bool:
@@ -428,6 +432,25 @@ class Tx:
                     for i, text, message in kept
                 ],
             )
+
+    async def finish_write(
+        self,
+        kept: Sequence[tuple[int, str, bytes]],
+        version: int,
+        rows: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """The last statements of a write: keep the answers of its context rows (see
+        :meth:`keep_wire`) and append its events (``store/events.py``).
+
+        On PostgreSQL one statement does both (one round trip, where two would each cost
+        more than the database's work); on SQLite the events wait for the end of the
+        writer's batch.
+        """
+        if rows and kept and not isinstance(self._conn, SyncExecutor):
+            await append_events(self._conn, rows, kept=kept, version=version)
+            return
+        await self.keep_wire(kept, version)
+        await append_events(self._conn, rows)
 
     async def _with_props(self, kind: EntityKind, rows: list[dict[str, Any]]) -> list[Record]:
         """Attach custom properties to rows with ONE query for the whole page.

@@ -88,11 +88,19 @@ class SqliteWriter:
         engine: The synchronous engine of the database file (see
             :func:`~model_registry.server.store.engine.create_sync_sqlite_engine`).
         make_tx: Wraps the writer's connection in what the write functions take.
+        before_commit: Called with that after the batch's writes, before its ``COMMIT``
+            (the writes' deferred work: their events); if it raises, nothing commits.
     """
 
-    def __init__(self, engine: Engine, make_tx: Callable[[Connection], Any]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        make_tx: Callable[[Connection], Any],
+        before_commit: Callable[[Any], None] | None = None,
+    ) -> None:
         self._engine = engine
         self._make_tx = make_tx
+        self._before_commit = before_commit
         self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._closed = False
         # Transactions run and writes they held (their ratio: the mean batch size); written by
@@ -183,8 +191,11 @@ class SqliteWriter:
                                 _run_in_savepoint(cursor, tx, job)
                         finally:
                             cursor.close()
+                    if self._before_commit is not None:
+                        self._before_commit(tx)
         except Exception as exc:
-            # BEGIN, COMMIT or a lone job failed: nothing of this batch was committed.
+            # BEGIN, COMMIT, before_commit or a lone job failed: nothing of this batch was
+            # committed.
             for job in batch:
                 if job.error is None:
                     job.error = exc if len(batch) == 1 else _unavailable(exc)

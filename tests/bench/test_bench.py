@@ -344,3 +344,43 @@ def test_the_events_group_measures_creates_with_and_without_the_log_and_watch_la
     cost = goals["SQLite: event log cost on creates, 64 in flight (v)"]
     assert not math.isnan(cost.value)
     assert math.isnan(goals["PostgreSQL: watcher latency from the event's commit, p50 (w)"].value)
+
+
+def test_the_in_process_events_bench_switches_off_the_events_only_and_reports_both_modes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+
+    from bench import events_cpu
+    from model_registry.server.service import RegistryService
+    from model_registry.server.store import Store
+    from model_registry.server.store.events import read_events
+
+    async def created_events(on: bool) -> tuple[int, bool]:
+        store = await Store.open(f"sqlite:///{tmp_path / f'switch-{on}.db'}")
+        service = RegistryService(store)
+        try:
+            with events_cpu.switch(on):
+                await service.create("registered-model", {"name": "m"})
+            found = await store.read(lambda tx: read_events(tx.executor, 0))
+            kept = await store.read(
+                lambda tx: tx.executor.execute(text("SELECT wire FROM contexts"))
+            )
+            return len(found), '"name":"m"' in kept.scalar_one()
+        finally:
+            await service.events.close()
+            await store.close()
+
+    # Off leaves out the event, and only it: the write and its kept answer are made alike.
+    assert asyncio.run(created_events(False)) == (0, True)
+    assert asyncio.run(created_events(True)) == (1, True)
+
+    monkeypatch.setattr(events_cpu, "SEQUENTIAL", 2)
+    monkeypatch.setattr(events_cpu, "CONCURRENT", 4)
+    summary = events_cpu.run("sqlite", 1, "")["summary"]
+    assert set(summary) == {"sequential", "concurrent"}
+    for mode in summary.values():
+        assert mode["events"]["cpu_us"] > 0 and mode["no_events"]["cpu_us"] > 0
+        assert not math.isnan(mode["cpu_cost_percent"])

@@ -55,10 +55,12 @@ HEARTBEAT_SECONDS = 15.0
 DEFAULT_RETENTION_SECONDS = 30 * 86400.0
 """Events are kept 30 days unless ``serve --event-retention`` says otherwise."""
 
-ASSIGN_COALESCE_SECONDS = 0.005
+ASSIGN_COALESCE_SECONDS = 0.010
 """On PostgreSQL, how long the assigner lets commits gather before a round: under a stream
-of writes, even one at a time, a round (one short transaction) then numbers the events of
-several commits at once, for at most this much more watcher latency."""
+of writes, even one at a time (a few ms each), a round (one short transaction, which costs
+the server more than a write's event) then numbers the events of several commits at once,
+for at most this much more watcher latency (the goal is 50 ms; 5 ms left one round per
+sequential write on a loaded machine, bench/README.md)."""
 
 READ_BATCH = 500
 """Most events one read of a watcher takes from the log."""

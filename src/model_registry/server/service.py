@@ -392,9 +392,11 @@ async def _kept_answers(
     page: PageRequest,
     *,
     message: bool,
+    aliases: bool,
 ) -> WirePage[Any]:
     """One page of the rows' kept answers: REST JSON, or with ``message`` serialized gRPC
-    messages (rows without one of this rendering are rendered on the way)."""
+    messages (rows without one of this rendering are rendered on the way), and with
+    ``aliases`` the aliases of the page's versions or models."""
     render = render_message if message else render_wire
     try:
         return await tx.list_page_wire(
@@ -405,6 +407,7 @@ async def _kept_answers(
             version=WIRE_VERSION,
             render=functools.partial(render, kinds[0]),
             message=message,
+            aliases=aliases,
         )
     except ValueError as exc:  # FilterError, PageTokenError
         raise BadRequest(str(exc)) from None
@@ -546,10 +549,16 @@ class RegistryService(ProjectRules):
     # to this view's project, and a write first checks the caller's role.
 
     async def _read(
-        self, body: Callable[[Tx], Coroutine[Any, Any, T]], *, heavy: bool = False
+        self,
+        body: Callable[[Tx], Coroutine[Any, Any, T]],
+        *,
+        heavy: bool = False,
+        autocommit: bool = False,
     ) -> T:
         project = self._project_id
-        return await self._store.read(lambda tx: body(tx.in_project(project)), heavy=heavy)
+        return await self._store.read(
+            lambda tx: body(tx.in_project(project)), heavy=heavy, autocommit=autocommit
+        )
 
     async def _write(self, body: WriteBody[T], what: str) -> T:
         """Run a write transaction in this view's project: the one place every change gets
@@ -856,7 +865,7 @@ class RegistryService(ProjectRules):
             BadRequest: Bad filter, paging parameter, token or id.
             NotFound: The parent does not exist.
         """
-        return await self._listing(kind, params, parent_id, self._page)
+        return await self._listing(kind, params, parent_id, self._page_counted)
 
     async def list_json(
         self, kind: str, params: Params, *, parent_id: str | None = None, aliases: bool = True
@@ -903,11 +912,19 @@ class RegistryService(ProjectRules):
         params: Params,
         parent_id: str | None,
         page_of: Callable[
-            [Tx, tuple[EntityKind, ...], Scope, Params, PageRequest], Coroutine[Any, Any, T]
+            [Tx, tuple[EntityKind, ...], Scope, Params, PageRequest],
+            Coroutine[Any, Any, tuple[T, int]],
         ],
     ) -> T:
-        """The read of one list page: the kinds, the parent's check, the scope; ``page_of``
-        reads the page and gives the answer."""
+        """The read of one list page: the kinds, the scope, the parent's check; ``page_of``
+        reads the page and gives the answer and its count of items.
+
+        The parent is looked up only when the page is empty: an item of the page is a child
+        of the parent, of the project, in the page statement's own snapshot, so it proves
+        the parent existed then (a parent's delete deletes its children in its transaction);
+        a page read without a transaction around it (:meth:`Store.read`'s ``autocommit``) is
+        then one statement, one round trip.
+        """
         kinds = self._list_kinds(kind, params)
         page = _page_request(params)
 
@@ -915,21 +932,27 @@ class RegistryService(ProjectRules):
             parent: int | None = None
             if parent_id is not None:
                 parent = parse_id(parent_id, "parent id")
-                parent_kind = kinds[0].parent
-                assert parent_kind is not None, f"{kind} has no parent"
-                await self._require(tx, KINDS[parent_kind.kind], parent)
             scope = Scope(
                 tuple(k.kind for k in kinds),
                 parent_id=parent,
                 name=_query_text(params, "name") if parent is not None else None,
                 external_id=_query_text(params, "externalId") if parent is not None else None,
             )
-            return await page_of(tx, kinds, scope, params, page)
+            answer, size = await page_of(tx, kinds, scope, params, page)
+            if parent is not None and not size:
+                parent_kind = kinds[0].parent
+                assert parent_kind is not None, f"{kind} has no parent"
+                await self._require(tx, KINDS[parent_kind.kind], parent)
+            return answer
 
-        return await self._read_listing(params, body)
+        return await self._read_listing(params, body, autocommit=True)
 
     async def _read_listing(
-        self, params: Params, body: Callable[[Tx], Coroutine[Any, Any, T]]
+        self,
+        params: Params,
+        body: Callable[[Tx], Coroutine[Any, Any, T]],
+        *,
+        autocommit: bool = False,
     ) -> T:
         """Run a list read: a filtered one off the event loop, and over its time budget a 400
         saying how to narrow it (the filter is what made it costly), not a 503.
@@ -940,7 +963,7 @@ class RegistryService(ProjectRules):
         """
         filtered = bool(params.get("filterQuery"))
         try:
-            return await self._read(body, heavy=filtered)
+            return await self._read(body, heavy=filtered, autocommit=autocommit)
         except StatementTimeout:
             if not filtered:
                 raise
@@ -985,6 +1008,17 @@ class RegistryService(ProjectRules):
             "size": len(items),
         }
 
+    async def _page_counted(
+        self,
+        tx: Tx,
+        kinds: tuple[EntityKind, ...],
+        scope: Scope,
+        params: Params,
+        page: PageRequest,
+    ) -> tuple[dict[str, Any], int]:
+        answer = await self._page(tx, kinds, scope, params, page)
+        return answer, answer["size"]
+
     async def _page_messages(
         self,
         tx: Tx,
@@ -992,31 +1026,31 @@ class RegistryService(ProjectRules):
         scope: Scope,
         params: Params,
         page: PageRequest,
-    ) -> MessagePage:
-        """:meth:`_page` as serialized gRPC messages (see :meth:`list_messages`)."""
+    ) -> tuple[MessagePage, int]:
+        """:meth:`_page` as serialized gRPC messages (see :meth:`list_messages`), and their
+        count."""
         kind = kinds[0]
-        found = await _kept_answers(tx, kinds, scope, params, page, message=True)
+        found = await _kept_answers(tx, kinds, scope, params, page, message=True, aliases=True)
         items = found.answers
-        if kind.kind in ALIAS_OWNER_COLUMNS:
-            aliases = await tx.aliases_of(kind.kind, found.ids)
-            if aliases:
-                # A message's bytes followed by more of its fields parse as one message: the
-                # aliases go after the kept answer, as a message holding only them.
-                message = _MESSAGES[kind.kind]
-                items = [
-                    item
-                    if ident not in aliases
-                    else item + _aliases_message(message, kind, aliases[ident])
-                    for item, ident in zip(items, found.ids, strict=True)
-                ]
+        if found.aliases:
+            # A message's bytes followed by more of its fields parse as one message: the
+            # aliases go after the kept answer, as a message holding only them.
+            message = _MESSAGES[kind.kind]
+            items = [
+                item
+                if ident not in found.aliases
+                else item + _aliases_message(message, kind, found.aliases[ident])
+                for item, ident in zip(items, found.ids, strict=True)
+            ]
         size = len(items)
-        return MessagePage(
+        answer = MessagePage(
             items,
             found.ids,
             found.order_values,
             found.next_page_token,
             page.page_size if page.page_size is not None else size,
         )
+        return answer, size
 
     async def _page_json(
         self,
@@ -1027,13 +1061,14 @@ class RegistryService(ProjectRules):
         page: PageRequest,
         *,
         aliases: bool,
-    ) -> bytes:
-        """:meth:`_page` as JSON, spliced from the rows' kept answers (see :meth:`list_json`)."""
+    ) -> tuple[bytes, int]:
+        """:meth:`_page` as JSON, spliced from the rows' kept answers (see :meth:`list_json`),
+        and its count of items."""
         kind = kinds[0]
-        found = await _kept_answers(tx, kinds, scope, params, page, message=False)
+        found = await _kept_answers(tx, kinds, scope, params, page, message=False, aliases=aliases)
         texts, ids, token = found.answers, found.ids, found.next_page_token
         if aliases and kind.kind in ALIAS_OWNER_COLUMNS:
-            shown = await tx.aliases_of(kind.kind, ids)
+            shown = found.aliases
             none = _NO_ALIASES[kind.kind]
             texts = [
                 text[:-1] + (none if ident not in shown else _aliases_shown(kind, shown[ident]))
@@ -1042,10 +1077,11 @@ class RegistryService(ProjectRules):
         size = len(texts)
         page_size = page.page_size if page.page_size is not None else size
         # The keys and their order of _page's dict, as orjson writes it.
-        return (
+        answer = (
             f'{{"items":[{",".join(texts)}],"nextPageToken":{orjson.dumps(token).decode()},'
             f'"pageSize":{page_size},"size":{size}}}'
         ).encode()
+        return answer, size
 
     async def find(self, kind: str, params: Params) -> dict[str, Any]:
         """Find one entity by ``name`` (+ ``parentResourceId`` for children) or ``externalId``.

@@ -55,6 +55,7 @@ from model_registry.server.store.statements import (
     page_statement,
     pg_aliases_statement,
     pg_props_statement,
+    pg_row_aliases_columns,
     props_statement,
     scoped_statement,
 )
@@ -72,12 +73,15 @@ class WirePage(Generic[W]):
         ids: Each item's id.
         order_values: Each item's value of the page's ordering (its id, a time, its name).
         next_page_token: The token of the next page (``""`` on the last).
+        aliases: When asked for, the ``(alias, version id)`` pairs of the items that have
+            aliases, by id, in alias order (items without aliases are absent).
     """
 
     answers: list[W]
     ids: list[int]
     order_values: list[OrderValue]
     next_page_token: str
+    aliases: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 def now_ms() -> int:
@@ -349,15 +353,17 @@ class Tx:
         version: int,
         render: Callable[[Record], W],
         message: bool = False,
+        aliases: bool = False,
     ) -> WirePage[W]:
         """One page of context rows as their kept answers (``contexts.wire``, or with
         ``message`` ``contexts.wire_pb``), for a list answer spliced from them: no object per
         row (bench/README.md, issue 24).
 
         The page's query selects the kept answer (NULL unless made by ``version``), the id and
-        the order value, and nothing else. A row without a kept answer of this version (made
-        before answers were kept, or by another version of the rendering) is read as a record,
-        with ONE query for all such rows of the page, and rendered by ``render``.
+        the order value, and nothing else (on PostgreSQL also the aliases, when asked). A row
+        without a kept answer of this version (made before answers were kept, or by another
+        rendering) is read as a record, with ONE query for all such rows of the page, and
+        rendered by ``render``.
 
         Args:
             kinds: One kind of the ``contexts`` table.
@@ -367,12 +373,16 @@ class Tx:
             version: The version of the rendering whose kept answers may be spliced.
             render: The answer of a record (the service's rendering, aliases left out).
             message: Read the serialized gRPC messages rather than the JSON texts.
+            aliases: Read the aliases of the page's versions or models too
+                (:attr:`WirePage.aliases`): on PostgreSQL in the page's statement, on SQLite
+                (no round trip to save) in one more.
 
         Raises:
             FilterError: The filter does not parse or names a field with a wrong literal.
             PageTokenError: The page token is malformed.
         """
-        table = TABLES[kinds[0].table]
+        kind = kinds[0]
+        table = TABLES[kind.table]
         assert table is contexts, "only context rows keep their answer"
         order_col = {
             "ID": table.c.id,
@@ -382,9 +392,13 @@ class Tx:
         }[page.order_by]
         column = table.c.wire_pb if message else table.c.wire
         kept = case((table.c.wire_version == version, column), else_=None)
+        aliases = aliases and kind.kind in ALIAS_OWNER_COLUMNS
+        sqlite = isinstance(self._conn, SyncExecutor)
+        columns = [kept, table.c.id, order_col]
+        if aliases and not sqlite:
+            columns += pg_row_aliases_columns(kind.kind)
         stmt = page_statement(kinds, scope, filter_query, page, self.project_id)
-        stmt = stmt.with_only_columns(kept, table.c.id, order_col)
-        result = await self._conn.execute(stmt)
+        result = await self._conn.execute(stmt.with_only_columns(*columns))
         # The driver's rows (sqlite3 tuples, asyncpg records) straight from its cursor: on a
         # page of 1,000 SQLAlchemy's row objects cost several times the query (bench/README.md).
         rows = result.cursor.fetchall()
@@ -395,11 +409,27 @@ class Tx:
         ids = [int(r[1]) for r in on_page]
         missing = [i for i, answer in zip(ids, answers, strict=True) if answer is None]
         if missing:
-            rendered = {
-                r.id: render(r) for r in await self._records_by_id(kinds[0], scope, missing)
-            }
-            answers = [rendered[i] if a is None else a for i, a in zip(ids, answers, strict=True)]
-        return WirePage(answers, ids, [value_of(r) for r in on_page], token)
+            rendered = {r.id: render(r) for r in await self._records_by_id(kind, scope, missing)}
+            # A row gone since the page's statement (another snapshot, another statement) is
+            # left out, as if the page had been read a moment later.
+            kept_rows = [
+                (r, a if a is not None else rendered.get(i))
+                for r, i, a in zip(on_page, ids, answers, strict=True)
+            ]
+            on_page = [r for r, a in kept_rows if a is not None]
+            answers = [a for _r, a in kept_rows if a is not None]
+            ids = [int(r[1]) for r in on_page]
+        shown: dict[int, list[tuple[str, int]]] = {}
+        if aliases and sqlite:
+            shown = await self.aliases_of(kind.kind, ids)
+        elif aliases:
+            for r in on_page:
+                if r[3] is not None:
+                    ident = int(r[1])
+                    # A version's aliases point to itself; a model's name their versions.
+                    targets = [ident] * len(r[3]) if len(r) == 4 else r[4]
+                    shown[ident] = list(zip(r[3], targets, strict=True))
+        return WirePage(answers, ids, [value_of(r) for r in on_page], token, shown)
 
     async def _records_by_id(self, kind: EntityKind, scope: Scope, ids: list[int]) -> list[Record]:
         """The records of ``ids`` (of one kind, in ``scope``'s project), properties included."""

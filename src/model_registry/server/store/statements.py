@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
 from model_registry.server.entities import ARTIFACT_UNION_FIELDS, KINDS, EntityKind, Field
@@ -476,3 +476,21 @@ def pg_aliases_statement(kind: str) -> Select[Any]:
         )
         stmt = _PG_ALIASES[kind] = built
     return stmt
+
+
+def pg_row_aliases_columns(kind: str) -> list[ColumnElement[Any]]:
+    """Columns for a page of versions or models (PostgreSQL): each row's alias names, and for
+    a model the versions they point to, as arrays in alias order (NULL without aliases).
+
+    They ride on the page's own statement, so a page shown with its aliases is one statement
+    (one round trip) rather than two; each is one probe of the alias key or index per row.
+    """
+    a = model_version_aliases
+    owner = a.c[ALIAS_OWNER_COLUMNS[kind]]
+    columns = [a.c.alias] if kind == "model-version" else [a.c.alias, a.c.model_version_id]
+    return [
+        select(func.array_agg(aggregate_order_by(column, a.c.alias)))
+        .where(owner == contexts.c.id)
+        .scalar_subquery()
+        for column in columns
+    ]

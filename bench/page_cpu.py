@@ -12,10 +12,16 @@ server's).
 ``--profile DIR`` also records the server with py-spy during each walk
 (``DIR/<scenario>.txt`` collapsed stacks, ``.top.txt`` summaries; see bench/profile.py).
 
+``--against SRC`` also starts a server from other sources (``PYTHONPATH=SRC``, e.g. main's
+``src`` for a before/after) on the same database, and alternates the rounds between the two:
+each scenario then has ``against_cpu_ms_per_page`` and ``ratio`` (this one's / the other's),
+taken under the same load.
+
 Run from the repository root with the sources first on the path::
 
     PYTHONPATH=$PWD/src .venv/bin/python -m bench.page_cpu [--pages 40] [--rounds 3]
         [--db sqlite pg] [--transport rest grpc] [--kind versions models] [--profile DIR]
+        [--against OTHER_SRC]
 """
 
 from __future__ import annotations
@@ -161,13 +167,21 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
                 t0 = time.perf_counter()
                 model_id = _seed(database, url, args.versions, args.models)
                 print(f"page_cpu: seeded {db} in {time.perf_counter() - t0:.1f}s", flush=True)
-                with ServerProcess(database, database_url=url) as server:
-                    assert server.pid is not None
+                with contextlib.ExitStack() as servers:
+                    server = servers.enter_context(ServerProcess(database, database_url=url))
+                    other = None
+                    if args.against is not None:
+                        other = servers.enter_context(
+                            ServerProcess(
+                                database,
+                                database_url=url,
+                                env={"PYTHONPATH": f"{args.against}:{Path.cwd()}"},
+                                log_suffix=".against.log",
+                            )
+                        )
                     for kind in args.kind:
                         for transport in args.transport:
-                            results += _scenario(
-                                args, server, server.pid, db, kind, transport, model_id
-                            )
+                            results += _scenario(args, server, other, db, kind, transport, model_id)
     return results
 
 
@@ -186,19 +200,28 @@ def _walkers(
 def _scenario(
     args: argparse.Namespace,
     server: ServerProcess,
-    pid: int,
+    other: ServerProcess | None,
     db: str,
     kind: str,
     transport: str,
     model_id: str,
 ) -> list[dict[str, object]]:
     out = []
+    pid = server.pid
+    assert pid is not None
     for label, make in _walkers(server, kind, transport, model_id).items():
         walker = make()
+        against = None
+        if other is not None:
+            against = _walkers(other, kind, transport, model_id)[label]()
         try:
             walk(walker, pid, 3)  # warm-up: statements compiled, caches filled
+            if against is not None:
+                assert other is not None and other.pid is not None
+                walk(against, other.pid, 3)
             cpus: list[float] = []
             walls: list[float] = []
+            other_cpus: list[float] = []
             key = f"{db}-{kind}-{label}"
             recording = (
                 profile.record(pid, args.profile / f"{key}.txt", rate=1000)
@@ -210,8 +233,13 @@ def _scenario(
                     cpu, wall = walk(walker, pid, args.pages)
                     cpus.append(cpu)
                     walls.append(wall)
+                    if against is not None:
+                        assert other is not None and other.pid is not None
+                        other_cpus.append(walk(against, other.pid, args.pages)[0])
         finally:
             walker.close()
+            if against is not None:
+                against.close()
         if args.profile is not None and (args.profile / f"{key}.txt").exists():
             print(where_time_goes(args.profile / f"{key}.txt"), flush=True)
         row: dict[str, object] = {
@@ -220,11 +248,18 @@ def _scenario(
             "rounds_cpu_ms": [round(c, 2) for c in cpus],
             "wall_ms_per_page_p50": round(statistics.median(walls), 2),
         }
-        print(
+        line = (
             f"page_cpu: {key:<28} server CPU {row['server_cpu_ms_per_page']:>6} ms/page "
-            f"(rounds {row['rounds_cpu_ms']}), wall p50 {row['wall_ms_per_page_p50']} ms",
-            flush=True,
+            f"(rounds {row['rounds_cpu_ms']}), wall p50 {row['wall_ms_per_page_p50']} ms"
         )
+        if other_cpus:
+            row["against_cpu_ms_per_page"] = round(statistics.median(other_cpus), 2)
+            row["against_rounds_cpu_ms"] = [round(c, 2) for c in other_cpus]
+            # Round by round (the two walks of a round ran under the same load).
+            ratios = [c / o for c, o in zip(cpus, other_cpus, strict=True)]
+            row["ratio"] = round(statistics.median(ratios), 3)
+            line += f"; against {row['against_cpu_ms_per_page']} ms/page, ratio {row['ratio']}"
+        print(line, flush=True)
         out.append(row)
     return out
 
@@ -286,6 +321,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pg-url", default=pg.DEFAULT_URL)
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the server into DIR")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="SRC",
+        help="also serve from these sources (PYTHONPATH) and alternate rounds with them",
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
     results = run(args)

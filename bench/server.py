@@ -47,6 +47,9 @@ class ServerProcess:
             ``/readyz``.
         start_timeout: Seconds to wait for the server to answer.
         extra_args: Further ``serve`` options (e.g. ``--auth-token``).
+        env: Further environment variables of the server (e.g. another ``PYTHONPATH``).
+        log_suffix: The suffix of its log file beside ``database`` (two servers on one
+            database need two).
         host: The listening host (set once started).
         port: The REST port (set once started).
         grpc_port: The gRPC port (set once started).
@@ -57,6 +60,8 @@ class ServerProcess:
     command: list[str] | None = None
     start_timeout: float = 60.0
     extra_args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    log_suffix: str = ".log"
     host: str = "127.0.0.1"
     port: int = 0
     grpc_port: int = 0
@@ -70,7 +75,7 @@ class ServerProcess:
     @property
     def log_path(self) -> Path:
         """The file receiving the server's stdout and stderr."""
-        return self.database.with_suffix(".log")
+        return self.database.with_suffix(self.log_suffix)
 
     def start(self) -> ServerProcess:
         """Start the server and wait until it is ready.
@@ -93,7 +98,7 @@ class ServerProcess:
             "WARNING",
             *self.extra_args,
         ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env

@@ -97,6 +97,7 @@ class _Group(click.Group):
     _LAZY = {
         "serve": ("model_registry.server.cli", "serve"),
         "sweep-artifacts": ("model_registry.server.cli", "sweep_artifacts"),
+        "fill-answers": ("model_registry.server.cli", "fill_answers"),
         "watch": ("model_registry.events_cli", "watch"),
         "webhooks": ("model_registry.events_cli", "webhooks"),
         "push": ("model_registry.cli_artifacts", "push"),

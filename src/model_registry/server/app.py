@@ -22,6 +22,7 @@ from aiohttp.abc import AbstractResolver
 from model_registry.server.apidocs import add_doc_routes, public_doc_paths
 from model_registry.server.artifacts import ArtifactStore, default_store_uri, open_artifact_store
 from model_registry.server.auth import RequestAuth, TokenAuthenticator
+from model_registry.server.backfill import AnswerFill
 from model_registry.server.connections import ConnectionLimits, GuardedSite, fitting_max_connections
 from model_registry.server.deferred import UNREACHABLE_ERRORS, DeferredStore
 from model_registry.server.events import DEFAULT_RETENTION_SECONDS
@@ -443,6 +444,9 @@ async def run_server(
             await runner.setup()
             grpc_server: Any = None
             dispatcher: WebhookDispatcher | None = None
+            # Rows written without a kept answer (before migration 0010, or under another
+            # rendering) get one in the background: their pages take the slow path until then.
+            answer_fill = AnswerFill(store)
             try:
                 sock = socket.socket(
                     socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM
@@ -496,6 +500,7 @@ async def run_server(
                     service.webhooks.policy,
                 )
                 dispatcher.start()
+                answer_fill.start()
                 url_host = f"[{host}]" if ":" in host else host
                 scheme = "https" if tls is not None else "http"
                 yield RunningServer(
@@ -509,6 +514,7 @@ async def run_server(
                     artifact_store=artifacts.uri,
                 )
             finally:
+                await answer_fill.close()
                 # The watches end first, so their streams do not hold the stop up.
                 if dispatcher is not None:
                     await dispatcher.close()

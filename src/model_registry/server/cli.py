@@ -30,6 +30,7 @@ from model_registry.server.app import (
     open_store_of,
     run_server,
 )
+from model_registry.server.backfill import FILL_BATCH, fill_kept_answers
 from model_registry.server.connections import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_GRPC_KEEPALIVE_TIME,
@@ -533,6 +534,45 @@ def sweep_artifacts(
     )
     if result.failed:
         raise click.exceptions.Exit(1)
+
+
+@click.command(
+    "fill-answers",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--database-url",
+    default="sqlite:///./registry.db",
+    show_default=True,
+    help="The registry's database (the one serve uses).",
+)
+@click.option(
+    "--batch",
+    default=FILL_BATCH,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Rows read, rendered and written per batch.",
+)
+def fill_answers(database_url: str, batch: int) -> None:
+    """Keep the list answer of every row that has none (written before migration 0010, or
+    under another rendering), now; serve also does it in the background at start-up.
+
+    Safe while servers run on the same database: a row updated meanwhile keeps the answer
+    its update made (docs/server.md).
+    """
+    try:
+        count = asyncio.run(_fill_once(database_url, batch))
+    except SQLAlchemyError as exc:
+        raise click.ClickException(_database_error(database_url, exc)) from None
+    click.echo(f"kept the answers of {count} rows")
+
+
+async def _fill_once(database_url: str, batch: int) -> int:
+    store = await Store.open(database_url)
+    try:
+        return await fill_kept_answers(store, batch=batch)
+    finally:
+        await store.close()
 
 
 async def _sweep_once(

@@ -40,7 +40,9 @@ from model_registry.server.store.schema import (
 )
 from model_registry.server.store.statements import (
     ALIAS_OWNER_COLUMNS,
+    FILL_WIRE,
     KEEP_WIRE,
+    MISSING_WIRE,
     PROPS_INSERTS,
     SQLITE_ALIASES_SQL,
     SQLITE_PROPS_SQL,
@@ -481,6 +483,34 @@ class Tx:
             return
         await self.keep_wire(kept, version)
         await append_events(self._conn, rows)
+
+    async def missing_wire(
+        self, version: int, after: int, batch: int
+    ) -> list[tuple[int, str, int]]:
+        """The next context rows after id ``after`` (any project) without an answer kept by
+        the rendering ``version``: ``(id, kind, project id)``, at most ``batch``, by id."""
+        result = await self._conn.execute(
+            MISSING_WIRE, {"after": after, "version": version, "batch": batch}
+        )
+        return [(int(i), str(k), int(p)) for i, k, p in result.all()]
+
+    async def records_of(self, kind: EntityKind, ids: list[int]) -> list[Record]:
+        """The records of ``ids`` of one kind in this Tx's project, properties and aliases
+        included (one query each)."""
+        return await self._records_by_id(kind, Scope((kind.kind,)), ids)
+
+    async def fill_wire(self, filled: Sequence[tuple[int, int, str, bytes]], version: int) -> None:
+        """Keep answers of rows read earlier: ``(id, update_time as read, JSON text, gRPC
+        message)`` by the rendering ``version``; a row changed since it was read (or given an
+        answer of this rendering meanwhile) is left as it is (see ``FILL_WIRE``)."""
+        if filled:
+            await self._conn.execute(
+                FILL_WIRE,
+                [
+                    {"b_id": i, "b_time": t, "b_wire": text, "b_pb": pb, "b_version": version}
+                    for i, t, text, pb in filled
+                ],
+            )
 
     async def _with_props(self, kind: EntityKind, rows: list[dict[str, Any]]) -> list[Record]:
         """Attach custom properties to rows with ONE query for the whole page.

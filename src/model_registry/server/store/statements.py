@@ -275,6 +275,26 @@ KEEP_WIRE = (
 )
 """Keep context rows' answers (``b_id``, ``b_wire``, ``b_pb``, ``b_version``; executemany)."""
 
+FILL_WIRE = KEEP_WIRE.where(
+    contexts.c.update_time == bindparam("b_time"),
+    or_(contexts.c.wire_version.is_(None), contexts.c.wire_version != bindparam("b_version")),
+)
+"""Keep the answer of a context row read earlier (the backfill), only if the row is still as
+read: its ``update_time`` unchanged (every update moves it, and clears the kept answer, in the
+same statement) and no answer of this rendering kept meanwhile (``b_time`` too)."""
+
+MISSING_WIRE = (
+    select(contexts.c.id, contexts.c.kind, contexts.c.project_id)
+    .where(
+        contexts.c.id > bindparam("after"),
+        or_(contexts.c.wire_version.is_(None), contexts.c.wire_version != bindparam("version")),
+    )
+    .order_by(contexts.c.id)
+    .limit(bindparam("batch"))
+)
+"""The next context rows (id, kind, project) after ``after`` without an answer kept by the
+rendering ``version``, at most ``batch``."""
+
 
 def props_statement(table_name: str) -> Select[Any]:
     """SELECT the property rows of one owner (bound as ``owner_id``) in name order."""

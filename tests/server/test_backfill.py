@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from model_registry.server import backfill
 from model_registry.server.backfill import AnswerFill, fill_kept_answers
 from model_registry.server.entities import KINDS
 from model_registry.server.principal import SERVER_ADMIN
@@ -205,9 +206,12 @@ def test_the_fill_answers_command_fills_them(database_url: str, tmp_path: Any) -
     asyncio.run(check())
 
 
-@pytest.mark.parametrize("batch", [1, 3])
-async def test_batches_of_any_size_cover_every_row(service: RegistryService, batch: int) -> None:
-    await _entities(service)
+@pytest.mark.parametrize(("batch", "window"), [(1, 5_000), (3, 2), (500, 5)])
+async def test_batches_and_id_windows_of_any_size_cover_every_row(
+    service: RegistryService, monkeypatch: pytest.MonkeyPatch, batch: int, window: int
+) -> None:
+    ids = await _entities(service)
     await _forget(store := service.store)
-    await fill_kept_answers(store, batch=batch)
+    monkeypatch.setattr(backfill, "WINDOW", window)
+    assert await fill_kept_answers(store, batch=batch) == len(ids)
     assert all(v[2] == WIRE_VERSION for v in (await _kept(store)).values())

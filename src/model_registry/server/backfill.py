@@ -37,14 +37,17 @@ log = logging.getLogger("model_registry.server")
 FILL_BATCH = 500
 """Rows read, rendered and written per batch: one read and one write transaction each."""
 
+WINDOW = 5_000
+"""Ids one statement looks through: nothing indexes the rows without an answer, so a window
+of the primary key keeps each statement short (on SQLite it runs on the event loop)."""
 
 _Batch = tuple[int, list[tuple[EntityKind, Record]]]
 
 
-async def _read_batch(tx: Tx, *, after: int, batch: int) -> _Batch:
-    """The next rows after id ``after`` without an answer of this rendering, as records: (the
-    last id looked at, or 0 when none is left; the records)."""
-    missing = await tx.missing_wire(WIRE_VERSION, after, batch)
+async def _read_batch(tx: Tx, *, after: int, upto: int, batch: int) -> _Batch:
+    """The rows of ids in (``after``, ``upto``] without an answer of this rendering, at most
+    ``batch``, as records: (the id the next batch starts after; the records)."""
+    missing = await tx.missing_wire(WIRE_VERSION, after, upto, batch)
     groups: dict[tuple[str, int], list[int]] = {}
     for ident, kind, project in missing:
         groups.setdefault((kind, project), []).append(ident)
@@ -52,12 +55,16 @@ async def _read_batch(tx: Tx, *, after: int, batch: int) -> _Batch:
     for (kind, project), ids in groups.items():
         desc = KINDS[kind]
         records += [(desc, r) for r in await tx.in_project(project).records_of(desc, ids)]
-    last = missing[-1][0] if len(missing) == batch else 0
-    return last, records
+    return (missing[-1][0] if len(missing) == batch else upto), records
+
+
+async def _last_id(tx: Tx) -> int:
+    return await tx.last_context_id()
 
 
 async def fill_kept_answers(store: Any, *, batch: int = FILL_BATCH, pause: float = 0.0) -> int:
-    """Keep the answers of every context row that has none of this rendering.
+    """Keep the answers of every context row that has none of this rendering (the rows there
+    are when it starts: later ones get theirs from their own writes).
 
     Args:
         store: The registry's :class:`~model_registry.server.store.Store`.
@@ -72,19 +79,24 @@ async def fill_kept_answers(store: Any, *, batch: int = FILL_BATCH, pause: float
         Unavailable: The database cannot be reached.
     """
     rendered = 0
+    last = await store.read(_last_id)
     after = 0
-    while True:
-        after, records = await store.read(functools.partial(_read_batch, after=after, batch=batch))
+    while after < last:
+        upto = min(after + WINDOW, last)
+        after, records = await store.read(
+            functools.partial(_read_batch, after=after, upto=upto, batch=batch)
+        )
         rows = [
             (r.id, int(r.values["update_time"]), render_wire(kind, r), render_message(kind, r))
             for kind, r in records
         ]
         if rows:
             await store.write(functools.partial(_fill, rows=rows))
-        rendered += len(rows)
-        if not after:
-            return rendered
-        await asyncio.sleep(pause)
+            rendered += len(rows)
+            await asyncio.sleep(pause)
+        else:
+            await asyncio.sleep(0)  # a window with nothing to do: let requests in
+    return rendered
 
 
 async def _fill(tx: Tx, *, rows: list[tuple[int, int, str, bytes]]) -> None:

@@ -42,6 +42,7 @@ from model_registry.server.store.statements import (
     ALIAS_OWNER_COLUMNS,
     FILL_WIRE,
     KEEP_WIRE,
+    LAST_CONTEXT_ID,
     MISSING_WIRE,
     PROPS_INSERTS,
     SQLITE_ALIASES_SQL,
@@ -485,14 +486,18 @@ class Tx:
         await append_events(self._conn, rows)
 
     async def missing_wire(
-        self, version: int, after: int, batch: int
+        self, version: int, after: int, upto: int, batch: int
     ) -> list[tuple[int, str, int]]:
-        """The next context rows after id ``after`` (any project) without an answer kept by
-        the rendering ``version``: ``(id, kind, project id)``, at most ``batch``, by id."""
+        """The context rows with ``after < id <= upto`` (any project) without an answer kept
+        by the rendering ``version``: ``(id, kind, project id)``, at most ``batch``, by id."""
         result = await self._conn.execute(
-            MISSING_WIRE, {"after": after, "version": version, "batch": batch}
+            MISSING_WIRE, {"after": after, "upto": upto, "version": version, "batch": batch}
         )
         return [(int(i), str(k), int(p)) for i, k, p in result.all()]
+
+    async def last_context_id(self) -> int:
+        """The greatest id of the contexts table (0 when it is empty)."""
+        return int((await self._conn.execute(LAST_CONTEXT_ID)).scalar_one())
 
     async def records_of(self, kind: EntityKind, ids: list[int]) -> list[Record]:
         """The records of ``ids`` of one kind in this Tx's project, properties and aliases

@@ -287,13 +287,18 @@ MISSING_WIRE = (
     select(contexts.c.id, contexts.c.kind, contexts.c.project_id)
     .where(
         contexts.c.id > bindparam("after"),
+        contexts.c.id <= bindparam("upto"),
         or_(contexts.c.wire_version.is_(None), contexts.c.wire_version != bindparam("version")),
     )
     .order_by(contexts.c.id)
     .limit(bindparam("batch"))
 )
-"""The next context rows (id, kind, project) after ``after`` without an answer kept by the
-rendering ``version``, at most ``batch``."""
+"""The context rows (id, kind, project) with ``after < id <= upto`` without an answer kept by
+the rendering ``version``, at most ``batch``, by id. No index finds them: the id window bounds
+the rows one statement looks at."""
+
+LAST_CONTEXT_ID = select(func.coalesce(func.max(contexts.c.id), 0))
+"""The greatest id of the contexts table (0 when empty)."""
 
 
 def props_statement(table_name: str) -> Select[Any]:

@@ -3,6 +3,9 @@
 
 ``python -m bench.assign_round_cpu [--rounds 200] [--blocks 10] [--out DIR]``
 
+A third form, ``store``, is ``Store.assign_event_cursors`` itself, which calls the function
+on the connection it holds between rounds (no pool checkout, no pre-ping per round).
+
 One store on a fresh schema; before each round one write commits (not timed), so every round
 numbers one pending event, as a sequential writer's rounds do. Both forms check a connection
 out of the store's pool (with its pre-ping) exactly as ``Store.assign_event_cursors`` does,
@@ -61,12 +64,12 @@ async def _blocks(url: str, rounds: int, blocks: int) -> dict[str, list[tuple[fl
 
     store = await Store.open(url)
     service = RegistryService(store)
-    forms = {"four_round_trips": _old_round, "function": _new_round}
+    forms = {"four_round_trips": _old_round, "function": _new_round, "store": _new_round}
     out: dict[str, list[tuple[float, float]]] = {name: [] for name in forms}
     n = 0
     try:
         for b in range(blocks + 1):  # block 0 warms up
-            order = list(forms) if b % 2 else list(reversed(forms))
+            order = list(forms) if b % 2 else list(reversed(forms))  # each pair both ways
             for name in order:
                 cpu = wall = 0.0
                 for _ in range(rounds):
@@ -83,9 +86,12 @@ async def _blocks(url: str, rounds: int, blocks: int) -> dict[str, list[tuple[fl
                             "UPDATE event_log SET last_cursor = last_cursor - 1 WHERE id = 1"
                         )
                     c0, w0 = time.process_time(), time.perf_counter()
-                    async with store.engine.connect() as conn:
-                        driver = (await conn.get_raw_connection()).driver_connection
-                        got = await forms[name](driver)
+                    if name == "store":
+                        got = await store.assign_event_cursors(pending=True)
+                    else:
+                        async with store.engine.connect() as conn:
+                            driver = (await conn.get_raw_connection()).driver_connection
+                            got = await forms[name](driver)
                     cpu += time.process_time() - c0
                     wall += time.perf_counter() - w0
                     assert got == 1, got

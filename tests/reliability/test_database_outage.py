@@ -229,45 +229,6 @@ async def test_a_connection_lost_mid_query_is_unavailable_with_a_retry_hint_on_b
         await forwarder.stop()
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (MR_TEST_DATABASE_URL)")
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_the_event_assigner_reconnects_in_the_same_round_when_its_held_connection_died(
-    database_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    real = urlsplit(database_url)
-    assert real.hostname is not None
-    forwarder = Forwarder(free_port(), real.hostname, real.port or 5432)
-    userinfo = real.netloc.rpartition("@")[0]
-    url = urlunsplit(real._replace(netloc=f"{userinfo}@127.0.0.1:{forwarder.port}"))
-    await forwarder.start()
-    try:
-        async with run_server(url) as srv, aiohttp.ClientSession() as http:
-            models = f"{srv.url}{BASE_PATH}/registered_models"
-            async with http.post(models, json={"name": "before"}) as resp:
-                assert resp.status == 201
-            await srv.service.events.assigned()  # the assigner now holds its connection
-            forwarder.cut()  # every connection dies, the assigner's too
-            with caplog.at_level("INFO", logger="model_registry.server.store"):
-                async with http.post(models, json={"name": "after"}) as resp:
-                    # The pool's ping found its connection dead and opened another; the
-                    # assigner has no ping and finds out by using its own.
-                    assert resp.status == 201
-                await srv.service.events.assigned()
-            async with srv.service.store.engine.connect() as conn:
-                cursors = (
-                    (await conn.exec_driver_sql("SELECT cursor FROM events ORDER BY cursor"))
-                    .scalars()
-                    .all()
-                )
-            assert cursors == [1, 2]
-            messages = [r.getMessage() for r in caplog.records]
-            assert any("assigner's connection failed, reconnecting" in m for m in messages)
-            assert not any("assigning event cursors failed" in m for m in messages)
-    finally:
-        await forwarder.stop()
-
-
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_closed_sqlite_store_is_unavailable_with_a_retry_hint_on_both_doors(
     database_url: str,

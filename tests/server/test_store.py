@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, event, insert, text
 
@@ -20,12 +18,7 @@ from model_registry.server.errors import Conflict
 from model_registry.server.paging import PageRequest
 from model_registry.server.service import RegistryService
 from model_registry.server.store import Scope, Store, Tx, migrations
-from model_registry.server.store.engine import (
-    MIGRATIONS_DIR,
-    create_engine_from_url,
-    is_sqlite,
-    run_migrations,
-)
+from model_registry.server.store.engine import create_engine_from_url, run_migrations
 from model_registry.server.store.schema import (
     DEFAULT_PROJECT_ID,
     artifacts,
@@ -389,47 +382,6 @@ async def test_a_database_at_the_first_revision_upgrades_to_head_keeping_rows(
     assert version == HEAD_REVISION
     assert diff == []
     assert found["createTimeSinceEpoch"] == "1"
-
-
-def _downgrade(conn: Connection, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = conn
-    command.downgrade(config, revision)
-
-
-async def _assign_function_exists(conn: Any) -> bool:
-    found = await conn.execute(text("SELECT to_regproc('mr_assign_events') IS NOT NULL"))
-    return bool(found.scalar_one())
-
-
-async def test_the_assign_function_migration_goes_down_and_up_again_and_events_get_cursors(
-    fresh_database_url: str,
-) -> None:
-    engine = create_engine_from_url(fresh_database_url)
-    try:
-        await run_migrations(engine)
-        async with engine.begin() as conn:
-            before = None if is_sqlite(engine) else await _assign_function_exists(conn)
-            await conn.run_sync(_downgrade, "0010")
-            after = None if is_sqlite(engine) else await _assign_function_exists(conn)
-            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    finally:
-        await engine.dispose()
-    assert version == "0010"
-    if before is not None:
-        assert (before, after) == (True, False)
-    store = await Store.open(fresh_database_url)  # upgrades to head again
-    try:
-        await RegistryService(store).create("registered-model", {"name": "after"})
-        await store.assign_event_cursors()
-        async with store.engine.connect() as conn:
-            cursors = (await conn.execute(text("SELECT cursor FROM events"))).scalars().all()
-            diff = await conn.run_sync(_schema_diff)
-    finally:
-        await store.close()
-    assert cursors == [1]
-    assert diff == []
 
 
 async def test_the_projects_migration_keeps_properties_links_and_aliases(

@@ -9,8 +9,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +16,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from model_registry.server.errors import StatementTimeout, Unavailable
 from model_registry.server.store.engine import (
@@ -35,14 +33,9 @@ from model_registry.server.store.events import (
     flush_events,
 )
 from model_registry.server.store.executor import SyncExecutor
-from model_registry.server.store.failures import (
-    BUDGET_SQLSTATES,
-    unavailable_on_connection_failure,
-)
+from model_registry.server.store.failures import unavailable_on_connection_failure
 from model_registry.server.store.queries import Tx, WriteBody
 from model_registry.server.store.writer import BATCH_SIZE_BUCKETS, SqliteWriter, run_to_end
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -138,11 +131,6 @@ class Store:
     ) -> None:
         self._engine = engine
         self.statement_timeout = statement_timeout
-        # PostgreSQL: the assigner's own connection, held between rounds (see
-        # assign_event_cursors); the lock keeps one round at a time on it.
-        self._assigner_conn: AsyncConnection | None = None
-        self._assigner_lock = asyncio.Lock()
-        self._closed = False  # a round after close() returns its connection at once
 
     @classmethod
     async def open(
@@ -183,10 +171,7 @@ class Store:
         return self._engine.sync_engine
 
     async def close(self) -> None:
-        """Close every pooled connection (the assigner's too, once its round is done)."""
-        async with self._assigner_lock:
-            self._closed = True
-            await self._drop_assigner_conn(invalidate=False)
+        """Close every pooled connection."""
         await self._engine.dispose()
 
     @asynccontextmanager
@@ -254,19 +239,10 @@ class Store:
         """Give the committed pending events their cursors; return how many got one.
 
         PostgreSQL's writes leave their events pending (``store/events.py`` says why and
-        how): one function call, its own short transaction, per :data:`ASSIGN_BATCH` events
+        how): one short transaction per :data:`ASSIGN_BATCH` events
         (:func:`~model_registry.server.store.events.assign_round`); one index probe and
         nothing else when nothing is pending. SQLite's writes take their cursors themselves
         (:class:`SqliteStore`).
-
-        The rounds run on a connection of their own, checked out of the pool once and held
-        (one round at a time): a round runs after every few commits, and the pool's checkout
-        with its pre-ping cost more of this process's CPU than the round's one call
-        (bench/README.md, issue 22). Without the ping a dead connection is only found by
-        using it: any failure drops the held connection, and a round that failed on a held
-        one (not on one the pool just checked) runs once more on a fresh one from the pool,
-        so a database restart or a lost connection costs a reconnect, not a failed round. A
-        lock or statement timeout is not tried again (it would wait as long once more).
 
         Args:
             pending: Some are known to be pending (a commit just appended them): no probe.
@@ -277,45 +253,22 @@ class Store:
         """
         import asyncpg  # type: ignore[import-untyped]  # PostgreSQL's driver, loaded with it
 
-        async with self._assigner_lock:
-            while True:
-                reused = self._assigner_conn is not None
-                conn = await self._assigner_connection()
-                try:
-                    driver = (await conn.get_raw_connection()).driver_connection
-                    count = await assign_round(driver, check=not pending)
-                    assigned = count
-                    while count == ASSIGN_BATCH:  # more are pending: the probe is moot
-                        count = await assign_round(driver, check=False)
-                        assigned += count
-                    if self._closed:
-                        await self._drop_assigner_conn(invalidate=False)
-                    return assigned
-                except BaseException as exc:
-                    await self._drop_assigner_conn(invalidate=True)
-                    timed_out = getattr(exc, "sqlstate", None) in BUDGET_SQLSTATES
-                    if isinstance(exc, Exception) and reused and not timed_out:
-                        log.info("the event assigner's connection failed, reconnecting: %s", exc)
-                        continue
-                    if isinstance(exc, (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)):
-                        raise Unavailable.because(exc) from exc
-                    raise
-
-    async def _assigner_connection(self) -> AsyncConnection:
-        if self._assigner_conn is None:
-            with unavailable_on_connection_failure(connecting=True):
-                self._assigner_conn = await self._engine.connect()
-        return self._assigner_conn
-
-    async def _drop_assigner_conn(self, *, invalidate: bool) -> None:
-        conn, self._assigner_conn = self._assigner_conn, None
-        if conn is None:
-            return
-        # Whatever state a failure left it in, it never goes back to the pool as it is.
-        with contextlib.suppress(Exception):
-            if invalidate:
-                await conn.invalidate()
-            await conn.close()
+        with unavailable_on_connection_failure(connecting=True):
+            conn_cm = self._engine.connect()
+            conn = await conn_cm.__aenter__()
+        try:
+            driver = (await conn.get_raw_connection()).driver_connection
+            count = await assign_round(driver, check=not pending)
+            assigned = count
+            while count == ASSIGN_BATCH:  # more are pending: the probe is moot
+                count = await assign_round(driver, check=False)
+                assigned += count
+            return assigned
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise Unavailable.because(exc) from exc
+        finally:
+            with unavailable_on_connection_failure():
+                await conn_cm.__aexit__(None, None, None)
 
     @asynccontextmanager
     async def _begin(self, *, autocommit: bool = False) -> AsyncIterator[Tx]:

@@ -174,8 +174,25 @@ def flush_events(conn: SyncExecutor) -> None:
         _append_now(conn, values)
 
 
-# The assigner's round: one call of the function of migration 0011 (see assign_round).
-_ROUND = "SELECT mr_assign_events($1, $2)"
+# The assigner's statements, straight on asyncpg (see assign_round).
+_ANY_PENDING = "SELECT min(cursor) < 0 FROM events"
+# The barrier and the high-water mark in one statement: the sequence is read in a subquery
+# correlated with the lock's row, so only once the lock is held.
+_BARRIER = (
+    "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_pending "
+    f"WHERE lk.one = 1) FROM (SELECT pg_advisory_xact_lock({_LOCK_KEY}), 1 AS one) AS lk"
+)
+# The head is read in the statement: only the assigner holding the barrier's lock writes it.
+# $1: the floor (pending cursors above it have s <= H), $2: the batch.
+_ASSIGN = (
+    "WITH h AS (SELECT last_cursor AS head FROM event_log WHERE id = 1), "
+    "p AS (SELECT cursor AS pending, row_number() OVER (ORDER BY cursor DESC) AS n "
+    "FROM events WHERE cursor < 0 AND cursor > $1 ORDER BY cursor DESC LIMIT $2), "
+    "moved AS (UPDATE events SET cursor = h.head + p.n FROM p, h "
+    "WHERE events.cursor = p.pending RETURNING 1) "
+    "UPDATE event_log SET last_cursor = last_cursor + (SELECT count(*) FROM moved) "
+    "WHERE id = 1 RETURNING (SELECT count(*) FROM moved)"
+)
 
 ASSIGN_BATCH = 5000
 """Most events one assignment numbers (a statement well within its time budget)."""
@@ -193,18 +210,9 @@ async def assign_round(conn: Any, *, check: bool = True, batch: int = ASSIGN_BAT
     turns, and the assignment (a statement of its own, so a snapshot taken once the lock is
     held) sees every assignment committed before it and every pending event with ``s <= H``.
 
-    A round runs after every few commits, so it costs one round trip: the PL/pgSQL function
-    ``mr_assign_events`` (migration 0011) runs the probe, the barrier and the assignment,
-    called alone on a connection outside any transaction, so in the implicit transaction of
-    that one statement. The reasoning above still holds inside it: the function is VOLATILE,
-    and in READ COMMITTED each statement of a VOLATILE function takes a fresh snapshot
-    (PostgreSQL's documentation, "Function Volatility Categories"), so the assignment sees
-    everything committed before the lock was granted; ``pg_advisory_xact_lock`` holds the
-    lock to the end of the transaction, here the end of the calling statement, after the
-    assignment. The connection's ``lock_timeout`` bounds the barrier's wait as before; its
-    ``statement_timeout`` now bounds the whole round rather than each of its statements.
-    (Sent as BEGIN, two statements and COMMIT, the round cost the server more CPU than the
-    writes' own event rows: bench/README.md, issue 22.)
+    A round runs after every few commits, so it is sent straight on the driver: BEGIN, two
+    statements and COMMIT (it was two transactions of SQLAlchemy's, which cost the server
+    more than the writes' own event rows).
 
     Args:
         conn: An asyncpg connection outside any transaction.
@@ -212,7 +220,14 @@ async def assign_round(conn: Any, *, check: bool = True, batch: int = ASSIGN_BAT
             barrier when nothing is; False when a commit just appended some.
         batch: Most events numbered.
     """
-    return int(await conn.fetchval(_ROUND, check, batch))
+    if check and not await conn.fetchval(_ANY_PENDING):
+        return 0
+    async with conn.transaction():
+        high_water = int(await conn.fetchval(_BARRIER))
+        if not high_water:
+            return 0
+        floor = -(high_water + 1) * _SPAN
+        return int(await conn.fetchval(_ASSIGN, floor, batch))
 
 
 async def log_bounds(conn: Executor) -> tuple[int, int]:

@@ -19,12 +19,7 @@ from sqlalchemy import exc as sa_exc
 
 from model_registry.server.errors import StatementTimeout, Unavailable
 
-__all__ = [
-    "BUDGET_SQLSTATES",
-    "is_connection_failure",
-    "over_budget",
-    "unavailable_on_connection_failure",
-]
+__all__ = ["is_connection_failure", "over_budget", "unavailable_on_connection_failure"]
 
 log = logging.getLogger("model_registry.server.store")
 
@@ -56,8 +51,6 @@ def is_connection_failure(exc: BaseException) -> bool:
 # SQLSTATEs of PostgreSQL: statement_timeout (or a cancel) and lock_timeout.
 _QUERY_CANCELED = "57014"
 _LOCK_NOT_AVAILABLE = "55P03"
-BUDGET_SQLSTATES = frozenset({_QUERY_CANCELED, _LOCK_NOT_AVAILABLE})
-"""The SQLSTATEs of a statement stopped by its time budget: trying it again waits as long."""
 
 
 def over_budget(exc: BaseException) -> Unavailable | None:

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from model_registry._eventloop import LoopThread
+from model_registry._eventloop import LoopThread, cancel_and_wait
 
 
 class Closed(Exception):
@@ -111,3 +111,24 @@ def test_a_call_from_the_loop_thread_itself_is_refused() -> None:
         assert runner.run(reenter()) == "the test loop cannot be called from its own event loop"
     finally:
         runner.stop()
+
+
+def test_cancel_and_wait_returns_once_the_task_has_run_its_cleanup() -> None:
+    cleaned: list[str] = []
+
+    async def background() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            cleaned.append("done")
+
+    async def main() -> asyncio.Task[None]:
+        task = asyncio.ensure_future(background())
+        await asyncio.sleep(0)
+        await cancel_and_wait(task)
+        await cancel_and_wait(None)  # a task that never started: nothing to do
+        return task
+
+    task = asyncio.run(main())
+    assert task.cancelled()
+    assert cleaned == ["done"]

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 __all__ = [
     "LOOP_CHOICES",
     "LoopThread",
+    "cancel_and_wait",
     "new_event_loop",
     "resolve_loop",
     "run_on_loop",
@@ -28,6 +29,19 @@ T = TypeVar("T")
 
 LOOP_CHOICES = ("auto", "asyncio", "uvloop")
 """The event loop choices: ``auto`` is uvloop when it is installed, else asyncio's own."""
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a background task and wait until it has stopped (nothing when it is None).
+
+    Args:
+        task: The task, or None when it never started.
+    """
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def uvloop_available() -> bool:

@@ -20,11 +20,11 @@ servers filling at once do the same work twice, harmlessly.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from typing import Any
 
+from model_registry._eventloop import cancel_and_wait
 from model_registry.server.entities import KINDS, EntityKind
 from model_registry.server.errors import Unavailable
 from model_registry.server.service import WIRE_VERSION, render_message, render_wire
@@ -148,8 +148,5 @@ class AnswerFill:
 
     async def close(self) -> None:
         """Stop the fill if it still runs."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

@@ -51,6 +51,8 @@ from aiohttp.http_exceptions import (
     LineTooLong,
 )
 
+from model_registry._eventloop import cancel_and_wait
+
 __all__ = [
     "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_GRPC_KEEPALIVE_TIME",
@@ -296,11 +298,8 @@ class ConnectionGuard:
 
     async def stop(self) -> None:
         """Stop the sweep."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await cancel_and_wait(self._sweeper)
+        self._sweeper = None
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()

@@ -45,13 +45,13 @@ that row (or created it first: the listing's row is then dropped), as for conten
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from model_registry._eventloop import cancel_and_wait
 from model_registry.server.artifacts import ArtifactStore
 from model_registry.server.errors import ServiceError, Unavailable
 from model_registry.server.store import Store, Tx
@@ -283,8 +283,5 @@ class ContentSweeper:
 
     async def close(self) -> None:
         """Stop the periodic sweep."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
